@@ -1,0 +1,414 @@
+//! argv → what the user asked for. Pure: no syscalls, so every path is unit-tested.
+//!
+//! Nothing is copied: the parsed spec refers to argv by index, and COMMAND is handed to
+//! execve as the NULL-terminated tail of the original argv array.
+
+/// Read access to an argument vector (the real one, or a test's).
+pub trait Argv<'a> {
+    fn count(&self) -> usize;
+    fn get(&self, i: usize) -> &'a [u8];
+}
+
+impl<'a> Argv<'a> for [&'a [u8]] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn get(&self, i: usize) -> &'a [u8] {
+        self[i]
+    }
+}
+
+/// What to do, decided from argv alone.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Help(Topic),
+    Version,
+    Init(InitSpec),
+}
+
+/// Which help text to print.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Topic {
+    Main,
+    Init,
+}
+
+/// `husk init [OPTIONS] [--] COMMAND [ARG]...`
+#[derive(Debug, PartialEq, Eq, Default)]
+pub struct InitSpec {
+    /// `-g`: forward signals to COMMAND's process group instead of COMMAND alone.
+    pub process_group: bool,
+    /// `--grace SECONDS`: after COMMAND exits, SIGTERM the rest, wait this long, SIGKILL.
+    pub grace_ms: Option<u64>,
+    /// `-p SIGNAL`: the signal to receive when husk's parent dies.
+    pub parent_death: Option<i32>,
+    /// Index in argv where COMMAND starts; `None` runs the default command (`/bin/sh`),
+    /// which only happens when husk was started under the name `init`.
+    pub command: Option<usize>,
+}
+
+/// A usage mistake: printed as one line, exit 125.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UsageError<'a> {
+    NoSubcommand,
+    UnknownSubcommand(&'a [u8]),
+    UnknownOption {
+        sub: &'static str,
+        option: &'a [u8],
+    },
+    MissingValue {
+        sub: &'static str,
+        option: &'a [u8],
+    },
+    BadValue {
+        sub: &'static str,
+        option: &'a [u8],
+        value: &'a [u8],
+        expected: &'static str,
+    },
+    MissingCommand {
+        sub: &'static str,
+    },
+}
+
+/// The longest `--grace` accepted, in seconds (a day: anything longer is surely a typo).
+pub const MAX_GRACE_SECONDS: u64 = 86_400;
+
+/// Parses the whole argv, argv[0] included.
+pub fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A) -> Result<Command, UsageError<'a>> {
+    // Started as `init` (e.g. /sbin/init or /init): the arguments are `husk init`'s, and
+    // with no COMMAND the default shell runs, as the kernel's init or a container's.
+    if argv.count() > 0 && basename(argv.get(0)) == b"init" {
+        return parse_init(argv, 1, true);
+    }
+    if argv.count() < 2 {
+        return Err(UsageError::NoSubcommand);
+    }
+    match argv.get(1) {
+        b"-h" | b"--help" => Ok(Command::Help(Topic::Main)),
+        b"help" => match (argv.count() > 2).then(|| argv.get(2)) {
+            None => Ok(Command::Help(Topic::Main)),
+            Some(b"init") => Ok(Command::Help(Topic::Init)),
+            Some(other) => Err(UsageError::UnknownSubcommand(other)),
+        },
+        b"-V" | b"--version" | b"version" => Ok(Command::Version),
+        b"init" => parse_init(argv, 2, false),
+        other => Err(UsageError::UnknownSubcommand(other)),
+    }
+}
+
+fn parse_init<'a, A: Argv<'a> + ?Sized>(
+    argv: &A,
+    mut i: usize,
+    started_as_init: bool,
+) -> Result<Command, UsageError<'a>> {
+    const SUB: &str = "init";
+    let mut spec = InitSpec::default();
+    while i < argv.count() {
+        let arg = argv.get(i);
+        if arg == b"--" {
+            i += 1;
+            break;
+        }
+        if !arg.starts_with(b"-") || arg == b"-" {
+            break;
+        }
+        let (option, inline) = split_inline_value(arg);
+        match option {
+            b"-h" | b"--help" => return Ok(Command::Help(Topic::Init)),
+            b"-g" | b"--process-group" => spec.process_group = true,
+            // tini's flag; husk always becomes a subreaper when it is not PID 1.
+            b"-s" => {}
+            b"-p" | b"--parent-death-signal" | b"--grace" => {
+                let value = match inline {
+                    Some(v) => v,
+                    None => {
+                        i += 1;
+                        if i >= argv.count() {
+                            return Err(UsageError::MissingValue { sub: SUB, option });
+                        }
+                        argv.get(i)
+                    }
+                };
+                if option == b"--grace" {
+                    let ms = parse_seconds_ms(value).ok_or(UsageError::BadValue {
+                        sub: SUB,
+                        option,
+                        value,
+                        expected: "seconds, like 5 or 0.5",
+                    })?;
+                    spec.grace_ms = Some(ms);
+                } else {
+                    let sig = crate::signals::parse(value).ok_or(UsageError::BadValue {
+                        sub: SUB,
+                        option,
+                        value,
+                        expected: "a signal, like TERM, 15 or RTMIN+1",
+                    })?;
+                    spec.parent_death = Some(sig);
+                }
+            }
+            _ => {
+                return Err(UsageError::UnknownOption {
+                    sub: SUB,
+                    option: arg,
+                });
+            }
+        }
+        i += 1;
+    }
+    if i < argv.count() {
+        spec.command = Some(i);
+    } else if !started_as_init {
+        return Err(UsageError::MissingCommand { sub: SUB });
+    }
+    Ok(Command::Init(spec))
+}
+
+/// `--name=value` → (`--name`, Some(`value`)); anything else → (arg, None).
+fn split_inline_value(arg: &[u8]) -> (&[u8], Option<&[u8]>) {
+    if arg.starts_with(b"--")
+        && let Some(eq) = arg.iter().position(|&b| b == b'=')
+    {
+        return (&arg[..eq], Some(&arg[eq + 1..]));
+    }
+    (arg, None)
+}
+
+/// The part of a path after its last `/`.
+pub fn basename(path: &[u8]) -> &[u8] {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(i) => &path[i + 1..],
+        None => path,
+    }
+}
+
+/// Seconds as `N` or `N.fff` (up to millisecond precision) → milliseconds.
+pub fn parse_seconds_ms(s: &[u8]) -> Option<u64> {
+    let (whole, frac) = match s.iter().position(|&b| b == b'.') {
+        Some(dot) => (&s[..dot], &s[dot + 1..]),
+        None => (s, &b""[..]),
+    };
+    if whole.is_empty() && frac.is_empty() {
+        return None;
+    }
+    if whole.len() > 6 || frac.len() > 3 {
+        return None;
+    }
+    if !whole.iter().chain(frac).all(u8::is_ascii_digit) {
+        return None;
+    }
+    let secs = whole.iter().fold(0u64, |n, d| n * 10 + (d - b'0') as u64);
+    let mut ms = 0u64;
+    for k in 0..3 {
+        ms = ms * 10 + frac.get(k).map_or(0, |d| (d - b'0') as u64);
+    }
+    if secs > MAX_GRACE_SECONDS || (secs == MAX_GRACE_SECONDS && ms > 0) {
+        return None;
+    }
+    Some(secs * 1000 + ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Command, UsageError<'static>> {
+        let v: Vec<&'static [u8]> = args
+            .iter()
+            .map(|s| -> &'static [u8] { s.to_string().leak().as_bytes() })
+            .collect();
+        let v: &'static [&'static [u8]] = v.leak();
+        parse(v)
+    }
+
+    fn init(args: &[&str]) -> InitSpec {
+        match p(args) {
+            Ok(Command::Init(spec)) => spec,
+            other => panic!("{args:?} gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn top_level() {
+        assert_eq!(p(&["husk"]), Err(UsageError::NoSubcommand));
+        assert_eq!(p(&["husk", "--help"]), Ok(Command::Help(Topic::Main)));
+        assert_eq!(p(&["husk", "-h"]), Ok(Command::Help(Topic::Main)));
+        assert_eq!(p(&["husk", "help"]), Ok(Command::Help(Topic::Main)));
+        assert_eq!(p(&["husk", "help", "init"]), Ok(Command::Help(Topic::Init)));
+        assert_eq!(
+            p(&["husk", "help", "nope"]),
+            Err(UsageError::UnknownSubcommand(b"nope"))
+        );
+        assert_eq!(p(&["husk", "--version"]), Ok(Command::Version));
+        assert_eq!(p(&["husk", "-V"]), Ok(Command::Version));
+        assert_eq!(
+            p(&["husk", "frobnicate"]),
+            Err(UsageError::UnknownSubcommand(b"frobnicate"))
+        );
+        assert_eq!(
+            p(&["husk", "--bogus"]),
+            Err(UsageError::UnknownSubcommand(b"--bogus"))
+        );
+    }
+
+    #[test]
+    fn init_command_index() {
+        assert_eq!(init(&["husk", "init", "true"]).command, Some(2));
+        assert_eq!(init(&["husk", "init", "--", "true"]).command, Some(3));
+        assert_eq!(
+            init(&["husk", "init", "-g", "--", "true", "-g"]).command,
+            Some(4)
+        );
+        // A command literally named -h works after --
+        assert_eq!(init(&["husk", "init", "--", "-h"]).command, Some(3));
+        // options stop at the first non-option: COMMAND's own flags are its own
+        let s = init(&["husk", "init", "sh", "-c", "exit 3"]);
+        assert_eq!(s.command, Some(2));
+        assert!(!s.process_group);
+        // "-" alone is a command name, not an option
+        assert_eq!(init(&["husk", "init", "-"]).command, Some(2));
+    }
+
+    #[test]
+    fn init_options() {
+        let s = init(&[
+            "husk", "init", "-g", "-s", "-p", "SIGUSR1", "--grace", "2.5", "x",
+        ]);
+        assert_eq!(
+            s,
+            InitSpec {
+                process_group: true,
+                grace_ms: Some(2500),
+                parent_death: Some(10),
+                command: Some(8)
+            }
+        );
+        let s = init(&[
+            "husk",
+            "init",
+            "--grace=0",
+            "--parent-death-signal=KILL",
+            "x",
+        ]);
+        assert_eq!(s.grace_ms, Some(0));
+        assert_eq!(s.parent_death, Some(9));
+        assert_eq!(
+            p(&["husk", "init", "--help"]),
+            Ok(Command::Help(Topic::Init))
+        );
+        assert_eq!(
+            p(&["husk", "init", "-h", "x"]),
+            Ok(Command::Help(Topic::Init))
+        );
+    }
+
+    #[test]
+    fn init_errors() {
+        assert_eq!(
+            p(&["husk", "init"]),
+            Err(UsageError::MissingCommand { sub: "init" })
+        );
+        assert_eq!(
+            p(&["husk", "init", "--"]),
+            Err(UsageError::MissingCommand { sub: "init" })
+        );
+        assert_eq!(
+            p(&["husk", "init", "-g"]),
+            Err(UsageError::MissingCommand { sub: "init" })
+        );
+        assert_eq!(
+            p(&["husk", "init", "--bogus", "x"]),
+            Err(UsageError::UnknownOption {
+                sub: "init",
+                option: b"--bogus"
+            })
+        );
+        assert_eq!(
+            p(&["husk", "init", "-x", "x"]),
+            Err(UsageError::UnknownOption {
+                sub: "init",
+                option: b"-x"
+            })
+        );
+        assert_eq!(
+            p(&["husk", "init", "-p"]),
+            Err(UsageError::MissingValue {
+                sub: "init",
+                option: b"-p"
+            })
+        );
+        assert_eq!(
+            p(&["husk", "init", "--grace"]),
+            Err(UsageError::MissingValue {
+                sub: "init",
+                option: b"--grace"
+            })
+        );
+        assert!(matches!(
+            p(&["husk", "init", "-p", "NOPE", "x"]),
+            Err(UsageError::BadValue {
+                option: b"-p",
+                value: b"NOPE",
+                ..
+            })
+        ));
+        assert!(matches!(
+            p(&["husk", "init", "--grace=abc", "x"]),
+            Err(UsageError::BadValue {
+                option: b"--grace",
+                value: b"abc",
+                ..
+            })
+        ));
+        assert!(matches!(
+            p(&["husk", "init", "--grace", "-1", "x"]),
+            Err(UsageError::BadValue { value: b"-1", .. })
+        ));
+    }
+
+    #[test]
+    fn started_as_init() {
+        // The kernel runs /init with the words after `--` as argv[1..].
+        assert_eq!(init(&["/init"]).command, None);
+        assert_eq!(
+            init(&["/sbin/init", "sh", "-c", "echo hi"]).command,
+            Some(1)
+        );
+        assert_eq!(init(&["init", "--grace", "1", "--", "x"]).command, Some(4));
+        // A different name is not init.
+        assert_eq!(p(&["/bin/husk"]), Err(UsageError::NoSubcommand));
+        assert_eq!(p(&["/bin/initx", "init", "x"]).map(|_| ()), Ok(()));
+    }
+
+    #[test]
+    fn seconds() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("0", Some(0)),
+            ("5", Some(5000)),
+            ("0.5", Some(500)),
+            (".25", Some(250)),
+            ("1.", Some(1000)),
+            ("1.001", Some(1001)),
+            ("1.0001", None),
+            ("86400", Some(86_400_000)),
+            ("86400.1", None),
+            ("86401", None),
+            ("", None),
+            (".", None),
+            ("1e3", None),
+            ("-1", None),
+            ("1.2.3", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_seconds_ms(s.as_bytes()), *want, "{s}");
+        }
+    }
+
+    #[test]
+    fn basenames() {
+        assert_eq!(basename(b"/sbin/init"), b"init");
+        assert_eq!(basename(b"init"), b"init");
+        assert_eq!(basename(b"/"), b"");
+    }
+}

@@ -1,0 +1,87 @@
+//! `husk init`: run COMMAND as the init of a container (or as a subreaper anywhere), the
+//! way tini, catatonit and dumb-init do.
+
+use core::ffi::CStr;
+
+use crate::args::InitSpec;
+use crate::pid1::{Place, Router, Supervisor};
+use crate::rt::Process;
+use crate::rt::sys;
+use crate::spawn::{self, CallerSignals, Launch};
+use crate::status::Ending;
+
+/// The command run when none is given (only when started under the name `init`).
+pub const DEFAULT_COMMAND: &CStr = c"/bin/sh";
+
+/// Role 1: start COMMAND, serve as its init, and return the exit code to end with.
+pub fn run(spec: &InitSpec, process: &Process) -> u8 {
+    let signals = CallerSignals::take_over();
+    let place = Place::take();
+    let path = process.getenv(b"PATH").unwrap_or(spawn::DEFAULT_PATH);
+    let ending = match run_command(
+        spec,
+        process,
+        process.envp(),
+        path,
+        &signals,
+        place,
+        &mut |sig| Some(sig),
+    ) {
+        Ok((supervisor, ending)) => {
+            if let Some(ms) = spec.grace_ms {
+                supervisor.end_the_rest(ms);
+            }
+            ending
+        }
+        Err(code) => return code,
+    };
+    ending.exit_code()
+}
+
+/// Starts COMMAND (or the default shell), steps out of the caller's way, and supervises it
+/// until it ends. `Err` carries the exit code for a COMMAND that never started.
+pub fn run_command(
+    spec: &InitSpec,
+    process: &Process,
+    envp: *const *const u8,
+    path: &[u8],
+    signals: &CallerSignals,
+    place: Place,
+    route: Router,
+) -> Result<(Supervisor, Ending), u8> {
+    let default_argv = [DEFAULT_COMMAND.as_ptr().cast::<u8>(), core::ptr::null()];
+    let (name, argv) = match spec.command {
+        Some(i) => (process.arg(i), process.argv_from(i)),
+        None => (DEFAULT_COMMAND, default_argv.as_ptr()),
+    };
+    if let Some(sig) = spec.parent_death {
+        let parent = rustix::process::getppid();
+        let _ = sys::set_parent_death_signal(sig);
+        // The parent may have died before the request took effect: then send it ourselves.
+        if rustix::process::getppid() != parent {
+            let _ = sys::kill(rustix::process::getpid().as_raw_nonzero().get(), sig);
+        }
+    }
+    let launch = Launch {
+        name,
+        argv,
+        envp,
+        path,
+    };
+    let child = spawn::spawn(&launch, signals).map_err(|e| e.report(name))?;
+    step_aside();
+    let supervisor = Supervisor {
+        child,
+        group: spec.process_group,
+        place,
+    };
+    let ending = supervisor.wait(route);
+    Ok((supervisor, ending))
+}
+
+/// Once COMMAND runs, husk keeps nothing of the caller's: its cwd is `/` (so it pins no
+/// mount) and it holds no descriptor above 2 (COMMAND has its own copies).
+fn step_aside() {
+    let _ = rustix::process::chdir(c"/");
+    let _ = sys::close_from(3);
+}

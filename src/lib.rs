@@ -1,0 +1,16 @@
+//! husk: a tiny static container runtime and init, on raw Linux syscalls.
+//!
+//! The library holds all of husk; `main.rs` is its table of contents. It is `no_std` in the
+//! binary and uses std only for its unit tests on the host.
+#![cfg_attr(not(test), no_std)]
+
+pub mod args;
+pub mod boot;
+pub mod help;
+pub mod init;
+pub mod out;
+pub mod pid1;
+pub mod rt;
+pub mod signals;
+pub mod spawn;
+pub mod status;

@@ -1,0 +1,37 @@
+//! The table of contents: read argv, take one of husk's roles, exit with its status.
+#![no_std]
+#![no_main]
+
+use husk::args::{self, Command};
+use husk::rt::{Process, sys};
+use husk::{boot, help, init, status};
+
+husk::entry!(main);
+
+fn main(process: &'static Process) -> ! {
+    let code = match args::parse(process) {
+        Err(mistake) => {
+            help::usage_error(&mistake);
+            status::FAILURE
+        }
+        Ok(Command::Help(topic)) => {
+            help::print(topic);
+            0
+        }
+        Ok(Command::Version) => {
+            husk::out::print(help::VERSION);
+            0
+        }
+        // PID 1 of the whole machine: mount the basics, run COMMAND, power off.
+        Ok(Command::Init(spec)) if boot::is_kernel_init() => boot::run(&spec, process),
+        // A container's init, or a subreaper wrapper anywhere else.
+        Ok(Command::Init(spec)) => init::run(&spec, process),
+    };
+    sys::exit(code)
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    husk::rt::panicked()
+}

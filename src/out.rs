@@ -1,0 +1,190 @@
+//! Output: one small line buffer written with a single write(2), the one error format
+//! `husk: <step> <path>: <reason> (<ERRNO>)`, and the errno names that format needs.
+
+use rustix::io::Errno;
+use ufmt::uWrite;
+
+/// A line assembled in memory and written with one write(2), so lines from several
+/// processes never interleave mid-line. Text beyond the capacity is cut, never a panic.
+pub struct Line {
+    buf: heapless::Vec<u8, 512>,
+}
+
+impl Line {
+    pub fn new() -> Line {
+        Line {
+            buf: heapless::Vec::new(),
+        }
+    }
+
+    /// Appends raw bytes (paths and arguments are bytes, not necessarily UTF-8).
+    pub fn bytes(&mut self, b: &[u8]) -> &mut Line {
+        let room = self.buf.capacity() - self.buf.len();
+        let _ = self.buf.extend_from_slice(&b[..b.len().min(room)]);
+        self
+    }
+
+    pub fn str(&mut self, s: &str) -> &mut Line {
+        self.bytes(s.as_bytes())
+    }
+
+    pub fn num(&mut self, n: u64) -> &mut Line {
+        let _ = ufmt::uwrite!(self, "{}", n);
+        self
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Writes the line (plus a newline) to `fd`.
+    pub fn write_to(&mut self, fd: i32) {
+        self.bytes(b"\n");
+        crate::rt::sys::write_all(fd, &self.buf);
+    }
+}
+
+impl Default for Line {
+    fn default() -> Self {
+        Line::new()
+    }
+}
+
+impl uWrite for Line {
+    type Error = core::convert::Infallible;
+    fn write_str(&mut self, s: &str) -> Result<(), Self::Error> {
+        self.bytes(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// Formats `husk: <step> <path>: <reason> (<ERRNO>)`; `path` may be empty.
+pub fn format_error(line: &mut Line, step: &str, path: &[u8], errno: Errno) {
+    line.str("husk: ").str(step);
+    if !path.is_empty() {
+        line.str(" ").bytes(path);
+    }
+    line.str(": ");
+    match describe(errno) {
+        Some((name, text)) => line.str(text).str(" (").str(name).str(")"),
+        None => line.str("error ").num(errno.raw_os_error() as u64),
+    };
+}
+
+/// Prints the one-line error for a failed step to stderr.
+pub fn error(step: &str, path: &[u8], errno: Errno) {
+    let mut line = Line::new();
+    format_error(&mut line, step, path, errno);
+    line.write_to(2);
+}
+
+/// Prints `husk: <message>` to stderr.
+pub fn message(parts: &[&[u8]]) {
+    let mut line = Line::new();
+    line.str("husk: ");
+    for p in parts {
+        line.bytes(p);
+    }
+    line.write_to(2);
+}
+
+/// Writes text to stdout as is (help and version).
+pub fn print(text: &str) {
+    crate::rt::sys::write_all(1, text.as_bytes());
+}
+
+/// errno number, symbolic name, and the text `strerror` would give.
+const ERRNOS: &[(u16, &str, &str)] = &[
+    (1, "EPERM", "Operation not permitted"),
+    (2, "ENOENT", "No such file or directory"),
+    (3, "ESRCH", "No such process"),
+    (4, "EINTR", "Interrupted system call"),
+    (5, "EIO", "Input/output error"),
+    (6, "ENXIO", "No such device or address"),
+    (7, "E2BIG", "Argument list too long"),
+    (8, "ENOEXEC", "Exec format error"),
+    (9, "EBADF", "Bad file descriptor"),
+    (10, "ECHILD", "No child processes"),
+    (11, "EAGAIN", "Resource temporarily unavailable"),
+    (12, "ENOMEM", "Cannot allocate memory"),
+    (13, "EACCES", "Permission denied"),
+    (14, "EFAULT", "Bad address"),
+    (16, "EBUSY", "Device or resource busy"),
+    (17, "EEXIST", "File exists"),
+    (18, "EXDEV", "Invalid cross-device link"),
+    (19, "ENODEV", "No such device"),
+    (20, "ENOTDIR", "Not a directory"),
+    (21, "EISDIR", "Is a directory"),
+    (22, "EINVAL", "Invalid argument"),
+    (23, "ENFILE", "Too many open files in system"),
+    (24, "EMFILE", "Too many open files"),
+    (25, "ENOTTY", "Inappropriate ioctl for device"),
+    (26, "ETXTBSY", "Text file busy"),
+    (27, "EFBIG", "File too large"),
+    (28, "ENOSPC", "No space left on device"),
+    (30, "EROFS", "Read-only file system"),
+    (31, "EMLINK", "Too many links"),
+    (32, "EPIPE", "Broken pipe"),
+    (34, "ERANGE", "Numerical result out of range"),
+    (36, "ENAMETOOLONG", "File name too long"),
+    (38, "ENOSYS", "Function not implemented"),
+    (39, "ENOTEMPTY", "Directory not empty"),
+    (40, "ELOOP", "Too many levels of symbolic links"),
+    (75, "EOVERFLOW", "Value too large for defined data type"),
+    (95, "EOPNOTSUPP", "Operation not supported"),
+    (110, "ETIMEDOUT", "Connection timed out"),
+];
+
+/// The symbolic name and text of an errno, when husk knows it.
+pub fn describe(errno: Errno) -> Option<(&'static str, &'static str)> {
+    let n = errno.raw_os_error();
+    ERRNOS.iter().find(|e| e.0 as i32 == n).map(|e| (e.1, e.2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fmt(step: &str, path: &[u8], errno: Errno) -> String {
+        let mut line = Line::new();
+        format_error(&mut line, step, path, errno);
+        String::from_utf8(line.as_bytes().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn error_format() {
+        assert_eq!(
+            fmt("exec", b"nosuch", Errno::NOENT),
+            "husk: exec nosuch: No such file or directory (ENOENT)"
+        );
+        assert_eq!(
+            fmt("exec", b"/etc", Errno::ACCESS),
+            "husk: exec /etc: Permission denied (EACCES)"
+        );
+        assert_eq!(
+            fmt("fork", b"", Errno::AGAIN),
+            "husk: fork: Resource temporarily unavailable (EAGAIN)"
+        );
+        assert_eq!(
+            fmt("mount", b"/x", Errno::from_raw_os_error(200)),
+            "husk: mount /x: error 200"
+        );
+    }
+
+    #[test]
+    fn errno_table_is_sorted_and_unique() {
+        for w in ERRNOS.windows(2) {
+            assert!(w[0].0 < w[1].0, "{:?}", w[1]);
+        }
+        for e in ERRNOS {
+            assert!(e.1.starts_with('E'));
+        }
+    }
+
+    #[test]
+    fn long_lines_are_cut_not_panicking() {
+        let mut line = Line::new();
+        line.bytes(&[b'x'; 1000]);
+        assert_eq!(line.as_bytes().len(), 512);
+    }
+}

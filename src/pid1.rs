@@ -1,0 +1,242 @@
+//! The init's duties once COMMAND runs: forward every signal, reap every zombie, pass
+//! COMMAND's status on, and (with a grace period) end whatever is left.
+
+use core::mem::MaybeUninit;
+
+use rustix::fd::AsFd;
+use rustix::fs::{Mode, OFlags, RawDir, open, openat};
+use rustix::io::Errno;
+use rustix::process::{WaitOptions, getpid, wait};
+
+use crate::rt::sys::{self, SigSet};
+use crate::signals::{SIGCHLD, SIGKILL, SIGTERM};
+use crate::status::Ending;
+
+/// Where husk stands in the process tree, which decides how it finds "everything left".
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Place {
+    /// PID 1 of a PID namespace: orphans come to us by the kernel's rule, and kill(-1)
+    /// reaches every other process of the namespace.
+    NamespaceInit,
+    /// An ordinary process made child subreaper (prctl(2), PR_SET_CHILD_SUBREAPER):
+    /// orphaned descendants come to us; "the rest" is our descendants, found in /proc.
+    Subreaper,
+}
+
+impl Place {
+    /// Takes up the right place: PID 1 already is one; anyone else becomes a subreaper.
+    pub fn take() -> Place {
+        if getpid().is_init() {
+            Place::NamespaceInit
+        } else {
+            // Silently: an init that cannot subreap still runs COMMAND correctly.
+            let _ = rustix::process::set_child_subreaper(Some(getpid()));
+            Place::Subreaper
+        }
+    }
+}
+
+/// Watches one COMMAND process.
+pub struct Supervisor {
+    pub child: i32,
+    /// Forward to COMMAND's process group (`-g`) rather than to COMMAND alone.
+    pub group: bool,
+    pub place: Place,
+}
+
+/// What to do with a signal husk received: forward some signal, or nothing.
+pub type Router<'a> = &'a mut dyn FnMut(i32) -> Option<i32>;
+
+impl Supervisor {
+    /// Waits until COMMAND ends, forwarding signals as `route` says and reaping every
+    /// zombie on the way. Blocks with no timeout: an idle init costs no wakeups.
+    pub fn wait(&self, route: Router) -> Ending {
+        loop {
+            // Reap before sleeping: SIGCHLD coalesces, and COMMAND may already have ended.
+            if let Some(ending) = self.reap_ready() {
+                return ending;
+            }
+            match sys::wait_signal(SigSet::FULL, None) {
+                Ok(SIGCHLD) | Err(_) => {}
+                Ok(sig) => {
+                    if let Some(forward) = route(sig) {
+                        let target = if self.group { -self.child } else { self.child };
+                        // ESRCH means COMMAND is already gone; its SIGCHLD is on its way.
+                        let _ = sys::kill(target, forward);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reaps every zombie that is ready; returns COMMAND's ending if it was among them.
+    fn reap_ready(&self) -> Option<Ending> {
+        let mut ending = None;
+        while let Ok(Some((pid, status))) = wait(WaitOptions::NOHANG) {
+            if pid.as_raw_nonzero().get() == self.child {
+                ending = Ending::from_wait_status(status.as_raw() as u32);
+            }
+        }
+        ending
+    }
+
+    /// Ends everything left after COMMAND: SIGTERM, up to `grace_ms` for it to exit, then
+    /// SIGKILL, reaping all along. Returns when husk has no children left.
+    pub fn end_the_rest(&self, grace_ms: u64) {
+        self.signal_rest(SIGTERM);
+        let deadline = sys::monotonic_ns() + grace_ms * 1_000_000;
+        while self.has_children() {
+            let now = sys::monotonic_ns();
+            if now >= deadline {
+                break;
+            }
+            // Other signals are dropped here: COMMAND, their addressee, is gone.
+            let _ = sys::wait_signal(SigSet::FULL, Some(deadline - now));
+        }
+        // A process can fork between our scan and its SIGKILL, and its child then comes to
+        // us: repeat until nothing is left.
+        while self.has_children() {
+            self.signal_rest(SIGKILL);
+            let _ = sys::wait_signal(SigSet::FULL, Some(100_000_000));
+        }
+    }
+
+    /// Reaps what is ready and tells whether any child remains.
+    fn has_children(&self) -> bool {
+        loop {
+            match wait(WaitOptions::NOHANG) {
+                Ok(Some(_)) => continue,
+                Ok(None) => return true,
+                Err(Errno::INTR) => continue,
+                Err(_) => return false, // ECHILD
+            }
+        }
+    }
+
+    /// Sends `sig` to every process left that husk is responsible for.
+    fn signal_rest(&self, sig: i32) {
+        match self.place {
+            // kill(-1) from a namespace's init reaches every process in the namespace
+            // except the init itself (kill(2)).
+            Place::NamespaceInit => {
+                let _ = sys::kill(-1, sig);
+            }
+            Place::Subreaper => {
+                if signal_descendants(sig).is_err() {
+                    // No /proc to walk: COMMAND's process group is the best we can reach.
+                    let _ = sys::kill(-self.child, sig);
+                }
+            }
+        }
+    }
+}
+
+/// How many processes the /proc walk can hold (pid and parent each): 64 KiB of stack, used
+/// only while ending the rest.
+const MAX_PROCESSES: usize = 8192;
+
+/// Signals every descendant of husk, found by walking /proc/*/stat for parent links.
+fn signal_descendants(sig: i32) -> Result<(), Errno> {
+    let mut links: heapless::Vec<(i32, i32), MAX_PROCESSES> = heapless::Vec::new();
+    let proc_dir = open(
+        c"/proc",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
+    let mut dir = RawDir::new(proc_dir.as_fd(), &mut buf);
+    while let Some(entry) = dir.next() {
+        let Ok(entry) = entry else { break };
+        let name = entry.file_name();
+        let Some(pid) = parse_pid(name.to_bytes()) else {
+            continue;
+        };
+        if let Some(ppid) = read_parent(proc_dir.as_fd(), name)
+            && links.push((pid, ppid)).is_err()
+        {
+            break;
+        }
+    }
+    let me = getpid().as_raw_nonzero().get();
+    let mut family: heapless::Vec<i32, MAX_PROCESSES> = heapless::Vec::new();
+    let _ = family.push(me);
+    // Grow the family until no process has a parent inside it that it is not in itself.
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for &(pid, ppid) in &links {
+            if family.contains(&ppid) && !family.contains(&pid) && family.push(pid).is_ok() {
+                grew = true;
+            }
+        }
+    }
+    for &pid in family.iter().skip(1) {
+        let _ = sys::kill(pid, sig);
+    }
+    Ok(())
+}
+
+/// The parent pid from /proc/PID/stat (the 4th field, after the `)` that ends the name).
+fn read_parent(proc_dir: rustix::fd::BorrowedFd, pid: &core::ffi::CStr) -> Option<i32> {
+    let mut path = [0u8; 32];
+    let name = pid.to_bytes();
+    let len = name.len() + 5;
+    if len + 1 > path.len() {
+        return None;
+    }
+    path[..name.len()].copy_from_slice(name);
+    path[name.len()..len].copy_from_slice(b"/stat");
+    let path = core::ffi::CStr::from_bytes_until_nul(&path).ok()?;
+    let fd = openat(
+        proc_dir,
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let mut stat = [0u8; 512];
+    let n = rustix::io::read(&fd, &mut stat).ok()?;
+    parse_stat_parent(&stat[..n])
+}
+
+/// Parses the parent pid out of the text of /proc/PID/stat.
+pub fn parse_stat_parent(stat: &[u8]) -> Option<i32> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let mut fields = stat[close + 1..]
+        .split(|&b| b == b' ')
+        .filter(|f| !f.is_empty());
+    let _state = fields.next()?;
+    parse_pid(fields.next()?)
+}
+
+/// A decimal pid.
+pub fn parse_pid(s: &[u8]) -> Option<i32> {
+    if s.is_empty() || s.len() > 9 || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(s.iter().fold(0, |n, d| n * 10 + (d - b'0') as i32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_parent() {
+        assert_eq!(parse_stat_parent(b"123 (sleep) S 45 123 45 0 -1"), Some(45));
+        // names may contain spaces and parentheses
+        assert_eq!(parse_stat_parent(b"7 (a) b) (c) R 1 7 7"), Some(1));
+        assert_eq!(parse_stat_parent(b"1 (init) S 0 1 1"), Some(0));
+        assert_eq!(parse_stat_parent(b"garbage"), None);
+        assert_eq!(parse_stat_parent(b"1 (x) S"), None);
+    }
+
+    #[test]
+    fn pids() {
+        assert_eq!(parse_pid(b"1"), Some(1));
+        assert_eq!(parse_pid(b"4194304"), Some(4194304));
+        assert_eq!(parse_pid(b"self"), None);
+        assert_eq!(parse_pid(b""), None);
+        assert_eq!(parse_pid(b"1234567890"), None);
+    }
+}

@@ -1,0 +1,53 @@
+//! The runtime: process entry, the memory primitives the compiler expects, and the raw
+//! syscalls rustix does not offer. Every `unsafe` block and every line of `asm!` in husk lives
+//! under this module; the rest of the crate calls the safe functions it exports.
+
+#[cfg(not(test))]
+mod mem;
+mod process;
+pub mod sys;
+
+pub use process::Process;
+
+/// Defines the ELF entry point `_start` in the binary and makes it call `$main(&Process) -> !`.
+///
+/// The assembly lives here, in the runtime layer, but is expanded inside the binary crate so
+/// the linker always sees it (an entry point in a library archive member could be dropped).
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        // The kernel starts us with `rsp` pointing at argc, argv[], NULL, envp[], NULL, auxv.
+        // Clear the frame pointer (the ABI's "outermost frame" marker), pass the stack pointer
+        // as the first argument, align the stack to 16 bytes as the C ABI requires at a call,
+        // and *call* (not jump) so the callee sees a normal return-address slot.
+        core::arch::global_asm!(
+            ".globl _start",
+            ".type _start,@function",
+            "_start:",
+            "xor ebp, ebp",
+            "mov rdi, rsp",
+            "and rsp, -16",
+            "call {entry}",
+            "ud2",
+            entry = sym husk_entry,
+        );
+
+        extern "C" fn husk_entry(stack: *const usize) -> ! {
+            // SAFETY: `stack` is the initial process stack laid out by the kernel's ELF loader.
+            let process = unsafe { $crate::rt::Process::from_initial_stack(stack) };
+            $main(process)
+        }
+    };
+}
+
+/// What a panic ends in. husk is written not to panic (capacities are checked, not
+/// assumed), so this is a last resort: one line, then exit 125 — or, as the kernel's init,
+/// power off, since an init that exits panics the kernel.
+pub fn panicked() -> ! {
+    sys::write_all(2, b"husk: internal error\n");
+    if crate::boot::is_kernel_init() {
+        rustix::fs::sync();
+        let _ = rustix::system::reboot(rustix::system::RebootCommand::PowerOff);
+    }
+    sys::exit(crate::status::FAILURE)
+}

@@ -1,0 +1,109 @@
+//! What the kernel hands a new process: argv, envp and the aux vector.
+
+use core::ffi::CStr;
+
+/// The process's arguments and environment, read once from the initial stack.
+pub struct Process {
+    argc: usize,
+    argv: *const *const u8,
+    envp: *const *const u8,
+}
+
+// SAFETY: the initial stack is never freed or written by husk; the pointers stay valid and
+// immutable for the whole life of the process.
+unsafe impl Sync for Process {}
+
+impl Process {
+    /// Reads argc/argv/envp from the initial stack.
+    ///
+    /// # Safety
+    /// `stack` must be the stack pointer the kernel gave `_start`, and this must be called once.
+    pub unsafe fn from_initial_stack(stack: *const usize) -> &'static Process {
+        static mut PROCESS: Process = Process {
+            argc: 0,
+            argv: core::ptr::null(),
+            envp: core::ptr::null(),
+        };
+        // SAFETY: the caller guarantees the System V initial-stack layout: argc, then argc
+        // argv pointers and a NULL, then the environment pointers and a NULL, then auxv.
+        // PROCESS is written exactly once, before any reader exists.
+        unsafe {
+            let argc = *stack;
+            let argv = stack.add(1) as *const *const u8;
+            let envp = argv.add(argc + 1);
+            let p = &raw mut PROCESS;
+            (*p).argc = argc;
+            (*p).argv = argv;
+            (*p).envp = envp;
+            &*p
+        }
+    }
+
+    /// Number of arguments, argv[0] included.
+    pub fn argc(&self) -> usize {
+        self.argc
+    }
+
+    /// Argument `i` (must be < argc).
+    pub fn arg(&self, i: usize) -> &'static CStr {
+        assert!(i < self.argc);
+        // SAFETY: i < argc, and every argv[i] below argc is a valid NUL-terminated string.
+        unsafe { CStr::from_ptr(*self.argv.add(i) as *const core::ffi::c_char) }
+    }
+
+    /// All arguments as byte strings, argv[0] included.
+    pub fn args(&self) -> impl Iterator<Item = &'static [u8]> + '_ {
+        (0..self.argc).map(|i| self.arg(i).to_bytes())
+    }
+
+    /// The NULL-terminated argv tail starting at `i`, ready for execve (no copy needed).
+    pub fn argv_from(&self, i: usize) -> *const *const u8 {
+        assert!(i <= self.argc);
+        // SAFETY: i <= argc keeps the pointer inside the argv array (argv[argc] is the NULL).
+        unsafe { self.argv.add(i) }
+    }
+
+    /// The NULL-terminated environment as handed to us.
+    pub fn envp(&self) -> *const *const u8 {
+        self.envp
+    }
+
+    /// The environment entries as byte strings.
+    pub fn env(&self) -> impl Iterator<Item = &'static [u8]> + '_ {
+        EnvIter(self.envp)
+    }
+
+    /// The value of environment variable `name`, if set.
+    pub fn getenv(&self, name: &[u8]) -> Option<&'static [u8]> {
+        self.env().find_map(|kv| {
+            let rest = kv.strip_prefix(name)?;
+            rest.strip_prefix(b"=")
+        })
+    }
+}
+
+struct EnvIter(*const *const u8);
+
+impl Iterator for EnvIter {
+    type Item = &'static [u8];
+    fn next(&mut self) -> Option<&'static [u8]> {
+        // SAFETY: envp is a NULL-terminated array of valid C strings; we stop at the NULL.
+        unsafe {
+            let p = *self.0;
+            if p.is_null() {
+                return None;
+            }
+            self.0 = self.0.add(1);
+            Some(CStr::from_ptr(p as *const core::ffi::c_char).to_bytes())
+        }
+    }
+}
+
+impl crate::args::Argv<'static> for Process {
+    fn count(&self) -> usize {
+        self.argc
+    }
+    fn get(&self, i: usize) -> &'static [u8] {
+        self.arg(i).to_bytes()
+    }
+}

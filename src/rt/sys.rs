@@ -1,0 +1,331 @@
+//! Raw system calls that rustix 1.1 does not offer publicly (or offers only with types that
+//! cannot express what an init needs, such as real-time signal numbers).
+//!
+//! Each wrapper is safe to call: it passes only memory it owns or borrows for the call.
+
+use core::arch::asm;
+use linux_raw_sys::general as k;
+use rustix::io::Errno;
+
+/// A result carrying the kernel's errno on failure.
+pub type Result<T> = core::result::Result<T, Errno>;
+
+/// Turns the kernel's raw return value (-4095..-1 is an errno) into a Result.
+fn check(ret: isize) -> Result<usize> {
+    if (-4095..0).contains(&ret) {
+        Err(Errno::from_raw_os_error(-ret as i32))
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+// SAFETY (for all `syscallN`): the x86_64 Linux syscall ABI: number in rax, arguments in
+// rdi, rsi, rdx, r10, r8, r9; rcx and r11 are clobbered by the `syscall` instruction.
+// Callers pass pointers only to memory that is valid for what that syscall reads or writes.
+unsafe fn syscall1(nr: u32, a: usize) -> isize {
+    let ret;
+    // SAFETY: see above.
+    unsafe {
+        asm!("syscall", inlateout("rax") nr as isize => ret, in("rdi") a,
+             lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+    ret
+}
+
+unsafe fn syscall2(nr: u32, a: usize, b: usize) -> isize {
+    let ret;
+    // SAFETY: see syscall1.
+    unsafe {
+        asm!("syscall", inlateout("rax") nr as isize => ret, in("rdi") a, in("rsi") b,
+             lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+    ret
+}
+
+unsafe fn syscall3(nr: u32, a: usize, b: usize, c: usize) -> isize {
+    let ret;
+    // SAFETY: see syscall1.
+    unsafe {
+        asm!("syscall", inlateout("rax") nr as isize => ret, in("rdi") a, in("rsi") b,
+             in("rdx") c, lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+    ret
+}
+
+unsafe fn syscall4(nr: u32, a: usize, b: usize, c: usize, d: usize) -> isize {
+    let ret;
+    // SAFETY: see syscall1.
+    unsafe {
+        asm!("syscall", inlateout("rax") nr as isize => ret, in("rdi") a, in("rsi") b,
+             in("rdx") c, in("r10") d, lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+    ret
+}
+
+/// Ends the whole process (all threads) with `code`. Never returns.
+pub fn exit(code: u8) -> ! {
+    // SAFETY: exit_group takes a plain integer and does not return.
+    unsafe {
+        syscall1(k::__NR_exit_group, code as usize);
+        core::hint::unreachable_unchecked()
+    }
+}
+
+/// Writes all of `buf` to file descriptor `fd`, retrying on short writes and EINTR.
+/// Errors are dropped: there is nowhere left to report a failed diagnostic write.
+pub fn write_all(fd: i32, mut buf: &[u8]) {
+    while !buf.is_empty() {
+        // SAFETY: buf is a valid readable slice for its length.
+        let r = unsafe { syscall3(k::__NR_write, fd as usize, buf.as_ptr() as usize, buf.len()) };
+        match check(r) {
+            Ok(0) => return,
+            Ok(n) => buf = &buf[n.min(buf.len())..],
+            Err(Errno::INTR) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// A set of signals as the kernel sees it: bit `n - 1` is signal `n` (1..=64).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(transparent)]
+pub struct SigSet(pub u64);
+
+impl SigSet {
+    pub const EMPTY: SigSet = SigSet(0);
+    pub const FULL: SigSet = SigSet(!0);
+}
+
+/// rt_sigprocmask(2): blocks every signal and returns the mask that was in force before.
+pub fn block_all_signals() -> SigSet {
+    let full = SigSet::FULL;
+    let mut old = SigSet::EMPTY;
+    // SAFETY: both pointers refer to 8-byte sigsets owned by this frame; size 8 matches.
+    let r = unsafe {
+        syscall4(
+            k::__NR_rt_sigprocmask,
+            k::SIG_SETMASK as usize,
+            &full as *const SigSet as usize,
+            &mut old as *mut SigSet as usize,
+            8,
+        )
+    };
+    // Cannot fail with valid arguments (SIGKILL/SIGSTOP are silently left out).
+    let _ = check(r);
+    old
+}
+
+/// rt_sigprocmask(2): sets the signal mask to exactly `set`.
+pub fn set_signal_mask(set: SigSet) {
+    // SAFETY: the pointer refers to an 8-byte sigset owned by this frame.
+    let r = unsafe {
+        syscall4(
+            k::__NR_rt_sigprocmask,
+            k::SIG_SETMASK as usize,
+            &set as *const SigSet as usize,
+            0,
+            8,
+        )
+    };
+    let _ = check(r);
+}
+
+/// The kernel's `struct sigaction` for rt_sigaction(2) on x86_64.
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+/// The two dispositions husk ever sets: default and ignore (no handlers are installed).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Disposition {
+    Default,
+    Ignore,
+    /// A handler address: only ever observed, never installed.
+    Handler,
+}
+
+/// rt_sigaction(2): sets `sig` to `to` (when given) and returns the previous disposition.
+pub fn signal_disposition(sig: i32, to: Option<Disposition>) -> Result<Disposition> {
+    let new = KernelSigaction {
+        handler: match to {
+            Some(Disposition::Ignore) => 1, // SIG_IGN
+            _ => 0,                         // SIG_DFL
+        },
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    let mut old = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    let new_ptr = if to.is_some() {
+        &new as *const KernelSigaction as usize
+    } else {
+        0
+    };
+    // SAFETY: both structs are owned by this frame and have the kernel's layout; sigsetsize 8.
+    check(unsafe {
+        syscall4(
+            k::__NR_rt_sigaction,
+            sig as usize,
+            new_ptr,
+            &mut old as *mut KernelSigaction as usize,
+            8,
+        )
+    })?;
+    Ok(match old.handler {
+        0 => Disposition::Default,
+        1 => Disposition::Ignore,
+        _ => Disposition::Handler,
+    })
+}
+
+/// rt_sigtimedwait(2): waits for one signal of `set` (which must be blocked) and returns its
+/// number. `timeout_ns: None` waits forever: an idle init must cost no wakeups. Returns
+/// `Err(EAGAIN)` when the timeout passes and `Err(EINTR)` when interrupted.
+pub fn wait_signal(set: SigSet, timeout_ns: Option<u64>) -> Result<i32> {
+    let ts;
+    let ts_ptr = match timeout_ns {
+        Some(ns) => {
+            ts = [(ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64];
+            &ts as *const [i64; 2] as usize
+        }
+        None => 0,
+    };
+    // siginfo_t is 128 bytes; we only need the return value (the signal number).
+    let mut info = [0u64; 16];
+    // SAFETY: set and ts live in this frame; info is a 128-byte writable buffer.
+    let r = unsafe {
+        syscall4(
+            k::__NR_rt_sigtimedwait,
+            &set as *const SigSet as usize,
+            info.as_mut_ptr() as usize,
+            ts_ptr,
+            8,
+        )
+    };
+    check(r).map(|s| s as i32)
+}
+
+/// kill(2) with a raw signal number (real-time signals included). `pid` < 0 addresses a
+/// process group, -1 every process we may signal.
+pub fn kill(pid: i32, sig: i32) -> Result<()> {
+    // SAFETY: plain integer arguments.
+    check(unsafe { syscall2(k::__NR_kill, pid as isize as usize, sig as usize) }).map(|_| ())
+}
+
+/// Creates a child process like fork(2), through clone3(2) with no sharing: the child gets a
+/// copy of the address space and continues on the same (copied) stack, so like fork it
+/// "returns twice". Returns 0 in the child and the child's pid in the parent.
+pub fn fork() -> Result<i32> {
+    let args = k::clone_args {
+        flags: 0,
+        pidfd: 0,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: k::SIGCHLD as u64,
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: 0,
+    };
+    // SAFETY: without CLONE_VM the child runs in its own copy of memory, so continuing on
+    // the same stack addresses is sound, exactly as with fork(2). `args` is a valid clone_args
+    // of the size we pass.
+    let r = unsafe {
+        syscall2(
+            k::__NR_clone3,
+            &args as *const k::clone_args as usize,
+            core::mem::size_of::<k::clone_args>(),
+        )
+    };
+    check(r).map(|pid| pid as i32)
+}
+
+/// execve(2). Only returns on failure.
+pub fn execve(path: &core::ffi::CStr, argv: *const *const u8, envp: *const *const u8) -> Errno {
+    // SAFETY: path is NUL-terminated; argv and envp are NULL-terminated arrays of C strings
+    // that come from the initial stack or from husk's own buffers that outlive the call.
+    let r = unsafe {
+        syscall3(
+            k::__NR_execve,
+            path.as_ptr() as usize,
+            argv as usize,
+            envp as usize,
+        )
+    };
+    match check(r) {
+        Err(e) => e,
+        Ok(_) => Errno::INVAL,
+    }
+}
+
+/// close_range(2): closes every file descriptor from `first` up.
+pub fn close_from(first: u32) -> Result<()> {
+    // SAFETY: plain integer arguments; closing descriptors never touches our memory.
+    check(unsafe { syscall3(k::__NR_close_range, first as usize, u32::MAX as usize, 0) })
+        .map(|_| ())
+}
+
+/// clock_gettime(CLOCK_MONOTONIC) in nanoseconds (a real syscall: no vDSO needed).
+pub fn monotonic_ns() -> u64 {
+    let mut ts = [0i64; 2];
+    // SAFETY: ts is a writable 16-byte timespec in this frame.
+    let _ = check(unsafe {
+        syscall2(
+            k::__NR_clock_gettime,
+            k::CLOCK_MONOTONIC as usize,
+            ts.as_mut_ptr() as usize,
+        )
+    });
+    ts[0] as u64 * 1_000_000_000 + ts[1] as u64
+}
+
+/// Writes `value` to I/O port 0xf4 (QEMU's isa-debug-exit device) after asking the kernel for
+/// access to that one port. QEMU then exits with status `(value << 1) | 1`. Without the device
+/// the write goes nowhere and this returns, so the caller must still power off.
+pub fn qemu_debug_exit(value: u8) {
+    const PORT: u16 = 0xf4;
+    // SAFETY: ioperm(2) grants this process access to one I/O port; plain integers.
+    let granted = check(unsafe { syscall3(k::__NR_ioperm, PORT as usize, 1, 1) });
+    if granted.is_ok() {
+        // SAFETY: ioperm above made port 0xf4 accessible; a write to an absent ISA device is
+        // ignored by the hardware (or emulator).
+        unsafe {
+            asm!("out dx, al", in("dx") PORT, in("al") value, options(nomem, nostack));
+        }
+    }
+}
+
+/// The standard descriptors as rustix borrowed fds. A closed descriptor just makes the
+/// syscalls that use it fail with EBADF.
+pub fn stdio(fd: i32) -> rustix::fd::BorrowedFd<'static> {
+    debug_assert!((0..=2).contains(&fd));
+    // SAFETY: descriptors 0-2 are never closed by husk while borrowed; if the caller started
+    // us with one closed, syscalls on it report EBADF, which every user handles.
+    unsafe { rustix::fd::BorrowedFd::borrow_raw(fd) }
+}
+
+/// prctl(PR_SET_PDEATHSIG): deliver `sig` (any number, real-time included) to this process
+/// when its parent thread dies.
+pub fn set_parent_death_signal(sig: i32) -> Result<()> {
+    // SAFETY: plain integer arguments.
+    check(unsafe {
+        syscall3(
+            k::__NR_prctl,
+            linux_raw_sys::prctl::PR_SET_PDEATHSIG as usize,
+            sig as usize,
+            0,
+        )
+    })
+    .map(|_| ())
+}

@@ -1,0 +1,208 @@
+//! Starting COMMAND: fork, put it in its own process group (and in the terminal's
+//! foreground), give back the caller's signal state, search PATH, execve — and carry an exec
+//! failure back to the parent over a close-on-exec pipe.
+
+use core::ffi::CStr;
+
+use rustix::io::Errno;
+use rustix::pipe::{PipeFlags, pipe_with};
+use rustix::process::{Pid, getpgrp, getpid, setpgid};
+use rustix::termios::{tcgetpgrp, tcsetpgrp};
+
+use crate::rt::sys::{self, Disposition, SigSet};
+use crate::signals::SIGCHLD;
+use crate::status;
+
+/// The signal state husk was started with, kept to hand back to COMMAND unchanged.
+pub struct CallerSignals {
+    mask: SigSet,
+    sigchld_ignored: bool,
+}
+
+impl CallerSignals {
+    /// Blocks every signal and makes sure SIGCHLD is not ignored.
+    ///
+    /// Blocking first thing means no signal is lost or acted on before husk waits for it:
+    /// a blocked signal stays pending, even for a PID 1 that has no handler (the kernel drops
+    /// unhandled signals to a namespace init only when they are *not* blocked; see
+    /// signal(7) and `sig_ignored()` in kernel/signal.c). An ignored SIGCHLD would make the
+    /// kernel reap children itself and lose their status (wait(2), NOTES).
+    pub fn take_over() -> CallerSignals {
+        let mask = sys::block_all_signals();
+        let sigchld_ignored = sys::signal_disposition(SIGCHLD, None) == Ok(Disposition::Ignore);
+        if sigchld_ignored {
+            let _ = sys::signal_disposition(SIGCHLD, Some(Disposition::Default));
+        }
+        CallerSignals {
+            mask,
+            sigchld_ignored,
+        }
+    }
+
+    /// In the child, just before execve: the caller's mask and SIGCHLD disposition again.
+    /// Other dispositions were never changed (husk installs no handlers).
+    fn restore(&self) {
+        if self.sigchld_ignored {
+            let _ = sys::signal_disposition(SIGCHLD, Some(Disposition::Ignore));
+        }
+        sys::set_signal_mask(self.mask);
+    }
+}
+
+/// What to run and with which environment.
+pub struct Launch<'a> {
+    /// COMMAND's name as given (argv[0] of the new program).
+    pub name: &'a CStr,
+    /// NULL-terminated argv, `name` first.
+    pub argv: *const *const u8,
+    /// NULL-terminated environment.
+    pub envp: *const *const u8,
+    /// The PATH to search when `name` has no slash.
+    pub path: &'a [u8],
+}
+
+/// Why COMMAND did not start.
+pub enum SpawnError {
+    /// A step before exec failed (husk's own failure: exit 125).
+    Setup(&'static str, Errno),
+    /// execve failed: 126 or 127.
+    Exec(Errno),
+}
+
+impl SpawnError {
+    /// Prints the one-line error and returns the exit code of the contract.
+    pub fn report(&self, name: &CStr) -> u8 {
+        match *self {
+            SpawnError::Setup(step, errno) => {
+                crate::out::error(step, b"", errno);
+                status::FAILURE
+            }
+            SpawnError::Exec(errno) => {
+                crate::out::error("exec", name.to_bytes(), errno);
+                status::exec_failure_code(errno)
+            }
+        }
+    }
+}
+
+/// The default search path when the environment has none (the kernel starts init without
+/// PATH): the usual FHS directories, sbin first as an init expects.
+pub const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Starts COMMAND and returns its pid once it has been exec'd (or the reason it was not).
+pub fn spawn(launch: &Launch, signals: &CallerSignals) -> Result<i32, SpawnError> {
+    let (read_end, write_end) =
+        pipe_with(PipeFlags::CLOEXEC).map_err(|e| SpawnError::Setup("pipe", e))?;
+    let pid = sys::fork().map_err(|e| SpawnError::Setup("fork", e))?;
+    if pid == 0 {
+        drop(read_end);
+        let errno = become_command(launch, signals);
+        sys::write_all(
+            rustix::fd::AsRawFd::as_raw_fd(&write_end),
+            &errno.raw_os_error().to_ne_bytes(),
+        );
+        sys::exit(status::exec_failure_code(errno));
+    }
+    drop(write_end);
+    // Also set the group from this side: whichever of the two runs first, COMMAND is in its
+    // own group before anyone signals that group (setpgid(2), the job-control race).
+    // After the child's execve this fails with EACCES, which is fine: the child did it.
+    let _ = setpgid(Pid::from_raw(pid), Pid::from_raw(pid));
+    // Wait for the verdict: EOF means the close-on-exec write end vanished in a successful
+    // execve; 4 bytes are the errno of a failed one. Signals stay blocked (and pending) meanwhile.
+    let mut buf = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match rustix::io::read(&read_end, &mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(SpawnError::Setup("read", e)),
+        }
+    }
+    if got == 4 {
+        // The child exits right after reporting; reap it so no zombie stays behind.
+        let _ = rustix::process::waitpid(
+            Some(Pid::from_raw(pid).unwrap()),
+            rustix::process::WaitOptions::empty(),
+        );
+        return Err(SpawnError::Exec(Errno::from_raw_os_error(
+            i32::from_ne_bytes(buf),
+        )));
+    }
+    Ok(pid)
+}
+
+/// In the child: own process group, the terminal's foreground, the caller's signal state,
+/// then execve. Returns only on failure.
+fn become_command(launch: &Launch, signals: &CallerSignals) -> Errno {
+    let husk_group = getpgrp();
+    let _ = setpgid(None, None);
+    // Take the terminal only when husk's own group holds it, so a husk started in the
+    // background never steals the terminal from the shell. SIGTTOU is still blocked here,
+    // so tcsetpgrp from what is now a background group does not stop us (tcsetpgrp(3)).
+    let tty = sys::stdio(0);
+    if tcgetpgrp(tty).ok() == Some(husk_group) {
+        let _ = tcsetpgrp(tty, getpid());
+    }
+    signals.restore();
+    exec_search(launch)
+}
+
+/// execvpe(3) without libc: a name with a slash is run as is; otherwise each PATH entry is
+/// tried in order. EACCES from one entry is remembered but the search goes on, and ENOENT
+/// wins only if nothing was found at all, as glibc and POSIX shells do.
+fn exec_search(launch: &Launch) -> Errno {
+    let name = launch.name.to_bytes();
+    if name.is_empty() {
+        return Errno::NOENT;
+    }
+    if name.contains(&b'/') {
+        return sys::execve(launch.name, launch.argv, launch.envp);
+    }
+    let mut denied = false;
+    let mut buf = [0u8; 4096];
+    for dir in launch.path.split(|&b| b == b':') {
+        let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
+        let Some(candidate) = join_path(&mut buf, dir, name) else {
+            continue;
+        };
+        match sys::execve(candidate, launch.argv, launch.envp) {
+            Errno::ACCESS => denied = true,
+            Errno::NOENT | Errno::NOTDIR | Errno::STALE | Errno::NODEV | Errno::TIMEDOUT => {}
+            other => return other,
+        }
+    }
+    if denied { Errno::ACCESS } else { Errno::NOENT }
+}
+
+/// `dir/name` as a C string in `buf`, or None when it does not fit.
+fn join_path<'b>(buf: &'b mut [u8], dir: &[u8], name: &[u8]) -> Option<&'b CStr> {
+    let len = dir.len() + 1 + name.len();
+    if len + 1 > buf.len() {
+        return None;
+    }
+    buf[..dir.len()].copy_from_slice(dir);
+    buf[dir.len()] = b'/';
+    buf[dir.len() + 1..len].copy_from_slice(name);
+    buf[len] = 0;
+    CStr::from_bytes_with_nul(&buf[..=len]).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_paths() {
+        let mut buf = [0u8; 16];
+        assert_eq!(
+            join_path(&mut buf, b"/bin", b"sh").unwrap().to_bytes(),
+            b"/bin/sh"
+        );
+        assert_eq!(join_path(&mut buf, b".", b"x").unwrap().to_bytes(), b"./x");
+        assert!(join_path(&mut buf, b"/very/long/dir", b"name").is_none());
+        // names with a NUL inside cannot happen (argv strings), but must not panic
+        assert!(join_path(&mut buf, b"/a", b"b\0c").is_none());
+    }
+}
