@@ -1,0 +1,291 @@
+//! QEMU boot tests: husk as the kernel's `/init` in an initramfs, booted with Debian's
+//! kernel under TCG. Each test is one boot; assertions are on the serial console and on how
+//! QEMU itself ended (power-off, reboot, debug-exit code), never on timing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+const HUSK: &str = env!("CARGO_BIN_EXE_husk");
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Why this machine cannot boot QEMU tests, if it cannot. In CI a missing piece is a
+/// failure, not a skip: .ci/run installs everything these tests need.
+fn missing_prerequisite() -> Option<String> {
+    let have_qemu = Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok();
+    let have_kernel = std::fs::read_dir("/boot")
+        .map(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("vmlinuz-"))
+        })
+        .unwrap_or(false);
+    let have_busybox = Path::new("/bin/busybox").exists();
+    let reason = match (have_qemu, have_kernel, have_busybox) {
+        (false, _, _) => "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)",
+        (_, false, _) => "no /boot/vmlinuz-* (apt-get install linux-image-amd64)",
+        (_, _, false) => "no /bin/busybox (apt-get install busybox-static)",
+        _ => return None,
+    };
+    if std::env::var_os("CI").is_some() {
+        panic!("QEMU prerequisite missing in CI: {reason}");
+    }
+    Some(reason.to_string())
+}
+
+macro_rules! require_qemu {
+    () => {
+        if let Some(reason) = missing_prerequisite() {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+    };
+}
+
+/// Builds an initramfs in the test scratch dir: husk as /init, busybox applets, the test
+/// scripts, an /etc/hostname, and `extra` files (`SRC:DEST`, replacing what is there).
+fn build_initramfs(name: &str, extra: &[String]) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("boot");
+    std::fs::create_dir_all(&dir).unwrap();
+    let hostname = dir.join("hostname");
+    std::fs::write(&hostname, "husk-vm\n").unwrap();
+    let cpio = dir.join(format!("{name}.cpio"));
+    let status = Command::new(format!("{REPO}/qemu/mkinitramfs"))
+        .arg(&cpio)
+        .args(["--init", HUSK, "--busybox"])
+        .args(["--add", &format!("{}:/etc/hostname", hostname.display())])
+        .args([
+            "--add",
+            &format!("{REPO}/tests/boot/basics.sh:/test/basics.sh"),
+        ])
+        .args(extra.iter().flat_map(|e| ["--add", e.as_str()]))
+        .status()
+        .expect("run qemu/mkinitramfs");
+    assert!(status.success(), "mkinitramfs failed: {status}");
+    cpio
+}
+
+/// The initramfs most boots share, built once per test run.
+fn initramfs() -> &'static Path {
+    static CPIO: OnceLock<PathBuf> = OnceLock::new();
+    CPIO.get_or_init(|| build_initramfs("husk-test", &[]))
+}
+
+struct Boot {
+    console: String,
+    code: i32,
+}
+
+/// Boots the test initramfs with `extra` kernel words and init's `argv` after `--`.
+fn boot(extra: &str, debug_exit: bool, argv: &[&str]) -> Boot {
+    boot_image(initramfs(), extra, debug_exit, argv)
+}
+
+fn boot_image(initrd: &Path, extra: &str, debug_exit: bool, argv: &[&str]) -> Boot {
+    let mut cmd = Command::new(format!("{REPO}/qemu/boot"));
+    cmd.args(["--initrd".as_ref(), initrd.as_os_str()])
+        .args(["--timeout", "180"]);
+    if !extra.is_empty() {
+        cmd.args(["--append-extra", extra]);
+    }
+    if debug_exit {
+        cmd.arg("--debug-exit");
+    }
+    let out = cmd
+        .arg("--")
+        .args(argv)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run qemu/boot");
+    let console = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    let boot = Boot {
+        console,
+        code: out.status.code().unwrap_or(-1),
+    };
+    // qemu/boot's own failures (bad arguments: 2, QEMU did not start: 1) say why on stderr.
+    assert!(
+        ![1, 2].contains(&boot.code),
+        "qemu/boot failed ({}): {}",
+        boot.code,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !boot.console.contains("Kernel panic"),
+        "kernel panicked:\n{}",
+        boot.console
+    );
+    assert_ne!(
+        boot.code, 124,
+        "the VM did not end by itself:\n{}",
+        boot.console
+    );
+    boot
+}
+
+impl Boot {
+    /// The lines husk's own status report printed: there must be exactly one.
+    fn exit_status(&self) -> u32 {
+        let lines: Vec<&str> = self
+            .console
+            .lines()
+            .filter(|l| l.starts_with("husk: exit status "))
+            .collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "want exactly one status line:\n{}",
+            self.console
+        );
+        lines[0]["husk: exit status ".len()..]
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    fn assert_powered_off(&self) {
+        assert_eq!(self.code, 0, "QEMU exit code:\n{}", self.console);
+        assert!(
+            self.console.contains("reboot: Power down"),
+            "no power-off:\n{}",
+            self.console
+        );
+    }
+
+    fn has_line(&self, line: &str) -> bool {
+        self.console.lines().any(|l| l == line)
+    }
+}
+
+#[test]
+fn basics_are_mounted_and_status_is_reported() {
+    require_qemu!();
+    let b = boot("", false, &["/bin/sh", "/test/basics.sh", "3"]);
+    for marker in [
+        "ok proc",
+        "ok sysfs",
+        "ok devtmpfs",
+        "ok devpts",
+        "ok /dev/shm tmpfs",
+        "ok /run tmpfs",
+        "ok /tmp tmpfs",
+        "ok cgroup2",
+        "ok controllers",
+        "ok console",
+        "ok hostname",
+        "ok path",
+        "ok pid1",
+        "ok pgroup",
+    ] {
+        assert!(b.has_line(marker), "missing '{marker}':\n{}", b.console);
+    }
+    assert!(!b.console.contains("FAIL"), "{}", b.console);
+    assert_eq!(b.exit_status(), 3);
+    b.assert_powered_off();
+}
+
+#[test]
+fn no_command_runs_bin_sh() {
+    require_qemu!();
+    // With no words after `--`, init runs /bin/sh. An interactive shell on the console would
+    // wait for input forever, so this image's /bin/sh is a script that says who it is.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("boot");
+    std::fs::create_dir_all(&dir).unwrap();
+    let sh = dir.join("default-sh");
+    std::fs::write(
+        &sh,
+        "#!/bin/busybox sh\necho \"default shell as $0 with $# args\"\nexit 0\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&sh, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let image = build_initramfs("default-sh", &[format!("{}:/bin/sh", sh.display())]);
+    let b = boot_image(&image, "", false, &[]);
+    assert!(
+        b.has_line("default shell as /bin/sh with 0 args"),
+        "{}",
+        b.console
+    );
+    assert_eq!(b.exit_status(), 0);
+    b.assert_powered_off();
+}
+
+#[test]
+fn killed_command_is_128_plus_signal() {
+    require_qemu!();
+    let b = boot("", false, &["sh", "-c", "kill -KILL $$"]);
+    assert_eq!(b.exit_status(), 137);
+    b.assert_powered_off();
+}
+
+#[test]
+fn sigterm_to_init_ends_command_then_machine() {
+    require_qemu!();
+    // The command asks PID 1 (husk) for SIGTERM; husk forwards it; the trap exits 9.
+    let script = "trap 'echo got-term; exit 9' TERM; kill -TERM 1; while :; do sleep 1; done";
+    let b = boot("", false, &["sh", "-c", script]);
+    assert!(b.has_line("got-term"), "{}", b.console);
+    assert_eq!(b.exit_status(), 9);
+    b.assert_powered_off();
+}
+
+#[test]
+fn ctrl_alt_del_ends_command_and_reboots() {
+    require_qemu!();
+    // SIGINT to PID 1 is what the kernel sends on Ctrl-Alt-Del once husk disabled the
+    // immediate reboot: COMMAND gets SIGTERM, then the machine restarts (QEMU's -no-reboot
+    // turns the restart into an exit).
+    let script = "trap 'echo got-term; exit 4' TERM; kill -INT 1; while :; do sleep 1; done";
+    let b = boot("", false, &["sh", "-c", script]);
+    assert!(b.has_line("got-term"), "{}", b.console);
+    assert_eq!(b.exit_status(), 4);
+    assert!(
+        b.console.contains("reboot: Restarting system"),
+        "{}",
+        b.console
+    );
+    assert_eq!(b.code, 0);
+}
+
+#[test]
+fn leftovers_are_ended_and_exit_word_chooses_reboot() {
+    require_qemu!();
+    // A leftover that ignores SIGTERM must not keep the machine up: SIGKILL after the grace.
+    let script = "(trap '' TERM; while :; do sleep 1; done) & sleep 1000 & echo started; exit 5";
+    // No second `--`: the kernel stops passing words to init at one (see README).
+    let b = boot(
+        "husk.exit=reboot",
+        false,
+        &["--grace", "1", "sh", "-c", script],
+    );
+    assert!(b.has_line("started"), "{}", b.console);
+    assert_eq!(b.exit_status(), 5);
+    assert!(
+        b.console.contains("reboot: Restarting system"),
+        "{}",
+        b.console
+    );
+}
+
+#[test]
+fn qemu_exit_word_carries_the_status() {
+    require_qemu!();
+    let b = boot("husk.exit=qemu", true, &["sh", "-c", "exit 21"]);
+    assert_eq!(b.exit_status(), 21);
+    // isa-debug-exit: QEMU exits with (N << 1) | 1.
+    assert_eq!(b.code, (21 << 1) | 1, "{}", b.console);
+}
+
+#[test]
+fn missing_command_is_127_and_still_powers_off() {
+    require_qemu!();
+    let b = boot("", false, &["/no/such/command"]);
+    assert!(
+        b.has_line("husk: exec /no/such/command: No such file or directory (ENOENT)"),
+        "{}",
+        b.console
+    );
+    assert_eq!(b.exit_status(), 127);
+    b.assert_powered_off();
+}

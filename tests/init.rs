@@ -1,0 +1,1748 @@
+//! Black-box tests of `husk init`.
+//!
+//! The built binary is run the way a user runs it: directly (husk is then a child
+//! subreaper) and as PID 1 of a new PID namespace (`unshare -pf --mount-proc`). It is judged
+//! only by its exit status, its stdout and stderr, and what /proc shows about it and its
+//! children.
+//!
+//! Rules kept throughout:
+//! - no sleeping and hoping: every wait polls a condition against a deadline ([`wait_for`]),
+//!   and readiness is announced by the process under test (a line on a pipe, a file);
+//! - every process a test starts is killed and reaped even when the test fails ([`Proc`]'s
+//!   `Drop`, and [`KillMatching`] for processes that escape husk on purpose);
+//! - each test has its own temporary directory ([`TempDir`]), so tests run in parallel;
+//! - tests that need root (for `unshare`) print why on stderr and skip when not root.
+//!
+//! Helper processes are `sh` (dash on Debian) and `python3` (for what sh cannot do: signal
+//! masks, `sigwait`, `fork` without `exec`).
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------
+
+/// The binary under test.
+const HUSK: &str = env!("CARGO_BIN_EXE_husk");
+
+/// How long any single wait may take before the test fails. Generous: it is only reached
+/// when something is broken, and the tests run in parallel on small machines.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// How often a condition is polled while waiting for it.
+const POLL: Duration = Duration::from_millis(2);
+
+const SIGHUP: i32 = 1;
+const SIGINT: i32 = 2;
+const SIGQUIT: i32 = 3;
+const SIGABRT: i32 = 6;
+const SIGKILL: i32 = 9;
+const SIGUSR1: i32 = 10;
+const SIGSEGV: i32 = 11;
+const SIGUSR2: i32 = 12;
+const SIGPIPE: i32 = 13;
+const SIGALRM: i32 = 14;
+const SIGTERM: i32 = 15;
+const SIGCHLD: i32 = 17;
+const SIGCONT: i32 = 18;
+const SIGTSTP: i32 = 20;
+const SIGTTIN: i32 = 21;
+const SIGTTOU: i32 = 22;
+const SIGURG: i32 = 23;
+const SIGWINCH: i32 = 28;
+const SIGRTMIN: i32 = 34;
+const SIGRTMAX: i32 = 64;
+
+/// `__NR_rt_sigtimedwait` on x86_64, as /proc/PID/syscall shows it.
+const NR_RT_SIGTIMEDWAIT: &str = "128";
+
+unsafe extern "C" {
+    /// kill(2) from the C library std already links: std can only send SIGKILL.
+    safe fn kill(pid: i32, sig: i32) -> i32;
+}
+
+/// Sends `sig` to `pid`, failing the test if the kernel refuses.
+fn send(pid: i32, sig: i32) {
+    if kill(pid, sig) != 0 {
+        panic!("kill({pid}, {sig}): {}", io::Error::last_os_error());
+    }
+}
+
+/// Polls `probe` until it gives a value; after [`DEADLINE`] fails the test with `describe()`
+/// (called only then, so it can show the latest state of what was awaited).
+fn wait_for<T>(describe: impl Fn() -> String, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {DEADLINE:?} waiting for {}", describe());
+        }
+        thread::sleep(POLL);
+    }
+}
+
+/// [`wait_for`] a condition.
+fn wait_until(describe: impl Fn() -> String, mut condition: impl FnMut() -> bool) {
+    wait_for(describe, || condition().then_some(()));
+}
+
+/// Whether this process runs as root (/proc/self belongs to the effective uid).
+fn is_root() -> bool {
+    fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// True when the test may go on; otherwise says on stderr why it is skipped.
+fn root_or_skip(test: &str) -> bool {
+    if is_root() {
+        true
+    } else {
+        eprintln!("skipped: {test}: needs root for `unshare -pf --mount-proc` (PID namespace)");
+        false
+    }
+}
+
+/// The Python interpreter: Debian's own, not a version manager's shim script in PATH.
+fn python() -> &'static str {
+    if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
+/// A directory of one's own under the system's temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(test: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("husk-init-{}-{test}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        // Canonical, so it compares equal to what /proc/PID/cwd and `pwd -P` show.
+        TempDir(path.canonicalize().unwrap())
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    fn str(&self) -> &str {
+        self.0.to_str().expect("temporary directory path is UTF-8")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Creates `path` with `text` and permission `mode`, written by a short-lived `sh` rather
+/// than by this process. A file this (multi-threaded) process held open for writing could be
+/// inherited by a concurrent test's fork, and exec'ing the file would then fail with ETXTBSY.
+fn write_file(path: &Path, text: &str, mode: &str) {
+    let mut child = Command::new("/bin/sh")
+        .args(["-c", r#"cat > "$1" && chmod "$2" "$1""#, "sh"])
+        .arg(path)
+        .arg(mode)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("start sh to write a file");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "writing {} failed: {status}",
+        path.display()
+    );
+}
+
+/// One line of /proc/PID/stat, the fields the tests need.
+#[derive(Debug, Clone)]
+struct Stat {
+    pid: i32,
+    comm: String,
+    state: char,
+    ppid: i32,
+    pgrp: i32,
+}
+
+/// Parses /proc/PID/stat text (the command name may hold spaces and parentheses).
+fn parse_stat(text: &str) -> Option<Stat> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let mut fields = text[close + 1..].split_whitespace();
+    Some(Stat {
+        pid: text[..open].trim().parse().ok()?,
+        comm: text[open + 1..close].to_string(),
+        state: fields.next()?.chars().next()?,
+        ppid: fields.next()?.parse().ok()?,
+        pgrp: fields.next()?.parse().ok()?,
+    })
+}
+
+/// The process `pid`, if it exists (zombies included).
+fn stat(pid: i32) -> Option<Stat> {
+    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Every process visible in /proc.
+fn processes() -> Vec<Stat> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(stat)
+        .collect()
+}
+
+/// The children of `pid`.
+fn children(pid: i32) -> Vec<Stat> {
+    processes().into_iter().filter(|p| p.ppid == pid).collect()
+}
+
+/// Every descendant of `root` (not `root` itself), from one snapshot of /proc.
+fn descendants(root: i32) -> Vec<Stat> {
+    let mut by_parent: HashMap<i32, Vec<Stat>> = HashMap::new();
+    for p in processes() {
+        by_parent.entry(p.ppid).or_default().push(p);
+    }
+    let mut found = Vec::new();
+    let mut queue = vec![root];
+    while let Some(pid) = queue.pop() {
+        for child in by_parent.remove(&pid).unwrap_or_default() {
+            queue.push(child.pid);
+            found.push(child);
+        }
+    }
+    found
+}
+
+/// The argument vector of `pid` (empty for zombies and kernel threads).
+fn cmdline(pid: i32) -> Vec<String> {
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|raw| {
+            raw.split(|&b| b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Live processes one of whose arguments is `arg` (this test process excluded).
+fn matching(arg: &str) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    processes()
+        .into_iter()
+        .filter(|p| p.pid != me && cmdline(p.pid).iter().any(|a| a == arg))
+        .map(|p| p.pid)
+        .collect()
+}
+
+/// Waits until `parent` has a child named `comm` (that is, one that has exec'd it).
+fn child_named(parent: i32, comm: &str) -> i32 {
+    wait_for(
+        || {
+            format!(
+                "process {parent} to have a child named {comm:?}; has {:?}",
+                children(parent)
+            )
+        },
+        || {
+            children(parent)
+                .into_iter()
+                .find(|c| c.comm == comm)
+                .map(|c| c.pid)
+        },
+    )
+}
+
+/// The fields of /proc/PID/syscall: the syscall number, its six arguments, sp and pc, or
+/// `running`.
+fn syscall_fields(pid: i32) -> Vec<String> {
+    fs::read_to_string(format!("/proc/{pid}/syscall"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Waits until husk (`pid`) sleeps in rt_sigtimedwait: it has started COMMAND, stepped
+/// aside and waits for signals. Returns the syscall's fields.
+fn wait_idle(pid: i32) -> Vec<String> {
+    wait_for(
+        || {
+            format!(
+                "husk ({pid}) to block in rt_sigtimedwait; /proc/{pid}/syscall: {:?}",
+                syscall_fields(pid)
+            )
+        },
+        || {
+            let fields = syscall_fields(pid);
+            (fields.first().map(String::as_str) == Some(NR_RT_SIGTIMEDWAIT)).then_some(fields)
+        },
+    )
+}
+
+/// Kills every live descendant of `root` (repeating while new ones appear: a dying
+/// subreaper's orphans), then `root` itself.
+fn kill_tree(root: i32) {
+    for _ in 0..200 {
+        let live: Vec<i32> = descendants(root)
+            .into_iter()
+            .filter(|p| p.state != 'Z')
+            .map(|p| p.pid)
+            .collect();
+        if live.is_empty() {
+            break;
+        }
+        for pid in live {
+            kill(pid, SIGKILL);
+        }
+        thread::sleep(POLL);
+    }
+    kill(root, SIGKILL);
+}
+
+/// Kills, on drop, every process whose arguments contain a marker: for processes a test lets
+/// escape from husk on purpose, which no longer descend from anything the test holds.
+struct KillMatching(String);
+
+impl Drop for KillMatching {
+    fn drop(&mut self) {
+        for _ in 0..200 {
+            let left = matching(&self.0);
+            if left.is_empty() {
+                break;
+            }
+            for pid in left {
+                kill(pid, SIGKILL);
+            }
+            thread::sleep(POLL);
+        }
+    }
+}
+
+/// Everything read so far from one output pipe, and whether it reached end of file.
+struct Capture {
+    bytes: Mutex<Vec<u8>>,
+    closed: AtomicBool,
+}
+
+impl Capture {
+    /// Reads `pipe` on its own thread until end of file.
+    fn start(mut pipe: impl Read + Send + 'static) -> Arc<Capture> {
+        let capture = Arc::new(Capture {
+            bytes: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
+        });
+        let writer = Arc::clone(&capture);
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            loop {
+                match pipe.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => writer.bytes.lock().unwrap().extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            writer.closed.store(true, Ordering::SeqCst);
+        });
+        capture
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes.lock().unwrap()).into_owned()
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+}
+
+/// A started process with its stdout and stderr captured (stdin is /dev/null, so a COMMAND
+/// never takes over the terminal the tests were started from). Dropping it before it was
+/// waited for kills it and all its descendants, and reaps it.
+struct Proc {
+    what: String,
+    child: Child,
+    stdout: Arc<Capture>,
+    stderr: Arc<Capture>,
+    reaped: bool,
+}
+
+impl Proc {
+    fn start(cmd: &mut Command) -> Proc {
+        let what = format!("{cmd:?}");
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        let stdout = Capture::start(child.stdout.take().unwrap());
+        let stderr = Capture::start(child.stderr.take().unwrap());
+        Proc {
+            what,
+            child,
+            stdout,
+            stderr,
+            reaped: false,
+        }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    fn stdout(&self) -> String {
+        self.stdout.text()
+    }
+
+    /// Waits until stdout holds `needle`; returns all of stdout so far.
+    fn wait_stdout(&self, needle: &str) -> String {
+        wait_for(
+            || {
+                format!(
+                    "{needle:?} on the stdout of {}\n  stdout so far: {:?}\n  stderr so far: {:?}",
+                    self.what,
+                    self.stdout(),
+                    self.stderr.text()
+                )
+            },
+            || {
+                let out = self.stdout();
+                out.contains(needle).then_some(out)
+            },
+        )
+    }
+
+    /// Waits for the process to end and for its output pipes to close.
+    fn wait(&mut self) -> Outcome {
+        let (what, stdout, stderr, child) =
+            (&self.what, &self.stdout, &self.stderr, &mut self.child);
+        let status = wait_for(
+            || {
+                format!(
+                    "{what} to exit\n  stdout so far: {:?}\n  stderr so far: {:?}",
+                    stdout.text(),
+                    stderr.text()
+                )
+            },
+            || child.try_wait().expect("waitpid"),
+        );
+        self.reaped = true;
+        wait_until(
+            || {
+                format!(
+                    "the output pipes of {} to close after it ended with {status}: a leftover \
+                     process holds them\n  stdout so far: {:?}\n  stderr so far: {:?}",
+                    self.what,
+                    self.stdout(),
+                    self.stderr.text()
+                )
+            },
+            || self.stdout.is_closed() && self.stderr.is_closed(),
+        );
+        Outcome {
+            what: self.what.clone(),
+            status,
+            stdout: self.stdout(),
+            stderr: self.stderr.text(),
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // Once reaped, the pid may belong to someone else: leave it alone.
+        if !self.reaped {
+            kill_tree(self.pid());
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// How a process ended and what it printed.
+struct Outcome {
+    what: String,
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Outcome {
+    /// Asserts the exit code, stdout and stderr exactly.
+    fn expect(&self, code: i32, stdout: &str, stderr: &str) {
+        assert!(
+            self.status.code() == Some(code) && self.stdout == stdout && self.stderr == stderr,
+            "expected exit status {code}, stdout {stdout:?}, stderr {stderr:?}\n got {self}"
+        );
+    }
+
+    /// Asserts a successful exit with empty stderr; returns stdout.
+    fn expect_success(&self) -> &str {
+        assert!(
+            self.status.code() == Some(0) && self.stderr.is_empty(),
+            "expected exit status 0 and an empty stderr\n got {self}"
+        );
+        &self.stdout
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "{} from {}\n  stdout: {:?}\n  stderr: {:?}",
+            self.status, self.what, self.stdout, self.stderr
+        )
+    }
+}
+
+/// `husk ARGS...`
+fn husk(args: &[&str]) -> Command {
+    let mut cmd = Command::new(HUSK);
+    cmd.args(args);
+    cmd
+}
+
+/// `unshare -pf --mount-proc husk ARGS...`: husk as PID 1 of a new PID namespace, with a
+/// /proc of that namespace.
+fn husk_pid1(args: &[&str]) -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-pf", "--mount-proc", HUSK]).args(args);
+    cmd
+}
+
+/// Starts, waits, and returns the outcome.
+fn run(cmd: &mut Command) -> Outcome {
+    Proc::start(cmd).wait()
+}
+
+/// The host pid of the husk that `unshare` (`proc`) started as PID 1 of a namespace.
+fn pid1_husk(unshare: &Proc) -> i32 {
+    child_named(unshare.pid(), "husk")
+}
+
+/// The one-line error husk prints when exec fails.
+fn exec_error(name: &str, text: &str, errno: &str) -> String {
+    format!("husk: exec {name}: {text} ({errno})\n")
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Exit status passes through
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn every_exit_code_passes_through() {
+    for code in 0..=255 {
+        run(&mut husk(&[
+            "init",
+            "--",
+            "sh",
+            "-c",
+            &format!("exit {code}"),
+        ]))
+        .expect(code, "", "");
+    }
+}
+
+#[test]
+fn exit_codes_pass_through_as_pid1() {
+    if !root_or_skip("exit_codes_pass_through_as_pid1") {
+        return;
+    }
+    for code in [0, 1, 2, 42, 125, 126, 127, 128, 200, 255] {
+        run(&mut husk_pid1(&[
+            "init",
+            "--",
+            "sh",
+            "-c",
+            &format!("exit {code}"),
+        ]))
+        .expect(code, "", "");
+    }
+}
+
+#[test]
+fn command_killed_by_a_signal_gives_128_plus_n() {
+    for sig in [SIGHUP, SIGKILL, SIGUSR1, SIGTERM, SIGRTMIN, SIGRTMAX] {
+        let script = format!("kill -{sig} $$");
+        run(&mut husk(&["init", "--", "sh", "-c", &script])).expect(128 + sig, "", "");
+    }
+}
+
+#[test]
+fn arguments_reach_command_verbatim() {
+    let script = r#"printf '[%s]' "$0" "$@""#;
+    run(&mut husk(&[
+        "init", "--", "sh", "-c", script, "zero", "", "a b", "-g", "--", "--grace", "-h",
+    ]))
+    .expect(0, "[zero][][a b][-g][--][--grace][-h]", "");
+    // Options stop at the first word that is not one: COMMAND's own flags are its own.
+    run(&mut husk(&[
+        "init", "-g", "sh", "-c", "echo $1", "sh", "-g",
+    ]))
+    .expect(0, "-g\n", "");
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. COMMAND not found (127), not executable (126), PATH search
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn missing_command_is_127() {
+    let dir = TempDir::new("missing_command_is_127");
+    let missing = dir.join("no-such-command");
+    let missing = missing.to_str().unwrap();
+    run(&mut husk(&["init", "--", missing])).expect(
+        127,
+        "",
+        &exec_error(missing, "No such file or directory", "ENOENT"),
+    );
+    // Found nowhere on PATH.
+    run(husk(&["init", "--", "husk-test-no-such-command"]).env("PATH", dir.str())).expect(
+        127,
+        "",
+        &exec_error(
+            "husk-test-no-such-command",
+            "No such file or directory",
+            "ENOENT",
+        ),
+    );
+    // A path through a regular file.
+    run(&mut husk(&["init", "--", "/etc/passwd/x"])).expect(
+        127,
+        "",
+        &exec_error("/etc/passwd/x", "Not a directory", "ENOTDIR"),
+    );
+    // A command named like an option, after `--`, is a command (and here a missing one).
+    run(husk(&["init", "--", "--help"]).env("PATH", dir.str())).expect(
+        127,
+        "",
+        &exec_error("--help", "No such file or directory", "ENOENT"),
+    );
+}
+
+#[test]
+fn command_that_cannot_run_is_126() {
+    let dir = TempDir::new("command_that_cannot_run_is_126");
+    let plain = dir.join("plain-file");
+    write_file(&plain, "#!/bin/sh\necho should not run\n", "0644");
+    let plain = plain.to_str().unwrap();
+    run(&mut husk(&["init", "--", plain])).expect(
+        126,
+        "",
+        &exec_error(plain, "Permission denied", "EACCES"),
+    );
+    // A directory.
+    let sub = dir.join("a-directory");
+    fs::create_dir(&sub).unwrap();
+    let sub = sub.to_str().unwrap();
+    run(&mut husk(&["init", "--", sub])).expect(
+        126,
+        "",
+        &exec_error(sub, "Permission denied", "EACCES"),
+    );
+    // Executable, but neither ELF nor `#!`: husk, like execve and unlike execvp(3), does not
+    // fall back to /bin/sh.
+    let garbage = dir.join("garbage");
+    write_file(&garbage, "echo no shebang\n", "0755");
+    let garbage = garbage.to_str().unwrap();
+    run(&mut husk(&["init", "--", garbage])).expect(
+        126,
+        "",
+        &exec_error(garbage, "Exec format error", "ENOEXEC"),
+    );
+    // Found on PATH, but only as a file that cannot be executed.
+    run(husk(&["init", "--", "plain-file"]).env("PATH", dir.str())).expect(
+        126,
+        "",
+        &exec_error("plain-file", "Permission denied", "EACCES"),
+    );
+}
+
+#[test]
+fn path_search() {
+    let dir = TempDir::new("path_search");
+    run(&mut husk(&["init", "true"])).expect(0, "", "");
+    // Without PATH, husk searches its default one.
+    run(husk(&["init", "--", "sh", "-c", "echo ok"]).env_remove("PATH")).expect(0, "ok\n", "");
+    // A match that cannot be executed does not end the search ...
+    let denied = dir.join("denied");
+    let allowed = dir.join("allowed");
+    fs::create_dir(&denied).unwrap();
+    fs::create_dir(&allowed).unwrap();
+    write_file(
+        &denied.join("husk-test-cmd"),
+        "#!/bin/sh\necho denied\n",
+        "0644",
+    );
+    write_file(
+        &allowed.join("husk-test-cmd"),
+        "#!/bin/sh\necho \"allowed $*\"\n",
+        "0755",
+    );
+    let path = format!("{}:{}", denied.display(), allowed.display());
+    run(husk(&["init", "--", "husk-test-cmd", "x"]).env("PATH", &path)).expect(
+        0,
+        "allowed x\n",
+        "",
+    );
+    // ... and an empty PATH entry means the current directory.
+    run(husk(&["init", "--", "husk-test-cmd", "y"])
+        .env("PATH", "/nonexistent::")
+        .current_dir(&allowed))
+    .expect(0, "allowed y\n", "");
+}
+
+#[test]
+fn command_named_dash_h_runs_after_double_dash() {
+    let dir = TempDir::new("command_named_dash_h");
+    write_file(
+        &dir.join("-h"),
+        "#!/bin/sh\necho \"dash-h ran: $*\"\n",
+        "0755",
+    );
+    run(husk(&["init", "--", "./-h", "a"]).current_dir(dir.path())).expect(
+        0,
+        "dash-h ran: a\n",
+        "",
+    );
+    let path = format!("{}:/usr/bin:/bin", dir.str());
+    run(husk(&["init", "--", "-h", "b"]).env("PATH", &path)).expect(0, "dash-h ran: b\n", "");
+    // Before `--`, -h is husk's own option.
+    let out = run(husk(&["init", "-h", "b"]).env("PATH", &path));
+    assert!(
+        out.expect_success().starts_with("Usage: husk init "),
+        "expected the help of husk init\n got {out}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Usage errors, help, version
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn usage_errors_are_one_line_and_125() {
+    let signal = "expected a signal, like TERM, 15 or RTMIN+1 (see 'husk help init')";
+    let seconds = "expected seconds, like 5 or 0.5 (see 'husk help init')";
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (
+            vec![],
+            "husk: missing subcommand (see 'husk --help')".into(),
+        ),
+        (
+            vec!["x"],
+            "husk: unknown subcommand 'x' (see 'husk --help')".into(),
+        ),
+        (
+            vec!["--bogus"],
+            "husk: unknown subcommand '--bogus' (see 'husk --help')".into(),
+        ),
+        (
+            vec!["help", "nope"],
+            "husk: unknown subcommand 'nope' (see 'husk --help')".into(),
+        ),
+        (
+            vec!["init"],
+            "husk: init: missing COMMAND (see 'husk help init')".into(),
+        ),
+        (
+            vec!["init", "--"],
+            "husk: init: missing COMMAND (see 'husk help init')".into(),
+        ),
+        (
+            vec!["init", "-g", "-s"],
+            "husk: init: missing COMMAND (see 'husk help init')".into(),
+        ),
+        (
+            vec!["init", "--bogus", "echo", "ran"],
+            "husk: init: unknown option '--bogus' (see 'husk help init')".into(),
+        ),
+        (
+            vec!["init", "-x", "echo", "ran"],
+            "husk: init: unknown option '-x' (see 'husk help init')".into(),
+        ),
+        (
+            vec!["init", "-g", "--bogus=1", "--", "echo", "ran"],
+            "husk: init: unknown option '--bogus=1' (see 'husk help init')".into(),
+        ),
+        (
+            vec!["init", "-p"],
+            "husk: init: option '-p' needs a value (see 'husk help init')".into(),
+        ),
+        (
+            vec!["init", "--grace"],
+            "husk: init: option '--grace' needs a value (see 'husk help init')".into(),
+        ),
+        (
+            vec!["init", "-p", "NOPE", "echo", "ran"],
+            format!("husk: init: bad value 'NOPE' for '-p': {signal}"),
+        ),
+        (
+            vec!["init", "-p", "0", "echo", "ran"],
+            format!("husk: init: bad value '0' for '-p': {signal}"),
+        ),
+        (
+            vec!["init", "-p", "65", "echo", "ran"],
+            format!("husk: init: bad value '65' for '-p': {signal}"),
+        ),
+        (
+            vec!["init", "-p", "RTMIN+31", "echo", "ran"],
+            format!("husk: init: bad value 'RTMIN+31' for '-p': {signal}"),
+        ),
+        (
+            vec!["init", "--parent-death-signal=TERMX", "echo", "ran"],
+            format!("husk: init: bad value 'TERMX' for '--parent-death-signal': {signal}"),
+        ),
+        (
+            vec!["init", "--grace", "abc", "echo", "ran"],
+            format!("husk: init: bad value 'abc' for '--grace': {seconds}"),
+        ),
+        (
+            vec!["init", "--grace=-1", "echo", "ran"],
+            format!("husk: init: bad value '-1' for '--grace': {seconds}"),
+        ),
+        (
+            vec!["init", "--grace", "1.0001", "echo", "ran"],
+            format!("husk: init: bad value '1.0001' for '--grace': {seconds}"),
+        ),
+        (
+            vec!["init", "--grace", "86401", "echo", "ran"],
+            format!("husk: init: bad value '86401' for '--grace': {seconds}"),
+        ),
+        (
+            vec!["init", "--grace=", "echo", "ran"],
+            format!("husk: init: bad value '' for '--grace': {seconds}"),
+        ),
+    ];
+    for (args, line) in cases {
+        // stdout stays empty: in particular COMMAND (`echo ran`) never runs.
+        run(&mut husk(&args)).expect(125, "", &format!("{line}\n"));
+    }
+}
+
+#[test]
+fn valid_option_values_are_accepted() {
+    for args in [
+        &["init", "-s", "--", "true"][..],
+        &["init", "-g", "-s", "true"],
+        &["init", "--process-group", "true"],
+        &["init", "-p", "USR1", "true"],
+        &["init", "-p", "sigterm", "true"],
+        &["init", "-p", "15", "true"],
+        &["init", "-p", "RTMIN+3", "true"],
+        &["init", "-p", "RTMAX", "true"],
+        &["init", "--parent-death-signal=64", "true"],
+        &["init", "--grace", "0", "true"],
+        &["init", "--grace=0.5", "true"],
+        &["init", "--grace", ".25", "true"],
+        &["init", "--grace", "86400", "true"],
+    ] {
+        run(&mut husk(args)).expect(0, "", "");
+    }
+}
+
+#[test]
+fn help_and_version() {
+    let main = run(&mut husk(&["--help"]));
+    let text = main.expect_success().to_string();
+    assert!(
+        text.starts_with("husk: a tiny static container runtime and init\n\nUsage:\n")
+            && text.contains("\n  husk init [OPTIONS] [--] COMMAND [ARG]...")
+            && text.contains("\n  husk help [SUBCOMMAND]")
+            && text.contains("\n  husk --version")
+            && text.ends_with('\n'),
+        "expected the main help\n got {main}"
+    );
+    for args in [&["-h"][..], &["help"]] {
+        run(&mut husk(args)).expect(0, &text, "");
+    }
+
+    let init = run(&mut husk(&["help", "init"]));
+    let text = init.expect_success().to_string();
+    assert!(
+        text.starts_with("Usage: husk init [OPTIONS] [--] COMMAND [ARG]...\n")
+            && [
+                "\n  -g, --process-group ",
+                "\n  -p, --parent-death-signal SIG ",
+                "\n      --grace SECONDS ",
+                "\n  -s ",
+                "\n  -h, --help ",
+            ]
+            .iter()
+            .all(|option| text.contains(option)),
+        "expected the help of husk init, listing every option\n got {init}"
+    );
+    for args in [
+        &["init", "--help"][..],
+        &["init", "-h"],
+        &["init", "-g", "-h", "true"],
+        &["init", "--help", "--bogus"],
+    ] {
+        run(&mut husk(args)).expect(0, &text, "");
+    }
+
+    let version = concat!("husk ", env!("CARGO_PKG_VERSION"), "\n");
+    assert_eq!(version, "husk 0.1.0\n");
+    for args in [&["--version"][..], &["-V"], &["version"]] {
+        run(&mut husk(args)).expect(0, version, "");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. Signals are forwarded to COMMAND
+// ---------------------------------------------------------------------------------------
+
+/// Signals whose default action ends a process: forwarded, they end COMMAND (`sleep`), and
+/// husk exits with 128+N.
+const FATAL: [i32; 10] = [
+    SIGTERM,
+    SIGUSR1,
+    SIGUSR2,
+    SIGHUP,
+    SIGINT,
+    SIGQUIT,
+    SIGSEGV,
+    SIGABRT,
+    SIGRTMIN,
+    SIGRTMIN + 5,
+];
+
+/// COMMAND for the fatal-signal tests: `sleep`, made unable to dump core (QUIT, SEGV and
+/// ABRT would), and started in the test's own directory.
+const SLEEPER: [&str; 4] = ["sh", "-c", "ulimit -c 0; exec sleep 1000", "sleeper"];
+
+#[test]
+fn fatal_signals_end_command_with_128_plus_n() {
+    let dir = TempDir::new("fatal_signals");
+    for sig in FATAL {
+        let mut husk = Proc::start(husk(&["init", "--"]).args(SLEEPER).current_dir(dir.path()));
+        child_named(husk.pid(), "sleep");
+        send(husk.pid(), sig);
+        husk.wait().expect(128 + sig, "", "");
+    }
+}
+
+#[test]
+fn fatal_signals_end_command_with_128_plus_n_as_pid1() {
+    if !root_or_skip("fatal_signals_end_command_with_128_plus_n_as_pid1") {
+        return;
+    }
+    let dir = TempDir::new("fatal_signals_pid1");
+    for sig in FATAL {
+        let mut unshare = Proc::start(
+            husk_pid1(&["init", "--"])
+                .args(SLEEPER)
+                .current_dir(dir.path()),
+        );
+        let husk = pid1_husk(&unshare);
+        child_named(husk, "sleep");
+        send(husk, sig);
+        unshare.wait().expect(128 + sig, "", "");
+    }
+}
+
+/// COMMAND that reports every signal it gets: it blocks them all, says `ready`, then prints
+/// `got N` for each signal taken with sigwait, and exits 7 after SIGUSR2.
+const REPORTER: &str = r#"
+import signal, sys
+wanted = signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}
+signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+print("ready", flush=True)
+while True:
+    sig = signal.sigwait(wanted)
+    print("got", int(sig), flush=True)
+    if sig == signal.SIGUSR2:
+        sys.exit(7)
+"#;
+
+/// Sends husk signals one by one, each only after COMMAND reported the previous one; then
+/// SIGCHLD, which husk keeps for itself, then SIGUSR2, which ends COMMAND. If SIGCHLD were
+/// forwarded, COMMAND would report it before SIGUSR2: husk forwards in the order it takes
+/// signals and both husk and sigwait take the lowest pending number first.
+fn check_forwarding(husk: i32, command: &mut Proc) {
+    let mut expected = String::from("ready\n");
+    command.wait_stdout(&expected);
+    for sig in [
+        SIGWINCH, SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGPIPE, SIGALRM, SIGHUP, SIGINT,
+        SIGTERM, SIGUSR1, SIGRTMIN, SIGRTMAX,
+    ] {
+        send(husk, sig);
+        expected.push_str(&format!("got {sig}\n"));
+        command.wait_stdout(&expected);
+    }
+    send(husk, SIGCHLD);
+    send(husk, SIGUSR2);
+    expected.push_str(&format!("got {SIGUSR2}\n"));
+    command.wait().expect(7, &expected, "");
+}
+
+#[test]
+fn every_signal_but_sigchld_is_forwarded() {
+    let mut husk = Proc::start(&mut husk(&["init", "--", python(), "-c", REPORTER]));
+    let pid = husk.pid();
+    check_forwarding(pid, &mut husk);
+}
+
+#[test]
+fn every_signal_but_sigchld_is_forwarded_as_pid1() {
+    if !root_or_skip("every_signal_but_sigchld_is_forwarded_as_pid1") {
+        return;
+    }
+    let mut unshare = Proc::start(&mut husk_pid1(&["init", "--", python(), "-c", REPORTER]));
+    let husk = pid1_husk(&unshare);
+    check_forwarding(husk, &mut unshare);
+}
+
+#[test]
+fn a_trapped_signal_reaches_a_shell() {
+    // The shell says `ready` only once its trap is set.
+    let script = r#"trap 'echo got-WINCH; kill $pid; exit 7' WINCH
+sleep 1000 & pid=$!
+echo ready
+wait"#;
+    let mut husk = Proc::start(&mut husk(&["init", "--", "sh", "-c", script]));
+    husk.wait_stdout("ready\n");
+    send(husk.pid(), SIGWINCH);
+    husk.wait().expect(7, "ready\ngot-WINCH\n", "");
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. A signal that arrives while COMMAND is starting is not lost
+// ---------------------------------------------------------------------------------------
+
+/// Runs its arguments with SIGUSR1 blocked and already pending: the signal was "sent"
+/// before husk's first instruction, yet cannot act on husk (a blocked signal stays blocked
+/// and pending across execve).
+const PENDING_USR1_LAUNCHER: &str = r#"
+import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+os.kill(os.getpid(), signal.SIGUSR1)
+assert signal.SIGUSR1 in signal.sigpending()
+os.execv(sys.argv[1], sys.argv[1:])
+"#;
+
+/// COMMAND for it: inherits the caller's mask (USR1 blocked), unblocks it and sleeps.
+const UNBLOCK_USR1_AND_SLEEP: &str = r#"
+import signal, time
+signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGUSR1])
+time.sleep(1000)
+"#;
+
+/// Deterministic: the signal is pending on husk before husk even starts. husk must take it
+/// and forward it once COMMAND exists (a fork starts with no pending signals, so COMMAND can
+/// only die of SIGUSR1 if husk forwarded it), so COMMAND dies of it: 128+10.
+#[test]
+fn a_signal_pending_before_command_starts_is_forwarded() {
+    let py = python();
+    run(Command::new(py).args([
+        "-c",
+        PENDING_USR1_LAUNCHER,
+        HUSK,
+        "init",
+        "--",
+        py,
+        "-c",
+        UNBLOCK_USR1_AND_SLEEP,
+    ]))
+    .expect(128 + SIGUSR1, "", "");
+}
+
+/// The racy form of the same: SIGUSR1 is sent the moment husk has been exec'd, before COMMAND
+/// exists. husk blocks all signals before anything else it does, so the signal is then
+/// pending and forwarded once `sleep` runs: exit 138. Only if it lands before that very first
+/// step does it kill husk itself (default action of SIGUSR1), which a shell also reports as
+/// status 138. Either way the signal is not lost, the status is 128+10, and nothing is left.
+#[test]
+fn a_signal_sent_while_command_starts_is_not_lost() {
+    for _ in 0..20 {
+        let mut husk = Proc::start(&mut husk(&["init", "--", "sleep", "1000"]));
+        send(husk.pid(), SIGUSR1);
+        let out = husk.wait();
+        let as_a_shell_sees_it = out.status.code().or(out.status.signal().map(|s| 128 + s));
+        assert!(
+            as_a_shell_sees_it == Some(128 + SIGUSR1)
+                && out.stdout.is_empty()
+                && out.stderr.is_empty(),
+            "expected status 138 (exit 138, or killed by SIGUSR1), empty stdout and stderr\n got {out}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 6. -g: signals go to COMMAND's whole process group
+// ---------------------------------------------------------------------------------------
+
+/// A shell that survives SIGTERM (it traps it) with a `sleep` child in its process group
+/// that does not (the trap is not inherited). It reports how the sleep ended, then exits 3.
+const GROUP_SCRIPT: &str = r#"trap 'echo got-TERM' TERM
+sleep 1000 &
+pid=$!
+echo "ready $pid"
+while kill -0 "$pid" 2>/dev/null; do wait "$pid" 2>/dev/null; st=$?; done
+echo "sleep ended $st"
+exit 3"#;
+
+/// Reads the sleep's pid from the `ready PID` line, and waits until it has exec'd `sleep`:
+/// before that, the forked shell still has the TERM trap's handler, and would swallow the
+/// signal.
+fn ready_sleep(proc: &Proc) -> i32 {
+    let out = proc.wait_stdout("\n");
+    let pid = out
+        .strip_prefix("ready ")
+        .and_then(|rest| rest.trim_end().parse().ok())
+        .unwrap_or_else(|| panic!("expected `ready PID`, got {out:?}"));
+    wait_until(
+        || format!("process {pid} to exec sleep; it is {:?}", stat(pid)),
+        || stat(pid).is_some_and(|s| s.comm == "sleep"),
+    );
+    pid
+}
+
+#[test]
+fn with_g_signals_reach_the_process_group() {
+    let mut husk = Proc::start(&mut husk(&["init", "-g", "--", "sh", "-c", GROUP_SCRIPT]));
+    let sleep = ready_sleep(&husk);
+    send(husk.pid(), SIGTERM);
+    // The sleep died of the forwarded SIGTERM (143) without the test touching it.
+    husk.wait().expect(
+        3,
+        &format!("ready {sleep}\ngot-TERM\nsleep ended 143\n"),
+        "",
+    );
+}
+
+#[test]
+fn without_g_signals_reach_command_alone() {
+    let mut husk = Proc::start(&mut husk(&["init", "--", "sh", "-c", GROUP_SCRIPT]));
+    let sleep = ready_sleep(&husk);
+    let shell = child_named(husk.pid(), "sh");
+    send(husk.pid(), SIGTERM);
+    husk.wait_stdout("got-TERM\n");
+    let alive = stat(sleep);
+    assert!(
+        alive
+            .as_ref()
+            .is_some_and(|s| s.state != 'Z' && s.ppid == shell),
+        "expected the shell's sleep ({sleep}) alive after SIGTERM without -g, got {alive:?}"
+    );
+    // Only the test's SIGKILL ends it (137), and the shell goes on to exit 3.
+    send(sleep, SIGKILL);
+    husk.wait().expect(
+        3,
+        &format!("ready {sleep}\ngot-TERM\nsleep ended 137\n"),
+        "",
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 7. Orphans are reaped (as PID 1, and as subreaper)
+// ---------------------------------------------------------------------------------------
+
+/// COMMAND that makes COUNT orphans: each through a child that forks it and exits at once.
+/// In `hold` mode the orphans block until released, and COMMAND first checks that each was
+/// reparented to husk (its own parent); in `exit` mode they exit at once (a burst of
+/// zombies). Then it waits (bounded) until every orphan is reaped, i.e. gone from /proc,
+/// and husk has no zombie child, and reports.
+///
+/// (tini tests this with grandchildren sleeping 1 to 3 s; blocking on a pipe until
+/// released gives the same case, orphans that outlive their parent, without timing.)
+const ORPHANS: &str = r#"
+import os, sys, time
+count, mode = int(sys.argv[1]), sys.argv[2]
+husk = os.getppid()
+hold_r, hold_w = os.pipe()
+report_r, report_w = os.pipe()
+for _ in range(count):
+    child = os.fork()
+    if child == 0:
+        orphan = os.fork()
+        if orphan == 0:
+            os.close(hold_w)
+            os.close(report_w)
+            if mode == "hold":
+                os.read(hold_r, 1)
+            os._exit(0)
+        os.write(report_w, b"%d\n" % orphan)
+        os._exit(0)
+    os.waitpid(child, 0)
+os.close(report_w)
+os.close(hold_r)
+data = b""
+while True:
+    chunk = os.read(report_r, 65536)
+    if not chunk:
+        break
+    data += chunk
+orphans = [int(x) for x in data.split()]
+print("orphans:", len(orphans))
+
+def stat(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            text = f.read()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    return fields[0], int(fields[1])
+
+def left():
+    # an orphan not yet reaped still has husk as parent (a reused pid would not)
+    return [p for p in orphans if (stat(p) or ("", 0))[1] == husk]
+
+def zombies():
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            s = stat(int(name))
+            if s and s[0] == "Z" and s[1] == husk:
+                found.append(name)
+    return found
+
+if mode == "hold":
+    print("reparented to husk:", len(left()))
+os.close(hold_w)
+deadline = time.monotonic() + 20
+while (left() or zombies()) and time.monotonic() < deadline:
+    time.sleep(0.005)
+print("not reaped:", len(left()), "zombies:", len(zombies()))
+"#;
+
+fn orphans(pid1: bool, count: usize, mode: &str, expected: &str) {
+    let count = count.to_string();
+    let args = ["init", "--", python(), "-c", ORPHANS, &count, mode];
+    let mut cmd = if pid1 { husk_pid1(&args) } else { husk(&args) };
+    run(&mut cmd).expect(0, expected, "");
+}
+
+#[test]
+fn a_burst_of_orphans_is_reaped_as_pid1() {
+    if !root_or_skip("a_burst_of_orphans_is_reaped_as_pid1") {
+        return;
+    }
+    orphans(
+        true,
+        1000,
+        "exit",
+        "orphans: 1000\nnot reaped: 0 zombies: 0\n",
+    );
+}
+
+#[test]
+fn orphans_outliving_their_parent_are_reaped_as_pid1() {
+    if !root_or_skip("orphans_outliving_their_parent_are_reaped_as_pid1") {
+        return;
+    }
+    orphans(
+        true,
+        100,
+        "hold",
+        "orphans: 100\nreparented to husk: 100\nnot reaped: 0 zombies: 0\n",
+    );
+}
+
+#[test]
+fn a_burst_of_orphans_is_reaped_as_subreaper() {
+    orphans(
+        false,
+        1000,
+        "exit",
+        "orphans: 1000\nnot reaped: 0 zombies: 0\n",
+    );
+}
+
+#[test]
+fn orphans_outliving_their_parent_are_reaped_as_subreaper() {
+    orphans(
+        false,
+        100,
+        "hold",
+        "orphans: 100\nreparented to husk: 100\nnot reaped: 0 zombies: 0\n",
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 8. COMMAND gets the caller's signal state, cwd and environment, in its own process
+//    group; husk itself lets go of the caller's cwd and descriptors
+// ---------------------------------------------------------------------------------------
+
+/// Blocks SIGUSR2 and SIGRTMIN+2, ignores SIGUSR1 and SIGCHLD, prints its own SigBlk and
+/// SigIgn lines prefixed with `caller `, then execs its arguments.
+const SIGNAL_STATE_LAUNCHER: &str = r#"
+import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR2, signal.SIGRTMIN + 2])
+signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+with open("/proc/self/status") as f:
+    for line in f:
+        if line.startswith(("SigBlk:", "SigIgn:")):
+            sys.stdout.write("caller " + line)
+sys.stdout.flush()
+os.execv(sys.argv[1], sys.argv[1:])
+"#;
+
+/// The value of `caller NAME:` / `NAME:` lines in `text`.
+fn status_field(text: &str, prefix: &str) -> u64 {
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} line in {text:?}"));
+    u64::from_str_radix(line.trim(), 16)
+        .unwrap_or_else(|e| panic!("bad {prefix:?} line {line:?} in {text:?}: {e}"))
+}
+
+fn bit(sig: i32) -> u64 {
+    1 << (sig - 1)
+}
+
+#[test]
+fn command_gets_the_callers_signal_mask_and_ignored_signals() {
+    let out = run(Command::new(python()).args([
+        "-c",
+        SIGNAL_STATE_LAUNCHER,
+        HUSK,
+        "init",
+        "--",
+        "grep",
+        "-E",
+        "^Sig(Blk|Ign):",
+        "/proc/self/status",
+    ]));
+    let text = out.expect_success();
+    let (caller_blocked, caller_ignored) = (
+        status_field(text, "caller SigBlk:"),
+        status_field(text, "caller SigIgn:"),
+    );
+    // The launcher did what it meant to, so the comparison below means something.
+    assert_eq!(
+        caller_blocked & (bit(SIGUSR2) | bit(SIGRTMIN + 2)),
+        bit(SIGUSR2) | bit(SIGRTMIN + 2),
+        "{out}"
+    );
+    assert_eq!(
+        caller_ignored & (bit(SIGUSR1) | bit(SIGCHLD)),
+        bit(SIGUSR1) | bit(SIGCHLD),
+        "{out}"
+    );
+    let command = text
+        .lines()
+        .filter(|l| !l.starts_with("caller "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(
+        (
+            status_field(&command, "SigBlk:"),
+            status_field(&command, "SigIgn:")
+        ),
+        (caller_blocked, caller_ignored),
+        "expected COMMAND's SigBlk and SigIgn to equal the caller's\n got {out}"
+    );
+}
+
+#[test]
+fn status_passes_through_when_the_caller_ignores_sigchld() {
+    // Were SIGCHLD still ignored in husk, the kernel would reap COMMAND and its status would
+    // be lost.
+    let py = python();
+    for (script, code) in [("exit 42", 42), ("kill -TERM $$", 128 + SIGTERM)] {
+        let out = run(Command::new(py).args([
+            "-c",
+            SIGNAL_STATE_LAUNCHER,
+            HUSK,
+            "init",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ]));
+        let caller_lines: String = out.stdout.lines().map(|l| format!("{l}\n")).collect();
+        assert!(
+            caller_lines.lines().all(|l| l.starts_with("caller Sig")),
+            "{out}"
+        );
+        out.expect(code, &caller_lines, "");
+    }
+}
+
+#[test]
+fn command_gets_its_own_process_group_and_the_callers_cwd_and_environment() {
+    let dir = TempDir::new("own_group_cwd_env");
+    let script = r#"read -r stat < /proc/self/stat; echo "$stat"; pwd -P; echo "$HUSK_TEST_VAR""#;
+    let mut proc = Proc::start(
+        husk(&["init", "--", "sh", "-c", script])
+            .current_dir(dir.path())
+            .env("HUSK_TEST_VAR", "a b=c\td"),
+    );
+    let husk_pid = proc.pid();
+    let out = proc.wait();
+    let text = out.expect_success();
+    let lines: Vec<&str> = text.lines().collect();
+    let command = lines.first().and_then(|l| parse_stat(l));
+    let my_group = stat(std::process::id() as i32).unwrap().pgrp;
+    assert!(
+        command
+            .as_ref()
+            .is_some_and(|c| c.ppid == husk_pid && c.pgrp == c.pid && c.pgrp != my_group),
+        "expected COMMAND to be husk's ({husk_pid}) child, leading its own process group \
+         (not the caller's {my_group})\n got {command:?} from {out}"
+    );
+    assert_eq!(
+        lines[1..],
+        [dir.str(), "a b=c\td"],
+        "cwd and environment\n got {out}"
+    );
+}
+
+#[test]
+fn command_gets_exactly_the_callers_environment() {
+    let vars = [
+        ("PATH", "/usr/bin:/bin"),
+        ("HUSK_TEST_A", "1"),
+        ("HUSK_TEST_B", "two words"),
+        ("HUSK_TEST_EMPTY", ""),
+    ];
+    let out = run(husk(&["init", "--", "cat", "/proc/self/environ"])
+        .env_clear()
+        .envs(vars));
+    let got: BTreeSet<&str> = out
+        .expect_success()
+        .split('\0')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let want: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let want: BTreeSet<&str> = want.iter().map(String::as_str).collect();
+    assert_eq!(got, want, "COMMAND's environment\n got {out}");
+}
+
+/// Opens its first argument as descriptor 3 (inheritable), changes to the directory given
+/// second, then execs the rest.
+const FD3_LAUNCHER: &str = r#"
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+if fd != 3:
+    os.dup2(fd, 3)
+    os.close(fd)
+else:
+    os.set_inheritable(3, True)
+os.chdir(sys.argv[2])
+os.execv(sys.argv[3], sys.argv[3:])
+"#;
+
+/// The descriptor numbers open in `pid`.
+fn fds(pid: i32) -> BTreeSet<i32> {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn husk_keeps_no_cwd_or_descriptors_of_the_callers_while_command_keeps_them() {
+    let dir = TempDir::new("husk_steps_aside");
+    let file = dir.join("held-open");
+    write_file(&file, "x", "0644");
+    let mut proc = Proc::start(Command::new(python()).args([
+        "-c",
+        FD3_LAUNCHER,
+        file.to_str().unwrap(),
+        dir.str(),
+        HUSK,
+        "init",
+        "--",
+        "sleep",
+        "1000",
+    ]));
+    // The launcher execs husk: same pid.
+    let husk = proc.pid();
+    let sleep = child_named(husk, "sleep");
+    wait_idle(husk);
+    let husk_cwd = fs::read_link(format!("/proc/{husk}/cwd")).ok();
+    let husk_fds = fds(husk);
+    let command_cwd = fs::read_link(format!("/proc/{sleep}/cwd")).ok();
+    let command_fd3 = fs::read_link(format!("/proc/{sleep}/fd/3")).ok();
+    send(husk, SIGTERM);
+    let out = proc.wait();
+    out.expect(128 + SIGTERM, "", "");
+    assert_eq!(
+        (husk_cwd.as_deref(), husk_fds),
+        (Some(Path::new("/")), BTreeSet::from([0, 1, 2])),
+        "idle husk: expected cwd / and descriptors 0, 1, 2 only"
+    );
+    assert_eq!(
+        (command_cwd.as_deref(), command_fd3.as_deref()),
+        (Some(dir.path()), Some(file.as_path())),
+        "COMMAND: expected the caller's cwd and its inherited descriptor 3"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 9. --grace: what COMMAND leaves behind is ended
+// ---------------------------------------------------------------------------------------
+
+/// A leftover process: `term` mode writes NAME.term when SIGTERM arrives and exits; the
+/// `stubborn` mode ignores SIGTERM. Either says it is ready (handler set) with NAME.ready.
+/// Its arguments hold the test's directory, which identifies it in /proc.
+const LEFTOVER: &str = r#"
+import os, signal, sys
+d, name, mode = sys.argv[1:4]
+def on_term(sig, frame):
+    with open(os.path.join(d, name + ".term"), "w") as f:
+        f.write("TERM\n")
+    os._exit(0)
+signal.signal(signal.SIGTERM, signal.SIG_IGN if mode == "stubborn" else on_term)
+open(os.path.join(d, name + ".ready"), "w").close()
+while True:
+    signal.pause()
+"#;
+
+/// COMMAND: starts two leftovers (one plain, one in a session of its own), waits until both
+/// are ready, and exits with the given status.
+const LEAVE_BEHIND: &str = r#"d=$1 py=$2 mode=$3 status=$4
+"$py" "$d/leftover.py" "$d" plain "$mode" </dev/null >/dev/null 2>&1 &
+setsid "$py" "$d/leftover.py" "$d" session "$mode" </dev/null >/dev/null 2>&1 &
+i=0
+until [ -e "$d/plain.ready" ] && [ -e "$d/session.ready" ]; do
+    i=$((i + 1))
+    [ "$i" -le 3000 ] || { echo "leftovers never got ready" >&2; exit 99; }
+    sleep 0.01
+done
+exit "$status""#;
+
+/// What a --grace run ended with.
+struct Leftovers {
+    outcome: Outcome,
+    /// Leftover processes still running after husk exited.
+    running: usize,
+    /// Which leftovers saw SIGTERM.
+    termed: Vec<&'static str>,
+}
+
+/// Runs `husk init OPTIONS -- sh LEAVE_BEHIND` (as PID 1 or not) with leftovers in `mode`,
+/// and looks at what is left once husk has exited.
+fn leave_behind(test: &str, pid1: bool, options: &[&str], mode: &str, status: i32) -> Leftovers {
+    let dir = TempDir::new(test);
+    let _cleanup = KillMatching(dir.str().to_string());
+    fs::write(dir.join("leftover.py"), LEFTOVER).unwrap();
+    let status = status.to_string();
+    let mut args = vec!["init"];
+    args.extend_from_slice(options);
+    args.extend_from_slice(&[
+        "--",
+        "sh",
+        "-c",
+        LEAVE_BEHIND,
+        "sh",
+        dir.str(),
+        python(),
+        mode,
+        &status,
+    ]);
+    let mut cmd = if pid1 { husk_pid1(&args) } else { husk(&args) };
+    let outcome = run(&mut cmd);
+    let running = matching(dir.str()).len();
+    let termed = ["plain", "session"]
+        .into_iter()
+        .filter(|name| {
+            let marker = fs::read_to_string(dir.join(&format!("{name}.term")));
+            assert!(
+                marker.as_ref().map_or(true, |m| m == "TERM\n"),
+                "bad marker {marker:?}"
+            );
+            marker.is_ok()
+        })
+        .collect();
+    Leftovers {
+        outcome,
+        running,
+        termed,
+    }
+}
+
+impl Leftovers {
+    fn expect(&self, code: i32, running: usize, termed: &[&str]) {
+        self.outcome.expect(code, "", "");
+        assert_eq!(
+            (self.running, self.termed.as_slice()),
+            (running, termed),
+            "(leftovers still running, leftovers that saw SIGTERM) after {}",
+            self.outcome
+        );
+    }
+}
+
+#[test]
+fn grace_terminates_leftovers_as_subreaper() {
+    leave_behind("grace_term", false, &["--grace", "5"], "term", 0).expect(
+        0,
+        0,
+        &["plain", "session"],
+    );
+}
+
+#[test]
+fn grace_kills_leftovers_that_ignore_sigterm_as_subreaper() {
+    leave_behind("grace_kill", false, &["--grace", "0.5"], "stubborn", 5).expect(5, 0, &[]);
+}
+
+#[test]
+fn without_grace_leftovers_are_left_running_as_subreaper() {
+    // husk exits at once with COMMAND's status; the leftovers are killed by the cleanup.
+    leave_behind("no_grace", false, &[], "term", 0).expect(0, 2, &[]);
+}
+
+#[test]
+fn grace_terminates_leftovers_as_pid1() {
+    if !root_or_skip("grace_terminates_leftovers_as_pid1") {
+        return;
+    }
+    leave_behind("grace_term_pid1", true, &["--grace=5"], "term", 0).expect(
+        0,
+        0,
+        &["plain", "session"],
+    );
+}
+
+#[test]
+fn grace_kills_leftovers_that_ignore_sigterm_as_pid1() {
+    if !root_or_skip("grace_kills_leftovers_that_ignore_sigterm_as_pid1") {
+        return;
+    }
+    leave_behind("grace_kill_pid1", true, &["--grace", "0.5"], "stubborn", 5).expect(5, 0, &[]);
+}
+
+#[test]
+fn without_grace_pid1_exits_at_once() {
+    if !root_or_skip("without_grace_pid1_exits_at_once") {
+        return;
+    }
+    // No SIGTERM from husk: the kernel SIGKILLs what is left when PID 1 exits.
+    leave_behind("no_grace_pid1", true, &[], "term", 4).expect(4, 0, &[]);
+}
+
+// ---------------------------------------------------------------------------------------
+// 10. -p: the parent-death signal is received and forwarded
+// ---------------------------------------------------------------------------------------
+
+/// Becomes a child subreaper, forks an intermediate parent that starts `husk init -p SIG --
+/// sh -c 'echo ready; exec sleep 1000'`; once COMMAND is ready, lets the intermediate exit,
+/// then waits for the orphaned husk (now its child) and prints its exit status.
+const PARENT_DEATH: &str = r#"
+import ctypes, os, sys
+husk, sig = sys.argv[1], sys.argv[2]
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
+    sys.exit("prctl: errno %d" % ctypes.get_errno())
+pid_r, pid_w = os.pipe()
+ready_r, ready_w = os.pipe()
+go_r, go_w = os.pipe()
+middle = os.fork()
+if middle == 0:
+    for fd in (pid_r, ready_r, go_w):
+        os.close(fd)
+    child = os.fork()
+    if child == 0:
+        os.dup2(ready_w, 1)
+        for fd in (pid_w, ready_w, go_r):
+            os.close(fd)
+        os.execv(husk, [husk, "init", "-p", sig, "--", "sh", "-c", "echo ready; exec sleep 1000"])
+    os.write(pid_w, b"%d" % child)
+    os.close(pid_w)
+    os.close(ready_w)
+    os.read(go_r, 1)
+    os._exit(0)
+for fd in (pid_w, ready_w, go_r):
+    os.close(fd)
+husk_pid = int(os.read(pid_r, 32))
+print("command says", os.read(ready_r, 64).decode().strip(), flush=True)
+os.close(go_w)
+os.waitpid(middle, 0)
+_, status = os.waitpid(husk_pid, 0)
+print("husk exit", os.waitstatus_to_exitcode(status), flush=True)
+"#;
+
+#[test]
+fn parent_death_signal_is_forwarded_to_command() {
+    for (name, sig) in [
+        ("USR1", SIGUSR1),
+        ("RTMIN+3", SIGRTMIN + 3),
+        ("SIGTERM", SIGTERM),
+    ] {
+        run(Command::new(python()).args(["-c", PARENT_DEATH, HUSK, name])).expect(
+            0,
+            &format!("command says ready\nhusk exit {}\n", 128 + sig),
+            "",
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 11. An idle husk sleeps with no timeout
+// ---------------------------------------------------------------------------------------
+
+/// Asserts that husk blocks in rt_sigtimedwait(set, info, NULL, 8): no timeout, so no
+/// wakeups while nothing happens. Checks again after a forwarded signal (SIGWINCH, which
+/// `sleep` ignores).
+fn check_idle(husk: i32) {
+    for round in ["at first", "after forwarding SIGWINCH"] {
+        let fields = wait_idle(husk);
+        assert!(
+            fields.get(3).map(String::as_str) == Some("0x0")
+                && fields.get(4).map(String::as_str) == Some("0x8"),
+            "{round}: expected rt_sigtimedwait with a NULL timeout and an 8-byte set, got \
+             /proc/{husk}/syscall {fields:?}"
+        );
+        send(husk, SIGWINCH);
+    }
+}
+
+#[test]
+fn idle_husk_waits_without_timeout() {
+    let mut proc = Proc::start(&mut husk(&["init", "--", "sleep", "1000"]));
+    let husk = proc.pid();
+    child_named(husk, "sleep");
+    check_idle(husk);
+    send(husk, SIGTERM);
+    proc.wait().expect(128 + SIGTERM, "", "");
+}
+
+#[test]
+fn idle_husk_waits_without_timeout_as_pid1() {
+    if !root_or_skip("idle_husk_waits_without_timeout_as_pid1") {
+        return;
+    }
+    let mut unshare = Proc::start(&mut husk_pid1(&["init", "--", "sleep", "1000"]));
+    let husk = pid1_husk(&unshare);
+    child_named(husk, "sleep");
+    check_idle(husk);
+    send(husk, SIGTERM);
+    unshare.wait().expect(128 + SIGTERM, "", "");
+}
