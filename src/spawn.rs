@@ -93,10 +93,12 @@ pub const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 pub fn spawn(launch: &Launch, signals: &CallerSignals) -> Result<i32, SpawnError> {
     let (read_end, write_end) =
         pipe_with(PipeFlags::CLOEXEC).map_err(|e| SpawnError::Setup("pipe", e))?;
+    // Read before forking: the parent's setpgid below may run before the child looks.
+    let husk_group = getpgrp();
     let pid = sys::fork().map_err(|e| SpawnError::Setup("fork", e))?;
     if pid == 0 {
         drop(read_end);
-        let errno = become_command(launch, signals);
+        let errno = become_command(launch, signals, husk_group);
         sys::write_all(
             rustix::fd::AsRawFd::as_raw_fd(&write_end),
             &errno.raw_os_error().to_ne_bytes(),
@@ -135,8 +137,7 @@ pub fn spawn(launch: &Launch, signals: &CallerSignals) -> Result<i32, SpawnError
 
 /// In the child: own process group, the terminal's foreground, the caller's signal state,
 /// then execve. Returns only on failure.
-fn become_command(launch: &Launch, signals: &CallerSignals) -> Errno {
-    let husk_group = getpgrp();
+fn become_command(launch: &Launch, signals: &CallerSignals, husk_group: Pid) -> Errno {
     let _ = setpgid(None, None);
     // Take the terminal only when husk's own group holds it, so a husk started in the
     // background never steals the terminal from the shell. SIGTTOU is still blocked here,

@@ -1,0 +1,135 @@
+//! husk init on a terminal: COMMAND gets the foreground, so Ctrl-C reaches it (status 130)
+//! and an interactive shell under husk has job control. The terminal is a pseudo-terminal
+//! made by python3's `pty` module; the test types into it like a person would.
+
+use std::process::Command;
+
+const HUSK: &str = env!("CARGO_BIN_EXE_husk");
+
+/// Runs `husk ARGS...` as the session leader of a new pty, types each of `keys` once the
+/// screen shows the text that precedes it (or, for `@fg:NAME`, once a process NAME is in the
+/// terminal's foreground group), and returns (exit status as the shell would show
+/// it, everything the screen showed). Every wait has a deadline.
+const DRIVER: &str = r#"
+import os, pty, select, sys, time
+husk, script = sys.argv[1], sys.argv[2:]
+steps = list(zip(script[1::2], script[2::2]))
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(husk, [husk] + script[0].split("\x1f"))
+screen = b""
+deadline = time.monotonic() + 20
+def foreground(comm):
+    # A process named comm in our session (husk leads it) and in the terminal's foreground.
+    for d in os.listdir("/proc"):
+        try:
+            st = open("/proc/%s/stat" % d).read()
+        except (OSError, ValueError):
+            continue
+        name = st[st.index("(") + 1 : st.rindex(")")]
+        f = st[st.rindex(")") + 2 :].split()
+        if name == comm and f[3] == str(pid) and f[2] == f[5]:  # session; pgrp == tpgid
+            return True
+    return False
+def read_until(text):
+    global screen
+    if text.startswith("@fg:"):
+        while not foreground(text[4:]):
+            if time.monotonic() > deadline:
+                sys.stdout.write("TIMEOUT waiting for %r\n" % text)
+                os.kill(pid, 9)
+                sys.exit(3)
+            time.sleep(0.01)
+        return
+    while text.encode() not in screen:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            sys.stdout.write("TIMEOUT waiting for %r\n%s" % (text, screen.decode(errors="replace")))
+            os.kill(pid, 9)
+            sys.exit(3)
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            screen += chunk
+for wait_for, keys in steps:
+    read_until(wait_for)
+    os.write(fd, keys.encode())
+# Drain until the session ends, then collect the status.
+while True:
+    r, _, _ = select.select([fd], [], [], max(0, deadline - time.monotonic()))
+    if not r:
+        break
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    screen += chunk
+if time.monotonic() >= deadline:
+    sys.stdout.write("TIMEOUT waiting for the end\n%s" % screen.decode(errors="replace"))
+    os.kill(pid, 9)
+    sys.exit(3)
+_, status = os.waitpid(pid, 0)
+code = os.waitstatus_to_exitcode(status)
+print("STATUS %d" % (code if code >= 0 else 128 - code))
+sys.stdout.write(screen.decode(errors="replace"))
+"#;
+
+fn on_terminal(husk_args: &[&str], steps: &[(&str, &str)]) -> (i32, String) {
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", DRIVER, HUSK, &husk_args.join("\x1f")]);
+    for (wait_for, keys) in steps {
+        cmd.args([wait_for, keys]);
+    }
+    let out = cmd
+        .output()
+        .expect("python3 is needed for the terminal tests");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let status = text
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("STATUS "))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "driver failed: {text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    (status, text)
+}
+
+#[test]
+fn ctrl_c_reaches_command_and_gives_130() {
+    let (status, screen) = on_terminal(
+        &["init", "--", "sh", "-c", "sleep 100"],
+        // Ctrl-C once sleep holds the terminal (a shell hit between commands would defer it)
+        &[("@fg:sleep", "\x03")],
+    );
+    assert_eq!(status, 130, "{screen}");
+}
+
+#[test]
+fn interactive_shell_has_job_control() {
+    // Ctrl-Z stops a job started by the shell; the shell, in the foreground under husk,
+    // takes the terminal back and lists the job as stopped.
+    let (status, screen) = on_terminal(
+        &["init", "--", "bash", "--norc", "--noprofile", "-i"],
+        &[
+            ("bash-", "sleep 100\n"),
+            ("@fg:sleep", "\x1a"), // Ctrl-Z once sleep holds the terminal
+            // bash refuses the first exit while a job is stopped; the second ends the
+            // session, and bash hangs up the stopped job on the way out.
+            ("Stopped", "exit 7\n"),
+            ("There are stopped jobs", "exit 7\n"),
+        ],
+    );
+    assert!(screen.contains("Stopped"), "{screen}");
+    assert_eq!(status, 7, "{screen}");
+}
