@@ -110,9 +110,9 @@ pub const DEFAULT_GRACE_MS: u64 = 2000;
 
 /// Role 2. Never returns.
 pub fn run(spec: &InitSpec, process: &Process) -> ! {
-    // Block signals before anything else, so a SIGTERM or Ctrl-Alt-Del during boot waits
-    // for the supervisor instead of being dropped.
-    let signals = CallerSignals::take_over();
+    // Signals are blocked since the first instruction, so a SIGTERM or Ctrl-Alt-Del during
+    // boot waits for the supervisor instead of being dropped.
+    let signals = CallerSignals::take_over(process);
     mount_basics();
     console_on_stdio();
     set_hostname_from_etc();

@@ -63,20 +63,20 @@ pub fn describe(line: &mut Line, error: &UsageError) {
             None
         }
         UsageError::UnknownSubcommand(name) => {
-            line.str("unknown subcommand '").bytes(name).str("'");
+            line.str("unknown subcommand '").quoted(name).str("'");
             None
         }
         UsageError::UnknownOption { sub, option } => {
             line.str(sub)
                 .str(": unknown option '")
-                .bytes(option)
+                .quoted(option)
                 .str("'");
             Some(sub)
         }
         UsageError::MissingValue { sub, option } => {
             line.str(sub)
                 .str(": option '")
-                .bytes(option)
+                .quoted(option)
                 .str("' needs a value");
             Some(sub)
         }
@@ -88,9 +88,9 @@ pub fn describe(line: &mut Line, error: &UsageError) {
         } => {
             line.str(sub)
                 .str(": bad value '")
-                .bytes(value)
+                .quoted(value)
                 .str("' for '")
-                .bytes(option);
+                .quoted(option);
             line.str("': expected ").str(expected);
             Some(sub)
         }

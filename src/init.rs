@@ -15,7 +15,7 @@ pub const DEFAULT_COMMAND: &CStr = c"/bin/sh";
 
 /// Role 1: start COMMAND, serve as its init, and return the exit code to end with.
 pub fn run(spec: &InitSpec, process: &Process) -> u8 {
-    let signals = CallerSignals::take_over();
+    let signals = CallerSignals::take_over(process);
     let place = Place::take();
     let path = process.getenv(b"PATH").unwrap_or(spawn::DEFAULT_PATH);
     let ending = match run_command(

@@ -5,10 +5,15 @@ use rustix::io::Errno;
 use ufmt::uWrite;
 
 /// A line assembled in memory and written with one write(2), so lines from several
-/// processes never interleave mid-line. Text beyond the capacity is cut, never a panic.
+/// processes never interleave mid-line. Text beyond the capacity is cut, never a panic, and
+/// the final newline always has room.
 pub struct Line {
-    buf: heapless::Vec<u8, 512>,
+    buf: heapless::Vec<u8, { MAX_QUOTED + 256 }>,
 }
+
+/// The most bytes of one user-given string (a path, an option) quoted in a message:
+/// PATH_MAX, so real paths are shown whole and the reason after them always fits.
+pub const MAX_QUOTED: usize = 4096;
 
 impl Line {
     pub fn new() -> Line {
@@ -19,9 +24,18 @@ impl Line {
 
     /// Appends raw bytes (paths and arguments are bytes, not necessarily UTF-8).
     pub fn bytes(&mut self, b: &[u8]) -> &mut Line {
-        let room = self.buf.capacity() - self.buf.len();
+        let room = self.buf.capacity() - 1 - self.buf.len();
         let _ = self.buf.extend_from_slice(&b[..b.len().min(room)]);
         self
+    }
+
+    /// Appends user-given bytes, cut to MAX_QUOTED with `...` when longer.
+    pub fn quoted(&mut self, b: &[u8]) -> &mut Line {
+        if b.len() > MAX_QUOTED {
+            self.bytes(&b[..MAX_QUOTED]).str("...")
+        } else {
+            self.bytes(b)
+        }
     }
 
     pub fn str(&mut self, s: &str) -> &mut Line {
@@ -39,7 +53,8 @@ impl Line {
 
     /// Writes the line (plus a newline) to `fd`.
     pub fn write_to(&mut self, fd: i32) {
-        self.bytes(b"\n");
+        // bytes() always leaves one byte free, so the newline fits.
+        let _ = self.buf.push(b'\n');
         crate::rt::sys::write_all(fd, &self.buf);
     }
 }
@@ -62,7 +77,7 @@ impl uWrite for Line {
 pub fn format_error(line: &mut Line, step: &str, path: &[u8], errno: Errno) {
     line.str("husk: ").str(step);
     if !path.is_empty() {
-        line.str(" ").bytes(path);
+        line.str(" ").quoted(path);
     }
     line.str(": ");
     match describe(errno) {
@@ -184,7 +199,24 @@ mod tests {
     #[test]
     fn long_lines_are_cut_not_panicking() {
         let mut line = Line::new();
-        line.bytes(&[b'x'; 1000]);
-        assert_eq!(line.as_bytes().len(), 512);
+        line.bytes(&[b'x'; 10_000]);
+        assert_eq!(
+            line.as_bytes().len(),
+            MAX_QUOTED + 255,
+            "one byte stays free for the newline"
+        );
+    }
+
+    #[test]
+    fn long_paths_keep_the_reason() {
+        let path = vec![b'd'; 5000];
+        let text = fmt("exec", &path, Errno::NOENT);
+        assert_eq!(
+            text,
+            format!(
+                "husk: exec {}...: No such file or directory (ENOENT)",
+                "d".repeat(MAX_QUOTED)
+            )
+        );
     }
 }

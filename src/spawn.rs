@@ -9,6 +9,7 @@ use rustix::pipe::{PipeFlags, pipe_with};
 use rustix::process::{Pid, getpgrp, getpid, setpgid};
 use rustix::termios::{tcgetpgrp, tcsetpgrp};
 
+use crate::rt::Process;
 use crate::rt::sys::{self, Disposition, SigSet};
 use crate::signals::SIGCHLD;
 use crate::status;
@@ -20,15 +21,11 @@ pub struct CallerSignals {
 }
 
 impl CallerSignals {
-    /// Blocks every signal and makes sure SIGCHLD is not ignored.
-    ///
-    /// Blocking first thing means no signal is lost or acted on before husk waits for it:
-    /// a blocked signal stays pending, even for a PID 1 that has no handler (the kernel drops
-    /// unhandled signals to a namespace init only when they are *not* blocked; see
-    /// signal(7) and `sig_ignored()` in kernel/signal.c). An ignored SIGCHLD would make the
-    /// kernel reap children itself and lose their status (wait(2), NOTES).
-    pub fn take_over() -> CallerSignals {
-        let mask = sys::block_all_signals();
+    /// Records the caller's signal state and makes sure SIGCHLD is not ignored: an ignored
+    /// SIGCHLD would make the kernel reap children itself and lose their status (wait(2),
+    /// NOTES). All signals are already blocked since husk's first instruction (rt::Process).
+    pub fn take_over(process: &Process) -> CallerSignals {
+        let mask = process.caller_mask();
         let sigchld_ignored = sys::signal_disposition(SIGCHLD, None) == Ok(Disposition::Ignore);
         if sigchld_ignored {
             let _ = sys::signal_disposition(SIGCHLD, Some(Disposition::Default));
@@ -78,7 +75,13 @@ impl SpawnError {
                 status::FAILURE
             }
             SpawnError::Exec(errno) => {
-                crate::out::error("exec", name.to_bytes(), errno);
+                // An empty name would leave the message without one: show it quoted.
+                let shown = if name.is_empty() {
+                    &b"''"[..]
+                } else {
+                    name.to_bytes()
+                };
+                crate::out::error("exec", shown, errno);
                 status::exec_failure_code(errno)
             }
         }

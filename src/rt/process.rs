@@ -2,11 +2,14 @@
 
 use core::ffi::CStr;
 
+use super::sys::{self, SigSet};
+
 /// The process's arguments and environment, read once from the initial stack.
 pub struct Process {
     argc: usize,
     argv: *const *const u8,
     envp: *const *const u8,
+    caller_mask: SigSet,
 }
 
 // SAFETY: the initial stack is never freed or written by husk; the pointers stay valid and
@@ -14,7 +17,11 @@ pub struct Process {
 unsafe impl Sync for Process {}
 
 impl Process {
-    /// Reads argc/argv/envp from the initial stack.
+    /// Blocks every signal, then reads argc/argv/envp from the initial stack.
+    ///
+    /// Blocking comes first of all: from here on, a signal sent to husk stays pending until
+    /// husk waits for it, even as a namespace's PID 1, where the kernel would drop an
+    /// unblocked signal that has no handler (signal(7); `sig_ignored()` in kernel/signal.c).
     ///
     /// # Safety
     /// `stack` must be the stack pointer the kernel gave `_start`, and this must be called once.
@@ -23,7 +30,9 @@ impl Process {
             argc: 0,
             argv: core::ptr::null(),
             envp: core::ptr::null(),
+            caller_mask: SigSet::EMPTY,
         };
+        let caller_mask = sys::block_all_signals();
         // SAFETY: the caller guarantees the System V initial-stack layout: argc, then argc
         // argv pointers and a NULL, then the environment pointers and a NULL, then auxv.
         // PROCESS is written exactly once, before any reader exists.
@@ -35,8 +44,14 @@ impl Process {
             (*p).argc = argc;
             (*p).argv = argv;
             (*p).envp = envp;
+            (*p).caller_mask = caller_mask;
             &*p
         }
+    }
+
+    /// The signal mask husk was started with (husk itself runs with all signals blocked).
+    pub fn caller_mask(&self) -> SigSet {
+        self.caller_mask
     }
 
     /// Number of arguments, argv[0] included.
