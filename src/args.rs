@@ -175,6 +175,15 @@ fn split_inline_value(arg: &[u8]) -> (&[u8], Option<&[u8]>) {
     (arg, None)
 }
 
+/// An unsigned decimal of 1 to `max_digits` digits (no sign, no spaces). With at most 19
+/// digits it cannot overflow.
+pub fn parse_decimal(s: &[u8], max_digits: usize) -> Option<u64> {
+    if s.is_empty() || s.len() > max_digits.min(19) || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(s.iter().fold(0, |n, d| n * 10 + (d - b'0') as u64))
+}
+
 /// The part of a path after its last `/`.
 pub fn basename(path: &[u8]) -> &[u8] {
     match path.iter().rposition(|&b| b == b'/') {
@@ -192,17 +201,16 @@ pub fn parse_seconds_ms(s: &[u8]) -> Option<u64> {
     if whole.is_empty() && frac.is_empty() {
         return None;
     }
-    if whole.len() > 6 || frac.len() > 3 {
-        return None;
-    }
-    if !whole.iter().chain(frac).all(u8::is_ascii_digit) {
-        return None;
-    }
-    let secs = whole.iter().fold(0u64, |n, d| n * 10 + (d - b'0') as u64);
-    let mut ms = 0u64;
-    for k in 0..3 {
-        ms = ms * 10 + frac.get(k).map_or(0, |d| (d - b'0') as u64);
-    }
+    let secs = if whole.is_empty() {
+        0
+    } else {
+        parse_decimal(whole, 6)?
+    };
+    let ms = if frac.is_empty() {
+        0
+    } else {
+        parse_decimal(frac, 3)? * [100, 10, 1][frac.len() - 1]
+    };
     if secs > MAX_GRACE_SECONDS || (secs == MAX_GRACE_SECONDS && ms > 0) {
         return None;
     }

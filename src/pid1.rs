@@ -211,10 +211,7 @@ pub fn parse_stat_parent(stat: &[u8]) -> Option<i32> {
 
 /// A decimal pid.
 pub fn parse_pid(s: &[u8]) -> Option<i32> {
-    if s.is_empty() || s.len() > 9 || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(s.iter().fold(0, |n, d| n * 10 + (d - b'0') as i32))
+    crate::args::parse_decimal(s, 9).map(|n| n as i32)
 }
 
 #[cfg(test)]

@@ -74,10 +74,7 @@ fn strip_prefix_ignore_case<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> 
 
 /// A small decimal number (no sign, at most 4 digits).
 fn parse_number(s: &[u8]) -> Option<i32> {
-    if s.is_empty() || s.len() > 4 || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(s.iter().fold(0, |n, d| n * 10 + (d - b'0') as i32))
+    crate::args::parse_decimal(s, 4).map(|n| n as i32)
 }
 
 #[cfg(test)]
