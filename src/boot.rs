@@ -54,48 +54,18 @@ const NOSUID_NODEV_NOEXEC: MountFlags = NOSUID_NODEV.union(MountFlags::NOEXEC);
 
 /// The basics, parents before children (/dev before /dev/pts, /sys before /sys/fs/cgroup).
 pub const EARLY_MOUNTS: [EarlyMount; 8] = [
-    EarlyMount {
-        target: c"/proc",
-        fstype: c"proc",
-        flags: NOSUID_NODEV_NOEXEC,
-        data: c"",
-    },
-    EarlyMount {
-        target: c"/sys",
-        fstype: c"sysfs",
-        flags: NOSUID_NODEV_NOEXEC,
-        data: c"",
-    },
-    EarlyMount {
-        target: c"/dev",
-        fstype: c"devtmpfs",
-        flags: MountFlags::NOSUID,
-        data: c"mode=0755",
-    },
+    EarlyMount { target: c"/proc", fstype: c"proc", flags: NOSUID_NODEV_NOEXEC, data: c"" },
+    EarlyMount { target: c"/sys", fstype: c"sysfs", flags: NOSUID_NODEV_NOEXEC, data: c"" },
+    EarlyMount { target: c"/dev", fstype: c"devtmpfs", flags: MountFlags::NOSUID, data: c"mode=0755" },
     EarlyMount {
         target: c"/dev/pts",
         fstype: c"devpts",
         flags: MountFlags::NOSUID.union(MountFlags::NOEXEC),
         data: c"mode=0620,ptmxmode=0666",
     },
-    EarlyMount {
-        target: c"/dev/shm",
-        fstype: c"tmpfs",
-        flags: NOSUID_NODEV,
-        data: c"mode=1777",
-    },
-    EarlyMount {
-        target: c"/run",
-        fstype: c"tmpfs",
-        flags: NOSUID_NODEV,
-        data: c"mode=0755",
-    },
-    EarlyMount {
-        target: c"/tmp",
-        fstype: c"tmpfs",
-        flags: NOSUID_NODEV,
-        data: c"mode=1777",
-    },
+    EarlyMount { target: c"/dev/shm", fstype: c"tmpfs", flags: NOSUID_NODEV, data: c"mode=1777" },
+    EarlyMount { target: c"/run", fstype: c"tmpfs", flags: NOSUID_NODEV, data: c"mode=0755" },
+    EarlyMount { target: c"/tmp", fstype: c"tmpfs", flags: NOSUID_NODEV, data: c"mode=1777" },
     // nsdelegate: cgroup namespaces become delegation boundaries, as systemd mounts it.
     EarlyMount {
         target: c"/sys/fs/cgroup",
@@ -130,15 +100,8 @@ pub fn run(spec: &InitSpec, process: &Process) -> ! {
         }
         other => Some(other),
     };
-    let result = crate::init::run_command(
-        spec,
-        process,
-        envp,
-        path,
-        &signals,
-        Place::NamespaceInit,
-        &mut route,
-    );
+    let result =
+        crate::init::run_command(spec, process, envp, path, &signals, Place::NamespaceInit, &mut route);
     let code = match result {
         Ok((supervisor, ending)) => {
             supervisor.end_the_rest(spec.grace_ms.unwrap_or(DEFAULT_GRACE_MS));
@@ -178,12 +141,7 @@ fn mount_basics() {
 
 /// statx(2) reports STATX_ATTR_MOUNT_ROOT for the root of a mount (Linux 5.8+).
 fn is_mount_point(path: &CStr) -> bool {
-    match statx(
-        CWD,
-        path,
-        AtFlags::SYMLINK_NOFOLLOW,
-        StatxFlags::BASIC_STATS,
-    ) {
+    match statx(CWD, path, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::BASIC_STATS) {
         Ok(st) => st.stx_attributes.contains(StatxAttributes::MOUNT_ROOT),
         Err(_) => false,
     }
@@ -197,17 +155,12 @@ fn enable_cgroup_controllers() {
     let Ok(n) = read_file(c"/sys/fs/cgroup/cgroup.controllers", &mut list) else {
         return;
     };
-    let Ok(control) = open(
-        c"/sys/fs/cgroup/cgroup.subtree_control",
-        OFlags::WRONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) else {
+    let Ok(control) =
+        open(c"/sys/fs/cgroup/cgroup.subtree_control", OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+    else {
         return;
     };
-    for name in list[..n]
-        .split(|b| b.is_ascii_whitespace())
-        .filter(|w| !w.is_empty())
-    {
+    for name in list[..n].split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()) {
         let mut word = [0u8; 64];
         if name.len() + 1 > word.len() {
             continue;
@@ -224,11 +177,7 @@ fn enable_cgroup_controllers() {
 /// (setsid(2), TIOCSCTTY in ioctl_tty(2)) so COMMAND can have job control and Ctrl-C.
 fn console_on_stdio() {
     if rustix::io::fcntl_getfd(sys::stdio(0)).is_err()
-        && let Ok(fd) = open(
-            c"/dev/console",
-            OFlags::RDWR | OFlags::NOCTTY,
-            Mode::empty(),
-        )
+        && let Ok(fd) = open(c"/dev/console", OFlags::RDWR | OFlags::NOCTTY, Mode::empty())
     {
         for target in 0..3 {
             if rustix::io::fcntl_getfd(sys::stdio(target)).is_err() {
@@ -339,10 +288,7 @@ impl<'a> Iterator for Words<'a> {
 const MAX_ENV: usize = 64;
 
 /// The kernel starts init with HOME and TERM but no PATH; COMMAND gets PATH added.
-fn environment_with_path(
-    process: &Process,
-    storage: &mut [*const u8; MAX_ENV + 2],
-) -> *const *const u8 {
+fn environment_with_path(process: &Process, storage: &mut [*const u8; MAX_ENV + 2]) -> *const *const u8 {
     let mut n = 0;
     let mut has_path = false;
     for entry in process.env().take(MAX_ENV) {
@@ -358,8 +304,7 @@ fn environment_with_path(
     storage.as_ptr()
 }
 
-const DEFAULT_PATH_ENV: &CStr =
-    c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const DEFAULT_PATH_ENV: &CStr = c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Reads a small file whole into `buf` (up to its size).
 fn read_file(path: &CStr, buf: &mut [u8]) -> rustix::io::Result<usize> {
@@ -444,10 +389,7 @@ mod tests {
             for later in &EARLY_MOUNTS[i + 1..] {
                 // no later entry is a parent of an earlier one
                 let l = later.target.to_bytes();
-                assert!(
-                    !(t.starts_with(l) && t.get(l.len()) == Some(&b'/')),
-                    "{t:?} before {l:?}"
-                );
+                assert!(!(t.starts_with(l) && t.get(l.len()) == Some(&b'/')), "{t:?} before {l:?}");
             }
         }
     }

@@ -9,6 +9,7 @@ const MAIN: &str = "\
 husk: a tiny static container runtime and init
 
 Usage:
+  husk run [OPTIONS] [--] COMMAND [ARG]...    run COMMAND in a new container
   husk init [OPTIONS] [--] COMMAND [ARG]...   run COMMAND as its init (PID 1 or subreaper)
   husk help [SUBCOMMAND]                     show help
   husk --version                             show the version
@@ -39,11 +40,35 @@ after `--` on the kernel command line (default /bin/sh); `husk.exit=poweroff|reb
 chooses how the machine ends; SIGTERM ends COMMAND and powers off, Ctrl-Alt-Del reboots.
 ";
 
+const RUN: &str = "\
+Usage: husk run [OPTIONS] [--] COMMAND [ARG]...
+
+Runs COMMAND in a new container: new PID, mount, UTS, IPC, network and cgroup namespaces,
+a fresh /proc, a minimal /dev, pivot_root into the root filesystem. husk is the container's
+PID 1 (as in `husk init`) and passes COMMAND's status back.
+
+Options:
+      --rootfs DIR         root filesystem (default: the host's /, read-only, fresh /tmp)
+      --read-only          mount the root filesystem read-only (and /tmp as a tmpfs)
+      --bind SRC:DST       bind-mount host SRC at DST (read-write)
+      --ro-bind SRC:DST    bind-mount host SRC at DST, read-only
+      --tmpfs DST          a fresh tmpfs at DST
+      --hostname NAME      the container's hostname (default: husk)
+  -e, --env KEY=VALUE      set a variable (the environment starts with PATH, HOME,
+                           HOSTNAME and the host's TERM only)
+  -w, --cwd DIR            working directory inside (default: /)
+  -u, --user UID[:GID]     run COMMAND as UID:GID, no supplementary groups (default: 0:0)
+      --net none|host      none: own network namespace with loopback up (default);
+                           host: the host's network
+  -h, --help               show this help
+";
+
 /// Prints the help text for `topic` on stdout.
 pub fn print(topic: Topic) {
     out::print(match topic {
         Topic::Main => MAIN,
         Topic::Init => INIT,
+        Topic::Run => RUN,
     });
 }
 
@@ -67,31 +92,20 @@ pub fn describe(line: &mut Line, error: &UsageError) {
             None
         }
         UsageError::UnknownOption { sub, option } => {
-            line.str(sub)
-                .str(": unknown option '")
-                .quoted(option)
-                .str("'");
+            line.str(sub).str(": unknown option '").quoted(option).str("'");
             Some(sub)
         }
         UsageError::MissingValue { sub, option } => {
-            line.str(sub)
-                .str(": option '")
-                .quoted(option)
-                .str("' needs a value");
+            line.str(sub).str(": option '").quoted(option).str("' needs a value");
             Some(sub)
         }
-        UsageError::BadValue {
-            sub,
-            option,
-            value,
-            expected,
-        } => {
-            line.str(sub)
-                .str(": bad value '")
-                .quoted(value)
-                .str("' for '")
-                .quoted(option);
+        UsageError::BadValue { sub, option, value, expected } => {
+            line.str(sub).str(": bad value '").quoted(value).str("' for '").quoted(option);
             line.str("': expected ").str(expected);
+            Some(sub)
+        }
+        UsageError::TooMany { sub, option, max } => {
+            line.str(sub).str(": at most ").num(max as u64).str(" of '").quoted(option).str("'");
             Some(sub)
         }
         UsageError::MissingCommand { sub } => {
@@ -117,35 +131,21 @@ mod tests {
 
     #[test]
     fn usage_lines() {
-        assert_eq!(
-            text(UsageError::NoSubcommand),
-            "husk: missing subcommand (see 'husk --help')"
-        );
+        assert_eq!(text(UsageError::NoSubcommand), "husk: missing subcommand (see 'husk --help')");
         assert_eq!(
             text(UsageError::UnknownSubcommand(b"x")),
             "husk: unknown subcommand 'x' (see 'husk --help')"
         );
         assert_eq!(
-            text(UsageError::UnknownOption {
-                sub: "init",
-                option: b"--x"
-            }),
+            text(UsageError::UnknownOption { sub: "init", option: b"--x" }),
             "husk: init: unknown option '--x' (see 'husk help init')"
         );
         assert_eq!(
-            text(UsageError::MissingValue {
-                sub: "init",
-                option: b"-p"
-            }),
+            text(UsageError::MissingValue { sub: "init", option: b"-p" }),
             "husk: init: option '-p' needs a value (see 'husk help init')"
         );
         assert_eq!(
-            text(UsageError::BadValue {
-                sub: "init",
-                option: b"--grace",
-                value: b"x",
-                expected: "seconds"
-            }),
+            text(UsageError::BadValue { sub: "init", option: b"--grace", value: b"x", expected: "seconds" }),
             "husk: init: bad value 'x' for '--grace': expected seconds (see 'husk help init')"
         );
         assert_eq!(

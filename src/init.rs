@@ -18,15 +18,8 @@ pub fn run(spec: &InitSpec, process: &Process) -> u8 {
     let signals = CallerSignals::take_over(process);
     let place = Place::take();
     let path = process.getenv(b"PATH").unwrap_or(spawn::DEFAULT_PATH);
-    let ending = match run_command(
-        spec,
-        process,
-        process.envp(),
-        path,
-        &signals,
-        place,
-        &mut |sig| Some(sig),
-    ) {
+    let ending = match run_command(spec, process, process.envp(), path, &signals, place, &mut |sig| Some(sig))
+    {
         Ok((supervisor, ending)) => {
             if let Some(ms) = spec.grace_ms {
                 supervisor.end_the_rest(ms);
@@ -62,19 +55,11 @@ pub fn run_command(
             let _ = sys::kill(rustix::process::getpid().as_raw_nonzero().get(), sig);
         }
     }
-    let launch = Launch {
-        name,
-        argv,
-        envp,
-        path,
-    };
-    let child = spawn::spawn(&launch, signals).map_err(|e| e.report(name))?;
+    let launch =
+        Launch { name, argv, envp, path, take_terminal: spawn::holds_terminal(), user: None, cwd: None };
+    let child = spawn::spawn(&launch, signals).map_err(|e| e.report(&launch))?;
     step_aside();
-    let supervisor = Supervisor {
-        child,
-        group: spec.process_group,
-        place,
-    };
+    let supervisor = Supervisor { child, group: spec.process_group, place };
     let ending = supervisor.wait(route);
     Ok((supervisor, ending))
 }

@@ -6,10 +6,13 @@
 
 pub mod args;
 pub mod boot;
+pub mod container;
+pub mod cpath;
 pub mod help;
 pub mod init;
 pub mod out;
 pub mod pid1;
+pub mod rootfs;
 pub mod rt;
 pub mod signals;
 pub mod spawn;

@@ -4,7 +4,7 @@
 
 use husk::args::{self, Command};
 use husk::rt::{Process, sys};
-use husk::{boot, help, init, status};
+use husk::{boot, container, help, init, status};
 
 husk::entry!(main);
 
@@ -26,6 +26,8 @@ fn main(process: &'static Process) -> ! {
         Ok(Command::Init(spec)) if boot::is_kernel_init() => boot::run(&spec, process),
         // A container's init, or a subreaper wrapper anywhere else.
         Ok(Command::Init(spec)) => init::run(&spec, process),
+        // A new container: namespaces, root filesystem, and husk as its PID 1.
+        Ok(Command::Run(spec)) => container::run(&spec, process),
     };
     sys::exit(code)
 }

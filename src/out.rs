@@ -17,9 +17,7 @@ pub const MAX_QUOTED: usize = 4096;
 
 impl Line {
     pub fn new() -> Line {
-        Line {
-            buf: heapless::Vec::new(),
-        }
+        Line { buf: heapless::Vec::new() }
     }
 
     /// Appends raw bytes (paths and arguments are bytes, not necessarily UTF-8).
@@ -31,11 +29,7 @@ impl Line {
 
     /// Appends user-given bytes, cut to MAX_QUOTED with `...` when longer.
     pub fn quoted(&mut self, b: &[u8]) -> &mut Line {
-        if b.len() > MAX_QUOTED {
-            self.bytes(&b[..MAX_QUOTED]).str("...")
-        } else {
-            self.bytes(b)
-        }
+        if b.len() > MAX_QUOTED { self.bytes(&b[..MAX_QUOTED]).str("...") } else { self.bytes(b) }
     }
 
     pub fn str(&mut self, s: &str) -> &mut Line {
@@ -172,18 +166,9 @@ mod tests {
             fmt("exec", b"nosuch", Errno::NOENT),
             "husk: exec nosuch: No such file or directory (ENOENT)"
         );
-        assert_eq!(
-            fmt("exec", b"/etc", Errno::ACCESS),
-            "husk: exec /etc: Permission denied (EACCES)"
-        );
-        assert_eq!(
-            fmt("fork", b"", Errno::AGAIN),
-            "husk: fork: Resource temporarily unavailable (EAGAIN)"
-        );
-        assert_eq!(
-            fmt("mount", b"/x", Errno::from_raw_os_error(200)),
-            "husk: mount /x: error 200"
-        );
+        assert_eq!(fmt("exec", b"/etc", Errno::ACCESS), "husk: exec /etc: Permission denied (EACCES)");
+        assert_eq!(fmt("fork", b"", Errno::AGAIN), "husk: fork: Resource temporarily unavailable (EAGAIN)");
+        assert_eq!(fmt("mount", b"/x", Errno::from_raw_os_error(200)), "husk: mount /x: error 200");
     }
 
     #[test]
@@ -200,11 +185,7 @@ mod tests {
     fn long_lines_are_cut_not_panicking() {
         let mut line = Line::new();
         line.bytes(&[b'x'; 10_000]);
-        assert_eq!(
-            line.as_bytes().len(),
-            MAX_QUOTED + 255,
-            "one byte stays free for the newline"
-        );
+        assert_eq!(line.as_bytes().len(), MAX_QUOTED + 255, "one byte stays free for the newline");
     }
 
     #[test]
@@ -213,10 +194,7 @@ mod tests {
         let text = fmt("exec", &path, Errno::NOENT);
         assert_eq!(
             text,
-            format!(
-                "husk: exec {}...: No such file or directory (ENOENT)",
-                "d".repeat(MAX_QUOTED)
-            )
+            format!("husk: exec {}...: No such file or directory (ENOENT)", "d".repeat(MAX_QUOTED))
         );
     }
 }

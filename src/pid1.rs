@@ -138,11 +138,7 @@ const MAX_PROCESSES: usize = 8192;
 /// Signals every descendant of husk, found by walking /proc/*/stat for parent links.
 fn signal_descendants(sig: i32) -> Result<(), Errno> {
     let mut links: heapless::Vec<(i32, i32), MAX_PROCESSES> = heapless::Vec::new();
-    let proc_dir = open(
-        c"/proc",
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
+    let proc_dir = open(c"/proc", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
     let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
     let mut dir = RawDir::new(proc_dir.as_fd(), &mut buf);
     while let Some(entry) = dir.next() {
@@ -187,13 +183,7 @@ fn read_parent(proc_dir: rustix::fd::BorrowedFd, pid: &core::ffi::CStr) -> Optio
     path[..name.len()].copy_from_slice(name);
     path[name.len()..len].copy_from_slice(b"/stat");
     let path = core::ffi::CStr::from_bytes_until_nul(&path).ok()?;
-    let fd = openat(
-        proc_dir,
-        path,
-        OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .ok()?;
+    let fd = openat(proc_dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
     let mut stat = [0u8; 512];
     let n = rustix::io::read(&fd, &mut stat).ok()?;
     parse_stat_parent(&stat[..n])
@@ -202,9 +192,7 @@ fn read_parent(proc_dir: rustix::fd::BorrowedFd, pid: &core::ffi::CStr) -> Optio
 /// Parses the parent pid out of the text of /proc/PID/stat.
 pub fn parse_stat_parent(stat: &[u8]) -> Option<i32> {
     let close = stat.iter().rposition(|&b| b == b')')?;
-    let mut fields = stat[close + 1..]
-        .split(|&b| b == b' ')
-        .filter(|f| !f.is_empty());
+    let mut fields = stat[close + 1..].split(|&b| b == b' ').filter(|f| !f.is_empty());
     let _state = fields.next()?;
     parse_pid(fields.next()?)
 }

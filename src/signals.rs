@@ -7,9 +7,9 @@ pub const RTMAX: i32 = 64;
 
 /// Standard signal names, index = number - 1.
 const NAMES: [&str; 31] = [
-    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
-    "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
-    "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE",
+    "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ",
+    "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
 ];
 
 pub const SIGHUP: i32 = 1;
@@ -23,11 +23,7 @@ pub const SIGTTOU: i32 = 22;
 
 /// The name of a standard signal without the `SIG` prefix, if it has one.
 pub fn name(sig: i32) -> Option<&'static str> {
-    if (1..=31).contains(&sig) {
-        Some(NAMES[(sig - 1) as usize])
-    } else {
-        None
-    }
+    if (1..=31).contains(&sig) { Some(NAMES[(sig - 1) as usize]) } else { None }
 }
 
 /// Parses a signal given as a number (`15`), a name with or without `SIG` in any case
@@ -43,19 +39,14 @@ pub fn parse(s: &[u8]) -> Option<i32> {
     if let Some(rest) = strip_prefix_ignore_case(s, b"RTMAX") {
         return rt_offset(RTMAX, rest, -1);
     }
-    NAMES
-        .iter()
-        .position(|n| n.as_bytes().eq_ignore_ascii_case(s))
-        .map(|i| i as i32 + 1)
+    NAMES.iter().position(|n| n.as_bytes().eq_ignore_ascii_case(s)).map(|i| i as i32 + 1)
 }
 
 /// `RTMIN` + `+N` or `RTMAX` + `-N`, staying inside the real-time range.
 fn rt_offset(base: i32, rest: &[u8], direction: i32) -> Option<i32> {
     let n = match rest {
         [] => 0,
-        [sign, digits @ ..]
-            if (*sign == b'+' && direction > 0) || (*sign == b'-' && direction < 0) =>
-        {
+        [sign, digits @ ..] if (*sign == b'+' && direction > 0) || (*sign == b'-' && direction < 0) => {
             parse_number(digits)?
         }
         _ => return None,

@@ -30,10 +30,7 @@ impl CallerSignals {
         if sigchld_ignored {
             let _ = sys::signal_disposition(SIGCHLD, Some(Disposition::Default));
         }
-        CallerSignals {
-            mask,
-            sigchld_ignored,
-        }
+        CallerSignals { mask, sigchld_ignored }
     }
 
     /// In the child, just before execve: the caller's mask and SIGCHLD disposition again.
@@ -56,33 +53,73 @@ pub struct Launch<'a> {
     pub envp: *const *const u8,
     /// The PATH to search when `name` has no slash.
     pub path: &'a [u8],
+    /// Make COMMAND the terminal's foreground group (see `holds_terminal`).
+    pub take_terminal: bool,
+    /// Run as UID:GID with no supplementary groups; None keeps husk's identity.
+    pub user: Option<(u32, u32)>,
+    /// Change to this directory (after taking the identity); None keeps the caller's.
+    pub cwd: Option<&'a CStr>,
+}
+
+/// Whether husk's process group holds the terminal on stdin: only then does COMMAND take
+/// it, so a husk started in the background never steals the terminal from the shell.
+pub fn holds_terminal() -> bool {
+    tcgetpgrp(sys::stdio(0)).ok() == Some(getpgrp())
+}
+
+/// The step of becoming COMMAND that failed, as carried over the pipe.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u32)]
+pub enum Step {
+    Exec = 0,
+    Chdir = 1,
+    SetGroups = 2,
+    SetGid = 3,
+    SetUid = 4,
+}
+
+impl Step {
+    fn name(self) -> &'static str {
+        match self {
+            Step::Exec => "exec",
+            Step::Chdir => "chdir",
+            Step::SetGroups => "setgroups",
+            Step::SetGid => "setgid",
+            Step::SetUid => "setuid",
+        }
+    }
 }
 
 /// Why COMMAND did not start.
 pub enum SpawnError {
     /// A step before exec failed (husk's own failure: exit 125).
     Setup(&'static str, Errno),
-    /// execve failed: 126 or 127.
-    Exec(Errno),
+    /// Becoming COMMAND failed in the child: 126 or 127 for execve, 125 for the rest.
+    Child(Step, Errno),
 }
 
 impl SpawnError {
     /// Prints the one-line error and returns the exit code of the contract.
-    pub fn report(&self, name: &CStr) -> u8 {
+    pub fn report(&self, launch: &Launch) -> u8 {
         match *self {
             SpawnError::Setup(step, errno) => {
                 crate::out::error(step, b"", errno);
                 status::FAILURE
             }
-            SpawnError::Exec(errno) => {
+            SpawnError::Child(Step::Exec, errno) => {
                 // An empty name would leave the message without one: show it quoted.
-                let shown = if name.is_empty() {
-                    &b"''"[..]
-                } else {
-                    name.to_bytes()
-                };
+                let name = launch.name.to_bytes();
+                let shown = if name.is_empty() { &b"''"[..] } else { name };
                 crate::out::error("exec", shown, errno);
                 status::exec_failure_code(errno)
+            }
+            SpawnError::Child(step, errno) => {
+                let path = match step {
+                    Step::Chdir => launch.cwd.map_or(&b""[..], CStr::to_bytes),
+                    _ => b"",
+                };
+                crate::out::error(step.name(), path, errno);
+                status::FAILURE
             }
         }
     }
@@ -94,18 +131,15 @@ pub const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 
 /// Starts COMMAND and returns its pid once it has been exec'd (or the reason it was not).
 pub fn spawn(launch: &Launch, signals: &CallerSignals) -> Result<i32, SpawnError> {
-    let (read_end, write_end) =
-        pipe_with(PipeFlags::CLOEXEC).map_err(|e| SpawnError::Setup("pipe", e))?;
-    // Read before forking: the parent's setpgid below may run before the child looks.
-    let husk_group = getpgrp();
+    let (read_end, write_end) = pipe_with(PipeFlags::CLOEXEC).map_err(|e| SpawnError::Setup("pipe", e))?;
     let pid = sys::fork().map_err(|e| SpawnError::Setup("fork", e))?;
     if pid == 0 {
         drop(read_end);
-        let errno = become_command(launch, signals, husk_group);
-        sys::write_all(
-            rustix::fd::AsRawFd::as_raw_fd(&write_end),
-            &errno.raw_os_error().to_ne_bytes(),
-        );
+        let (step, errno) = become_command(launch, signals);
+        let mut record = [0u8; 8];
+        record[..4].copy_from_slice(&(step as u32).to_ne_bytes());
+        record[4..].copy_from_slice(&errno.raw_os_error().to_ne_bytes());
+        sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&write_end), &record);
         sys::exit(status::exec_failure_code(errno));
     }
     drop(write_end);
@@ -114,10 +148,11 @@ pub fn spawn(launch: &Launch, signals: &CallerSignals) -> Result<i32, SpawnError
     // After the child's execve this fails with EACCES, which is fine: the child did it.
     let _ = setpgid(Pid::from_raw(pid), Pid::from_raw(pid));
     // Wait for the verdict: EOF means the close-on-exec write end vanished in a successful
-    // execve; 4 bytes are the errno of a failed one. Signals stay blocked (and pending) meanwhile.
-    let mut buf = [0u8; 4];
+    // execve; 8 bytes are the step and errno of a failure. Signals stay blocked (and
+    // pending) meanwhile.
+    let mut buf = [0u8; 8];
     let mut got = 0;
-    while got < 4 {
+    while got < buf.len() {
         match rustix::io::read(&read_end, &mut buf[got..]) {
             Ok(0) => break,
             Ok(n) => got += n,
@@ -125,32 +160,56 @@ pub fn spawn(launch: &Launch, signals: &CallerSignals) -> Result<i32, SpawnError
             Err(e) => return Err(SpawnError::Setup("read", e)),
         }
     }
-    if got == 4 {
+    if got == buf.len() {
         // The child exits right after reporting; reap it so no zombie stays behind.
         let _ = rustix::process::waitpid(
             Some(Pid::from_raw(pid).unwrap()),
             rustix::process::WaitOptions::empty(),
         );
-        return Err(SpawnError::Exec(Errno::from_raw_os_error(
-            i32::from_ne_bytes(buf),
-        )));
+        let step = match u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]) {
+            1 => Step::Chdir,
+            2 => Step::SetGroups,
+            3 => Step::SetGid,
+            4 => Step::SetUid,
+            _ => Step::Exec,
+        };
+        let errno = Errno::from_raw_os_error(i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]));
+        return Err(SpawnError::Child(step, errno));
     }
     Ok(pid)
 }
 
-/// In the child: own process group, the terminal's foreground, the caller's signal state,
-/// then execve. Returns only on failure.
-fn become_command(launch: &Launch, signals: &CallerSignals, husk_group: Pid) -> Errno {
+/// In the child: own process group, the terminal's foreground, the identity and working
+/// directory asked for, the caller's signal state, then execve. Returns only on failure.
+fn become_command(launch: &Launch, signals: &CallerSignals) -> (Step, Errno) {
     let _ = setpgid(None, None);
-    // Take the terminal only when husk's own group holds it, so a husk started in the
-    // background never steals the terminal from the shell. SIGTTOU is still blocked here,
-    // so tcsetpgrp from what is now a background group does not stop us (tcsetpgrp(3)).
-    let tty = sys::stdio(0);
-    if tcgetpgrp(tty).ok() == Some(husk_group) {
-        let _ = tcsetpgrp(tty, getpid());
+    // SIGTTOU is still blocked here, so tcsetpgrp from what is now a background group does
+    // not stop us (tcsetpgrp(3)).
+    if launch.take_terminal {
+        let _ = tcsetpgrp(sys::stdio(0), getpid());
+    }
+    if let Err(failed) = take_identity_and_cwd(launch) {
+        return failed;
     }
     signals.restore();
-    exec_search(launch)
+    (Step::Exec, exec_search(launch))
+}
+
+fn take_identity_and_cwd(launch: &Launch) -> Result<(), (Step, Errno)> {
+    if let Some((uid, gid)) = launch.user {
+        // Groups, then gid, then uid: once the uid is dropped the others can no longer be
+        // changed (setresuid(2), setgroups(2)).
+        rustix::thread::set_thread_groups(&[]).map_err(|e| (Step::SetGroups, e))?;
+        let gid = rustix::process::Gid::from_raw(gid);
+        rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(|e| (Step::SetGid, e))?;
+        let uid = rustix::process::Uid::from_raw(uid);
+        rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(|e| (Step::SetUid, e))?;
+    }
+    // After taking the identity, so the directory is checked with COMMAND's permissions.
+    if let Some(cwd) = launch.cwd {
+        rustix::process::chdir(cwd).map_err(|e| (Step::Chdir, e))?;
+    }
+    Ok(())
 }
 
 /// execvpe(3) without libc: a name with a slash is run as is; otherwise each PATH entry is
@@ -200,10 +259,7 @@ mod tests {
     #[test]
     fn joins_paths() {
         let mut buf = [0u8; 16];
-        assert_eq!(
-            join_path(&mut buf, b"/bin", b"sh").unwrap().to_bytes(),
-            b"/bin/sh"
-        );
+        assert_eq!(join_path(&mut buf, b"/bin", b"sh").unwrap().to_bytes(), b"/bin/sh");
         assert_eq!(join_path(&mut buf, b".", b"x").unwrap().to_bytes(), b"./x");
         assert!(join_path(&mut buf, b"/very/long/dir", b"name").is_none());
         // names with a NUL inside cannot happen (argv strings), but must not panic

@@ -65,10 +65,7 @@ mod tests {
         assert_eq!(Ending::from_wait_status(15).unwrap().exit_code(), 143);
         assert_eq!(Ending::from_wait_status(9).unwrap().exit_code(), 137);
         // core dumped flag (0x80) does not change the signal
-        assert_eq!(
-            Ending::from_wait_status(0x80 | 11).unwrap().exit_code(),
-            139
-        );
+        assert_eq!(Ending::from_wait_status(0x80 | 11).unwrap().exit_code(), 139);
         assert_eq!(Ending::from_wait_status(64).unwrap(), Ending::Killed(64));
         // stopped (0x7f) is not an ending
         assert_eq!(Ending::from_wait_status((19 << 8) | 0x7f), None);

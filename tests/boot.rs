@@ -12,16 +12,10 @@ const REPO: &str = env!("CARGO_MANIFEST_DIR");
 /// Why this machine cannot boot QEMU tests, if it cannot. In CI a missing piece is a
 /// failure, not a skip: .ci/run installs everything these tests need.
 fn missing_prerequisite() -> Option<String> {
-    let have_qemu = Command::new("qemu-system-x86_64")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok();
+    let have_qemu =
+        Command::new("qemu-system-x86_64").arg("--version").stdout(Stdio::null()).status().is_ok();
     let have_kernel = std::fs::read_dir("/boot")
-        .map(|d| {
-            d.flatten()
-                .any(|e| e.file_name().to_string_lossy().starts_with("vmlinuz-"))
-        })
+        .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("vmlinuz-")))
         .unwrap_or(false);
     let have_busybox = Path::new("/bin/busybox").exists();
     let reason = match (have_qemu, have_kernel, have_busybox) {
@@ -57,10 +51,7 @@ fn build_initramfs(name: &str, extra: &[String]) -> PathBuf {
         .arg(&cpio)
         .args(["--init", HUSK, "--busybox"])
         .args(["--add", &format!("{}:/etc/hostname", hostname.display())])
-        .args([
-            "--add",
-            &format!("{REPO}/tests/boot/basics.sh:/test/basics.sh"),
-        ])
+        .args(["--add", &format!("{REPO}/tests/boot/basics.sh:/test/basics.sh")])
         .args(extra.iter().flat_map(|e| ["--add", e.as_str()]))
         .status()
         .expect("run qemu/mkinitramfs");
@@ -86,25 +77,16 @@ fn boot(extra: &str, debug_exit: bool, argv: &[&str]) -> Boot {
 
 fn boot_image(initrd: &Path, extra: &str, debug_exit: bool, argv: &[&str]) -> Boot {
     let mut cmd = Command::new(format!("{REPO}/qemu/boot"));
-    cmd.args(["--initrd".as_ref(), initrd.as_os_str()])
-        .args(["--timeout", "180"]);
+    cmd.args(["--initrd".as_ref(), initrd.as_os_str()]).args(["--timeout", "180"]);
     if !extra.is_empty() {
         cmd.args(["--append-extra", extra]);
     }
     if debug_exit {
         cmd.arg("--debug-exit");
     }
-    let out = cmd
-        .arg("--")
-        .args(argv)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run qemu/boot");
+    let out = cmd.arg("--").args(argv).stdin(Stdio::null()).output().expect("run qemu/boot");
     let console = String::from_utf8_lossy(&out.stdout).replace('\r', "");
-    let boot = Boot {
-        console,
-        code: out.status.code().unwrap_or(-1),
-    };
+    let boot = Boot { console, code: out.status.code().unwrap_or(-1) };
     // qemu/boot's own failures (bad arguments: 2, QEMU did not start: 1) say why on stderr.
     assert!(
         ![1, 2].contains(&boot.code),
@@ -112,46 +94,22 @@ fn boot_image(initrd: &Path, extra: &str, debug_exit: bool, argv: &[&str]) -> Bo
         boot.code,
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(
-        !boot.console.contains("Kernel panic"),
-        "kernel panicked:\n{}",
-        boot.console
-    );
-    assert_ne!(
-        boot.code, 124,
-        "the VM did not end by itself:\n{}",
-        boot.console
-    );
+    assert!(!boot.console.contains("Kernel panic"), "kernel panicked:\n{}", boot.console);
+    assert_ne!(boot.code, 124, "the VM did not end by itself:\n{}", boot.console);
     boot
 }
 
 impl Boot {
     /// The lines husk's own status report printed: there must be exactly one.
     fn exit_status(&self) -> u32 {
-        let lines: Vec<&str> = self
-            .console
-            .lines()
-            .filter(|l| l.starts_with("husk: exit status "))
-            .collect();
-        assert_eq!(
-            lines.len(),
-            1,
-            "want exactly one status line:\n{}",
-            self.console
-        );
-        lines[0]["husk: exit status ".len()..]
-            .trim()
-            .parse()
-            .unwrap()
+        let lines: Vec<&str> = self.console.lines().filter(|l| l.starts_with("husk: exit status ")).collect();
+        assert_eq!(lines.len(), 1, "want exactly one status line:\n{}", self.console);
+        lines[0]["husk: exit status ".len()..].trim().parse().unwrap()
     }
 
     fn assert_powered_off(&self) {
         assert_eq!(self.code, 0, "QEMU exit code:\n{}", self.console);
-        assert!(
-            self.console.contains("reboot: Power down"),
-            "no power-off:\n{}",
-            self.console
-        );
+        assert!(self.console.contains("reboot: Power down"), "no power-off:\n{}", self.console);
     }
 
     fn has_line(&self, line: &str) -> bool {
@@ -194,19 +152,11 @@ fn no_command_runs_bin_sh() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("boot");
     std::fs::create_dir_all(&dir).unwrap();
     let sh = dir.join("default-sh");
-    std::fs::write(
-        &sh,
-        "#!/bin/busybox sh\necho \"default shell as $0 with $# args\"\nexit 0\n",
-    )
-    .unwrap();
+    std::fs::write(&sh, "#!/bin/busybox sh\necho \"default shell as $0 with $# args\"\nexit 0\n").unwrap();
     std::fs::set_permissions(&sh, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let image = build_initramfs("default-sh", &[format!("{}:/bin/sh", sh.display())]);
     let b = boot_image(&image, "", false, &[]);
-    assert!(
-        b.has_line("default shell as /bin/sh with 0 args"),
-        "{}",
-        b.console
-    );
+    assert!(b.has_line("default shell as /bin/sh with 0 args"), "{}", b.console);
     assert_eq!(b.exit_status(), 0);
     b.assert_powered_off();
 }
@@ -240,11 +190,7 @@ fn ctrl_alt_del_ends_command_and_reboots() {
     let b = boot("", false, &["sh", "-c", script]);
     assert!(b.has_line("got-term"), "{}", b.console);
     assert_eq!(b.exit_status(), 4);
-    assert!(
-        b.console.contains("reboot: Restarting system"),
-        "{}",
-        b.console
-    );
+    assert!(b.console.contains("reboot: Restarting system"), "{}", b.console);
     assert_eq!(b.code, 0);
 }
 
@@ -254,18 +200,10 @@ fn leftovers_are_ended_and_exit_word_chooses_reboot() {
     // A leftover that ignores SIGTERM must not keep the machine up: SIGKILL after the grace.
     let script = "(trap '' TERM; while :; do sleep 1; done) & sleep 1000 & echo started; exit 5";
     // No second `--`: the kernel stops passing words to init at one (see README).
-    let b = boot(
-        "husk.exit=reboot",
-        false,
-        &["--grace", "1", "sh", "-c", script],
-    );
+    let b = boot("husk.exit=reboot", false, &["--grace", "1", "sh", "-c", script]);
     assert!(b.has_line("started"), "{}", b.console);
     assert_eq!(b.exit_status(), 5);
-    assert!(
-        b.console.contains("reboot: Restarting system"),
-        "{}",
-        b.console
-    );
+    assert!(b.console.contains("reboot: Restarting system"), "{}", b.console);
 }
 
 #[test]
@@ -281,11 +219,7 @@ fn qemu_exit_word_carries_the_status() {
 fn missing_command_is_127_and_still_powers_off() {
     require_qemu!();
     let b = boot("", false, &["/no/such/command"]);
-    assert!(
-        b.has_line("husk: exec /no/such/command: No such file or directory (ENOENT)"),
-        "{}",
-        b.console
-    );
+    assert!(b.has_line("husk: exec /no/such/command: No such file or directory (ENOENT)"), "{}", b.console);
     assert_eq!(b.exit_status(), 127);
     b.assert_powered_off();
 }

@@ -119,11 +119,7 @@ fn root_or_skip(test: &str) -> bool {
 
 /// The Python interpreter: Debian's own, not a version manager's shim script in PATH.
 fn python() -> &'static str {
-    if Path::new("/usr/bin/python3").exists() {
-        "/usr/bin/python3"
-    } else {
-        "python3"
-    }
+    if Path::new("/usr/bin/python3").exists() { "/usr/bin/python3" } else { "python3" }
 }
 
 /// A directory of one's own under the system's temporary directory, removed on drop.
@@ -168,18 +164,9 @@ fn write_file(path: &Path, text: &str, mode: &str) {
         .stdin(Stdio::piped())
         .spawn()
         .expect("start sh to write a file");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     let status = child.wait().unwrap();
-    assert!(
-        status.success(),
-        "writing {} failed: {status}",
-        path.display()
-    );
+    assert!(status.success(), "writing {} failed: {status}", path.display());
 }
 
 /// One line of /proc/PID/stat, the fields the tests need.
@@ -216,9 +203,7 @@ fn processes() -> Vec<Stat> {
     let Ok(dir) = fs::read_dir("/proc") else {
         return Vec::new();
     };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(stat)
-        .collect()
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok()).filter_map(stat).collect()
 }
 
 /// The children of `pid`.
@@ -268,18 +253,8 @@ fn matching(arg: &str) -> Vec<i32> {
 /// Waits until `parent` has a child named `comm` (that is, one that has exec'd it).
 fn child_named(parent: i32, comm: &str) -> i32 {
     wait_for(
-        || {
-            format!(
-                "process {parent} to have a child named {comm:?}; has {:?}",
-                children(parent)
-            )
-        },
-        || {
-            children(parent)
-                .into_iter()
-                .find(|c| c.comm == comm)
-                .map(|c| c.pid)
-        },
+        || format!("process {parent} to have a child named {comm:?}; has {:?}", children(parent)),
+        || children(parent).into_iter().find(|c| c.comm == comm).map(|c| c.pid),
     )
 }
 
@@ -321,11 +296,8 @@ fn wait_idle(pid: i32) -> Vec<String> {
 /// subreaper's orphans), then `root` itself.
 fn kill_tree(root: i32) {
     for _ in 0..200 {
-        let live: Vec<i32> = descendants(root)
-            .into_iter()
-            .filter(|p| p.state != 'Z')
-            .map(|p| p.pid)
-            .collect();
+        let live: Vec<i32> =
+            descendants(root).into_iter().filter(|p| p.state != 'Z').map(|p| p.pid).collect();
         if live.is_empty() {
             break;
         }
@@ -365,10 +337,7 @@ struct Capture {
 impl Capture {
     /// Reads `pipe` on its own thread until end of file.
     fn start(mut pipe: impl Read + Send + 'static) -> Arc<Capture> {
-        let capture = Arc::new(Capture {
-            bytes: Mutex::new(Vec::new()),
-            closed: AtomicBool::new(false),
-        });
+        let capture = Arc::new(Capture { bytes: Mutex::new(Vec::new()), closed: AtomicBool::new(false) });
         let writer = Arc::clone(&capture);
         thread::spawn(move || {
             let mut buf = [0u8; 4096];
@@ -408,21 +377,11 @@ struct Proc {
 impl Proc {
     fn start(cmd: &mut Command) -> Proc {
         let what = format!("{cmd:?}");
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
         let stdout = Capture::start(child.stdout.take().unwrap());
         let stderr = Capture::start(child.stderr.take().unwrap());
-        Proc {
-            what,
-            child,
-            stdout,
-            stderr,
-            reaped: false,
-        }
+        Proc { what, child, stdout, stderr, reaped: false }
     }
 
     fn pid(&self) -> i32 {
@@ -453,8 +412,7 @@ impl Proc {
 
     /// Waits for the process to end and for its output pipes to close.
     fn wait(&mut self) -> Outcome {
-        let (what, stdout, stderr, child) =
-            (&self.what, &self.stdout, &self.stderr, &mut self.child);
+        let (what, stdout, stderr, child) = (&self.what, &self.stdout, &self.stderr, &mut self.child);
         let status = wait_for(
             || {
                 format!(
@@ -478,12 +436,7 @@ impl Proc {
             },
             || self.stdout.is_closed() && self.stderr.is_closed(),
         );
-        Outcome {
-            what: self.what.clone(),
-            status,
-            stdout: self.stdout(),
-            stderr: self.stderr.text(),
-        }
+        Outcome { what: self.what.clone(), status, stdout: self.stdout(), stderr: self.stderr.text() }
     }
 }
 
@@ -571,14 +524,7 @@ fn exec_error(name: &str, text: &str, errno: &str) -> String {
 #[test]
 fn every_exit_code_passes_through() {
     for code in 0..=255 {
-        run(&mut husk(&[
-            "init",
-            "--",
-            "sh",
-            "-c",
-            &format!("exit {code}"),
-        ]))
-        .expect(code, "", "");
+        run(&mut husk(&["init", "--", "sh", "-c", &format!("exit {code}")])).expect(code, "", "");
     }
 }
 
@@ -588,14 +534,7 @@ fn exit_codes_pass_through_as_pid1() {
         return;
     }
     for code in [0, 1, 2, 42, 125, 126, 127, 128, 200, 255] {
-        run(&mut husk_pid1(&[
-            "init",
-            "--",
-            "sh",
-            "-c",
-            &format!("exit {code}"),
-        ]))
-        .expect(code, "", "");
+        run(&mut husk_pid1(&["init", "--", "sh", "-c", &format!("exit {code}")])).expect(code, "", "");
     }
 }
 
@@ -613,30 +552,17 @@ os.kill(os.getpid(), sig)
 fn command_killed_by_a_signal_gives_128_plus_n() {
     for sig in [SIGHUP, SIGKILL, SIGUSR1, SIGTERM, SIGRTMIN, SIGRTMAX] {
         let sig_arg = sig.to_string();
-        run(&mut husk(&[
-            "init",
-            "--",
-            python(),
-            "-c",
-            KILL_SELF,
-            &sig_arg,
-        ]))
-        .expect(128 + sig, "", "");
+        run(&mut husk(&["init", "--", python(), "-c", KILL_SELF, &sig_arg])).expect(128 + sig, "", "");
     }
 }
 
 #[test]
 fn arguments_reach_command_verbatim() {
     let script = r#"printf '[%s]' "$0" "$@""#;
-    run(&mut husk(&[
-        "init", "--", "sh", "-c", script, "zero", "", "a b", "-g", "--", "--grace", "-h",
-    ]))
-    .expect(0, "[zero][][a b][-g][--][--grace][-h]", "");
+    run(&mut husk(&["init", "--", "sh", "-c", script, "zero", "", "a b", "-g", "--", "--grace", "-h"]))
+        .expect(0, "[zero][][a b][-g][--][--grace][-h]", "");
     // Options stop at the first word that is not one: COMMAND's own flags are its own.
-    run(&mut husk(&[
-        "init", "-g", "sh", "-c", "echo $1", "sh", "-g",
-    ]))
-    .expect(0, "-g\n", "");
+    run(&mut husk(&["init", "-g", "sh", "-c", "echo $1", "sh", "-g"])).expect(0, "-g\n", "");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -657,11 +583,7 @@ fn missing_command_is_127() {
     run(husk(&["init", "--", "husk-test-no-such-command"]).env("PATH", dir.str())).expect(
         127,
         "",
-        &exec_error(
-            "husk-test-no-such-command",
-            "No such file or directory",
-            "ENOENT",
-        ),
+        &exec_error("husk-test-no-such-command", "No such file or directory", "ENOENT"),
     );
     // A path through a regular file.
     run(&mut husk(&["init", "--", "/etc/passwd/x"])).expect(
@@ -722,20 +644,12 @@ fn command_that_cannot_run_is_126() {
     let plain = dir.join("plain-file");
     write_file(&plain, "#!/bin/sh\necho should not run\n", "0644");
     let plain = plain.to_str().unwrap();
-    run(&mut husk(&["init", "--", plain])).expect(
-        126,
-        "",
-        &exec_error(plain, "Permission denied", "EACCES"),
-    );
+    run(&mut husk(&["init", "--", plain])).expect(126, "", &exec_error(plain, "Permission denied", "EACCES"));
     // A directory.
     let sub = dir.join("a-directory");
     fs::create_dir(&sub).unwrap();
     let sub = sub.to_str().unwrap();
-    run(&mut husk(&["init", "--", sub])).expect(
-        126,
-        "",
-        &exec_error(sub, "Permission denied", "EACCES"),
-    );
+    run(&mut husk(&["init", "--", sub])).expect(126, "", &exec_error(sub, "Permission denied", "EACCES"));
     // Executable, but neither ELF nor `#!`: husk, like execve and unlike execvp(3), does not
     // fall back to /bin/sh.
     let garbage = dir.join("garbage");
@@ -765,42 +679,20 @@ fn path_search() {
     let allowed = dir.join("allowed");
     fs::create_dir(&denied).unwrap();
     fs::create_dir(&allowed).unwrap();
-    write_file(
-        &denied.join("husk-test-cmd"),
-        "#!/bin/sh\necho denied\n",
-        "0644",
-    );
-    write_file(
-        &allowed.join("husk-test-cmd"),
-        "#!/bin/sh\necho \"allowed $*\"\n",
-        "0755",
-    );
+    write_file(&denied.join("husk-test-cmd"), "#!/bin/sh\necho denied\n", "0644");
+    write_file(&allowed.join("husk-test-cmd"), "#!/bin/sh\necho \"allowed $*\"\n", "0755");
     let path = format!("{}:{}", denied.display(), allowed.display());
-    run(husk(&["init", "--", "husk-test-cmd", "x"]).env("PATH", &path)).expect(
-        0,
-        "allowed x\n",
-        "",
-    );
+    run(husk(&["init", "--", "husk-test-cmd", "x"]).env("PATH", &path)).expect(0, "allowed x\n", "");
     // ... and an empty PATH entry means the current directory.
-    run(husk(&["init", "--", "husk-test-cmd", "y"])
-        .env("PATH", "/nonexistent::")
-        .current_dir(&allowed))
-    .expect(0, "allowed y\n", "");
+    run(husk(&["init", "--", "husk-test-cmd", "y"]).env("PATH", "/nonexistent::").current_dir(&allowed))
+        .expect(0, "allowed y\n", "");
 }
 
 #[test]
 fn command_named_dash_h_runs_after_double_dash() {
     let dir = TempDir::new("command_named_dash_h");
-    write_file(
-        &dir.join("-h"),
-        "#!/bin/sh\necho \"dash-h ran: $*\"\n",
-        "0755",
-    );
-    run(husk(&["init", "--", "./-h", "a"]).current_dir(dir.path())).expect(
-        0,
-        "dash-h ran: a\n",
-        "",
-    );
+    write_file(&dir.join("-h"), "#!/bin/sh\necho \"dash-h ran: $*\"\n", "0755");
+    run(husk(&["init", "--", "./-h", "a"]).current_dir(dir.path())).expect(0, "dash-h ran: a\n", "");
     let path = format!("{}:/usr/bin:/bin", dir.str());
     run(husk(&["init", "--", "-h", "b"]).env("PATH", &path)).expect(0, "dash-h ran: b\n", "");
     // Before `--`, -h is husk's own option.
@@ -820,66 +712,30 @@ fn usage_errors_are_one_line_and_125() {
     let signal = "expected a signal, like TERM, 15 or RTMIN+1 (see 'husk help init')";
     let seconds = "expected seconds, like 5 or 0.5 (see 'husk help init')";
     let cases: Vec<(Vec<&str>, String)> = vec![
-        (
-            vec![],
-            "husk: missing subcommand (see 'husk --help')".into(),
-        ),
-        (
-            vec!["x"],
-            "husk: unknown subcommand 'x' (see 'husk --help')".into(),
-        ),
-        (
-            vec!["--bogus"],
-            "husk: unknown subcommand '--bogus' (see 'husk --help')".into(),
-        ),
-        (
-            vec!["help", "nope"],
-            "husk: unknown subcommand 'nope' (see 'husk --help')".into(),
-        ),
-        (
-            vec!["init"],
-            "husk: init: missing COMMAND (see 'husk help init')".into(),
-        ),
-        (
-            vec!["init", "--"],
-            "husk: init: missing COMMAND (see 'husk help init')".into(),
-        ),
-        (
-            vec!["init", "-g", "-s"],
-            "husk: init: missing COMMAND (see 'husk help init')".into(),
-        ),
+        (vec![], "husk: missing subcommand (see 'husk --help')".into()),
+        (vec!["x"], "husk: unknown subcommand 'x' (see 'husk --help')".into()),
+        (vec!["--bogus"], "husk: unknown subcommand '--bogus' (see 'husk --help')".into()),
+        (vec!["help", "nope"], "husk: unknown subcommand 'nope' (see 'husk --help')".into()),
+        (vec!["init"], "husk: init: missing COMMAND (see 'husk help init')".into()),
+        (vec!["init", "--"], "husk: init: missing COMMAND (see 'husk help init')".into()),
+        (vec!["init", "-g", "-s"], "husk: init: missing COMMAND (see 'husk help init')".into()),
         (
             vec!["init", "--bogus", "echo", "ran"],
             "husk: init: unknown option '--bogus' (see 'husk help init')".into(),
         ),
-        (
-            vec!["init", "-x", "echo", "ran"],
-            "husk: init: unknown option '-x' (see 'husk help init')".into(),
-        ),
+        (vec!["init", "-x", "echo", "ran"], "husk: init: unknown option '-x' (see 'husk help init')".into()),
         (
             vec!["init", "-g", "--bogus=1", "--", "echo", "ran"],
             "husk: init: unknown option '--bogus=1' (see 'husk help init')".into(),
         ),
-        (
-            vec!["init", "-p"],
-            "husk: init: option '-p' needs a value (see 'husk help init')".into(),
-        ),
-        (
-            vec!["init", "--grace"],
-            "husk: init: option '--grace' needs a value (see 'husk help init')".into(),
-        ),
+        (vec!["init", "-p"], "husk: init: option '-p' needs a value (see 'husk help init')".into()),
+        (vec!["init", "--grace"], "husk: init: option '--grace' needs a value (see 'husk help init')".into()),
         (
             vec!["init", "-p", "NOPE", "echo", "ran"],
             format!("husk: init: bad value 'NOPE' for '-p': {signal}"),
         ),
-        (
-            vec!["init", "-p", "0", "echo", "ran"],
-            format!("husk: init: bad value '0' for '-p': {signal}"),
-        ),
-        (
-            vec!["init", "-p", "65", "echo", "ran"],
-            format!("husk: init: bad value '65' for '-p': {signal}"),
-        ),
+        (vec!["init", "-p", "0", "echo", "ran"], format!("husk: init: bad value '0' for '-p': {signal}")),
+        (vec!["init", "-p", "65", "echo", "ran"], format!("husk: init: bad value '65' for '-p': {signal}")),
         (
             vec!["init", "-p", "RTMIN+31", "echo", "ran"],
             format!("husk: init: bad value 'RTMIN+31' for '-p': {signal}"),
@@ -989,18 +845,8 @@ fn help_and_version() {
 
 /// Signals whose default action ends a process: forwarded, they end COMMAND (`sleep`), and
 /// husk exits with 128+N.
-const FATAL: [i32; 10] = [
-    SIGTERM,
-    SIGUSR1,
-    SIGUSR2,
-    SIGHUP,
-    SIGINT,
-    SIGQUIT,
-    SIGSEGV,
-    SIGABRT,
-    SIGRTMIN,
-    SIGRTMIN + 5,
-];
+const FATAL: [i32; 10] =
+    [SIGTERM, SIGUSR1, SIGUSR2, SIGHUP, SIGINT, SIGQUIT, SIGSEGV, SIGABRT, SIGRTMIN, SIGRTMIN + 5];
 
 /// COMMAND for the fatal-signal tests: `sleep 1000`, with every signal's action back to the
 /// default (a test run as a shell's background job starts with SIGINT and SIGQUIT ignored,
@@ -1073,8 +919,8 @@ fn check_forwarding(husk: i32, command: &mut Proc) {
     let mut expected = String::from("ready\n");
     command.wait_stdout(&expected);
     for sig in [
-        SIGWINCH, SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGPIPE, SIGALRM, SIGHUP, SIGINT,
-        SIGTERM, SIGUSR1, SIGRTMIN, SIGRTMAX,
+        SIGWINCH, SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGPIPE, SIGALRM, SIGHUP, SIGINT, SIGTERM,
+        SIGUSR1, SIGRTMIN, SIGRTMAX,
     ] {
         send(husk, sig);
         expected.push_str(&format!("got {sig}\n"));
@@ -1125,13 +971,7 @@ wait"#;
 #[test]
 fn a_stopped_command_goes_on_after_a_forwarded_sigcont() {
     // A stop is not an end: husk keeps waiting, and forwards the SIGCONT.
-    let mut proc = Proc::start(&mut husk(&[
-        "init",
-        "--",
-        "sh",
-        "-c",
-        "kill -STOP $$; echo resumed; exit 9",
-    ]));
+    let mut proc = Proc::start(&mut husk(&["init", "--", "sh", "-c", "kill -STOP $$; echo resumed; exit 9"]));
     let shell = child_named(proc.pid(), "sh");
     wait_until(
         || format!("COMMAND ({shell}) to stop; it is {:?}", stat(shell)),
@@ -1234,9 +1074,7 @@ fn a_signal_sent_while_command_starts_is_not_lost() {
         let out = husk.wait();
         let as_a_shell_sees_it = out.status.code().or(out.status.signal().map(|s| 128 + s));
         assert!(
-            as_a_shell_sees_it == Some(128 + SIGUSR1)
-                && out.stdout.is_empty()
-                && out.stderr.is_empty(),
+            as_a_shell_sees_it == Some(128 + SIGUSR1) && out.stdout.is_empty() && out.stderr.is_empty(),
             "expected status 138 (exit 138, or killed by SIGUSR1), empty stdout and stderr\n got {out}"
         );
     }
@@ -1278,11 +1116,7 @@ fn with_g_signals_reach_the_process_group() {
     let sleep = ready_sleep(&husk);
     send(husk.pid(), SIGTERM);
     // The sleep died of the forwarded SIGTERM (143) without the test touching it.
-    husk.wait().expect(
-        3,
-        &format!("ready {sleep}\ngot-TERM\nsleep ended 143\n"),
-        "",
-    );
+    husk.wait().expect(3, &format!("ready {sleep}\ngot-TERM\nsleep ended 143\n"), "");
 }
 
 #[test]
@@ -1294,18 +1128,12 @@ fn without_g_signals_reach_command_alone() {
     husk.wait_stdout("got-TERM\n");
     let alive = stat(sleep);
     assert!(
-        alive
-            .as_ref()
-            .is_some_and(|s| s.state != 'Z' && s.ppid == shell),
+        alive.as_ref().is_some_and(|s| s.state != 'Z' && s.ppid == shell),
         "expected the shell's sleep ({sleep}) alive after SIGTERM without -g, got {alive:?}"
     );
     // Only the test's SIGKILL ends it (137), and the shell goes on to exit 3.
     send(sleep, SIGKILL);
-    husk.wait().expect(
-        3,
-        &format!("ready {sleep}\ngot-TERM\nsleep ended 137\n"),
-        "",
-    );
+    husk.wait().expect(3, &format!("ready {sleep}\ngot-TERM\nsleep ended 137\n"), "");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1393,12 +1221,7 @@ fn a_burst_of_orphans_is_reaped_as_pid1() {
     if !root_or_skip("a_burst_of_orphans_is_reaped_as_pid1") {
         return;
     }
-    orphans(
-        true,
-        1000,
-        "exit",
-        "orphans: 1000\nnot reaped: 0 zombies: 0\n",
-    );
+    orphans(true, 1000, "exit", "orphans: 1000\nnot reaped: 0 zombies: 0\n");
 }
 
 #[test]
@@ -1406,32 +1229,17 @@ fn orphans_outliving_their_parent_are_reaped_as_pid1() {
     if !root_or_skip("orphans_outliving_their_parent_are_reaped_as_pid1") {
         return;
     }
-    orphans(
-        true,
-        100,
-        "hold",
-        "orphans: 100\nreparented to husk: 100\nnot reaped: 0 zombies: 0\n",
-    );
+    orphans(true, 100, "hold", "orphans: 100\nreparented to husk: 100\nnot reaped: 0 zombies: 0\n");
 }
 
 #[test]
 fn a_burst_of_orphans_is_reaped_as_subreaper() {
-    orphans(
-        false,
-        1000,
-        "exit",
-        "orphans: 1000\nnot reaped: 0 zombies: 0\n",
-    );
+    orphans(false, 1000, "exit", "orphans: 1000\nnot reaped: 0 zombies: 0\n");
 }
 
 #[test]
 fn orphans_outliving_their_parent_are_reaped_as_subreaper() {
-    orphans(
-        false,
-        100,
-        "hold",
-        "orphans: 100\nreparented to husk: 100\nnot reaped: 0 zombies: 0\n",
-    );
+    orphans(false, 100, "hold", "orphans: 100\nreparented to husk: 100\nnot reaped: 0 zombies: 0\n");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1482,31 +1290,18 @@ fn command_gets_the_callers_signal_mask_and_ignored_signals() {
         "/proc/self/status",
     ]));
     let text = out.expect_success();
-    let (caller_blocked, caller_ignored) = (
-        status_field(text, "caller SigBlk:"),
-        status_field(text, "caller SigIgn:"),
-    );
+    let (caller_blocked, caller_ignored) =
+        (status_field(text, "caller SigBlk:"), status_field(text, "caller SigIgn:"));
     // The launcher did what it meant to, so the comparison below means something.
     assert_eq!(
         caller_blocked & (bit(SIGUSR2) | bit(SIGRTMIN + 2)),
         bit(SIGUSR2) | bit(SIGRTMIN + 2),
         "{out}"
     );
+    assert_eq!(caller_ignored & (bit(SIGUSR1) | bit(SIGCHLD)), bit(SIGUSR1) | bit(SIGCHLD), "{out}");
+    let command = text.lines().filter(|l| !l.starts_with("caller ")).collect::<Vec<_>>().join("\n");
     assert_eq!(
-        caller_ignored & (bit(SIGUSR1) | bit(SIGCHLD)),
-        bit(SIGUSR1) | bit(SIGCHLD),
-        "{out}"
-    );
-    let command = text
-        .lines()
-        .filter(|l| !l.starts_with("caller "))
-        .collect::<Vec<_>>()
-        .join("\n");
-    assert_eq!(
-        (
-            status_field(&command, "SigBlk:"),
-            status_field(&command, "SigIgn:")
-        ),
+        (status_field(&command, "SigBlk:"), status_field(&command, "SigIgn:")),
         (caller_blocked, caller_ignored),
         "expected COMMAND's SigBlk and SigIgn to equal the caller's\n got {out}"
     );
@@ -1518,21 +1313,10 @@ fn status_passes_through_when_the_caller_ignores_sigchld() {
     // be lost.
     let py = python();
     for (script, code) in [("exit 42", 42), ("kill -TERM $$", 128 + SIGTERM)] {
-        let out = run(Command::new(py).args([
-            "-c",
-            SIGNAL_STATE_LAUNCHER,
-            HUSK,
-            "init",
-            "--",
-            "sh",
-            "-c",
-            script,
-        ]));
+        let out =
+            run(Command::new(py).args(["-c", SIGNAL_STATE_LAUNCHER, HUSK, "init", "--", "sh", "-c", script]));
         let caller_lines: String = out.stdout.lines().map(|l| format!("{l}\n")).collect();
-        assert!(
-            caller_lines.lines().all(|l| l.starts_with("caller Sig")),
-            "{out}"
-        );
+        assert!(caller_lines.lines().all(|l| l.starts_with("caller Sig")), "{out}");
         out.expect(code, &caller_lines, "");
     }
 }
@@ -1542,9 +1326,7 @@ fn command_gets_its_own_process_group_and_the_callers_cwd_and_environment() {
     let dir = TempDir::new("own_group_cwd_env");
     let script = r#"read -r stat < /proc/self/stat; echo "$stat"; pwd -P; echo "$HUSK_TEST_VAR""#;
     let mut proc = Proc::start(
-        husk(&["init", "--", "sh", "-c", script])
-            .current_dir(dir.path())
-            .env("HUSK_TEST_VAR", "a b=c\td"),
+        husk(&["init", "--", "sh", "-c", script]).current_dir(dir.path()).env("HUSK_TEST_VAR", "a b=c\td"),
     );
     let husk_pid = proc.pid();
     let out = proc.wait();
@@ -1553,17 +1335,11 @@ fn command_gets_its_own_process_group_and_the_callers_cwd_and_environment() {
     let command = lines.first().and_then(|l| parse_stat(l));
     let my_group = stat(std::process::id() as i32).unwrap().pgrp;
     assert!(
-        command
-            .as_ref()
-            .is_some_and(|c| c.ppid == husk_pid && c.pgrp == c.pid && c.pgrp != my_group),
+        command.as_ref().is_some_and(|c| c.ppid == husk_pid && c.pgrp == c.pid && c.pgrp != my_group),
         "expected COMMAND to be husk's ({husk_pid}) child, leading its own process group \
          (not the caller's {my_group})\n got {command:?} from {out}"
     );
-    assert_eq!(
-        lines[1..],
-        [dir.str(), "a b=c\td"],
-        "cwd and environment\n got {out}"
-    );
+    assert_eq!(lines[1..], [dir.str(), "a b=c\td"], "cwd and environment\n got {out}");
 }
 
 #[test]
@@ -1574,14 +1350,8 @@ fn command_gets_exactly_the_callers_environment() {
         ("HUSK_TEST_B", "two words"),
         ("HUSK_TEST_EMPTY", ""),
     ];
-    let out = run(husk(&["init", "--", "cat", "/proc/self/environ"])
-        .env_clear()
-        .envs(vars));
-    let got: BTreeSet<&str> = out
-        .expect_success()
-        .split('\0')
-        .filter(|s| !s.is_empty())
-        .collect();
+    let out = run(husk(&["init", "--", "cat", "/proc/self/environ"]).env_clear().envs(vars));
+    let got: BTreeSet<&str> = out.expect_success().split('\0').filter(|s| !s.is_empty()).collect();
     let want: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let want: BTreeSet<&str> = want.iter().map(String::as_str).collect();
     assert_eq!(got, want, "COMMAND's environment\n got {out}");
@@ -1612,10 +1382,7 @@ os.execv(sys.argv[3], sys.argv[3:])
 /// The descriptor numbers open in `pid`.
 fn fds(pid: i32) -> BTreeSet<i32> {
     fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|dir| {
-            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
+        .map(|dir| dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
         .unwrap_or_default()
 }
 
@@ -1765,17 +1532,7 @@ fn leave_behind(test: &str, pid1: bool, options: &[&str], mode: &str, status: i3
     let status = status.to_string();
     let mut args = vec!["init"];
     args.extend_from_slice(options);
-    args.extend_from_slice(&[
-        "--",
-        "sh",
-        "-c",
-        LEAVE_BEHIND,
-        "sh",
-        dir.str(),
-        python(),
-        mode,
-        &status,
-    ]);
+    args.extend_from_slice(&["--", "sh", "-c", LEAVE_BEHIND, "sh", dir.str(), python(), mode, &status]);
     let mut cmd = if pid1 { husk_pid1(&args) } else { husk(&args) };
     let outcome = run(&mut cmd);
     let running = matching(dir.str()).len();
@@ -1783,18 +1540,11 @@ fn leave_behind(test: &str, pid1: bool, options: &[&str], mode: &str, status: i3
         .into_iter()
         .filter(|name| {
             let marker = fs::read_to_string(dir.join(&format!("{name}.term")));
-            assert!(
-                marker.as_ref().map_or(true, |m| m == "TERM\n"),
-                "bad marker {marker:?}"
-            );
+            assert!(marker.as_ref().map_or(true, |m| m == "TERM\n"), "bad marker {marker:?}");
             marker.is_ok()
         })
         .collect();
-    Leftovers {
-        outcome,
-        running,
-        termed,
-    }
+    Leftovers { outcome, running, termed }
 }
 
 impl Leftovers {
@@ -1811,11 +1561,7 @@ impl Leftovers {
 
 #[test]
 fn grace_terminates_leftovers_as_subreaper() {
-    leave_behind("grace_term", false, &["--grace", "5"], "term", 0).expect(
-        0,
-        0,
-        &["plain", "session"],
-    );
+    leave_behind("grace_term", false, &["--grace", "5"], "term", 0).expect(0, 0, &["plain", "session"]);
 }
 
 #[test]
@@ -1834,11 +1580,7 @@ fn grace_terminates_leftovers_as_pid1() {
     if !root_or_skip("grace_terminates_leftovers_as_pid1") {
         return;
     }
-    leave_behind("grace_term_pid1", true, &["--grace=5"], "term", 0).expect(
-        0,
-        0,
-        &["plain", "session"],
-    );
+    leave_behind("grace_term_pid1", true, &["--grace=5"], "term", 0).expect(0, 0, &["plain", "session"]);
 }
 
 #[test]
@@ -1901,11 +1643,7 @@ print("husk exit", os.waitstatus_to_exitcode(status), flush=True)
 
 #[test]
 fn parent_death_signal_is_forwarded_to_command() {
-    for (name, sig) in [
-        ("USR1", SIGUSR1),
-        ("RTMIN+3", SIGRTMIN + 3),
-        ("SIGTERM", SIGTERM),
-    ] {
+    for (name, sig) in [("USR1", SIGUSR1), ("RTMIN+3", SIGRTMIN + 3), ("SIGTERM", SIGTERM)] {
         run(Command::new(python()).args(["-c", PARENT_DEATH, HUSK, name])).expect(
             0,
             &format!("command says ready\nhusk exit {}\n", 128 + sig),

@@ -87,21 +87,14 @@ fn on_terminal(husk_args: &[&str], steps: &[(&str, &str)]) -> (i32, String) {
     for (wait_for, keys) in steps {
         cmd.args([wait_for, keys]);
     }
-    let out = cmd
-        .output()
-        .expect("python3 is needed for the terminal tests");
+    let out = cmd.output().expect("python3 is needed for the terminal tests");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let status = text
         .lines()
         .next()
         .and_then(|l| l.strip_prefix("STATUS "))
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "driver failed: {text}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
+        .unwrap_or_else(|| panic!("driver failed: {text}\n{}", String::from_utf8_lossy(&out.stderr)));
     (status, text)
 }
 

@@ -26,12 +26,8 @@ impl Process {
     /// # Safety
     /// `stack` must be the stack pointer the kernel gave `_start`, and this must be called once.
     pub unsafe fn from_initial_stack(stack: *const usize) -> &'static Process {
-        static mut PROCESS: Process = Process {
-            argc: 0,
-            argv: core::ptr::null(),
-            envp: core::ptr::null(),
-            caller_mask: SigSet::EMPTY,
-        };
+        static mut PROCESS: Process =
+            Process { argc: 0, argv: core::ptr::null(), envp: core::ptr::null(), caller_mask: SigSet::EMPTY };
         let caller_mask = sys::block_all_signals();
         // SAFETY: the caller guarantees the System V initial-stack layout: argc, then argc
         // argv pointers and a NULL, then the environment pointers and a NULL, then auxv.

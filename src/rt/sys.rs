@@ -12,11 +12,7 @@ pub type Result<T> = core::result::Result<T, Errno>;
 
 /// Turns the kernel's raw return value (-4095..-1 is an errno) into a Result.
 fn check(ret: isize) -> Result<usize> {
-    if (-4095..0).contains(&ret) {
-        Err(Errno::from_raw_os_error(-ret as i32))
-    } else {
-        Ok(ret as usize)
-    }
+    if (-4095..0).contains(&ret) { Err(Errno::from_raw_os_error(-ret as i32)) } else { Ok(ret as usize) }
 }
 
 // SAFETY (for all `syscallN`): the x86_64 Linux syscall ABI: number in rax, arguments in
@@ -58,6 +54,17 @@ unsafe fn syscall4(nr: u32, a: usize, b: usize, c: usize, d: usize) -> isize {
     unsafe {
         asm!("syscall", inlateout("rax") nr as isize => ret, in("rdi") a, in("rsi") b,
              in("rdx") c, in("r10") d, lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+    ret
+}
+
+unsafe fn syscall5(nr: u32, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
+    let ret;
+    // SAFETY: see syscall1.
+    unsafe {
+        asm!("syscall", inlateout("rax") nr as isize => ret, in("rdi") a, in("rsi") b,
+             in("rdx") c, in("r10") d, in("r8") e, lateout("rcx") _, lateout("r11") _,
+             options(nostack));
     }
     ret
 }
@@ -119,13 +126,7 @@ pub fn block_all_signals() -> SigSet {
 pub fn set_signal_mask(set: SigSet) {
     // SAFETY: the pointer refers to an 8-byte sigset owned by this frame.
     let r = unsafe {
-        syscall4(
-            k::__NR_rt_sigprocmask,
-            k::SIG_SETMASK as usize,
-            &set as *const SigSet as usize,
-            0,
-            8,
-        )
+        syscall4(k::__NR_rt_sigprocmask, k::SIG_SETMASK as usize, &set as *const SigSet as usize, 0, 8)
     };
     let _ = check(r);
 }
@@ -159,26 +160,11 @@ pub fn signal_disposition(sig: i32, to: Option<Disposition>) -> Result<Dispositi
         restorer: 0,
         mask: 0,
     };
-    let mut old = KernelSigaction {
-        handler: 0,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    };
-    let new_ptr = if to.is_some() {
-        &new as *const KernelSigaction as usize
-    } else {
-        0
-    };
+    let mut old = KernelSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
+    let new_ptr = if to.is_some() { &new as *const KernelSigaction as usize } else { 0 };
     // SAFETY: both structs are owned by this frame and have the kernel's layout; sigsetsize 8.
     check(unsafe {
-        syscall4(
-            k::__NR_rt_sigaction,
-            sig as usize,
-            new_ptr,
-            &mut old as *mut KernelSigaction as usize,
-            8,
-        )
+        syscall4(k::__NR_rt_sigaction, sig as usize, new_ptr, &mut old as *mut KernelSigaction as usize, 8)
     })?;
     Ok(match old.handler {
         0 => Disposition::Default,
@@ -225,8 +211,13 @@ pub fn kill(pid: i32, sig: i32) -> Result<()> {
 /// copy of the address space and continues on the same (copied) stack, so like fork it
 /// "returns twice". Returns 0 in the child and the child's pid in the parent.
 pub fn fork() -> Result<i32> {
+    clone(0)
+}
+
+/// fork(2) into new namespaces: clone3(2) with `flags` (CLONE_NEW*), otherwise as `fork`.
+pub fn clone(flags: u64) -> Result<i32> {
     let args = k::clone_args {
-        flags: 0,
+        flags,
         pidfd: 0,
         child_tid: 0,
         parent_tid: 0,
@@ -255,14 +246,7 @@ pub fn fork() -> Result<i32> {
 pub fn execve(path: &core::ffi::CStr, argv: *const *const u8, envp: *const *const u8) -> Errno {
     // SAFETY: path is NUL-terminated; argv and envp are NULL-terminated arrays of C strings
     // that come from the initial stack or from husk's own buffers that outlive the call.
-    let r = unsafe {
-        syscall3(
-            k::__NR_execve,
-            path.as_ptr() as usize,
-            argv as usize,
-            envp as usize,
-        )
-    };
+    let r = unsafe { syscall3(k::__NR_execve, path.as_ptr() as usize, argv as usize, envp as usize) };
     match check(r) {
         Err(e) => e,
         Ok(_) => Errno::INVAL,
@@ -272,8 +256,7 @@ pub fn execve(path: &core::ffi::CStr, argv: *const *const u8, envp: *const *cons
 /// close_range(2): closes every file descriptor from `first` up.
 pub fn close_from(first: u32) -> Result<()> {
     // SAFETY: plain integer arguments; closing descriptors never touches our memory.
-    check(unsafe { syscall3(k::__NR_close_range, first as usize, u32::MAX as usize, 0) })
-        .map(|_| ())
+    check(unsafe { syscall3(k::__NR_close_range, first as usize, u32::MAX as usize, 0) }).map(|_| ())
 }
 
 /// clock_gettime(CLOCK_MONOTONIC) in nanoseconds (a real syscall: no vDSO needed).
@@ -281,11 +264,7 @@ pub fn monotonic_ns() -> u64 {
     let mut ts = [0i64; 2];
     // SAFETY: ts is a writable 16-byte timespec in this frame.
     let _ = check(unsafe {
-        syscall2(
-            k::__NR_clock_gettime,
-            k::CLOCK_MONOTONIC as usize,
-            ts.as_mut_ptr() as usize,
-        )
+        syscall2(k::__NR_clock_gettime, k::CLOCK_MONOTONIC as usize, ts.as_mut_ptr() as usize)
     });
     ts[0] as u64 * 1_000_000_000 + ts[1] as u64
 }
@@ -320,12 +299,62 @@ pub fn stdio(fd: i32) -> rustix::fd::BorrowedFd<'static> {
 pub fn set_parent_death_signal(sig: i32) -> Result<()> {
     // SAFETY: plain integer arguments.
     check(unsafe {
-        syscall3(
-            k::__NR_prctl,
-            linux_raw_sys::prctl::PR_SET_PDEATHSIG as usize,
-            sig as usize,
-            0,
+        syscall3(k::__NR_prctl, linux_raw_sys::prctl::PR_SET_PDEATHSIG as usize, sig as usize, 0)
+    })
+    .map(|_| ())
+}
+
+/// mount_setattr(2) on the detached or attached mount `fd` (AT_EMPTY_PATH): sets the
+/// MOUNT_ATTR_* bits in `set`, on the whole tree when `recursive`.
+pub fn mount_setattr(fd: rustix::fd::BorrowedFd, set: u64, recursive: bool) -> Result<()> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    let mut flags = k::AT_EMPTY_PATH as usize;
+    if recursive {
+        flags |= k::AT_RECURSIVE as usize;
+    }
+    let fd = rustix::fd::AsRawFd::as_raw_fd(&fd);
+    // SAFETY: the path is an empty C string, `attr` is a valid mount_attr of the size passed.
+    check(unsafe {
+        syscall5(
+            k::__NR_mount_setattr,
+            fd as usize,
+            c"".as_ptr() as usize,
+            flags,
+            &attr as *const MountAttr as usize,
+            core::mem::size_of::<MountAttr>(),
         )
     })
     .map(|_| ())
+}
+
+/// Brings the loopback interface up, like `ip link set lo up`: SIOCGIFFLAGS, set IFF_UP,
+/// SIOCSIFFLAGS on a throwaway datagram socket (netdevice(7)).
+pub fn loopback_up() -> Result<()> {
+    const AF_INET: usize = 2;
+    const SOCK_DGRAM_CLOEXEC: usize = 2 | 0o2_000_000;
+    const SIOCGIFFLAGS: usize = 0x8913;
+    const SIOCSIFFLAGS: usize = 0x8914;
+    const IFF_UP: u8 = 1;
+    // struct ifreq: 16 bytes of name, then a union whose first member is `short ifr_flags`.
+    let mut ifreq = [0u8; 40];
+    ifreq[..2].copy_from_slice(b"lo");
+    // SAFETY: plain integer arguments.
+    let fd = check(unsafe { syscall3(k::__NR_socket, AF_INET, SOCK_DGRAM_CLOEXEC, 0) })?;
+    // SAFETY: ifreq is a writable 40-byte struct ifreq for both ioctls; fd is our socket.
+    let result = unsafe {
+        check(syscall3(k::__NR_ioctl, fd, SIOCGIFFLAGS, ifreq.as_mut_ptr() as usize)).and_then(|_| {
+            ifreq[16] |= IFF_UP;
+            check(syscall3(k::__NR_ioctl, fd, SIOCSIFFLAGS, ifreq.as_mut_ptr() as usize))
+        })
+    };
+    // SAFETY: closing the socket we opened above.
+    unsafe { syscall1(k::__NR_close, fd) };
+    result.map(|_| ())
 }

@@ -18,12 +18,19 @@ impl<'a> Argv<'a> for [&'a [u8]] {
     }
 }
 
+mod run;
+
+pub use run::{MAX_ENV, MAX_VOLUMES, Net, RunSpec, Volume, VolumeKind};
+
 /// What to do, decided from argv alone.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Command {
+// No allocator to box the large variant with, and the value lives once, on the stack.
+#[allow(clippy::large_enum_variant)]
+pub enum Command<'a> {
     Help(Topic),
     Version,
     Init(InitSpec),
+    Run(RunSpec<'a>),
 }
 
 /// Which help text to print.
@@ -31,6 +38,7 @@ pub enum Command {
 pub enum Topic {
     Main,
     Init,
+    Run,
 }
 
 /// `husk init [OPTIONS] [--] COMMAND [ARG]...`
@@ -69,13 +77,19 @@ pub enum UsageError<'a> {
     MissingCommand {
         sub: &'static str,
     },
+    /// A list option given more often than husk has room for.
+    TooMany {
+        sub: &'static str,
+        option: &'a [u8],
+        max: usize,
+    },
 }
 
 /// The longest `--grace` accepted, in seconds (a day: anything longer is surely a typo).
 pub const MAX_GRACE_SECONDS: u64 = 86_400;
 
 /// Parses the whole argv, argv[0] included.
-pub fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A) -> Result<Command, UsageError<'a>> {
+pub fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A) -> Result<Command<'a>, UsageError<'a>> {
     // Started as `init` (e.g. /sbin/init or /init): the arguments are `husk init`'s, and
     // with no COMMAND the default shell runs, as the kernel's init or a container's.
     if argv.count() > 0 && basename(argv.get(0)) == b"init" {
@@ -89,10 +103,12 @@ pub fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A) -> Result<Command, UsageError<'
         b"help" => match (argv.count() > 2).then(|| argv.get(2)) {
             None => Ok(Command::Help(Topic::Main)),
             Some(b"init") => Ok(Command::Help(Topic::Init)),
+            Some(b"run") => Ok(Command::Help(Topic::Run)),
             Some(other) => Err(UsageError::UnknownSubcommand(other)),
         },
         b"-V" | b"--version" | b"version" => Ok(Command::Version),
         b"init" => parse_init(argv, 2, false),
+        b"run" => run::parse(argv, 2),
         other => Err(UsageError::UnknownSubcommand(other)),
     }
 }
@@ -101,7 +117,7 @@ fn parse_init<'a, A: Argv<'a> + ?Sized>(
     argv: &A,
     mut i: usize,
     started_as_init: bool,
-) -> Result<Command, UsageError<'a>> {
+) -> Result<Command<'a>, UsageError<'a>> {
     const SUB: &str = "init";
     let mut spec = InitSpec::default();
     while i < argv.count() {
@@ -149,10 +165,7 @@ fn parse_init<'a, A: Argv<'a> + ?Sized>(
                 }
             }
             _ => {
-                return Err(UsageError::UnknownOption {
-                    sub: SUB,
-                    option: arg,
-                });
+                return Err(UsageError::UnknownOption { sub: SUB, option: arg });
             }
         }
         i += 1;
@@ -166,7 +179,7 @@ fn parse_init<'a, A: Argv<'a> + ?Sized>(
 }
 
 /// `--name=value` → (`--name`, Some(`value`)); anything else → (arg, None).
-fn split_inline_value(arg: &[u8]) -> (&[u8], Option<&[u8]>) {
+pub(crate) fn split_inline_value(arg: &[u8]) -> (&[u8], Option<&[u8]>) {
     if arg.starts_with(b"--")
         && let Some(eq) = arg.iter().position(|&b| b == b'=')
     {
@@ -201,16 +214,8 @@ pub fn parse_seconds_ms(s: &[u8]) -> Option<u64> {
     if whole.is_empty() && frac.is_empty() {
         return None;
     }
-    let secs = if whole.is_empty() {
-        0
-    } else {
-        parse_decimal(whole, 6)?
-    };
-    let ms = if frac.is_empty() {
-        0
-    } else {
-        parse_decimal(frac, 3)? * [100, 10, 1][frac.len() - 1]
-    };
+    let secs = if whole.is_empty() { 0 } else { parse_decimal(whole, 6)? };
+    let ms = if frac.is_empty() { 0 } else { parse_decimal(frac, 3)? * [100, 10, 1][frac.len() - 1] };
     if secs > MAX_GRACE_SECONDS || (secs == MAX_GRACE_SECONDS && ms > 0) {
         return None;
     }
@@ -218,14 +223,12 @@ pub fn parse_seconds_ms(s: &[u8]) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn p(args: &[&str]) -> Result<Command, UsageError<'static>> {
-        let v: Vec<&'static [u8]> = args
-            .iter()
-            .map(|s| -> &'static [u8] { s.to_string().leak().as_bytes() })
-            .collect();
+    pub(crate) fn p(args: &[&str]) -> Result<Command<'static>, UsageError<'static>> {
+        let v: Vec<&'static [u8]> =
+            args.iter().map(|s| -> &'static [u8] { s.to_string().leak().as_bytes() }).collect();
         let v: &'static [&'static [u8]] = v.leak();
         parse(v)
     }
@@ -244,30 +247,18 @@ mod tests {
         assert_eq!(p(&["husk", "-h"]), Ok(Command::Help(Topic::Main)));
         assert_eq!(p(&["husk", "help"]), Ok(Command::Help(Topic::Main)));
         assert_eq!(p(&["husk", "help", "init"]), Ok(Command::Help(Topic::Init)));
-        assert_eq!(
-            p(&["husk", "help", "nope"]),
-            Err(UsageError::UnknownSubcommand(b"nope"))
-        );
+        assert_eq!(p(&["husk", "help", "nope"]), Err(UsageError::UnknownSubcommand(b"nope")));
         assert_eq!(p(&["husk", "--version"]), Ok(Command::Version));
         assert_eq!(p(&["husk", "-V"]), Ok(Command::Version));
-        assert_eq!(
-            p(&["husk", "frobnicate"]),
-            Err(UsageError::UnknownSubcommand(b"frobnicate"))
-        );
-        assert_eq!(
-            p(&["husk", "--bogus"]),
-            Err(UsageError::UnknownSubcommand(b"--bogus"))
-        );
+        assert_eq!(p(&["husk", "frobnicate"]), Err(UsageError::UnknownSubcommand(b"frobnicate")));
+        assert_eq!(p(&["husk", "--bogus"]), Err(UsageError::UnknownSubcommand(b"--bogus")));
     }
 
     #[test]
     fn init_command_index() {
         assert_eq!(init(&["husk", "init", "true"]).command, Some(2));
         assert_eq!(init(&["husk", "init", "--", "true"]).command, Some(3));
-        assert_eq!(
-            init(&["husk", "init", "-g", "--", "true", "-g"]).command,
-            Some(4)
-        );
+        assert_eq!(init(&["husk", "init", "-g", "--", "true", "-g"]).command, Some(4));
         // A command literally named -h works after --
         assert_eq!(init(&["husk", "init", "--", "-h"]).command, Some(3));
         // options stop at the first non-option: COMMAND's own flags are its own
@@ -280,94 +271,43 @@ mod tests {
 
     #[test]
     fn init_options() {
-        let s = init(&[
-            "husk", "init", "-g", "-s", "-p", "SIGUSR1", "--grace", "2.5", "x",
-        ]);
+        let s = init(&["husk", "init", "-g", "-s", "-p", "SIGUSR1", "--grace", "2.5", "x"]);
         assert_eq!(
             s,
-            InitSpec {
-                process_group: true,
-                grace_ms: Some(2500),
-                parent_death: Some(10),
-                command: Some(8)
-            }
+            InitSpec { process_group: true, grace_ms: Some(2500), parent_death: Some(10), command: Some(8) }
         );
-        let s = init(&[
-            "husk",
-            "init",
-            "--grace=0",
-            "--parent-death-signal=KILL",
-            "x",
-        ]);
+        let s = init(&["husk", "init", "--grace=0", "--parent-death-signal=KILL", "x"]);
         assert_eq!(s.grace_ms, Some(0));
         assert_eq!(s.parent_death, Some(9));
-        assert_eq!(
-            p(&["husk", "init", "--help"]),
-            Ok(Command::Help(Topic::Init))
-        );
-        assert_eq!(
-            p(&["husk", "init", "-h", "x"]),
-            Ok(Command::Help(Topic::Init))
-        );
+        assert_eq!(p(&["husk", "init", "--help"]), Ok(Command::Help(Topic::Init)));
+        assert_eq!(p(&["husk", "init", "-h", "x"]), Ok(Command::Help(Topic::Init)));
     }
 
     #[test]
     fn init_errors() {
-        assert_eq!(
-            p(&["husk", "init"]),
-            Err(UsageError::MissingCommand { sub: "init" })
-        );
-        assert_eq!(
-            p(&["husk", "init", "--"]),
-            Err(UsageError::MissingCommand { sub: "init" })
-        );
-        assert_eq!(
-            p(&["husk", "init", "-g"]),
-            Err(UsageError::MissingCommand { sub: "init" })
-        );
+        assert_eq!(p(&["husk", "init"]), Err(UsageError::MissingCommand { sub: "init" }));
+        assert_eq!(p(&["husk", "init", "--"]), Err(UsageError::MissingCommand { sub: "init" }));
+        assert_eq!(p(&["husk", "init", "-g"]), Err(UsageError::MissingCommand { sub: "init" }));
         assert_eq!(
             p(&["husk", "init", "--bogus", "x"]),
-            Err(UsageError::UnknownOption {
-                sub: "init",
-                option: b"--bogus"
-            })
+            Err(UsageError::UnknownOption { sub: "init", option: b"--bogus" })
         );
         assert_eq!(
             p(&["husk", "init", "-x", "x"]),
-            Err(UsageError::UnknownOption {
-                sub: "init",
-                option: b"-x"
-            })
+            Err(UsageError::UnknownOption { sub: "init", option: b"-x" })
         );
-        assert_eq!(
-            p(&["husk", "init", "-p"]),
-            Err(UsageError::MissingValue {
-                sub: "init",
-                option: b"-p"
-            })
-        );
+        assert_eq!(p(&["husk", "init", "-p"]), Err(UsageError::MissingValue { sub: "init", option: b"-p" }));
         assert_eq!(
             p(&["husk", "init", "--grace"]),
-            Err(UsageError::MissingValue {
-                sub: "init",
-                option: b"--grace"
-            })
+            Err(UsageError::MissingValue { sub: "init", option: b"--grace" })
         );
         assert!(matches!(
             p(&["husk", "init", "-p", "NOPE", "x"]),
-            Err(UsageError::BadValue {
-                option: b"-p",
-                value: b"NOPE",
-                ..
-            })
+            Err(UsageError::BadValue { option: b"-p", value: b"NOPE", .. })
         ));
         assert!(matches!(
             p(&["husk", "init", "--grace=abc", "x"]),
-            Err(UsageError::BadValue {
-                option: b"--grace",
-                value: b"abc",
-                ..
-            })
+            Err(UsageError::BadValue { option: b"--grace", value: b"abc", .. })
         ));
         assert!(matches!(
             p(&["husk", "init", "--grace", "-1", "x"]),
@@ -379,10 +319,7 @@ mod tests {
     fn started_as_init() {
         // The kernel runs /init with the words after `--` as argv[1..].
         assert_eq!(init(&["/init"]).command, None);
-        assert_eq!(
-            init(&["/sbin/init", "sh", "-c", "echo hi"]).command,
-            Some(1)
-        );
+        assert_eq!(init(&["/sbin/init", "sh", "-c", "echo hi"]).command, Some(1));
         assert_eq!(init(&["init", "--grace", "1", "--", "x"]).command, Some(4));
         // A different name is not init.
         assert_eq!(p(&["/bin/husk"]), Err(UsageError::NoSubcommand));

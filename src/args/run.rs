@@ -1,0 +1,329 @@
+//! `husk run [OPTIONS] [--] COMMAND [ARG]...` → RunSpec. Pure, like the rest of args.
+
+use super::{Argv, Command, UsageError, parse_decimal, split_inline_value};
+
+/// How many volumes (`--bind`, `--ro-bind`, `--tmpfs`) one container may have.
+pub const MAX_VOLUMES: usize = 32;
+/// How many `-e KEY=VALUE` one container may have.
+pub const MAX_ENV: usize = 64;
+/// The longest hostname the kernel takes (HOST_NAME_MAX).
+const MAX_HOSTNAME: usize = 64;
+
+const SUB: &str = "run";
+
+/// Everything `husk run` was asked for. Strings borrow argv: nothing is copied.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RunSpec<'a> {
+    /// `--rootfs DIR`; None: the host's `/`, read-only, with a fresh /tmp.
+    pub rootfs: Option<&'a [u8]>,
+    /// `--read-only`: the root filesystem is mounted read-only.
+    pub read_only: bool,
+    /// Volumes, mounted in the order given (a later one may sit inside an earlier one).
+    pub volumes: heapless::Vec<Volume<'a>, MAX_VOLUMES>,
+    pub hostname: &'a [u8],
+    /// `-e KEY=VALUE` entries, each a whole argv string (so NUL-terminated in memory).
+    pub env: heapless::Vec<usize, MAX_ENV>,
+    pub cwd: &'a [u8],
+    /// `-u UID[:GID]`; None: root.
+    pub user: Option<(u32, u32)>,
+    pub net: Net,
+    /// Index in argv where COMMAND starts.
+    pub command: usize,
+}
+
+/// One mount the user asked for.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub struct Volume<'a> {
+    pub kind: VolumeKind,
+    /// The host path (empty for tmpfs).
+    pub source: &'a [u8],
+    /// The absolute path inside the container.
+    pub dest: &'a [u8],
+}
+
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum VolumeKind {
+    Bind,
+    ReadOnlyBind,
+    Tmpfs,
+}
+
+/// `--net`: a network namespace of its own with only loopback, or the host's network.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Net {
+    None,
+    Host,
+}
+
+pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<Command<'a>, UsageError<'a>> {
+    let mut spec = RunSpec {
+        rootfs: None,
+        read_only: false,
+        volumes: heapless::Vec::new(),
+        hostname: b"husk",
+        env: heapless::Vec::new(),
+        cwd: b"/",
+        user: None,
+        net: Net::None,
+        command: 0,
+    };
+    while i < argv.count() {
+        let arg = argv.get(i);
+        if arg == b"--" {
+            i += 1;
+            break;
+        }
+        if !arg.starts_with(b"-") || arg == b"-" {
+            break;
+        }
+        let (option, inline) = split_inline_value(arg);
+        let bad = |value: &'a [u8], expected: &'static str| UsageError::BadValue {
+            sub: SUB,
+            option,
+            value,
+            expected,
+        };
+        match option {
+            b"-h" | b"--help" => return Ok(Command::Help(super::Topic::Run)),
+            b"--read-only" => spec.read_only = true,
+            _ => {
+                let takes_value = matches!(
+                    option,
+                    b"--rootfs"
+                        | b"--bind"
+                        | b"--ro-bind"
+                        | b"--tmpfs"
+                        | b"--hostname"
+                        | b"-e"
+                        | b"--env"
+                        | b"-w"
+                        | b"--cwd"
+                        | b"-u"
+                        | b"--user"
+                        | b"--net"
+                );
+                if !takes_value {
+                    return Err(UsageError::UnknownOption { sub: SUB, option: arg });
+                }
+                let (value, at) = match inline {
+                    Some(v) => (v, i),
+                    None => {
+                        i += 1;
+                        if i >= argv.count() {
+                            return Err(UsageError::MissingValue { sub: SUB, option });
+                        }
+                        (argv.get(i), i)
+                    }
+                };
+                match option {
+                    b"--rootfs" => spec.rootfs = Some(nonempty(value).ok_or(bad(value, "a directory"))?),
+                    b"--bind" | b"--ro-bind" => {
+                        let (source, dest) =
+                            split_volume(value).ok_or(bad(value, "SRC:DST with an absolute DST"))?;
+                        let kind =
+                            if option == b"--bind" { VolumeKind::Bind } else { VolumeKind::ReadOnlyBind };
+                        push_volume(&mut spec, option, Volume { kind, source, dest })?;
+                    }
+                    b"--tmpfs" => {
+                        let dest = absolute(value).ok_or(bad(value, "an absolute path"))?;
+                        push_volume(
+                            &mut spec,
+                            option,
+                            Volume { kind: VolumeKind::Tmpfs, source: b"", dest },
+                        )?;
+                    }
+                    b"--hostname" => {
+                        if value.is_empty() || value.len() > MAX_HOSTNAME || value.contains(&b'/') {
+                            return Err(bad(value, "a name of 1 to 64 bytes"));
+                        }
+                        spec.hostname = value;
+                    }
+                    b"-e" | b"--env" => {
+                        // Must be a whole argv string: execve takes it as is, NUL and all.
+                        if inline.is_some() || !is_env_entry(value) {
+                            return Err(bad(value, "KEY=VALUE, as a separate argument"));
+                        }
+                        spec.env.push(at).map_err(|_| UsageError::TooMany {
+                            sub: SUB,
+                            option,
+                            max: MAX_ENV,
+                        })?;
+                    }
+                    b"-w" | b"--cwd" => spec.cwd = absolute(value).ok_or(bad(value, "an absolute path"))?,
+                    b"-u" | b"--user" => {
+                        spec.user = Some(parse_user(value).ok_or(bad(value, "UID or UID:GID"))?)
+                    }
+                    _ => {
+                        spec.net = match value {
+                            b"none" => Net::None,
+                            b"host" => Net::Host,
+                            _ => return Err(bad(value, "none or host")),
+                        }
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+    if i >= argv.count() {
+        return Err(UsageError::MissingCommand { sub: SUB });
+    }
+    spec.command = i;
+    Ok(Command::Run(spec))
+}
+
+fn push_volume<'a>(
+    spec: &mut RunSpec<'a>,
+    option: &'a [u8],
+    volume: Volume<'a>,
+) -> Result<(), UsageError<'a>> {
+    spec.volumes.push(volume).map_err(|_| UsageError::TooMany { sub: SUB, option, max: MAX_VOLUMES })
+}
+
+fn nonempty(s: &[u8]) -> Option<&[u8]> {
+    (!s.is_empty()).then_some(s)
+}
+
+fn absolute(s: &[u8]) -> Option<&[u8]> {
+    s.starts_with(b"/").then_some(s)
+}
+
+/// `SRC:DST` at the first colon; both non-empty, DST absolute.
+fn split_volume(value: &[u8]) -> Option<(&[u8], &[u8])> {
+    let colon = value.iter().position(|&b| b == b':')?;
+    let (source, dest) = (&value[..colon], &value[colon + 1..]);
+    Some((nonempty(source)?, absolute(dest)?))
+}
+
+/// `KEY=VALUE` with a non-empty KEY.
+fn is_env_entry(value: &[u8]) -> bool {
+    matches!(value.iter().position(|&b| b == b'='), Some(n) if n > 0)
+}
+
+/// `UID` or `UID:GID` (numbers only: the container's /etc/passwd is not trusted); GID
+/// defaults to UID.
+fn parse_user(value: &[u8]) -> Option<(u32, u32)> {
+    let (uid, gid) = match value.iter().position(|&b| b == b':') {
+        Some(c) => (&value[..c], Some(&value[c + 1..])),
+        None => (value, None),
+    };
+    let id = |s: &[u8]| parse_decimal(s, 10).filter(|&n| n < u32::MAX as u64).map(|n| n as u32);
+    let uid = id(uid)?;
+    let gid = match gid {
+        Some(g) => id(g)?,
+        None => uid,
+    };
+    Some((uid, gid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::p;
+    use super::*;
+
+    fn run(args: &[&str]) -> RunSpec<'static> {
+        match p(args) {
+            Ok(Command::Run(spec)) => spec,
+            other => panic!("{args:?} gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let s = run(&["husk", "run", "sh"]);
+        assert_eq!(s.rootfs, None);
+        assert!(!s.read_only);
+        assert!(s.volumes.is_empty());
+        assert_eq!(s.hostname, b"husk");
+        assert_eq!(s.cwd, b"/");
+        assert_eq!(s.user, None);
+        assert_eq!(s.net, Net::None);
+        assert_eq!(s.command, 2);
+    }
+
+    #[test]
+    fn options() {
+        let s = run(&[
+            "husk",
+            "run",
+            "--rootfs",
+            "/r",
+            "--read-only",
+            "--bind",
+            "/a:/b",
+            "--ro-bind=/c:/d:e",
+            "--tmpfs",
+            "/t",
+            "--hostname",
+            "box",
+            "-e",
+            "A=1",
+            "--env",
+            "B=",
+            "-w",
+            "/w",
+            "-u",
+            "1000",
+            "--net=host",
+            "--",
+            "cmd",
+            "-x",
+        ]);
+        assert_eq!(s.rootfs, Some(&b"/r"[..]));
+        assert!(s.read_only);
+        assert_eq!(
+            s.volumes.as_slice(),
+            &[
+                Volume { kind: VolumeKind::Bind, source: b"/a", dest: b"/b" },
+                Volume { kind: VolumeKind::ReadOnlyBind, source: b"/c", dest: b"/d:e" },
+                Volume { kind: VolumeKind::Tmpfs, source: b"", dest: b"/t" },
+            ]
+        );
+        assert_eq!(s.hostname, b"box");
+        assert_eq!(s.env.as_slice(), &[13, 15]);
+        assert_eq!(s.cwd, b"/w");
+        assert_eq!(s.user, Some((1000, 1000)));
+        assert_eq!(s.net, Net::Host);
+        assert_eq!(s.command, 22);
+        assert_eq!(run(&["husk", "run", "-u", "5:6", "x"]).user, Some((5, 6)));
+        assert_eq!(p(&["husk", "run", "--help"]), Ok(Command::Help(super::super::Topic::Run)));
+    }
+
+    #[test]
+    fn errors() {
+        let bad = |args: &[&str], value: &str| match p(args) {
+            Err(UsageError::BadValue { value: v, .. }) => assert_eq!(v, value.as_bytes(), "{args:?}"),
+            other => panic!("{args:?} gave {other:?}"),
+        };
+        bad(&["husk", "run", "--bind", "nocolon", "x"], "nocolon");
+        bad(&["husk", "run", "--bind", "/a:relative", "x"], "/a:relative");
+        bad(&["husk", "run", "--bind", ":/b", "x"], ":/b");
+        bad(&["husk", "run", "--ro-bind", "/a:", "x"], "/a:");
+        bad(&["husk", "run", "--tmpfs", "tmp", "x"], "tmp");
+        bad(&["husk", "run", "--rootfs=", "x"], "");
+        bad(&["husk", "run", "-u", "abc", "x"], "abc");
+        bad(&["husk", "run", "-u", "1:", "x"], "1:");
+        bad(&["husk", "run", "-u", "4294967295", "x"], "4294967295");
+        bad(&["husk", "run", "--net", "bogus", "x"], "bogus");
+        bad(&["husk", "run", "-e", "NOEQUALS", "x"], "NOEQUALS");
+        bad(&["husk", "run", "-e", "=v", "x"], "=v");
+        bad(&["husk", "run", "--env=A=1", "x"], "A=1");
+        bad(&["husk", "run", "-w", "rel", "x"], "rel");
+        bad(&["husk", "run", "--hostname", "", "x"], "");
+        bad(&["husk", "run", "--hostname", &"h".repeat(65), "x"], &"h".repeat(65));
+        assert_eq!(p(&["husk", "run"]), Err(UsageError::MissingCommand { sub: "run" }));
+        assert_eq!(p(&["husk", "run", "--read-only"]), Err(UsageError::MissingCommand { sub: "run" }));
+        assert_eq!(
+            p(&["husk", "run", "--rootfs"]),
+            Err(UsageError::MissingValue { sub: "run", option: b"--rootfs" })
+        );
+        assert_eq!(
+            p(&["husk", "run", "--bogus", "x"]),
+            Err(UsageError::UnknownOption { sub: "run", option: b"--bogus" })
+        );
+        let mut many = vec!["husk", "run"];
+        many.extend(std::iter::repeat_n(["--tmpfs", "/t"], MAX_VOLUMES + 1).flatten());
+        many.push("x");
+        assert!(matches!(p(&many), Err(UsageError::TooMany { max: MAX_VOLUMES, .. })));
+    }
+}

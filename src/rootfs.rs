@@ -1,0 +1,307 @@
+//! The container's file system, built inside its new mount namespace: clone the root and
+//! the volumes from the host, attach them, mount /proc, /sys, /dev and /tmp, pivot_root.
+//!
+//! Every destination inside the root is resolved with openat2(RESOLVE_IN_ROOT) from a
+//! descriptor of the root, so a symlink in the root filesystem (`dev -> /tmp`,
+//! `proc -> /`, `x -> ../../..`) is followed as if the root were `/` and can never lead a
+//! mount or a mkdir to the host. Mounts are made with the new mount API (fsopen, fsmount,
+//! open_tree, move_mount) onto those descriptors, so no path is looked up twice.
+
+use core::ffi::CStr;
+
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{CWD, FileType, Mode, OFlags, ResolveFlags, fstat, mkdirat, openat, openat2, symlinkat};
+use rustix::io::Errno;
+use rustix::mount::{
+    FsMountFlags, FsOpenFlags, MountAttrFlags, MountPropagationFlags, MoveMountFlags, OpenTreeFlags,
+    UnmountFlags, fsconfig_create, fsconfig_set_string, fsmount, fsopen, mount_change, move_mount, open_tree,
+    unmount,
+};
+
+use crate::args::{MAX_VOLUMES, RunSpec, VolumeKind};
+use crate::cpath::CPath;
+use crate::rt::sys;
+
+/// A failed step: printed as `husk: <step> <path>: <reason> (<ERRNO>)`.
+#[derive(Debug)]
+pub struct Failure<'a> {
+    pub step: &'static str,
+    pub path: &'a [u8],
+    pub errno: Errno,
+}
+
+type Result<'a, T> = core::result::Result<T, Failure<'a>>;
+
+fn fail<'a>(step: &'static str, path: &'a [u8]) -> impl FnOnce(Errno) -> Failure<'a> {
+    move |errno| Failure { step, path, errno }
+}
+
+/// The devices bind-mounted from the host's /dev into the container's: (name, host path).
+const DEVICES: [(&CStr, &CStr); 6] = [
+    (c"null", c"/dev/null"),
+    (c"zero", c"/dev/zero"),
+    (c"full", c"/dev/full"),
+    (c"random", c"/dev/random"),
+    (c"urandom", c"/dev/urandom"),
+    (c"tty", c"/dev/tty"),
+];
+
+/// Where the root is attached before pivot_root when there is no --rootfs: the host's /tmp,
+/// shadowed only inside our own mount namespace.
+const DEFAULT_STAGE: &[u8] = b"/tmp";
+
+/// Builds the container's file system and makes it the root. Runs in the container's init,
+/// in its new mount namespace, before any other process exists there.
+pub fn enter<'a>(spec: &RunSpec<'a>) -> Result<'a, ()> {
+    // Nothing mounted from here on may propagate back to the host (or in from it): make
+    // every mount in our copy of the tree private first (mount_namespaces(7), "Shared
+    // subtrees"; a new namespace starts with the host's propagation types).
+    mount_change(c"/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC)
+        .map_err(fail("make-private", b"/"))?;
+
+    // Clone every host tree we need *before* the root is attached: attaching shadows a host
+    // path (the default stage, /tmp), and a source beneath it would then be out of reach.
+    let mut path = CPath::new();
+    let read_only_root = spec.read_only || spec.rootfs.is_none();
+    let root_source = spec.rootfs.unwrap_or(b"/");
+    let root_tree = clone_tree(&mut path, root_source, "rootfs", true)?;
+    if read_only_root {
+        sys::mount_setattr(root_tree.as_fd(), MOUNT_ATTR_RDONLY, true)
+            .map_err(fail("read-only", root_source))?;
+    }
+    let mut sources: heapless::Vec<Option<OwnedFd>, MAX_VOLUMES> = heapless::Vec::new();
+    for volume in &spec.volumes {
+        let tree = match volume.kind {
+            VolumeKind::Tmpfs => None,
+            VolumeKind::Bind | VolumeKind::ReadOnlyBind => {
+                let tree = clone_tree(&mut path, volume.source, "bind", true)?;
+                if volume.kind == VolumeKind::ReadOnlyBind {
+                    sys::mount_setattr(tree.as_fd(), MOUNT_ATTR_RDONLY, true)
+                        .map_err(fail("read-only", volume.source))?;
+                }
+                Some(tree)
+            }
+        };
+        let _ = sources.push(tree);
+    }
+    let mut devices: heapless::Vec<OwnedFd, { DEVICES.len() }> = heapless::Vec::new();
+    for (_, host) in DEVICES {
+        let tree = open_tree(CWD, host, OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC)
+            .map_err(fail("device", host.to_bytes()))?;
+        let _ = devices.push(tree);
+    }
+    // The controlling terminal, when there is one, becomes /dev/console (as in a VM). The
+    // magic link /proc/self/fd/0 leads open_tree to the terminal's device node.
+    let console = if rustix::termios::isatty(sys::stdio(0)) {
+        open_tree(CWD, c"/proc/self/fd/0", OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC)
+            .ok()
+    } else {
+        None
+    };
+
+    // Attach the root and hold it by a descriptor from now on.
+    let stage = spec.rootfs.unwrap_or(DEFAULT_STAGE);
+    let stage_c = path.of(&[stage]).map_err(fail("rootfs", stage))?;
+    move_mount(root_tree.as_fd(), c"", CWD, stage_c, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)
+        .map_err(fail("attach", stage))?;
+    let root = rustix::fs::open(stage_c, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(fail("rootfs", stage))?;
+    let root = root.as_fd();
+
+    // The host's own /proc, /sys and /dev come along in a clone of `/`: take them away
+    // rather than leave them under ours, where unmounting ours would reveal them.
+    if spec.rootfs.is_none() {
+        for sub in [&b"/proc"[..], b"/sys", b"/dev"] {
+            detach_all(&mut path, stage, sub);
+        }
+    }
+
+    let basic = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NODEV;
+    let noexec = basic | MountAttrFlags::MOUNT_ATTR_NOEXEC;
+    attach_fresh(root, b"/proc", c"proc", &[], noexec)?;
+    attach_fresh(root, b"/sys", c"sysfs", &[], noexec | MountAttrFlags::MOUNT_ATTR_RDONLY)?;
+    populate_dev(root, &devices, console.as_ref())?;
+    let tmp_is_volume = spec.volumes.iter().any(|v| v.dest == b"/tmp");
+    if read_only_root && !tmp_is_volume {
+        attach_fresh(root, b"/tmp", c"tmpfs", &[(c"mode", c"1777")], basic)?;
+    }
+    for (volume, tree) in spec.volumes.iter().zip(sources.iter()) {
+        match tree {
+            Some(tree) => {
+                let is_dir = fstat(tree).map(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
+                let target = resolve(root, volume.dest, is_dir.unwrap_or(true))?;
+                attach(tree.as_fd(), target.as_fd(), volume.dest)?;
+            }
+            None => attach_fresh(root, volume.dest, c"tmpfs", &[(c"mode", c"0755")], basic)?,
+        }
+    }
+    pivot(root)
+}
+
+const MOUNT_ATTR_RDONLY: u64 = linux_raw_sys::general::MOUNT_ATTR_RDONLY as u64;
+
+/// A detached copy of the host tree at `source` (with its submounts when `recursive`).
+fn clone_tree<'a>(
+    path: &mut CPath,
+    source: &'a [u8],
+    step: &'static str,
+    recursive: bool,
+) -> Result<'a, OwnedFd> {
+    let c = path.of(&[source]).map_err(fail(step, source))?;
+    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
+    if recursive {
+        flags |= OpenTreeFlags::AT_RECURSIVE;
+    }
+    open_tree(CWD, c, flags).map_err(fail(step, source))
+}
+
+/// Unmounts (lazily) every mount stacked at `stage` + `sub`, without following symlinks.
+fn detach_all(path: &mut CPath, stage: &[u8], sub: &[u8]) {
+    if let Ok(c) = path.of(&[stage, sub]) {
+        while unmount(c, UnmountFlags::DETACH | UnmountFlags::NOFOLLOW).is_ok() {}
+    }
+}
+
+/// Opens `dest` (absolute, inside the root) as an O_PATH descriptor, creating it — a
+/// directory, or an empty file when `dir` is false — and any missing parents. Each prefix
+/// is resolved afresh from the root with RESOLVE_IN_ROOT, so a symlink swapped in between
+/// two steps still cannot lead outside.
+fn resolve<'a>(root: BorrowedFd, dest: &'a [u8], dir: bool) -> Result<'a, OwnedFd> {
+    let mut path = CPath::new();
+    let mut parent: Option<OwnedFd> = None;
+    let mut end = 0;
+    while end < dest.len() {
+        end = dest[end + 1..].iter().position(|&b| b == b'/').map_or(dest.len(), |i| end + 1 + i);
+        let prefix = &dest[..end];
+        let name = &prefix[prefix.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1)..];
+        if name.is_empty() {
+            continue; // `//` or a trailing `/`
+        }
+        let last = end == dest.len();
+        let c = path.of(&[prefix]).map_err(fail("resolve", dest))?;
+        match open_in_root(root, c) {
+            Ok(fd) => parent = Some(fd),
+            Err(Errno::NOENT) => {
+                let at = parent.as_ref().map_or(root, |p| p.as_fd());
+                let c_name = path.of(&[name]).map_err(fail("resolve", dest))?;
+                let made = if last && !dir {
+                    openat(
+                        at,
+                        c_name,
+                        OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                        Mode::from_raw_mode(0o644),
+                    )
+                    .map(drop)
+                } else {
+                    mkdirat(at, c_name, Mode::from_raw_mode(0o755))
+                };
+                match made {
+                    Ok(()) | Err(Errno::EXIST) => {}
+                    Err(e) => return Err(fail("mkdir", dest)(e)),
+                }
+                let c = path.of(&[prefix]).map_err(fail("resolve", dest))?;
+                parent = Some(open_in_root(root, c).map_err(fail("resolve", dest))?);
+            }
+            Err(e) => return Err(fail("resolve", dest)(e)),
+        }
+    }
+    parent.ok_or_else(|| fail("resolve", dest)(Errno::INVAL))
+}
+
+/// openat2(2) with RESOLVE_IN_ROOT: `path` is looked up as if `root` were `/`; magic links
+/// (/proc/PID/fd/N and friends) are refused, since they could point anywhere.
+fn open_in_root(root: BorrowedFd, path: &CStr) -> rustix::io::Result<OwnedFd> {
+    openat2(
+        root,
+        path,
+        OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
+}
+
+/// move_mount(2) of a detached tree onto a resolved target.
+fn attach<'a>(tree: BorrowedFd, target: BorrowedFd, dest: &'a [u8]) -> Result<'a, ()> {
+    move_mount(
+        tree,
+        c"",
+        target,
+        c"",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+    .map_err(fail("mount", dest))
+}
+
+/// A new filesystem of type `fstype` with `options`, mounted at `dest` inside the root.
+fn attach_fresh<'a>(
+    root: BorrowedFd,
+    dest: &'a [u8],
+    fstype: &CStr,
+    options: &[(&CStr, &CStr)],
+    attrs: MountAttrFlags,
+) -> Result<'a, ()> {
+    let fs = fsopen(fstype, FsOpenFlags::FSOPEN_CLOEXEC).map_err(fail("mount", dest))?;
+    for (key, value) in options {
+        fsconfig_set_string(fs.as_fd(), *key, *value).map_err(fail("mount", dest))?;
+    }
+    fsconfig_create(fs.as_fd()).map_err(fail("mount", dest))?;
+    let tree = fsmount(fs.as_fd(), FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(fail("mount", dest))?;
+    let target = resolve(root, dest, true)?;
+    attach(tree.as_fd(), target.as_fd(), dest)
+}
+
+/// /dev: a small tmpfs holding the host's harmless devices (bind-mounted: no mknod
+/// needed), /dev/pts as a new devpts instance with its own ptmx, /dev/shm, and the usual
+/// links into /proc/self/fd.
+fn populate_dev<'a>(root: BorrowedFd, devices: &[OwnedFd], console: Option<&OwnedFd>) -> Result<'a, ()> {
+    let basic = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC;
+    attach_fresh(root, b"/dev", c"tmpfs", &[(c"mode", c"0755"), (c"size", c"64k")], basic)?;
+    let dev = resolve(root, b"/dev", true)?;
+    let names = DEVICES.iter().map(|(name, _)| *name);
+    let nodes = names.zip(devices.iter()).chain(console.map(|c| (c"console", c)));
+    for (name, tree) in nodes {
+        // An empty file to mount the device node over; in our own fresh tmpfs, so no
+        // symlink can be in the way.
+        openat(
+            dev.as_fd(),
+            name,
+            OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o666),
+        )
+        .map_err(fail("mknod", name.to_bytes()))?;
+        move_mount(tree.as_fd(), c"", dev.as_fd(), name, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)
+            .map_err(fail("mount", name.to_bytes()))?;
+    }
+    for (target, link) in [
+        (c"/proc/self/fd", c"fd"),
+        (c"/proc/self/fd/0", c"stdin"),
+        (c"/proc/self/fd/1", c"stdout"),
+        (c"/proc/self/fd/2", c"stderr"),
+        (c"pts/ptmx", c"ptmx"),
+    ] {
+        symlinkat(target, dev.as_fd(), link).map_err(fail("symlink", b"/dev"))?;
+    }
+    attach_fresh(root, b"/dev/pts", c"devpts", &[(c"ptmxmode", c"0666"), (c"mode", c"0620")], basic)?;
+    attach_fresh(root, b"/dev/shm", c"tmpfs", &[(c"mode", c"1777")], basic | MountAttrFlags::MOUNT_ATTR_NODEV)
+}
+
+/// Makes `root` the root directory and lets go of the host's tree for good.
+///
+/// pivot_root(".", ".") stacks the old root on top of the new one at `/`; unmounting `.`
+/// then detaches the old root (pivot_root(2), NOTES), with no put_old directory needed.
+/// pivot_root refuses an initramfs root (EINVAL): there, move the new root over `/` and
+/// chroot into it, as `switch_root` does.
+fn pivot<'a>(root: BorrowedFd) -> Result<'a, ()> {
+    rustix::process::fchdir(root).map_err(fail("chdir", b"rootfs"))?;
+    match rustix::process::pivot_root(c".", c".") {
+        Ok(()) => {
+            unmount(c".", UnmountFlags::DETACH).map_err(fail("umount", b"old root"))?;
+        }
+        Err(Errno::INVAL) => {
+            rustix::mount::mount_move(c".", c"/").map_err(fail("move-mount", b"/"))?;
+            rustix::process::chroot(c".").map_err(fail("chroot", b"."))?;
+        }
+        Err(e) => return Err(fail("pivot_root", b"rootfs")(e)),
+    }
+    rustix::process::chdir(c"/").map_err(fail("chdir", b"/"))
+}
