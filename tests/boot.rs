@@ -52,6 +52,7 @@ fn build_initramfs(name: &str, extra: &[String]) -> PathBuf {
         .args(["--init", HUSK, "--busybox"])
         .args(["--add", &format!("{}:/etc/hostname", hostname.display())])
         .args(["--add", &format!("{REPO}/tests/boot/basics.sh:/test/basics.sh")])
+        .args(["--add", &format!("{REPO}/tests/boot/run.sh:/test/run.sh")])
         .args(extra.iter().flat_map(|e| ["--add", e.as_str()]))
         .status()
         .expect("run qemu/mkinitramfs");
@@ -221,5 +222,22 @@ fn missing_command_is_127_and_still_powers_off() {
     let b = boot("", false, &["/no/such/command"]);
     assert!(b.has_line("husk: exec /no/such/command: No such file or directory (ENOENT)"), "{}", b.console);
     assert_eq!(b.exit_status(), 127);
+    b.assert_powered_off();
+}
+
+#[test]
+fn husk_run_works_inside_the_vm() {
+    require_qemu!();
+    // The VM's root is the initramfs, which pivot_root refuses: husk run falls back to
+    // move-mount + chroot. The container sees its own PID 1 and hostname, not the VM's /c.
+    let b = boot("", false, &["sh", "/test/run.sh"]);
+    assert!(b.console.contains("inside pid 2 host box procs "), "{}", b.console);
+    assert!(b.has_line("ls: /c: No such file or directory"), "{}", b.console);
+    assert!(b.has_line("run status 6"), "{}", b.console);
+    // No --rootfs: the VM's own root, read-only.
+    assert!(b.has_line("default root husk-vm"), "{}", b.console);
+    assert!(b.has_line("touch: /etc/x: Read-only file system"), "{}", b.console);
+    assert!(b.has_line("run status 1"), "{}", b.console);
+    assert_eq!(b.exit_status(), 0);
     b.assert_powered_off();
 }

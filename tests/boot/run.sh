@@ -1,0 +1,11 @@
+#!/bin/sh
+# Runs as COMMAND of husk booted as the kernel's init: `husk run` inside the VM, whose root
+# is the initramfs (pivot_root refuses it, so husk falls back to move-mount + chroot).
+set -u
+mkdir -p /c/bin /c/proc /c/dev /c/sys /c/tmp
+cp /bin/busybox /c/bin/
+for applet in sh ps ls cat hostname; do ln -s busybox /c/bin/$applet; done
+husk run --rootfs /c --hostname box -- sh -c 'echo "inside pid $$ host $(hostname) procs $(ps -o pid | wc -l)"; ls /c 2>&1 | head -1; exit 6'
+echo "run status $?"
+husk run -- sh -c 'echo "default root $(cat /etc/hostname)"; touch /etc/x 2>&1'
+echo "run status $?"
