@@ -126,3 +126,25 @@ fn interactive_shell_has_job_control() {
     assert!(screen.contains("Stopped"), "{screen}");
     assert_eq!(status, 7, "{screen}");
 }
+
+#[test]
+fn ctrl_c_reaches_a_command_in_a_container() {
+    // husk run hands the terminal to COMMAND inside the new PID namespace (PID 2 there).
+    let (status, screen) = on_terminal(&["run", "--", "sh", "-c", "sleep 100"], &[("@fg:sleep", "\x03")]);
+    assert_eq!(status, 130, "{screen}");
+}
+
+#[test]
+fn interactive_shell_in_a_container_has_job_control() {
+    let (status, screen) = on_terminal(
+        &["run", "--", "bash", "--norc", "--noprofile", "-i"],
+        &[
+            ("bash-", "sleep 100\n"),
+            ("@fg:sleep", "\x1a"),
+            ("Stopped", "exit 7\n"),
+            ("There are stopped jobs", "exit 7\n"),
+        ],
+    );
+    assert!(screen.contains("Stopped"), "{screen}");
+    assert_eq!(status, 7, "{screen}");
+}
