@@ -79,6 +79,9 @@ fn container_init(spec: &RunSpec, process: &Process, signals: &CallerSignals, ta
     // If `husk run` dies, even by SIGKILL, the container dies with it: the init's death
     // ends every process in the PID namespace (pid_namespaces(7)).
     let _ = sys::set_parent_death_signal(SIGKILL);
+    // No descriptor of the host's but stdio crosses into the container: an inherited
+    // directory fd would be a way out of the root (the runc CVE-2024-21626 class).
+    let _ = sys::close_from(3);
     sys::exit(match prepare_and_run(spec, process, signals, take_terminal) {
         Ok(code) => code,
         Err(failure) => {

@@ -208,13 +208,14 @@ fn resolve<'a>(root: BorrowedFd, dest: &'a [u8], dir: bool) -> Result<'a, OwnedF
     parent.ok_or_else(|| fail("resolve", dest)(Errno::INVAL))
 }
 
-/// openat2(2) with RESOLVE_IN_ROOT: `path` is looked up as if `root` were `/`; magic links
-/// (/proc/PID/fd/N and friends) are refused, since they could point anywhere.
+/// openat2(2) with RESOLVE_IN_ROOT: `path` is looked up as if `root` were `/`, symlinks
+/// included (a final one too: `DST -> elsewhere` mounts at elsewhere, inside the root);
+/// magic links (/proc/PID/fd/N and friends) are refused, since they could point anywhere.
 fn open_in_root(root: BorrowedFd, path: &CStr) -> rustix::io::Result<OwnedFd> {
     openat2(
         root,
         path,
-        OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        OFlags::PATH | OFlags::CLOEXEC,
         Mode::empty(),
         ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
     )
