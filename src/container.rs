@@ -164,7 +164,7 @@ impl Environment {
             Some(&self.hostname[..]),
             term,
         ];
-        let mut pointers = [core::ptr::null::<u8>(); MAX_ENV + 5];
+        let pointers = &mut self.pointers;
         for entry in defaults.into_iter().flatten() {
             if !overridden(entry) {
                 pointers[n] = entry.as_ptr();
@@ -181,8 +181,7 @@ impl Environment {
             n += 1;
         }
         pointers[n] = core::ptr::null();
-        self.pointers = pointers;
-        self.pointers.as_ptr()
+        pointers.as_ptr()
     }
 }
 
