@@ -1,0 +1,3 @@
+//! Helpers shared by black-box test binaries (`mod common;` in the test file).
+
+pub mod rootfs;

@@ -1,0 +1,1639 @@
+//! Black-box tests of `husk run`: the release binary run as a user runs it, judged by its
+//! exit status, stdout and stderr, by what the command sees inside, and by what is left on
+//! the host afterwards.
+//!
+//! Rules kept throughout:
+//! - every test has its own directory `/tmp/husk-run.<pid>.<test>.t` ([`Case`]); its path is
+//!   the test's marker: it is an argument of every container command (`sh -c SCRIPT MARKER`),
+//!   so husk's and the command's /proc/PID/cmdline hold it;
+//! - after every run, nothing may be left: no process whose cmdline holds the marker, and no
+//!   change in the lines of the host's /proc/self/mountinfo that mention the test's own
+//!   directories or the rootfs it used (only those: other tests run in parallel);
+//! - no sleeping and hoping: waits poll a condition against a deadline ([`wait_for`]);
+//!   readiness is announced by the container (`echo ready`);
+//! - every process a test starts is killed and reaped even when the test fails ([`Proc`]);
+//! - the shared rootfs fixtures are never written to: tests that change a rootfs (symlink
+//!   traps, missing bind destinations) copy it into their own directory first.
+//!
+//! Fixtures come from `common/rootfs.rs`: busybox (always) and Debian bookworm with python3
+//! (debootstrap; skipped with a printed reason when it is not installed, a failure in CI).
+
+mod common;
+
+use common::rootfs;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::fs;
+use std::io::{self, Read};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Component, Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------------------------------
+// Helpers: waiting, signals, /proc
+// ---------------------------------------------------------------------------------------
+
+/// The binary under test.
+const HUSK: &str = env!("CARGO_BIN_EXE_husk");
+
+/// How long any single wait may take before the test fails: only reached when something is
+/// broken, so generous (tests run in parallel on small machines).
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// How often a condition is polled while waiting for it.
+const POLL: Duration = Duration::from_millis(2);
+
+const SIGHUP: i32 = 1;
+const SIGINT: i32 = 2;
+const SIGQUIT: i32 = 3;
+const SIGKILL: i32 = 9;
+const SIGUSR1: i32 = 10;
+const SIGUSR2: i32 = 12;
+const SIGTERM: i32 = 15;
+
+/// `__NR_rt_sigtimedwait` on x86_64, as /proc/PID/syscall shows it.
+const NR_RT_SIGTIMEDWAIT: &str = "128";
+
+unsafe extern "C" {
+    /// kill(2) from the C library std already links: std can only send SIGKILL.
+    safe fn kill(pid: i32, sig: i32) -> i32;
+}
+
+/// Sends `sig` to `pid`, failing the test if the kernel refuses.
+fn send(pid: i32, sig: i32) {
+    if kill(pid, sig) != 0 {
+        panic!("kill({pid}, {sig}): {}", io::Error::last_os_error());
+    }
+}
+
+/// Polls `probe` until it gives a value; after [`DEADLINE`] fails the test with `describe()`
+/// (called only then, so it can show the latest state of what was awaited).
+fn wait_for<T>(describe: impl Fn() -> String, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {DEADLINE:?} waiting for {}", describe());
+        }
+        thread::sleep(POLL);
+    }
+}
+
+/// [`wait_for`] a condition.
+fn wait_until(describe: impl Fn() -> String, mut condition: impl FnMut() -> bool) {
+    wait_for(describe, || condition().then_some(()));
+}
+
+/// The pids in /proc.
+fn pids() -> Vec<i32> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect()
+}
+
+/// `(pid, ppid, state)` of a process, from /proc/PID/stat.
+fn stat(pid: i32) -> Option<(i32, i32, char)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut fields = text[text.rfind(')')? + 1..].split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    Some((pid, fields.next()?.parse().ok()?, state))
+}
+
+/// Whether `pid` exists and is not a zombie.
+fn alive(pid: i32) -> bool {
+    stat(pid).is_some_and(|(_, _, state)| state != 'Z')
+}
+
+/// The argument vector of `pid`, joined by spaces (empty for zombies).
+fn cmdline(pid: i32) -> String {
+    let raw = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&raw).split('\0').filter(|a| !a.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// Live processes (this one excluded) whose arguments mention `marker`, with their cmdline.
+fn mentioning(marker: &str) -> Vec<(i32, String)> {
+    let me = std::process::id() as i32;
+    pids()
+        .into_iter()
+        .filter(|&pid| pid != me)
+        .map(|pid| (pid, cmdline(pid)))
+        .filter(|(_, args)| args.contains(marker))
+        .collect()
+}
+
+/// The PID namespace of `pid` (`pid:[inode]`).
+fn pid_namespace(pid: i32) -> Option<String> {
+    let link = fs::read_link(format!("/proc/{pid}/ns/pid")).ok()?;
+    Some(link.to_string_lossy().into_owned())
+}
+
+/// Live processes in the PID namespace `ns`.
+fn in_pid_namespace(ns: &str) -> Vec<i32> {
+    pids().into_iter().filter(|&pid| alive(pid) && pid_namespace(pid).as_deref() == Some(ns)).collect()
+}
+
+/// The namespace `kind` of this test process, as `readlink /proc/self/ns/KIND` shows it.
+fn host_namespace(kind: &str) -> String {
+    fs::read_link(format!("/proc/self/ns/{kind}"))
+        .unwrap_or_else(|e| panic!("readlink /proc/self/ns/{kind}: {e}"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Kills every live descendant of `root` (repeating while new ones appear), then `root`.
+fn kill_tree(root: i32) {
+    for _ in 0..200 {
+        let mut by_parent: HashMap<i32, Vec<i32>> = HashMap::new();
+        for (pid, ppid, state) in pids().into_iter().filter_map(stat) {
+            if state != 'Z' {
+                by_parent.entry(ppid).or_default().push(pid);
+            }
+        }
+        let mut live = Vec::new();
+        let mut queue = vec![root];
+        while let Some(pid) = queue.pop() {
+            for child in by_parent.remove(&pid).unwrap_or_default() {
+                queue.push(child);
+                live.push(child);
+            }
+        }
+        if live.is_empty() {
+            break;
+        }
+        for pid in live {
+            kill(pid, SIGKILL);
+        }
+        thread::sleep(POLL);
+    }
+    kill(root, SIGKILL);
+}
+
+/// The interface names in a /proc/net/dev text, sorted.
+fn interfaces(net_dev: &str) -> Vec<String> {
+    let mut names: Vec<String> = net_dev
+        .lines()
+        .filter_map(|l| Some(l.split_once(':')?.0.trim().to_string()))
+        .filter(|n| !n.is_empty() && !n.contains('|'))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The `(mount point, type, options)` of each line of a /proc/mounts text.
+fn mounts(text: &str) -> Vec<(String, String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            Some((f.get(1)?.to_string(), f.get(2)?.to_string(), f.get(3)?.to_string()))
+        })
+        .collect()
+}
+
+/// The last (topmost) mount at `point` in a /proc/mounts text: `(type, options)`.
+fn mount_at(text: &str, point: &str) -> Option<(String, String)> {
+    mounts(text).into_iter().rev().find(|(p, _, _)| p == point).map(|(_, t, o)| (t, o))
+}
+
+/// Whether a mount's options start with `ro`.
+fn is_read_only(options: &str) -> bool {
+    options.split(',').next() == Some("ro")
+}
+
+/// The names in a directory, sorted.
+fn dir_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read_dir {}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("test paths are UTF-8")
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers: processes and their output
+// ---------------------------------------------------------------------------------------
+
+/// Everything read so far from one output pipe, and whether it reached end of file.
+struct Capture {
+    bytes: Mutex<Vec<u8>>,
+    closed: AtomicBool,
+}
+
+impl Capture {
+    /// Reads `pipe` on its own thread until end of file.
+    fn start(mut pipe: impl Read + Send + 'static) -> Arc<Capture> {
+        let capture = Arc::new(Capture { bytes: Mutex::new(Vec::new()), closed: AtomicBool::new(false) });
+        let writer = Arc::clone(&capture);
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            loop {
+                match pipe.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => writer.bytes.lock().unwrap().extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            writer.closed.store(true, Ordering::SeqCst);
+        });
+        capture
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes.lock().unwrap()).into_owned()
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+}
+
+/// A started process with stdout and stderr captured. Dropping it before it was waited for
+/// kills it and all its descendants, and reaps it.
+struct Proc {
+    what: String,
+    child: Child,
+    stdout: Arc<Capture>,
+    stderr: Arc<Capture>,
+    reaped: bool,
+}
+
+impl Proc {
+    /// Starts `cmd` with stdin from /dev/null (a container never takes the test's terminal).
+    fn start(cmd: &mut Command) -> Proc {
+        Proc::start_with_stdin(cmd, Stdio::null())
+    }
+
+    fn start_with_stdin(cmd: &mut Command, stdin: Stdio) -> Proc {
+        let what = format!("{cmd:?}");
+        cmd.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        let stdout = Capture::start(child.stdout.take().unwrap());
+        let stderr = Capture::start(child.stderr.take().unwrap());
+        Proc { what, child, stdout, stderr, reaped: false }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Whether the process is still running (not exited, not reaped).
+    fn running(&mut self) -> bool {
+        !self.reaped && self.child.try_wait().expect("waitpid").is_none()
+    }
+
+    /// Waits until stdout holds `needle`.
+    fn wait_stdout(&self, needle: &str) {
+        wait_until(
+            || {
+                format!(
+                    "{needle:?} on the stdout of {}\n  stdout so far: {:?}\n  stderr so far: {:?}",
+                    self.what,
+                    self.stdout.text(),
+                    self.stderr.text()
+                )
+            },
+            || self.stdout.text().contains(needle),
+        );
+    }
+
+    /// Waits for the process to end and for its output pipes to close (a process left
+    /// behind in the container would hold them open).
+    fn wait(&mut self) -> Outcome {
+        let (what, stdout, stderr, child) = (&self.what, &self.stdout, &self.stderr, &mut self.child);
+        let status = wait_for(
+            || {
+                format!(
+                    "{what} to exit\n  stdout so far: {:?}\n  stderr so far: {:?}",
+                    stdout.text(),
+                    stderr.text()
+                )
+            },
+            || child.try_wait().expect("waitpid"),
+        );
+        self.reaped = true;
+        wait_until(
+            || {
+                format!(
+                    "the output pipes of {} to close after it ended with {status}: a leftover \
+                     process holds them\n  stdout so far: {:?}\n  stderr so far: {:?}",
+                    self.what,
+                    self.stdout.text(),
+                    self.stderr.text()
+                )
+            },
+            || self.stdout.is_closed() && self.stderr.is_closed(),
+        );
+        Outcome { what: self.what.clone(), status, stdout: self.stdout.text(), stderr: self.stderr.text() }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // Once reaped, the pid may belong to someone else: leave it alone.
+        if !self.reaped {
+            kill_tree(self.pid());
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// How a process ended and what it printed.
+struct Outcome {
+    what: String,
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Outcome {
+    /// Asserts the exit code, stdout and stderr exactly.
+    fn expect(&self, code: i32, stdout: &str, stderr: &str) {
+        assert!(
+            self.status.code() == Some(code) && self.stdout == stdout && self.stderr == stderr,
+            "expected exit status {code}, stdout {stdout:?}, stderr {stderr:?}\n got {self}"
+        );
+    }
+
+    /// Asserts a successful exit with an empty stderr; returns stdout.
+    fn expect_success(&self) -> &str {
+        assert!(
+            self.status.code() == Some(0) && self.stderr.is_empty(),
+            "expected exit status 0 and an empty stderr\n got {self}"
+        );
+        &self.stdout
+    }
+
+    /// Asserts exit status 0; returns stdout's lines (stderr may hold what the script
+    /// redirected there itself).
+    fn success_lines(&self) -> Vec<&str> {
+        assert!(self.status.code() == Some(0), "expected exit status 0\n got {self}");
+        self.stdout.lines().collect()
+    }
+
+    /// Whether this is husk refusing: status 125, nothing on stdout (COMMAND did not run),
+    /// exactly one line on stderr starting with `husk: `.
+    fn is_refusal(&self) -> bool {
+        self.status.code() == Some(125)
+            && self.stdout.is_empty()
+            && self.stderr.starts_with("husk: ")
+            && self.stderr.ends_with('\n')
+            && self.stderr.matches('\n').count() == 1
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "{} from {}\n  stdout: {:?}\n  stderr: {:?}",
+            self.status, self.what, self.stdout, self.stderr
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers: one test's directory, marker and leftover checks
+// ---------------------------------------------------------------------------------------
+
+/// One test's world: its directory (whose path is the marker), the extra host directories
+/// it made, and the host mount table lines it watches.
+struct Case {
+    name: String,
+    dir: PathBuf,
+    marker: String,
+    host_dirs: Vec<PathBuf>,
+    watched: Vec<String>,
+    mounts_before: BTreeSet<String>,
+}
+
+impl Case {
+    /// A fresh directory for test `name`; `rootfs` are the shared fixture trees it will use
+    /// (their mount table lines are watched too).
+    fn new(name: &str, rootfs: &[&Path]) -> Case {
+        let dir = std::env::temp_dir().join(format!("husk-run.{}.{name}.t", std::process::id()));
+        rootfs::remove_tree(&dir).unwrap_or_else(|why| panic!("{why}"));
+        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+        let dir = dir.canonicalize().unwrap();
+        let marker = path_str(&dir).to_string();
+        let mut case = Case {
+            name: name.to_string(),
+            dir,
+            marker: marker.clone(),
+            host_dirs: Vec::new(),
+            watched: Vec::new(),
+            mounts_before: BTreeSet::new(),
+        };
+        case.watch(Path::new(&marker));
+        for tree in rootfs {
+            case.watch(tree);
+        }
+        case
+    }
+
+    fn join(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Watches the host mount table lines mentioning `path`.
+    fn watch(&mut self, path: &Path) {
+        self.watched.push(path_str(path).to_string());
+        self.mounts_before = self.watched_mounts();
+    }
+
+    fn watched_mounts(&self) -> BTreeSet<String> {
+        fs::read_to_string("/proc/self/mountinfo")
+            .expect("read /proc/self/mountinfo")
+            .lines()
+            .filter(|line| self.watched.iter().any(|w| line.contains(w.as_str())))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// A new, empty directory `/<unique>` at the host's root (removed on drop), watched.
+    fn host_root_dir(&mut self, label: &str) -> PathBuf {
+        let dir = PathBuf::from(format!("/husk-run.{}.{}.{label}", std::process::id(), self.name));
+        rootfs::remove_tree(&dir).unwrap_or_else(|why| panic!("{why}"));
+        fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+        self.host_dirs.push(dir.clone());
+        self.watch(&dir);
+        dir
+    }
+
+    /// A private copy of `tree` at `<dir>/rootfs`, free to change.
+    fn rootfs_copy(&self, tree: &Path) -> PathBuf {
+        let copy = self.join("rootfs");
+        rootfs::copy_tree(tree, &copy);
+        copy
+    }
+
+    /// `husk run OPTS -- sh -c SCRIPT MARKER` (the marker is the script's `$0`).
+    fn sh(&self, opts: &[&str], script: &str) -> Command {
+        let mut cmd = Command::new(HUSK);
+        cmd.arg("run").args(opts).args(["--", "sh", "-c", script, self.marker.as_str()]);
+        cmd
+    }
+
+    /// `husk run OPTS -- COMMAND...`
+    fn cmd(&self, opts: &[&str], command: &[&str]) -> Command {
+        let mut cmd = Command::new(HUSK);
+        cmd.arg("run").args(opts).arg("--").args(command);
+        cmd
+    }
+
+    /// Runs `cmd` to its end, then checks that nothing was left behind.
+    fn run(&self, cmd: &mut Command) -> Outcome {
+        let outcome = Proc::start(cmd).wait();
+        self.assert_clean(&outcome.what);
+        outcome
+    }
+
+    /// No process mentions the marker any more, and the watched host mount table lines are
+    /// as they were.
+    fn assert_clean(&self, after: &str) {
+        wait_until(
+            || format!("the processes left by {after} to end: {:?}", mentioning(&self.marker)),
+            || mentioning(&self.marker).is_empty(),
+        );
+        let now = self.watched_mounts();
+        assert!(
+            now == self.mounts_before,
+            "the host mount table changed after {after}\n  appeared: {:#?}\n  disappeared: {:#?}",
+            now.difference(&self.mounts_before).collect::<Vec<_>>(),
+            self.mounts_before.difference(&now).collect::<Vec<_>>()
+        );
+    }
+}
+
+impl Drop for Case {
+    fn drop(&mut self) {
+        for dir in self.host_dirs.iter().chain([&self.dir]) {
+            if let Err(why) = rootfs::remove_tree(dir) {
+                eprintln!("cleanup: {why}");
+            }
+        }
+    }
+}
+
+/// The busybox rootfs, or why this test cannot run.
+fn busybox() -> Result<&'static Path, String> {
+    rootfs::require_root()?;
+    rootfs::busybox()
+}
+
+/// The Debian rootfs, or why this test cannot run.
+fn debian() -> Result<&'static Path, String> {
+    rootfs::require_root()?;
+    rootfs::debian()
+}
+
+/// The fixture, or print why the test is skipped and return.
+macro_rules! need {
+    ($test:literal, $fixture:expr) => {
+        match $fixture {
+            Ok(value) => value,
+            Err(why) => {
+                eprintln!("skipped: {}: {why}", $test);
+                return;
+            }
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Namespaces: processes, hostname, network
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn ps_sees_only_the_containers_processes() {
+    let bb = need!("ps_sees_only_the_containers_processes", busybox());
+    let case = Case::new("ps", &[bb]);
+    let out = case.run(&mut case.sh(&["--rootfs", path_str(bb)], "echo pid=$$; ps -o pid,comm; true"));
+    let stdout = out.expect_success();
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some("pid=2"), "COMMAND is PID 2\n{out}");
+    assert_eq!(
+        lines.next().map(|l| l.split_whitespace().collect::<Vec<_>>()),
+        Some(vec!["PID", "COMMAND"]),
+        "{out}"
+    );
+    let rows: Vec<(String, String)> = lines
+        .map(|l| {
+            let mut f = l.split_whitespace();
+            (f.next().unwrap_or("").to_string(), f.next().unwrap_or("").to_string())
+        })
+        .collect();
+    let pids: Vec<&str> = rows.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(pids, ["1", "2", "3"], "ps must see husk, sh and itself only\n{out}");
+    assert!(["husk", "init"].contains(&rows[0].1.as_str()), "PID 1 is husk\n{out}");
+    assert_eq!((rows[1].1.as_str(), rows[2].1.as_str()), ("sh", "ps"), "{out}");
+}
+
+#[test]
+fn host_processes_cannot_be_seen_or_killed() {
+    let bb = need!("host_processes_cannot_be_seen_or_killed", busybox());
+    let case = Case::new("hostproc", &[bb]);
+    let mut sleeper = Proc::start(Command::new("sleep").arg("1000"));
+    let pid = sleeper.pid();
+    let script = format!(
+        "exec 2>&1; if test -e /proc/{pid}; then echo visible; else echo invisible; fi; \
+         kill -KILL {pid}; echo kill=$?; kill -0 {pid}; echo probe=$?"
+    );
+    let out = case.run(&mut case.sh(&["--rootfs", path_str(bb)], &script));
+    let lines = out.success_lines();
+    assert_eq!(lines.first(), Some(&"invisible"), "host pid {pid} is in the container's /proc\n{out}");
+    for probe in ["kill=", "probe="] {
+        let status = lines.iter().find_map(|l| l.strip_prefix(probe));
+        assert!(status.is_some_and(|s| s != "0"), "`kill` of host pid {pid} from inside must fail\n{out}");
+    }
+    assert!(out.stdout.contains("No such process"), "kill must fail with ESRCH\n{out}");
+    assert!(sleeper.running(), "the host's sleep {pid} was killed from inside");
+}
+
+#[test]
+fn hostname_defaults_to_husk() {
+    let bb = need!("hostname_defaults_to_husk", busybox());
+    let case = Case::new("hostname-default", &[bb]);
+    case.run(&mut case.sh(&["--rootfs", path_str(bb)], "hostname; cat /proc/sys/kernel/hostname")).expect(
+        0,
+        "husk\nhusk\n",
+        "",
+    );
+}
+
+#[test]
+fn hostname_option_sets_it() {
+    let bb = need!("hostname_option_sets_it", busybox());
+    let case = Case::new("hostname-option", &[bb]);
+    case.run(&mut case.sh(
+        &["--rootfs", path_str(bb), "--hostname", "box-7.example"],
+        "hostname; cat /proc/sys/kernel/hostname",
+    ))
+    .expect(0, "box-7.example\nbox-7.example\n", "");
+}
+
+#[test]
+fn hostname_changed_inside_stays_inside() {
+    let bb = need!("hostname_changed_inside_stays_inside", busybox());
+    let case = Case::new("hostname-change", &[bb]);
+    let read = || fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let host_before = read();
+    case.run(&mut case.sh(&["--rootfs", path_str(bb)], "hostname other-name; hostname")).expect(
+        0,
+        "other-name\n",
+        "",
+    );
+    assert_eq!(read(), host_before, "the host's hostname changed");
+}
+
+#[test]
+fn namespaces_are_new_except_user() {
+    let bb = need!("namespaces_are_new_except_user", busybox());
+    let case = Case::new("namespaces", &[bb]);
+    let kinds = ["pid", "mnt", "uts", "ipc", "net", "cgroup", "user"];
+    let script = format!("for n in {}; do echo $n $(readlink /proc/self/ns/$n); done", kinds.join(" "));
+    for (opts, shared) in [
+        (vec!["--rootfs", path_str(bb)], vec!["user"]),
+        (vec!["--rootfs", path_str(bb), "--net", "host"], vec!["user", "net"]),
+    ] {
+        let out = case.run(&mut case.sh(&opts, &script));
+        let inside: BTreeMap<&str, &str> =
+            out.expect_success().lines().filter_map(|l| l.split_once(' ')).collect();
+        for kind in kinds {
+            let host = host_namespace(kind);
+            let same = inside.get(kind) == Some(&host.as_str());
+            if shared.contains(&kind) {
+                assert!(same, "{kind} namespace must be the host's ({host})\n{out}");
+            } else {
+                assert!(
+                    !same && inside.get(kind).is_some_and(|ns| ns.starts_with(kind)),
+                    "{kind} namespace must be new (host: {host})\n{out}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn net_none_has_only_lo_and_it_is_up() {
+    let bb = need!("net_none_has_only_lo_and_it_is_up", busybox());
+    let case = Case::new("net-none", &[bb]);
+    for opts in [vec!["--rootfs", path_str(bb)], vec!["--rootfs", path_str(bb), "--net", "none"]] {
+        let out = case.run(&mut case.sh(
+            &opts,
+            "ls /sys/class/net; echo --; cat /sys/class/net/lo/flags; echo --; \
+             cat /proc/net/dev; echo --; ping -c 1 -W 10 127.0.0.1 >/dev/null && echo ping-ok",
+        ));
+        let stdout = out.expect_success();
+        let parts: Vec<&str> = stdout.split("--\n").collect();
+        assert_eq!(parts.len(), 4, "{out}");
+        assert_eq!(parts[0], "lo\n", "/sys/class/net must hold lo only\n{out}");
+        let flags = u32::from_str_radix(parts[1].trim().trim_start_matches("0x"), 16)
+            .unwrap_or_else(|_| panic!("lo's flags: {:?}\n{out}", parts[1]));
+        assert_eq!(flags & 0x1, 0x1, "lo must be UP (IFF_UP)\n{out}");
+        assert_eq!(interfaces(parts[2]), ["lo"], "/proc/net/dev must list lo only\n{out}");
+        assert_eq!(parts[3], "ping-ok\n", "127.0.0.1 must answer\n{out}");
+    }
+}
+
+#[test]
+fn net_host_shares_the_hosts_interfaces() {
+    let bb = need!("net_host_shares_the_hosts_interfaces", busybox());
+    let case = Case::new("net-host", &[bb]);
+    let out = case.run(&mut case.sh(&["--rootfs", path_str(bb), "--net", "host"], "cat /proc/net/dev"));
+    let host = fs::read_to_string("/proc/net/dev").unwrap();
+    assert_eq!(
+        interfaces(out.expect_success()),
+        interfaces(&host),
+        "--net host must see the host's interfaces\n{out}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. The root: pivot_root, /proc, /sys, /dev, read-only, the default root
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn no_host_path_is_reachable() {
+    let bb = need!("no_host_path_is_reachable", busybox());
+    let case = Case::new("pivot", &[bb]);
+    let script = format!(
+        "cut -d' ' -f5 /proc/self/mountinfo; echo --; ls -A /; echo --; ls -A /..; echo --; \
+         readlink /proc/1/root 2>/dev/null || echo denied; \
+         readlink /proc/1/cwd 2>/dev/null || echo denied; \
+         readlink /proc/self/root; echo --; \
+         for p in {} /work {}; do test -e $p && echo reachable $p; done; true",
+        path_str(bb),
+        case.marker
+    );
+    let out = case.run(&mut case.sh(&["--rootfs", path_str(bb)], &script));
+    let stdout = out.expect_success();
+    let parts: Vec<&str> = stdout.split("--\n").collect();
+    assert_eq!(parts.len(), 5, "{out}");
+    let allowed = |point: &str| {
+        point == "/"
+            || ["/proc", "/sys", "/dev"]
+                .iter()
+                .any(|top| point == *top || point.starts_with(&format!("{top}/")))
+    };
+    let strays: Vec<&str> = parts[0].lines().filter(|p| !allowed(p)).collect();
+    assert!(
+        strays.is_empty(),
+        "mount points outside / /proc /sys /dev (the old root must be gone): {strays:?}\n{out}"
+    );
+    assert_eq!(parts[0].lines().filter(|p| *p == "/").count(), 1, "one mount at /\n{out}");
+    let listing = |text: &str| {
+        let mut v: Vec<String> = text.lines().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(listing(parts[1]), dir_names(bb), "/ must be the rootfs\n{out}");
+    assert_eq!(listing(parts[2]), dir_names(bb), "/.. must be /\n{out}");
+    for (i, line) in parts[3].lines().enumerate() {
+        assert!(
+            line == "/" || (i < 2 && line == "denied"),
+            "PID 1's and our root and cwd must be / (or unreadable)\n{out}"
+        );
+    }
+    assert_eq!(parts[3].lines().count(), 3, "{out}");
+    assert_eq!(parts[4], "", "host paths reachable inside\n{out}");
+}
+
+#[test]
+fn proc_is_fresh_and_sys_read_only() {
+    let bb = need!("proc_is_fresh_and_sys_read_only", busybox());
+    let case = Case::new("procsys", &[bb]);
+    let out = case.run(&mut case.sh(
+        &["--rootfs", path_str(bb)],
+        "cat /proc/mounts; echo --; touch /sys/husk-probe 2>&1; echo touch=$?",
+    ));
+    let stdout = out.expect_success();
+    let (table, rest) = stdout.split_once("--\n").expect("two parts");
+    let proc_mount = mount_at(table, "/proc");
+    assert_eq!(proc_mount.as_ref().map(|(t, _)| t.as_str()), Some("proc"), "a proc at /proc\n{out}");
+    let sys = mount_at(table, "/sys");
+    assert!(
+        sys.as_ref().is_some_and(|(t, o)| t == "sysfs" && is_read_only(o)),
+        "a read-only sysfs at /sys\n{out}"
+    );
+    assert!(
+        rest.contains("Read-only file system") && !rest.contains("touch=0"),
+        "writing under /sys must fail with EROFS\n{out}"
+    );
+}
+
+#[test]
+fn dev_devices_work() {
+    let bb = need!("dev_devices_work", busybox());
+    let case = Case::new("dev-work", &[bb]);
+    let out = case.run(&mut case.sh(
+        &["--rootfs", path_str(bb)],
+        "exec 2>&1
+         head -c 16 /dev/urandom | wc -c
+         head -c 16 /dev/random | wc -c
+         head -c 4 /dev/zero | od -An -tx1
+         echo discarded > /dev/null && echo null-ok
+         wc -c < /dev/null
+         echo x > /dev/full; echo full=$?
+         echo shm-ok > /dev/shm/probe && cat /dev/shm/probe
+         echo --
+         ls /dev/pts
+         echo --
+         exec 3<>/dev/ptmx && ls /dev/pts",
+    ));
+    let stdout = out.success_lines().join("\n");
+    let parts: Vec<&str> = stdout.split("\n--\n").collect();
+    assert_eq!(parts.len(), 3, "{out}");
+    let lines: Vec<&str> = parts[0].lines().collect();
+    assert_eq!(lines.len(), 8, "{out}");
+    assert_eq!(&lines[..5], ["16", "16", " 00 00 00 00", "null-ok", "0"], "{out}");
+    assert!(lines[5].contains("No space left on device"), "/dev/full must refuse writes with ENOSPC\n{out}");
+    assert!(lines[6].starts_with("full=") && lines[6] != "full=0", "{out}");
+    assert_eq!(lines[7], "shm-ok", "{out}");
+    assert_eq!(parts[1], "ptmx", "/dev/pts must be a new devpts instance: no host ptys\n{out}");
+    assert_eq!(parts[2], "0\nptmx", "opening /dev/ptmx must make pty 0 of the container's devpts\n{out}");
+}
+
+#[test]
+fn dev_holds_only_the_minimal_set() {
+    let bb = need!("dev_holds_only_the_minimal_set", busybox());
+    let case = Case::new("dev-set", &[bb]);
+    let out = case.run(&mut case.sh(
+        &["--rootfs", path_str(bb)],
+        "ls -A /dev; echo --
+         stat -c '%n %F %t:%T' /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty
+         echo --
+         for l in fd stdin stdout stderr; do echo $l $(readlink /dev/$l); done
+         echo --
+         test -e /dev/ptmx && echo ptmx-ok
+         echo --
+         cat /proc/mounts",
+    ));
+    let stdout = out.expect_success();
+    let parts: Vec<&str> = stdout.split("--\n").collect();
+    assert_eq!(parts.len(), 5, "{out}");
+    let mut names: Vec<&str> = parts[0].lines().collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty",
+            "urandom", "zero"
+        ],
+        "/dev must hold the minimal set and nothing of the host\n{out}"
+    );
+    assert_eq!(
+        parts[1],
+        "/dev/null character special file 1:3\n\
+         /dev/zero character special file 1:5\n\
+         /dev/full character special file 1:7\n\
+         /dev/random character special file 1:8\n\
+         /dev/urandom character special file 1:9\n\
+         /dev/tty character special file 5:0\n",
+        "{out}"
+    );
+    assert_eq!(
+        parts[2], "fd /proc/self/fd\nstdin /proc/self/fd/0\nstdout /proc/self/fd/1\nstderr /proc/self/fd/2\n",
+        "{out}"
+    );
+    assert_eq!(parts[3], "ptmx-ok\n", "{out}");
+    for (point, fstype) in [("/dev", "tmpfs"), ("/dev/pts", "devpts"), ("/dev/shm", "tmpfs")] {
+        assert_eq!(
+            mount_at(parts[4], point).map(|(t, _)| t),
+            Some(fstype.to_string()),
+            "{point} must be a {fstype}\n{out}"
+        );
+    }
+}
+
+#[test]
+fn read_only_rootfs_with_fresh_tmp() {
+    let bb = need!("read_only_rootfs_with_fresh_tmp", busybox());
+    let case = Case::new("read-only", &[bb]);
+    let probe = format!("husk-probe.{}", std::process::id());
+    let script = format!(
+        "touch /{probe} 2>&1; echo root=$?; ls -A /tmp; touch /tmp/{probe} && echo tmp-ok; \
+         echo --; cat /proc/mounts"
+    );
+    let out = case.run(&mut case.sh(&["--rootfs", path_str(bb), "--read-only"], &script));
+    let stdout = out.expect_success();
+    let (head, table) = stdout.split_once("--\n").expect("two parts");
+    let lines: Vec<&str> = head.lines().collect();
+    assert!(
+        lines.len() == 3
+            && lines[0].contains("Read-only file system")
+            && lines[1] != "root=0"
+            && lines[2] == "tmp-ok",
+        "/ must be read-only and /tmp an empty writable tmpfs\n{out}"
+    );
+    assert!(mount_at(table, "/").is_some_and(|(_, o)| is_read_only(&o)), "/ must be mounted ro\n{out}");
+    assert_eq!(mount_at(table, "/tmp").map(|(t, _)| t), Some("tmpfs".to_string()), "{out}");
+    assert!(!bb.join(&probe).exists() && !bb.join("tmp").join(&probe).exists());
+}
+
+#[test]
+fn tmpfs_option_mounts_a_fresh_tmpfs() {
+    let bb = need!("tmpfs_option_mounts_a_fresh_tmpfs", busybox());
+    let case = Case::new("tmpfs", &[bb]);
+    let out = case.run(&mut case.sh(
+        &["--rootfs", path_str(bb), "--read-only", "--tmpfs", "/srv"],
+        "ls -A /srv; touch /srv/a && ls -A /srv; echo --; cat /proc/mounts",
+    ));
+    let stdout = out.expect_success();
+    let (head, table) = stdout.split_once("--\n").expect("two parts");
+    assert_eq!(head, "a\n", "/srv must be empty, then writable under --read-only\n{out}");
+    assert_eq!(mount_at(table, "/srv").map(|(t, _)| t), Some("tmpfs".to_string()), "{out}");
+    assert!(dir_names(&bb.join("srv")).is_empty(), "the write reached the rootfs");
+}
+
+#[test]
+fn default_root_is_the_hosts_read_only_with_fresh_tmp() {
+    need!("default_root_is_the_hosts_read_only_with_fresh_tmp", rootfs::require_root());
+    let case = Case::new("default-root", &[]);
+    let probe = format!("husk-probe.{}", std::process::id());
+    let script = format!(
+        "echo pid=$$; hostname; touch /usr/{probe} 2>&1; echo usr=$?; \
+         echo tmp=$(ls -A /tmp | wc -l); touch /tmp/{probe} && echo tmp-ok; \
+         test -e {marker} && echo host-tmp-visible; \
+         head -n 1 /etc/os-release; echo --; cat /proc/mounts",
+        marker = case.marker
+    );
+    let out = case.run(&mut case.sh(&[], &script));
+    let stdout = out.expect_success();
+    let (head, table) = stdout.split_once("--\n").expect("two parts");
+    let lines: Vec<&str> = head.lines().collect();
+    let host_release = fs::read_to_string("/etc/os-release").unwrap();
+    assert_eq!(lines.len(), 7, "{out}");
+    assert_eq!(lines[..2], ["pid=2", "husk"], "{out}");
+    assert!(
+        lines[2].contains("Read-only file system") && lines[3] != "usr=0",
+        "the host's /usr must be read-only inside\n{out}"
+    );
+    assert_eq!(
+        lines[4..6],
+        ["tmp=0", "tmp-ok"],
+        "/tmp must be a fresh, empty, writable tmpfs (not the host's)\n{out}"
+    );
+    assert_eq!(Some(lines[6]), host_release.lines().next(), "the root must be the host's\n{out}");
+    assert!(mount_at(table, "/").is_some_and(|(_, o)| is_read_only(&o)), "/ must be mounted ro\n{out}");
+    assert_eq!(mount_at(table, "/tmp").map(|(t, _)| t), Some("tmpfs".to_string()), "{out}");
+    assert!(!Path::new("/usr").join(&probe).exists());
+    assert!(!Path::new("/tmp").join(&probe).exists(), "the container's /tmp write reached the host's /tmp");
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Volumes
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn ro_bind_is_readable_and_not_writable() {
+    let bb = need!("ro_bind_is_readable_and_not_writable", busybox());
+    let case = Case::new("ro-bind", &[bb]);
+    let vol = case.join("ro");
+    fs::create_dir(&vol).unwrap();
+    fs::write(vol.join("data.txt"), "ro-data\n").unwrap();
+    let bind = format!("{}:/mnt", path_str(&vol));
+    let out = case.run(&mut case.sh(
+        &["--rootfs", path_str(bb), "--ro-bind", &bind],
+        "exec 2>&1; cat /mnt/data.txt; echo overwritten > /mnt/data.txt; echo write=$?; \
+         touch /mnt/new; echo touch=$?",
+    ));
+    let lines = out.success_lines();
+    assert_eq!(lines.first(), Some(&"ro-data"), "{out}");
+    assert_eq!(
+        lines.iter().filter(|l| l.contains("Read-only file system")).count(),
+        2,
+        "both writes must fail with EROFS\n{out}"
+    );
+    for probe in ["write=", "touch="] {
+        assert!(lines.iter().any(|l| l.strip_prefix(probe).is_some_and(|s| s != "0")), "{out}");
+    }
+    assert_eq!(fs::read_to_string(vol.join("data.txt")).unwrap(), "ro-data\n");
+    assert_eq!(dir_names(&vol), ["data.txt"]);
+}
+
+#[test]
+fn bind_writes_reach_the_host() {
+    let bb = need!("bind_writes_reach_the_host", busybox());
+    let case = Case::new("bind", &[bb]);
+    let vol = case.join("rw");
+    fs::create_dir(&vol).unwrap();
+    fs::write(vol.join("in.txt"), "from-host\n").unwrap();
+    let bind = format!("{}:/mnt", path_str(&vol));
+    case.run(&mut case.sh(
+        &["--rootfs", path_str(bb), "--bind", &bind],
+        "cat /mnt/in.txt; echo from-container > /mnt/out.txt && echo wrote",
+    ))
+    .expect(0, "from-host\nwrote\n", "");
+    assert_eq!(fs::read_to_string(vol.join("out.txt")).unwrap(), "from-container\n");
+}
+
+#[test]
+fn bind_destinations_are_created_in_the_rootfs() {
+    let bb = need!("bind_destinations_are_created_in_the_rootfs", busybox());
+    let case = Case::new("bind-create", &[bb]);
+    let root = case.rootfs_copy(bb);
+    let (rw, ro) = (case.join("rw"), case.join("ro"));
+    fs::create_dir(&rw).unwrap();
+    fs::create_dir(&ro).unwrap();
+    fs::write(rw.join("in.txt"), "from-host\n").unwrap();
+    fs::write(ro.join("data.txt"), "ro-data\n").unwrap();
+    let bind = format!("{}:/new/deep/dir", path_str(&rw));
+    let ro_bind = format!("{}:/opt/ro", path_str(&ro));
+    case.run(&mut case.sh(
+        &["--rootfs", path_str(&root), "--bind", &bind, "--ro-bind", &ro_bind],
+        "cat /new/deep/dir/in.txt /opt/ro/data.txt; echo x > /new/deep/dir/out.txt && echo wrote",
+    ))
+    .expect(0, "from-host\nro-data\nwrote\n", "");
+    assert_eq!(fs::read_to_string(rw.join("out.txt")).unwrap(), "x\n");
+    for dst in ["new/deep/dir", "opt/ro"] {
+        assert!(root.join(dst).is_dir(), "the missing destination /{dst} must be created inside the rootfs");
+    }
+}
+
+#[test]
+fn bind_a_single_file() {
+    let bb = need!("bind_a_single_file", busybox());
+    let case = Case::new("bind-file", &[bb]);
+    let root = case.rootfs_copy(bb);
+    let (ro, rw) = (case.join("ro.conf"), case.join("rw.txt"));
+    fs::write(&ro, "injected\n").unwrap();
+    fs::write(&rw, "start\n").unwrap();
+    let ro_bind = format!("{}:/etc/injected.conf", path_str(&ro));
+    let bind = format!("{}:/srv/rw.txt", path_str(&rw));
+    let out = case.run(&mut case.sh(
+        &["--rootfs", path_str(&root), "--ro-bind", &ro_bind, "--bind", &bind],
+        "exec 2>&1; cat /etc/injected.conf; echo appended >> /srv/rw.txt && echo wrote; \
+         echo x > /etc/injected.conf; echo ro=$?",
+    ));
+    let lines = out.success_lines();
+    assert!(
+        lines.len() == 4
+            && lines[..2] == ["injected", "wrote"]
+            && lines[2].contains("Read-only file system")
+            && lines[3] != "ro=0",
+        "{out}"
+    );
+    assert_eq!(fs::read_to_string(&rw).unwrap(), "start\nappended\n");
+    assert_eq!(fs::read_to_string(&ro).unwrap(), "injected\n");
+    assert!(root.join("srv/rw.txt").is_file() && root.join("etc/injected.conf").is_file());
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. Environment, working directory, user
+// ---------------------------------------------------------------------------------------
+
+/// The environment `env` printed, as a map.
+fn env_map(out: &Outcome) -> BTreeMap<String, String> {
+    out.expect_success()
+        .lines()
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or_else(|| panic!("not KEY=VALUE: {l:?}\n{out}"));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn environment_starts_clean() {
+    let bb = need!("environment_starts_clean", busybox());
+    let case = Case::new("env", &[bb]);
+    let host_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+    let mut cmd =
+        case.cmd(&["--rootfs", path_str(bb), "-e", "FOO=bar", "--env", "EQ=a=b"], &["/usr/bin/env"]);
+    cmd.env_clear().env("PATH", host_path).env("TERM", "xterm-husk-test").env("HUSK_HOST_SECRET", "leaked");
+    let out = case.run(&mut cmd);
+    let env = env_map(&out);
+    let keys: Vec<&str> = env.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["EQ", "FOO", "HOME", "HOSTNAME", "PATH", "TERM"], "{out}");
+    assert_eq!(env["FOO"], "bar", "{out}");
+    assert_eq!(env["EQ"], "a=b", "{out}");
+    assert_eq!(env["HOSTNAME"], "husk", "{out}");
+    assert_eq!(env["TERM"], "xterm-husk-test", "{out}");
+    assert!(!env["HOME"].is_empty() && env["PATH"].split(':').any(|d| d == "/bin"), "{out}");
+
+    // Without TERM on the host, no TERM inside; -e overrides the defaults.
+    let mut cmd = case.cmd(
+        &["--rootfs", path_str(bb), "--hostname", "envbox", "-e", "PATH=/bin", "-e", "HOME=/home/user"],
+        &["/usr/bin/env"],
+    );
+    cmd.env_clear().env("PATH", host_path);
+    let out = case.run(&mut cmd);
+    let env = env_map(&out);
+    let expected: BTreeMap<String, String> =
+        [("HOME", "/home/user"), ("HOSTNAME", "envbox"), ("PATH", "/bin")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    assert_eq!(env, expected, "{out}");
+}
+
+#[test]
+fn working_directory_defaults_to_root_and_is_set_by_w() {
+    let bb = need!("working_directory_defaults_to_root_and_is_set_by_w", busybox());
+    let case = Case::new("cwd", &[bb]);
+    let script = "pwd; readlink /proc/self/cwd";
+    case.run(&mut case.sh(&["--rootfs", path_str(bb)], script)).expect(0, "/\n/\n", "");
+    case.run(&mut case.sh(&["--rootfs", path_str(bb), "-w", "/etc"], script)).expect(0, "/etc\n/etc\n", "");
+    case.run(&mut case.sh(&["--rootfs", path_str(bb), "--cwd", "/home/user"], script)).expect(
+        0,
+        "/home/user\n/home/user\n",
+        "",
+    );
+}
+
+#[test]
+fn user_defaults_to_root_and_is_set_by_u() {
+    let bb = need!("user_defaults_to_root_and_is_set_by_u", busybox());
+    let case = Case::new("user", &[bb]);
+    let script = "id -u; id -g; id -G; grep -E '^(Uid|Gid|Groups):' /proc/self/status";
+    let expect = |out: &Outcome, id: &str| {
+        let lines: Vec<&str> = out.expect_success().lines().collect();
+        assert_eq!(lines.len(), 6, "{out}");
+        assert_eq!(lines[..3], [id, id, id], "{out}");
+        let ids = format!("{id}\t{id}\t{id}\t{id}");
+        assert_eq!(lines[3], format!("Uid:\t{ids}"), "{out}");
+        assert_eq!(lines[4], format!("Gid:\t{ids}"), "{out}");
+        assert_eq!(lines[5].trim_end(), "Groups:", "supplementary groups must be cleared\n{out}");
+    };
+    expect(&case.run(&mut case.sh(&["--rootfs", path_str(bb)], script)), "0");
+    expect(&case.run(&mut case.sh(&["--rootfs", path_str(bb), "-u", "1000:1000"], script)), "1000");
+    expect(&case.run(&mut case.sh(&["--rootfs", path_str(bb), "--user", "1000:1000"], script)), "1000");
+    // UID alone: the gid is not pinned by the interface, the uid is.
+    let out = case.run(&mut case.sh(&["--rootfs", path_str(bb), "-u", "1000"], "id -u"));
+    out.expect(0, "1000\n", "");
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. Exit status, exec failures, stdin, descriptors
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn exit_status_passes_through() {
+    let bb = need!("exit_status_passes_through", busybox());
+    let case = Case::new("exit", &[bb]);
+    for (script, code) in [
+        ("exit 0", 0),
+        ("exit 7", 7),
+        ("exit 125", 125),
+        ("exit 255", 255),
+        ("kill -TERM $$", 143),
+        ("kill -KILL $$", 137),
+        ("kill -USR1 $$", 138),
+    ] {
+        case.run(&mut case.sh(&["--rootfs", path_str(bb)], script)).expect(code, "", "");
+    }
+}
+
+#[test]
+fn exec_failures_give_126_and_127() {
+    let bb = need!("exec_failures_give_126_and_127", busybox());
+    let case = Case::new("exec", &[bb]);
+    for (command, code, error) in [
+        ("nosuchcmd", 127, "No such file or directory (ENOENT)"),
+        ("/bin/nosuch", 127, "No such file or directory (ENOENT)"),
+        ("/etc/passwd", 126, "Permission denied (EACCES)"),
+        ("/etc", 126, "Permission denied (EACCES)"),
+    ] {
+        case.run(&mut case.cmd(&["--rootfs", path_str(bb)], &[command, case.marker.as_str()])).expect(
+            code,
+            "",
+            &format!("husk: exec {command}: {error}\n"),
+        );
+    }
+}
+
+#[test]
+fn stdin_stdout_and_stderr_pass_through() {
+    let bb = need!("stdin_stdout_and_stderr_pass_through", busybox());
+    let case = Case::new("stdio", &[bb]);
+    let input = case.join("input");
+    fs::write(&input, "line one\nline two\n").unwrap();
+    let mut proc = Proc::start_with_stdin(
+        &mut case.sh(&["--rootfs", path_str(bb)], "cat; echo to-stderr >&2"),
+        fs::File::open(&input).unwrap().into(),
+    );
+    proc.wait().expect(0, "line one\nline two\n", "to-stderr\n");
+    case.assert_clean("the stdio run");
+}
+
+#[test]
+fn only_fds_0_to_2_reach_the_command() {
+    let bb = need!("only_fds_0_to_2_reach_the_command", busybox());
+    let case = Case::new("fds", &[bb]);
+    // sh opens fds 7 and 9 without close-on-exec and execs husk with them.
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", r#"exec 7</dev/null 9>/dev/null; exec "$@""#, "sh"])
+        .args([HUSK, "run", "--rootfs", path_str(bb), "--"])
+        .args(["ls", "/proc/self/fd"]);
+    case.run(&mut cmd).expect(0, "0\n1\n2\n3\n", "");
+}
+
+// ---------------------------------------------------------------------------------------
+// 6. Signals and the end of the container
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn signals_reach_the_command() {
+    let bb = need!("signals_reach_the_command", busybox());
+    let case = Case::new("signals", &[bb]);
+    for (sig, name) in [
+        (SIGTERM, "TERM"),
+        (SIGINT, "INT"),
+        (SIGHUP, "HUP"),
+        (SIGQUIT, "QUIT"),
+        (SIGUSR1, "USR1"),
+        (SIGUSR2, "USR2"),
+    ] {
+        let script = format!("trap 'echo got-{name}; exit 42' {name}; sleep 1000 & echo ready; wait");
+        let mut proc = Proc::start(&mut case.sh(&["--rootfs", path_str(bb)], &script));
+        proc.wait_stdout("ready\n");
+        send(proc.pid(), sig);
+        proc.wait().expect(42, &format!("ready\ngot-{name}\n"), "");
+        case.assert_clean(&format!("the SIG{name} run"));
+    }
+}
+
+#[test]
+fn sigterm_to_husk_run_ends_the_command_with_143() {
+    let bb = need!("sigterm_to_husk_run_ends_the_command_with_143", busybox());
+    let case = Case::new("sigterm", &[bb]);
+    let mut proc = Proc::start(&mut case.sh(&["--rootfs", path_str(bb)], "echo ready; sleep 1000; exit 0"));
+    proc.wait_stdout("ready\n");
+    send(proc.pid(), SIGTERM);
+    proc.wait().expect(143, "ready\n", "");
+    case.assert_clean("the SIGTERM run");
+}
+
+/// Whether husk (`pid`) runs its own code yet: it blocks every signal at its first
+/// instruction, and then (outside set-up) waits in rt_sigtimedwait, which unblocks the set it
+/// waits for while it sleeps (so SigBlk alone may read 0 then).
+fn husk_has_started(pid: i32) -> bool {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let blocking = status.lines().any(|l| {
+        l.strip_prefix("SigBlk:").is_some_and(|mask| !mask.trim().trim_start_matches('0').is_empty())
+    });
+    let syscall = fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    blocking || syscall.split(' ').next() == Some(NR_RT_SIGTIMEDWAIT)
+}
+
+#[test]
+fn sigterm_while_the_container_is_built_is_not_lost() {
+    let bb = need!("sigterm_while_the_container_is_built_is_not_lost", busybox());
+    let case = Case::new("sigterm-early", &[bb]);
+    for _ in 0..10 {
+        let mut proc = Proc::start(&mut case.sh(&["--rootfs", path_str(bb)], "echo started; sleep 1000"));
+        // As soon as husk runs its own code (it blocks every signal first): the container
+        // may not exist yet, or COMMAND may not have started.
+        wait_until(|| format!("husk {} to start", proc.pid()), || husk_has_started(proc.pid()));
+        send(proc.pid(), SIGTERM);
+        let out = proc.wait();
+        assert!(
+            out.status.code() == Some(143)
+                && (out.stdout.is_empty() || out.stdout == "started\n")
+                && out.stderr.is_empty(),
+            "a SIGTERM sent during set-up must reach COMMAND (143)\n got {out}"
+        );
+        case.assert_clean("an early SIGTERM");
+    }
+}
+
+#[test]
+fn signals_sent_to_pid_1_inside_reach_the_command() {
+    let bb = need!("signals_sent_to_pid_1_inside_reach_the_command", busybox());
+    let case = Case::new("signal-pid1", &[bb]);
+    case.run(&mut case.sh(
+        &["--rootfs", path_str(bb)],
+        "trap 'echo got-TERM; exit 3' TERM; sleep 1000 & kill -TERM 1; wait",
+    ))
+    .expect(3, "got-TERM\n", "");
+}
+
+#[test]
+fn sigkill_to_husk_run_ends_the_whole_container() {
+    let bb = need!("sigkill_to_husk_run_ends_the_whole_container", busybox());
+    let case = Case::new("sigkill", &[bb]);
+    let mut proc = Proc::start(
+        &mut case.sh(&["--rootfs", path_str(bb)], "(sleep 1000; :) & (sleep 1000; :) & echo ready; wait"),
+    );
+    proc.wait_stdout("ready\n");
+    let my_ns = pid_namespace(std::process::id() as i32).unwrap();
+    // The container's PID namespace, from a marked process inside it (sh or a subshell).
+    let ns = wait_for(
+        || format!("a process of the container: {:?}", mentioning(&case.marker)),
+        || {
+            mentioning(&case.marker)
+                .into_iter()
+                .filter_map(|(pid, _)| pid_namespace(pid))
+                .find(|ns| *ns != my_ns)
+        },
+    );
+    // Both sleeps started: the container holds husk, sh, two subshells and two sleeps.
+    wait_until(
+        || format!("6 processes in {ns}: {:?}", in_pid_namespace(&ns)),
+        || in_pid_namespace(&ns).len() >= 6,
+    );
+    send(proc.pid(), SIGKILL);
+    let out = proc.wait();
+    assert_eq!(out.status.signal(), Some(SIGKILL), "{out}");
+    wait_until(
+        || {
+            format!(
+                "the container to end after SIGKILL to husk run: left in {ns}: {:?}",
+                in_pid_namespace(&ns).into_iter().map(|p| (p, cmdline(p))).collect::<Vec<_>>()
+            )
+        },
+        || in_pid_namespace(&ns).is_empty(),
+    );
+    case.assert_clean("SIGKILL to husk run");
+}
+
+#[test]
+fn processes_left_by_the_command_end_with_it() {
+    let bb = need!("processes_left_by_the_command_end_with_it", busybox());
+    let case = Case::new("leftovers", &[bb]);
+    let vol = case.join("vol");
+    fs::create_dir(&vol).unwrap();
+    let bind = format!("{}:/mnt", path_str(&vol));
+    // The subshells keep the marker in their cmdline; Case::run checks they are gone.
+    case.run(&mut case.sh(
+        &["--rootfs", path_str(bb), "--bind", &bind, "--read-only", "--tmpfs", "/srv"],
+        "(sleep 1000; :) & (sleep 1000; :) & echo started",
+    ))
+    .expect(0, "started\n", "");
+}
+
+#[test]
+fn mounts_do_not_propagate_to_a_shared_parent() {
+    let bb = need!("mounts_do_not_propagate_to_a_shared_parent", busybox());
+    let case = Case::new("propagation", &[bb]);
+    let root = case.rootfs_copy(bb);
+    let vol = case.join("vol");
+    fs::create_dir(&vol).unwrap();
+    // In a mount namespace whose mounts are all shared (as on a systemd host), husk's mounts
+    // would come back to it unless husk makes its own tree private or slave first.
+    let script = r#"grep -F "$1" /proc/self/mountinfo
+        echo -- run
+        "$2" run --rootfs "$1/rootfs" --bind "$1/vol:/mnt" --tmpfs /srv -- sh -c 'echo inside' "$1"
+        echo status=$?
+        echo -- after
+        grep -F "$1" /proc/self/mountinfo
+        true"#;
+    let out = case.run(
+        Command::new("unshare").args(["--mount", "--propagation", "shared", "--", "sh", "-c"]).args([
+            script,
+            "sh",
+            &case.marker,
+            HUSK,
+        ]),
+    );
+    out.expect(0, "-- run\ninside\nstatus=0\n-- after\n", "");
+    assert!(root.join("bin/busybox").is_file());
+}
+
+// ---------------------------------------------------------------------------------------
+// 7. Bad input: status 125, one line, nothing run, nothing mounted
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn bad_input_is_refused_with_125_and_one_line() {
+    let bb = need!("bad_input_is_refused_with_125_and_one_line", busybox());
+    let case = Case::new("bad-input", &[bb]);
+    let bb = path_str(bb);
+    let missing = path_str(&case.join("missing")).to_string();
+    let src = case.join("src");
+    fs::create_dir(&src).unwrap();
+    let src = path_str(&src).to_string();
+    let file = case.join("file");
+    fs::write(&file, "not a directory\n").unwrap();
+    let file = path_str(&file).to_string();
+    let nonexistent = format!("/nonexistent-husk-rootfs.{}", std::process::id());
+    let long_name = "h".repeat(65);
+    let o = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+    // (options, what the error line must mention; "" for: no particular word)
+    let cases: Vec<(Vec<String>, String)> = vec![
+        (o(&["--rootfs", &nonexistent]), nonexistent.clone()),
+        (o(&["--rootfs", &file]), file.clone()),
+        (o(&["--bogus-flag"]), "--bogus-flag".into()),
+        (o(&["--rootfs", bb, "--bogus-flag"]), "--bogus-flag".into()),
+        (o(&["--rootfs", bb, "--bind", &format!("{missing}:/mnt")]), missing.clone()),
+        (o(&["--rootfs", bb, "--ro-bind", &format!("{missing}:/mnt")]), missing.clone()),
+        (o(&["--bind", "nocolon"]), "nocolon".into()),
+        (o(&["--ro-bind", "nocolon"]), "nocolon".into()),
+        (o(&["--rootfs", bb, "--bind", &format!("{src}:relative/dst")]), "relative/dst".into()),
+        (o(&["--rootfs", bb, "--ro-bind", &format!("{src}:rel-ro-dst")]), "rel-ro-dst".into()),
+        (o(&["--rootfs", bb, "--tmpfs", "rel-tmpfs-dst"]), "rel-tmpfs-dst".into()),
+        (o(&["--rootfs", bb, "--user", "abc"]), "abc".into()),
+        (o(&["--rootfs", bb, "-u", "1000:xyz"]), "xyz".into()),
+        (o(&["--rootfs", bb, "--net", "bogus"]), "bogus".into()),
+        (o(&["--rootfs", bb, "--hostname", &long_name]), "".into()),
+    ];
+    let mut failures = Vec::new();
+    for (opts, needle) in &cases {
+        let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
+        let out = case.run(&mut case.sh(&opts, "echo ran"));
+        if !out.is_refusal() || !out.stderr.contains(needle.as_str()) {
+            failures.push(format!(
+                "{opts:?}: expected status 125, no stdout, one line `husk: ...{needle}...` \
+                 on stderr\n  got {out}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} bad inputs not refused as they should be:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 8. Symlinks in the rootfs never lead a mount to the host
+// ---------------------------------------------------------------------------------------
+
+/// Runs `husk run --rootfs ROOT OPTS -- sh -c 'CHECK && echo ran'` and asserts that the host
+/// was not touched: `host_dir` is still an empty directory, and (in [`Case::run`]) the host
+/// mount table lines of the test's directories are unchanged. husk may refuse (125 and one
+/// line) or keep the mount inside the root: then CHECK, run inside, must find the mount where
+/// the symlink leads *inside the root* (a mount made on the host path in the container's own
+/// namespace leaves the host as it was, but is lost with the old root at pivot_root).
+fn assert_host_untouched(case: &Case, root: &Path, opts: &[&str], host_dir: &Path, check: &str) {
+    let mut all = vec!["--rootfs", path_str(root)];
+    all.extend_from_slice(opts);
+    let out = case.run(&mut case.sh(&all, &format!("{check} && echo ran")));
+    let confined = out.status.code() == Some(0) && out.stdout == "ran\n" && out.stderr.is_empty();
+    assert!(
+        out.is_refusal() || confined,
+        "expected a refusal (125, one line) or a run confined to the root, where `{check}` \
+         holds inside (0, \"ran\")\n got {out}"
+    );
+    let meta = fs::symlink_metadata(host_dir)
+        .unwrap_or_else(|e| panic!("host dir {} is gone: {e}", host_dir.display()));
+    assert!(meta.is_dir(), "host dir {} replaced", host_dir.display());
+    assert_eq!(
+        dir_names(host_dir),
+        Vec::<String>::new(),
+        "husk created things in the host dir {}\n{out}",
+        host_dir.display()
+    );
+    if confined {
+        eprintln!("{}: confined to the root", case.name);
+    } else {
+        eprintln!("{}: refused: {}", case.name, out.stderr.trim_end());
+    }
+}
+
+/// [`assert_host_untouched`] twice: first with the symlink's target missing inside the root
+/// (resolved inside the root, the destination does not exist; followed on the host, it
+/// does), then with the same path made inside the root as well, so that a husk resolving
+/// inside the root goes on to mount there.
+fn assert_host_untouched_both_ways(case: &Case, root: &Path, opts: &[&str], host_dir: &Path, check: &str) {
+    assert_host_untouched(case, root, opts, host_dir, check);
+    let inside = root.join(host_dir.strip_prefix("/").unwrap());
+    fs::create_dir_all(&inside).unwrap_or_else(|e| panic!("mkdir {}: {e}", inside.display()));
+    assert_host_untouched(case, root, opts, host_dir, check);
+}
+
+/// Replaces `root/name` by a symlink to `target`.
+fn plant_symlink(root: &Path, name: &str, target: &Path) {
+    let link = root.join(name);
+    if link.is_dir() {
+        fs::remove_dir(&link).unwrap();
+    }
+    std::os::unix::fs::symlink(target, &link).unwrap_or_else(|e| panic!("symlink {}: {e}", link.display()));
+}
+
+/// A relative symlink target that, followed on the host from a link directly in `root`,
+/// climbs to `/` and then down to `host_dir` (`../../../<host dir>` for a root three deep).
+fn climbing_target(root: &Path, host_dir: &Path) -> PathBuf {
+    let depth = root.components().filter(|c| matches!(c, Component::Normal(_))).count();
+    let name = host_dir.strip_prefix("/").unwrap();
+    PathBuf::from("../".repeat(depth)).join(name)
+}
+
+#[test]
+fn rootfs_dev_symlink_to_host_tmp() {
+    let bb = need!("rootfs_dev_symlink_to_host_tmp", busybox());
+    let case = Case::new("trap-dev", &[bb]);
+    let root = case.rootfs_copy(bb);
+    let host = case.join("host-dev");
+    fs::create_dir(&host).unwrap();
+    plant_symlink(&root, "dev", &host);
+    assert_host_untouched_both_ways(&case, &root, &[], &host, "test -c /dev/null && test -c /dev/urandom");
+}
+
+#[test]
+fn rootfs_proc_symlink_to_host_dir() {
+    let bb = need!("rootfs_proc_symlink_to_host_dir", busybox());
+    let mut case = Case::new("trap-proc", &[bb]);
+    let root = case.rootfs_copy(bb);
+    let host = case.host_root_dir("host");
+    plant_symlink(&root, "proc", &host);
+    assert_host_untouched_both_ways(&case, &root, &[], &host, "test -e /proc/self/stat");
+}
+
+#[test]
+fn rootfs_sys_symlink_to_host_dir() {
+    let bb = need!("rootfs_sys_symlink_to_host_dir", busybox());
+    let mut case = Case::new("trap-sys", &[bb]);
+    let root = case.rootfs_copy(bb);
+    let host = case.host_root_dir("host");
+    plant_symlink(&root, "sys", &host);
+    assert_host_untouched_both_ways(&case, &root, &[], &host, "test -d /sys/kernel");
+}
+
+#[test]
+fn rootfs_tmp_symlink_with_read_only() {
+    let bb = need!("rootfs_tmp_symlink_with_read_only", busybox());
+    let mut case = Case::new("trap-tmp", &[bb]);
+    let root = case.rootfs_copy(bb);
+    let host = case.host_root_dir("host");
+    plant_symlink(&root, "tmp", &host);
+    assert_host_untouched_both_ways(&case, &root, &["--read-only"], &host, "touch /tmp/probe");
+}
+
+#[test]
+fn bind_destination_through_a_climbing_symlink() {
+    let bb = need!("bind_destination_through_a_climbing_symlink", busybox());
+    let mut case = Case::new("trap-bind", &[bb]);
+    let root = case.rootfs_copy(bb);
+    let host = case.host_root_dir("host");
+    plant_symlink(&root, "escape", &climbing_target(&root, &host));
+    assert!(
+        root.join("escape").canonicalize().unwrap() == host,
+        "the trap must lead to the host dir on the host"
+    );
+    let src = case.join("src");
+    fs::create_dir(&src).unwrap();
+    fs::write(src.join("file"), "x\n").unwrap();
+    let bind = format!("{}:/escape/x", path_str(&src));
+    assert_host_untouched_both_ways(&case, &root, &["--bind", &bind], &host, "test -f /escape/x/file");
+}
+
+#[test]
+fn ro_bind_destination_through_a_climbing_symlink() {
+    let bb = need!("ro_bind_destination_through_a_climbing_symlink", busybox());
+    let mut case = Case::new("trap-ro-bind", &[bb]);
+    let root = case.rootfs_copy(bb);
+    let host = case.host_root_dir("host");
+    plant_symlink(&root, "escape", &climbing_target(&root, &host));
+    let src = case.join("src");
+    fs::create_dir(&src).unwrap();
+    fs::write(src.join("file"), "x\n").unwrap();
+    let bind = format!("{}:/escape/x", path_str(&src));
+    assert_host_untouched_both_ways(&case, &root, &["--ro-bind", &bind], &host, "test -f /escape/x/file");
+}
+
+#[test]
+fn tmpfs_destination_through_a_climbing_symlink() {
+    let bb = need!("tmpfs_destination_through_a_climbing_symlink", busybox());
+    let mut case = Case::new("trap-tmpfs", &[bb]);
+    let root = case.rootfs_copy(bb);
+    let host = case.host_root_dir("host");
+    plant_symlink(&root, "escape", &climbing_target(&root, &host));
+    assert_host_untouched_both_ways(
+        &case,
+        &root,
+        &["--tmpfs", "/escape/x"],
+        &host,
+        "test \"$(stat -f -c %T /escape/x)\" = tmpfs",
+    );
+}
+
+#[test]
+fn bind_destination_through_an_absolute_symlink() {
+    let bb = need!("bind_destination_through_an_absolute_symlink", busybox());
+    let mut case = Case::new("trap-bind-abs", &[bb]);
+    let root = case.rootfs_copy(bb);
+    let host = case.host_root_dir("host");
+    plant_symlink(&root, "abs", &host);
+    let src = case.join("src");
+    fs::create_dir(&src).unwrap();
+    fs::write(src.join("file"), "x\n").unwrap();
+    let bind = format!("{}:/abs/x", path_str(&src));
+    assert_host_untouched_both_ways(&case, &root, &["--bind", &bind], &host, "test -f /abs/x/file");
+}
+
+#[test]
+fn bind_destination_that_is_a_symlink() {
+    let bb = need!("bind_destination_that_is_a_symlink", busybox());
+    let mut case = Case::new("trap-bind-leaf", &[bb]);
+    let root = case.rootfs_copy(bb);
+    let host = case.host_root_dir("host");
+    plant_symlink(&root, "mnt", &host);
+    let src = case.join("src");
+    fs::create_dir(&src).unwrap();
+    fs::write(src.join("file"), "x\n").unwrap();
+    let bind = format!("{}:/mnt", path_str(&src));
+    assert_host_untouched_both_ways(&case, &root, &["--bind", &bind], &host, "test -f /mnt/file");
+}
+
+// ---------------------------------------------------------------------------------------
+// 9. Debian rootfs: python3
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn debian_rootfs_runs_python3() {
+    let deb = need!("debian_rootfs_runs_python3", debian());
+    let case = Case::new("debian-python", &[deb]);
+    case.run(&mut case.cmd(
+        &["--rootfs", path_str(deb), "--read-only"],
+        &[
+            "python3",
+            "-c",
+            "import os, sys; print(os.getpid(), sys.version_info.major, \
+             open('/etc/debian_version').read().split('.')[0])",
+            &case.marker,
+        ],
+    ))
+    .expect(0, "2 3 12\n", "");
+}
+
+/// Starts `python3 -m http.server` on 127.0.0.1 in the background, polls it with urllib until
+/// it answers (or 30 s pass), prints the body.
+const HTTP_SCRIPT: &str = r#"
+import os, subprocess, sys, time, urllib.request
+os.makedirs('/tmp/www')
+with open('/tmp/www/index.html', 'w') as f:
+    f.write('husk-http-marker\n')
+server = subprocess.Popen(
+    [sys.executable, '-m', 'http.server', '8080', '--bind', '127.0.0.1', '--directory', '/tmp/www'],
+    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+deadline = time.monotonic() + 30
+while True:
+    try:
+        with urllib.request.urlopen('http://127.0.0.1:8080/index.html', timeout=10) as r:
+            body = r.read().decode()
+        break
+    except OSError:
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise
+        time.sleep(0.01)
+print(body, end='')
+server.terminate()
+server.wait()
+"#;
+
+#[test]
+fn python_serves_and_fetches_http_inside() {
+    let deb = need!("python_serves_and_fetches_http_inside", debian());
+    let case = Case::new("debian-http", &[deb]);
+    case.run(
+        &mut case
+            .cmd(&["--rootfs", path_str(deb), "--read-only"], &["python3", "-c", HTTP_SCRIPT, &case.marker]),
+    )
+    .expect(0, "husk-http-marker\n", "");
+}
