@@ -3,8 +3,10 @@
 
 use core::ffi::CStr;
 
+use rustix::fd::{AsFd, BorrowedFd};
 use rustix::fs::{Mode, OFlags, open, stat};
 use rustix::io::Errno;
+use rustix::process::PidfdFlags;
 
 use crate::args::{MAX_ENV, Net, RunSpec, VolumeKind};
 use crate::cpath::CPath;
@@ -36,9 +38,18 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
     // Decided here, where husk's group is visible: inside the new PID namespace the
     // terminal's foreground group is outside and reads as 0.
     let take_terminal = spawn::holds_terminal();
+    // A handle on ourselves for the child: inside its PID namespace getppid() is always 0,
+    // so this is how it can tell whether we died before its parent-death signal was set.
+    let lifeline = match rustix::process::pidfd_open(rustix::process::getpid(), PidfdFlags::empty()) {
+        Ok(fd) => fd,
+        Err(e) => {
+            out::error("pidfd_open", b"", e);
+            return status::FAILURE;
+        }
+    };
     let flags = NAMESPACES | if spec.net == Net::None { NEWNET } else { 0 };
     let child = match sys::clone(flags) {
-        Ok(0) => container_init(spec, process, &signals, take_terminal),
+        Ok(0) => container_init(spec, process, &signals, take_terminal, lifeline.as_fd()),
         Ok(pid) => pid,
         Err(e) => {
             out::error("clone", b"", e);
@@ -50,6 +61,7 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
             return status::FAILURE;
         }
     };
+    drop(lifeline);
     // The container's init forwards to COMMAND in turn; it exits with COMMAND's status.
     let supervisor = Supervisor { child, group: false, place: Place::Subreaper };
     supervisor.wait(&mut |sig| Some(sig)).exit_code()
@@ -75,10 +87,20 @@ fn check_input<'a>(spec: &RunSpec<'a>) -> Result<(), rootfs::Failure<'a>> {
 
 /// The container's PID 1: builds the root, names the host, brings up loopback, then runs
 /// COMMAND as `husk init` would. Never returns.
-fn container_init(spec: &RunSpec, process: &Process, signals: &CallerSignals, take_terminal: bool) -> ! {
+fn container_init(
+    spec: &RunSpec,
+    process: &Process,
+    signals: &CallerSignals,
+    take_terminal: bool,
+    parent: BorrowedFd,
+) -> ! {
     // If `husk run` dies, even by SIGKILL, the container dies with it: the init's death
-    // ends every process in the PID namespace (pid_namespaces(7)).
+    // ends every process in the PID namespace (pid_namespaces(7)). Check the parent after
+    // asking (prctl(2), PR_SET_PDEATHSIG): it may have died before the request took effect.
     let _ = sys::set_parent_death_signal(SIGKILL);
+    if !sys::pidfd_alive(parent) {
+        sys::exit(status::FAILURE);
+    }
     // No descriptor of the host's but stdio crosses into the container: an inherited
     // directory fd would be a way out of the root (the runc CVE-2024-21626 class).
     let _ = sys::close_from(3);

@@ -358,3 +358,16 @@ pub fn loopback_up() -> Result<()> {
     unsafe { syscall1(k::__NR_close, fd) };
     result.map(|_| ())
 }
+
+/// Whether the process behind `pidfd` is still running: a pidfd polls readable once its
+/// process has exited (pidfd_open(2)). Works across PID namespaces, unlike signalling it.
+pub fn pidfd_alive(pidfd: rustix::fd::BorrowedFd) -> bool {
+    const POLLIN: u16 = 1;
+    // struct pollfd: int fd; short events; short revents.
+    let mut pollfd = [0u8; 8];
+    pollfd[..4].copy_from_slice(&rustix::fd::AsRawFd::as_raw_fd(&pidfd).to_ne_bytes());
+    pollfd[4..6].copy_from_slice(&POLLIN.to_ne_bytes());
+    // SAFETY: one 8-byte struct pollfd in this frame, timeout 0 (do not block).
+    let ready = check(unsafe { syscall3(k::__NR_poll, pollfd.as_mut_ptr() as usize, 1, 0) });
+    ready == Ok(0)
+}
