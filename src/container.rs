@@ -9,6 +9,7 @@ use rustix::io::Errno;
 use rustix::process::PidfdFlags;
 
 use crate::args::{MAX_ENV, Net, RunSpec, VolumeKind};
+use crate::caps;
 use crate::cpath::CPath;
 use crate::out;
 use crate::pid1::{Place, Supervisor};
@@ -143,6 +144,7 @@ fn prepare_and_run<'a>(
         take_terminal,
         user: spec.user,
         cwd: Some(cwd),
+        caps: Some(privileges(spec)),
     };
     let child = match spawn::spawn(&launch, signals) {
         Ok(child) => child,
@@ -151,6 +153,14 @@ fn prepare_and_run<'a>(
     let _ = sys::close_from(3);
     let supervisor = Supervisor { child, group: false, place: Place::NamespaceInit };
     Ok(supervisor.wait(&mut |sig| Some(sig)).exit_code())
+}
+
+/// COMMAND's capabilities: Docker's default set adjusted by --cap-add/--cap-drop bounds
+/// them; root holds all of that, another user only what --cap-add gave it.
+fn privileges(spec: &RunSpec) -> spawn::Privileges {
+    let bounding = caps::resolve(spec.caps_added, spec.caps_dropped);
+    let root = spec.user.is_none_or(|(uid, _)| uid == 0);
+    spawn::Privileges { bounding, granted: if root { bounding } else { bounding & spec.caps_added } }
 }
 
 /// COMMAND's environment: a clean start (PATH, HOME, HOSTNAME, and TERM when the host has

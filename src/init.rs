@@ -55,8 +55,16 @@ pub fn run_command(
             let _ = sys::kill(rustix::process::getpid().as_raw_nonzero().get(), sig);
         }
     }
-    let launch =
-        Launch { name, argv, envp, path, take_terminal: spawn::holds_terminal(), user: None, cwd: None };
+    let launch = Launch {
+        name,
+        argv,
+        envp,
+        path,
+        take_terminal: spawn::holds_terminal(),
+        user: None,
+        cwd: None,
+        caps: None,
+    };
     let child = spawn::spawn(&launch, signals).map_err(|e| e.report(&launch))?;
     step_aside();
     let supervisor = Supervisor { child, group: spec.process_group, place };

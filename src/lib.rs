@@ -6,6 +6,7 @@
 
 pub mod args;
 pub mod boot;
+pub mod caps;
 pub mod container;
 pub mod cpath;
 pub mod help;

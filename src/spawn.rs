@@ -59,6 +59,18 @@ pub struct Launch<'a> {
     pub user: Option<(u32, u32)>,
     /// Change to this directory (after taking the identity); None keeps the caller's.
     pub cwd: Option<&'a CStr>,
+    /// The capabilities COMMAND keeps, with no_new_privs; None leaves them as they are.
+    pub caps: Option<Privileges>,
+}
+
+/// What COMMAND may do as far as capabilities go (capabilities(7)).
+#[derive(Clone, Copy, Debug)]
+pub struct Privileges {
+    /// The bounding set: the most COMMAND or anything it runs can ever hold.
+    pub bounding: u64,
+    /// What it holds: permitted and effective; for a non-root user also inheritable and
+    /// ambient, which is how capabilities survive execve without file capabilities.
+    pub granted: u64,
 }
 
 /// Whether husk's process group holds the terminal on stdin: only then does COMMAND take
@@ -76,6 +88,7 @@ pub enum Step {
     SetGroups = 2,
     SetGid = 3,
     SetUid = 4,
+    Capabilities = 5,
 }
 
 impl Step {
@@ -86,6 +99,7 @@ impl Step {
             Step::SetGroups => "setgroups",
             Step::SetGid => "setgid",
             Step::SetUid => "setuid",
+            Step::Capabilities => "capabilities",
         }
     }
 }
@@ -171,6 +185,7 @@ pub fn spawn(launch: &Launch, signals: &CallerSignals) -> Result<i32, SpawnError
             2 => Step::SetGroups,
             3 => Step::SetGid,
             4 => Step::SetUid,
+            5 => Step::Capabilities,
             _ => Step::Exec,
         };
         let errno = Errno::from_raw_os_error(i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]));
@@ -196,6 +211,22 @@ fn become_command(launch: &Launch, signals: &CallerSignals) -> (Step, Errno) {
 }
 
 fn take_identity_and_cwd(launch: &Launch) -> Result<(), (Step, Errno)> {
+    let non_root = launch.user.is_some_and(|(uid, _)| uid != 0);
+    if let Some(privileges) = launch.caps {
+        // The bounding set first: shrinking it needs CAP_SETPCAP, which goes with it.
+        // Without this, a root COMMAND would regain every capability at execve.
+        for cap in (0..=crate::caps::LAST).filter(|c| privileges.bounding & (1 << c) == 0) {
+            match sys::prctl(linux_raw_sys::prctl::PR_CAPBSET_DROP, cap as usize, 0) {
+                // EINVAL: a capability this kernel does not have.
+                Ok(()) | Err(Errno::INVAL) => {}
+                Err(e) => return Err((Step::Capabilities, e)),
+            }
+        }
+        // Keep the permitted set across the uid change below (else it is cleared).
+        if non_root && privileges.granted != 0 {
+            sys::prctl(linux_raw_sys::prctl::PR_SET_KEEPCAPS, 1, 0).map_err(|e| (Step::Capabilities, e))?;
+        }
+    }
     if let Some((uid, gid)) = launch.user {
         // Groups, then gid, then uid: once the uid is dropped the others can no longer be
         // changed (setresuid(2), setgroups(2)).
@@ -205,11 +236,34 @@ fn take_identity_and_cwd(launch: &Launch) -> Result<(), (Step, Errno)> {
         let uid = rustix::process::Uid::from_raw(uid);
         rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(|e| (Step::SetUid, e))?;
     }
+    if let Some(privileges) = launch.caps {
+        grant(privileges, non_root).map_err(|e| (Step::Capabilities, e))?;
+    }
     // After taking the identity, so the directory is checked with COMMAND's permissions.
     if let Some(cwd) = launch.cwd {
         rustix::process::chdir(cwd).map_err(|e| (Step::Chdir, e))?;
     }
     Ok(())
+}
+
+/// Sets the permitted and effective sets to what is granted — for a non-root user also the
+/// inheritable and ambient sets, so the capabilities survive execve of an ordinary binary —
+/// then no_new_privs, so no setuid or file-capability binary can add to them.
+fn grant(privileges: Privileges, non_root: bool) -> Result<(), Errno> {
+    use rustix::thread::{CapabilitySet, CapabilitySets, set_capabilities};
+    let granted = CapabilitySet::from_bits_retain(privileges.granted);
+    let inheritable = if non_root { granted } else { CapabilitySet::empty() };
+    set_capabilities(None, CapabilitySets { effective: granted, permitted: granted, inheritable })?;
+    if non_root {
+        for cap in (0..=crate::caps::LAST).filter(|c| privileges.granted & (1 << c) != 0) {
+            sys::prctl(
+                linux_raw_sys::prctl::PR_CAP_AMBIENT,
+                linux_raw_sys::prctl::PR_CAP_AMBIENT_RAISE as usize,
+                cap as usize,
+            )?;
+        }
+    }
+    rustix::thread::set_no_new_privs(true)
 }
 
 /// execvpe(3) without libc: a name with a slash is run as is; otherwise each PATH entry is

@@ -27,6 +27,9 @@ pub struct RunSpec<'a> {
     /// `-u UID[:GID]`; None: root.
     pub user: Option<(u32, u32)>,
     pub net: Net,
+    /// `--cap-add` and `--cap-drop`, as capability sets (see `caps::resolve`).
+    pub caps_added: u64,
+    pub caps_dropped: u64,
     /// Index in argv where COMMAND starts.
     pub command: usize,
 }
@@ -65,6 +68,8 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
         cwd: b"/",
         user: None,
         net: Net::None,
+        caps_added: 0,
+        caps_dropped: 0,
         command: 0,
     };
     while i < argv.count() {
@@ -101,6 +106,8 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
                         | b"-u"
                         | b"--user"
                         | b"--net"
+                        | b"--cap-add"
+                        | b"--cap-drop"
                 );
                 if !takes_value {
                     return Err(UsageError::UnknownOption { sub: SUB, option: arg });
@@ -152,6 +159,15 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
                     b"-w" | b"--cwd" => spec.cwd = absolute(value).ok_or(bad(value, "an absolute path"))?,
                     b"-u" | b"--user" => {
                         spec.user = Some(parse_user(value).ok_or(bad(value, "UID or UID:GID"))?)
+                    }
+                    b"--cap-add" | b"--cap-drop" => {
+                        let set = crate::caps::parse(value)
+                            .ok_or(bad(value, "a capability, like NET_ADMIN or ALL"))?;
+                        if option == b"--cap-add" {
+                            spec.caps_added |= set;
+                        } else {
+                            spec.caps_dropped |= set;
+                        }
                     }
                     _ => {
                         spec.net = match value {
@@ -287,6 +303,17 @@ mod tests {
         assert_eq!(s.command, 22);
         assert_eq!(run(&["husk", "run", "-u", "5:6", "x"]).user, Some((5, 6)));
         assert_eq!(p(&["husk", "run", "--help"]), Ok(Command::Help(super::super::Topic::Run)));
+        let s = run(&[
+            "husk",
+            "run",
+            "--cap-add",
+            "NET_ADMIN",
+            "--cap-drop=cap_chown",
+            "--cap-add",
+            "sys_time",
+            "x",
+        ]);
+        assert_eq!((s.caps_added, s.caps_dropped), ((1 << 12) | (1 << 25), 1));
     }
 
     #[test]
@@ -305,6 +332,8 @@ mod tests {
         bad(&["husk", "run", "-u", "1:", "x"], "1:");
         bad(&["husk", "run", "-u", "4294967295", "x"], "4294967295");
         bad(&["husk", "run", "--net", "bogus", "x"], "bogus");
+        bad(&["husk", "run", "--cap-add", "CAP_NOPE", "x"], "CAP_NOPE");
+        bad(&["husk", "run", "--cap-drop=", "x"], "");
         bad(&["husk", "run", "-e", "NOEQUALS", "x"], "NOEQUALS");
         bad(&["husk", "run", "-e", "=v", "x"], "=v");
         bad(&["husk", "run", "--env=A=1", "x"], "A=1");

@@ -371,3 +371,9 @@ pub fn pidfd_alive(pidfd: rustix::fd::BorrowedFd) -> bool {
     let ready = check(unsafe { syscall3(k::__NR_poll, pollfd.as_mut_ptr() as usize, 1, 0) });
     ready == Ok(0)
 }
+
+/// prctl(2) with integer arguments (the unused ones must be 0 for some options).
+pub fn prctl(option: u32, arg2: usize, arg3: usize) -> Result<()> {
+    // SAFETY: plain integer arguments.
+    check(unsafe { syscall5(k::__NR_prctl, option as usize, arg2, arg3, 0, 0) }).map(|_| ())
+}
