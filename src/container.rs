@@ -102,6 +102,10 @@ fn container_init(
     if !sys::pidfd_alive(parent) {
         sys::exit(status::FAILURE);
     }
+    // Non-dumpable: nothing in the container, root included, may ptrace the init, read its
+    // memory or open /proc/1/exe (the runc CVE-2019-5736 class; ptrace(2), "access mode").
+    // COMMAND is dumpable again after its execve.
+    let _ = sys::prctl(linux_raw_sys::prctl::PR_SET_DUMPABLE, 0, 0);
     // No descriptor of the host's but stdio crosses into the container: an inherited
     // directory fd would be a way out of the root (the runc CVE-2024-21626 class).
     let _ = sys::close_from(3);
@@ -151,8 +155,29 @@ fn prepare_and_run<'a>(
         Err(e) => return Ok(e.report(&launch)),
     };
     let _ = sys::close_from(3);
+    confine_init().map_err(|errno| rootfs::Failure { step: "capabilities", path: b"init", errno })?;
     let supervisor = Supervisor { child, group: false, place: Place::NamespaceInit };
     Ok(supervisor.wait(&mut |sig| Some(sig)).exit_code())
+}
+
+/// Once COMMAND runs, the init needs one capability: CAP_KILL, to forward signals to a
+/// COMMAND of another uid. Everything else goes, from every set, bounding included.
+fn confine_init() -> Result<(), Errno> {
+    use rustix::thread::{CapabilitySet, CapabilitySets, set_capabilities};
+    const KILL: u32 = 5;
+    const SETPCAP: u32 = 8;
+    // SETPCAP last: dropping from the bounding set needs it.
+    for cap in (0..=caps::LAST).filter(|&c| c != KILL && c != SETPCAP).chain([SETPCAP]) {
+        match sys::prctl(linux_raw_sys::prctl::PR_CAPBSET_DROP, cap as usize, 0) {
+            Ok(()) | Err(Errno::INVAL) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let kill = CapabilitySet::from_bits_retain(1 << KILL);
+    set_capabilities(
+        None,
+        CapabilitySets { effective: kill, permitted: kill, inheritable: CapabilitySet::empty() },
+    )
 }
 
 /// COMMAND's capabilities: Docker's default set adjusted by --cap-add/--cap-drop bounds

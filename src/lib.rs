@@ -11,6 +11,7 @@ pub mod container;
 pub mod cpath;
 pub mod help;
 pub mod init;
+pub mod mask;
 pub mod out;
 pub mod pid1;
 pub mod rootfs;

@@ -32,7 +32,7 @@ pub struct Failure<'a> {
 
 type Result<'a, T> = core::result::Result<T, Failure<'a>>;
 
-fn fail<'a>(step: &'static str, path: &'a [u8]) -> impl FnOnce(Errno) -> Failure<'a> {
+pub(crate) fn fail<'a>(step: &'static str, path: &'a [u8]) -> impl FnOnce(Errno) -> Failure<'a> {
     move |errno| Failure { step, path, errno }
 }
 
@@ -120,6 +120,7 @@ pub fn enter<'a>(spec: &RunSpec<'a>) -> Result<'a, ()> {
     let noexec = basic | MountAttrFlags::MOUNT_ATTR_NOEXEC;
     attach_fresh(root, b"/proc", c"proc", &[], noexec)?;
     attach_fresh(root, b"/sys", c"sysfs", &[], noexec | MountAttrFlags::MOUNT_ATTR_RDONLY)?;
+    crate::mask::apply(root)?;
     populate_dev(root, &devices, console.as_ref())?;
     let tmp_is_volume = spec.volumes.iter().any(|v| v.dest == b"/tmp");
     if read_only_root && !tmp_is_volume {
@@ -211,7 +212,7 @@ fn resolve<'a>(root: BorrowedFd, dest: &'a [u8], dir: bool) -> Result<'a, OwnedF
 /// openat2(2) with RESOLVE_IN_ROOT: `path` is looked up as if `root` were `/`, symlinks
 /// included (a final one too: `DST -> elsewhere` mounts at elsewhere, inside the root);
 /// magic links (/proc/PID/fd/N and friends) are refused, since they could point anywhere.
-fn open_in_root(root: BorrowedFd, path: &CStr) -> rustix::io::Result<OwnedFd> {
+pub(crate) fn open_in_root(root: BorrowedFd, path: &CStr) -> rustix::io::Result<OwnedFd> {
     openat2(
         root,
         path,
@@ -222,7 +223,7 @@ fn open_in_root(root: BorrowedFd, path: &CStr) -> rustix::io::Result<OwnedFd> {
 }
 
 /// move_mount(2) of a detached tree onto a resolved target.
-fn attach<'a>(tree: BorrowedFd, target: BorrowedFd, dest: &'a [u8]) -> Result<'a, ()> {
+pub(crate) fn attach<'a>(tree: BorrowedFd, target: BorrowedFd, dest: &'a [u8]) -> Result<'a, ()> {
     move_mount(
         tree,
         c"",
@@ -234,7 +235,7 @@ fn attach<'a>(tree: BorrowedFd, target: BorrowedFd, dest: &'a [u8]) -> Result<'a
 }
 
 /// A new filesystem of type `fstype` with `options`, mounted at `dest` inside the root.
-fn attach_fresh<'a>(
+pub(crate) fn attach_fresh<'a>(
     root: BorrowedFd,
     dest: &'a [u8],
     fstype: &CStr,

@@ -1,0 +1,84 @@
+//! What the container must not see or change in /proc and /sys, though they are its own
+//! mounts: kernel memory, keys and timers are masked, kernel tunables are read-only
+//! (the list Docker and runc use; see runc's `maskedPaths`/`readonlyPaths`).
+
+use core::ffi::CStr;
+
+use rustix::fd::{AsFd, BorrowedFd};
+use rustix::fs::{CWD, FileType, fstat};
+use rustix::io::Errno;
+use rustix::mount::{MountAttrFlags, OpenTreeFlags, open_tree};
+
+use crate::rootfs::{Failure, attach, attach_fresh, fail, open_in_root};
+use crate::rt::sys;
+
+/// Masked: a file gets /dev/null over it, a directory an empty read-only tmpfs.
+const MASKED: [&[u8]; 8] = [
+    b"/proc/kcore",
+    b"/proc/keys",
+    b"/proc/timer_list",
+    b"/proc/sched_debug",
+    b"/proc/latency_stats",
+    b"/proc/scsi",
+    b"/proc/acpi",
+    b"/sys/firmware",
+];
+
+/// Read-only: bind-mounted over themselves with MOUNT_ATTR_RDONLY.
+const READ_ONLY: [&[u8]; 5] = [b"/proc/sys", b"/proc/sysrq-trigger", b"/proc/irq", b"/proc/bus", b"/proc/fs"];
+
+/// makedev(1, 3): the one device that may stand in for a masked file.
+const DEV_NULL: u64 = (1 << 8) | 3;
+
+/// Masks and write-protects inside `root`, whose /proc and /sys are husk's own fresh
+/// mounts (so no rootfs symlink is involved). Paths this kernel does not have are skipped.
+pub fn apply(root: BorrowedFd) -> Result<(), Failure<'static>> {
+    let attrs = MountAttrFlags::MOUNT_ATTR_RDONLY
+        | MountAttrFlags::MOUNT_ATTR_NOSUID
+        | MountAttrFlags::MOUNT_ATTR_NODEV
+        | MountAttrFlags::MOUNT_ATTR_NOEXEC;
+    let mut path = crate::cpath::CPath::new();
+    for masked in MASKED {
+        let c = path.of(&[masked]).map_err(fail("mask", masked))?;
+        let target = match open_in_root(root, c) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => continue,
+            Err(e) => return Err(fail("mask", masked)(e)),
+        };
+        let st = fstat(&target).map_err(fail("mask", masked))?;
+        if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+            attach_fresh(root, masked, c"tmpfs", &[(c"mode", c"0555"), (c"size", c"4k")], attrs)?;
+        } else {
+            let null = verified_null().map_err(fail("mask", masked))?;
+            attach(null.as_fd(), target.as_fd(), masked)?;
+        }
+    }
+    for protected in READ_ONLY {
+        let c = path.of(&[protected]).map_err(fail("read-only", protected))?;
+        let target = match open_in_root(root, c) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => continue,
+            Err(e) => return Err(fail("read-only", protected)(e)),
+        };
+        let flags = OpenTreeFlags::OPEN_TREE_CLONE
+            | OpenTreeFlags::OPEN_TREE_CLOEXEC
+            | OpenTreeFlags::AT_EMPTY_PATH
+            | OpenTreeFlags::AT_RECURSIVE;
+        let copy = open_tree(target.as_fd(), c"", flags).map_err(fail("read-only", protected))?;
+        sys::mount_setattr(copy.as_fd(), attrs.bits() as u64, true).map_err(fail("read-only", protected))?;
+        attach(copy.as_fd(), target.as_fd(), protected)?;
+    }
+    Ok(())
+}
+
+/// A fresh bind of the host's /dev/null, checked to really be the null device (1:3): the
+/// rootfs's own /dev/null could be anything, and a masked file must read as empty.
+fn verified_null() -> Result<rustix::fd::OwnedFd, Errno> {
+    const HOST_NULL: &CStr = c"/dev/null";
+    let tree = open_tree(CWD, HOST_NULL, OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC)?;
+    let st = fstat(&tree)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::CharacterDevice || st.st_rdev != DEV_NULL {
+        return Err(Errno::NODEV);
+    }
+    Ok(tree)
+}
