@@ -185,7 +185,8 @@ fn confine_init() -> Result<(), Errno> {
 fn privileges(spec: &RunSpec) -> spawn::Privileges {
     let bounding = caps::resolve(spec.caps_added, spec.caps_dropped);
     let root = spec.user.is_none_or(|(uid, _)| uid == 0);
-    spawn::Privileges { bounding, granted: if root { bounding } else { bounding & spec.caps_added } }
+    let granted = if root { bounding } else { bounding & spec.caps_added };
+    spawn::Privileges { bounding, granted, seccomp: spec.seccomp }
 }
 
 /// COMMAND's environment: a clean start (PATH, HOME, HOSTNAME, and TERM when the host has

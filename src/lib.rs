@@ -16,6 +16,7 @@ pub mod out;
 pub mod pid1;
 pub mod rootfs;
 pub mod rt;
+pub mod seccomp;
 pub mod signals;
 pub mod spawn;
 pub mod status;

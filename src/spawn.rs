@@ -71,6 +71,8 @@ pub struct Privileges {
     /// What it holds: permitted and effective; for a non-root user also inheritable and
     /// ambient, which is how capabilities survive execve without file capabilities.
     pub granted: u64,
+    /// Install husk's default seccomp filter (src/seccomp.rs) last before execve.
+    pub seccomp: bool,
 }
 
 /// Whether husk's process group holds the terminal on stdin: only then does COMMAND take
@@ -248,7 +250,8 @@ fn take_identity_and_cwd(launch: &Launch) -> Result<(), (Step, Errno)> {
 
 /// Sets the permitted and effective sets to what is granted — for a non-root user also the
 /// inheritable and ambient sets, so the capabilities survive execve of an ordinary binary —
-/// then no_new_privs, so no setuid or file-capability binary can add to them.
+/// then no_new_privs, so no setuid or file-capability binary can add to them, and the
+/// seccomp filter, which no_new_privs allows an unprivileged process to install.
 fn grant(privileges: Privileges, non_root: bool) -> Result<(), Errno> {
     use rustix::thread::{CapabilitySet, CapabilitySets, set_capabilities};
     let granted = CapabilitySet::from_bits_retain(privileges.granted);
@@ -263,7 +266,11 @@ fn grant(privileges: Privileges, non_root: bool) -> Result<(), Errno> {
             )?;
         }
     }
-    rustix::thread::set_no_new_privs(true)
+    rustix::thread::set_no_new_privs(true)?;
+    if privileges.seccomp {
+        sys::seccomp_filter(&crate::seccomp::program())?;
+    }
+    Ok(())
 }
 
 /// execvpe(3) without libc: a name with a slash is run as is; otherwise each PATH entry is

@@ -30,6 +30,8 @@ pub struct RunSpec<'a> {
     /// `--cap-add` and `--cap-drop`, as capability sets (see `caps::resolve`).
     pub caps_added: u64,
     pub caps_dropped: u64,
+    /// `--seccomp default|unconfined`: whether COMMAND gets the default filter.
+    pub seccomp: bool,
     /// Index in argv where COMMAND starts.
     pub command: usize,
 }
@@ -70,6 +72,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
         net: Net::None,
         caps_added: 0,
         caps_dropped: 0,
+        seccomp: true,
         command: 0,
     };
     while i < argv.count() {
@@ -108,6 +111,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
                         | b"--net"
                         | b"--cap-add"
                         | b"--cap-drop"
+                        | b"--seccomp"
                 );
                 if !takes_value {
                     return Err(UsageError::UnknownOption { sub: SUB, option: arg });
@@ -159,6 +163,13 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
                     b"-w" | b"--cwd" => spec.cwd = absolute(value).ok_or(bad(value, "an absolute path"))?,
                     b"-u" | b"--user" => {
                         spec.user = Some(parse_user(value).ok_or(bad(value, "UID or UID:GID"))?)
+                    }
+                    b"--seccomp" => {
+                        spec.seccomp = match value {
+                            b"default" => true,
+                            b"unconfined" => false,
+                            _ => return Err(bad(value, "default or unconfined")),
+                        }
                     }
                     b"--cap-add" | b"--cap-drop" => {
                         let set = crate::caps::parse(value)
@@ -314,6 +325,8 @@ mod tests {
             "x",
         ]);
         assert_eq!((s.caps_added, s.caps_dropped), ((1 << 12) | (1 << 25), 1));
+        assert!(s.seccomp);
+        assert!(!run(&["husk", "run", "--seccomp=unconfined", "x"]).seccomp);
     }
 
     #[test]
@@ -334,6 +347,7 @@ mod tests {
         bad(&["husk", "run", "--net", "bogus", "x"], "bogus");
         bad(&["husk", "run", "--cap-add", "CAP_NOPE", "x"], "CAP_NOPE");
         bad(&["husk", "run", "--cap-drop=", "x"], "");
+        bad(&["husk", "run", "--seccomp", "off", "x"], "off");
         bad(&["husk", "run", "-e", "NOEQUALS", "x"], "NOEQUALS");
         bad(&["husk", "run", "-e", "=v", "x"], "=v");
         bad(&["husk", "run", "--env=A=1", "x"], "A=1");

@@ -377,3 +377,25 @@ pub fn prctl(option: u32, arg2: usize, arg3: usize) -> Result<()> {
     // SAFETY: plain integer arguments.
     check(unsafe { syscall5(k::__NR_prctl, option as usize, arg2, arg3, 0, 0) }).map(|_| ())
 }
+
+/// seccomp(SECCOMP_SET_MODE_FILTER): installs `program` for this thread and all it execs.
+/// Needs no_new_privs (or CAP_SYS_ADMIN) first.
+pub fn seccomp_filter(program: &[crate::seccomp::Insn]) -> Result<()> {
+    #[repr(C)]
+    struct SockFprog {
+        len: u16,
+        filter: *const crate::seccomp::Insn,
+    }
+    let fprog = SockFprog { len: program.len() as u16, filter: program.as_ptr() };
+    // SAFETY: fprog points at `program`, a slice of sock_filter-shaped instructions that
+    // lives for the whole call; the kernel copies it.
+    check(unsafe {
+        syscall3(
+            k::__NR_seccomp,
+            linux_raw_sys::ptrace::SECCOMP_SET_MODE_FILTER as usize,
+            0,
+            &fprog as *const SockFprog as usize,
+        )
+    })
+    .map(|_| ())
+}
