@@ -124,7 +124,7 @@ fn prepare_and_run<'a>(
     signals: &CallerSignals,
     take_terminal: bool,
 ) -> Result<u8, rootfs::Failure<'a>> {
-    rootfs::enter(spec)?;
+    let entered = rootfs::enter(spec)?;
     rustix::system::sethostname(spec.hostname).map_err(|errno| rootfs::Failure {
         step: "sethostname",
         path: spec.hostname,
@@ -148,7 +148,7 @@ fn prepare_and_run<'a>(
         take_terminal,
         user: spec.user,
         cwd: Some(cwd),
-        caps: Some(privileges(spec)),
+        caps: Some(privileges(spec, entered)),
     };
     let child = match spawn::spawn(&launch, signals) {
         Ok(child) => child,
@@ -181,9 +181,14 @@ fn confine_init() -> Result<(), Errno> {
 }
 
 /// COMMAND's capabilities: Docker's default set adjusted by --cap-add/--cap-drop bounds
-/// them; root holds all of that, another user only what --cap-add gave it.
-fn privileges(spec: &RunSpec) -> spawn::Privileges {
-    let bounding = caps::resolve(spec.caps_added, spec.caps_dropped);
+/// them; root holds all of that, another user only what --cap-add gave it. In a chroot
+/// (an initramfs host) CAP_SYS_CHROOT goes, whatever was asked: it is the way out.
+fn privileges(spec: &RunSpec, entered: rootfs::Entered) -> spawn::Privileges {
+    const SYS_CHROOT: u64 = 1 << 18;
+    let mut bounding = caps::resolve(spec.caps_added, spec.caps_dropped);
+    if entered == rootfs::Entered::Chrooted {
+        bounding &= !SYS_CHROOT;
+    }
     let root = spec.user.is_none_or(|(uid, _)| uid == 0);
     let granted = if root { bounding } else { bounding & spec.caps_added };
     spawn::Privileges { bounding, granted, seccomp: spec.seccomp }

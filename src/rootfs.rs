@@ -50,9 +50,19 @@ const DEVICES: [(&CStr, &CStr); 6] = [
 /// shadowed only inside our own mount namespace.
 const DEFAULT_STAGE: &[u8] = b"/tmp";
 
+/// How the root was entered.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Entered {
+    /// pivot_root, the old root detached: nothing of the host is left to climb back to.
+    Pivoted,
+    /// move-mount + chroot (an initramfs host): the initramfs is still above the root, so
+    /// CAP_SYS_CHROOT would let COMMAND climb out (chroot into a subdirectory, then `..`).
+    Chrooted,
+}
+
 /// Builds the container's file system and makes it the root. Runs in the container's init,
 /// in its new mount namespace, before any other process exists there.
-pub fn enter<'a>(spec: &RunSpec<'a>) -> Result<'a, ()> {
+pub fn enter<'a>(spec: &RunSpec<'a>) -> Result<'a, Entered> {
     // Nothing mounted from here on may propagate back to the host (or in from it): make
     // every mount in our copy of the tree private first (mount_namespaces(7), "Shared
     // subtrees"; a new namespace starts with the host's propagation types).
@@ -293,17 +303,20 @@ fn populate_dev<'a>(root: BorrowedFd, devices: &[OwnedFd], console: Option<&Owne
 /// then detaches the old root (pivot_root(2), NOTES), with no put_old directory needed.
 /// pivot_root refuses an initramfs root (EINVAL): there, move the new root over `/` and
 /// chroot into it, as `switch_root` does.
-fn pivot<'a>(root: BorrowedFd) -> Result<'a, ()> {
+fn pivot<'a>(root: BorrowedFd) -> Result<'a, Entered> {
     rustix::process::fchdir(root).map_err(fail("chdir", b"rootfs"))?;
-    match rustix::process::pivot_root(c".", c".") {
+    let entered = match rustix::process::pivot_root(c".", c".") {
         Ok(()) => {
             unmount(c".", UnmountFlags::DETACH).map_err(fail("umount", b"old root"))?;
+            Entered::Pivoted
         }
         Err(Errno::INVAL) => {
             rustix::mount::mount_move(c".", c"/").map_err(fail("move-mount", b"/"))?;
             rustix::process::chroot(c".").map_err(fail("chroot", b"."))?;
+            Entered::Chrooted
         }
         Err(e) => return Err(fail("pivot_root", b"rootfs")(e)),
-    }
-    rustix::process::chdir(c"/").map_err(fail("chdir", b"/"))
+    };
+    rustix::process::chdir(c"/").map_err(fail("chdir", b"/"))?;
+    Ok(entered)
 }

@@ -234,6 +234,12 @@ fn husk_run_works_inside_the_vm() {
     assert!(b.console.contains("inside pid 2 host box procs "), "{}", b.console);
     assert!(b.has_line("ls: /c: No such file or directory"), "{}", b.console);
     assert!(b.has_line("run status 6"), "{}", b.console);
+    assert!(b.console.contains("CapBnd:\t00000000a80025fb"), "{}", b.console);
+    assert!(
+        b.has_line("chroot: can't change root directory to '/x': Operation not permitted"),
+        "{}",
+        b.console
+    );
     // No --rootfs: the VM's own root, read-only.
     assert!(b.has_line("default root husk-vm"), "{}", b.console);
     assert!(b.has_line("touch: /etc/x: Read-only file system"), "{}", b.console);

@@ -4,8 +4,10 @@
 set -u
 mkdir -p /c/bin /c/proc /c/dev /c/sys /c/tmp
 cp /bin/busybox /c/bin/
-for applet in sh ps ls cat hostname; do ln -s busybox /c/bin/$applet; done
+for applet in sh ps ls cat hostname grep mkdir chroot; do ln -s busybox /c/bin/$applet; done
 husk run --rootfs /c --hostname box -- sh -c 'echo "inside pid $$ host $(hostname) procs $(ps -o pid | wc -l)"; ls /c 2>&1 | head -1; exit 6'
 echo "run status $?"
+# In the chroot, CAP_SYS_CHROOT (bit 18) is gone from the default set: no climbing out.
+husk run --rootfs /c -- sh -c 'grep CapBnd /proc/self/status; mkdir -p /x; chroot /x /bin/sh 2>&1 | head -1'
 husk run -- sh -c 'echo "default root $(cat /etc/hostname)"; touch /etc/x 2>&1'
 echo "run status $?"
