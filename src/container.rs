@@ -10,6 +10,7 @@ use rustix::process::PidfdFlags;
 
 use crate::args::{MAX_ENV, Net, RunSpec, VolumeKind};
 use crate::caps;
+use crate::cgroup::{self, Group};
 use crate::cpath::CPath;
 use crate::out;
 use crate::pid1::{Place, Supervisor};
@@ -48,16 +49,31 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
             return status::FAILURE;
         }
     };
+    // Limits come from a cgroup of the container's own, made before the container so that
+    // it starts inside (CLONE_INTO_CGROUP). A limit that cannot be applied is an error,
+    // never a silent skip.
+    let group = if spec.limits.any() || spec.stats || spec.cgroup_parent.is_some() {
+        match create_group(spec) {
+            Ok(group) => Some(group),
+            Err(code) => return code,
+        }
+    } else {
+        None
+    };
     let flags = NAMESPACES | if spec.net == Net::None { NEWNET } else { 0 };
-    let child = match sys::clone(flags) {
-        Ok(0) => container_init(spec, process, &signals, take_terminal, lifeline.as_fd()),
+    let child = match sys::clone(flags, group.as_ref().map(Group::fd)) {
+        Ok(0) => container_init(spec, process, &signals, take_terminal, lifeline.as_fd(), group.is_some()),
         Ok(pid) => pid,
         Err(e) => {
-            out::error("clone", b"", e);
-            if e == Errno::PERM || e == Errno::NOSPC {
-                out::message(&[
-                    b"hint: creating namespaces needs root (or user namespaces, not yet supported)",
-                ]);
+            let hint = match e {
+                Errno::PERM | Errno::NOSPC => {
+                    "creating namespaces needs root (user namespaces are not supported yet)"
+                }
+                _ => "",
+            };
+            out::error_with_hint("clone", b"", e, hint);
+            if let Some(group) = &group {
+                group.remove();
             }
             return status::FAILURE;
         }
@@ -65,7 +81,36 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
     drop(lifeline);
     // The container's init forwards to COMMAND in turn; it exits with COMMAND's status.
     let supervisor = Supervisor { child, group: false, place: Place::Subreaper };
-    supervisor.wait(&mut |sig| Some(sig)).exit_code()
+    let code = supervisor.wait(&mut |sig| Some(sig)).exit_code();
+    if let Some(group) = group {
+        report_and_remove(spec, &group, code);
+    }
+    code
+}
+
+/// The container's cgroup with the limits written, or the exit code after saying why not.
+fn create_group(spec: &RunSpec) -> Result<Group, u8> {
+    let settings = cgroup::settings(&spec.limits).map_err(|why| {
+        out::message(&[b"run: ", why.as_bytes()]);
+        status::FAILURE
+    })?;
+    Group::create(spec.cgroup_parent, &spec.limits, &settings).map_err(|cgroup::Reported| status::FAILURE)
+}
+
+/// After the container: say when the OOM killer ended it, print `--stats`, remove the
+/// group (every process in it is gone: the container's init has been reaped).
+fn report_and_remove(spec: &RunSpec, group: &Group, code: u8) {
+    if code == 128 + SIGKILL as u8 && group.oom_killed() {
+        let mut max = [0u8; 32];
+        let n = group.read_value(b"memory.max", &mut max);
+        out::message(&[b"out of memory (memory.max=", max[..n].trim_ascii(), b")"]);
+    }
+    if spec.stats {
+        let mut line = out::Line::new();
+        cgroup::format_stats(&mut line, &group.stats());
+        line.write_to(2);
+    }
+    group.remove();
 }
 
 /// Checks what can be checked without changing anything: the root filesystem is a
@@ -94,6 +139,7 @@ fn container_init(
     signals: &CallerSignals,
     take_terminal: bool,
     parent: BorrowedFd,
+    in_group: bool,
 ) -> ! {
     // If `husk run` dies, even by SIGKILL, the container dies with it: the init's death
     // ends every process in the PID namespace (pid_namespaces(7)). Check the parent after
@@ -109,7 +155,7 @@ fn container_init(
     // No descriptor of the host's but stdio crosses into the container: an inherited
     // directory fd would be a way out of the root (the runc CVE-2024-21626 class).
     let _ = sys::close_from(3);
-    sys::exit(match prepare_and_run(spec, process, signals, take_terminal) {
+    sys::exit(match prepare_and_run(spec, process, signals, take_terminal, in_group) {
         Ok(code) => code,
         Err(failure) => {
             out::error(failure.step, failure.path, failure.errno);
@@ -123,8 +169,9 @@ fn prepare_and_run<'a>(
     process: &Process,
     signals: &CallerSignals,
     take_terminal: bool,
+    in_group: bool,
 ) -> Result<u8, rootfs::Failure<'a>> {
-    let entered = rootfs::enter(spec)?;
+    let entered = rootfs::enter(spec, in_group)?;
     rustix::system::sethostname(spec.hostname).map_err(|errno| rootfs::Failure {
         step: "sethostname",
         path: spec.hostname,

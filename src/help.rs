@@ -104,6 +104,10 @@ pub fn describe(line: &mut Line, error: &UsageError) {
             line.str("': expected ").str(expected);
             Some(sub)
         }
+        UsageError::Conflict { sub, why } => {
+            line.str(sub).str(": ").str(why);
+            Some(sub)
+        }
         UsageError::TooMany { sub, option, max } => {
             line.str(sub).str(": at most ").num(max as u64).str(" of '").quoted(option).str("'");
             Some(sub)

@@ -7,6 +7,7 @@
 pub mod args;
 pub mod boot;
 pub mod caps;
+pub mod cgroup;
 pub mod container;
 pub mod cpath;
 pub mod help;

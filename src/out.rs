@@ -87,6 +87,17 @@ pub fn error(step: &str, path: &[u8], errno: Errno) {
     line.write_to(2);
 }
 
+/// Prints the one-line error with a hint on what to do: `husk: <step> <path>: <reason>
+/// (<ERRNO>): <hint>`.
+pub fn error_with_hint(step: &str, path: &[u8], errno: Errno, hint: &str) {
+    let mut line = Line::new();
+    format_error(&mut line, step, path, errno);
+    if !hint.is_empty() {
+        line.str(": ").str(hint);
+    }
+    line.write_to(2);
+}
+
 /// Prints `husk: <message>` to stderr.
 pub fn message(parts: &[&[u8]]) {
     let mut line = Line::new();

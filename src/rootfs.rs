@@ -62,7 +62,10 @@ pub enum Entered {
 
 /// Builds the container's file system and makes it the root. Runs in the container's init,
 /// in its new mount namespace, before any other process exists there.
-pub fn enter<'a>(spec: &RunSpec<'a>) -> Result<'a, Entered> {
+///
+/// With `cgroup`, the container runs in a cgroup of its own and in a new cgroup namespace
+/// rooted there: /sys/fs/cgroup then shows that group's own files (read-only).
+pub fn enter<'a>(spec: &RunSpec<'a>, cgroup: bool) -> Result<'a, Entered> {
     // Nothing mounted from here on may propagate back to the host (or in from it): make
     // every mount in our copy of the tree private first (mount_namespaces(7), "Shared
     // subtrees"; a new namespace starts with the host's propagation types).
@@ -130,6 +133,9 @@ pub fn enter<'a>(spec: &RunSpec<'a>) -> Result<'a, Entered> {
     let noexec = basic | MountAttrFlags::MOUNT_ATTR_NOEXEC;
     attach_fresh(root, b"/proc", c"proc", &[], noexec)?;
     attach_fresh(root, b"/sys", c"sysfs", &[], noexec | MountAttrFlags::MOUNT_ATTR_RDONLY)?;
+    if cgroup {
+        attach_fresh(root, b"/sys/fs/cgroup", c"cgroup2", &[], noexec | MountAttrFlags::MOUNT_ATTR_RDONLY)?;
+    }
     crate::mask::apply(root)?;
     populate_dev(root, &devices, console.as_ref())?;
     let tmp_is_volume = spec.volumes.iter().any(|v| v.dest == b"/tmp");

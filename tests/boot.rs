@@ -18,10 +18,12 @@ fn missing_prerequisite() -> Option<String> {
         .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("vmlinuz-")))
         .unwrap_or(false);
     let have_busybox = Path::new("/bin/busybox").exists();
-    let reason = match (have_qemu, have_kernel, have_busybox) {
-        (false, _, _) => "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)",
-        (_, false, _) => "no /boot/vmlinuz-* (apt-get install linux-image-amd64)",
-        (_, _, false) => "no /bin/busybox (apt-get install busybox-static)",
+    let have_gcc = Command::new("gcc").arg("--version").stdout(Stdio::null()).status().is_ok();
+    let reason = match (have_qemu, have_kernel, have_busybox, have_gcc) {
+        (false, _, _, _) => "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)",
+        (_, false, _, _) => "no /boot/vmlinuz-* (apt-get install linux-image-amd64)",
+        (_, _, false, _) => "no /bin/busybox (apt-get install busybox-static)",
+        (_, _, _, false) => "no gcc to build the static memory hog (apt-get install gcc libc6-dev)",
         _ => return None,
     };
     if std::env::var_os("CI").is_some() {
@@ -47,12 +49,23 @@ fn build_initramfs(name: &str, extra: &[String]) -> PathBuf {
     let hostname = dir.join("hostname");
     std::fs::write(&hostname, "husk-vm\n").unwrap();
     let cpio = dir.join(format!("{name}.cpio"));
+    // The memory hog of the limits test: a static C program, since the VM has no libc.
+    let memhog = dir.join(format!("memhog-{name}"));
+    let built = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&memhog)
+        .arg(format!("{REPO}/tests/boot/memhog.c"))
+        .status()
+        .expect("run gcc");
+    assert!(built.success(), "gcc -static memhog.c failed: {built}");
     let status = Command::new(format!("{REPO}/qemu/mkinitramfs"))
         .arg(&cpio)
         .args(["--init", HUSK, "--busybox"])
         .args(["--add", &format!("{}:/etc/hostname", hostname.display())])
         .args(["--add", &format!("{REPO}/tests/boot/basics.sh:/test/basics.sh")])
         .args(["--add", &format!("{REPO}/tests/boot/run.sh:/test/run.sh")])
+        .args(["--add", &format!("{REPO}/tests/boot/limits.sh:/test/limits.sh")])
+        .args(["--add", &format!("{}:/test/memhog", memhog.display())])
         .args(extra.iter().flat_map(|e| ["--add", e.as_str()]))
         .status()
         .expect("run qemu/mkinitramfs");
@@ -244,6 +257,62 @@ fn husk_run_works_inside_the_vm() {
     assert!(b.has_line("default root husk-vm"), "{}", b.console);
     assert!(b.has_line("touch: /etc/x: Read-only file system"), "{}", b.console);
     assert!(b.has_line("run status 1"), "{}", b.console);
+    assert_eq!(b.exit_status(), 0);
+    b.assert_powered_off();
+}
+
+/// The value after `prefix` on the console line that starts with it.
+fn line_after<'a>(b: &'a Boot, prefix: &str) -> &'a str {
+    b.console
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no line starting with {prefix:?}:\n{}", b.console))
+}
+
+#[test]
+fn cgroup_limits_are_enforced_reported_and_removed() {
+    require_qemu!();
+    // The VM (Debian's kernel, husk as init) has the whole cgroup v2 hierarchy, unlike the
+    // development host: the real limit tests live here.
+    let b = boot("", false, &["sh", "/test/limits.sh"]);
+    // 10 MB steps under --memory 100M: killed near 100 MB, status 137, husk's OOM line.
+    let m100 = line_after(&b, "m100 status ");
+    assert!(m100.starts_with("137 last got "), "{m100}");
+    let got: u32 = m100["137 last got ".len()..].split(' ').next().unwrap().parse().unwrap();
+    assert!((70..100).contains(&got), "killed after {got} MB under a 100 MB limit:\n{}", b.console);
+    assert!(m100.ends_with("err husk: out of memory (memory.max=104857600)"), "{m100}");
+    // Under --memory 10M: killed before the first 10 MB step completes.
+    assert_eq!(line_after(&b, "m10 status "), "137 last  err husk: out of memory (memory.max=10485760)");
+    // 50 MB fits under 100M.
+    assert_eq!(line_after(&b, "m50 status "), "0 last got 50 MB");
+    // Inside: the container's group is its cgroup root, with its own limits; swap off.
+    assert_eq!(line_after(&b, "inside "), "0::/ max 67108864 swap 0 pids 20");
+    // The fork bomb hit the limit and the container still ended with its own status.
+    let bomb = line_after(&b, "bomb current ");
+    let (current, events) = bomb.split_once(" events max ").unwrap();
+    assert!(current.parse::<u32>().unwrap() <= 10, "{bomb}");
+    assert!(events.parse::<u32>().unwrap() > 0, "the limit was never hit: {bomb}");
+    assert_eq!(line_after(&b, "bomb status "), "4");
+    // --cpus 0.5: about half of the wall time (generous bounds: this is an emulated VM).
+    let cpu = line_after(&b, "cpu wall_cs ");
+    let (wall_cs, usage_us) = cpu.split_once(" usage_us ").unwrap();
+    let ratio = usage_us.parse::<f64>().unwrap() / (wall_cs.parse::<f64>().unwrap() * 10_000.0);
+    assert!((0.3..0.7).contains(&ratio), "--cpus 0.5 gave {ratio:.2} of a CPU");
+    // --stats reports what the group's own files said.
+    let inside: u64 = line_after(&b, "peak inside ").parse().unwrap();
+    let stats = line_after(&b, "stats status ");
+    assert!(stats.starts_with("0 husk: stats: memory.peak="), "{stats}");
+    let peak: u64 = stats["0 husk: stats: memory.peak=".len()..].split(' ').next().unwrap().parse().unwrap();
+    assert!(peak >= inside && peak - inside < 2 << 20, "stats peak {peak}, inside {inside}");
+    assert!(peak >= 30 << 20, "memhog held 30 MB, peak {peak}");
+    assert!(
+        stats.contains(" cpu.user=") && stats.contains(" cpu.system=") && stats.contains(" pids.peak="),
+        "{stats}"
+    );
+    // /bin/true fits in the 512 KiB crun advertises.
+    assert!(b.has_line("tiny 512k ok"), "{}", b.console);
+    // Every container's group was removed.
+    assert_eq!(line_after(&b, "groups left "), "0");
     assert_eq!(b.exit_status(), 0);
     b.assert_powered_off();
 }

@@ -1638,3 +1638,40 @@ fn python_serves_and_fetches_http_inside() {
     )
     .expect(0, "husk-http-marker\n", "");
 }
+
+/// Whether /sys/fs/cgroup on this machine is a cgroup v2 mount (it is not on the development
+/// host, whose layout is hybrid; the real limit tests run in QEMU, tests/boot.rs).
+fn host_has_cgroup2() -> bool {
+    fs::read_to_string("/proc/self/mountinfo").unwrap().lines().any(|l| {
+        l.split(" - ").nth(1).is_some_and(|t| t.starts_with("cgroup2 "))
+            && l.split(' ').nth(4) == Some("/sys/fs/cgroup")
+    })
+}
+
+#[test]
+fn limits_fail_loudly_without_cgroup2_and_runs_without_them_work() {
+    let bb = need!("limits_fail_loudly_without_cgroup2_and_runs_without_them_work", busybox());
+    if host_has_cgroup2() {
+        eprintln!("skipped: limits_fail_loudly_without_cgroup2: this host has cgroup v2 at /sys/fs/cgroup");
+        return;
+    }
+    let case = Case::new("no-cgroup2", &[bb]);
+    let refusal = "husk: cgroup /sys/fs/cgroup: Operation not supported (EOPNOTSUPP): not a cgroup v2 mount: \
+                   limits need the unified hierarchy (systemd.unified_cgroup_hierarchy=1)\n";
+    for opts in [
+        &["--memory", "100M"][..],
+        &["--memory", "100M", "--memory-swap", "200M"],
+        &["--pids-limit", "10"],
+        &["--cpus", "0.5"],
+        &["--stats"],
+        &["--cgroup-parent", "/mine"],
+    ] {
+        let mut all = vec!["--rootfs", path_str(bb)];
+        all.extend_from_slice(opts);
+        // The command would print if it ran: it must not run unlimited.
+        case.run(&mut case.sh(&all, "echo ran")).expect(125, "", refusal);
+    }
+    // No limits, no cgroup: works here.
+    case.run(&mut case.sh(&["--rootfs", path_str(bb)], "echo ran")).expect(0, "ran\n", "");
+    case.assert_clean("limit refusals");
+}

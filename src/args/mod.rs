@@ -77,6 +77,11 @@ pub enum UsageError<'a> {
     MissingCommand {
         sub: &'static str,
     },
+    /// Options that do not go together.
+    Conflict {
+        sub: &'static str,
+        why: &'static str,
+    },
     /// A list option given more often than husk has room for.
     TooMany {
         sub: &'static str,

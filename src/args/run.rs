@@ -1,6 +1,9 @@
 //! `husk run [OPTIONS] [--] COMMAND [ARG]...` → RunSpec. Pure, like the rest of args.
 
 use super::{Argv, Command, UsageError, parse_decimal, split_inline_value};
+use crate::cgroup::{Limits, Swap, parse_cpus, parse_size};
+
+const SIZE: &str = "a size like 100M, 512k, 1G or bytes";
 
 /// How many volumes (`--bind`, `--ro-bind`, `--tmpfs`) one container may have.
 pub const MAX_VOLUMES: usize = 32;
@@ -32,6 +35,12 @@ pub struct RunSpec<'a> {
     pub caps_dropped: u64,
     /// `--seccomp default|unconfined`: whether COMMAND gets the default filter.
     pub seccomp: bool,
+    /// `--memory`, `--memory-swap`, `--pids-limit`, `--cpus`.
+    pub limits: Limits,
+    /// `--cgroup-parent PATH`, relative to the cgroup2 mount.
+    pub cgroup_parent: Option<&'a [u8]>,
+    /// `--stats`: report peak memory, CPU time and peak pids at the end.
+    pub stats: bool,
     /// Index in argv where COMMAND starts.
     pub command: usize,
 }
@@ -73,6 +82,9 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
         caps_added: 0,
         caps_dropped: 0,
         seccomp: true,
+        limits: Limits::default(),
+        cgroup_parent: None,
+        stats: false,
         command: 0,
     };
     while i < argv.count() {
@@ -94,6 +106,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
         match option {
             b"-h" | b"--help" => return Ok(Command::Help(super::Topic::Run)),
             b"--read-only" => spec.read_only = true,
+            b"--stats" => spec.stats = true,
             _ => {
                 let takes_value = matches!(
                     option,
@@ -112,6 +125,12 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
                         | b"--cap-add"
                         | b"--cap-drop"
                         | b"--seccomp"
+                        | b"--memory"
+                        | b"-m"
+                        | b"--memory-swap"
+                        | b"--pids-limit"
+                        | b"--cpus"
+                        | b"--cgroup-parent"
                 );
                 if !takes_value {
                     return Err(UsageError::UnknownOption { sub: SUB, option: arg });
@@ -164,6 +183,31 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
                     b"-u" | b"--user" => {
                         spec.user = Some(parse_user(value).ok_or(bad(value, "UID or UID:GID"))?)
                     }
+                    b"-m" | b"--memory" => {
+                        spec.limits.memory = Some(parse_size(value).ok_or(bad(value, SIZE))?);
+                    }
+                    b"--memory-swap" => {
+                        spec.limits.memory_swap = Some(match value {
+                            b"-1" => Swap::Unlimited,
+                            _ => Swap::Total(parse_size(value).ok_or(bad(value, "a size like 200M, or -1"))?),
+                        });
+                    }
+                    b"--pids-limit" => {
+                        let n = parse_decimal(value, 9)
+                            .filter(|&n| n > 0)
+                            .ok_or(bad(value, "a number of processes"))?;
+                        spec.limits.pids = Some(n);
+                    }
+                    b"--cpus" => {
+                        spec.limits.cpus_milli =
+                            Some(parse_cpus(value).ok_or(bad(value, "CPUs, like 0.5 or 2"))?)
+                    }
+                    b"--cgroup-parent" => {
+                        if value.is_empty() || value.split(|&b| b == b'/').any(|p| p == b"..") {
+                            return Err(bad(value, "a cgroup path without .."));
+                        }
+                        spec.cgroup_parent = Some(value);
+                    }
                     b"--seccomp" => {
                         spec.seccomp = match value {
                             b"default" => true,
@@ -194,6 +238,9 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
     }
     if i >= argv.count() {
         return Err(UsageError::MissingCommand { sub: SUB });
+    }
+    if let Err(why) = crate::cgroup::settings(&spec.limits) {
+        return Err(UsageError::Conflict { sub: SUB, why });
     }
     spec.command = i;
     Ok(Command::Run(spec))
@@ -327,6 +374,32 @@ mod tests {
         assert_eq!((s.caps_added, s.caps_dropped), ((1 << 12) | (1 << 25), 1));
         assert!(s.seccomp);
         assert!(!run(&["husk", "run", "--seccomp=unconfined", "x"]).seccomp);
+        let s = run(&[
+            "husk",
+            "run",
+            "-m",
+            "100M",
+            "--memory-swap=-1",
+            "--pids-limit",
+            "10",
+            "--cpus",
+            "0.5",
+            "--cgroup-parent",
+            "/a/b",
+            "--stats",
+            "x",
+        ]);
+        assert_eq!(
+            s.limits,
+            Limits {
+                memory: Some(100 << 20),
+                memory_swap: Some(Swap::Unlimited),
+                pids: Some(10),
+                cpus_milli: Some(500)
+            }
+        );
+        assert_eq!(s.cgroup_parent, Some(&b"/a/b"[..]));
+        assert!(s.stats);
     }
 
     #[test]
@@ -348,6 +421,16 @@ mod tests {
         bad(&["husk", "run", "--cap-add", "CAP_NOPE", "x"], "CAP_NOPE");
         bad(&["husk", "run", "--cap-drop=", "x"], "");
         bad(&["husk", "run", "--seccomp", "off", "x"], "off");
+        bad(&["husk", "run", "--memory", "lots", "x"], "lots");
+        bad(&["husk", "run", "--memory-swap", "-2", "x"], "-2");
+        bad(&["husk", "run", "--pids-limit", "0", "x"], "0");
+        bad(&["husk", "run", "--cpus", "0", "x"], "0");
+        bad(&["husk", "run", "--cgroup-parent", "a/../b", "x"], "a/../b");
+        assert!(matches!(p(&["husk", "run", "--memory-swap", "1G", "x"]), Err(UsageError::Conflict { .. })));
+        assert!(matches!(
+            p(&["husk", "run", "-m", "1G", "--memory-swap", "1M", "x"]),
+            Err(UsageError::Conflict { .. })
+        ));
         bad(&["husk", "run", "-e", "NOEQUALS", "x"], "NOEQUALS");
         bad(&["husk", "run", "-e", "=v", "x"], "=v");
         bad(&["husk", "run", "--env=A=1", "x"], "A=1");

@@ -211,11 +211,17 @@ pub fn kill(pid: i32, sig: i32) -> Result<()> {
 /// copy of the address space and continues on the same (copied) stack, so like fork it
 /// "returns twice". Returns 0 in the child and the child's pid in the parent.
 pub fn fork() -> Result<i32> {
-    clone(0)
+    clone(0, None)
 }
 
 /// fork(2) into new namespaces: clone3(2) with `flags` (CLONE_NEW*), otherwise as `fork`.
-pub fn clone(flags: u64) -> Result<i32> {
+/// With `cgroup`, the child starts inside that cgroup (CLONE_INTO_CGROUP): it never runs
+/// a single instruction outside its limits.
+pub fn clone(flags: u64, cgroup: Option<rustix::fd::BorrowedFd>) -> Result<i32> {
+    let (flags, cgroup) = match cgroup {
+        Some(fd) => (flags | k::CLONE_INTO_CGROUP, rustix::fd::AsRawFd::as_raw_fd(&fd) as u64),
+        None => (flags, 0),
+    };
     let args = k::clone_args {
         flags,
         pidfd: 0,
@@ -227,7 +233,7 @@ pub fn clone(flags: u64) -> Result<i32> {
         tls: 0,
         set_tid: 0,
         set_tid_size: 0,
-        cgroup: 0,
+        cgroup,
     };
     // SAFETY: without CLONE_VM the child runs in its own copy of memory, so continuing on
     // the same stack addresses is sound, exactly as with fork(2). `args` is a valid clone_args
@@ -398,4 +404,11 @@ pub fn seccomp_filter(program: &[crate::seccomp::Insn]) -> Result<()> {
         )
     })
     .map(|_| ())
+}
+
+/// nanosleep(2) for `ns` nanoseconds (cut short by nothing: husk blocks all signals).
+pub fn sleep_ns(ns: u64) {
+    let ts = [(ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64];
+    // SAFETY: ts is a valid timespec in this frame; no remainder is asked for.
+    let _ = check(unsafe { syscall2(k::__NR_nanosleep, ts.as_ptr() as usize, 0) });
 }

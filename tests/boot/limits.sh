@@ -1,0 +1,54 @@
+#!/bin/sh
+# Runs as COMMAND of husk booted as the kernel's init, where cgroup v2 is whole: husk run
+# with limits. Prints one line per finding; tests/boot.rs checks them.
+set -u
+mkdir -p /c/bin /c/proc /c/dev /c/sys /c/tmp
+cp /bin/busybox /c/bin/
+cp /test/memhog /c/bin/memhog
+for applet in sh cat ls true; do ln -s busybox /c/bin/$applet; done
+
+# Memory: 10 MB steps are killed near the limit; exit 137 and husk's OOM line.
+husk run --rootfs /c --memory 100M -- memhog 10 1000 >/tmp/out 2>/tmp/err
+echo "m100 status $? last $(grep got /tmp/out | tail -n 1) err $(cat /tmp/err)"
+husk run --rootfs /c --memory 10M -- memhog 10 1000 >/tmp/out 2>/tmp/err
+echo "m10 status $? last $(grep got /tmp/out | tail -n 1) err $(cat /tmp/err)"
+husk run --rootfs /c --memory 100M -- memhog 10 50 >/tmp/out 2>&1
+echo "m50 status $? last $(tail -n 1 /tmp/out)"
+
+# Inside, the container's group is the cgroup root and shows its own limits.
+husk run --rootfs /c --memory 64M --pids-limit 20 -- sh -c \
+    'echo "inside $(cat /proc/self/cgroup) max $(cat /sys/fs/cgroup/memory.max) swap $(cat /sys/fs/cgroup/memory.swap.max) pids $(cat /sys/fs/cgroup/pids.max)"'
+
+# A fork bomb under --pids-limit 10 is contained and the container still ends with its
+# status. Only shell builtins after the bomb: a fork may fail while it runs.
+husk run --rootfs /c --pids-limit 10 -- sh -c '
+    bomb() { bomb | bomb & }
+    bomb 2>/dev/null
+    i=0; while [ $i -lt 20000 ]; do i=$((i + 1)); done
+    read current < /sys/fs/cgroup/pids.current
+    read events < /sys/fs/cgroup/pids.events
+    echo "bomb current $current events $events"
+    kill -9 -1 2>/dev/null
+    exit 4'
+echo "bomb status $?"
+
+# --cpus 0.5: a busy loop for 2 s of wall time gets about half a CPU.
+husk run --rootfs /c --cpus 0.5 -- sh -c '
+    read up rest < /proc/uptime; start=${up%.*}${up#*.}
+    now=$start
+    while [ $((now - start)) -lt 200 ]; do read up rest < /proc/uptime; now=${up%.*}${up#*.}; done
+    while read key value; do [ "$key" = usage_usec ] && usage=$value; done < /sys/fs/cgroup/cpu.stat
+    echo "cpu wall_cs $((now - start)) usage_us $usage"'
+
+# --stats against what the group said from inside at the end.
+husk run --rootfs /c --memory 100M --stats -- sh -c \
+    'memhog 10 30 >/dev/null; echo "peak inside $(cat /sys/fs/cgroup/memory.peak)"' 2>/tmp/err
+echo "stats status $? $(cat /tmp/err)"
+
+# The smallest --memory under which /bin/true still runs.
+for m in 512k 384k 256k 224k 192k 160k 128k 64k; do
+    if husk run --rootfs /c --memory $m -- /bin/true 2>/dev/null; then echo "tiny $m ok"; else echo "tiny $m failed $?"; fi
+done
+
+# Every container's group is gone afterwards (their parent, husk, stays).
+echo "groups left $(ls /sys/fs/cgroup/husk | grep -c husk-)"
