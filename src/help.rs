@@ -60,6 +60,16 @@ Options:
   -u, --user UID[:GID]     run COMMAND as UID:GID, no supplementary groups (default: 0:0)
       --net none|host      none: own network namespace with loopback up (default);
                            host: the host's network
+      --cap-add CAP        give COMMAND a capability beyond Docker's default set
+      --cap-drop CAP       take one away (ALL: every one; names with or without CAP_)
+      --seccomp default|unconfined
+                           COMMAND's seccomp filter (default: husk's)
+  -m, --memory SIZE        memory limit (100M, 512k, 1G, bytes); no swap unless:
+      --memory-swap SIZE   memory plus swap (-1: unlimited swap)
+      --pids-limit N       at most N processes
+      --cpus N.N           CPU time, in CPUs
+      --cgroup-parent PATH where the container's cgroup goes (under /sys/fs/cgroup)
+      --stats              print peak memory, CPU time and peak pids at the end
   -h, --help               show this help
 ";
 
