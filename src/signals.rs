@@ -5,12 +5,9 @@ pub const RTMIN: i32 = 34;
 /// The last real-time signal.
 pub const RTMAX: i32 = 64;
 
-/// Standard signal names, index = number - 1.
-const NAMES: [&str; 31] = [
-    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE",
-    "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ",
-    "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
-];
+/// Standard signal names in number order from 1, one string (smaller than a table of
+/// slices in the binary).
+const NAMES: &str = "HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS";
 
 pub const SIGHUP: i32 = 1;
 pub const SIGINT: i32 = 2;
@@ -23,7 +20,7 @@ pub const SIGTTOU: i32 = 22;
 
 /// The name of a standard signal without the `SIG` prefix, if it has one.
 pub fn name(sig: i32) -> Option<&'static str> {
-    if (1..=31).contains(&sig) { Some(NAMES[(sig - 1) as usize]) } else { None }
+    if sig < 1 { None } else { NAMES.split(' ').nth(sig as usize - 1) }
 }
 
 /// Parses a signal given as a number (`15`), a name with or without `SIG` in any case
@@ -39,7 +36,7 @@ pub fn parse(s: &[u8]) -> Option<i32> {
     if let Some(rest) = strip_prefix_ignore_case(s, b"RTMAX") {
         return rt_offset(RTMAX, rest, -1);
     }
-    NAMES.iter().position(|n| n.as_bytes().eq_ignore_ascii_case(s)).map(|i| i as i32 + 1)
+    NAMES.split(' ').position(|n| n.as_bytes().eq_ignore_ascii_case(s)).map(|i| i as i32 + 1)
 }
 
 /// `RTMIN` + `+N` or `RTMAX` + `-N`, staying inside the real-time range.
