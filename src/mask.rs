@@ -72,7 +72,9 @@ pub fn apply(root: BorrowedFd) -> Result<(), Failure<'static>> {
 }
 
 /// A fresh bind of the host's /dev/null, checked to really be the null device (1:3): the
-/// rootfs's own /dev/null could be anything, and a masked file must read as empty.
+/// rootfs's own /dev/null could be anything, and a masked file must read as empty. The
+/// bind is read-only, so a chmod or chown of the masked path inside gets EROFS instead of
+/// changing the host's /dev/null.
 fn verified_null() -> Result<rustix::fd::OwnedFd, Errno> {
     const HOST_NULL: &CStr = c"/dev/null";
     let tree = open_tree(CWD, HOST_NULL, OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC)?;
@@ -80,5 +82,9 @@ fn verified_null() -> Result<rustix::fd::OwnedFd, Errno> {
     if FileType::from_raw_mode(st.st_mode) != FileType::CharacterDevice || st.st_rdev != DEV_NULL {
         return Err(Errno::NODEV);
     }
+    let attrs = MountAttrFlags::MOUNT_ATTR_RDONLY
+        | MountAttrFlags::MOUNT_ATTR_NOSUID
+        | MountAttrFlags::MOUNT_ATTR_NOEXEC;
+    sys::mount_setattr(tree.as_fd(), attrs.bits() as u64, false)?;
     Ok(tree)
 }

@@ -10,7 +10,10 @@
 use core::ffi::CStr;
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{CWD, FileType, Mode, OFlags, ResolveFlags, fstat, mkdirat, openat, openat2, symlinkat};
+use rustix::fs::{
+    AtFlags, CWD, FileType, Mode, OFlags, ResolveFlags, chmodat, fstat, makedev, mkdirat, mknodat, openat,
+    openat2, symlinkat,
+};
 use rustix::io::Errno;
 use rustix::mount::{
     FsMountFlags, FsOpenFlags, MountAttrFlags, MountPropagationFlags, MoveMountFlags, OpenTreeFlags,
@@ -36,14 +39,14 @@ pub(crate) fn fail<'a>(step: &'static str, path: &'a [u8]) -> impl FnOnce(Errno)
     move |errno| Failure { step, path, errno }
 }
 
-/// The devices bind-mounted from the host's /dev into the container's: (name, host path).
-const DEVICES: [(&CStr, &CStr); 6] = [
-    (c"null", c"/dev/null"),
-    (c"zero", c"/dev/zero"),
-    (c"full", c"/dev/full"),
-    (c"random", c"/dev/random"),
-    (c"urandom", c"/dev/urandom"),
-    (c"tty", c"/dev/tty"),
+/// The devices of the container's /dev: (name, major, minor) (devices(7)).
+const DEVICES: [(&CStr, u32, u32); 6] = [
+    (c"null", 1, 3),
+    (c"zero", 1, 5),
+    (c"full", 1, 7),
+    (c"random", 1, 8),
+    (c"urandom", 1, 9),
+    (c"tty", 5, 0),
 ];
 
 /// Where the root is attached before pivot_root when there is no --rootfs: the host's /tmp,
@@ -78,31 +81,25 @@ pub fn enter<'a>(spec: &RunSpec<'a>, cgroup: bool) -> Result<'a, Entered> {
     let read_only_root = spec.read_only || spec.rootfs.is_none();
     let root_source = spec.rootfs.unwrap_or(b"/");
     let root_tree = clone_tree(&mut path, root_source, "rootfs", true)?;
-    if read_only_root {
-        sys::mount_setattr(root_tree.as_fd(), MOUNT_ATTR_RDONLY, true)
-            .map_err(fail("read-only", root_source))?;
-    }
+    // nodev everywhere but /dev's own device mounts (see make_devices).
+    let read_only = if read_only_root { MOUNT_ATTR_RDONLY } else { 0 };
+    sys::mount_setattr(root_tree.as_fd(), MOUNT_ATTR_NODEV | read_only, true)
+        .map_err(fail("mount_setattr", root_source))?;
     let mut sources: heapless::Vec<Option<OwnedFd>, MAX_VOLUMES> = heapless::Vec::new();
     for volume in &spec.volumes {
         let tree = match volume.kind {
             VolumeKind::Tmpfs => None,
             VolumeKind::Bind | VolumeKind::ReadOnlyBind => {
                 let tree = clone_tree(&mut path, volume.source, "bind", true)?;
-                if volume.kind == VolumeKind::ReadOnlyBind {
-                    sys::mount_setattr(tree.as_fd(), MOUNT_ATTR_RDONLY, true)
-                        .map_err(fail("read-only", volume.source))?;
-                }
+                let read_only = if volume.kind == VolumeKind::ReadOnlyBind { MOUNT_ATTR_RDONLY } else { 0 };
+                sys::mount_setattr(tree.as_fd(), MOUNT_ATTR_NODEV | read_only, true)
+                    .map_err(fail("mount_setattr", volume.source))?;
                 Some(tree)
             }
         };
         let _ = sources.push(tree);
     }
-    let mut devices: heapless::Vec<OwnedFd, { DEVICES.len() }> = heapless::Vec::new();
-    for (_, host) in DEVICES {
-        let tree = open_tree(CWD, host, OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC)
-            .map_err(fail("device", host.to_bytes()))?;
-        let _ = devices.push(tree);
-    }
+    let devices = make_devices()?;
     // The controlling terminal, when there is one, becomes /dev/console (as in a VM). The
     // magic link /proc/self/fd/0 leads open_tree to the terminal's device node.
     let console = if rustix::termios::isatty(sys::stdio(0)) {
@@ -156,6 +153,37 @@ pub fn enter<'a>(spec: &RunSpec<'a>, cgroup: bool) -> Result<'a, Entered> {
 }
 
 const MOUNT_ATTR_RDONLY: u64 = linux_raw_sys::general::MOUNT_ATTR_RDONLY as u64;
+const MOUNT_ATTR_NODEV: u64 = linux_raw_sys::general::MOUNT_ATTR_NODEV as u64;
+
+/// The container's device nodes, made with mknod(2) in a private detached tmpfs and
+/// returned as one detached bind mount each. Its own nodes, not binds of the host's: a
+/// chmod inside must not change the host's /dev/null. And only these mounts allow device
+/// nodes at all: everything else in the container is nodev, so the CAP_MKNOD of Docker's
+/// default set cannot make a usable node for a host disk.
+fn make_devices<'a>() -> Result<'a, heapless::Vec<OwnedFd, { DEVICES.len() }>> {
+    let fs = fsopen(c"tmpfs", FsOpenFlags::FSOPEN_CLOEXEC).map_err(fail("mount", b"devices"))?;
+    fsconfig_set_string(fs.as_fd(), c"size", c"4k").map_err(fail("mount", b"devices"))?;
+    fsconfig_create(fs.as_fd()).map_err(fail("mount", b"devices"))?;
+    let attrs = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC;
+    let staging =
+        fsmount(fs.as_fd(), FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(fail("mount", b"devices"))?;
+    let mut devices = heapless::Vec::new();
+    for (name, major, minor) in DEVICES {
+        let mode = Mode::from_raw_mode(0o666);
+        mknodat(staging.as_fd(), name, FileType::CharacterDevice, mode, makedev(major, minor))
+            .map_err(fail("mknod", name.to_bytes()))?;
+        // mknod applied husk's umask: everyone may use these devices.
+        chmodat(staging.as_fd(), name, mode, AtFlags::empty()).map_err(fail("chmod", name.to_bytes()))?;
+        let tree = open_tree(
+            staging.as_fd(),
+            name,
+            OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
+        )
+        .map_err(fail("mknod", name.to_bytes()))?;
+        let _ = devices.push(tree);
+    }
+    Ok(devices)
+}
 
 /// A detached copy of the host tree at `source` (with its submounts when `recursive`).
 fn clone_tree<'a>(
@@ -268,14 +296,15 @@ pub(crate) fn attach_fresh<'a>(
     attach(tree.as_fd(), target.as_fd(), dest)
 }
 
-/// /dev: a small tmpfs holding the host's harmless devices (bind-mounted: no mknod
-/// needed), /dev/pts as a new devpts instance with its own ptmx, /dev/shm, and the usual
+/// /dev: a small nodev tmpfs holding the harmless devices (see `make_devices`), /dev/pts as a new devpts instance with its own ptmx, /dev/shm, and the usual
 /// links into /proc/self/fd.
 fn populate_dev<'a>(root: BorrowedFd, devices: &[OwnedFd], console: Option<&OwnedFd>) -> Result<'a, ()> {
     let basic = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC;
-    attach_fresh(root, b"/dev", c"tmpfs", &[(c"mode", c"0755"), (c"size", c"64k")], basic)?;
+    // nodev: the device nodes below are mounts of their own; a node made here is inert.
+    let nodev = basic | MountAttrFlags::MOUNT_ATTR_NODEV;
+    attach_fresh(root, b"/dev", c"tmpfs", &[(c"mode", c"0755"), (c"size", c"64k")], nodev)?;
     let dev = resolve(root, b"/dev", true)?;
-    let names = DEVICES.iter().map(|(name, _)| *name);
+    let names = DEVICES.iter().map(|(name, _, _)| *name);
     let nodes = names.zip(devices.iter()).chain(console.map(|c| (c"console", c)));
     for (name, tree) in nodes {
         // An empty file to mount the device node over; in our own fresh tmpfs, so no
