@@ -1,17 +1,16 @@
 //! `husk run`: the host side (check the input, clone into new namespaces, forward signals,
 //! pass the status back) and the container side (build the root, then serve as its init).
 
-use core::ffi::CStr;
-
 use rustix::fd::{AsFd, BorrowedFd};
 use rustix::fs::{Mode, OFlags, open, stat};
 use rustix::io::Errno;
 use rustix::process::PidfdFlags;
 
-use crate::args::{MAX_ENV, Net, RunSpec, VolumeKind};
+use crate::args::{Net, RunSpec, VolumeKind};
 use crate::caps;
 use crate::cgroup::{self, Group};
 use crate::cpath::CPath;
+use crate::identity;
 use crate::out;
 use crate::pid1::{Place, Supervisor};
 use crate::rootfs;
@@ -19,6 +18,7 @@ use crate::rt::Process;
 use crate::rt::sys;
 use crate::signals::SIGKILL;
 use crate::spawn::{self, CallerSignals, Launch};
+use crate::state::{self, Claim, Entry, Registry};
 use crate::status;
 
 /// The namespaces every container gets (clone(2)); the network one unless `--net host`.
@@ -37,9 +37,117 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
         return status::FAILURE;
     }
     let signals = CallerSignals::take_over(process);
-    // Decided here, where husk's group is visible: inside the new PID namespace the
-    // terminal's foreground group is outside and reads as 0.
-    let take_terminal = spawn::holds_terminal();
+    if spec.name.is_none() && !spec.detach {
+        // Decided here, where husk's group is visible: inside the new PID namespace the
+        // terminal's foreground group is outside and reads as 0.
+        return start(spec, process, &signals, None, spawn::holds_terminal(), None);
+    }
+    // A named container: claim the name first (a name in use is an error before anything
+    // is made); a detached one without a name is called husk-PID.
+    let mut generated = heapless::String::<16>::new();
+    let name = match spec.name {
+        Some(name) => name,
+        None => {
+            let _ = ufmt::uwrite!(generated, "husk-{}", rustix::process::getpid().as_raw_nonzero().get());
+            generated.as_bytes()
+        }
+    };
+    let registry = match Registry::open(process, true) {
+        Ok(registry) => registry,
+        Err(e) => {
+            out::error("state", b"/run/husk", e);
+            return status::FAILURE;
+        }
+    };
+    let entry = match registry.claim(name) {
+        Ok(entry) => entry,
+        Err(Claim::InUse) => {
+            out::error_with_hint("name", name, Errno::EXIST, "a running container has it");
+            return status::FAILURE;
+        }
+        Err(Claim::Failed(step, e)) => {
+            out::error(step, name, e);
+            return status::FAILURE;
+        }
+    };
+    if spec.detach {
+        return detach(spec, process, &signals, entry);
+    }
+    let code = start(spec, process, &signals, Some(&entry), spawn::holds_terminal(), None);
+    entry.remove();
+    code
+}
+
+/// `--detach`: a background copy of husk supervises the container, with stdin from
+/// /dev/null and output to the entry's log; this one returns 0 as soon as COMMAND runs (or
+/// the code it could not start with, after showing the log).
+fn detach(spec: &RunSpec, process: &Process, signals: &CallerSignals, entry: Entry) -> u8 {
+    let (log, (ready_r, ready_w)) =
+        match (entry.create_log(), rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)) {
+            (Ok(log), Ok(pipe)) => (log, pipe),
+            (Err(e), _) | (_, Err(e)) => {
+                out::error("log", entry.name(), e);
+                entry.remove();
+                return status::FAILURE;
+            }
+        };
+    match sys::fork() {
+        Ok(0) => {
+            drop(ready_r);
+            // Out of the caller's session and terminal; output to the log from here on.
+            let _ = rustix::process::setsid();
+            if let Ok(null) = open(c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()) {
+                let _ = rustix::stdio::dup2_stdin(&null);
+            }
+            let _ = rustix::stdio::dup2_stdout(&log);
+            let _ = rustix::stdio::dup2_stderr(&log);
+            drop(log);
+            let code = start(spec, process, signals, Some(&entry), false, Some(ready_w.as_fd()));
+            // If COMMAND never started, this is what the caller is waiting for.
+            sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&ready_w), &[code]);
+            entry.remove();
+            sys::exit(code)
+        }
+        Ok(_) => {
+            drop(ready_w);
+            let mut byte = [status::FAILURE];
+            let started = matches!(rustix::io::read(&ready_r, &mut byte), Ok(1)) && byte[0] == 0;
+            if started {
+                let mut line = out::Line::new();
+                line.bytes(entry.name());
+                line.write_to(1);
+                return 0;
+            }
+            copy_log(&entry);
+            byte[0]
+        }
+        Err(e) => {
+            out::error("fork", b"", e);
+            entry.remove();
+            status::FAILURE
+        }
+    }
+}
+
+/// Copies the entry's log to stderr (what a detached container said before it failed).
+fn copy_log(entry: &Entry) {
+    if let Ok(log) = entry.open_log() {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = rustix::io::read(&log, &mut buf) {
+            sys::write_all(2, &buf[..n]);
+        }
+    }
+}
+
+/// Creates the container and supervises it until it ends; returns the exit code.
+fn start(
+    spec: &RunSpec,
+    process: &Process,
+    signals: &CallerSignals,
+    entry: Option<&Entry>,
+    take_terminal: bool,
+    ready: Option<BorrowedFd>,
+) -> u8 {
     // A handle on ourselves for the child: inside its PID namespace getppid() is always 0,
     // so this is how it can tell whether we died before its parent-death signal was set.
     let lifeline = match rustix::process::pidfd_open(rustix::process::getpid(), PidfdFlags::empty()) {
@@ -61,8 +169,9 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
         None
     };
     let flags = NAMESPACES | if spec.net == Net::None { NEWNET } else { 0 };
+    let context = Context { take_terminal, parent: lifeline.as_fd(), in_group: group.is_some(), ready };
     let child = match sys::clone(flags, group.as_ref().map(Group::fd)) {
-        Ok(0) => container_init(spec, process, &signals, take_terminal, lifeline.as_fd(), group.is_some()),
+        Ok(0) => container_init(spec, process, signals, &context),
         Ok(pid) => pid,
         Err(e) => {
             let hint = match e {
@@ -79,6 +188,9 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
         }
     };
     drop(lifeline);
+    if let Some(entry) = entry {
+        let _ = entry.write_state(&state_text(spec, process, child));
+    }
     // The container's init forwards to COMMAND in turn; it exits with COMMAND's status.
     let supervisor = Supervisor { child, group: false, place: Place::Subreaper };
     let code = supervisor.wait(&mut |sig| Some(sig)).exit_code();
@@ -86,6 +198,50 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
         report_and_remove(spec, &group, code);
     }
     code
+}
+
+/// What `husk exec`, `ps` and `kill` need to know of a container (src/state.rs).
+fn state_text(spec: &RunSpec, process: &Process, init: i32) -> out::Line {
+    let mut t = out::Line::new();
+    let mut key = |k: &[u8]| {
+        t.bytes(k).str("=");
+    };
+    key(state::PID);
+    t.num(init as u64).str("\n");
+    key_num(&mut t, state::START, state::start_time(init).unwrap_or(0));
+    key_num(&mut t, state::CREATED, sys::realtime_s());
+    t.bytes(state::ROOTFS).str("=").bytes(spec.rootfs.unwrap_or(b"/")).str("\n");
+    t.bytes(state::COMMAND).str("=");
+    for i in spec.command..process.argc() {
+        if i > spec.command {
+            t.str(" ");
+        }
+        t.bytes(process.arg(i).to_bytes());
+    }
+    t.str("\n");
+    t.bytes(state::NET).str(if spec.net == Net::None { "=none\n" } else { "=host\n" });
+    if let Some((uid, gid)) = spec.user {
+        t.bytes(state::USER).str("=").num(uid as u64).str(":").num(gid as u64).str("\n");
+    }
+    key_num(&mut t, state::CAPS_ADDED, spec.caps_added);
+    key_num(&mut t, state::CAPS_DROPPED, spec.caps_dropped);
+    key_num(&mut t, state::SECCOMP, spec.seccomp as u64);
+    t.bytes(state::HOSTNAME).str("=").bytes(spec.hostname).str("\n");
+    t
+}
+
+fn key_num(t: &mut out::Line, key: &[u8], value: u64) {
+    t.bytes(key).str("=").num(value).str("\n");
+}
+
+/// What the container's init needs to know from the host side.
+struct Context<'f> {
+    take_terminal: bool,
+    /// A pidfd of husk run, to check it did not die before the parent-death signal was set.
+    parent: BorrowedFd<'f>,
+    in_group: bool,
+    /// Where to report "COMMAND started" (a byte 0) for --detach.
+    ready: Option<BorrowedFd<'f>>,
 }
 
 /// The container's cgroup with the limits written, or the exit code after saying why not.
@@ -133,19 +289,12 @@ fn check_input<'a>(spec: &RunSpec<'a>) -> Result<(), rootfs::Failure<'a>> {
 
 /// The container's PID 1: builds the root, names the host, brings up loopback, then runs
 /// COMMAND as `husk init` would. Never returns.
-fn container_init(
-    spec: &RunSpec,
-    process: &Process,
-    signals: &CallerSignals,
-    take_terminal: bool,
-    parent: BorrowedFd,
-    in_group: bool,
-) -> ! {
+fn container_init(spec: &RunSpec, process: &Process, signals: &CallerSignals, context: &Context) -> ! {
     // If `husk run` dies, even by SIGKILL, the container dies with it: the init's death
     // ends every process in the PID namespace (pid_namespaces(7)). Check the parent after
     // asking (prctl(2), PR_SET_PDEATHSIG): it may have died before the request took effect.
     let _ = sys::set_parent_death_signal(SIGKILL);
-    if !sys::pidfd_alive(parent) {
+    if !sys::pidfd_alive(context.parent) {
         sys::exit(status::FAILURE);
     }
     // Non-dumpable: nothing in the container, root included, may ptrace the init, read its
@@ -154,8 +303,18 @@ fn container_init(
     let _ = sys::prctl(linux_raw_sys::prctl::PR_SET_DUMPABLE, 0, 0);
     // No descriptor of the host's but stdio crosses into the container: an inherited
     // directory fd would be a way out of the root (the runc CVE-2024-21626 class).
-    let _ = sys::close_from(3);
-    sys::exit(match prepare_and_run(spec, process, signals, take_terminal, in_group) {
+    // (The readiness pipe of --detach stays: it is close-on-exec, so COMMAND never has it.)
+    match context.ready {
+        Some(ready) => {
+            let fd = rustix::fd::AsRawFd::as_raw_fd(&ready) as u32;
+            let _ = sys::close_range(3, fd.saturating_sub(1));
+            let _ = sys::close_from(fd + 1);
+        }
+        None => {
+            let _ = sys::close_from(3);
+        }
+    }
+    sys::exit(match prepare_and_run(spec, process, signals, context) {
         Ok(code) => code,
         Err(failure) => {
             out::error(failure.step, failure.path, failure.errno);
@@ -168,10 +327,9 @@ fn prepare_and_run<'a>(
     spec: &RunSpec<'a>,
     process: &Process,
     signals: &CallerSignals,
-    take_terminal: bool,
-    in_group: bool,
+    context: &Context,
 ) -> Result<u8, rootfs::Failure<'a>> {
-    let entered = rootfs::enter(spec, in_group)?;
+    let entered = rootfs::enter(spec, context.in_group)?;
     rustix::system::sethostname(spec.hostname).map_err(|errno| rootfs::Failure {
         step: "sethostname",
         path: spec.hostname,
@@ -181,26 +339,35 @@ fn prepare_and_run<'a>(
         sys::loopback_up().map_err(|errno| rootfs::Failure { step: "loopback", path: b"lo", errno })?;
     }
 
-    let mut env = Environment::new();
-    let envp = env.build(spec, process);
+    let mut env = identity::Environment::new();
+    let envp = env.build(spec.hostname, spec.user, &spec.env, process);
     let mut cwd = CPath::new();
     let cwd =
         cwd.of(&[spec.cwd]).map_err(|errno| rootfs::Failure { step: "chdir", path: spec.cwd, errno })?;
-    let path = command_path(spec, process);
+    let path = identity::command_path(&spec.env, process);
     let launch = Launch {
         name: process.arg(spec.command),
         argv: process.argv_from(spec.command),
         envp,
         path,
-        take_terminal,
+        take_terminal: context.take_terminal,
         user: spec.user,
         cwd: Some(cwd),
-        caps: Some(privileges(spec, entered)),
+        caps: Some(identity::privileges(
+            spec.user,
+            (spec.caps_added, spec.caps_dropped),
+            spec.seccomp,
+            entered == rootfs::Entered::Chrooted,
+        )),
+        cgroup: None,
     };
     let child = match spawn::spawn(&launch, signals) {
         Ok(child) => child,
         Err(e) => return Ok(e.report(&launch)),
     };
+    if let Some(ready) = context.ready {
+        sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&ready), &[0]);
+    }
     let _ = sys::close_from(3);
     confine_init().map_err(|errno| rootfs::Failure { step: "capabilities", path: b"init", errno })?;
     let supervisor = Supervisor { child, group: false, place: Place::NamespaceInit };
@@ -225,87 +392,4 @@ fn confine_init() -> Result<(), Errno> {
         None,
         CapabilitySets { effective: kill, permitted: kill, inheritable: CapabilitySet::empty() },
     )
-}
-
-/// COMMAND's capabilities: Docker's default set adjusted by --cap-add/--cap-drop bounds
-/// them; root holds all of that, another user only what --cap-add gave it. In a chroot
-/// (an initramfs host) CAP_SYS_CHROOT goes, whatever was asked: it is the way out.
-fn privileges(spec: &RunSpec, entered: rootfs::Entered) -> spawn::Privileges {
-    const SYS_CHROOT: u64 = 1 << 18;
-    let mut bounding = caps::resolve(spec.caps_added, spec.caps_dropped);
-    if entered == rootfs::Entered::Chrooted {
-        bounding &= !SYS_CHROOT;
-    }
-    let root = spec.user.is_none_or(|(uid, _)| uid == 0);
-    let granted = if root { bounding } else { bounding & spec.caps_added };
-    spawn::Privileges { bounding, granted, seccomp: spec.seccomp }
-}
-
-/// COMMAND's environment: a clean start (PATH, HOME, HOSTNAME, and TERM when the host has
-/// it), then each `-e KEY=VALUE` in order, a later one replacing an earlier one of the
-/// same KEY.
-struct Environment {
-    pointers: [*const u8; MAX_ENV + 5],
-    hostname: [u8; 80],
-}
-
-const DEFAULT_PATH_ENV: &CStr = c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-impl Environment {
-    fn new() -> Environment {
-        Environment { pointers: [core::ptr::null(); MAX_ENV + 5], hostname: [0; 80] }
-    }
-
-    /// Fills the pointer array and returns it NULL-terminated for execve.
-    fn build(&mut self, spec: &RunSpec, process: &Process) -> *const *const u8 {
-        let user_entries = || spec.env.iter().map(|&i| process.arg(i).to_bytes());
-        let overridden = |entry: &[u8]| user_entries().any(|e| key(e) == key(entry));
-        let mut n = 0;
-        // HOSTNAME=<name>, NUL-terminated in our own buffer.
-        let prefix = b"HOSTNAME=";
-        self.hostname[..prefix.len()].copy_from_slice(prefix);
-        self.hostname[prefix.len()..prefix.len() + spec.hostname.len()].copy_from_slice(spec.hostname);
-        self.hostname[prefix.len() + spec.hostname.len()] = 0;
-        let home: &CStr = if spec.user.is_none_or(|(uid, _)| uid == 0) { c"HOME=/root" } else { c"HOME=/" };
-        let term = process.env().find(|e| e.starts_with(b"TERM="));
-        let defaults: [Option<&[u8]>; 4] = [
-            Some(DEFAULT_PATH_ENV.to_bytes_with_nul()),
-            Some(home.to_bytes_with_nul()),
-            Some(&self.hostname[..]),
-            term,
-        ];
-        let pointers = &mut self.pointers;
-        for entry in defaults.into_iter().flatten() {
-            if !overridden(entry) {
-                pointers[n] = entry.as_ptr();
-                n += 1;
-            }
-        }
-        for (k, &i) in spec.env.iter().enumerate() {
-            let entry = process.arg(i).to_bytes();
-            // A later -e of the same key wins.
-            if spec.env.iter().skip(k + 1).any(|&j| key(process.arg(j).to_bytes()) == key(entry)) {
-                continue;
-            }
-            pointers[n] = entry.as_ptr();
-            n += 1;
-        }
-        pointers[n] = core::ptr::null();
-        pointers.as_ptr()
-    }
-}
-
-/// The PATH COMMAND will have, to look COMMAND up with: the last `-e PATH=`, or the default.
-fn command_path(spec: &RunSpec, process: &Process) -> &'static [u8] {
-    spec.env
-        .iter()
-        .rev()
-        .find_map(|&i| process.arg(i).to_bytes().strip_prefix(b"PATH="))
-        .unwrap_or(spawn::DEFAULT_PATH)
-}
-
-/// The KEY of `KEY=VALUE`.
-fn key(entry: &[u8]) -> &[u8] {
-    let entry = entry.strip_suffix(b"\0").unwrap_or(entry);
-    &entry[..entry.iter().position(|&b| b == b'=').unwrap_or(entry.len())]
 }

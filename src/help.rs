@@ -8,70 +8,53 @@ pub const VERSION: &str = concat!("husk ", env!("CARGO_PKG_VERSION"), "\n");
 const MAIN: &str = "\
 husk: a tiny static container runtime and init
 
-Usage:
   husk run [OPTIONS] [--] COMMAND [ARG]...    run COMMAND in a new container
-  husk init [OPTIONS] [--] COMMAND [ARG]...   run COMMAND as its init (PID 1 or subreaper)
-  husk help [SUBCOMMAND]                     show help
-  husk --version                             show the version
+  husk exec [OPTIONS] NAME [--] COMMAND...    run COMMAND in a named container
+  husk ps [-q] | kill NAME [SIGNAL] | logs NAME
+  husk init [OPTIONS] [--] COMMAND [ARG]...   be COMMAND's init (PID 1 or subreaper)
+  husk help [SUBCOMMAND] | --version
 
-Started as `init` (/init, /sbin/init), husk is `husk init`; as the kernel's PID 1 it also
-mounts /proc, /sys, /dev, /run, /tmp and cgroup2, and powers off when COMMAND ends.
-
-Exit status: COMMAND's own; 128+N if it was killed by signal N; 125 if husk failed;
-126 if COMMAND could not be executed; 127 if it was not found.
+As /init or /sbin/init, husk is `husk init`; as the kernel's PID 1 it also mounts the basics
+and powers off when COMMAND ends. Exit: COMMAND's status, 128+N for signal N, 125 husk
+failed, 126 cannot execute, 127 not found.
 ";
 
 const INIT: &str = "\
 Usage: husk init [OPTIONS] [--] COMMAND [ARG]...
-
-Runs COMMAND and serves as its init: forwards every signal it receives to COMMAND, reaps
-every orphan (as PID 1, or else as child subreaper) and exits with COMMAND's status.
-
-Options:
-  -g, --process-group            forward signals to COMMAND's process group
-  -p, --parent-death-signal SIG  receive (and forward) SIG when husk's parent dies
-      --grace SECONDS            when COMMAND exits, SIGTERM what is left, wait up to
-                                 SECONDS, then SIGKILL (default: exit at once)
-  -s                             accepted for tini compatibility (husk always subreaps)
-  -h, --help                     show this help
-
-As the kernel's init (PID 1 of the initial PID namespace): COMMAND comes from the words
-after `--` on the kernel command line (default /bin/sh); `husk.exit=poweroff|reboot|halt|qemu`
-chooses how the machine ends; SIGTERM ends COMMAND and powers off, Ctrl-Alt-Del reboots.
+Forwards every signal to COMMAND, reaps every orphan, exits with COMMAND's status.
+  -g, --process-group            signal COMMAND's process group
+  -p, --parent-death-signal SIG  get SIG (and forward it) when husk's parent dies
+      --grace SECONDS            when COMMAND exits: SIGTERM the rest, wait, SIGKILL
+  -s                             tini compatibility (husk always subreaps)
+Kernel command line: -- COMMAND...; husk.exit=poweroff|reboot|halt|qemu.
 ";
 
 const RUN: &str = "\
 Usage: husk run [OPTIONS] [--] COMMAND [ARG]...
-
-Runs COMMAND in a new container: new PID, mount, UTS, IPC, network and cgroup namespaces,
-a fresh /proc, a minimal /dev, pivot_root into the root filesystem. husk is the container's
-PID 1 (as in `husk init`) and passes COMMAND's status back.
-
-Options:
-      --rootfs DIR         root filesystem (default: the host's /, read-only, fresh /tmp)
-      --read-only          mount the root filesystem read-only (and /tmp as a tmpfs)
-      --bind SRC:DST       bind-mount host SRC at DST (read-write)
-      --ro-bind SRC:DST    bind-mount host SRC at DST, read-only
-      --tmpfs DST          a fresh tmpfs at DST
-      --hostname NAME      the container's hostname (default: husk)
-  -e, --env KEY=VALUE      set a variable (the environment starts with PATH, HOME,
-                           HOSTNAME and the host's TERM only)
-  -w, --cwd DIR            working directory inside (default: /)
-  -u, --user UID[:GID]     run COMMAND as UID:GID, no supplementary groups (default: 0:0)
-      --net none|host      none: own network namespace with loopback up (default);
-                           host: the host's network
-      --cap-add CAP        give COMMAND a capability beyond Docker's default set
-      --cap-drop CAP       take one away (ALL: every one; names with or without CAP_)
+New PID, mount, UTS, IPC, network and cgroup namespaces; husk is PID 1.
+      --rootfs DIR          root (default: the host's /, read-only, fresh /tmp)
+      --read-only           read-only root, tmpfs /tmp
+      --bind SRC:DST        bind mount (--ro-bind: read-only); --tmpfs DST
+      --hostname NAME       default: husk
+  -e, --env KEY=VALUE       set a variable (starts with PATH, HOME, HOSTNAME, TERM)
+  -w, --cwd DIR             working directory (default: /)
+  -u, --user UID[:GID]      run as UID:GID, no supplementary groups
+      --net none|host       none: own network, loopback up (default)
+      --cap-add/--cap-drop CAP   adjust Docker's default capabilities (ALL too)
       --seccomp default|unconfined
-                           COMMAND's seccomp filter (default: husk's)
-  -m, --memory SIZE        memory limit (100M, 512k, 1G, bytes); no swap unless:
-      --memory-swap SIZE   memory plus swap (-1: unlimited swap)
-      --pids-limit N       at most N processes
-      --cpus N.N           CPU time, in CPUs
-      --cgroup-parent PATH where the container's cgroup goes (under /sys/fs/cgroup)
-      --stats              print peak memory, CPU time and peak pids at the end
-  -h, --help               show this help
+  -m, --memory SIZE         memory limit, no swap; --memory-swap SIZE: memory+swap
+      --pids-limit N        --cpus N.N    --cgroup-parent PATH    --stats
+      --name NAME           register it (exec, ps, kill, logs); -d, --detach
 ";
+
+const EXEC: &str = "\
+Usage: husk exec [-e KEY=VALUE] [-w DIR] [-u UID[:GID]] NAME [--] COMMAND [ARG]...
+Runs COMMAND in container NAME's namespaces, cgroup, root, identity and filters.
+";
+
+const PS: &str = "Usage: husk ps [-q]\nNAME PID UPTIME ROOTFS COMMAND of each running named container.\n";
+const KILL: &str = "Usage: husk kill NAME [SIGNAL]\nSignals the container's init (default TERM).\n";
+const LOGS: &str = "Usage: husk logs NAME\nA detached container's output so far.\n";
 
 /// Prints the help text for `topic` on stdout.
 pub fn print(topic: Topic) {
@@ -79,6 +62,10 @@ pub fn print(topic: Topic) {
         Topic::Main => MAIN,
         Topic::Init => INIT,
         Topic::Run => RUN,
+        Topic::Exec => EXEC,
+        Topic::Ps => PS,
+        Topic::Kill => KILL,
+        Topic::Logs => LOGS,
     });
 }
 

@@ -4,7 +4,7 @@
 
 use husk::args::{self, Command};
 use husk::rt::{Process, sys};
-use husk::{boot, container, help, init, status};
+use husk::{boot, container, exec, help, init, manage, status};
 
 husk::entry!(main);
 
@@ -28,6 +28,11 @@ fn main(process: &'static Process) -> ! {
         Ok(Command::Init(spec)) => init::run(&spec, process),
         // A new container: namespaces, root filesystem, and husk as its PID 1.
         Ok(Command::Run(spec)) => container::run(&spec, process),
+        // Named containers: join one, list them, signal one, read one's output.
+        Ok(Command::Exec(spec)) => exec::run(&spec, process),
+        Ok(Command::Ps { quiet }) => manage::ps(quiet, process),
+        Ok(Command::Kill { name, signal }) => manage::kill(name, signal, process),
+        Ok(Command::Logs { name }) => manage::logs(name, process),
     };
     sys::exit(code)
 }

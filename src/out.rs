@@ -21,6 +21,7 @@ impl Line {
     }
 
     /// Appends raw bytes (paths and arguments are bytes, not necessarily UTF-8).
+    #[inline(never)]
     pub fn bytes(&mut self, b: &[u8]) -> &mut Line {
         let room = self.buf.capacity() - 1 - self.buf.len();
         let _ = self.buf.extend_from_slice(&b[..b.len().min(room)]);
@@ -36,6 +37,7 @@ impl Line {
         self.bytes(s.as_bytes())
     }
 
+    #[inline(never)]
     pub fn num(&mut self, n: u64) -> &mut Line {
         let _ = ufmt::uwrite!(self, "{}", n);
         self
@@ -46,6 +48,7 @@ impl Line {
     }
 
     /// Writes the line (plus a newline) to `fd`.
+    #[inline(never)]
     pub fn write_to(&mut self, fd: i32) {
         // bytes() always leaves one byte free, so the newline fits.
         let _ = self.buf.push(b'\n');

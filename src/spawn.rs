@@ -61,6 +61,8 @@ pub struct Launch<'a> {
     pub cwd: Option<&'a CStr>,
     /// The capabilities COMMAND keeps, with no_new_privs; None leaves them as they are.
     pub caps: Option<Privileges>,
+    /// Start COMMAND in this cgroup (CLONE_INTO_CGROUP); None: husk's own.
+    pub cgroup: Option<rustix::fd::BorrowedFd<'a>>,
 }
 
 /// What COMMAND may do as far as capabilities go (capabilities(7)).
@@ -148,7 +150,7 @@ pub const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 /// Starts COMMAND and returns its pid once it has been exec'd (or the reason it was not).
 pub fn spawn(launch: &Launch, signals: &CallerSignals) -> Result<i32, SpawnError> {
     let (read_end, write_end) = pipe_with(PipeFlags::CLOEXEC).map_err(|e| SpawnError::Setup("pipe", e))?;
-    let pid = sys::fork().map_err(|e| SpawnError::Setup("fork", e))?;
+    let pid = sys::clone(0, launch.cgroup).map_err(|e| SpawnError::Setup("fork", e))?;
     if pid == 0 {
         drop(read_end);
         let (step, errno) = become_command(launch, signals);
@@ -253,12 +255,15 @@ fn take_identity_and_cwd(launch: &Launch) -> Result<(), (Step, Errno)> {
 /// then no_new_privs, so no setuid or file-capability binary can add to them, and the
 /// seccomp filter, which no_new_privs allows an unprivileged process to install.
 fn grant(privileges: Privileges, non_root: bool) -> Result<(), Errno> {
-    use rustix::thread::{CapabilitySet, CapabilitySets, set_capabilities};
-    let granted = CapabilitySet::from_bits_retain(privileges.granted);
+    use rustix::thread::{CapabilitySet, CapabilitySets, capabilities, set_capabilities};
+    // Only what husk itself holds can be granted (husk may run with a reduced bounding set
+    // itself, as in some sandboxes): ask for more and capset refuses everything.
+    let held = capabilities(None)?.permitted.bits();
+    let granted = CapabilitySet::from_bits_retain(privileges.granted & held);
     let inheritable = if non_root { granted } else { CapabilitySet::empty() };
     set_capabilities(None, CapabilitySets { effective: granted, permitted: granted, inheritable })?;
     if non_root {
-        for cap in (0..=crate::caps::LAST).filter(|c| privileges.granted & (1 << c) != 0) {
+        for cap in (0..=crate::caps::LAST).filter(|c| granted.bits() & (1 << c) != 0) {
             sys::prctl(
                 linux_raw_sys::prctl::PR_CAP_AMBIENT,
                 linux_raw_sys::prctl::PR_CAP_AMBIENT_RAISE as usize,

@@ -18,8 +18,10 @@ impl<'a> Argv<'a> for [&'a [u8]] {
     }
 }
 
+mod manage;
 mod run;
 
+pub use manage::{ExecSpec, MAX_NAME, valid_name};
 pub use run::{MAX_ENV, MAX_VOLUMES, Net, RunSpec, Volume, VolumeKind};
 
 /// What to do, decided from argv alone.
@@ -31,6 +33,10 @@ pub enum Command<'a> {
     Version,
     Init(InitSpec),
     Run(RunSpec<'a>),
+    Exec(ExecSpec<'a>),
+    Ps { quiet: bool },
+    Kill { name: &'a [u8], signal: i32 },
+    Logs { name: &'a [u8] },
 }
 
 /// Which help text to print.
@@ -39,6 +45,10 @@ pub enum Topic {
     Main,
     Init,
     Run,
+    Exec,
+    Ps,
+    Kill,
+    Logs,
 }
 
 /// `husk init [OPTIONS] [--] COMMAND [ARG]...`
@@ -109,11 +119,19 @@ pub fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A) -> Result<Command<'a>, UsageErr
             None => Ok(Command::Help(Topic::Main)),
             Some(b"init") => Ok(Command::Help(Topic::Init)),
             Some(b"run") => Ok(Command::Help(Topic::Run)),
+            Some(b"exec") => Ok(Command::Help(Topic::Exec)),
+            Some(b"ps") => Ok(Command::Help(Topic::Ps)),
+            Some(b"kill") => Ok(Command::Help(Topic::Kill)),
+            Some(b"logs") => Ok(Command::Help(Topic::Logs)),
             Some(other) => Err(UsageError::UnknownSubcommand(other)),
         },
         b"-V" | b"--version" | b"version" => Ok(Command::Version),
         b"init" => parse_init(argv, 2, false),
         b"run" => run::parse(argv, 2),
+        b"exec" => manage::parse_exec(argv, 2),
+        b"ps" => manage::parse_other(argv, "ps", 2),
+        b"kill" => manage::parse_other(argv, "kill", 2),
+        b"logs" => manage::parse_other(argv, "logs", 2),
         other => Err(UsageError::UnknownSubcommand(other)),
     }
 }

@@ -41,6 +41,10 @@ pub struct RunSpec<'a> {
     pub cgroup_parent: Option<&'a [u8]>,
     /// `--stats`: report peak memory, CPU time and peak pids at the end.
     pub stats: bool,
+    /// `--name NAME`: register the container so exec, ps, kill and logs can find it.
+    pub name: Option<&'a [u8]>,
+    /// `-d`, `--detach`: return once COMMAND runs; output goes to the container's log.
+    pub detach: bool,
     /// Index in argv where COMMAND starts.
     pub command: usize,
 }
@@ -85,6 +89,8 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
         limits: Limits::default(),
         cgroup_parent: None,
         stats: false,
+        name: None,
+        detach: false,
         command: 0,
     };
     while i < argv.count() {
@@ -103,38 +109,16 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
             value,
             expected,
         };
-        match option {
-            b"-h" | b"--help" => return Ok(Command::Help(super::Topic::Run)),
-            b"--read-only" => spec.read_only = true,
-            b"--stats" => spec.stats = true,
+        let Some(&(_, opt)) = OPTIONS.iter().find(|(name, _)| *name == option) else {
+            return Err(UsageError::UnknownOption { sub: SUB, option: arg });
+        };
+        // Flags first; every other option takes a value, inline (--opt=v) or next.
+        match opt {
+            Opt::Help => return Ok(Command::Help(super::Topic::Run)),
+            Opt::ReadOnly => spec.read_only = true,
+            Opt::Stats => spec.stats = true,
+            Opt::Detach => spec.detach = true,
             _ => {
-                let takes_value = matches!(
-                    option,
-                    b"--rootfs"
-                        | b"--bind"
-                        | b"--ro-bind"
-                        | b"--tmpfs"
-                        | b"--hostname"
-                        | b"-e"
-                        | b"--env"
-                        | b"-w"
-                        | b"--cwd"
-                        | b"-u"
-                        | b"--user"
-                        | b"--net"
-                        | b"--cap-add"
-                        | b"--cap-drop"
-                        | b"--seccomp"
-                        | b"--memory"
-                        | b"-m"
-                        | b"--memory-swap"
-                        | b"--pids-limit"
-                        | b"--cpus"
-                        | b"--cgroup-parent"
-                );
-                if !takes_value {
-                    return Err(UsageError::UnknownOption { sub: SUB, option: arg });
-                }
                 let (value, at) = match inline {
                     Some(v) => (v, i),
                     None => {
@@ -145,16 +129,15 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
                         (argv.get(i), i)
                     }
                 };
-                match option {
-                    b"--rootfs" => spec.rootfs = Some(nonempty(value).ok_or(bad(value, "a directory"))?),
-                    b"--bind" | b"--ro-bind" => {
+                match opt {
+                    Opt::Rootfs => spec.rootfs = Some(nonempty(value).ok_or(bad(value, "a directory"))?),
+                    Opt::Bind | Opt::RoBind => {
                         let (source, dest) =
                             split_volume(value).ok_or(bad(value, "SRC:DST with an absolute DST"))?;
-                        let kind =
-                            if option == b"--bind" { VolumeKind::Bind } else { VolumeKind::ReadOnlyBind };
+                        let kind = if opt == Opt::Bind { VolumeKind::Bind } else { VolumeKind::ReadOnlyBind };
                         push_volume(&mut spec, option, Volume { kind, source, dest })?;
                     }
-                    b"--tmpfs" => {
+                    Opt::Tmpfs => {
                         let dest = absolute(value).ok_or(bad(value, "an absolute path"))?;
                         push_volume(
                             &mut spec,
@@ -162,13 +145,13 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
                             Volume { kind: VolumeKind::Tmpfs, source: b"", dest },
                         )?;
                     }
-                    b"--hostname" => {
+                    Opt::Hostname => {
                         if value.is_empty() || value.len() > MAX_HOSTNAME || value.contains(&b'/') {
                             return Err(bad(value, "a name of 1 to 64 bytes"));
                         }
                         spec.hostname = value;
                     }
-                    b"-e" | b"--env" => {
+                    Opt::Env => {
                         // Must be a whole argv string: execve takes it as is, NUL and all.
                         if inline.is_some() || !is_env_entry(value) {
                             return Err(bad(value, "KEY=VALUE, as a separate argument"));
@@ -179,46 +162,48 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
                             max: MAX_ENV,
                         })?;
                     }
-                    b"-w" | b"--cwd" => spec.cwd = absolute(value).ok_or(bad(value, "an absolute path"))?,
-                    b"-u" | b"--user" => {
-                        spec.user = Some(parse_user(value).ok_or(bad(value, "UID or UID:GID"))?)
-                    }
-                    b"-m" | b"--memory" => {
-                        spec.limits.memory = Some(parse_size(value).ok_or(bad(value, SIZE))?);
-                    }
-                    b"--memory-swap" => {
+                    Opt::Cwd => spec.cwd = absolute(value).ok_or(bad(value, "an absolute path"))?,
+                    Opt::User => spec.user = Some(parse_user(value).ok_or(bad(value, "UID or UID:GID"))?),
+                    Opt::Memory => spec.limits.memory = Some(parse_size(value).ok_or(bad(value, SIZE))?),
+                    Opt::MemorySwap => {
                         spec.limits.memory_swap = Some(match value {
                             b"-1" => Swap::Unlimited,
                             _ => Swap::Total(parse_size(value).ok_or(bad(value, "a size like 200M, or -1"))?),
                         });
                     }
-                    b"--pids-limit" => {
+                    Opt::PidsLimit => {
                         let n = parse_decimal(value, 9)
                             .filter(|&n| n > 0)
                             .ok_or(bad(value, "a number of processes"))?;
                         spec.limits.pids = Some(n);
                     }
-                    b"--cpus" => {
+                    Opt::Cpus => {
                         spec.limits.cpus_milli =
                             Some(parse_cpus(value).ok_or(bad(value, "CPUs, like 0.5 or 2"))?)
                     }
-                    b"--cgroup-parent" => {
+                    Opt::CgroupParent => {
                         if value.is_empty() || value.split(|&b| b == b'/').any(|p| p == b"..") {
                             return Err(bad(value, "a cgroup path without .."));
                         }
                         spec.cgroup_parent = Some(value);
                     }
-                    b"--seccomp" => {
+                    Opt::Name => {
+                        if !super::valid_name(value) {
+                            return Err(bad(value, super::manage::NAME_RULE));
+                        }
+                        spec.name = Some(value);
+                    }
+                    Opt::Seccomp => {
                         spec.seccomp = match value {
                             b"default" => true,
                             b"unconfined" => false,
                             _ => return Err(bad(value, "default or unconfined")),
                         }
                     }
-                    b"--cap-add" | b"--cap-drop" => {
+                    Opt::CapAdd | Opt::CapDrop => {
                         let set = crate::caps::parse(value)
                             .ok_or(bad(value, "a capability, like NET_ADMIN or ALL"))?;
-                        if option == b"--cap-add" {
+                        if opt == Opt::CapAdd {
                             spec.caps_added |= set;
                         } else {
                             spec.caps_dropped |= set;
@@ -246,6 +231,64 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
     Ok(Command::Run(spec))
 }
 
+/// `husk run`'s options: one table, looked up once per argument.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Opt {
+    Help,
+    ReadOnly,
+    Stats,
+    Detach,
+    Rootfs,
+    Bind,
+    RoBind,
+    Tmpfs,
+    Hostname,
+    Env,
+    Cwd,
+    User,
+    Net,
+    CapAdd,
+    CapDrop,
+    Seccomp,
+    Memory,
+    MemorySwap,
+    PidsLimit,
+    Cpus,
+    CgroupParent,
+    Name,
+}
+
+const OPTIONS: [(&[u8], Opt); 28] = [
+    (b"-h", Opt::Help),
+    (b"--help", Opt::Help),
+    (b"--read-only", Opt::ReadOnly),
+    (b"--stats", Opt::Stats),
+    (b"-d", Opt::Detach),
+    (b"--detach", Opt::Detach),
+    (b"--rootfs", Opt::Rootfs),
+    (b"--bind", Opt::Bind),
+    (b"--ro-bind", Opt::RoBind),
+    (b"--tmpfs", Opt::Tmpfs),
+    (b"--hostname", Opt::Hostname),
+    (b"-e", Opt::Env),
+    (b"--env", Opt::Env),
+    (b"-w", Opt::Cwd),
+    (b"--cwd", Opt::Cwd),
+    (b"-u", Opt::User),
+    (b"--user", Opt::User),
+    (b"--net", Opt::Net),
+    (b"--cap-add", Opt::CapAdd),
+    (b"--cap-drop", Opt::CapDrop),
+    (b"--seccomp", Opt::Seccomp),
+    (b"-m", Opt::Memory),
+    (b"--memory", Opt::Memory),
+    (b"--memory-swap", Opt::MemorySwap),
+    (b"--pids-limit", Opt::PidsLimit),
+    (b"--cpus", Opt::Cpus),
+    (b"--cgroup-parent", Opt::CgroupParent),
+    (b"--name", Opt::Name),
+];
+
 fn push_volume<'a>(
     spec: &mut RunSpec<'a>,
     option: &'a [u8],
@@ -270,13 +313,13 @@ fn split_volume(value: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// `KEY=VALUE` with a non-empty KEY.
-fn is_env_entry(value: &[u8]) -> bool {
+pub(super) fn is_env_entry(value: &[u8]) -> bool {
     matches!(value.iter().position(|&b| b == b'='), Some(n) if n > 0)
 }
 
 /// `UID` or `UID:GID` (numbers only: the container's /etc/passwd is not trusted); GID
 /// defaults to UID.
-fn parse_user(value: &[u8]) -> Option<(u32, u32)> {
+pub(super) fn parse_user(value: &[u8]) -> Option<(u32, u32)> {
     let (uid, gid) = match value.iter().position(|&b| b == b':') {
         Some(c) => (&value[..c], Some(&value[c + 1..])),
         None => (value, None),
@@ -400,6 +443,8 @@ mod tests {
         );
         assert_eq!(s.cgroup_parent, Some(&b"/a/b"[..]));
         assert!(s.stats);
+        let s = run(&["husk", "run", "--name", "web-1", "-d", "x"]);
+        assert_eq!((s.name, s.detach), (Some(&b"web-1"[..]), true));
     }
 
     #[test]
@@ -421,6 +466,7 @@ mod tests {
         bad(&["husk", "run", "--cap-add", "CAP_NOPE", "x"], "CAP_NOPE");
         bad(&["husk", "run", "--cap-drop=", "x"], "");
         bad(&["husk", "run", "--seccomp", "off", "x"], "off");
+        bad(&["husk", "run", "--name", "a/b", "x"], "a/b");
         bad(&["husk", "run", "--memory", "lots", "x"], "lots");
         bad(&["husk", "run", "--memory-swap", "-2", "x"], "-2");
         bad(&["husk", "run", "--pids-limit", "0", "x"], "0");

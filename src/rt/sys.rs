@@ -261,8 +261,33 @@ pub fn execve(path: &core::ffi::CStr, argv: *const *const u8, envp: *const *cons
 
 /// close_range(2): closes every file descriptor from `first` up.
 pub fn close_from(first: u32) -> Result<()> {
+    close_range(first, u32::MAX)
+}
+
+/// close_range(2): closes the file descriptors `first..=last`.
+pub fn close_range(first: u32, last: u32) -> Result<()> {
+    if first > last {
+        return Ok(());
+    }
     // SAFETY: plain integer arguments; closing descriptors never touches our memory.
-    check(unsafe { syscall3(k::__NR_close_range, first as usize, u32::MAX as usize, 0) }).map(|_| ())
+    check(unsafe { syscall3(k::__NR_close_range, first as usize, last as usize, 0) }).map(|_| ())
+}
+
+/// clock_gettime(CLOCK_REALTIME), whole seconds since the epoch.
+pub fn realtime_s() -> u64 {
+    let mut ts = [0i64; 2];
+    // SAFETY: ts is a writable 16-byte timespec in this frame.
+    let _ = check(unsafe {
+        syscall2(k::__NR_clock_gettime, k::CLOCK_REALTIME as usize, ts.as_mut_ptr() as usize)
+    });
+    ts[0] as u64
+}
+
+/// pidfd_send_signal(2): signals the process behind `pidfd`, which cannot be a recycled pid.
+pub fn pidfd_signal(pidfd: rustix::fd::BorrowedFd, sig: i32) -> Result<()> {
+    let fd = rustix::fd::AsRawFd::as_raw_fd(&pidfd);
+    // SAFETY: plain integer arguments and a NULL siginfo.
+    check(unsafe { syscall4(k::__NR_pidfd_send_signal, fd as usize, sig as usize, 0, 0) }).map(|_| ())
 }
 
 /// clock_gettime(CLOCK_MONOTONIC) in nanoseconds (a real syscall: no vDSO needed).

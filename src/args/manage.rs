@@ -1,0 +1,191 @@
+//! `husk exec`, `husk ps`, `husk kill`, `husk logs`: the commands that handle named
+//! containers. Pure, like the rest of args.
+
+use super::{Argv, Command, MAX_ENV, UsageError, split_inline_value};
+
+/// The longest container name.
+pub const MAX_NAME: usize = 64;
+
+/// `husk exec [-e KEY=VALUE]... [-w DIR] [-u UID[:GID]] NAME [--] COMMAND [ARG]...`
+#[derive(Debug, PartialEq, Eq)]
+pub struct ExecSpec<'a> {
+    pub name: &'a [u8],
+    pub env: heapless::Vec<usize, MAX_ENV>,
+    pub cwd: Option<&'a [u8]>,
+    pub user: Option<(u32, u32)>,
+    pub command: usize,
+}
+
+/// A name for a container: `[A-Za-z0-9][A-Za-z0-9_.-]*`, at most 64 bytes.
+pub fn valid_name(name: &[u8]) -> bool {
+    let first_ok = name.first().is_some_and(u8::is_ascii_alphanumeric);
+    first_ok
+        && name.len() <= MAX_NAME
+        && name.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+pub(super) const NAME_RULE: &str = "a name like web-1: letters, digits, _ . -, at most 64";
+
+pub(super) fn parse_exec<'a, A: Argv<'a> + ?Sized>(
+    argv: &A,
+    mut i: usize,
+) -> Result<Command<'a>, UsageError<'a>> {
+    const SUB: &str = "exec";
+    let mut env = heapless::Vec::new();
+    let (mut cwd, mut user) = (None, None);
+    while i < argv.count() {
+        let arg = argv.get(i);
+        if !arg.starts_with(b"-") || arg == b"-" {
+            break;
+        }
+        let (option, inline) = split_inline_value(arg);
+        if matches!(option, b"-h" | b"--help") {
+            return Ok(Command::Help(super::Topic::Exec));
+        }
+        if !matches!(option, b"-e" | b"--env" | b"-w" | b"--cwd" | b"-u" | b"--user") {
+            return Err(UsageError::UnknownOption { sub: SUB, option: arg });
+        }
+        let (value, at) = match inline {
+            Some(v) => (v, i),
+            None => {
+                i += 1;
+                if i >= argv.count() {
+                    return Err(UsageError::MissingValue { sub: SUB, option });
+                }
+                (argv.get(i), i)
+            }
+        };
+        let bad = |expected| UsageError::BadValue { sub: SUB, option, value, expected };
+        match option {
+            b"-e" | b"--env" => {
+                if inline.is_some() || !super::run::is_env_entry(value) {
+                    return Err(bad("KEY=VALUE, as a separate argument"));
+                }
+                env.push(at).map_err(|_| UsageError::TooMany { sub: SUB, option, max: MAX_ENV })?;
+            }
+            b"-w" | b"--cwd" => {
+                cwd = Some(value.starts_with(b"/").then_some(value).ok_or(bad("an absolute path"))?)
+            }
+            _ => user = Some(super::run::parse_user(value).ok_or(bad("UID or UID:GID"))?),
+        }
+        i += 1;
+    }
+    if i >= argv.count() {
+        return Err(UsageError::MissingValue { sub: SUB, option: b"NAME" });
+    }
+    let name = argv.get(i);
+    if !valid_name(name) {
+        return Err(UsageError::BadValue { sub: SUB, option: b"NAME", value: name, expected: NAME_RULE });
+    }
+    i += 1;
+    if i < argv.count() && argv.get(i) == b"--" {
+        i += 1;
+    }
+    if i >= argv.count() {
+        return Err(UsageError::MissingCommand { sub: SUB });
+    }
+    Ok(Command::Exec(ExecSpec { name, env, cwd, user, command: i }))
+}
+
+/// `husk ps [-q]`, `husk kill NAME [SIGNAL]`, `husk logs NAME`.
+pub(super) fn parse_other<'a, A: Argv<'a> + ?Sized>(
+    argv: &A,
+    sub: &'static str,
+    i: usize,
+) -> Result<Command<'a>, UsageError<'a>> {
+    let args: heapless::Vec<&'a [u8], 3> = (i..argv.count()).take(3).map(|k| argv.get(k)).collect();
+    if args.first().is_some_and(|a| matches!(*a, b"-h" | b"--help")) {
+        return Ok(Command::Help(match sub {
+            "ps" => super::Topic::Ps,
+            "kill" => super::Topic::Kill,
+            _ => super::Topic::Logs,
+        }));
+    }
+    let extra = |k: usize| match args.get(k) {
+        Some(a) if a.starts_with(b"-") && a.len() > 1 => Err(UsageError::UnknownOption { sub, option: a }),
+        Some(a) => Err(UsageError::BadValue { sub, option: b"argument", value: a, expected: "nothing more" }),
+        None => Ok(()),
+    };
+    let name = |k: usize| -> Result<&'a [u8], UsageError<'a>> {
+        match args.get(k) {
+            None => Err(UsageError::MissingValue { sub, option: b"NAME" }),
+            Some(n) if valid_name(n) => Ok(n),
+            Some(n) if n.starts_with(b"-") => Err(UsageError::UnknownOption { sub, option: n }),
+            Some(n) => Err(UsageError::BadValue { sub, option: b"NAME", value: n, expected: NAME_RULE }),
+        }
+    };
+    match sub {
+        "ps" => {
+            let quiet = args.first().is_some_and(|a| *a == b"-q");
+            extra(quiet as usize)?;
+            Ok(Command::Ps { quiet })
+        }
+        "kill" => {
+            let name = name(0)?;
+            let signal = match args.get(1) {
+                None => crate::signals::SIGTERM,
+                Some(s) => crate::signals::parse(s).ok_or(UsageError::BadValue {
+                    sub,
+                    option: b"SIGNAL",
+                    value: s,
+                    expected: "a signal, like TERM, 9 or RTMIN+1",
+                })?,
+            };
+            extra(2)?;
+            Ok(Command::Kill { name, signal })
+        }
+        _ => {
+            let name = name(0)?;
+            extra(1)?;
+            Ok(Command::Logs { name })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::p;
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["a", "web-1", "A.b_c-9", &"x".repeat(64)] {
+            assert!(valid_name(ok.as_bytes()), "{ok}");
+        }
+        for bad in ["", "-a", ".a", "_a", "a/b", "a b", "é", &"x".repeat(65)] {
+            assert!(!valid_name(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn exec() {
+        match p(&["husk", "exec", "-e", "A=1", "-w", "/w", "-u", "5", "box", "--", "ps", "ax"]) {
+            Ok(Command::Exec(s)) => {
+                assert_eq!(
+                    (s.name, s.cwd, s.user, s.command),
+                    (&b"box"[..], Some(&b"/w"[..]), Some((5, 5)), 10)
+                );
+                assert_eq!(s.env.as_slice(), &[3]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(p(&["husk", "exec", "box", "ps"]), Ok(Command::Exec(ExecSpec { command: 3, .. }))));
+        assert!(matches!(p(&["husk", "exec", "box"]), Err(UsageError::MissingCommand { .. })));
+        assert!(matches!(p(&["husk", "exec"]), Err(UsageError::MissingValue { .. })));
+        assert!(matches!(p(&["husk", "exec", "a/b", "x"]), Err(UsageError::BadValue { .. })));
+        assert!(matches!(p(&["husk", "exec", "-x", "box", "x"]), Err(UsageError::UnknownOption { .. })));
+    }
+
+    #[test]
+    fn ps_kill_logs() {
+        assert_eq!(p(&["husk", "ps"]), Ok(Command::Ps { quiet: false }));
+        assert_eq!(p(&["husk", "ps", "-q"]), Ok(Command::Ps { quiet: true }));
+        assert!(matches!(p(&["husk", "ps", "-x"]), Err(UsageError::UnknownOption { .. })));
+        assert_eq!(p(&["husk", "kill", "box"]), Ok(Command::Kill { name: b"box", signal: 15 }));
+        assert_eq!(p(&["husk", "kill", "box", "KILL"]), Ok(Command::Kill { name: b"box", signal: 9 }));
+        assert!(matches!(p(&["husk", "kill", "box", "NOPE"]), Err(UsageError::BadValue { .. })));
+        assert!(matches!(p(&["husk", "kill"]), Err(UsageError::MissingValue { .. })));
+        assert_eq!(p(&["husk", "logs", "box"]), Ok(Command::Logs { name: b"box" }));
+        assert!(matches!(p(&["husk", "logs", "box", "x"]), Err(UsageError::BadValue { .. })));
+    }
+}

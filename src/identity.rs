@@ -1,0 +1,111 @@
+//! Who COMMAND is, in `husk run` and `husk exec` alike: its capabilities and its
+//! environment.
+
+use core::ffi::CStr;
+
+use crate::args::MAX_ENV;
+use crate::caps;
+use crate::rt::Process;
+use crate::spawn::{self, Privileges};
+
+/// COMMAND's capabilities: Docker's default set adjusted by --cap-add/--cap-drop bounds
+/// them; root holds all of that, another user only what --cap-add gave it. In a chroot
+/// (an initramfs host) CAP_SYS_CHROOT goes, whatever was asked: it is the way out.
+pub fn privileges(
+    user: Option<(u32, u32)>,
+    (added, dropped): (u64, u64),
+    seccomp: bool,
+    chrooted: bool,
+) -> Privileges {
+    const SYS_CHROOT: u64 = 1 << 18;
+    let mut bounding = caps::resolve(added, dropped);
+    if chrooted {
+        bounding &= !SYS_CHROOT;
+    }
+    let root = user.is_none_or(|(uid, _)| uid == 0);
+    let granted = if root { bounding } else { bounding & added };
+    Privileges { bounding, granted, seccomp }
+}
+
+/// COMMAND's environment: a clean start (PATH, HOME, HOSTNAME, and TERM when the host has
+/// it), then each `-e KEY=VALUE` in order, a later one replacing an earlier one of the
+/// same KEY.
+pub struct Environment {
+    pointers: [*const u8; MAX_ENV + 5],
+    hostname: [u8; 80],
+}
+
+const DEFAULT_PATH_ENV: &CStr = c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+impl Environment {
+    pub fn new() -> Environment {
+        Environment { pointers: [core::ptr::null(); MAX_ENV + 5], hostname: [0; 80] }
+    }
+}
+
+impl Default for Environment {
+    fn default() -> Self {
+        Environment::new()
+    }
+}
+
+impl Environment {
+    /// Fills the pointer array and returns it NULL-terminated for execve.
+    /// `env` holds argv indices of `KEY=VALUE` entries.
+    pub fn build(
+        &mut self,
+        hostname: &[u8],
+        user: Option<(u32, u32)>,
+        env: &[usize],
+        process: &Process,
+    ) -> *const *const u8 {
+        let user_entries = || env.iter().map(|&i| process.arg(i).to_bytes());
+        let overridden = |entry: &[u8]| user_entries().any(|e| key(e) == key(entry));
+        let mut n = 0;
+        // HOSTNAME=<name>, NUL-terminated in our own buffer.
+        let prefix = b"HOSTNAME=";
+        self.hostname[..prefix.len()].copy_from_slice(prefix);
+        self.hostname[prefix.len()..prefix.len() + hostname.len()].copy_from_slice(hostname);
+        self.hostname[prefix.len() + hostname.len()] = 0;
+        let home: &CStr = if user.is_none_or(|(uid, _)| uid == 0) { c"HOME=/root" } else { c"HOME=/" };
+        let term = process.env().find(|e| e.starts_with(b"TERM="));
+        let defaults: [Option<&[u8]>; 4] = [
+            Some(DEFAULT_PATH_ENV.to_bytes_with_nul()),
+            Some(home.to_bytes_with_nul()),
+            Some(&self.hostname[..]),
+            term,
+        ];
+        let pointers = &mut self.pointers;
+        for entry in defaults.into_iter().flatten() {
+            if !overridden(entry) {
+                pointers[n] = entry.as_ptr();
+                n += 1;
+            }
+        }
+        for (k, &i) in env.iter().enumerate() {
+            let entry = process.arg(i).to_bytes();
+            // A later -e of the same key wins.
+            if env.iter().skip(k + 1).any(|&j| key(process.arg(j).to_bytes()) == key(entry)) {
+                continue;
+            }
+            pointers[n] = entry.as_ptr();
+            n += 1;
+        }
+        pointers[n] = core::ptr::null();
+        pointers.as_ptr()
+    }
+}
+
+/// The PATH COMMAND will have, to look COMMAND up with: the last `-e PATH=`, or the default.
+pub fn command_path(env: &[usize], process: &Process) -> &'static [u8] {
+    env.iter()
+        .rev()
+        .find_map(|&i| process.arg(i).to_bytes().strip_prefix(b"PATH="))
+        .unwrap_or(spawn::DEFAULT_PATH)
+}
+
+/// The KEY of `KEY=VALUE`.
+fn key(entry: &[u8]) -> &[u8] {
+    let entry = entry.strip_suffix(b"\0").unwrap_or(entry);
+    &entry[..entry.iter().position(|&b| b == b'=').unwrap_or(entry.len())]
+}
