@@ -8,11 +8,13 @@ pub const VERSION: &str = concat!("husk ", env!("CARGO_PKG_VERSION"), "\n");
 const MAIN: &str = "\
 husk: a tiny static container runtime and init
 
+Usage:
   husk run [OPTIONS] [--] COMMAND [ARG]...    run COMMAND in a new container
   husk exec [OPTIONS] NAME [--] COMMAND...    run COMMAND in a named container
   husk ps [-q] | kill NAME [SIGNAL] | logs NAME
   husk init [OPTIONS] [--] COMMAND [ARG]...   be COMMAND's init (PID 1 or subreaper)
-  husk help [SUBCOMMAND] | --version
+  husk help [SUBCOMMAND]
+  husk --version
 
 As /init or /sbin/init, husk is `husk init`; as the kernel's PID 1 it also mounts the basics
 and powers off when COMMAND ends. Exit: COMMAND's status, 128+N for signal N, 125 husk
@@ -26,6 +28,7 @@ Forwards every signal to COMMAND, reaps every orphan, exits with COMMAND's statu
   -p, --parent-death-signal SIG  get SIG (and forward it) when husk's parent dies
       --grace SECONDS            when COMMAND exits: SIGTERM the rest, wait, SIGKILL
   -s                             tini compatibility (husk always subreaps)
+  -h, --help                     this help
 Kernel command line: -- COMMAND...; husk.exit=poweroff|reboot|halt|qemu.
 ";
 

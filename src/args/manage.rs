@@ -1,7 +1,7 @@
 //! `husk exec`, `husk ps`, `husk kill`, `husk logs`: the commands that handle named
 //! containers. Pure, like the rest of args.
 
-use super::{Argv, Command, MAX_ENV, UsageError, split_inline_value};
+use super::{Argv, Command, MAX_ENV, UsageError, next_option, option_value};
 
 /// The longest container name.
 pub const MAX_NAME: usize = 64;
@@ -33,28 +33,16 @@ pub(super) fn parse_exec<'a, A: Argv<'a> + ?Sized>(
     const SUB: &str = "exec";
     let mut env = heapless::Vec::new();
     let (mut cwd, mut user) = (None, None);
-    while i < argv.count() {
-        let arg = argv.get(i);
-        if !arg.starts_with(b"-") || arg == b"-" {
-            break;
-        }
-        let (option, inline) = split_inline_value(arg);
+    // No `--` before NAME: options end at the first non-option, which is NAME.
+    while argv.count() > i && argv.get(i) != b"--" {
+        let Some((arg, option, inline)) = next_option(argv, &mut i) else { break };
         if matches!(option, b"-h" | b"--help") {
             return Ok(Command::Help(super::Topic::Exec));
         }
         if !matches!(option, b"-e" | b"--env" | b"-w" | b"--cwd" | b"-u" | b"--user") {
             return Err(UsageError::UnknownOption { sub: SUB, option: arg });
         }
-        let (value, at) = match inline {
-            Some(v) => (v, i),
-            None => {
-                i += 1;
-                if i >= argv.count() {
-                    return Err(UsageError::MissingValue { sub: SUB, option });
-                }
-                (argv.get(i), i)
-            }
-        };
+        let (value, at) = option_value(argv, &mut i, inline, SUB, option)?;
         let bad = |expected| UsageError::BadValue { sub: SUB, option, value, expected };
         match option {
             b"-e" | b"--env" => {

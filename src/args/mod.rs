@@ -143,32 +143,14 @@ fn parse_init<'a, A: Argv<'a> + ?Sized>(
 ) -> Result<Command<'a>, UsageError<'a>> {
     const SUB: &str = "init";
     let mut spec = InitSpec::default();
-    while i < argv.count() {
-        let arg = argv.get(i);
-        if arg == b"--" {
-            i += 1;
-            break;
-        }
-        if !arg.starts_with(b"-") || arg == b"-" {
-            break;
-        }
-        let (option, inline) = split_inline_value(arg);
+    while let Some((arg, option, inline)) = next_option(argv, &mut i) {
         match option {
             b"-h" | b"--help" => return Ok(Command::Help(Topic::Init)),
             b"-g" | b"--process-group" => spec.process_group = true,
             // tini's flag; husk always becomes a subreaper when it is not PID 1.
             b"-s" => {}
             b"-p" | b"--parent-death-signal" | b"--grace" => {
-                let value = match inline {
-                    Some(v) => v,
-                    None => {
-                        i += 1;
-                        if i >= argv.count() {
-                            return Err(UsageError::MissingValue { sub: SUB, option });
-                        }
-                        argv.get(i)
-                    }
-                };
+                let (value, _) = option_value(argv, &mut i, inline, SUB, option)?;
                 if option == b"--grace" {
                     let ms = parse_seconds_ms(value).ok_or(UsageError::BadValue {
                         sub: SUB,
@@ -199,6 +181,48 @@ fn parse_init<'a, A: Argv<'a> + ?Sized>(
         return Err(UsageError::MissingCommand { sub: SUB });
     }
     Ok(Command::Init(spec))
+}
+
+/// An option argument as (the whole argument, the option, its inline `=value`).
+pub(crate) type OptionArg<'a> = (&'a [u8], &'a [u8], Option<&'a [u8]>);
+
+/// The option at `argv[*i]` as (argument, option, inline value), or None where the options
+/// end: at the first non-option, or after a `--` (which is skipped).
+pub(crate) fn next_option<'a, A: Argv<'a> + ?Sized>(
+    argv: &A,
+    i: &mut usize,
+) -> Option<OptionArg<'a>> {
+    if *i >= argv.count() {
+        return None;
+    }
+    let arg = argv.get(*i);
+    if arg == b"--" {
+        *i += 1;
+        return None;
+    }
+    if !arg.starts_with(b"-") || arg == b"-" {
+        return None;
+    }
+    let (option, inline) = split_inline_value(arg);
+    Some((arg, option, inline))
+}
+
+/// An option's value: inline (`--opt=v`), or the next argument; with its argv index.
+pub(crate) fn option_value<'a, A: Argv<'a> + ?Sized>(
+    argv: &A,
+    i: &mut usize,
+    inline: Option<&'a [u8]>,
+    sub: &'static str,
+    option: &'a [u8],
+) -> Result<(&'a [u8], usize), UsageError<'a>> {
+    if let Some(v) = inline {
+        return Ok((v, *i));
+    }
+    *i += 1;
+    if *i >= argv.count() {
+        return Err(UsageError::MissingValue { sub, option });
+    }
+    Ok((argv.get(*i), *i))
 }
 
 /// `--name=value` → (`--name`, Some(`value`)); anything else → (arg, None).

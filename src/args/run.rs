@@ -1,6 +1,6 @@
 //! `husk run [OPTIONS] [--] COMMAND [ARG]...` → RunSpec. Pure, like the rest of args.
 
-use super::{Argv, Command, UsageError, parse_decimal, split_inline_value};
+use super::{Argv, Command, UsageError, next_option, option_value, parse_decimal};
 use crate::cgroup::{Limits, Swap, parse_cpus, parse_size};
 
 const SIZE: &str = "a size like 100M, 512k, 1G or bytes";
@@ -93,16 +93,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
         detach: false,
         command: 0,
     };
-    while i < argv.count() {
-        let arg = argv.get(i);
-        if arg == b"--" {
-            i += 1;
-            break;
-        }
-        if !arg.starts_with(b"-") || arg == b"-" {
-            break;
-        }
-        let (option, inline) = split_inline_value(arg);
+    while let Some((arg, option, inline)) = next_option(argv, &mut i) {
         let bad = |value: &'a [u8], expected: &'static str| UsageError::BadValue {
             sub: SUB,
             option,
@@ -119,16 +110,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
             Opt::Stats => spec.stats = true,
             Opt::Detach => spec.detach = true,
             _ => {
-                let (value, at) = match inline {
-                    Some(v) => (v, i),
-                    None => {
-                        i += 1;
-                        if i >= argv.count() {
-                            return Err(UsageError::MissingValue { sub: SUB, option });
-                        }
-                        (argv.get(i), i)
-                    }
-                };
+                let (value, at) = option_value(argv, &mut i, inline, SUB, option)?;
                 match opt {
                     Opt::Rootfs => spec.rootfs = Some(nonempty(value).ok_or(bad(value, "a directory"))?),
                     Opt::Bind | Opt::RoBind => {
