@@ -45,6 +45,11 @@ pub fn parse(name: &[u8]) -> Option<u64> {
     NAMES.split(' ').position(|n| n.as_bytes().eq_ignore_ascii_case(bare)).map(|i| bit(i as u32))
 }
 
+/// The name of capability `n`, without `CAP_`.
+pub fn name(n: u32) -> Option<&'static str> {
+    NAMES.split(' ').nth(n as usize)
+}
+
 /// The set COMMAND ends with: the default, less `--cap-drop`s, plus `--cap-add`s. A drop of
 /// ALL starts from nothing, so `--cap-drop ALL --cap-add X` is exactly X (as in Docker).
 pub fn resolve(added: u64, dropped: u64) -> u64 {
@@ -76,6 +81,14 @@ mod tests {
         assert_eq!(parse(b"NOPE"), None);
         assert_eq!(parse(b"CAP_"), None);
         assert_eq!(parse(b""), None);
+    }
+
+    #[test]
+    fn numbers_to_names() {
+        assert_eq!(name(0), Some("CHOWN"));
+        assert_eq!(name(21), Some("SYS_ADMIN"));
+        assert_eq!(name(LAST), Some("CHECKPOINT_RESTORE"));
+        assert_eq!(name(LAST + 1), None);
     }
 
     #[test]

@@ -272,6 +272,9 @@ fn report_and_remove(spec: &RunSpec, group: &Group, code: u8) {
 /// Checks what can be checked without changing anything: the root filesystem is a
 /// directory and every bind source exists.
 fn check_input<'a>(spec: &RunSpec<'a>) -> Result<(), rootfs::Failure<'a>> {
+    if let Some(name) = identity::missing_capability(spec.caps_added) {
+        return Err(rootfs::Failure { step: "cap-add", path: name.as_bytes(), errno: Errno::PERM });
+    }
     let mut path = CPath::new();
     if let Some(rootfs) = spec.rootfs {
         let c =

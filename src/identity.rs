@@ -8,6 +8,17 @@ use crate::caps;
 use crate::rt::Process;
 use crate::spawn::{self, Privileges};
 
+/// The first capability asked for by name with `--cap-add` that husk itself does not hold
+/// (it cannot give what it lacks; `--cap-add ALL` means all that husk holds).
+pub fn missing_capability(added: u64) -> Option<&'static str> {
+    if added == caps::ALL {
+        return None;
+    }
+    let held = rustix::thread::capabilities(None).map(|c| c.permitted.bits()).unwrap_or(0);
+    let missing = added & !held;
+    (missing != 0).then(|| caps::name(missing.trailing_zeros())).flatten()
+}
+
 /// COMMAND's capabilities: Docker's default set adjusted by --cap-add/--cap-drop bounds
 /// them; root holds all of that, another user only what --cap-add gave it. In a chroot
 /// (an initramfs host) CAP_SYS_CHROOT goes, whatever was asked: it is the way out.

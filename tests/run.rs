@@ -1199,12 +1199,29 @@ fn signals_reach_the_command() {
         (SIGUSR2, "USR2"),
     ] {
         let script = format!("trap 'echo got-{name}; exit 42' {name}; sleep 1000 & echo ready; wait");
-        let mut proc = Proc::start(&mut case.sh(&["--rootfs", path_str(bb)], &script));
+        let mut proc = Proc::start(&mut with_default_signals(case.sh(&["--rootfs", path_str(bb)], &script)));
         proc.wait_stdout("ready\n");
         send(proc.pid(), sig);
         proc.wait().expect(42, &format!("ready\ngot-{name}\n"), "");
         case.assert_clean(&format!("the SIG{name} run"));
     }
+}
+
+/// `cmd` started with every signal at its default disposition. husk hands COMMAND the
+/// dispositions it was given, and a shell cannot trap a signal that was ignored when it
+/// started (POSIX, "trap"): run from a non-interactive shell's background job, the test
+/// itself would have SIGINT and SIGQUIT ignored.
+fn with_default_signals(cmd: Command) -> Command {
+    let mut wrapped = Command::new("python3");
+    wrapped.args([
+        "-c",
+        "import os, signal, sys\n\
+         for s in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTERM):\n\
+         \x20   signal.signal(s, signal.SIG_DFL)\n\
+         os.execv(sys.argv[1], sys.argv[1:])",
+    ]);
+    wrapped.arg(cmd.get_program()).args(cmd.get_args());
+    wrapped
 }
 
 #[test]

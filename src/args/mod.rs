@@ -188,10 +188,7 @@ pub(crate) type OptionArg<'a> = (&'a [u8], &'a [u8], Option<&'a [u8]>);
 
 /// The option at `argv[*i]` as (argument, option, inline value), or None where the options
 /// end: at the first non-option, or after a `--` (which is skipped).
-pub(crate) fn next_option<'a, A: Argv<'a> + ?Sized>(
-    argv: &A,
-    i: &mut usize,
-) -> Option<OptionArg<'a>> {
+pub(crate) fn next_option<'a, A: Argv<'a> + ?Sized>(argv: &A, i: &mut usize) -> Option<OptionArg<'a>> {
     if *i >= argv.count() {
         return None;
     }
