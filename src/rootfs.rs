@@ -99,7 +99,6 @@ pub fn enter<'a>(spec: &RunSpec<'a>, cgroup: bool) -> Result<'a, Entered> {
         };
         let _ = sources.push(tree);
     }
-    let devices = make_devices()?;
     // The controlling terminal, when there is one, becomes /dev/console (as in a VM). The
     // magic link /proc/self/fd/0 leads open_tree to the terminal's device node.
     let console = if rustix::termios::isatty(sys::stdio(0)) {
@@ -134,7 +133,7 @@ pub fn enter<'a>(spec: &RunSpec<'a>, cgroup: bool) -> Result<'a, Entered> {
         attach_fresh(root, b"/sys/fs/cgroup", c"cgroup2", &[], noexec | MountAttrFlags::MOUNT_ATTR_RDONLY)?;
     }
     crate::mask::apply(root)?;
-    populate_dev(root, &devices, console.as_ref())?;
+    populate_dev(root, console.as_ref())?;
     let tmp_is_volume = spec.volumes.iter().any(|v| v.dest == b"/tmp");
     if read_only_root && !tmp_is_volume {
         attach_fresh(root, b"/tmp", c"tmpfs", &[(c"mode", c"1777")], basic)?;
@@ -154,36 +153,6 @@ pub fn enter<'a>(spec: &RunSpec<'a>, cgroup: bool) -> Result<'a, Entered> {
 
 const MOUNT_ATTR_RDONLY: u64 = linux_raw_sys::general::MOUNT_ATTR_RDONLY as u64;
 const MOUNT_ATTR_NODEV: u64 = linux_raw_sys::general::MOUNT_ATTR_NODEV as u64;
-
-/// The container's device nodes, made with mknod(2) in a private detached tmpfs and
-/// returned as one detached bind mount each. Its own nodes, not binds of the host's: a
-/// chmod inside must not change the host's /dev/null. And only these mounts allow device
-/// nodes at all: everything else in the container is nodev, so the CAP_MKNOD of Docker's
-/// default set cannot make a usable node for a host disk.
-fn make_devices<'a>() -> Result<'a, heapless::Vec<OwnedFd, { DEVICES.len() }>> {
-    let fs = fsopen(c"tmpfs", FsOpenFlags::FSOPEN_CLOEXEC).map_err(fail("mount", b"devices"))?;
-    fsconfig_set_string(fs.as_fd(), c"size", c"4k").map_err(fail("mount", b"devices"))?;
-    fsconfig_create(fs.as_fd()).map_err(fail("mount", b"devices"))?;
-    let attrs = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC;
-    let staging =
-        fsmount(fs.as_fd(), FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(fail("mount", b"devices"))?;
-    let mut devices = heapless::Vec::new();
-    for (name, major, minor) in DEVICES {
-        let mode = Mode::from_raw_mode(0o666);
-        mknodat(staging.as_fd(), name, FileType::CharacterDevice, mode, makedev(major, minor))
-            .map_err(fail("mknod", name.to_bytes()))?;
-        // mknod applied husk's umask: everyone may use these devices.
-        chmodat(staging.as_fd(), name, mode, AtFlags::empty()).map_err(fail("chmod", name.to_bytes()))?;
-        let tree = open_tree(
-            staging.as_fd(),
-            name,
-            OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
-        )
-        .map_err(fail("mknod", name.to_bytes()))?;
-        let _ = devices.push(tree);
-    }
-    Ok(devices)
-}
 
 /// A detached copy of the host tree at `source` (with its submounts when `recursive`).
 fn clone_tree<'a>(
@@ -298,27 +267,36 @@ pub(crate) fn attach_fresh<'a>(
 
 /// /dev: a small nodev tmpfs holding the harmless devices (see `make_devices`), /dev/pts as a new devpts instance with its own ptmx, /dev/shm, and the usual
 /// links into /proc/self/fd.
-fn populate_dev<'a>(root: BorrowedFd, devices: &[OwnedFd], console: Option<&OwnedFd>) -> Result<'a, ()> {
+fn populate_dev<'a>(root: BorrowedFd, console: Option<&OwnedFd>) -> Result<'a, ()> {
     let basic = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC;
-    // nodev: the device nodes below are mounts of their own; a node made here is inert.
-    let nodev = basic | MountAttrFlags::MOUNT_ATTR_NODEV;
-    attach_fresh(root, b"/dev", c"tmpfs", &[(c"mode", c"0755"), (c"size", c"64k")], nodev)?;
+    attach_fresh(root, b"/dev", c"tmpfs", &[(c"mode", c"0755"), (c"size", c"64k")], basic)?;
     let dev = resolve(root, b"/dev", true)?;
-    let names = DEVICES.iter().map(|(name, _, _)| *name);
-    let nodes = names.zip(devices.iter()).chain(console.map(|c| (c"console", c)));
-    for (name, tree) in nodes {
-        // An empty file to mount the device node over; in our own fresh tmpfs, so no
-        // symlink can be in the way.
-        openat(
-            dev.as_fd(),
-            name,
-            OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o666),
-        )
-        .map_err(fail("mknod", name.to_bytes()))?;
-        move_mount(tree.as_fd(), c"", dev.as_fd(), name, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)
+    // husk's own nodes, not binds of the host's: a chmod inside must not change the host's
+    // /dev/null. Each becomes a mount of its own (bound over itself), so it keeps working
+    // once /dev itself is made nodev below.
+    for (name, major, minor) in DEVICES {
+        let mode = Mode::from_raw_mode(0o666);
+        mknodat(dev.as_fd(), name, FileType::CharacterDevice, mode, makedev(major, minor))
+            .map_err(fail("mknod", name.to_bytes()))?;
+        // mknod applied husk's umask: everyone may use these devices.
+        chmodat(dev.as_fd(), name, mode, AtFlags::empty()).map_err(fail("chmod", name.to_bytes()))?;
+        let flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
+        let node = open_tree(dev.as_fd(), name, flags).map_err(fail("mount", name.to_bytes()))?;
+        move_mount(node.as_fd(), c"", dev.as_fd(), name, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)
             .map_err(fail("mount", name.to_bytes()))?;
     }
+    if let Some(console) = console {
+        // An empty file to mount the terminal over; in our own fresh tmpfs, so no symlink
+        // can be in the way.
+        let flags = OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC;
+        openat(dev.as_fd(), c"console", flags, Mode::from_raw_mode(0o600))
+            .map_err(fail("mknod", b"console"))?;
+        move_mount(console.as_fd(), c"", dev.as_fd(), c"console", MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)
+            .map_err(fail("mount", b"console"))?;
+    }
+    // From here a node made in /dev (or anywhere else: everything is nodev) is inert, so the
+    // CAP_MKNOD of Docker's default set cannot make a usable node for a host disk.
+    sys::mount_setattr(dev.as_fd(), MOUNT_ATTR_NODEV, false).map_err(fail("mount_setattr", b"/dev"))?;
     for (target, link) in [
         (c"/proc/self/fd", c"fd"),
         (c"/proc/self/fd/0", c"stdin"),
