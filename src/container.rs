@@ -91,9 +91,13 @@ fn detach(spec: &RunSpec, process: &Process, signals: &CallerSignals, entry: Ent
                 return status::FAILURE;
             }
         };
+    // Opened before the fork: the background side removes the entry (log included) before it
+    // reports a failure, and what the log said must still reach the caller.
+    let log_reader = entry.open_log().ok();
     match sys::fork() {
         Ok(0) => {
             drop(ready_r);
+            drop(log_reader);
             // Out of the caller's session and terminal; output to the log from here on.
             let _ = rustix::process::setsid();
             if let Ok(null) = open(c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()) {
@@ -103,9 +107,10 @@ fn detach(spec: &RunSpec, process: &Process, signals: &CallerSignals, entry: Ent
             let _ = rustix::stdio::dup2_stderr(&log);
             drop(log);
             let code = start(spec, process, signals, Some(&entry), false, Some(ready_w.as_fd()));
+            // The entry goes first: once the caller has the code, the name must be free.
+            entry.remove();
             // If COMMAND never started, this is what the caller is waiting for.
             sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&ready_w), &[code]);
-            entry.remove();
             sys::exit(code)
         }
         Ok(_) => {
@@ -118,7 +123,9 @@ fn detach(spec: &RunSpec, process: &Process, signals: &CallerSignals, entry: Ent
                 line.write_to(1);
                 return 0;
             }
-            copy_log(&entry);
+            if let Some(log) = log_reader {
+                copy_log(&log);
+            }
             byte[0]
         }
         Err(e) => {
@@ -129,13 +136,11 @@ fn detach(spec: &RunSpec, process: &Process, signals: &CallerSignals, entry: Ent
     }
 }
 
-/// Copies the entry's log to stderr (what a detached container said before it failed).
-fn copy_log(entry: &Entry) {
-    if let Ok(log) = entry.open_log() {
-        let mut buf = [0u8; 4096];
-        while let Ok(n @ 1..) = rustix::io::read(&log, &mut buf) {
-            sys::write_all(2, &buf[..n]);
-        }
+/// Copies the log to stderr (what a detached container said before it failed).
+fn copy_log(log: &rustix::fd::OwnedFd) {
+    let mut buf = [0u8; 4096];
+    while let Ok(n @ 1..) = rustix::io::read(log, &mut buf) {
+        sys::write_all(2, &buf[..n]);
     }
 }
 

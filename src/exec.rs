@@ -2,7 +2,12 @@
 //! the container's init, checked against the start time husk recorded (so a recycled pid
 //! cannot redirect us), is the handle for setns(2) into all its namespaces; COMMAND is
 //! started into the container's cgroup, with the container's user, capabilities,
-//! no_new_privs and seccomp filter. The container's init adopts it if husk exec dies.
+//! no_new_privs and seccomp filter, and no descriptor of the caller's but 0-2.
+//!
+//! An orphan goes to the reaper of its dead parent's PID namespace, so COMMAND's parent is
+//! a small husk inside the container's PID namespace (husk exec's child, which setns put
+//! there): if husk exec dies, that helper dies with it and the container's init adopts
+//! COMMAND.
 
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{Mode, OFlags, open, openat};
@@ -76,15 +81,37 @@ pub fn run(spec: &ExecSpec, process: &Process) -> u8 {
         caps: Some(identity::privileges(user, caps, seccomp, host_root_is_initramfs())),
         cgroup: cgroup.as_ref().map(|c| c.as_fd()),
     };
-    let child = match spawn::spawn(&launch, &signals) {
-        Ok(child) => child,
-        Err(e) => return e.report(&launch),
+    // Nothing of the caller's but stdio may reach the container: an fd to a host directory
+    // would be a way out of its root (the CVE-2024-21626 class). Close-on-exec rather than
+    // closed: the cgroup and pipe descriptors are still needed for the spawn itself.
+    if let Err(e) = sys::cloexec_from(3) {
+        out::error("close_range", b"", e);
+        return status::FAILURE;
+    }
+    // COMMAND's parent lives in the container's PID namespace (see the module comment): a
+    // small husk there starts COMMAND, forwards to it and passes its status up, and dies with
+    // husk exec, leaving COMMAND to the container's init.
+    let helper = match sys::fork() {
+        Ok(0) => {
+            let _ = sys::set_parent_death_signal(crate::signals::SIGKILL);
+            let code = match spawn::spawn(&launch, &signals) {
+                Ok(child) => {
+                    Supervisor { child, group: false, place: Place::Subreaper }.wait(&mut Some).exit_code()
+                }
+                Err(e) => e.report(&launch),
+            };
+            sys::exit(code)
+        }
+        Ok(pid) => pid,
+        Err(e) => {
+            out::error("fork", b"", e);
+            return status::FAILURE;
+        }
     };
     drop(pidfd);
     drop(cgroup);
     let _ = sys::close_from(3);
-    let supervisor = Supervisor { child, group: false, place: Place::Subreaper };
-    supervisor.wait(&mut |sig| Some(sig)).exit_code()
+    Supervisor { child: helper, group: false, place: Place::Subreaper }.wait(&mut Some).exit_code()
 }
 
 /// The live container `name`: its state, and a pidfd of its init that is certainly that

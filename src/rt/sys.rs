@@ -264,6 +264,15 @@ pub fn close_from(first: u32) -> Result<()> {
     close_range(first, u32::MAX)
 }
 
+/// close_range(2) with CLOSE_RANGE_CLOEXEC: marks every descriptor from `first` up
+/// close-on-exec, so husk may still use them but no program it executes inherits them.
+pub fn cloexec_from(first: u32) -> Result<()> {
+    const CLOSE_RANGE_CLOEXEC: usize = 4;
+    // SAFETY: plain integer arguments; only descriptor flags change.
+    check(unsafe { syscall3(k::__NR_close_range, first as usize, u32::MAX as usize, CLOSE_RANGE_CLOEXEC) })
+        .map(|_| ())
+}
+
 /// close_range(2): closes the file descriptors `first..=last`.
 pub fn close_range(first: u32, last: u32) -> Result<()> {
     if first > last {
