@@ -367,7 +367,6 @@ fn prepare_and_run<'a>(
             spec.seccomp,
             entered == rootfs::Entered::Chrooted,
         )),
-        cgroup: None,
     };
     let child = match spawn::spawn(&launch, signals) {
         Ok(child) => child,

@@ -38,17 +38,18 @@ pub fn run(spec: &ExecSpec, process: &Process) -> u8 {
     };
     let signals = CallerSignals::take_over(process);
     let take_terminal = spawn::holds_terminal();
-    // The container's cgroup, opened on the host side before we move into its cgroup
-    // namespace; COMMAND is cloned straight into it.
+    // The container's cgroup, opened on the host side before we move into its namespaces.
     let pid = state.number(state::PID).unwrap_or(0) as i32;
     let cgroup = container_cgroup(pid);
     // setns(2) through the pidfd: all at once, atomically. The mount namespace's root and
     // cwd become ours: the container's pivoted root.
+    // All but the cgroup namespace, which the helper below enters once it has moved into the
+    // container's cgroup: from inside that namespace, a process outside its root cannot be
+    // moved (cgroup_attach_permissions() refuses with ENOENT).
     let mut kinds = ThreadNameSpaceType::MOUNT
         | ThreadNameSpaceType::HOST_NAME_AND_NIS_DOMAIN_NAME
         | ThreadNameSpaceType::INTER_PROCESS_COMMUNICATION
-        | ThreadNameSpaceType::PROCESS_ID
-        | ThreadNameSpaceType::CONTROL_GROUP;
+        | ThreadNameSpaceType::PROCESS_ID;
     if state.get(state::NET) == Some(b"none") {
         kinds |= ThreadNameSpaceType::NETWORK;
     }
@@ -79,7 +80,6 @@ pub fn run(spec: &ExecSpec, process: &Process) -> u8 {
         user,
         cwd: Some(cwd),
         caps: Some(identity::privileges(user, caps, seccomp, host_root_is_initramfs())),
-        cgroup: cgroup.as_ref().map(|c| c.as_fd()),
     };
     // Nothing of the caller's but stdio may reach the container: an fd to a host directory
     // would be a way out of its root (the CVE-2024-21626 class). Close-on-exec rather than
@@ -94,6 +94,10 @@ pub fn run(spec: &ExecSpec, process: &Process) -> u8 {
     let helper = match sys::fork() {
         Ok(0) => {
             let _ = sys::set_parent_death_signal(crate::signals::SIGKILL);
+            if let Err((step, e)) = join_cgroup(cgroup.as_ref(), pidfd.as_fd()) {
+                out::error(step, spec.name, e);
+                sys::exit(status::FAILURE);
+            }
             let code = match spawn::spawn(&launch, &signals) {
                 Ok(child) => {
                     Supervisor { child, group: false, place: Place::Subreaper }.wait(&mut Some).exit_code()
@@ -127,6 +131,17 @@ pub fn find(name: &[u8], process: &Process, state: &mut State) -> Result<OwnedFd
         return Err(Errno::SRCH);
     }
     Ok(pidfd)
+}
+
+/// Moves this process into the container's cgroup (writing 0, "myself", to its
+/// cgroup.procs) and then into its cgroup namespace, whose root that group is.
+fn join_cgroup(cgroup: Option<&OwnedFd>, pidfd: rustix::fd::BorrowedFd) -> Result<(), (&'static str, Errno)> {
+    if let Some(dir) = cgroup {
+        let procs = openat(dir.as_fd(), c"cgroup.procs", OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| ("cgroup", e))?;
+        rustix::io::write(&procs, b"0").map_err(|e| ("cgroup", e))?;
+    }
+    move_into_thread_name_spaces(pidfd, ThreadNameSpaceType::CONTROL_GROUP).map_err(|e| ("setns", e))
 }
 
 /// `UID:GID` from the state file.

@@ -64,7 +64,6 @@ pub fn run_command(
         user: None,
         cwd: None,
         caps: None,
-        cgroup: None,
     };
     let child = spawn::spawn(&launch, signals).map_err(|e| e.report(&launch))?;
     step_aside();

@@ -61,8 +61,6 @@ pub struct Launch<'a> {
     pub cwd: Option<&'a CStr>,
     /// The capabilities COMMAND keeps, with no_new_privs; None leaves them as they are.
     pub caps: Option<Privileges>,
-    /// Start COMMAND in this cgroup (CLONE_INTO_CGROUP); None: husk's own.
-    pub cgroup: Option<rustix::fd::BorrowedFd<'a>>,
 }
 
 /// What COMMAND may do as far as capabilities go (capabilities(7)).
@@ -150,7 +148,7 @@ pub const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 /// Starts COMMAND and returns its pid once it has been exec'd (or the reason it was not).
 pub fn spawn(launch: &Launch, signals: &CallerSignals) -> Result<i32, SpawnError> {
     let (read_end, write_end) = pipe_with(PipeFlags::CLOEXEC).map_err(|e| SpawnError::Setup("pipe", e))?;
-    let pid = sys::clone(0, launch.cgroup).map_err(|e| SpawnError::Setup("fork", e))?;
+    let pid = sys::fork().map_err(|e| SpawnError::Setup("fork", e))?;
     if pid == 0 {
         drop(read_end);
         let (step, errno) = become_command(launch, signals);

@@ -311,6 +311,11 @@ fn cgroup_limits_are_enforced_reported_and_removed() {
     );
     // /bin/true fits in the 512 KiB crun advertises.
     assert!(b.has_line("tiny 512k ok"), "{}", b.console);
+    // husk exec runs inside the named container's cgroup: its own group is the cgroup root
+    // there, with the container's limit; cgroup.procs lists the container's init, its
+    // command, exec's helper and the cat itself.
+    assert_eq!(line_after(&b, "exec cgroup "), "0::/ max 67108864");
+    assert_eq!(line_after(&b, "exec procs "), "4");
     // Every container's group was removed.
     assert_eq!(line_after(&b, "groups left "), "0");
     assert_eq!(b.exit_status(), 0);

@@ -5,7 +5,7 @@ set -u
 mkdir -p /c/bin /c/proc /c/dev /c/sys /c/tmp
 cp /bin/busybox /c/bin/
 cp /test/memhog /c/bin/memhog
-for applet in sh cat ls true; do ln -s busybox /c/bin/$applet; done
+for applet in sh cat ls true wc; do ln -s busybox /c/bin/$applet; done
 
 # Memory: 10 MB steps are killed near the limit; exit 137 and husk's OOM line.
 husk run --rootfs /c --memory 100M -- memhog 10 1000 >/tmp/out 2>/tmp/err
@@ -52,3 +52,9 @@ done
 
 # Every container's group is gone afterwards (their parent, husk, stays).
 echo "groups left $(ls /sys/fs/cgroup/husk | grep -c husk-)"
+
+# husk exec joins a named container's cgroup (and sees its limits from inside).
+husk run -d --name lim --rootfs /c --memory 64M -- /bin/sh -c 'while :; do read x < /proc/uptime; done' >/dev/null
+echo "exec cgroup $(husk exec lim cat /proc/self/cgroup) max $(husk exec lim cat /sys/fs/cgroup/memory.max)"
+echo "exec procs $(husk exec lim cat /sys/fs/cgroup/cgroup.procs | wc -l)"
+husk kill lim KILL
