@@ -26,38 +26,22 @@
 
 mod common;
 
+use common::proc::{HUSK, Outcome, busybox, debian, path_str};
 use common::rootfs;
+use common::tree::{DEADLINE, POLL, kill_tree, mentioning};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 // ---------------------------------------------------------------------------------------
 // Helpers: processes, output, one test's directory
 // ---------------------------------------------------------------------------------------
-
-/// The binary under test.
-const HUSK: &str = env!("CARGO_BIN_EXE_husk");
-
-/// How long one run may take before the test fails: only reached when something is broken,
-/// so generous (python3 in a container, tests in parallel, small machines).
-const DEADLINE: Duration = Duration::from_secs(60);
-
-/// How often a condition is polled while waiting for it.
-const POLL: Duration = Duration::from_millis(5);
-
-const SIGKILL: i32 = 9;
-
-unsafe extern "C" {
-    /// kill(2) from the C library std already links.
-    safe fn kill(pid: i32, sig: i32) -> i32;
-}
 
 /// Polls `condition` until it holds; after [`DEADLINE`] fails the test with `describe()`.
 fn wait_until(describe: impl Fn() -> String, mut condition: impl FnMut() -> bool) {
@@ -68,65 +52,6 @@ fn wait_until(describe: impl Fn() -> String, mut condition: impl FnMut() -> bool
         }
         thread::sleep(POLL);
     }
-}
-
-/// The pids in /proc.
-fn pids() -> Vec<i32> {
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect()
-}
-
-/// `(parent, state)` of a process, from /proc/PID/stat.
-fn stat(pid: i32) -> Option<(i32, char)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let mut fields = text[text.rfind(')')? + 1..].split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    Some((fields.next()?.parse().ok()?, state))
-}
-
-/// The argument vector of `pid`, joined by spaces.
-fn cmdline(pid: i32) -> String {
-    let raw = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    String::from_utf8_lossy(&raw).split('\0').filter(|a| !a.is_empty()).collect::<Vec<_>>().join(" ")
-}
-
-/// Live processes (this one excluded) whose arguments mention `marker`.
-fn mentioning(marker: &str) -> Vec<(i32, String)> {
-    let me = std::process::id() as i32;
-    pids()
-        .into_iter()
-        .filter(|&pid| pid != me && stat(pid).is_some_and(|(_, state)| state != 'Z'))
-        .map(|pid| (pid, cmdline(pid)))
-        .filter(|(_, args)| args.contains(marker))
-        .collect()
-}
-
-/// Kills every live descendant of `root` (repeating while new ones appear), then `root`.
-fn kill_tree(root: i32) {
-    for _ in 0..200 {
-        let table: Vec<(i32, i32)> = pids()
-            .into_iter()
-            .filter_map(|pid| stat(pid).filter(|&(_, state)| state != 'Z').map(|(ppid, _)| (pid, ppid)))
-            .collect();
-        let mut live = Vec::new();
-        let mut queue = vec![root];
-        while let Some(parent) = queue.pop() {
-            for &(pid, _) in table.iter().filter(|&&(_, ppid)| ppid == parent) {
-                queue.push(pid);
-                live.push(pid);
-            }
-        }
-        if live.is_empty() {
-            break;
-        }
-        for pid in live {
-            kill(pid, SIGKILL);
-        }
-        thread::sleep(POLL);
-    }
-    kill(root, SIGKILL);
 }
 
 /// A started process whose stdout and stderr are collected on threads of their own.
@@ -215,23 +140,7 @@ impl Drop for Running {
     }
 }
 
-/// How a process ended and what it printed.
-struct Outcome {
-    what: String,
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
 impl Outcome {
-    /// Asserts the exit code, stdout and stderr exactly.
-    fn expect(&self, code: i32, stdout: &str, stderr: &str) {
-        assert!(
-            self.status.code() == Some(code) && self.stdout == stdout && self.stderr == stderr,
-            "expected exit status {code}, stdout {stdout:?}, stderr {stderr:?}\n got {self}"
-        );
-    }
-
     /// Asserts exit status `code` and an empty stderr; returns stdout's `KEY=VALUE` lines.
     fn values(&self, code: i32) -> BTreeMap<String, String> {
         assert!(
@@ -239,16 +148,6 @@ impl Outcome {
             "expected exit status {code} and an empty stderr\n got {self}"
         );
         key_values(&self.stdout)
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(
-            f,
-            "{} from {}\n  stdout: {:?}\n  stderr: {:?}",
-            self.status, self.what, self.stdout, self.stderr
-        )
     }
 }
 
@@ -286,10 +185,6 @@ fn assert_table(what: &str, got: &BTreeMap<String, String>, expected: &BTreeMap<
 
 fn table<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
     pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
-
-fn path_str(path: &Path) -> &str {
-    path.to_str().expect("test paths are UTF-8")
 }
 
 /// One test's directory, whose path is the marker every container command carries.
@@ -352,18 +247,6 @@ impl Drop for Scratch {
             eprintln!("cleanup: {why}");
         }
     }
-}
-
-/// The Debian rootfs (python3), or why this test cannot run.
-fn debian() -> Result<&'static Path, String> {
-    rootfs::require_root()?;
-    rootfs::debian()
-}
-
-/// The busybox rootfs, or why this test cannot run.
-fn busybox() -> Result<&'static Path, String> {
-    rootfs::require_root()?;
-    rootfs::busybox()
 }
 
 /// The fixture, or print why the test is skipped and return.

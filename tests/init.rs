@@ -16,44 +16,32 @@
 //! Helper processes are `sh` (dash on Debian) and `python3` (for what sh cannot do: signal
 //! masks, `sigwait`, `fork` without `exec`).
 
+// No rootfs fixture is used here: its helpers would be dead code.
+#[allow(dead_code)]
+mod common;
+
+use common::proc::{
+    Capture, HUSK, NR_RT_SIGTIMEDWAIT, Outcome, POLL, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM, SIGUSR1,
+    SIGUSR2, kill, send, wait_for, wait_until,
+};
 use std::collections::{BTreeSet, HashMap};
-use std::fmt;
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-/// The binary under test.
-const HUSK: &str = env!("CARGO_BIN_EXE_husk");
-
-/// How long any single wait may take before the test fails. Generous: it is only reached
-/// when something is broken, and the tests run in parallel on small machines.
-const DEADLINE: Duration = Duration::from_secs(30);
-
-/// How often a condition is polled while waiting for it.
-const POLL: Duration = Duration::from_millis(2);
-
-const SIGHUP: i32 = 1;
-const SIGINT: i32 = 2;
-const SIGQUIT: i32 = 3;
 const SIGABRT: i32 = 6;
-const SIGKILL: i32 = 9;
-const SIGUSR1: i32 = 10;
 const SIGSEGV: i32 = 11;
-const SIGUSR2: i32 = 12;
 const SIGPIPE: i32 = 13;
 const SIGALRM: i32 = 14;
-const SIGTERM: i32 = 15;
 const SIGCHLD: i32 = 17;
 const SIGCONT: i32 = 18;
 const SIGSTOP: i32 = 19;
@@ -65,42 +53,8 @@ const SIGWINCH: i32 = 28;
 const SIGRTMIN: i32 = 34;
 const SIGRTMAX: i32 = 64;
 
-/// `__NR_rt_sigtimedwait` on x86_64, as /proc/PID/syscall shows it.
-const NR_RT_SIGTIMEDWAIT: &str = "128";
 /// `__NR_nanosleep` and `__NR_clock_nanosleep` on x86_64: where `sleep` waits.
 const NR_NANOSLEEP: [&str; 2] = ["35", "230"];
-
-unsafe extern "C" {
-    /// kill(2) from the C library std already links: std can only send SIGKILL.
-    safe fn kill(pid: i32, sig: i32) -> i32;
-}
-
-/// Sends `sig` to `pid`, failing the test if the kernel refuses.
-fn send(pid: i32, sig: i32) {
-    if kill(pid, sig) != 0 {
-        panic!("kill({pid}, {sig}): {}", io::Error::last_os_error());
-    }
-}
-
-/// Polls `probe` until it gives a value; after [`DEADLINE`] fails the test with `describe()`
-/// (called only then, so it can show the latest state of what was awaited).
-fn wait_for<T>(describe: impl Fn() -> String, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        if Instant::now() >= deadline {
-            panic!("timed out after {DEADLINE:?} waiting for {}", describe());
-        }
-        thread::sleep(POLL);
-    }
-}
-
-/// [`wait_for`] a condition.
-fn wait_until(describe: impl Fn() -> String, mut condition: impl FnMut() -> bool) {
-    wait_for(describe, || condition().then_some(()));
-}
 
 /// Whether this process runs as root (/proc/self belongs to the effective uid).
 fn is_root() -> bool {
@@ -328,41 +282,6 @@ impl Drop for KillMatching {
     }
 }
 
-/// Everything read so far from one output pipe, and whether it reached end of file.
-struct Capture {
-    bytes: Mutex<Vec<u8>>,
-    closed: AtomicBool,
-}
-
-impl Capture {
-    /// Reads `pipe` on its own thread until end of file.
-    fn start(mut pipe: impl Read + Send + 'static) -> Arc<Capture> {
-        let capture = Arc::new(Capture { bytes: Mutex::new(Vec::new()), closed: AtomicBool::new(false) });
-        let writer = Arc::clone(&capture);
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            loop {
-                match pipe.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => writer.bytes.lock().unwrap().extend_from_slice(&buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => break,
-                }
-            }
-            writer.closed.store(true, Ordering::SeqCst);
-        });
-        capture
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.bytes.lock().unwrap()).into_owned()
-    }
-
-    fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::SeqCst)
-    }
-}
-
 /// A started process with its stdout and stderr captured (stdin is /dev/null, so a COMMAND
 /// never takes over the terminal the tests were started from). Dropping it before it was
 /// waited for kills it and all its descendants, and reaps it.
@@ -447,43 +366,6 @@ impl Drop for Proc {
             kill_tree(self.pid());
             let _ = self.child.wait();
         }
-    }
-}
-
-/// How a process ended and what it printed.
-struct Outcome {
-    what: String,
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    /// Asserts the exit code, stdout and stderr exactly.
-    fn expect(&self, code: i32, stdout: &str, stderr: &str) {
-        assert!(
-            self.status.code() == Some(code) && self.stdout == stdout && self.stderr == stderr,
-            "expected exit status {code}, stdout {stdout:?}, stderr {stderr:?}\n got {self}"
-        );
-    }
-
-    /// Asserts a successful exit with empty stderr; returns stdout.
-    fn expect_success(&self) -> &str {
-        assert!(
-            self.status.code() == Some(0) && self.stderr.is_empty(),
-            "expected exit status 0 and an empty stderr\n got {self}"
-        );
-        &self.stdout
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(
-            f,
-            "{} from {}\n  stdout: {:?}\n  stderr: {:?}",
-            self.status, self.what, self.stdout, self.stderr
-        )
     }
 }
 

@@ -20,89 +20,31 @@
 #[allow(dead_code)]
 mod common;
 
+use common::proc::{
+    DEADLINE, HUSK, Outcome, POLL, Proc, SIGKILL, SIGTERM, busybox, cmdline, dir_names, interfaces, kill,
+    mentioning, path_str, pids, send, wait_for, wait_until,
+};
 use common::rootfs;
+use common::tree::stat;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::process::{Command, Stdio};
+use std::sync::Barrier;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 // ---------------------------------------------------------------------------------------
 // Helpers: waiting, signals, /proc
 // ---------------------------------------------------------------------------------------
 
-/// The binary under test.
-const HUSK: &str = env!("CARGO_BIN_EXE_husk");
-
 /// The registry of named containers (root's).
 const REGISTRY: &str = "/run/husk";
 
-/// How long any single wait may take before the test fails: only reached when something is
-/// broken, so generous (tests run in parallel on small machines).
-const DEADLINE: Duration = Duration::from_secs(30);
-
-/// How often a condition is polled while waiting for it.
-const POLL: Duration = Duration::from_millis(2);
-
-const SIGKILL: i32 = 9;
-const SIGTERM: i32 = 15;
-
 /// O_NONBLOCK (x86_64): opening a FIFO for writing fails with ENXIO while nobody reads it.
 const O_NONBLOCK: i32 = 0o4000;
-
-unsafe extern "C" {
-    /// kill(2) from the C library std already links: std can only send SIGKILL.
-    safe fn kill(pid: i32, sig: i32) -> i32;
-}
-
-/// Sends `sig` to `pid`, failing the test if the kernel refuses.
-fn send(pid: i32, sig: i32) {
-    if kill(pid, sig) != 0 {
-        panic!("kill({pid}, {sig}): {}", io::Error::last_os_error());
-    }
-}
-
-/// Polls `probe` until it gives a value; after [`DEADLINE`] fails the test with `describe()`
-/// (called only then, so it can show the latest state of what was awaited).
-fn wait_for<T>(describe: impl Fn() -> String, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        if Instant::now() >= deadline {
-            panic!("timed out after {DEADLINE:?} waiting for {}", describe());
-        }
-        thread::sleep(POLL);
-    }
-}
-
-/// [`wait_for`] a condition.
-fn wait_until(describe: impl Fn() -> String, mut condition: impl FnMut() -> bool) {
-    wait_for(describe, || condition().then_some(()));
-}
-
-/// The pids in /proc.
-fn pids() -> Vec<i32> {
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect()
-}
-
-/// `(ppid, state)` of a process, from /proc/PID/stat.
-fn stat(pid: i32) -> Option<(i32, char)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let mut fields = text[text.rfind(')')? + 1..].split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    Some((fields.next()?.parse().ok()?, state))
-}
 
 /// The parent of a live process.
 fn ppid(pid: i32) -> Option<i32> {
@@ -118,23 +60,6 @@ fn alive(pid: i32) -> bool {
 fn start_time(pid: i32) -> Option<u64> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     text[text.rfind(')')? + 1..].split_whitespace().nth(22 - 3)?.parse().ok()
-}
-
-/// The argument vector of `pid`, joined by spaces (empty for zombies).
-fn cmdline(pid: i32) -> String {
-    let raw = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    String::from_utf8_lossy(&raw).split('\0').filter(|a| !a.is_empty()).collect::<Vec<_>>().join(" ")
-}
-
-/// Live processes (this one excluded) whose arguments mention `marker`, with their cmdline.
-fn mentioning(marker: &str) -> Vec<(i32, String)> {
-    let me = std::process::id() as i32;
-    pids()
-        .into_iter()
-        .filter(|&pid| pid != me)
-        .map(|pid| (pid, cmdline(pid)))
-        .filter(|(_, args)| args.contains(marker))
-        .collect()
 }
 
 /// The live children of `pid`.
@@ -178,150 +103,11 @@ fn status_field(status: &str, key: &str) -> Option<String> {
     Some(value.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
-/// The names in a directory, sorted.
-fn dir_names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("read_dir {}: {e}", dir.display()))
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-/// The interface names in a /proc/net/dev text, sorted.
-fn interfaces(net_dev: &str) -> Vec<String> {
-    let mut names: Vec<String> = net_dev
-        .lines()
-        .filter_map(|l| Some(l.split_once(':')?.0.trim().to_string()))
-        .filter(|n| !n.is_empty() && !n.contains('|'))
-        .collect();
-    names.sort();
-    names
-}
-
-fn path_str(path: &Path) -> &str {
-    path.to_str().expect("test paths are UTF-8")
-}
-
 // ---------------------------------------------------------------------------------------
 // Helpers: processes and their output
 // ---------------------------------------------------------------------------------------
 
-/// Everything read so far from one output pipe, and whether it reached end of file.
-struct Capture {
-    bytes: Mutex<Vec<u8>>,
-    closed: AtomicBool,
-}
-
-impl Capture {
-    /// Reads `pipe` on its own thread until end of file.
-    fn start(mut pipe: impl Read + Send + 'static) -> Arc<Capture> {
-        let capture = Arc::new(Capture { bytes: Mutex::new(Vec::new()), closed: AtomicBool::new(false) });
-        let writer = Arc::clone(&capture);
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            loop {
-                match pipe.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => writer.bytes.lock().unwrap().extend_from_slice(&buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => break,
-                }
-            }
-            writer.closed.store(true, Ordering::SeqCst);
-        });
-        capture
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.bytes.lock().unwrap()).into_owned()
-    }
-
-    fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::SeqCst)
-    }
-}
-
-/// A started process with stdout and stderr captured. Dropping it before it was waited for
-/// kills it (SIGKILL) and reaps it.
-struct Proc {
-    what: String,
-    child: Child,
-    stdout: Arc<Capture>,
-    stderr: Arc<Capture>,
-    reaped: bool,
-}
-
-impl Proc {
-    /// Starts `cmd` with stdin from /dev/null.
-    fn start(cmd: &mut Command) -> Proc {
-        Proc::start_with_stdin(cmd, Stdio::null())
-    }
-
-    fn start_with_stdin(cmd: &mut Command, stdin: Stdio) -> Proc {
-        let what = format!("{cmd:?}");
-        cmd.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-        let stdout = Capture::start(child.stdout.take().unwrap());
-        let stderr = Capture::start(child.stderr.take().unwrap());
-        Proc { what, child, stdout, stderr, reaped: false }
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    /// Whether the process is still running (not exited, not reaped).
-    fn running(&mut self) -> bool {
-        !self.reaped && self.child.try_wait().expect("waitpid").is_none()
-    }
-
-    /// Waits until stdout holds `needle`.
-    fn wait_stdout(&self, needle: &str) {
-        wait_until(
-            || {
-                format!(
-                    "{needle:?} on the stdout of {}\n  stdout so far: {:?}\n  stderr so far: {:?}",
-                    self.what,
-                    self.stdout.text(),
-                    self.stderr.text()
-                )
-            },
-            || self.stdout.text().contains(needle),
-        );
-    }
-
-    /// Waits for the process to end and for its output pipes to close (a process left
-    /// behind holding them would be a leak).
-    fn wait(&mut self) -> Outcome {
-        let (what, stdout, stderr, child) = (&self.what, &self.stdout, &self.stderr, &mut self.child);
-        let status = wait_for(
-            || {
-                format!(
-                    "{what} to exit\n  stdout so far: {:?}\n  stderr so far: {:?}",
-                    stdout.text(),
-                    stderr.text()
-                )
-            },
-            || child.try_wait().expect("waitpid"),
-        );
-        self.reaped = true;
-        wait_until(
-            || {
-                format!(
-                    "the output pipes of {} to close after it ended with {status}: a leftover \
-                     process holds them\n  stdout so far: {:?}\n  stderr so far: {:?}",
-                    self.what,
-                    self.stdout.text(),
-                    self.stderr.text()
-                )
-            },
-            || self.stdout.is_closed() && self.stderr.is_closed(),
-        );
-        Outcome { what: self.what.clone(), status, stdout: self.stdout.text(), stderr: self.stderr.text() }
-    }
-}
-
+/// A [`Proc`] dropped before it was waited for is killed (SIGKILL) and reaped.
 impl Drop for Proc {
     fn drop(&mut self) {
         // Once reaped, the pid may belong to someone else: leave it alone.
@@ -332,54 +118,9 @@ impl Drop for Proc {
     }
 }
 
-/// How a process ended and what it printed.
-struct Outcome {
-    what: String,
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
 impl Outcome {
     fn code(&self) -> Option<i32> {
         self.status.code()
-    }
-
-    /// Asserts the exit code, stdout and stderr exactly.
-    fn expect(&self, code: i32, stdout: &str, stderr: &str) {
-        assert!(
-            self.code() == Some(code) && self.stdout == stdout && self.stderr == stderr,
-            "expected exit status {code}, stdout {stdout:?}, stderr {stderr:?}\n got {self}"
-        );
-    }
-
-    /// Asserts a successful exit with an empty stderr; returns stdout.
-    fn expect_success(&self) -> &str {
-        assert!(
-            self.code() == Some(0) && self.stderr.is_empty(),
-            "expected exit status 0 and an empty stderr\n got {self}"
-        );
-        &self.stdout
-    }
-
-    /// Whether this is husk refusing: status 125, nothing on stdout, exactly one line on
-    /// stderr starting with `husk: `.
-    fn is_refusal(&self) -> bool {
-        self.code() == Some(125)
-            && self.stdout.is_empty()
-            && self.stderr.starts_with("husk: ")
-            && self.stderr.ends_with('\n')
-            && self.stderr.matches('\n').count() == 1
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(
-            f,
-            "{} from {}\n  stdout: {:?}\n  stderr: {:?}",
-            self.status, self.what, self.stdout, self.stderr
-        )
     }
 }
 
@@ -645,12 +386,6 @@ fn ps_table(text: &str) -> Vec<(i32, i32, String)> {
             (f[0].parse().unwrap(), f[1].parse().unwrap(), f[2].to_string())
         })
         .collect()
-}
-
-/// The busybox rootfs, or why this test cannot run.
-fn busybox() -> Result<&'static Path, String> {
-    rootfs::require_root()?;
-    rootfs::busybox()
 }
 
 /// The fixture, or print why the test is skipped and return.
