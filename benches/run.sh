@@ -369,20 +369,45 @@ log "benchmarking: ${SANDBOXES[*]}"
 #    every row and blur the ratios.
 #    -n: stable names that the report uses to find each result in the JSON.
 # ---------------------------------------------------------------------------
-hf_args=(-N -w "$WARMUP" -r "$RUNS" --style basic --export-json "$JSON")
-for name in "${SANDBOXES[@]}"; do
-    sandbox_argv "$name" true
-    hf_args+=(-n "$name" "$(shell_join "${ARGV[@]}")")
+# The machine's load drifts, and hyperfine times each command in its own window: one
+# long run per command lets that drift into the ratios (husk vs bwrap moved between 0.48x
+# and 0.63x from run to run). So the runs are split into ROUNDS rounds, the commands'
+# order reversed every other round, and the times of all rounds pooled per command.
+ROUNDS=${ROUNDS:-5}
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
+per_round=$(((RUNS + ROUNDS - 1) / ROUNDS))
+log "start-up: hyperfine, $ROUNDS rounds of $WARMUP warm-up + $per_round runs per command"
+for ((round = 0; round < ROUNDS; round++)); do
+    order=("${SANDBOXES[@]}")
+    if ((round % 2)); then
+        for ((k = 0; k < ${#SANDBOXES[@]}; k++)); do order[k]=${SANDBOXES[${#SANDBOXES[@]} - 1 - k]}; done
+    fi
+    hf_args=(-N -w "$WARMUP" -r "$per_round" --style basic --export-json "$TMP/round-$round.json")
+    for name in "${order[@]}"; do
+        sandbox_argv "$name" true
+        hf_args+=(-n "$name" "$(shell_join "${ARGV[@]}")")
+    done
+    # In the background, and we wait for it: bash delays a trapped signal until
+    # a foreground command finishes, but it interrupts `wait`. So a SIGTERM to
+    # this script stops the benchmark at once (cleanup ends hyperfine) instead
+    # of minutes later.
+    hyperfine "${hf_args[@]}" >&2 &
+    HYPERFINE=$!
+    wait "$HYPERFINE" # hyperfine's status: set -e ends the script if it failed
+    HYPERFINE=''
 done
-log "start-up: hyperfine, $WARMUP warm-up + $RUNS runs per command"
-# In the background, and we wait for it: bash delays a trapped signal until
-# a foreground command finishes, but it interrupts `wait`. So a SIGTERM to
-# this script stops the benchmark at once (cleanup ends hyperfine) instead
-# of minutes later.
-hyperfine "${hf_args[@]}" >&2 &
-HYPERFINE=$!
-wait "$HYPERFINE" # hyperfine's status: set -e ends the script if it failed
-HYPERFINE=''
+# Pool every round's times per command into one hyperfine-shaped JSON.
+python3 - "$JSON" "$TMP"/round-*.json <<'PY'
+import json, statistics, sys
+out, rounds = sys.argv[1], sys.argv[2:]
+pooled = {}
+for path in rounds:
+    for r in json.load(open(path))["results"]:
+        pooled.setdefault(r["command"], []).extend(r["times"])
+results = [{"command": c, "times": t, "mean": statistics.mean(t), "stddev": statistics.stdev(t) if len(t) > 1 else 0.0,
+            "median": statistics.median(t)} for c, t in pooled.items()]
+json.dump({"results": results}, open(out, "w"))
+PY
 
 # crun run is documented to delete the container when it exits. If it ever
 # did not, every run after the first would have failed with "already
