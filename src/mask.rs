@@ -39,12 +39,7 @@ pub fn apply(root: BorrowedFd) -> Result<(), Failure<'static>> {
         | MountAttrFlags::MOUNT_ATTR_NOEXEC;
     let mut path = crate::cpath::CPath::new();
     for masked in MASKED {
-        let c = path.of(&[masked]).map_err(fail("mask", masked))?;
-        let target = match open_in_root(root, c) {
-            Ok(fd) => fd,
-            Err(Errno::NOENT) => continue,
-            Err(e) => return Err(fail("mask", masked)(e)),
-        };
+        let Some(target) = existing(root, &mut path, "mask", masked)? else { continue };
         let st = fstat(&target).map_err(fail("mask", masked))?;
         if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
             attach_fresh(root, masked, c"tmpfs", &[(c"mode", c"0555"), (c"size", c"4k")], attrs)?;
@@ -54,12 +49,7 @@ pub fn apply(root: BorrowedFd) -> Result<(), Failure<'static>> {
         }
     }
     for protected in READ_ONLY {
-        let c = path.of(&[protected]).map_err(fail("read-only", protected))?;
-        let target = match open_in_root(root, c) {
-            Ok(fd) => fd,
-            Err(Errno::NOENT) => continue,
-            Err(e) => return Err(fail("read-only", protected)(e)),
-        };
+        let Some(target) = existing(root, &mut path, "read-only", protected)? else { continue };
         let flags = OpenTreeFlags::OPEN_TREE_CLONE
             | OpenTreeFlags::OPEN_TREE_CLOEXEC
             | OpenTreeFlags::AT_EMPTY_PATH
@@ -69,6 +59,21 @@ pub fn apply(root: BorrowedFd) -> Result<(), Failure<'static>> {
         attach(copy.as_fd(), target.as_fd(), protected)?;
     }
     Ok(())
+}
+
+/// `path` inside `root`, or None when this kernel does not have it.
+fn existing(
+    root: BorrowedFd,
+    buf: &mut crate::cpath::CPath,
+    step: &'static str,
+    path: &'static [u8],
+) -> Result<Option<rustix::fd::OwnedFd>, Failure<'static>> {
+    let c = buf.of(&[path]).map_err(fail(step, path))?;
+    match open_in_root(root, c) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(fail(step, path)(e)),
+    }
 }
 
 /// A fresh bind of the host's /dev/null, checked to really be the null device (1:3): the

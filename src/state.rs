@@ -105,15 +105,7 @@ impl Registry {
     /// The state of the live container `name`, or ESRCH when there is none (a stale entry
     /// counts as none).
     pub fn read(&self, name: &[u8], state: &mut State) -> Result<(), Errno> {
-        let mut path = CPath::new();
-        let c_name = path.of(&[name])?;
-        let dir = openat(
-            self.dir.as_fd(),
-            c_name,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::empty(),
-        )
-        .map_err(|e| if e == Errno::NOENT { Errno::SRCH } else { e })?;
+        let dir = self.entry(name).map_err(|e| if e == Errno::NOENT { Errno::SRCH } else { e })?;
         if !held(dir.as_fd()) {
             return Err(Errno::SRCH);
         }
@@ -122,15 +114,15 @@ impl Registry {
 
     /// Opens the file `file` of entry `name` for reading.
     pub fn open_file(&self, name: &[u8], file: &CStr) -> Result<OwnedFd, Errno> {
-        let mut path = CPath::new();
-        let c_name = path.of(&[name])?;
-        let dir = openat(
-            self.dir.as_fd(),
-            c_name,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::empty(),
-        )?;
+        let dir = self.entry(name)?;
         openat(dir.as_fd(), file, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
+    }
+
+    /// The directory of entry `name` (never through a symlink).
+    fn entry(&self, name: &[u8]) -> Result<OwnedFd, Errno> {
+        let mut path = CPath::new();
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        openat(self.dir.as_fd(), path.of(&[name])?, flags, Mode::empty())
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
