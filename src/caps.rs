@@ -1,9 +1,11 @@
 //! Capabilities: names, the default set a container's COMMAND gets, and `--cap-add` /
 //! `--cap-drop` arithmetic. Pure; the system calls that apply a set live in `spawn`.
 
+use crate::args::{same_ignoring_case, word_index, words};
+
 /// Capability names without the `CAP_` prefix, in number order (capabilities(7)), one
 /// string: smaller in the binary than a table of slices.
-const NAMES: &str = "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF CHECKPOINT_RESTORE";
+const NAMES: &[u8] = b"CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF CHECKPOINT_RESTORE";
 
 /// The highest capability number husk knows (CAP_LAST_CAP of Linux 5.9+).
 pub const LAST: u32 = 40;
@@ -36,18 +38,18 @@ const fn bit(n: u32) -> u64 {
 /// Returns the set it stands for.
 pub fn parse(name: &[u8]) -> Option<u64> {
     let bare = match name.get(..4) {
-        Some(prefix) if prefix.eq_ignore_ascii_case(b"CAP_") => &name[4..],
+        Some(prefix) if same_ignoring_case(prefix, b"CAP_") => &name[4..],
         _ => name,
     };
-    if bare.eq_ignore_ascii_case(b"ALL") {
+    if same_ignoring_case(bare, b"ALL") {
         return Some(ALL);
     }
-    NAMES.split(' ').position(|n| n.as_bytes().eq_ignore_ascii_case(bare)).map(|i| bit(i as u32))
+    word_index(NAMES, bare).map(|i| bit(i as u32))
 }
 
 /// The name of capability `n`, without `CAP_`.
-pub fn name(n: u32) -> Option<&'static str> {
-    NAMES.split(' ').nth(n as usize)
+pub fn name(n: u32) -> Option<&'static [u8]> {
+    words(NAMES).nth(n as usize)
 }
 
 /// The set COMMAND ends with: the default, less `--cap-drop`s, plus `--cap-add`s. A drop of
@@ -67,7 +69,7 @@ mod tests {
     #[test]
     fn default_set_is_dockers() {
         assert_eq!(DEFAULT, 0x00000000a80425fb);
-        assert_eq!(NAMES.split(' ').count() as u32, LAST + 1);
+        assert_eq!(words(NAMES).count() as u32, LAST + 1);
     }
 
     #[test]
@@ -85,9 +87,9 @@ mod tests {
 
     #[test]
     fn numbers_to_names() {
-        assert_eq!(name(0), Some("CHOWN"));
-        assert_eq!(name(21), Some("SYS_ADMIN"));
-        assert_eq!(name(LAST), Some("CHECKPOINT_RESTORE"));
+        assert_eq!(name(0), Some(&b"CHOWN"[..]));
+        assert_eq!(name(21), Some(&b"SYS_ADMIN"[..]));
+        assert_eq!(name(LAST), Some(&b"CHECKPOINT_RESTORE"[..]));
         assert_eq!(name(LAST + 1), None);
     }
 

@@ -23,7 +23,7 @@ impl CPath {
     pub fn of(&mut self, parts: &[&[u8]]) -> Result<&CStr, Errno> {
         let mut len = 0;
         for part in parts {
-            if part.contains(&0) {
+            if !part.iter().all(|&b| b != 0) {
                 return Err(Errno::INVAL);
             }
             if len + part.len() + 1 > PATH_MAX {
@@ -33,7 +33,7 @@ impl CPath {
             len += part.len();
         }
         self.buf[len] = 0;
-        CStr::from_bytes_with_nul(&self.buf[..=len]).map_err(|_| Errno::INVAL)
+        crate::rt::c_str(&self.buf[..=len]).ok_or(Errno::INVAL)
     }
 }
 

@@ -10,7 +10,7 @@ use crate::spawn::{self, Privileges};
 
 /// The first capability asked for by name with `--cap-add` that husk itself does not hold
 /// (it cannot give what it lacks; `--cap-add ALL` means all that husk holds).
-pub fn missing_capability(added: u64) -> Option<&'static str> {
+pub fn missing_capability(added: u64) -> Option<&'static [u8]> {
     if added == caps::ALL {
         return None;
     }

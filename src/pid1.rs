@@ -182,7 +182,7 @@ fn read_parent(proc_dir: rustix::fd::BorrowedFd, pid: &core::ffi::CStr) -> Optio
     }
     path[..name.len()].copy_from_slice(name);
     path[name.len()..len].copy_from_slice(b"/stat");
-    let path = core::ffi::CStr::from_bytes_until_nul(&path).ok()?;
+    let path = crate::rt::c_str(&path[..=len])?;
     let fd = openat(proc_dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
     let mut stat = [0u8; 512];
     let n = rustix::io::read(&fd, &mut stat).ok()?;

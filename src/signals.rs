@@ -1,5 +1,7 @@
 //! Signal names and numbers, as `kill -l` shows them on Linux x86_64.
 
+use crate::args::{same_ignoring_case, word_index, words};
+
 /// The first real-time signal a program may use (glibc keeps 32 and 33 for itself).
 pub const RTMIN: i32 = 34;
 /// The last real-time signal.
@@ -7,7 +9,7 @@ pub const RTMAX: i32 = 64;
 
 /// Standard signal names in number order from 1, one string (smaller than a table of
 /// slices in the binary).
-const NAMES: &str = "HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS";
+const NAMES: &[u8] = b"HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS";
 
 pub const SIGHUP: i32 = 1;
 pub const SIGINT: i32 = 2;
@@ -19,8 +21,8 @@ pub const SIGSTOP: i32 = 19;
 pub const SIGTTOU: i32 = 22;
 
 /// The name of a standard signal without the `SIG` prefix, if it has one.
-pub fn name(sig: i32) -> Option<&'static str> {
-    if sig < 1 { None } else { NAMES.split(' ').nth(sig as usize - 1) }
+pub fn name(sig: i32) -> Option<&'static [u8]> {
+    if sig < 1 { None } else { words(NAMES).nth(sig as usize - 1) }
 }
 
 /// Parses a signal given as a number (`15`), a name with or without `SIG` in any case
@@ -36,7 +38,7 @@ pub fn parse(s: &[u8]) -> Option<i32> {
     if let Some(rest) = strip_prefix_ignore_case(s, b"RTMAX") {
         return rt_offset(RTMAX, rest, -1);
     }
-    NAMES.split(' ').position(|n| n.as_bytes().eq_ignore_ascii_case(s)).map(|i| i as i32 + 1)
+    word_index(NAMES, s).map(|i| i as i32 + 1)
 }
 
 /// `RTMIN` + `+N` or `RTMAX` + `-N`, staying inside the real-time range.
@@ -53,7 +55,7 @@ fn rt_offset(base: i32, rest: &[u8], direction: i32) -> Option<i32> {
 }
 
 fn strip_prefix_ignore_case<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
-    if s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix) {
+    if s.len() >= prefix.len() && same_ignoring_case(&s[..prefix.len()], prefix) {
         Some(&s[prefix.len()..])
     } else {
         None
@@ -107,7 +109,7 @@ mod tests {
     #[test]
     fn every_name_round_trips() {
         for sig in 1..=31 {
-            assert_eq!(parse(name(sig).unwrap().as_bytes()), Some(sig));
+            assert_eq!(parse(name(sig).unwrap()), Some(sig));
         }
         assert_eq!(name(0), None);
         assert_eq!(name(32), None);

@@ -1145,6 +1145,34 @@ fn bad_input_is_refused_with_125_and_one_line() {
     );
 }
 
+#[test]
+fn a_failure_while_the_root_is_built_stops_the_command_before_it_runs() {
+    // COMMAND is forked before the root is built and waits at a gate. When building fails
+    // (here the second volume, whose destination runs through a regular file), the waiting
+    // COMMAND must end with the init, unstarted: nothing left behind (Case::run checks that
+    // no process holds the marker, which the waiting fork of husk does), no trace of the
+    // script in the first volume, which was already attached.
+    let bb = need!("a_failure_while_the_root_is_built_stops_the_command_before_it_runs", busybox());
+    let case = Case::new("gate", &[bb]);
+    let host_dir = case.join("host-dir");
+    fs::create_dir(&host_dir).unwrap();
+    let bind = format!("{}:/tmp", path_str(&host_dir));
+    let out = case.run(&mut case.sh(
+        &[
+            "--rootfs",
+            path_str(bb),
+            "--bind",
+            &bind,
+            "--bind",
+            &format!("{}:/bin/busybox/x", path_str(&host_dir)),
+        ],
+        "touch /tmp/ran",
+    ));
+    assert!(out.is_refusal() && out.stderr.contains("/bin/busybox/x"), "{out}");
+    assert!(out.stderr.contains("(ENOTDIR)"), "{out}");
+    assert!(!host_dir.join("ran").exists(), "COMMAND ran although the root was never finished");
+}
+
 // ---------------------------------------------------------------------------------------
 // 8. Symlinks in the rootfs never lead a mount to the host
 // ---------------------------------------------------------------------------------------

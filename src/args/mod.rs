@@ -232,6 +232,23 @@ pub(crate) fn split_inline_value(arg: &[u8]) -> (&[u8], Option<&[u8]>) {
     (arg, None)
 }
 
+/// Whether `a` and `b` are the same ASCII text, case aside (a plain loop: smaller than
+/// core's vectorised one, and these strings are a few bytes long).
+pub fn same_ignoring_case(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
+}
+
+/// The words of a space-separated table of names (how the signal and capability names are
+/// kept: one string, no array of pointers).
+pub fn words(table: &'static [u8]) -> impl Iterator<Item = &'static [u8]> {
+    table.split(|&b| b == b' ')
+}
+
+/// The position of `name` among the words of `table`, case aside.
+pub fn word_index(table: &'static [u8], name: &[u8]) -> Option<usize> {
+    words(table).position(|word| same_ignoring_case(word, name))
+}
+
 /// An unsigned decimal of 1 to `max_digits` digits (no sign, no spaces). With at most 19
 /// digits it cannot overflow.
 pub fn parse_decimal(s: &[u8], max_digits: usize) -> Option<u64> {

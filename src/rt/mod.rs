@@ -9,6 +9,18 @@ pub mod sys;
 
 pub use process::Process;
 
+/// `bytes` as a C string when its one NUL byte is the last (core's checked constructor
+/// brings a vectorised memchr into the binary; a plain loop is enough for paths).
+pub fn c_str(bytes: &[u8]) -> Option<&core::ffi::CStr> {
+    match bytes.split_last() {
+        Some((0, body)) if body.iter().all(|&b| b != 0) => {
+            // SAFETY: checked just above: the slice ends with its only NUL byte.
+            Some(unsafe { core::ffi::CStr::from_bytes_with_nul_unchecked(bytes) })
+        }
+        _ => None,
+    }
+}
+
 /// Defines the ELF entry point `_start` in the binary and makes it call `$main(&Process) -> !`.
 ///
 /// The assembly lives here, in the runtime layer, but is expanded inside the binary crate so
