@@ -337,38 +337,6 @@ fn prepare_and_run<'a>(
     signals: &CallerSignals,
     context: &Context,
 ) -> Result<u8, rootfs::Failure<'a>> {
-    let mut env = identity::Environment::new();
-    let envp = env.build(spec.hostname, spec.user, &spec.env, process);
-    let mut cwd = CPath::new();
-    let cwd =
-        cwd.of(&[spec.cwd]).map_err(|errno| rootfs::Failure { step: "chdir", path: spec.cwd, errno })?;
-    let privileges = |chrooted| {
-        identity::privileges(spec.user, (spec.caps_added, spec.caps_dropped), spec.seccomp, chrooted)
-    };
-    let mut launch = Launch {
-        name: process.arg(spec.command),
-        argv: process.argv_from(spec.command),
-        envp,
-        path: identity::command_path(&spec.env, process),
-        take_terminal: context.take_terminal,
-        user: spec.user,
-        cwd: Some(cwd),
-        caps: Some(privileges(false)),
-    };
-    // COMMAND is forked first and readies itself (identity, capabilities, seccomp) while
-    // the root is built; it waits at the gate until the root is entered. Not where the root
-    // will be entered by chroot (an initramfs host): that moves only the init, and takes
-    // CAP_SYS_CHROOT from COMMAND too.
-    let gated = if rootfs::expect_pivot() {
-        match spawn::fork_command(&launch, signals, true) {
-            Ok(gated) => Some(gated),
-            Err(e) => return Ok(e.report(&launch)),
-        }
-    } else {
-        None
-    };
-    // On a failure from here on the init exits, and with it a waiting COMMAND (the PID
-    // namespace ends with its init).
     let entered = rootfs::enter(spec, context.in_group)?;
     rustix::system::sethostname(spec.hostname).map_err(|errno| rootfs::Failure {
         step: "sethostname",
@@ -378,18 +346,29 @@ fn prepare_and_run<'a>(
     if spec.net == Net::None {
         sys::loopback_up().map_err(|errno| rootfs::Failure { step: "loopback", path: b"lo", errno })?;
     }
-    let started = match gated {
-        Some(gated) if entered == rootfs::Entered::Pivoted => gated.release(),
-        gated => {
-            // Started here, after the root is entered (or afresh, if the guess was wrong).
-            if let Some(gated) = gated {
-                gated.cancel();
-            }
-            launch.caps = Some(privileges(entered == rootfs::Entered::Chrooted));
-            spawn::spawn(&launch, signals)
-        }
+
+    let mut env = identity::Environment::new();
+    let envp = env.build(spec.hostname, spec.user, &spec.env, process);
+    let mut cwd = CPath::new();
+    let cwd =
+        cwd.of(&[spec.cwd]).map_err(|errno| rootfs::Failure { step: "chdir", path: spec.cwd, errno })?;
+    let path = identity::command_path(&spec.env, process);
+    let launch = Launch {
+        name: process.arg(spec.command),
+        argv: process.argv_from(spec.command),
+        envp,
+        path,
+        take_terminal: context.take_terminal,
+        user: spec.user,
+        cwd: Some(cwd),
+        caps: Some(identity::privileges(
+            spec.user,
+            (spec.caps_added, spec.caps_dropped),
+            spec.seccomp,
+            entered == rootfs::Entered::Chrooted,
+        )),
     };
-    let child = match started {
+    let child = match spawn::spawn(&launch, signals) {
         Ok(child) => child,
         Err(e) => return Ok(e.report(&launch)),
     };

@@ -310,14 +310,6 @@ fn populate_dev<'a>(root: BorrowedFd, console: Option<&OwnedFd>) -> Result<'a, (
     attach_fresh(root, b"/dev/shm", c"tmpfs", &[(c"mode", c"1777")], basic | MountAttrFlags::MOUNT_ATTR_NODEV)
 }
 
-/// Whether pivot_root can be expected to work: it refuses an initramfs root, which is a
-/// ramfs or a tmpfs (pivot_root(2), EINVAL). A guess only, for ordering work: `pivot`
-/// still decides by what pivot_root answers.
-pub fn expect_pivot() -> bool {
-    use linux_raw_sys::general::{RAMFS_MAGIC, TMPFS_MAGIC};
-    !rustix::fs::statfs(c"/").is_ok_and(|st| [RAMFS_MAGIC, TMPFS_MAGIC].contains(&(st.f_type as u32)))
-}
-
 /// Makes `root` the root directory and lets go of the host's tree for good.
 ///
 /// pivot_root(".", ".") stacks the old root on top of the new one at `/`; unmounting `.`

@@ -4,7 +4,6 @@
 
 use core::ffi::CStr;
 
-use rustix::fd::{AsRawFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::pipe::{PipeFlags, pipe_with};
 use rustix::process::{Pid, getpgrp, getpid, setpgid};
@@ -148,54 +147,15 @@ pub const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 
 /// Starts COMMAND and returns its pid once it has been exec'd (or the reason it was not).
 pub fn spawn(launch: &Launch, signals: &CallerSignals) -> Result<i32, SpawnError> {
-    fork_command(launch, signals, false)?.release()
-}
-
-/// A forked COMMAND on its way to execve. A gated one takes its identity, capabilities and
-/// seccomp filter at once, then waits at a gate (a pipe) until its parent has the stage
-/// ready: the container's init forks it before building the root, so that this work
-/// overlaps with the mounts instead of following them. Its root moves with the init's at
-/// pivot_root, which moves every process whose root was the old one (pivot_root(2)).
-pub struct Forked {
-    pid: i32,
-    verdict: OwnedFd,
-    gate: Option<OwnedFd>,
-}
-
-impl Forked {
-    /// Opens the gate, if any; returns COMMAND's pid once it has been exec'd (or the reason
-    /// it was not).
-    pub fn release(self) -> Result<i32, SpawnError> {
-        if let Some(gate) = self.gate {
-            sys::write_all(gate.as_raw_fd(), &[1]);
-        }
-        wait_for_exec(self.pid, &self.verdict)
-    }
-
-    /// Ends a gated COMMAND unstarted (it has run nothing of the user's) and reaps it.
-    pub fn cancel(self) {
-        let _ = sys::kill(self.pid, crate::signals::SIGKILL);
-        let _ = rustix::process::waitpid(Pid::from_raw(self.pid), rustix::process::WaitOptions::empty());
-    }
-}
-
-/// Forks; the child becomes COMMAND, behind a gate when `gated` (see `Forked`).
-pub fn fork_command(launch: &Launch, signals: &CallerSignals, gated: bool) -> Result<Forked, SpawnError> {
-    let pipe = || pipe_with(PipeFlags::CLOEXEC).map_err(|e| SpawnError::Setup("pipe", e));
-    // The verdict pipe first: its write end, the one COMMAND holds until execve, gets the
-    // lowest free number, and the gate's are gone before COMMAND's chdir.
-    let (read_end, write_end) = pipe()?;
-    let gate = if gated { Some(pipe()?) } else { None };
+    let (read_end, write_end) = pipe_with(PipeFlags::CLOEXEC).map_err(|e| SpawnError::Setup("pipe", e))?;
     let pid = sys::fork().map_err(|e| SpawnError::Setup("fork", e))?;
     if pid == 0 {
         drop(read_end);
-        // Only the parent may open the gate, so its death reads as EOF here.
-        let wait_end = gate.map(|(wait_end, _open_end)| wait_end);
-        let (step, errno) = become_command(launch, signals, wait_end);
+        let (step, errno) = become_command(launch, signals);
         let mut record = [0u8; 8];
         record[..4].copy_from_slice(&(step as u32).to_ne_bytes());
         record[4..].copy_from_slice(&errno.raw_os_error().to_ne_bytes());
-        sys::write_all(write_end.as_raw_fd(), &record);
+        sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&write_end), &record);
         sys::exit(status::exec_failure_code(errno));
     }
     drop(write_end);
@@ -203,17 +163,13 @@ pub fn fork_command(launch: &Launch, signals: &CallerSignals, gated: bool) -> Re
     // own group before anyone signals that group (setpgid(2), the job-control race).
     // After the child's execve this fails with EACCES, which is fine: the child did it.
     let _ = setpgid(Pid::from_raw(pid), Pid::from_raw(pid));
-    Ok(Forked { pid, verdict: read_end, gate: gate.map(|(_wait_end, open_end)| open_end) })
-}
-
-/// Waits for the verdict on COMMAND's start: EOF means the close-on-exec write end vanished
-/// in a successful execve; 8 bytes are the step and errno of a failure. Signals stay
-/// blocked (and pending) meanwhile.
-fn wait_for_exec(pid: i32, verdict: &OwnedFd) -> Result<i32, SpawnError> {
+    // Wait for the verdict: EOF means the close-on-exec write end vanished in a successful
+    // execve; 8 bytes are the step and errno of a failure. Signals stay blocked (and
+    // pending) meanwhile.
     let mut buf = [0u8; 8];
     let mut got = 0;
     while got < buf.len() {
-        match rustix::io::read(verdict, &mut buf[got..]) {
+        match rustix::io::read(&read_end, &mut buf[got..]) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(Errno::INTR) => {}
@@ -240,37 +196,23 @@ fn wait_for_exec(pid: i32, verdict: &OwnedFd) -> Result<i32, SpawnError> {
     Ok(pid)
 }
 
-/// In the child: own process group, the terminal's foreground, the identity asked for,
-/// the gate if there is one, the working directory, the caller's signal state, then execve.
-/// Returns only on failure.
-fn become_command(launch: &Launch, signals: &CallerSignals, gate: Option<OwnedFd>) -> (Step, Errno) {
+/// In the child: own process group, the terminal's foreground, the identity and working
+/// directory asked for, the caller's signal state, then execve. Returns only on failure.
+fn become_command(launch: &Launch, signals: &CallerSignals) -> (Step, Errno) {
     let _ = setpgid(None, None);
     // SIGTTOU is still blocked here, so tcsetpgrp from what is now a background group does
     // not stop us (tcsetpgrp(3)).
     if launch.take_terminal {
         let _ = tcsetpgrp(sys::stdio(0), getpid());
     }
-    if let Err(failed) = take_identity(launch) {
+    if let Err(failed) = take_identity_and_cwd(launch) {
         return failed;
-    }
-    if let Some(gate) = gate {
-        let mut go = [0u8; 1];
-        // Anything but the parent's byte (EOF: it gave up or died) ends us here, unstarted.
-        if !matches!(rustix::io::read(&gate, &mut go), Ok(1)) {
-            sys::exit(status::FAILURE);
-        }
-    }
-    // After taking the identity, so the directory is checked with COMMAND's permissions.
-    if let Some(cwd) = launch.cwd
-        && let Err(e) = rustix::process::chdir(cwd)
-    {
-        return (Step::Chdir, e);
     }
     signals.restore();
     (Step::Exec, exec_search(launch))
 }
 
-fn take_identity(launch: &Launch) -> Result<(), (Step, Errno)> {
+fn take_identity_and_cwd(launch: &Launch) -> Result<(), (Step, Errno)> {
     let non_root = launch.user.is_some_and(|(uid, _)| uid != 0);
     if let Some(privileges) = launch.caps {
         // The bounding set first: shrinking it needs CAP_SETPCAP, which goes with it.
@@ -298,6 +240,10 @@ fn take_identity(launch: &Launch) -> Result<(), (Step, Errno)> {
     }
     if let Some(privileges) = launch.caps {
         grant(privileges, non_root).map_err(|e| (Step::Capabilities, e))?;
+    }
+    // After taking the identity, so the directory is checked with COMMAND's permissions.
+    if let Some(cwd) = launch.cwd {
+        rustix::process::chdir(cwd).map_err(|e| (Step::Chdir, e))?;
     }
     Ok(())
 }
