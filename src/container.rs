@@ -7,7 +7,6 @@ use rustix::io::Errno;
 use rustix::process::PidfdFlags;
 
 use crate::args::{Net, RunSpec, VolumeKind};
-use crate::caps;
 use crate::cgroup::{self, Group};
 use crate::cpath::CPath;
 use crate::identity;
@@ -353,6 +352,20 @@ fn prepare_and_run<'a>(
     let cwd =
         cwd.of(&[spec.cwd]).map_err(|errno| rootfs::Failure { step: "chdir", path: spec.cwd, errno })?;
     let path = identity::command_path(&spec.env, process);
+    let mut privileges = identity::privileges(
+        spec.user,
+        (spec.caps_added, spec.caps_dropped),
+        spec.seccomp,
+        entered == rootfs::Entered::Chrooted,
+    );
+    // The bounding set is shrunk here, once, for COMMAND (which inherits it) and for the init
+    // itself, which later keeps even less (confine_init): each drop builds new credentials.
+    spawn::shrink_bounding_set(!privileges.bounding).map_err(|errno| rootfs::Failure {
+        step: "capabilities",
+        path: b"init",
+        errno,
+    })?;
+    privileges.bounding_before = privileges.bounding;
     let launch = Launch {
         name: process.arg(spec.command),
         argv: process.argv_from(spec.command),
@@ -361,12 +374,7 @@ fn prepare_and_run<'a>(
         take_terminal: context.take_terminal,
         user: spec.user,
         cwd: Some(cwd),
-        caps: Some(identity::privileges(
-            spec.user,
-            (spec.caps_added, spec.caps_dropped),
-            spec.seccomp,
-            entered == rootfs::Entered::Chrooted,
-        )),
+        caps: Some(privileges),
     };
     let child = match spawn::spawn(&launch, signals) {
         Ok(child) => child,
@@ -376,25 +384,25 @@ fn prepare_and_run<'a>(
         sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&ready), &[0]);
     }
     let _ = sys::close_from(3);
-    confine_init().map_err(|errno| rootfs::Failure { step: "capabilities", path: b"init", errno })?;
+    confine_init(privileges.bounding).map_err(|errno| rootfs::Failure {
+        step: "capabilities",
+        path: b"init",
+        errno,
+    })?;
     let supervisor = Supervisor { child, group: false, place: Place::NamespaceInit };
     Ok(supervisor.wait(&mut |sig| Some(sig)).exit_code())
 }
 
 /// Once COMMAND runs, the init needs one capability: CAP_KILL, to forward signals to a
-/// COMMAND of another uid. Everything else goes, from every set, bounding included.
-fn confine_init() -> Result<(), Errno> {
+/// COMMAND of another uid. Everything else goes, from every set, bounding included (of
+/// which `bounding` is what is left).
+fn confine_init(bounding: u64) -> Result<(), Errno> {
     use rustix::thread::{CapabilitySet, CapabilitySets, set_capabilities};
-    const KILL: u32 = 5;
-    const SETPCAP: u32 = 8;
-    // SETPCAP last: dropping from the bounding set needs it.
-    for cap in (0..=caps::LAST).filter(|&c| c != KILL && c != SETPCAP).chain([SETPCAP]) {
-        match sys::prctl(linux_raw_sys::prctl::PR_CAPBSET_DROP, cap as usize, 0) {
-            Ok(()) | Err(Errno::INVAL) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    let kill = CapabilitySet::from_bits_retain(1 << KILL);
+    const KILL: u64 = 1 << 5;
+    // What is left of the bounding set is COMMAND's (the rest went before COMMAND was
+    // forked). Dropping needs CAP_SETPCAP in the effective set, which goes last, with capset.
+    spawn::shrink_bounding_set(bounding & !KILL)?;
+    let kill = CapabilitySet::from_bits_retain(KILL);
     set_capabilities(
         None,
         CapabilitySets { effective: kill, permitted: kill, inheritable: CapabilitySet::empty() },

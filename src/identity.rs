@@ -35,7 +35,7 @@ pub fn privileges(
     }
     let root = user.is_none_or(|(uid, _)| uid == 0);
     let granted = if root { bounding } else { bounding & added };
-    Privileges { bounding, granted, seccomp }
+    Privileges { bounding, bounding_before: caps::ALL, granted, seccomp }
 }
 
 /// COMMAND's environment: a clean start (PATH, HOME, HOSTNAME, and TERM when the host has

@@ -9,7 +9,7 @@ use rustix::fs::{CWD, FileType, fstat};
 use rustix::io::Errno;
 use rustix::mount::{MountAttrFlags, OpenTreeFlags, open_tree};
 
-use crate::rootfs::{Failure, attach, attach_fresh, fail, open_in_root};
+use crate::rootfs::{Failure, attach, fail, fresh, open_in_root};
 use crate::rt::sys;
 
 /// Masked: a file gets /dev/null over it, a directory an empty read-only tmpfs.
@@ -42,7 +42,9 @@ pub fn apply(root: BorrowedFd) -> Result<(), Failure<'static>> {
         let Some(target) = existing(root, &mut path, "mask", masked)? else { continue };
         let st = fstat(&target).map_err(fail("mask", masked))?;
         if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-            attach_fresh(root, masked, c"tmpfs", &[(c"mode", c"0555"), (c"size", c"4k")], attrs)?;
+            let empty = fresh(c"tmpfs", &[(c"mode", c"0555"), (c"size", c"4k")], attrs)
+                .map_err(fail("mask", masked))?;
+            attach(empty.as_fd(), target.as_fd(), masked)?;
         } else {
             let null = verified_null().map_err(fail("mask", masked))?;
             attach(null.as_fd(), target.as_fd(), masked)?;

@@ -11,8 +11,7 @@ use core::ffi::CStr;
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{
-    AtFlags, CWD, FileType, Mode, OFlags, ResolveFlags, chmodat, fstat, makedev, mkdirat, mknodat, openat,
-    openat2, symlinkat,
+    CWD, FileType, Mode, OFlags, ResolveFlags, fstat, makedev, mkdirat, mknodat, openat, openat2, symlinkat,
 };
 use rustix::io::Errno;
 use rustix::mount::{
@@ -255,48 +254,74 @@ pub(crate) fn attach_fresh<'a>(
     options: &[(&CStr, &CStr)],
     attrs: MountAttrFlags,
 ) -> Result<'a, ()> {
-    let fs = fsopen(fstype, FsOpenFlags::FSOPEN_CLOEXEC).map_err(fail("mount", dest))?;
-    for (key, value) in options {
-        fsconfig_set_string(fs.as_fd(), *key, *value).map_err(fail("mount", dest))?;
-    }
-    fsconfig_create(fs.as_fd()).map_err(fail("mount", dest))?;
-    let tree = fsmount(fs.as_fd(), FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(fail("mount", dest))?;
+    let tree = fresh(fstype, options, attrs).map_err(fail("mount", dest))?;
     let target = resolve(root, dest, true)?;
     attach(tree.as_fd(), target.as_fd(), dest)
 }
 
-/// /dev: a small nodev tmpfs holding the harmless devices (see `make_devices`), /dev/pts as a new devpts instance with its own ptmx, /dev/shm, and the usual
-/// links into /proc/self/fd.
+/// A new filesystem of type `fstype` with `options`, as a detached mount (fsmount(2)).
+pub(crate) fn fresh(
+    fstype: &CStr,
+    options: &[(&CStr, &CStr)],
+    attrs: MountAttrFlags,
+) -> rustix::io::Result<OwnedFd> {
+    let fs = fsopen(fstype, FsOpenFlags::FSOPEN_CLOEXEC)?;
+    for (key, value) in options {
+        fsconfig_set_string(fs.as_fd(), *key, *value)?;
+    }
+    fsconfig_create(fs.as_fd())?;
+    fsmount(fs.as_fd(), FsMountFlags::FSMOUNT_CLOEXEC, attrs)
+}
+
+/// /dev: a small nodev tmpfs holding the harmless devices (see below), /dev/pts as a new
+/// devpts instance with its own ptmx, /dev/shm, and the usual links into /proc/self/fd.
+/// Everything in it is made through the descriptor of the new mount, so nothing there is
+/// looked up by path.
 fn populate_dev<'a>(root: BorrowedFd, console: Option<&OwnedFd>) -> Result<'a, ()> {
     let basic = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC;
-    attach_fresh(root, b"/dev", c"tmpfs", &[(c"mode", c"0755"), (c"size", c"64k")], basic)?;
-    let dev = resolve(root, b"/dev", true)?;
-    // husk's own nodes, not binds of the host's: a chmod inside must not change the host's
-    // /dev/null. Each becomes a mount of its own (bound over itself), so it keeps working
-    // once /dev itself is made nodev below.
+    let dev =
+        fresh(c"tmpfs", &[(c"mode", c"0755"), (c"size", c"64k")], basic).map_err(fail("mount", b"/dev"))?;
+    attach(dev.as_fd(), resolve(root, b"/dev", true)?.as_fd(), b"/dev")?;
+    let dev = dev.as_fd();
+    // The modes below exactly, whatever husk's umask (restored before COMMAND is forked).
+    let umask = rustix::process::umask(Mode::empty());
+    let made = make_dev_entries(dev, console);
+    rustix::process::umask(umask);
+    made?;
+    // From here a node made in /dev (or anywhere else: everything is nodev) is inert, so the
+    // CAP_MKNOD of Docker's default set cannot make a usable node for a host disk.
+    sys::mount_setattr(dev, MOUNT_ATTR_NODEV, false).map_err(fail("mount_setattr", b"/dev"))?;
+    for (fstype, name, options, attrs) in [
+        (c"devpts", c"pts", &[(c"ptmxmode", c"0666"), (c"mode", c"0620")][..], basic),
+        (c"tmpfs", c"shm", &[(c"mode", c"1777")][..], basic | MountAttrFlags::MOUNT_ATTR_NODEV),
+    ] {
+        let tree = fresh(fstype, options, attrs).map_err(fail("mount", name.to_bytes()))?;
+        move_mount(tree.as_fd(), c"", dev, name, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)
+            .map_err(fail("mount", name.to_bytes()))?;
+    }
+    Ok(())
+}
+
+/// The nodes, links and mount points of /dev. husk's own nodes, not binds of the host's: a
+/// chmod inside must not change the host's /dev/null. Each becomes a mount of its own
+/// (bound over itself), so it keeps working once /dev itself is made nodev.
+fn make_dev_entries<'a>(dev: BorrowedFd, console: Option<&OwnedFd>) -> Result<'a, ()> {
     for (name, major, minor) in DEVICES {
         let mode = Mode::from_raw_mode(0o666);
-        mknodat(dev.as_fd(), name, FileType::CharacterDevice, mode, makedev(major, minor))
+        mknodat(dev, name, FileType::CharacterDevice, mode, makedev(major, minor))
             .map_err(fail("mknod", name.to_bytes()))?;
-        // mknod applied husk's umask: everyone may use these devices.
-        chmodat(dev.as_fd(), name, mode, AtFlags::empty()).map_err(fail("chmod", name.to_bytes()))?;
         let flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
-        let node = open_tree(dev.as_fd(), name, flags).map_err(fail("mount", name.to_bytes()))?;
-        move_mount(node.as_fd(), c"", dev.as_fd(), name, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)
+        let node = open_tree(dev, name, flags).map_err(fail("mount", name.to_bytes()))?;
+        move_mount(node.as_fd(), c"", dev, name, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)
             .map_err(fail("mount", name.to_bytes()))?;
     }
     if let Some(console) = console {
-        // An empty file to mount the terminal over; in our own fresh tmpfs, so no symlink
-        // can be in the way.
+        // An empty file to mount the terminal over.
         let flags = OFlags::CREATE | OFlags::WRONLY | OFlags::CLOEXEC;
-        openat(dev.as_fd(), c"console", flags, Mode::from_raw_mode(0o600))
-            .map_err(fail("mknod", b"console"))?;
-        move_mount(console.as_fd(), c"", dev.as_fd(), c"console", MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)
+        openat(dev, c"console", flags, Mode::from_raw_mode(0o600)).map_err(fail("mknod", b"console"))?;
+        move_mount(console.as_fd(), c"", dev, c"console", MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)
             .map_err(fail("mount", b"console"))?;
     }
-    // From here a node made in /dev (or anywhere else: everything is nodev) is inert, so the
-    // CAP_MKNOD of Docker's default set cannot make a usable node for a host disk.
-    sys::mount_setattr(dev.as_fd(), MOUNT_ATTR_NODEV, false).map_err(fail("mount_setattr", b"/dev"))?;
     for (target, link) in [
         (c"/proc/self/fd", c"fd"),
         (c"/proc/self/fd/0", c"stdin"),
@@ -304,10 +329,12 @@ fn populate_dev<'a>(root: BorrowedFd, console: Option<&OwnedFd>) -> Result<'a, (
         (c"/proc/self/fd/2", c"stderr"),
         (c"pts/ptmx", c"ptmx"),
     ] {
-        symlinkat(target, dev.as_fd(), link).map_err(fail("symlink", b"/dev"))?;
+        symlinkat(target, dev, link).map_err(fail("symlink", b"/dev"))?;
     }
-    attach_fresh(root, b"/dev/pts", c"devpts", &[(c"ptmxmode", c"0666"), (c"mode", c"0620")], basic)?;
-    attach_fresh(root, b"/dev/shm", c"tmpfs", &[(c"mode", c"1777")], basic | MountAttrFlags::MOUNT_ATTR_NODEV)
+    for dir in [c"pts", c"shm"] {
+        mkdirat(dev, dir, Mode::from_raw_mode(0o755)).map_err(fail("mkdir", b"/dev"))?;
+    }
+    Ok(())
 }
 
 /// Makes `root` the root directory and lets go of the host's tree for good.

@@ -68,6 +68,10 @@ pub struct Launch<'a> {
 pub struct Privileges {
     /// The bounding set: the most COMMAND or anything it runs can ever hold.
     pub bounding: u64,
+    /// What the bounding set may still hold when COMMAND is forked: everything, unless its
+    /// parent has shrunk its own already (each drop builds new credentials, so none is
+    /// repeated).
+    pub bounding_before: u64,
     /// What it holds: permitted and effective; for a non-root user also inheritable and
     /// ambient, which is how capabilities survive execve without file capabilities.
     pub granted: u64,
@@ -217,13 +221,8 @@ fn take_identity_and_cwd(launch: &Launch) -> Result<(), (Step, Errno)> {
     if let Some(privileges) = launch.caps {
         // The bounding set first: shrinking it needs CAP_SETPCAP, which goes with it.
         // Without this, a root COMMAND would regain every capability at execve.
-        for cap in (0..=crate::caps::LAST).filter(|c| privileges.bounding & (1 << c) == 0) {
-            match sys::prctl(linux_raw_sys::prctl::PR_CAPBSET_DROP, cap as usize, 0) {
-                // EINVAL: a capability this kernel does not have.
-                Ok(()) | Err(Errno::INVAL) => {}
-                Err(e) => return Err((Step::Capabilities, e)),
-            }
-        }
+        shrink_bounding_set(privileges.bounding_before & !privileges.bounding)
+            .map_err(|e| (Step::Capabilities, e))?;
         // Keep the permitted set across the uid change below (else it is cleared).
         if non_root && privileges.granted != 0 {
             sys::prctl(linux_raw_sys::prctl::PR_SET_KEEPCAPS, 1, 0).map_err(|e| (Step::Capabilities, e))?;
@@ -244,6 +243,19 @@ fn take_identity_and_cwd(launch: &Launch) -> Result<(), (Step, Errno)> {
     // After taking the identity, so the directory is checked with COMMAND's permissions.
     if let Some(cwd) = launch.cwd {
         rustix::process::chdir(cwd).map_err(|e| (Step::Chdir, e))?;
+    }
+    Ok(())
+}
+
+/// Drops each capability in `drop` from the bounding set (prctl(2), PR_CAPBSET_DROP; one
+/// call each). Needs CAP_SETPCAP in the effective set, which this does not change.
+pub fn shrink_bounding_set(drop: u64) -> Result<(), Errno> {
+    for cap in (0..=crate::caps::LAST as usize).filter(|c| drop & (1 << c) != 0) {
+        match sys::prctl(linux_raw_sys::prctl::PR_CAPBSET_DROP, cap, 0) {
+            // EINVAL: a capability this kernel does not have.
+            Ok(_) | Err(Errno::INVAL) => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }

@@ -374,26 +374,23 @@ pub fn mount_setattr(fd: rustix::fd::BorrowedFd, set: u64, recursive: bool) -> R
     .map(|_| ())
 }
 
-/// Brings the loopback interface up, like `ip link set lo up`: SIOCGIFFLAGS, set IFF_UP,
+/// Brings the loopback interface of a new network namespace up, like `ip link set lo up`:
 /// SIOCSIFFLAGS on a throwaway datagram socket (netdevice(7)).
 pub fn loopback_up() -> Result<()> {
     const AF_INET: usize = 2;
     const SOCK_DGRAM_CLOEXEC: usize = 2 | 0o2_000_000;
-    const SIOCGIFFLAGS: usize = 0x8913;
     const SIOCSIFFLAGS: usize = 0x8914;
-    const IFF_UP: u8 = 1;
+    // A new namespace's lo has exactly IFF_LOOPBACK (drivers/net/loopback.c), so there is
+    // nothing to read first: the flags to set are that plus IFF_UP.
+    const UP_LOOPBACK: u8 = 0x1 | 0x8;
     // struct ifreq: 16 bytes of name, then a union whose first member is `short ifr_flags`.
     let mut ifreq = [0u8; 40];
     ifreq[..2].copy_from_slice(b"lo");
+    ifreq[16] = UP_LOOPBACK;
     // SAFETY: plain integer arguments.
     let fd = check(unsafe { syscall3(k::__NR_socket, AF_INET, SOCK_DGRAM_CLOEXEC, 0) })?;
-    // SAFETY: ifreq is a writable 40-byte struct ifreq for both ioctls; fd is our socket.
-    let result = unsafe {
-        check(syscall3(k::__NR_ioctl, fd, SIOCGIFFLAGS, ifreq.as_mut_ptr() as usize)).and_then(|_| {
-            ifreq[16] |= IFF_UP;
-            check(syscall3(k::__NR_ioctl, fd, SIOCSIFFLAGS, ifreq.as_mut_ptr() as usize))
-        })
-    };
+    // SAFETY: ifreq is a 40-byte struct ifreq; fd is our socket.
+    let result = check(unsafe { syscall3(k::__NR_ioctl, fd, SIOCSIFFLAGS, ifreq.as_mut_ptr() as usize) });
     // SAFETY: closing the socket we opened above.
     unsafe { syscall1(k::__NR_close, fd) };
     result.map(|_| ())
@@ -413,9 +410,9 @@ pub fn pidfd_alive(pidfd: rustix::fd::BorrowedFd) -> bool {
 }
 
 /// prctl(2) with integer arguments (the unused ones must be 0 for some options).
-pub fn prctl(option: u32, arg2: usize, arg3: usize) -> Result<()> {
+pub fn prctl(option: u32, arg2: usize, arg3: usize) -> Result<usize> {
     // SAFETY: plain integer arguments.
-    check(unsafe { syscall5(k::__NR_prctl, option as usize, arg2, arg3, 0, 0) }).map(|_| ())
+    check(unsafe { syscall5(k::__NR_prctl, option as usize, arg2, arg3, 0, 0) })
 }
 
 /// seccomp(SECCOMP_SET_MODE_FILTER): installs `program` for this thread and all it execs.
