@@ -4,7 +4,7 @@
 
 use core::ffi::CStr;
 
-use rustix::fd::{AsFd, BorrowedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{CWD, FileType, fstat};
 use rustix::io::Errno;
 use rustix::mount::{MountAttrFlags, OpenTreeFlags, open_tree};
@@ -27,6 +27,8 @@ const MASKED: [&[u8]; 8] = [
 /// Read-only: bind-mounted over themselves with MOUNT_ATTR_RDONLY.
 const READ_ONLY: [&[u8]; 5] = [b"/proc/sys", b"/proc/sysrq-trigger", b"/proc/irq", b"/proc/bus", b"/proc/fs"];
 
+const CLONE_FLAGS: OpenTreeFlags = OpenTreeFlags::OPEN_TREE_CLONE.union(OpenTreeFlags::OPEN_TREE_CLOEXEC);
+
 /// makedev(1, 3): the one device that may stand in for a masked file.
 const DEV_NULL: u64 = (1 << 8) | 3;
 
@@ -38,24 +40,30 @@ pub fn apply(root: BorrowedFd) -> Result<(), Failure<'static>> {
         | MountAttrFlags::MOUNT_ATTR_NODEV
         | MountAttrFlags::MOUNT_ATTR_NOEXEC;
     let mut path = crate::cpath::CPath::new();
+    // The first masked directory gets an empty read-only tmpfs, the first masked file a bind
+    // of the null device; the others get clones of those, once attached (a clone needs an
+    // attached source). A new superblock costs far more than a mount.
+    let (mut empty, mut null): (Option<OwnedFd>, Option<OwnedFd>) = (None, None);
     for masked in MASKED {
         let Some(target) = existing(root, &mut path, "mask", masked)? else { continue };
         let st = fstat(&target).map_err(fail("mask", masked))?;
-        if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-            let empty = fresh(c"tmpfs", &[(c"mode", c"0555"), (c"size", c"4k")], attrs)
-                .map_err(fail("mask", masked))?;
-            attach(empty.as_fd(), target.as_fd(), masked)?;
-        } else {
-            let null = verified_null().map_err(fail("mask", masked))?;
-            attach(null.as_fd(), target.as_fd(), masked)?;
+        let (first, make): (_, &dyn Fn() -> Result<OwnedFd, Errno>) =
+            if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+                (&mut empty, &|| fresh(c"tmpfs", &[(c"mode", c"0555"), (c"size", c"4k")], attrs))
+            } else {
+                (&mut null, &verified_null)
+            };
+        let tree = match first {
+            Some(first) => open_tree(first.as_fd(), c"", CLONE_FLAGS | OpenTreeFlags::AT_EMPTY_PATH),
+            None => make(),
         }
+        .map_err(fail("mask", masked))?;
+        attach(tree.as_fd(), target.as_fd(), masked)?;
+        first.get_or_insert(tree);
     }
     for protected in READ_ONLY {
         let Some(target) = existing(root, &mut path, "read-only", protected)? else { continue };
-        let flags = OpenTreeFlags::OPEN_TREE_CLONE
-            | OpenTreeFlags::OPEN_TREE_CLOEXEC
-            | OpenTreeFlags::AT_EMPTY_PATH
-            | OpenTreeFlags::AT_RECURSIVE;
+        let flags = CLONE_FLAGS | OpenTreeFlags::AT_EMPTY_PATH | OpenTreeFlags::AT_RECURSIVE;
         let copy = open_tree(target.as_fd(), c"", flags).map_err(fail("read-only", protected))?;
         sys::mount_setattr(copy.as_fd(), attrs.bits() as u64, true).map_err(fail("read-only", protected))?;
         attach(copy.as_fd(), target.as_fd(), protected)?;
@@ -84,7 +92,7 @@ fn existing(
 /// changing the host's /dev/null.
 fn verified_null() -> Result<rustix::fd::OwnedFd, Errno> {
     const HOST_NULL: &CStr = c"/dev/null";
-    let tree = open_tree(CWD, HOST_NULL, OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC)?;
+    let tree = open_tree(CWD, HOST_NULL, CLONE_FLAGS)?;
     let st = fstat(&tree)?;
     if FileType::from_raw_mode(st.st_mode) != FileType::CharacterDevice || st.st_rdev != DEV_NULL {
         return Err(Errno::NODEV);
