@@ -152,24 +152,22 @@ pub const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 /// Starts COMMAND and returns its pid once it has been exec'd (or the reason it was not).
 pub fn spawn(launch: &Launch, signals: &CallerSignals) -> Result<i32, SpawnError> {
     let (read_end, write_end) = pipe_with(PipeFlags::CLOEXEC).map_err(|e| SpawnError::Setup("pipe", e))?;
-    let pid = sys::fork().map_err(|e| SpawnError::Setup("fork", e))?;
-    if pid == 0 {
-        drop(read_end);
+    // The child borrows our memory until its execve (vfork-style: no copy of the address
+    // space, which a fork of even a small process costs) and we wait until then, so it is
+    // in its own process group before anyone can signal that group.
+    let pid = sys::vfork_run(&mut || {
         let (step, errno) = become_command(launch, signals);
         let mut record = [0u8; 8];
         record[..4].copy_from_slice(&(step as u32).to_ne_bytes());
         record[4..].copy_from_slice(&errno.raw_os_error().to_ne_bytes());
         sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&write_end), &record);
-        sys::exit(status::exec_failure_code(errno));
-    }
+        sys::exit(status::exec_failure_code(errno))
+    })
+    .map_err(|e| SpawnError::Setup("fork", e))?;
     drop(write_end);
-    // Also set the group from this side: whichever of the two runs first, COMMAND is in its
-    // own group before anyone signals that group (setpgid(2), the job-control race).
-    // After the child's execve this fails with EACCES, which is fine: the child did it.
-    let _ = setpgid(Pid::from_raw(pid), Pid::from_raw(pid));
-    // Wait for the verdict: EOF means the close-on-exec write end vanished in a successful
-    // execve; 8 bytes are the step and errno of a failure. Signals stay blocked (and
-    // pending) meanwhile.
+    // The verdict: EOF means the close-on-exec write end vanished in a successful execve;
+    // 8 bytes are the step and errno of a failure. Signals stay blocked (and pending)
+    // meanwhile.
     let mut buf = [0u8; 8];
     let mut got = 0;
     while got < buf.len() {

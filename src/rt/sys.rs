@@ -214,6 +214,67 @@ pub fn fork() -> Result<i32> {
     clone(0, None)
 }
 
+/// The stack a `vfork_run` child runs on: enough for becoming COMMAND (the largest frame is
+/// a PATH_MAX buffer for the PATH search).
+const VFORK_STACK: usize = 32 * 1024;
+
+/// vfork(2), made safe to use from Rust: runs `child` in a new process that shares our
+/// memory (CLONE_VM, so no page tables are copied and no page is write-protected) on a stack
+/// of its own, while this process waits (CLONE_VFORK) until the child has called execve or
+/// exited. `child` must end in one of the two (or the child exits 127) and may change
+/// nothing of ours. Returns the child's pid.
+pub fn vfork_run(child: &mut dyn FnMut()) -> Result<i32> {
+    #[repr(C, align(16))]
+    struct Stack([core::mem::MaybeUninit<u8>; VFORK_STACK]);
+    let mut stack = Stack([core::mem::MaybeUninit::uninit(); VFORK_STACK]);
+    let mut child = child;
+    extern "C" fn start(child: *mut &mut dyn FnMut()) -> ! {
+        // SAFETY: `child` points at the caller's `child` below, alive while the caller is
+        // suspended, which it is until this process execs or exits (CLONE_VFORK).
+        unsafe { (*child)() };
+        // `child` ends in execve or exit; should it return, the child ends here.
+        exit(127)
+    }
+    let args = k::clone_args {
+        flags: (k::CLONE_VM | k::CLONE_VFORK) as u64,
+        pidfd: 0,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: k::SIGCHLD as u64,
+        stack: stack.0.as_mut_ptr() as u64,
+        stack_size: VFORK_STACK as u64,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: 0,
+    };
+    let ret: isize;
+    // SAFETY: clone3 starts the child on `stack` (its top, 16-byte aligned, so the `call`
+    // leaves the ABI's alignment at `start`'s entry) with every other register as ours; it
+    // calls `start`, which never returns, so the child never touches this frame. The parent
+    // resumes only after the child's execve or exit, when `stack` and `child` are no longer
+    // in use. r12 and r13 are callee-saved, so they survive the system call in both.
+    unsafe {
+        asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "mov rdi, r12",
+            "call r13",
+            "ud2",
+            "2:",
+            inlateout("rax") k::__NR_clone3 as isize => ret,
+            in("rdi") &args as *const k::clone_args as usize,
+            in("rsi") core::mem::size_of::<k::clone_args>(),
+            in("r12") &mut child as *mut &mut dyn FnMut() as usize,
+            in("r13") start as extern "C" fn(*mut &mut dyn FnMut()) -> ! as usize,
+            lateout("rcx") _,
+            lateout("r11") _,
+        );
+    }
+    check(ret).map(|pid| pid as i32)
+}
+
 /// fork(2) into new namespaces: clone3(2) with `flags` (CLONE_NEW*), otherwise as `fork`.
 /// With `cgroup`, the child starts inside that cgroup (CLONE_INTO_CGROUP): it never runs
 /// a single instruction outside its limits.
