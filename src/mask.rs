@@ -5,11 +5,11 @@
 use core::ffi::CStr;
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{CWD, FileType, fstat};
+use rustix::fs::{CWD, FileType, Mode, OFlags, fstat, openat};
 use rustix::io::Errno;
 use rustix::mount::{MountAttrFlags, OpenTreeFlags, open_tree};
 
-use crate::rootfs::{Failure, attach, fail, fresh, open_in_root};
+use crate::rootfs::{Failure, attach, fail, fresh};
 use crate::rt::sys;
 
 /// Masked: a file gets /dev/null over it, a directory an empty read-only tmpfs.
@@ -32,9 +32,16 @@ const CLONE_FLAGS: OpenTreeFlags = OpenTreeFlags::OPEN_TREE_CLONE.union(OpenTree
 /// makedev(1, 3): the one device that may stand in for a masked file.
 const DEV_NULL: u64 = (1 << 8) | 3;
 
-/// Masks and write-protects inside `root`, whose /proc and /sys are husk's own fresh
-/// mounts (so no rootfs symlink is involved). Paths this kernel does not have are skipped.
-pub fn apply(root: BorrowedFd) -> Result<(), Failure<'static>> {
+/// The container's /proc and /sys: descriptors of husk's own fresh mounts.
+#[derive(Clone, Copy)]
+pub struct Mounts<'f> {
+    pub proc: BorrowedFd<'f>,
+    pub sys: BorrowedFd<'f>,
+}
+
+/// Masks and write-protects inside the container's /proc and /sys (so no rootfs symlink is
+/// involved). Paths this kernel does not have are skipped.
+pub fn apply(mounts: Mounts) -> Result<(), Failure<'static>> {
     let attrs = MountAttrFlags::MOUNT_ATTR_RDONLY
         | MountAttrFlags::MOUNT_ATTR_NOSUID
         | MountAttrFlags::MOUNT_ATTR_NODEV
@@ -45,7 +52,7 @@ pub fn apply(root: BorrowedFd) -> Result<(), Failure<'static>> {
     // attached source). A new superblock costs far more than a mount.
     let (mut empty, mut null): (Option<OwnedFd>, Option<OwnedFd>) = (None, None);
     for masked in MASKED {
-        let Some(target) = existing(root, &mut path, "mask", masked)? else { continue };
+        let Some(target) = existing(mounts, &mut path, "mask", masked)? else { continue };
         let st = fstat(&target).map_err(fail("mask", masked))?;
         let (first, make): (_, &dyn Fn() -> Result<OwnedFd, Errno>) =
             if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
@@ -62,7 +69,7 @@ pub fn apply(root: BorrowedFd) -> Result<(), Failure<'static>> {
         first.get_or_insert(tree);
     }
     for protected in READ_ONLY {
-        let Some(target) = existing(root, &mut path, "read-only", protected)? else { continue };
+        let Some(target) = existing(mounts, &mut path, "read-only", protected)? else { continue };
         let flags = CLONE_FLAGS | OpenTreeFlags::AT_EMPTY_PATH | OpenTreeFlags::AT_RECURSIVE;
         let copy = open_tree(target.as_fd(), c"", flags).map_err(fail("read-only", protected))?;
         sys::mount_setattr(copy.as_fd(), attrs.bits() as u64, true).map_err(fail("read-only", protected))?;
@@ -71,15 +78,20 @@ pub fn apply(root: BorrowedFd) -> Result<(), Failure<'static>> {
     Ok(())
 }
 
-/// `path` inside `root`, or None when this kernel does not have it.
+/// `path` (under /proc or /sys), or None when this kernel does not have it. Looked up from
+/// the descriptor of husk's own mount, one name deep, without following a symlink.
 fn existing(
-    root: BorrowedFd,
+    mounts: Mounts,
     buf: &mut crate::cpath::CPath,
     step: &'static str,
     path: &'static [u8],
 ) -> Result<Option<rustix::fd::OwnedFd>, Failure<'static>> {
-    let c = buf.of(&[path]).map_err(fail(step, path))?;
-    match open_in_root(root, c) {
+    let (base, name) = match path.strip_prefix(b"/proc/") {
+        Some(name) => (mounts.proc, name),
+        None => (mounts.sys, &path[b"/sys/".len()..]),
+    };
+    let c = buf.of(&[name]).map_err(fail(step, path))?;
+    match openat(base, c, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
         Ok(fd) => Ok(Some(fd)),
         Err(Errno::NOENT) => Ok(None),
         Err(e) => Err(fail(step, path)(e)),

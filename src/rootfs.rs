@@ -126,12 +126,12 @@ pub fn enter<'a>(spec: &RunSpec<'a>, cgroup: bool) -> Result<'a, Entered> {
 
     let basic = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NODEV;
     let noexec = basic | MountAttrFlags::MOUNT_ATTR_NOEXEC;
-    attach_fresh(root, b"/proc", c"proc", &[], noexec)?;
-    attach_fresh(root, b"/sys", c"sysfs", &[], noexec | MountAttrFlags::MOUNT_ATTR_RDONLY)?;
+    let proc = attach_fresh(root, b"/proc", c"proc", &[], noexec)?;
+    let sys = attach_fresh(root, b"/sys", c"sysfs", &[], noexec | MountAttrFlags::MOUNT_ATTR_RDONLY)?;
     if cgroup {
         attach_fresh(root, b"/sys/fs/cgroup", c"cgroup2", &[], noexec | MountAttrFlags::MOUNT_ATTR_RDONLY)?;
     }
-    crate::mask::apply(root)?;
+    crate::mask::apply(crate::mask::Mounts { proc: proc.as_fd(), sys: sys.as_fd() })?;
     populate_dev(root, console.as_ref())?;
     let tmp_is_volume = spec.volumes.iter().any(|v| v.dest == b"/tmp");
     if read_only_root && !tmp_is_volume {
@@ -144,7 +144,9 @@ pub fn enter<'a>(spec: &RunSpec<'a>, cgroup: bool) -> Result<'a, Entered> {
                 let target = resolve(root, volume.dest, is_dir.unwrap_or(true))?;
                 attach(tree.as_fd(), target.as_fd(), volume.dest)?;
             }
-            None => attach_fresh(root, volume.dest, c"tmpfs", &[(c"mode", c"0755")], basic)?,
+            None => {
+                attach_fresh(root, volume.dest, c"tmpfs", &[(c"mode", c"0755")], basic)?;
+            }
         }
     }
     pivot(root)
@@ -247,16 +249,18 @@ pub(crate) fn attach<'a>(tree: BorrowedFd, target: BorrowedFd, dest: &'a [u8]) -
 }
 
 /// A new filesystem of type `fstype` with `options`, mounted at `dest` inside the root.
+/// Returns the new mount's descriptor.
 pub(crate) fn attach_fresh<'a>(
     root: BorrowedFd,
     dest: &'a [u8],
     fstype: &CStr,
     options: &[(&CStr, &CStr)],
     attrs: MountAttrFlags,
-) -> Result<'a, ()> {
+) -> Result<'a, OwnedFd> {
     let tree = fresh(fstype, options, attrs).map_err(fail("mount", dest))?;
     let target = resolve(root, dest, true)?;
-    attach(tree.as_fd(), target.as_fd(), dest)
+    attach(tree.as_fd(), target.as_fd(), dest)?;
+    Ok(tree)
 }
 
 /// A new filesystem of type `fstype` with `options`, as a detached mount (fsmount(2)).
