@@ -216,7 +216,14 @@ pub fn fork() -> Result<i32> {
 
 /// The stack a `vfork_run` child runs on: enough for becoming COMMAND (the largest frame is
 /// a PATH_MAX buffer for the PATH search).
-const VFORK_STACK: usize = 32 * 1024;
+const VFORK_STACK_SIZE: usize = 32 * 1024;
+
+#[repr(C, align(16))]
+struct Stack([core::mem::MaybeUninit<u8>; VFORK_STACK_SIZE]);
+
+/// In .bss rather than in a frame: a frame this big is probed page by page on entry, which
+/// would make all of it resident in the parent.
+static mut VFORK_STACK: Stack = Stack([core::mem::MaybeUninit::uninit(); VFORK_STACK_SIZE]);
 
 /// vfork(2), made safe to use from Rust: runs `child` in a new process that shares our
 /// memory (CLONE_VM, so no page tables are copied and no page is write-protected) on a stack
@@ -224,9 +231,7 @@ const VFORK_STACK: usize = 32 * 1024;
 /// exited. `child` must end in one of the two (or the child exits 127) and may change
 /// nothing of ours. Returns the child's pid.
 pub fn vfork_run(child: &mut dyn FnMut()) -> Result<i32> {
-    #[repr(C, align(16))]
-    struct Stack([core::mem::MaybeUninit<u8>; VFORK_STACK]);
-    let mut stack = Stack([core::mem::MaybeUninit::uninit(); VFORK_STACK]);
+    let stack = core::ptr::addr_of_mut!(VFORK_STACK) as *mut u8;
     let mut child = child;
     extern "C" fn start(child: *mut &mut dyn FnMut()) -> ! {
         // SAFETY: `child` points at the caller's `child` below, alive while the caller is
@@ -241,8 +246,8 @@ pub fn vfork_run(child: &mut dyn FnMut()) -> Result<i32> {
         child_tid: 0,
         parent_tid: 0,
         exit_signal: k::SIGCHLD as u64,
-        stack: stack.0.as_mut_ptr() as u64,
-        stack_size: VFORK_STACK as u64,
+        stack: stack as u64,
+        stack_size: VFORK_STACK_SIZE as u64,
         tls: 0,
         set_tid: 0,
         set_tid_size: 0,
@@ -253,7 +258,8 @@ pub fn vfork_run(child: &mut dyn FnMut()) -> Result<i32> {
     // leaves the ABI's alignment at `start`'s entry) with every other register as ours; it
     // calls `start`, which never returns, so the child never touches this frame. The parent
     // resumes only after the child's execve or exit, when `stack` and `child` are no longer
-    // in use. r12 and r13 are callee-saved, so they survive the system call in both.
+    // in use; only one such child exists at a time, since its parent is suspended. r12 and
+    // r13 are callee-saved, so they survive the system call in both.
     unsafe {
         asm!(
             "syscall",
@@ -272,6 +278,10 @@ pub fn vfork_run(child: &mut dyn FnMut()) -> Result<i32> {
             lateout("r11") _,
         );
     }
+    // Give back the pages the child wrote: they count in our resident set otherwise.
+    // SAFETY: the child is done with the stack (it has exec'd or exited), and nothing else
+    // uses it; MADV_DONTNEED on private anonymous memory just drops the pages.
+    unsafe { syscall3(k::__NR_madvise, stack as usize, VFORK_STACK_SIZE, k::MADV_DONTNEED as usize) };
     check(ret).map(|pid| pid as i32)
 }
 
