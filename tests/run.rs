@@ -1046,6 +1046,31 @@ fn sigkill_to_husk_run_ends_the_whole_container() {
 }
 
 #[test]
+fn husk_and_the_containers_init_stay_small() {
+    // The budget: the host-side husk and the container's init each at most 128 KiB
+    // resident while COMMAND runs (bwrap's two processes: about 2 and 1.4 MB).
+    let bb = need!("husk_and_the_containers_init_stay_small", busybox());
+    let case = Case::new("rss", &[bb]);
+    let mut proc = Proc::start(&mut case.sh(&["--rootfs", path_str(bb)], "echo ready; exec sleep 1000"));
+    proc.wait_stdout("ready\n");
+    let husk = proc.pid();
+    let init = wait_for(
+        || format!("the container's init, a child of husk {husk}"),
+        || pids().into_iter().find(|&p| stat(p).is_some_and(|(_, ppid, _)| ppid == husk)),
+    );
+    let resident = |pid: i32| -> u64 {
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap().to_string();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let (husk_kib, init_kib) = (resident(husk), resident(init));
+    send(husk, SIGKILL);
+    proc.wait();
+    assert!(husk_kib <= 128 && init_kib <= 128, "VmRSS: husk {husk_kib} KiB, init {init_kib} KiB");
+    case.assert_clean("SIGKILL to husk run");
+}
+
+#[test]
 fn processes_left_by_the_command_end_with_it() {
     let bb = need!("processes_left_by_the_command_end_with_it", busybox());
     let case = Case::new("leftovers", &[bb]);
