@@ -79,6 +79,7 @@ pub const EARLY_MOUNTS: [EarlyMount; 8] = [
 pub const DEFAULT_GRACE_MS: u64 = 2000;
 
 /// Role 2. Never returns.
+#[inline(never)] // a role's own frame: see main.rs
 pub fn run(spec: &InitSpec, process: &Process) -> ! {
     // Signals are blocked since the first instruction, so a SIGTERM or Ctrl-Alt-Del during
     // boot waits for the supervisor instead of being dropped.

@@ -29,6 +29,7 @@ const NAMESPACES: u64 = (linux_raw_sys::general::CLONE_NEWPID
 const NEWNET: u64 = linux_raw_sys::general::CLONE_NEWNET as u64;
 
 /// `husk run`: returns the exit code to end with.
+#[inline(never)] // a role's own frame: see main.rs
 pub fn run(spec: &RunSpec, process: &Process) -> u8 {
     // Bad input is reported before anything changes anywhere (README, "Errors").
     if let Err(failure) = check_input(spec) {
@@ -193,7 +194,7 @@ fn start(
     };
     drop(lifeline);
     if let Some(entry) = entry {
-        let _ = entry.write_state(&state_text(spec, process, child));
+        record_state(entry, spec, process, child);
     }
     // The container's init forwards to COMMAND in turn; it exits with COMMAND's status.
     let supervisor = Supervisor { child, group: false, place: Place::Subreaper };
@@ -202,6 +203,14 @@ fn start(
         report_and_remove(spec, &group, code);
     }
     code
+}
+
+/// Writes the entry's state. Out of line, like the other steps only some runs take: the
+/// text is a 4 KiB buffer, and a frame's every page is touched on entry (stack probes) and
+/// then stays resident.
+#[inline(never)]
+fn record_state(entry: &Entry, spec: &RunSpec, process: &Process, init: i32) {
+    let _ = entry.write_state(&state_text(spec, process, init));
 }
 
 /// What `husk exec`, `ps` and `kill` need to know of a container (src/state.rs).
@@ -249,6 +258,7 @@ struct Context<'f> {
 }
 
 /// The container's cgroup with the limits written, or the exit code after saying why not.
+#[inline(never)] // see record_state
 fn create_group(spec: &RunSpec) -> Result<Group, u8> {
     let settings = cgroup::settings(&spec.limits).map_err(|why| {
         out::message(&[b"run: ", why.as_bytes()]);
@@ -259,6 +269,7 @@ fn create_group(spec: &RunSpec) -> Result<Group, u8> {
 
 /// After the container: say when the OOM killer ended it, print `--stats`, remove the
 /// group (every process in it is gone: the container's init has been reaped).
+#[inline(never)] // see record_state
 fn report_and_remove(spec: &RunSpec, group: &Group, code: u8) {
     if code == 128 + SIGKILL as u8 && group.oom_killed() {
         let mut max = [0u8; 32];
@@ -275,6 +286,7 @@ fn report_and_remove(spec: &RunSpec, group: &Group, code: u8) {
 
 /// Checks what can be checked without changing anything: the root filesystem is a
 /// directory and every bind source exists.
+#[inline(never)] // see record_state
 fn check_input<'a>(spec: &RunSpec<'a>) -> Result<(), rootfs::Failure<'a>> {
     if let Some(name) = identity::missing_capability(spec.caps_added) {
         return Err(rootfs::Failure { step: "cap-add", path: name, errno: Errno::PERM });

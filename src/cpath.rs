@@ -23,7 +23,7 @@ impl CPath {
     pub fn of(&mut self, parts: &[&[u8]]) -> Result<&CStr, Errno> {
         let mut len = 0;
         for part in parts {
-            if !part.iter().all(|&b| b != 0) {
+            if crate::args::has_byte(part, 0) {
                 return Err(Errno::INVAL);
             }
             if len + part.len() + 1 > PATH_MAX {

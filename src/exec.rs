@@ -26,6 +26,7 @@ use crate::state::{self, Registry, State};
 use crate::status;
 
 /// `husk exec`: returns the exit code to end with.
+#[inline(never)] // a role's own frame: see main.rs
 pub fn run(spec: &ExecSpec, process: &Process) -> u8 {
     let mut state = State::new();
     let pidfd = match find(spec.name, process, &mut state) {

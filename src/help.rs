@@ -60,6 +60,7 @@ const KILL: &str = "Usage: husk kill NAME [SIGNAL]\nSignals the container's init
 const LOGS: &str = "Usage: husk logs NAME\nA detached container's output so far.\n";
 
 /// Prints the help text for `topic` on stdout.
+#[inline(never)] // a role's own frame: see main.rs
 pub fn print(topic: Topic) {
     out::print(match topic {
         Topic::Main => MAIN,
@@ -73,6 +74,7 @@ pub fn print(topic: Topic) {
 }
 
 /// Prints one line for a usage mistake on stderr.
+#[inline(never)] // a role's own frame: see main.rs
 pub fn usage_error(error: &UsageError) {
     let mut line = Line::new();
     describe(&mut line, error);

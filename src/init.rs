@@ -14,6 +14,7 @@ use crate::status::Ending;
 pub const DEFAULT_COMMAND: &CStr = c"/bin/sh";
 
 /// Role 1: start COMMAND, serve as its init, and return the exit code to end with.
+#[inline(never)] // a role's own frame: see main.rs
 pub fn run(spec: &InitSpec, process: &Process) -> u8 {
     let signals = CallerSignals::take_over(process);
     let place = Place::take();

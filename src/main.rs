@@ -8,6 +8,9 @@ use husk::{boot, container, exec, help, init, manage, status};
 
 husk::entry!(main);
 
+// Each role below is a function kept out of line (#[inline(never)]): inlined, they would make
+// main's frame the sum of all their locals, and stack probes touch every page of a frame on
+// entry, so every process would carry all of them resident.
 fn main(process: &'static Process) -> ! {
     let code = match args::parse(process) {
         Err(mistake) => {

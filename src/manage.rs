@@ -12,6 +12,7 @@ use crate::state::{self, Registry, State};
 use crate::status;
 
 /// `husk ps [-q]`: NAME PID UPTIME ROOTFS COMMAND for every live container.
+#[inline(never)] // a role's own frame: see main.rs
 pub fn ps(quiet: bool, process: &Process) -> u8 {
     if !quiet {
         out::print("NAME                PID       UPTIME  ROOTFS                  COMMAND\n");
@@ -63,6 +64,7 @@ fn column(line: &mut Line, text: &[u8], width: usize) {
 }
 
 /// `husk kill NAME [SIGNAL]`: to the container's init through a verified pidfd.
+#[inline(never)] // a role's own frame: see main.rs
 pub fn kill(name: &[u8], signal: i32, process: &Process) -> u8 {
     let mut state = State::new();
     let result = crate::exec::find(name, process, &mut state)
@@ -82,6 +84,7 @@ pub fn kill(name: &[u8], signal: i32, process: &Process) -> u8 {
 }
 
 /// `husk logs NAME`: the output of a detached container, so far.
+#[inline(never)] // a role's own frame: see main.rs
 pub fn logs(name: &[u8], process: &Process) -> u8 {
     let log = Registry::open(process, false).and_then(|r| r.open_file(name, c"log"));
     match log {

@@ -78,7 +78,7 @@ pub fn format_error(line: &mut Line, step: &str, path: &[u8], errno: Errno) {
     }
     line.str(": ");
     match describe(errno) {
-        Some((name, text)) => line.str(text).str(" (").str(name).str(")"),
+        Some((name, text)) => line.bytes(text).str(" (").bytes(name).str(")"),
         None => line.str("error ").num(errno.raw_os_error() as u64),
     };
 }
@@ -160,15 +160,17 @@ const ERRNOS: &str = "\
 110 ETIMEDOUT Connection timed out\n\
 ";
 
-/// The symbolic name and text of an errno, when husk knows it.
-pub fn describe(errno: Errno) -> Option<(&'static str, &'static str)> {
+/// The symbolic name and text of an errno, when husk knows it. (Bytes, split by hand: str's
+/// line and pattern searching would add more code than the table weighs.)
+pub fn describe(errno: Errno) -> Option<(&'static [u8], &'static [u8])> {
     let n = errno.raw_os_error();
-    ERRNOS.lines().find_map(|line| {
-        let (number, rest) = line.split_once(' ')?;
-        if crate::args::parse_decimal(number.as_bytes(), 4)? != n as u64 {
+    let field = |s: &'static [u8]| s.iter().position(|&b| b == b' ').map(|i| (&s[..i], &s[i + 1..]));
+    ERRNOS.as_bytes().split(|&b| b == b'\n').find_map(|line| {
+        let (number, rest) = field(line)?;
+        if crate::args::parse_decimal(number, 4)? != n as u64 {
             return None;
         }
-        rest.split_once(' ')
+        field(rest)
     })
 }
 
@@ -202,8 +204,8 @@ mod tests {
             let fields: Vec<&str> = line.splitn(3, ' ').collect();
             assert!(fields.len() == 3 && fields[1].starts_with('E') && !fields[2].is_empty(), "{line}");
         }
-        assert_eq!(describe(Errno::NOENT), Some(("ENOENT", "No such file or directory")));
-        assert_eq!(describe(Errno::TIMEDOUT), Some(("ETIMEDOUT", "Connection timed out")));
+        assert_eq!(describe(Errno::NOENT), Some((&b"ENOENT"[..], &b"No such file or directory"[..])));
+        assert_eq!(describe(Errno::TIMEDOUT), Some((&b"ETIMEDOUT"[..], &b"Connection timed out"[..])));
     }
 
     #[test]

@@ -67,6 +67,7 @@ pub enum Entered {
 ///
 /// With `cgroup`, the container runs in a cgroup of its own and in a new cgroup namespace
 /// rooted there: /sys/fs/cgroup then shows that group's own files (read-only).
+#[inline(never)] // its path buffer on its own frame, not on the init's whole life
 pub fn enter<'a>(spec: &RunSpec<'a>, cgroup: bool) -> Result<'a, Entered> {
     // Nothing mounted from here on may propagate back to the host (or in from it): make
     // every mount in our copy of the tree private first (mount_namespaces(7), "Shared

@@ -238,6 +238,12 @@ pub fn same_ignoring_case(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
 }
 
+/// Whether `bytes` holds `byte`. A plain loop: `<[u8]>::contains` brings core's vectorised
+/// memchr into the binary, and these are short strings.
+pub fn has_byte(bytes: &[u8], byte: u8) -> bool {
+    !bytes.iter().all(|&b| b != byte)
+}
+
 /// The words of a space-separated table of names (how the signal and capability names are
 /// kept: one string, no array of pointers).
 pub fn words(table: &'static [u8]) -> impl Iterator<Item = &'static [u8]> {

@@ -1,6 +1,6 @@
 //! `husk run [OPTIONS] [--] COMMAND [ARG]...` → RunSpec. Pure, like the rest of args.
 
-use super::{Argv, Command, UsageError, next_option, option_value, parse_decimal};
+use super::{Argv, Command, UsageError, has_byte, next_option, option_value, parse_decimal};
 use crate::cgroup::{Limits, Swap, parse_cpus, parse_size};
 
 const SIZE: &str = "a size like 100M, 512k, 1G or bytes";
@@ -128,7 +128,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
                         )?;
                     }
                     Opt::Hostname => {
-                        if value.is_empty() || value.len() > MAX_HOSTNAME || value.contains(&b'/') {
+                        if value.is_empty() || value.len() > MAX_HOSTNAME || has_byte(value, b'/') {
                             return Err(bad(value, "a name of 1 to 64 bytes"));
                         }
                         spec.hostname = value;

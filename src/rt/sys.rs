@@ -218,7 +218,8 @@ pub fn fork() -> Result<i32> {
 /// a PATH_MAX buffer for the PATH search).
 const VFORK_STACK_SIZE: usize = 32 * 1024;
 
-#[repr(C, align(16))]
+/// Page-aligned, as madvise(2) needs (and 16-byte aligned, as the ABI needs of a stack).
+#[repr(C, align(4096))]
 struct Stack([core::mem::MaybeUninit<u8>; VFORK_STACK_SIZE]);
 
 /// In .bss rather than in a frame: a frame this big is probed page by page on entry, which
