@@ -12,16 +12,22 @@ use rustix::mount::{MountAttrFlags, OpenTreeFlags, open_tree};
 use crate::rootfs::{Failure, attach, fail, fresh};
 use crate::rt::sys;
 
-/// Masked: a file gets /dev/null over it, a directory an empty read-only tmpfs.
-const MASKED: [&[u8]; 8] = [
+/// Masked: a file gets /dev/null over it, a directory an empty read-only tmpfs. Docker's
+/// list: kernel memory, keys, timers and interrupt counts, hardware and firmware tables,
+/// and the RAPL energy counters of powercap (a power side channel, CVE-2020-8694).
+const MASKED: [&[u8]; 12] = [
+    b"/proc/asound",
+    b"/proc/acpi",
+    b"/proc/interrupts",
     b"/proc/kcore",
     b"/proc/keys",
-    b"/proc/timer_list",
-    b"/proc/sched_debug",
     b"/proc/latency_stats",
+    b"/proc/timer_list",
+    b"/proc/timer_stats",
+    b"/proc/sched_debug",
     b"/proc/scsi",
-    b"/proc/acpi",
     b"/sys/firmware",
+    b"/sys/devices/virtual/powercap",
 ];
 
 /// Read-only: bind-mounted over themselves with MOUNT_ATTR_RDONLY.
@@ -79,7 +85,7 @@ pub fn apply(mounts: Mounts) -> Result<(), Failure<'static>> {
 }
 
 /// `path` (under /proc or /sys), or None when this kernel does not have it. Looked up from
-/// the descriptor of husk's own mount, one name deep, without following a symlink.
+/// the descriptor of husk's own mount, without following a final symlink.
 fn existing(
     mounts: Mounts,
     buf: &mut crate::cpath::CPath,

@@ -850,15 +850,19 @@ fn typing_into_the_terminal_is_refused() {
 // ---------------------------------------------------------------------------------------
 
 /// Masked: files get /dev/null over them, directories an empty read-only tmpfs.
-const MASKED: [&str; 8] = [
+const MASKED: [&str; 12] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
     "/proc/kcore",
     "/proc/keys",
-    "/proc/timer_list",
-    "/proc/sched_debug",
     "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
     "/proc/scsi",
-    "/proc/acpi",
     "/sys/firmware",
+    "/sys/devices/virtual/powercap",
 ];
 
 /// Read-only bind mounts of themselves.
