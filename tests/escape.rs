@@ -26,118 +26,32 @@
 
 mod common;
 
-use common::proc::{HUSK, Outcome, busybox, debian, path_str};
+use common::case::{fresh_dir, wait_unmentioned};
+use common::need;
+use common::proc::{HUSK, Outcome, Proc, busybox, debian, path_str};
 use common::rootfs;
-use common::tree::{DEADLINE, POLL, kill_tree, mentioning};
+use common::tree::{PATIENCE, kill_tree};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::thread;
-use std::time::Instant;
+use std::process::Command;
 
 // ---------------------------------------------------------------------------------------
 // Helpers: processes, output, one test's directory
 // ---------------------------------------------------------------------------------------
 
-/// Polls `condition` until it holds; after [`DEADLINE`] fails the test with `describe()`.
-fn wait_until(describe: impl Fn() -> String, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !condition() {
-        if Instant::now() >= deadline {
-            panic!("timed out after {DEADLINE:?} waiting for {}", describe());
-        }
-        thread::sleep(POLL);
-    }
-}
-
-/// A started process whose stdout and stderr are collected on threads of their own.
-/// Dropped before it was reaped (a failed test), it is killed with all its descendants.
-struct Running {
-    what: String,
-    child: Child,
-    output: [Arc<Mutex<Vec<u8>>>; 2],
-    closed: mpsc::Receiver<()>,
-    reaped: bool,
-}
-
-impl Running {
-    fn start(cmd: &mut Command, stdin: Stdio) -> Running {
-        let what = format!("{cmd:?}");
-        cmd.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-        let (tx, closed) = mpsc::channel();
-        let pipes: [Box<dyn Read + Send>; 2] =
-            [Box::new(child.stdout.take().unwrap()), Box::new(child.stderr.take().unwrap())];
-        let output = [Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new()))];
-        for (mut pipe, sink) in pipes.into_iter().zip(output.iter().cloned()) {
-            let tx = tx.clone();
-            thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                loop {
-                    match pipe.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(_) => break,
-                    }
-                }
-                let _ = tx.send(());
-            });
-        }
-        Running { what, child, output, closed, reaped: false }
-    }
-
-    fn text(&self, i: usize) -> String {
-        String::from_utf8_lossy(&self.output[i].lock().unwrap()).into_owned()
-    }
-
-    /// Waits for the end, and for both pipes to close (a process left behind would hold
-    /// them open), within [`DEADLINE`].
-    fn finish(mut self) -> Outcome {
-        let deadline = Instant::now() + DEADLINE;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("waitpid") {
-                break status;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "{} still runs after {DEADLINE:?}\n  stdout so far: {:?}\n  stderr so far: {:?}",
-                    self.what,
-                    self.text(0),
-                    self.text(1)
-                );
-            }
-            thread::sleep(POLL);
-        };
-        self.reaped = true;
-        for _ in 0..2 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if self.closed.recv_timeout(left).is_err() {
-                panic!(
-                    "the output pipes of {} stay open after it ended ({status}): a process was \
-                     left behind\n  stdout: {:?}\n  stderr: {:?}",
-                    self.what,
-                    self.text(0),
-                    self.text(1)
-                );
-            }
-        }
-        Outcome { what: self.what.clone(), status, stdout: self.text(0), stderr: self.text(1) }
-    }
-}
-
-impl Drop for Running {
+/// A [`Proc`] dropped before it was reaped (a failed test) is killed with all its
+/// descendants, and reaped.
+impl Drop for Proc {
     fn drop(&mut self) {
-        // Once reaped, the pid may belong to someone else: leave it alone.
-        if !self.reaped {
-            kill_tree(self.child.id() as i32);
-            let _ = self.child.wait();
-        }
+        self.end_unreaped(kill_tree);
     }
+}
+
+/// Runs `cmd` (stdin /dev/null) to its end, with [`PATIENCE`].
+fn run(cmd: &mut Command) -> Outcome {
+    Proc::start(cmd).patient(PATIENCE).wait()
 }
 
 impl Outcome {
@@ -195,11 +109,8 @@ struct Scratch {
 
 impl Scratch {
     fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("husk-escape.{}.{name}.t", std::process::id()));
-        rootfs::remove_tree(&dir).unwrap_or_else(|why| panic!("{why}"));
-        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
-        let dir = dir.canonicalize().unwrap();
-        let marker = path_str(&dir).to_string();
+        let (dir, marker) =
+            fresh_dir(&std::env::temp_dir().join(format!("husk-escape.{}.{name}.t", std::process::id())));
         Scratch { dir, marker }
     }
 
@@ -225,17 +136,14 @@ impl Scratch {
 
     /// Runs `cmd` (stdin /dev/null) to its end, then checks nothing was left behind.
     fn run(&self, cmd: &mut Command) -> Outcome {
-        let outcome = Running::start(cmd, Stdio::null()).finish();
+        let outcome = run(cmd);
         self.assert_clean(&outcome.what);
         outcome
     }
 
     /// No process mentions the marker any more, and nothing is mounted under the directory.
     fn assert_clean(&self, after: &str) {
-        wait_until(
-            || format!("the processes left by {after} to end: {:?}", mentioning(&self.marker)),
-            || mentioning(&self.marker).is_empty(),
-        );
+        wait_unmentioned(&self.marker, after, PATIENCE);
         let mounts = rootfs::mounts_under(&self.dir);
         assert!(mounts.is_empty(), "mounted under {} after {after}: {mounts:?}", self.dir.display());
     }
@@ -247,19 +155,6 @@ impl Drop for Scratch {
             eprintln!("cleanup: {why}");
         }
     }
-}
-
-/// The fixture, or print why the test is skipped and return.
-macro_rules! need {
-    ($test:literal, $fixture:expr) => {
-        match $fixture {
-            Ok(value) => value,
-            Err(why) => {
-                eprintln!("skipped: {}: {why}", $test);
-                return;
-            }
-        }
-    };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -516,11 +411,7 @@ fn all_probes() -> Vec<&'static Probe> {
 
 /// What the i386 probe gives on the host itself: "OK" when the kernel runs 32-bit calls.
 fn host_i386() -> String {
-    let out = Running::start(
-        Command::new("python3").args(["-c", PROBE_SCRIPT, "host", I386_GETPID]),
-        Stdio::null(),
-    )
-    .finish();
+    let out = run(Command::new("python3").args(["-c", PROBE_SCRIPT, "host", I386_GETPID]));
     out.values(0).remove("i386_getpid").unwrap_or_else(|| panic!("no i386_getpid line: {out}"))
 }
 
@@ -1193,7 +1084,7 @@ sys.exit(7)
 
 /// The sha256 of a host file, by sha256sum.
 fn sha256(path: &str) -> String {
-    let out = Running::start(Command::new("sha256sum").arg(path), Stdio::null()).finish();
+    let out = run(Command::new("sha256sum").arg(path));
     assert!(out.status.success(), "{out}");
     out.stdout.split_whitespace().next().unwrap_or_default().to_string()
 }

@@ -21,17 +21,17 @@
 mod common;
 
 use common::proc::{
-    Capture, HUSK, NR_RT_SIGTIMEDWAIT, Outcome, POLL, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM, SIGUSR1,
-    SIGUSR2, kill, send, wait_for, wait_until,
+    HUSK, NR_RT_SIGTIMEDWAIT, Outcome, POLL, Proc, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM, SIGUSR1,
+    SIGUSR2, kill, pids, send, wait_for, wait_until,
 };
-use std::collections::{BTreeSet, HashMap};
+use common::tree::kill_tree;
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::process::{Command, Stdio};
 use std::thread;
 
 // ---------------------------------------------------------------------------------------
@@ -154,32 +154,12 @@ fn stat(pid: i32) -> Option<Stat> {
 
 /// Every process visible in /proc.
 fn processes() -> Vec<Stat> {
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok()).filter_map(stat).collect()
+    pids().into_iter().filter_map(stat).collect()
 }
 
 /// The children of `pid`.
 fn children(pid: i32) -> Vec<Stat> {
     processes().into_iter().filter(|p| p.ppid == pid).collect()
-}
-
-/// Every descendant of `root` (not `root` itself), from one snapshot of /proc.
-fn descendants(root: i32) -> Vec<Stat> {
-    let mut by_parent: HashMap<i32, Vec<Stat>> = HashMap::new();
-    for p in processes() {
-        by_parent.entry(p.ppid).or_default().push(p);
-    }
-    let mut found = Vec::new();
-    let mut queue = vec![root];
-    while let Some(pid) = queue.pop() {
-        for child in by_parent.remove(&pid).unwrap_or_default() {
-            queue.push(child.pid);
-            found.push(child);
-        }
-    }
-    found
 }
 
 /// The argument vector of `pid` (empty for zombies and kernel threads).
@@ -246,23 +226,6 @@ fn wait_idle(pid: i32) -> Vec<String> {
     wait_in_syscall(pid, &[NR_RT_SIGTIMEDWAIT], "rt_sigtimedwait")
 }
 
-/// Kills every live descendant of `root` (repeating while new ones appear: a dying
-/// subreaper's orphans), then `root` itself.
-fn kill_tree(root: i32) {
-    for _ in 0..200 {
-        let live: Vec<i32> =
-            descendants(root).into_iter().filter(|p| p.state != 'Z').map(|p| p.pid).collect();
-        if live.is_empty() {
-            break;
-        }
-        for pid in live {
-            kill(pid, SIGKILL);
-        }
-        thread::sleep(POLL);
-    }
-    kill(root, SIGKILL);
-}
-
 /// Kills, on drop, every process whose arguments contain a marker: for processes a test lets
 /// escape from husk on purpose, which no longer descend from anything the test holds.
 struct KillMatching(String);
@@ -282,90 +245,11 @@ impl Drop for KillMatching {
     }
 }
 
-/// A started process with its stdout and stderr captured (stdin is /dev/null, so a COMMAND
-/// never takes over the terminal the tests were started from). Dropping it before it was
-/// waited for kills it and all its descendants, and reaps it.
-struct Proc {
-    what: String,
-    child: Child,
-    stdout: Arc<Capture>,
-    stderr: Arc<Capture>,
-    reaped: bool,
-}
-
-impl Proc {
-    fn start(cmd: &mut Command) -> Proc {
-        let what = format!("{cmd:?}");
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-        let stdout = Capture::start(child.stdout.take().unwrap());
-        let stderr = Capture::start(child.stderr.take().unwrap());
-        Proc { what, child, stdout, stderr, reaped: false }
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    fn stdout(&self) -> String {
-        self.stdout.text()
-    }
-
-    /// Waits until stdout holds `needle`; returns all of stdout so far.
-    fn wait_stdout(&self, needle: &str) -> String {
-        wait_for(
-            || {
-                format!(
-                    "{needle:?} on the stdout of {}\n  stdout so far: {:?}\n  stderr so far: {:?}",
-                    self.what,
-                    self.stdout(),
-                    self.stderr.text()
-                )
-            },
-            || {
-                let out = self.stdout();
-                out.contains(needle).then_some(out)
-            },
-        )
-    }
-
-    /// Waits for the process to end and for its output pipes to close.
-    fn wait(&mut self) -> Outcome {
-        let (what, stdout, stderr, child) = (&self.what, &self.stdout, &self.stderr, &mut self.child);
-        let status = wait_for(
-            || {
-                format!(
-                    "{what} to exit\n  stdout so far: {:?}\n  stderr so far: {:?}",
-                    stdout.text(),
-                    stderr.text()
-                )
-            },
-            || child.try_wait().expect("waitpid"),
-        );
-        self.reaped = true;
-        wait_until(
-            || {
-                format!(
-                    "the output pipes of {} to close after it ended with {status}: a leftover \
-                     process holds them\n  stdout so far: {:?}\n  stderr so far: {:?}",
-                    self.what,
-                    self.stdout(),
-                    self.stderr.text()
-                )
-            },
-            || self.stdout.is_closed() && self.stderr.is_closed(),
-        );
-        Outcome { what: self.what.clone(), status, stdout: self.stdout(), stderr: self.stderr.text() }
-    }
-}
-
+/// A [`Proc`] dropped before it was waited for is killed with all its descendants (again
+/// while new ones appear: a dying subreaper's orphans), and reaped.
 impl Drop for Proc {
     fn drop(&mut self) {
-        // Once reaped, the pid may belong to someone else: leave it alone.
-        if !self.reaped {
-            kill_tree(self.pid());
-            let _ = self.child.wait();
-        }
+        self.end_unreaped(kill_tree);
     }
 }
 

@@ -20,9 +20,11 @@
 #[allow(dead_code)]
 mod common;
 
+use common::case::{MountWatch, fresh_dir, husk_sh, wait_unmentioned};
+use common::need;
 use common::proc::{
-    DEADLINE, HUSK, Outcome, POLL, Proc, SIGKILL, SIGTERM, busybox, cmdline, dir_names, interfaces, kill,
-    mentioning, path_str, pids, send, wait_for, wait_until,
+    DEADLINE, HUSK, Outcome, POLL, Patience, Proc, SIGKILL, SIGTERM, busybox, cmdline, dir_names, interfaces,
+    kill, mentioning, path_str, pids, send, wait_for, wait_until,
 };
 use common::rootfs;
 use common::tree::stat;
@@ -107,14 +109,14 @@ fn status_field(status: &str, key: &str) -> Option<String> {
 // Helpers: processes and their output
 // ---------------------------------------------------------------------------------------
 
-/// A [`Proc`] dropped before it was waited for is killed (SIGKILL) and reaped.
+/// A [`Proc`] dropped before it was waited for is killed (SIGKILL) and reaped. Only the
+/// process itself, not its tree as in the other binaries: ending a container is left to its
+/// [`Named`] guard (`husk kill`, then whatever still mentions the marker, then the entry).
 impl Drop for Proc {
     fn drop(&mut self) {
-        // Once reaped, the pid may belong to someone else: leave it alone.
-        if !self.reaped {
-            kill(self.pid(), SIGKILL);
-            let _ = self.child.wait();
-        }
+        self.end_unreaped(|pid| {
+            kill(pid, SIGKILL);
+        });
     }
 }
 
@@ -246,24 +248,17 @@ impl Drop for Named {
 struct Case {
     dir: PathBuf,
     marker: String,
-    watched: Vec<String>,
-    mounts_before: BTreeSet<String>,
+    mounts: MountWatch,
 }
 
 impl Case {
     /// A fresh directory for test `test`; `rootfs` are the trees it will use (their mount
     /// table lines are watched too).
     fn new(test: &str, rootfs: &[&Path]) -> Case {
-        let dir = std::env::temp_dir().join(format!("husk-named.{}.{test}.t", std::process::id()));
-        rootfs::remove_tree(&dir).unwrap_or_else(|why| panic!("{why}"));
-        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
-        let dir = dir.canonicalize().unwrap();
-        let marker = path_str(&dir).to_string();
-        let mut watched = vec![marker.clone()];
-        watched.extend(rootfs.iter().map(|t| path_str(t).to_string()));
-        let mut case = Case { dir, marker, watched, mounts_before: BTreeSet::new() };
-        case.mounts_before = case.watched_mounts();
-        case
+        let (dir, marker) =
+            fresh_dir(&std::env::temp_dir().join(format!("husk-named.{}.{test}.t", std::process::id())));
+        let mounts = MountWatch::new(&[&[dir.as_path()], rootfs].concat());
+        Case { dir, marker, mounts }
     }
 
     fn join(&self, name: &str) -> PathBuf {
@@ -292,9 +287,7 @@ impl Case {
 
     /// `husk run FIRST OPTS -- sh -c SCRIPT MARKER`.
     fn run_cmd(&self, first: &[&str], opts: &[&str], script: &str) -> Command {
-        let mut cmd = Command::new(HUSK);
-        cmd.arg("run").args(first).args(opts).args(["--", "sh", "-c", script, self.marker.as_str()]);
-        cmd
+        husk_sh(&[first, opts].concat(), script, &self.marker)
     }
 
     /// The host pid of the init of this test's (only) running container: the process that
@@ -316,26 +309,8 @@ impl Case {
     /// No process mentions the marker any more, and the watched host mount table lines are
     /// as they were.
     fn assert_clean(&self, after: &str) {
-        wait_until(
-            || format!("the processes left by {after} to end: {:?}", mentioning(&self.marker)),
-            || mentioning(&self.marker).is_empty(),
-        );
-        let now = self.watched_mounts();
-        assert!(
-            now == self.mounts_before,
-            "the host mount table changed after {after}\n  appeared: {:#?}\n  disappeared: {:#?}",
-            now.difference(&self.mounts_before).collect::<Vec<_>>(),
-            self.mounts_before.difference(&now).collect::<Vec<_>>()
-        );
-    }
-
-    fn watched_mounts(&self) -> BTreeSet<String> {
-        fs::read_to_string("/proc/self/mountinfo")
-            .expect("read /proc/self/mountinfo")
-            .lines()
-            .filter(|line| self.watched.iter().any(|w| line.contains(w.as_str())))
-            .map(str::to_string)
-            .collect()
+        wait_unmentioned(&self.marker, after, Patience::DEFAULT);
+        self.mounts.assert_unchanged(after);
     }
 }
 
@@ -386,19 +361,6 @@ fn ps_table(text: &str) -> Vec<(i32, i32, String)> {
             (f[0].parse().unwrap(), f[1].parse().unwrap(), f[2].to_string())
         })
         .collect()
-}
-
-/// The fixture, or print why the test is skipped and return.
-macro_rules! need {
-    ($test:literal, $fixture:expr) => {
-        match $fixture {
-            Ok(value) => value,
-            Err(why) => {
-                eprintln!("skipped: {}: {why}", $test);
-                return;
-            }
-        }
-    };
 }
 
 /// A loop that keeps a container alive with a stable set of processes: COMMAND (sh, PID 2)

@@ -19,17 +19,15 @@
 
 mod common;
 
-use common::proc::{HUSK, Outcome, busybox, debian, path_str};
+use common::case::{fresh_dir, husk_run, husk_sh, wait_unmentioned};
+use common::need;
+use common::proc::{HUSK, Outcome, Proc, busybox, debian, path_str};
 use common::rootfs;
-use common::tree::{DEADLINE, POLL, kill_tree, mentioning};
+use common::tree::{PATIENCE, kill_tree};
 use std::fs;
-use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::thread;
-use std::time::Instant;
+use std::process::{Command, Stdio};
 
 // ---------------------------------------------------------------------------------------
 // Capabilities: numbers and masks
@@ -120,115 +118,17 @@ const STATUS: &str = "grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):' /proc/se
 // Helpers: processes, output, one test's directory
 // ---------------------------------------------------------------------------------------
 
-/// Polls `probe` until it gives a value; after [`DEADLINE`] fails the test with `describe()`.
-fn wait_for<T>(describe: impl Fn() -> String, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        if Instant::now() >= deadline {
-            panic!("timed out after {DEADLINE:?} waiting for {}", describe());
-        }
-        thread::sleep(POLL);
-    }
-}
-
-/// A started process whose stdout and stderr are collected on threads of their own, stdin
-/// from /dev/null. Dropped before it was reaped (a failed test, or a host-side control that
-/// is meant to be stopped), it is killed with all its descendants and reaped.
-struct Running {
-    what: String,
-    child: Child,
-    output: [Arc<Mutex<Vec<u8>>>; 2],
-    closed: mpsc::Receiver<()>,
-    reaped: bool,
-}
-
-impl Running {
-    fn start(cmd: &mut Command) -> Running {
-        let what = format!("{cmd:?}");
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-        let (tx, closed) = mpsc::channel();
-        let pipes: [Box<dyn Read + Send>; 2] =
-            [Box::new(child.stdout.take().unwrap()), Box::new(child.stderr.take().unwrap())];
-        let output = [Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new()))];
-        for (mut pipe, sink) in pipes.into_iter().zip(output.iter().cloned()) {
-            let tx = tx.clone();
-            thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                loop {
-                    match pipe.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(_) => break,
-                    }
-                }
-                let _ = tx.send(());
-            });
-        }
-        Running { what, child, output, closed, reaped: false }
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    fn text(&self, i: usize) -> String {
-        String::from_utf8_lossy(&self.output[i].lock().unwrap()).into_owned()
-    }
-
-    /// Whether it has ended (and is then reaped).
-    fn ended(&mut self) -> Option<ExitStatus> {
-        let status = self.child.try_wait().expect("waitpid")?;
-        self.reaped = true;
-        Some(status)
-    }
-
-    /// Waits for the end, and for both pipes to close (a process left behind would hold
-    /// them open), within [`DEADLINE`].
-    fn finish(mut self) -> Outcome {
-        let deadline = Instant::now() + DEADLINE;
-        let status = loop {
-            if let Some(status) = self.ended() {
-                break status;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "{} still runs after {DEADLINE:?}\n  stdout so far: {:?}\n  stderr so far: {:?}",
-                    self.what,
-                    self.text(0),
-                    self.text(1)
-                );
-            }
-            thread::sleep(POLL);
-        };
-        for _ in 0..2 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if self.closed.recv_timeout(left).is_err() {
-                panic!(
-                    "the output pipes of {} stay open after it ended ({status}): a process was \
-                     left behind\n  stdout: {:?}\n  stderr: {:?}",
-                    self.what,
-                    self.text(0),
-                    self.text(1)
-                );
-            }
-        }
-        Outcome { what: self.what.clone(), status, stdout: self.text(0), stderr: self.text(1) }
-    }
-}
-
-impl Drop for Running {
+/// A [`Proc`] dropped before it was reaped (a failed test, or a host-side control that is
+/// meant to be stopped) is killed with all its descendants, and reaped.
+impl Drop for Proc {
     fn drop(&mut self) {
-        // Once reaped, the pid may belong to someone else: leave it alone.
-        if !self.reaped {
-            kill_tree(self.pid());
-            let _ = self.child.wait();
-        }
+        self.end_unreaped(kill_tree);
     }
+}
+
+/// Starts `cmd` (stdin /dev/null), its waits held to [`PATIENCE`].
+fn start(cmd: &mut Command) -> Proc {
+    Proc::start(cmd).patient(PATIENCE)
 }
 
 /// One test's world: its directory, whose path is the marker every container command
@@ -240,14 +140,12 @@ struct Case {
 
 impl Case {
     fn new(name: &str) -> Case {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("privileges.{}.{name}.t", std::process::id()));
-        rootfs::remove_tree(&dir).unwrap_or_else(|why| panic!("{why}"));
-        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+        let (dir, marker) = fresh_dir(
+            &Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("privileges.{}.{name}.t", std::process::id())),
+        );
         // Others (uid 1000 in the host-side controls) must be able to reach what is inside.
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        let dir = dir.canonicalize().unwrap();
-        let marker = path_str(&dir).to_string();
         Case { dir, marker }
     }
 
@@ -264,41 +162,25 @@ impl Case {
 
     /// `husk run OPTS -- sh -c SCRIPT MARKER` (the marker is the script's `$0`).
     fn sh(&self, opts: &[&str], script: &str) -> Command {
-        let mut cmd = Command::new(HUSK);
-        cmd.arg("run").args(opts).args(["--", "sh", "-c", script, self.marker.as_str()]);
-        cmd
+        husk_sh(opts, script, &self.marker)
     }
 
     /// `husk run OPTS -- COMMAND...`
     fn cmd(&self, opts: &[&str], command: &[&str]) -> Command {
-        let mut cmd = Command::new(HUSK);
-        cmd.arg("run").args(opts).arg("--").args(command);
-        cmd
+        husk_run(opts, command)
     }
 
     /// `husk run OPTS -- sh -c 'python3 -c "$1" "$0"' MARKER SCRIPT`: python3 started by a
     /// shell, so what it holds has survived two execve calls after husk's set-up.
     fn py(&self, opts: &[&str], script: &str) -> Command {
-        let mut cmd = Command::new(HUSK);
-        cmd.arg("run").args(opts).args([
-            "--",
-            "sh",
-            "-c",
-            "python3 -c \"$1\" \"$0\"",
-            self.marker.as_str(),
-            script,
-        ]);
-        cmd
+        husk_run(opts, &["sh", "-c", "python3 -c \"$1\" \"$0\"", &self.marker, script])
     }
 
     /// Runs `cmd` to its end, then checks that nothing was left behind: no process mentions
     /// the marker, nothing is mounted under the test's directory.
     fn run(&self, cmd: &mut Command) -> Outcome {
-        let outcome = Running::start(cmd).finish();
-        wait_for(
-            || format!("the processes left by {} to end: {:?}", outcome.what, mentioning(&self.marker)),
-            || mentioning(&self.marker).is_empty().then_some(()),
-        );
+        let outcome = start(cmd).wait();
+        wait_unmentioned(&self.marker, &outcome.what, PATIENCE);
         let mounted = rootfs::mounts_under(&self.dir);
         assert!(mounted.is_empty(), "mounted on the host after {}: {mounted:?}", outcome.what);
         outcome
@@ -320,19 +202,6 @@ fn tool(name: &str) -> Option<PathBuf> {
         .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
-}
-
-/// The fixture, or print why the test is skipped and return.
-macro_rules! need {
-    ($test:literal, $fixture:expr) => {
-        match $fixture {
-            Ok(value) => value,
-            Err(why) => {
-                eprintln!("skipped: {}: {why}", $test);
-                return;
-            }
-        }
-    };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -643,14 +512,14 @@ fn no_new_privs_defeats_setuid_root_binaries() {
     install(&busybox, &root.join("suid/su"), 0o4755);
 
     // The control: on the host, without no_new_privs, uid 1000 becomes root through it.
-    let control = Running::start(Command::new(&chroot).arg("--userspec=1000:1000").arg(&root).args([
+    let control = start(Command::new(&chroot).arg("--userspec=1000:1000").arg(&root).args([
         "/suid/su",
         "-c",
         "id -u",
         "root",
         &case.marker,
     ]))
-    .finish();
+    .wait();
     control.expect(0, "0\n", "");
 
     let rootfs = path_str(&root);
@@ -727,7 +596,7 @@ fn file_capabilities_give_nothing() {
     }
 
     // The control.
-    let mut control = Running::start(
+    let mut control = start(
         Command::new(&unshare)
             .arg("--net")
             .arg(&setpriv)
@@ -737,14 +606,14 @@ fn file_capabilities_give_nothing() {
     );
     let pid = control.pid();
     let what = control.what.clone();
-    wait_for(
+    PATIENCE.wait_for(
         || format!("the host-side control {what} to listen on port 80"),
         || {
             if let Some(status) = control.ended() {
                 panic!(
                     "the host-side control ended ({status}): stdout {:?}, stderr {:?}",
-                    control.text(0),
-                    control.text(1)
+                    control.stdout.text(),
+                    control.stderr.text()
                 );
             }
             // Only once the exec chain reached nc: before that /proc/PID/net is the host's.

@@ -20,34 +20,28 @@
 
 mod common;
 
+use common::case::{MountWatch, fresh_dir, husk_run, husk_sh, wait_unmentioned};
+use common::need;
 use common::proc::{
-    HUSK, NR_RT_SIGTIMEDWAIT, Outcome, POLL, Proc, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM, SIGUSR1,
-    SIGUSR2, busybox, cmdline, debian, dir_names, interfaces, kill, mentioning, path_str, pids, send,
-    wait_for, wait_until,
+    HUSK, NR_RT_SIGTIMEDWAIT, Outcome, Patience, Proc, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM, SIGUSR1,
+    SIGUSR2, busybox, cmdline, debian, dir_names, interfaces, mentioning, path_str, pids, send, wait_for,
+    wait_until,
 };
 use common::rootfs;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use common::tree::{kill_tree, stat};
+use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
-use std::thread;
 
 // ---------------------------------------------------------------------------------------
 // Helpers: waiting, signals, /proc
 // ---------------------------------------------------------------------------------------
 
-/// `(pid, ppid, state)` of a process, from /proc/PID/stat.
-fn stat(pid: i32) -> Option<(i32, i32, char)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let mut fields = text[text.rfind(')')? + 1..].split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    Some((pid, fields.next()?.parse().ok()?, state))
-}
-
 /// Whether `pid` exists and is not a zombie.
 fn alive(pid: i32) -> bool {
-    stat(pid).is_some_and(|(_, _, state)| state != 'Z')
+    stat(pid).is_some_and(|(_, state)| state != 'Z')
 }
 
 /// The PID namespace of `pid` (`pid:[inode]`).
@@ -67,34 +61,6 @@ fn host_namespace(kind: &str) -> String {
         .unwrap_or_else(|e| panic!("readlink /proc/self/ns/{kind}: {e}"))
         .to_string_lossy()
         .into_owned()
-}
-
-/// Kills every live descendant of `root` (repeating while new ones appear), then `root`.
-fn kill_tree(root: i32) {
-    for _ in 0..200 {
-        let mut by_parent: HashMap<i32, Vec<i32>> = HashMap::new();
-        for (pid, ppid, state) in pids().into_iter().filter_map(stat) {
-            if state != 'Z' {
-                by_parent.entry(ppid).or_default().push(pid);
-            }
-        }
-        let mut live = Vec::new();
-        let mut queue = vec![root];
-        while let Some(pid) = queue.pop() {
-            for child in by_parent.remove(&pid).unwrap_or_default() {
-                queue.push(child);
-                live.push(child);
-            }
-        }
-        if live.is_empty() {
-            break;
-        }
-        for pid in live {
-            kill(pid, SIGKILL);
-        }
-        thread::sleep(POLL);
-    }
-    kill(root, SIGKILL);
 }
 
 /// The `(mount point, type, options)` of each line of a /proc/mounts text.
@@ -125,11 +91,7 @@ fn is_read_only(options: &str) -> bool {
 /// reaped.
 impl Drop for Proc {
     fn drop(&mut self) {
-        // Once reaped, the pid may belong to someone else: leave it alone.
-        if !self.reaped {
-            kill_tree(self.pid());
-            let _ = self.child.wait();
-        }
+        self.end_unreaped(kill_tree);
     }
 }
 
@@ -153,51 +115,21 @@ struct Case {
     dir: PathBuf,
     marker: String,
     host_dirs: Vec<PathBuf>,
-    watched: Vec<String>,
-    mounts_before: BTreeSet<String>,
+    mounts: MountWatch,
 }
 
 impl Case {
     /// A fresh directory for test `name`; `rootfs` are the shared fixture trees it will use
     /// (their mount table lines are watched too).
     fn new(name: &str, rootfs: &[&Path]) -> Case {
-        let dir = std::env::temp_dir().join(format!("husk-run.{}.{name}.t", std::process::id()));
-        rootfs::remove_tree(&dir).unwrap_or_else(|why| panic!("{why}"));
-        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
-        let dir = dir.canonicalize().unwrap();
-        let marker = path_str(&dir).to_string();
-        let mut case = Case {
-            name: name.to_string(),
-            dir,
-            marker: marker.clone(),
-            host_dirs: Vec::new(),
-            watched: Vec::new(),
-            mounts_before: BTreeSet::new(),
-        };
-        case.watch(Path::new(&marker));
-        for tree in rootfs {
-            case.watch(tree);
-        }
-        case
+        let (dir, marker) =
+            fresh_dir(&std::env::temp_dir().join(format!("husk-run.{}.{name}.t", std::process::id())));
+        let mounts = MountWatch::new(&[&[dir.as_path()], rootfs].concat());
+        Case { name: name.to_string(), dir, marker, host_dirs: Vec::new(), mounts }
     }
 
     fn join(&self, name: &str) -> PathBuf {
         self.dir.join(name)
-    }
-
-    /// Watches the host mount table lines mentioning `path`.
-    fn watch(&mut self, path: &Path) {
-        self.watched.push(path_str(path).to_string());
-        self.mounts_before = self.watched_mounts();
-    }
-
-    fn watched_mounts(&self) -> BTreeSet<String> {
-        fs::read_to_string("/proc/self/mountinfo")
-            .expect("read /proc/self/mountinfo")
-            .lines()
-            .filter(|line| self.watched.iter().any(|w| line.contains(w.as_str())))
-            .map(str::to_string)
-            .collect()
     }
 
     /// A new, empty directory `/<unique>` at the host's root (removed on drop), watched.
@@ -206,7 +138,7 @@ impl Case {
         rootfs::remove_tree(&dir).unwrap_or_else(|why| panic!("{why}"));
         fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
         self.host_dirs.push(dir.clone());
-        self.watch(&dir);
+        self.mounts.add(&dir);
         dir
     }
 
@@ -219,16 +151,12 @@ impl Case {
 
     /// `husk run OPTS -- sh -c SCRIPT MARKER` (the marker is the script's `$0`).
     fn sh(&self, opts: &[&str], script: &str) -> Command {
-        let mut cmd = Command::new(HUSK);
-        cmd.arg("run").args(opts).args(["--", "sh", "-c", script, self.marker.as_str()]);
-        cmd
+        husk_sh(opts, script, &self.marker)
     }
 
     /// `husk run OPTS -- COMMAND...`
     fn cmd(&self, opts: &[&str], command: &[&str]) -> Command {
-        let mut cmd = Command::new(HUSK);
-        cmd.arg("run").args(opts).arg("--").args(command);
-        cmd
+        husk_run(opts, command)
     }
 
     /// Runs `cmd` to its end, then checks that nothing was left behind.
@@ -241,17 +169,8 @@ impl Case {
     /// No process mentions the marker any more, and the watched host mount table lines are
     /// as they were.
     fn assert_clean(&self, after: &str) {
-        wait_until(
-            || format!("the processes left by {after} to end: {:?}", mentioning(&self.marker)),
-            || mentioning(&self.marker).is_empty(),
-        );
-        let now = self.watched_mounts();
-        assert!(
-            now == self.mounts_before,
-            "the host mount table changed after {after}\n  appeared: {:#?}\n  disappeared: {:#?}",
-            now.difference(&self.mounts_before).collect::<Vec<_>>(),
-            self.mounts_before.difference(&now).collect::<Vec<_>>()
-        );
+        wait_unmentioned(&self.marker, after, Patience::DEFAULT);
+        self.mounts.assert_unchanged(after);
     }
 }
 
@@ -263,19 +182,6 @@ impl Drop for Case {
             }
         }
     }
-}
-
-/// The fixture, or print why the test is skipped and return.
-macro_rules! need {
-    ($test:literal, $fixture:expr) => {
-        match $fixture {
-            Ok(value) => value,
-            Err(why) => {
-                eprintln!("skipped: {}: {why}", $test);
-                return;
-            }
-        }
-    };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1056,7 +962,7 @@ fn husk_and_the_containers_init_stay_small() {
     let husk = proc.pid();
     let init = wait_for(
         || format!("the container's init, a child of husk {husk}"),
-        || pids().into_iter().find(|&p| stat(p).is_some_and(|(_, ppid, _)| ppid == husk)),
+        || pids().into_iter().find(|&p| stat(p).is_some_and(|(ppid, _)| ppid == husk)),
     );
     let resident = |pid: i32| -> u64 {
         let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

@@ -48,24 +48,47 @@ pub fn send(pid: i32, sig: i32) {
     }
 }
 
-/// Polls `probe` until it gives a value; after [`DEADLINE`] fails the test with `describe()`
-/// (called only then, so it can show the latest state of what was awaited).
-pub fn wait_for<T>(describe: impl Fn() -> String, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = probe() {
-            return value;
+/// How long a wait may take before the test fails, and how often it polls meanwhile.
+#[derive(Clone, Copy, Debug)]
+pub struct Patience {
+    pub deadline: Duration,
+    pub poll: Duration,
+}
+
+impl Patience {
+    /// [`DEADLINE`] and [`POLL`].
+    pub const DEFAULT: Patience = Patience { deadline: DEADLINE, poll: POLL };
+
+    /// Polls `probe` until it gives a value; after the deadline fails the test with
+    /// `describe()` (called only then, so it can show the latest state of what was awaited).
+    pub fn wait_for<T>(self, describe: impl Fn() -> String, mut probe: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + self.deadline;
+        loop {
+            if let Some(value) = probe() {
+                return value;
+            }
+            if Instant::now() >= deadline {
+                panic!("timed out after {:?} waiting for {}", self.deadline, describe());
+            }
+            thread::sleep(self.poll);
         }
-        if Instant::now() >= deadline {
-            panic!("timed out after {DEADLINE:?} waiting for {}", describe());
-        }
-        thread::sleep(POLL);
+    }
+
+    /// [`Patience::wait_for`] a condition.
+    pub fn wait_until(self, describe: impl Fn() -> String, mut condition: impl FnMut() -> bool) {
+        self.wait_for(describe, || condition().then_some(()));
     }
 }
 
+/// Polls `probe` until it gives a value; after [`DEADLINE`] fails the test with `describe()`
+/// (called only then, so it can show the latest state of what was awaited).
+pub fn wait_for<T>(describe: impl Fn() -> String, probe: impl FnMut() -> Option<T>) -> T {
+    Patience::DEFAULT.wait_for(describe, probe)
+}
+
 /// [`wait_for`] a condition.
-pub fn wait_until(describe: impl Fn() -> String, mut condition: impl FnMut() -> bool) {
-    wait_for(describe, || condition().then_some(()));
+pub fn wait_until(describe: impl Fn() -> String, condition: impl FnMut() -> bool) {
+    Patience::DEFAULT.wait_until(describe, condition);
 }
 
 /// The pids in /proc.
@@ -121,14 +144,17 @@ impl Capture {
     }
 }
 
-/// A started process with stdout and stderr captured. Each test binary that uses it says
-/// in its own `impl Drop for Proc` how one dropped before it was waited for is killed.
+/// A started process with stdout and stderr captured, its waits held to [`Patience`]
+/// ([`Patience::DEFAULT`] unless [`Proc::patient`] says otherwise). Each test binary that
+/// uses it says in its own `impl Drop for Proc` how one dropped before it was waited for is
+/// killed.
 pub struct Proc {
     pub what: String,
     pub child: Child,
     pub stdout: Arc<Capture>,
     pub stderr: Arc<Capture>,
     pub reaped: bool,
+    pub patience: Patience,
 }
 
 impl Proc {
@@ -143,21 +169,43 @@ impl Proc {
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
         let stdout = Capture::start(child.stdout.take().unwrap());
         let stderr = Capture::start(child.stderr.take().unwrap());
-        Proc { what, child, stdout, stderr, reaped: false }
+        Proc { what, child, stdout, stderr, reaped: false, patience: Patience::DEFAULT }
+    }
+
+    /// The same process, its waits held to `patience`.
+    pub fn patient(mut self, patience: Patience) -> Proc {
+        self.patience = patience;
+        self
     }
 
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
     }
 
-    /// Whether the process is still running (not exited, not reaped).
-    pub fn running(&mut self) -> bool {
-        !self.reaped && self.child.try_wait().expect("waitpid").is_none()
+    /// For a binary's `impl Drop for Proc`: unless it was reaped, ends it with `end(pid)` and
+    /// reaps it. Once reaped, the pid may belong to someone else: it is left alone.
+    pub fn end_unreaped(&mut self, end: impl FnOnce(i32)) {
+        if !self.reaped {
+            end(self.pid());
+            let _ = self.child.wait();
+        }
     }
 
-    /// Waits until stdout holds `needle`.
-    pub fn wait_stdout(&self, needle: &str) {
-        wait_until(
+    /// How the process ended, if it has: it is then reaped (and its pid no longer ours).
+    pub fn ended(&mut self) -> Option<ExitStatus> {
+        let status = self.child.try_wait().expect("waitpid")?;
+        self.reaped = true;
+        Some(status)
+    }
+
+    /// Whether the process is still running (not exited, not reaped).
+    pub fn running(&mut self) -> bool {
+        !self.reaped && self.ended().is_none()
+    }
+
+    /// Waits until stdout holds `needle`; returns all of stdout so far.
+    pub fn wait_stdout(&self, needle: &str) -> String {
+        self.patience.wait_for(
             || {
                 format!(
                     "{needle:?} on the stdout of {}\n  stdout so far: {:?}\n  stderr so far: {:?}",
@@ -166,15 +214,18 @@ impl Proc {
                     self.stderr.text()
                 )
             },
-            || self.stdout.text().contains(needle),
-        );
+            || {
+                let out = self.stdout.text();
+                out.contains(needle).then_some(out)
+            },
+        )
     }
 
     /// Waits for the process to end and for its output pipes to close (a process left
     /// behind in the container would hold them open).
     pub fn wait(&mut self) -> Outcome {
         let (what, stdout, stderr, child) = (&self.what, &self.stdout, &self.stderr, &mut self.child);
-        let status = wait_for(
+        let status = self.patience.wait_for(
             || {
                 format!(
                     "{what} to exit\n  stdout so far: {:?}\n  stderr so far: {:?}",
@@ -185,7 +236,7 @@ impl Proc {
             || child.try_wait().expect("waitpid"),
         );
         self.reaped = true;
-        wait_until(
+        self.patience.wait_until(
             || {
                 format!(
                     "the output pipes of {} to close after it ended with {status}: a leftover \

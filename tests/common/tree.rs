@@ -1,12 +1,12 @@
-//! Process-tree helpers shared by the binaries that run python3 in containers (escape,
-//! privileges; named uses [`stat`]): their more generous deadline and poll interval,
-//! /proc/PID/stat as `(parent, state)`, the live processes mentioning a marker, and
-//! killing a whole tree.
+//! Process-tree helpers: /proc/PID/stat as `(parent, state)` (run, named), killing a whole
+//! tree (every binary whose `Proc` kills its tree on drop: escape, privileges, run, init),
+//! and the more generous [`PATIENCE`] of the binaries that run python3 in containers
+//! (escape, privileges).
 
 // Each test binary compiles this module and uses a different subset of it.
 #![allow(dead_code)]
 
-use super::proc::{SIGKILL, cmdline, kill, pids};
+use super::proc::{Patience, SIGKILL, kill, pids};
 use std::fs;
 use std::thread;
 use std::time::Duration;
@@ -18,23 +18,15 @@ pub const DEADLINE: Duration = Duration::from_secs(60);
 /// How often a condition is polled while waiting for it.
 pub const POLL: Duration = Duration::from_millis(5);
 
+/// [`DEADLINE`] and [`POLL`], for waits and for a [`Proc`](super::proc::Proc).
+pub const PATIENCE: Patience = Patience { deadline: DEADLINE, poll: POLL };
+
 /// `(parent, state)` of a process, from /proc/PID/stat.
 pub fn stat(pid: i32) -> Option<(i32, char)> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let mut fields = text[text.rfind(')')? + 1..].split_whitespace();
     let state = fields.next()?.chars().next()?;
     Some((fields.next()?.parse().ok()?, state))
-}
-
-/// Live processes (this one excluded) whose arguments mention `marker`.
-pub fn mentioning(marker: &str) -> Vec<(i32, String)> {
-    let me = std::process::id() as i32;
-    pids()
-        .into_iter()
-        .filter(|&pid| pid != me && stat(pid).is_some_and(|(_, state)| state != 'Z'))
-        .map(|pid| (pid, cmdline(pid)))
-        .filter(|(_, args)| args.contains(marker))
-        .collect()
 }
 
 /// Kills every live descendant of `root` (repeating while new ones appear), then `root`.
