@@ -10,6 +10,7 @@ use crate::args::{Net, RunSpec, VolumeKind};
 use crate::cgroup::{self, Group};
 use crate::cpath::CPath;
 use crate::identity;
+use crate::network::Handshake;
 use crate::out;
 use crate::pid1::{Place, Supervisor};
 use crate::rootfs;
@@ -20,13 +21,17 @@ use crate::spawn::{self, CallerSignals, Launch};
 use crate::state::{self, Claim, Entry, Registry};
 use crate::status;
 
-/// The namespaces every container gets (clone(2)); the network one unless `--net host`.
-const NAMESPACES: u64 = (linux_raw_sys::general::CLONE_NEWPID
-    | linux_raw_sys::general::CLONE_NEWNS
+/// The container's init is cloned into a new PID namespace, which makes it PID 1 (that
+/// cannot come later: unshare(2) of one moves only the children).
+const NEW_PID: u64 = linux_raw_sys::general::CLONE_NEWPID as u64;
+
+/// The namespaces the init then moves into itself, so that making them (the mount table
+/// copied, IPC's sysctls registered) runs alongside the network namespace the host side
+/// makes (see network.rs). The network one, unless `--net host`, is joined later.
+const NEW_OTHERS: u32 = linux_raw_sys::general::CLONE_NEWNS
     | linux_raw_sys::general::CLONE_NEWUTS
     | linux_raw_sys::general::CLONE_NEWIPC
-    | linux_raw_sys::general::CLONE_NEWCGROUP) as u64;
-const NEWNET: u64 = linux_raw_sys::general::CLONE_NEWNET as u64;
+    | linux_raw_sys::general::CLONE_NEWCGROUP;
 
 /// `husk run`: returns the exit code to end with.
 #[inline(never)] // a role's own frame: see main.rs
@@ -173,9 +178,24 @@ fn start(
     } else {
         None
     };
-    let flags = NAMESPACES | if spec.net == Net::None { NEWNET } else { 0 };
-    let context = Context { take_terminal, parent: lifeline.as_fd(), in_group: group.is_some(), ready };
-    let child = match sys::clone(flags, group.as_ref().map(Group::fd)) {
+    let network = match spec.net {
+        Net::None => match Handshake::new() {
+            Ok(handshake) => Some(handshake),
+            Err(e) => {
+                out::error("pipe", b"", e);
+                return status::FAILURE;
+            }
+        },
+        Net::Host => None,
+    };
+    let context = Context {
+        take_terminal,
+        parent: lifeline.as_fd(),
+        in_group: group.is_some(),
+        ready,
+        network: network.as_ref(),
+    };
+    let child = match sys::clone(NEW_PID, group.as_ref().map(Group::fd)) {
         Ok(0) => container_init(spec, process, signals, &context),
         Ok(pid) => pid,
         Err(e) => {
@@ -193,6 +213,10 @@ fn start(
         }
     };
     drop(lifeline);
+    if let Some(Err((step, e))) = network.map(|network| network.make(child)) {
+        // The init ends with 125 on its own (network.rs); its status is the one passed on.
+        out::error(step, b"network", e);
+    }
     if let Some(entry) = entry {
         record_state(entry, spec, process, child);
     }
@@ -255,6 +279,8 @@ struct Context<'f> {
     in_group: bool,
     /// Where to report "COMMAND started" (a byte 0) for --detach.
     ready: Option<BorrowedFd<'f>>,
+    /// `--net none`: the way to the network namespace the host side makes meanwhile.
+    network: Option<&'f Handshake>,
 }
 
 /// The container's cgroup with the limits written, or the exit code after saying why not.
@@ -322,17 +348,10 @@ fn container_init(spec: &RunSpec, process: &Process, signals: &CallerSignals, co
     let _ = sys::prctl(linux_raw_sys::prctl::PR_SET_DUMPABLE, 0, 0);
     // No descriptor of the host's but stdio crosses into the container: an inherited
     // directory fd would be a way out of the root (the runc CVE-2024-21626 class).
-    // (The readiness pipe of --detach stays: it is close-on-exec, so COMMAND never has it.)
-    match context.ready {
-        Some(ready) => {
-            let fd = rustix::fd::AsRawFd::as_raw_fd(&ready) as u32;
-            let _ = sys::close_range(3, fd.saturating_sub(1));
-            let _ = sys::close_from(fd + 1);
-        }
-        None => {
-            let _ = sys::close_from(3);
-        }
-    }
+    // (Kept, all close-on-exec so COMMAND never has them: the readiness pipe of --detach,
+    // and until the init has joined the network namespace, its pipe and the host's pidfd.)
+    let network = context.network.map(Handshake::ready_fd);
+    close_all_but([raw(context.ready), raw(network), raw(network.and(Some(context.parent)))]);
     sys::exit(match prepare_and_run(spec, process, signals, context) {
         Ok(code) => code,
         Err(failure) => {
@@ -348,35 +367,46 @@ fn prepare_and_run<'a>(
     signals: &CallerSignals,
     context: &Context,
 ) -> Result<u8, rootfs::Failure<'a>> {
-    let entered = rootfs::enter(spec, context.in_group)?;
+    // Everything up to the root's network step runs while the host side makes the network
+    // namespace (see network.rs). The cgroup namespace is rooted where the init is: in the
+    // container's own cgroup when there is one (cloned into it).
+    sys::unshare(NEW_OTHERS).map_err(|errno| rootfs::Failure {
+        step: "unshare",
+        path: b"namespaces",
+        errno,
+    })?;
     rustix::system::sethostname(spec.hostname).map_err(|errno| rootfs::Failure {
         step: "sethostname",
         path: spec.hostname,
         errno,
     })?;
-    if spec.net == Net::None {
-        sys::loopback_up().map_err(|errno| rootfs::Failure { step: "loopback", path: b"lo", errno })?;
-    }
-
     let mut env = identity::Environment::new();
     let envp = env.build(spec.hostname, spec.user, &spec.env, process);
     let mut cwd = CPath::new();
     let cwd =
         cwd.of(&[spec.cwd]).map_err(|errno| rootfs::Failure { step: "chdir", path: spec.cwd, errno })?;
     let path = identity::command_path(&spec.env, process);
-    let mut privileges = identity::privileges(
-        spec.user,
-        (spec.caps_added, spec.caps_dropped),
-        spec.seccomp,
-        entered == rootfs::Entered::Chrooted,
-    );
     // The bounding set is shrunk here, once, for COMMAND (which inherits it) and for the init
     // itself, which later keeps even less (confine_init): each drop builds new credentials.
-    spawn::shrink_bounding_set(!privileges.bounding).map_err(|errno| rootfs::Failure {
-        step: "capabilities",
-        path: b"init",
-        errno,
-    })?;
+    // (Only the effective set matters for building the root, and that stays whole.)
+    let caps = (spec.caps_added, spec.caps_dropped);
+    let shrink = |privileges: spawn::Privileges| {
+        spawn::shrink_bounding_set(!privileges.bounding).map_err(|errno| rootfs::Failure {
+            step: "capabilities",
+            path: b"init",
+            errno,
+        })
+    };
+    let mut privileges = identity::privileges(spec.user, caps, spec.seccomp, false);
+    shrink(privileges)?;
+    let join = context.network.map(|network| (network, context.parent));
+    if rootfs::enter(spec, context.in_group, join)? == rootfs::Entered::Chrooted {
+        privileges = identity::privileges(spec.user, caps, spec.seccomp, true);
+        shrink(privileges)?;
+    }
+    // Done with the host side's pidfd and the handshake: from here on, as at the start, no
+    // descriptor but stdio and --detach's pipe.
+    close_all_but([raw(context.ready), -1, -1]);
     privileges.bounding_before = privileges.bounding;
     let launch = Launch {
         name: process.arg(spec.command),
@@ -403,6 +433,22 @@ fn prepare_and_run<'a>(
     })?;
     let supervisor = Supervisor { child, group: false, place: Place::NamespaceInit };
     Ok(supervisor.wait(&mut |sig| Some(sig)).exit_code())
+}
+
+/// A descriptor's number, -1 for none.
+fn raw(fd: Option<BorrowedFd>) -> i32 {
+    fd.map_or(-1, |fd| rustix::fd::AsRawFd::as_raw_fd(&fd))
+}
+
+/// Closes every descriptor from 3 up but those in `keep` (-1: none).
+fn close_all_but(keep: [i32; 3]) {
+    let last = keep.into_iter().max().unwrap_or(-1);
+    for fd in 3..last {
+        if !keep.contains(&fd) {
+            let _ = sys::close_range(fd as u32, fd as u32);
+        }
+    }
+    let _ = sys::close_from(last.max(2) as u32 + 1);
 }
 
 /// Once COMMAND runs, the init needs one capability: CAP_KILL, to forward signals to a

@@ -16,6 +16,7 @@ pub mod identity;
 pub mod init;
 pub mod manage;
 pub mod mask;
+pub mod network;
 pub mod out;
 pub mod pid1;
 pub mod rootfs;

@@ -38,64 +38,64 @@ const CLONE_FLAGS: OpenTreeFlags = OpenTreeFlags::OPEN_TREE_CLONE.union(OpenTree
 /// makedev(1, 3): the one device that may stand in for a masked file.
 const DEV_NULL: u64 = (1 << 8) | 3;
 
-/// The container's /proc and /sys: descriptors of husk's own fresh mounts.
-#[derive(Clone, Copy)]
-pub struct Mounts<'f> {
-    pub proc: BorrowedFd<'f>,
-    pub sys: BorrowedFd<'f>,
+/// What the masks share: the first masked directory gets an empty read-only tmpfs, the
+/// first masked file a bind of the null device; the others get clones of those, once
+/// attached (a clone needs an attached source). A new superblock costs far more than a mount.
+#[derive(Default)]
+pub struct Masks {
+    empty: Option<OwnedFd>,
+    null: Option<OwnedFd>,
 }
 
-/// Masks and write-protects inside the container's /proc and /sys (so no rootfs symlink is
-/// involved). Paths this kernel does not have are skipped.
-pub fn apply(mounts: Mounts) -> Result<(), Failure<'static>> {
-    let attrs = MountAttrFlags::MOUNT_ATTR_RDONLY
-        | MountAttrFlags::MOUNT_ATTR_NOSUID
-        | MountAttrFlags::MOUNT_ATTR_NODEV
-        | MountAttrFlags::MOUNT_ATTR_NOEXEC;
-    let mut path = crate::cpath::CPath::new();
-    // The first masked directory gets an empty read-only tmpfs, the first masked file a bind
-    // of the null device; the others get clones of those, once attached (a clone needs an
-    // attached source). A new superblock costs far more than a mount.
-    let (mut empty, mut null): (Option<OwnedFd>, Option<OwnedFd>) = (None, None);
-    for masked in MASKED {
-        let Some(target) = existing(mounts, &mut path, "mask", masked)? else { continue };
-        let st = fstat(&target).map_err(fail("mask", masked))?;
-        let (first, make): (_, &dyn Fn() -> Result<OwnedFd, Errno>) =
-            if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-                (&mut empty, &|| fresh(c"tmpfs", &[(c"mode", c"0555"), (c"size", c"4k")], attrs))
-            } else {
-                (&mut null, &verified_null)
-            };
-        let tree = match first {
-            Some(first) => open_tree(first.as_fd(), c"", CLONE_FLAGS | OpenTreeFlags::AT_EMPTY_PATH),
-            None => make(),
+impl Masks {
+    /// Masks and write-protects the listed paths under `prefix` (`/proc/` or `/sys/`),
+    /// looked up from `base`, the descriptor of husk's own fresh mount there (so no rootfs
+    /// symlink is involved). Paths this kernel does not have are skipped.
+    pub fn apply(&mut self, base: BorrowedFd, prefix: &'static [u8]) -> Result<(), Failure<'static>> {
+        let attrs = MountAttrFlags::MOUNT_ATTR_RDONLY
+            | MountAttrFlags::MOUNT_ATTR_NOSUID
+            | MountAttrFlags::MOUNT_ATTR_NODEV
+            | MountAttrFlags::MOUNT_ATTR_NOEXEC;
+        let mut path = crate::cpath::CPath::new();
+        for masked in MASKED {
+            let Some(target) = existing(base, prefix, &mut path, "mask", masked)? else { continue };
+            let st = fstat(&target).map_err(fail("mask", masked))?;
+            let (first, make): (_, &dyn Fn() -> Result<OwnedFd, Errno>) =
+                if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+                    (&mut self.empty, &|| fresh(c"tmpfs", &[(c"mode", c"0555"), (c"size", c"4k")], attrs))
+                } else {
+                    (&mut self.null, &verified_null)
+                };
+            let tree = match first {
+                Some(first) => open_tree(first.as_fd(), c"", CLONE_FLAGS | OpenTreeFlags::AT_EMPTY_PATH),
+                None => make(),
+            }
+            .map_err(fail("mask", masked))?;
+            attach(tree.as_fd(), target.as_fd(), masked)?;
+            first.get_or_insert(tree);
         }
-        .map_err(fail("mask", masked))?;
-        attach(tree.as_fd(), target.as_fd(), masked)?;
-        first.get_or_insert(tree);
+        for protected in READ_ONLY {
+            let Some(target) = existing(base, prefix, &mut path, "read-only", protected)? else { continue };
+            let flags = CLONE_FLAGS | OpenTreeFlags::AT_EMPTY_PATH | OpenTreeFlags::AT_RECURSIVE;
+            let copy = open_tree(target.as_fd(), c"", flags).map_err(fail("read-only", protected))?;
+            sys::mount_setattr(copy.as_fd(), attrs.bits() as u64, true)
+                .map_err(fail("read-only", protected))?;
+            attach(copy.as_fd(), target.as_fd(), protected)?;
+        }
+        Ok(())
     }
-    for protected in READ_ONLY {
-        let Some(target) = existing(mounts, &mut path, "read-only", protected)? else { continue };
-        let flags = CLONE_FLAGS | OpenTreeFlags::AT_EMPTY_PATH | OpenTreeFlags::AT_RECURSIVE;
-        let copy = open_tree(target.as_fd(), c"", flags).map_err(fail("read-only", protected))?;
-        sys::mount_setattr(copy.as_fd(), attrs.bits() as u64, true).map_err(fail("read-only", protected))?;
-        attach(copy.as_fd(), target.as_fd(), protected)?;
-    }
-    Ok(())
 }
 
-/// `path` (under /proc or /sys), or None when this kernel does not have it. Looked up from
-/// the descriptor of husk's own mount, without following a final symlink.
+/// `path`, if it is under `prefix` and this kernel has it: looked up from `base`, without
+/// following a final symlink.
 fn existing(
-    mounts: Mounts,
+    base: BorrowedFd,
+    prefix: &[u8],
     buf: &mut crate::cpath::CPath,
     step: &'static str,
     path: &'static [u8],
 ) -> Result<Option<rustix::fd::OwnedFd>, Failure<'static>> {
-    let (base, name) = match path.strip_prefix(b"/proc/") {
-        Some(name) => (mounts.proc, name),
-        None => (mounts.sys, &path[b"/sys/".len()..]),
-    };
+    let Some(name) = path.strip_prefix(prefix) else { return Ok(None) };
     let c = buf.of(&[name]).map_err(fail(step, path))?;
     match openat(base, c, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
         Ok(fd) => Ok(Some(fd)),

@@ -1,5 +1,6 @@
 //! The container's file system, built inside its new mount namespace: clone the root and
-//! the volumes from the host, attach them, mount /proc, /sys, /dev and /tmp, pivot_root.
+//! the volumes from the host, attach the root, mount /proc, /dev and /tmp, pivot_root; then
+//! (in the container's network namespace) /sys, and the volumes.
 //!
 //! Every destination inside the root is resolved with openat2(RESOLVE_IN_ROOT) from a
 //! descriptor of the root, so a symlink in the root filesystem (`dev -> /tmp`,
@@ -67,8 +68,15 @@ pub enum Entered {
 ///
 /// With `cgroup`, the container runs in a cgroup of its own and in a new cgroup namespace
 /// rooted there: /sys/fs/cgroup then shows that group's own files (read-only).
+///
+/// With `network` (the init's side of the handshake and the host side's pidfd), the init
+/// joins the network namespace the host side makes meanwhile, just before /sys needs it.
 #[inline(never)] // its path buffer on its own frame, not on the init's whole life
-pub fn enter<'a>(spec: &RunSpec<'a>, cgroup: bool) -> Result<'a, Entered> {
+pub fn enter<'a>(
+    spec: &RunSpec<'a>,
+    cgroup: bool,
+    network: Option<(&crate::network::Handshake, BorrowedFd)>,
+) -> Result<'a, Entered> {
     // Nothing mounted from here on may propagate back to the host (or in from it): make
     // every mount in our copy of the tree private first (mount_namespaces(7), "Shared
     // subtrees"; a new namespace starts with the host's propagation types).
@@ -128,16 +136,25 @@ pub fn enter<'a>(spec: &RunSpec<'a>, cgroup: bool) -> Result<'a, Entered> {
     let basic = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NODEV;
     let noexec = basic | MountAttrFlags::MOUNT_ATTR_NOEXEC;
     let proc = attach_fresh(root, b"/proc", c"proc", &[], noexec)?;
-    let sys = attach_fresh(root, b"/sys", c"sysfs", &[], noexec | MountAttrFlags::MOUNT_ATTR_RDONLY)?;
-    if cgroup {
-        attach_fresh(root, b"/sys/fs/cgroup", c"cgroup2", &[], noexec | MountAttrFlags::MOUNT_ATTR_RDONLY)?;
-    }
-    crate::mask::apply(crate::mask::Mounts { proc: proc.as_fd(), sys: sys.as_fd() })?;
+    let mut masks = crate::mask::Masks::default();
+    masks.apply(proc.as_fd(), b"/proc/")?;
     populate_dev(root, console.as_ref())?;
     let tmp_is_volume = spec.volumes.iter().any(|v| v.dest == b"/tmp");
     if read_only_root && !tmp_is_volume {
         attach_fresh(root, b"/tmp", c"tmpfs", &[(c"mode", c"1777")], basic)?;
     }
+    // The rest is attached through `root`'s descriptor, so the root can be entered now:
+    // the wait for the old root's unmount then overlaps with the network namespace.
+    let entered = pivot(root)?;
+    // Everything above ran alongside the host side making the network namespace.
+    if let Some((network, host)) = network {
+        network.join(host).map_err(fail("setns", b"network"))?;
+    }
+    let sys = attach_fresh(root, b"/sys", c"sysfs", &[], noexec | MountAttrFlags::MOUNT_ATTR_RDONLY)?;
+    if cgroup {
+        attach_fresh(root, b"/sys/fs/cgroup", c"cgroup2", &[], noexec | MountAttrFlags::MOUNT_ATTR_RDONLY)?;
+    }
+    masks.apply(sys.as_fd(), b"/sys/")?;
     for (volume, tree) in spec.volumes.iter().zip(sources.iter()) {
         match tree {
             Some(tree) => {
@@ -150,7 +167,7 @@ pub fn enter<'a>(spec: &RunSpec<'a>, cgroup: bool) -> Result<'a, Entered> {
             }
         }
     }
-    pivot(root)
+    Ok(entered)
 }
 
 const MOUNT_ATTR_RDONLY: u64 = linux_raw_sys::general::MOUNT_ATTR_RDONLY as u64;

@@ -334,6 +334,101 @@ fn net_host_shares_the_hosts_interfaces() {
     );
 }
 
+/// A tool of a Debian package, found in the usual directories, or why the test is skipped
+/// (a failure in CI).
+fn tool(name: &str, package: &str) -> Result<PathBuf, String> {
+    ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+        .iter()
+        .map(|dir| Path::new(dir).join(name))
+        .find(|path| path.is_file())
+        .ok_or_else(|| rootfs::missing(format!("{name} not installed (apt-get install {package})")))
+}
+
+/// The `Cpus_allowed_list` of process `pid` (`self` for this one).
+fn cpus_allowed(pid: &str) -> String {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("Cpus_allowed_list:")).unwrap().to_string();
+    line.split_whitespace().nth(1).unwrap().to_string()
+}
+
+#[test]
+fn the_network_namespace_is_made_beside_the_root_and_cpus_are_kept() {
+    // husk run's host side makes the container's network namespace while the init builds
+    // the root, and sends the init, not yet running, to another CPU meanwhile (network.rs).
+    // Whatever CPUs husk was given (all of them, or one: then nothing moves), the host
+    // side, the init and COMMAND all end with exactly those; the host side is in the
+    // container's network namespace, which the init joined, and not in the host's.
+    let bb = need!("the_network_namespace_is_made_beside_the_root_and_cpus_are_kept", busybox());
+    let taskset = need!(
+        "the_network_namespace_is_made_beside_the_root_and_cpus_are_kept",
+        tool("taskset", "util-linux")
+    );
+    let case = Case::new("cpus", &[bb]);
+    for cpus in [cpus_allowed("self"), "0".to_string()] {
+        let mut cmd = Command::new(&taskset);
+        cmd.args(["-c", &cpus, HUSK, "run", "--rootfs", path_str(bb), "--", "sh", "-c"])
+            .args(["grep Cpus_allowed_list: /proc/self/status; echo ready; exec sleep 1000", &case.marker]);
+        let mut proc = Proc::start(&mut cmd);
+        let out = proc.wait_stdout("ready\n");
+        let husk = proc.pid();
+        let init = wait_for(
+            || format!("the container's init, a child of husk {husk}"),
+            || pids().into_iter().find(|&p| stat(p).is_some_and(|(ppid, _)| ppid == husk)),
+        );
+        let net = |pid: i32| fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+        let seen = (cpus_allowed(&husk.to_string()), cpus_allowed(&init.to_string()), net(husk), net(init));
+        send(husk, SIGKILL);
+        proc.wait();
+        case.assert_clean("SIGKILL to husk run");
+        assert_eq!(
+            out,
+            format!("Cpus_allowed_list:\t{cpus}\nready\n"),
+            "COMMAND's CPUs under taskset -c {cpus}"
+        );
+        assert_eq!((&seen.0, &seen.1), (&cpus, &cpus), "husk's and the init's CPUs under taskset -c {cpus}");
+        assert_eq!(seen.2, seen.3, "husk run must be in the container's network namespace");
+        assert_ne!(
+            seen.2.to_string_lossy(),
+            host_namespace("net"),
+            "the container's network namespace is new"
+        );
+    }
+}
+
+#[test]
+fn a_network_namespace_that_cannot_be_made_or_joined_is_refused() {
+    // Failures made with strace's fault injection: the host side's unshare (only the
+    // process strace starts is traced) and the init's setns (-f). Either way 125 with one
+    // line naming the step, COMMAND never runs, nothing is left. Moving between CPUs is only
+    // a speed-up: when those calls fail, the container runs as usual.
+    let bb = need!("a_network_namespace_that_cannot_be_made_or_joined_is_refused", busybox());
+    let strace =
+        need!("a_network_namespace_that_cannot_be_made_or_joined_is_refused", tool("strace", "strace"));
+    let case = Case::new("net-fails", &[bb]);
+    let vol = case.join("vol");
+    fs::create_dir(&vol).unwrap();
+    let bind = format!("{}:/mnt", path_str(&vol));
+    let inject = |children: bool, call: &str, error: &str| {
+        let mut cmd = Command::new(&strace);
+        cmd.args(children.then_some("-f"))
+            .args(["-qq", "-o", "/dev/null", "-e", &format!("trace={call}")])
+            .args(["-e", &format!("inject={call}:error={error}"), HUSK, "run", "--rootfs", path_str(bb)])
+            .args(["--bind", &bind, "--", "sh", "-c", "touch /mnt/ran && echo ran", &case.marker]);
+        cmd
+    };
+    for (children, call, error, line) in [
+        (false, "unshare", "ENOMEM", "husk: unshare network: Cannot allocate memory (ENOMEM)\n"),
+        (true, "setns", "EPERM", "husk: setns network: Operation not permitted (EPERM)\n"),
+    ] {
+        case.run(&mut inject(children, call, error)).expect(125, "", line);
+        assert!(!vol.join("ran").exists(), "COMMAND ran although {call} failed");
+    }
+    for call in ["sched_getaffinity", "sched_setaffinity", "getcpu"] {
+        case.run(&mut inject(true, call, "EINVAL")).expect(0, "ran\n", "");
+        fs::remove_file(vol.join("ran")).unwrap();
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. The root: pivot_root, /proc, /sys, /dev, read-only, the default root
 // ---------------------------------------------------------------------------------------

@@ -1,0 +1,85 @@
+//! The container's own network namespace (`--net none`): made by `husk run`'s host side
+//! while the container's init builds the root, then joined by the init.
+//!
+//! A new network namespace is the longest single step of a container's start: every
+//! per-namespace subsystem registers its sysctls and the loopback device (~0.45 ms here, in
+//! the kernel's setup_net). It needs nothing from the root being built, so the two are done
+//! side by side, on two CPUs when there are two:
+//!
+//! ```text
+//!   host side (husk run)                   container's init
+//!   clone3 into a new PID namespace ─────▶ (queued on this CPU, not running yet)
+//!   sends the init to another CPU          unshare: mount, UTS, IPC, cgroup namespaces
+//!   unshare(CLONE_NEWNET), loopback up     builds the root: /proc and its masks, /dev,
+//!                                          pivot_root …
+//!   "ready" (a byte down a pipe) ────────▶ waits for "ready"; setns(2) through the host
+//!                                          side's pidfd: the same namespace; all its
+//!                                          CPUs back; then /sys (a sysfs shows the network
+//!                                          namespace of whoever mounts it: sysfs(5))
+//! ```
+//!
+//! The kernel queues a new child behind its parent on the parent's CPU, where it would wait
+//! until the parent sleeps; moving it while it has not run yet is cheap. (Moving the parent
+//! instead would need the migration thread, and a woken child was not reliably placed on
+//! the idle CPU here: sched(7).) The host side stays in the container's network namespace
+//! until it exits; it has no use for a network.
+
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::io::Errno;
+use rustix::pipe::{PipeFlags, pipe_with};
+use rustix::thread::{ThreadNameSpaceType, move_into_thread_name_spaces};
+
+use crate::rt::sys;
+use crate::status;
+
+/// "Ready": a byte down a pipe made before the clone (read end, write end); and the CPUs
+/// husk may use (first 64; None with more), which the init gets back once it has joined.
+pub struct Handshake {
+    ready: (OwnedFd, OwnedFd),
+    cpus: Option<u64>,
+}
+
+impl Handshake {
+    pub fn new() -> Result<Self, Errno> {
+        Ok(Handshake { ready: pipe_with(PipeFlags::CLOEXEC)?, cpus: sys::allowed_cpus() })
+    }
+
+    /// The descriptor the init keeps until it has joined; the other is the host side's.
+    pub fn ready_fd(&self) -> BorrowedFd<'_> {
+        self.ready.0.as_fd()
+    }
+
+    /// The host side, once the init is cloned: send the init to another CPU, make the
+    /// namespace with loopback up, then tell the init. On failure the init hears nothing
+    /// (end of file) and ends with 125 without a word; the step and errno are the caller's
+    /// to report.
+    pub fn make(self, init: i32) -> Result<(), (&'static str, Errno)> {
+        // The new init is queued behind us, on this CPU, and has not run yet: moving it is
+        // cheap (moving ourselves would take the migration thread). It gets all its CPUs
+        // back in `join`, which only begins after our "ready".
+        if let Some(cpus) = self.cpus {
+            let elsewhere = cpus & !(1 << (sys::this_cpu() % 64));
+            if elsewhere != 0 {
+                sys::set_cpus(init, elsewhere);
+            }
+        }
+        sys::unshare(linux_raw_sys::general::CLONE_NEWNET).map_err(|e| ("unshare", e))?;
+        sys::loopback_up().map_err(|e| ("loopback", e))?;
+        sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&self.ready.1), &[0]);
+        Ok(())
+    }
+
+    /// The init: wait for the host side's namespace, move into it, take back every CPU.
+    /// If the host side could not make it (it said why), end here: nothing runs yet, and
+    /// the mounts go with the init.
+    pub fn join(&self, host: BorrowedFd) -> Result<(), Errno> {
+        let mut byte = [1u8];
+        if rustix::io::read(self.ready_fd(), &mut byte) != Ok(1) {
+            sys::exit(status::FAILURE);
+        }
+        if let Some(cpus) = self.cpus {
+            sys::set_cpus(0, cpus);
+        }
+        move_into_thread_name_spaces(host, ThreadNameSpaceType::NETWORK)
+    }
+}
