@@ -41,6 +41,10 @@ pub enum Exit {
     Qemu,
 }
 
+/// The values of `husk.exit=`.
+const EXITS: [(&[u8], Exit); 4] =
+    [(b"poweroff", Exit::PowerOff), (b"reboot", Exit::Reboot), (b"halt", Exit::Halt), (b"qemu", Exit::Qemu)];
+
 /// One filesystem the kernel's init mounts when it is not mounted yet.
 pub struct EarlyMount {
     pub target: &'static CStr,
@@ -246,13 +250,7 @@ pub fn exit_from(cmdline: &[u8]) -> Result<Exit, &[u8]> {
         if let Some(value) = word.strip_prefix(b"husk.exit=") {
             let value = value.strip_prefix(b"\"").unwrap_or(value);
             let value = value.strip_suffix(b"\"").unwrap_or(value);
-            exit = match value {
-                b"poweroff" => Ok(Exit::PowerOff),
-                b"reboot" => Ok(Exit::Reboot),
-                b"halt" => Ok(Exit::Halt),
-                b"qemu" => Ok(Exit::Qemu),
-                other => Err(other),
-            };
+            exit = crate::args::lookup(&EXITS, value).ok_or(value);
         }
     }
     exit
@@ -298,14 +296,12 @@ fn environment_with_path(process: &Process, storage: &mut [*const u8; MAX_ENV + 
         n += 1;
     }
     if !has_path {
-        storage[n] = DEFAULT_PATH_ENV.as_ptr().cast();
+        storage[n] = spawn::DEFAULT_PATH_ENV.as_ptr().cast();
         n += 1;
     }
     storage[n] = core::ptr::null();
     storage.as_ptr()
 }
-
-const DEFAULT_PATH_ENV: &CStr = c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Reads a small file whole into `buf` (up to its size).
 fn read_file(path: &CStr, buf: &mut [u8]) -> rustix::io::Result<usize> {

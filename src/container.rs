@@ -13,7 +13,7 @@ use crate::identity;
 use crate::network::Handshake;
 use crate::out;
 use crate::pid1::{Place, Supervisor};
-use crate::rootfs;
+use crate::rootfs::{self, fail};
 use crate::rt::Process;
 use crate::rt::sys;
 use crate::signals::SIGKILL;
@@ -144,7 +144,8 @@ fn detach(spec: &RunSpec, process: &Process, signals: &CallerSignals, entry: Ent
 /// Copies the log to stderr (what a detached container said before it failed).
 fn copy_log(log: &rustix::fd::OwnedFd) {
     let mut buf = [0u8; 4096];
-    while let Ok(n @ 1..) = rustix::io::read(log, &mut buf) {
+    // A slice: rustix's read is generic, and each array size would be a copy of its own.
+    while let Ok(n @ 1..) = rustix::io::read(log, &mut buf[..]) {
         sys::write_all(2, &buf[..n]);
     }
 }
@@ -319,15 +320,13 @@ fn check_input<'a>(spec: &RunSpec<'a>) -> Result<(), rootfs::Failure<'a>> {
     }
     let mut path = CPath::new();
     if let Some(rootfs) = spec.rootfs {
-        let c =
-            path.of(&[rootfs]).map_err(|errno| rootfs::Failure { step: "rootfs", path: rootfs, errno })?;
+        let c = path.of(&[rootfs]).map_err(fail("rootfs", rootfs))?;
         open(c, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|errno| rootfs::Failure { step: "rootfs", path: rootfs, errno })?;
+            .map_err(fail("rootfs", rootfs))?;
     }
     for volume in spec.volumes.iter().filter(|v| v.kind != VolumeKind::Tmpfs) {
-        let fail = |errno| rootfs::Failure { step: "bind", path: volume.source, errno };
-        let c = path.of(&[volume.source]).map_err(fail)?;
-        stat(c).map_err(fail)?;
+        let c = path.of(&[volume.source]).map_err(fail("bind", volume.source))?;
+        stat(c).map_err(fail("bind", volume.source))?;
     }
     Ok(())
 }
@@ -370,32 +369,19 @@ fn prepare_and_run<'a>(
     // Everything up to the root's network step runs while the host side makes the network
     // namespace (see network.rs). The cgroup namespace is rooted where the init is: in the
     // container's own cgroup when there is one (cloned into it).
-    sys::unshare(NEW_OTHERS).map_err(|errno| rootfs::Failure {
-        step: "unshare",
-        path: b"namespaces",
-        errno,
-    })?;
-    rustix::system::sethostname(spec.hostname).map_err(|errno| rootfs::Failure {
-        step: "sethostname",
-        path: spec.hostname,
-        errno,
-    })?;
+    sys::unshare(NEW_OTHERS).map_err(fail("unshare", b"namespaces"))?;
+    rustix::system::sethostname(spec.hostname).map_err(fail("sethostname", spec.hostname))?;
     let mut env = identity::Environment::new();
     let envp = env.build(spec.hostname, spec.user, &spec.env, process);
     let mut cwd = CPath::new();
-    let cwd =
-        cwd.of(&[spec.cwd]).map_err(|errno| rootfs::Failure { step: "chdir", path: spec.cwd, errno })?;
+    let cwd = cwd.of(&[spec.cwd]).map_err(fail("chdir", spec.cwd))?;
     let path = identity::command_path(&spec.env, process);
     // The bounding set is shrunk here, once, for COMMAND (which inherits it) and for the init
     // itself, which later keeps even less (confine_init): each drop builds new credentials.
     // (Only the effective set matters for building the root, and that stays whole.)
     let caps = (spec.caps_added, spec.caps_dropped);
     let shrink = |privileges: spawn::Privileges| {
-        spawn::shrink_bounding_set(!privileges.bounding).map_err(|errno| rootfs::Failure {
-            step: "capabilities",
-            path: b"init",
-            errno,
-        })
+        spawn::shrink_bounding_set(!privileges.bounding).map_err(fail("capabilities", b"init"))
     };
     let mut privileges = identity::privileges(spec.user, caps, spec.seccomp, false);
     shrink(privileges)?;
@@ -426,11 +412,7 @@ fn prepare_and_run<'a>(
         sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&ready), &[0]);
     }
     let _ = sys::close_from(3);
-    confine_init(privileges.bounding).map_err(|errno| rootfs::Failure {
-        step: "capabilities",
-        path: b"init",
-        errno,
-    })?;
+    confine_init(privileges.bounding).map_err(fail("capabilities", b"init"))?;
     let supervisor = Supervisor { child, group: false, place: Place::NamespaceInit };
     Ok(supervisor.wait(&mut |sig| Some(sig)).exit_code())
 }

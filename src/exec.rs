@@ -166,7 +166,8 @@ fn container_cgroup(pid: i32) -> Option<OwnedFd> {
     )
     .ok()?;
     let mut buf = [0u8; 1024];
-    let n = rustix::io::read(&fd, &mut buf).ok()?;
+    // A slice: rustix's read is generic, and each array size would be a copy of its own.
+    let n = rustix::io::read(&fd, &mut buf[..]).ok()?;
     let own = crate::cgroup::own_path(&buf[..n])?.trim_ascii_end();
     let fs = rustix::fs::statfs(c"/sys/fs/cgroup").ok()?;
     if fs.f_type as u32 != linux_raw_sys::general::CGROUP2_SUPER_MAGIC || own == b"/" {

@@ -46,8 +46,6 @@ pub struct Environment {
     hostname: [u8; 80],
 }
 
-const DEFAULT_PATH_ENV: &CStr = c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
 impl Environment {
     pub fn new() -> Environment {
         Environment { pointers: [core::ptr::null(); MAX_ENV + 5], hostname: [0; 80] }
@@ -81,7 +79,7 @@ impl Environment {
         let home: &CStr = if user.is_none_or(|(uid, _)| uid == 0) { c"HOME=/root" } else { c"HOME=/" };
         let term = process.env().find(|e| e.starts_with(b"TERM="));
         let defaults: [Option<&[u8]>; 4] = [
-            Some(DEFAULT_PATH_ENV.to_bytes_with_nul()),
+            Some(spawn::DEFAULT_PATH_ENV.to_bytes_with_nul()),
             Some(home.to_bytes_with_nul()),
             Some(&self.hostname[..]),
             term,

@@ -12,13 +12,15 @@ husk::entry!(main);
 // main's frame the sum of all their locals, and stack probes touch every page of a frame on
 // entry, so every process would carry all of them resident.
 fn main(process: &'static Process) -> ! {
-    let code = match args::parse(process) {
+    // Matched by reference: moving a spec out of the result would copy it first (nearly 2 KiB
+    // for `run`'s).
+    let code = match &args::parse(process) {
         Err(mistake) => {
-            help::usage_error(&mistake);
+            help::usage_error(mistake);
             status::FAILURE
         }
         Ok(Command::Help(topic)) => {
-            help::print(topic);
+            help::print(*topic);
             0
         }
         Ok(Command::Version) => {
@@ -26,15 +28,15 @@ fn main(process: &'static Process) -> ! {
             0
         }
         // PID 1 of the whole machine: mount the basics, run COMMAND, power off.
-        Ok(Command::Init(spec)) if boot::is_kernel_init() => boot::run(&spec, process),
+        Ok(Command::Init(spec)) if boot::is_kernel_init() => boot::run(spec, process),
         // A container's init, or a subreaper wrapper anywhere else.
-        Ok(Command::Init(spec)) => init::run(&spec, process),
+        Ok(Command::Init(spec)) => init::run(spec, process),
         // A new container: namespaces, root filesystem, and husk as its PID 1.
-        Ok(Command::Run(spec)) => container::run(&spec, process),
+        Ok(Command::Run(spec)) => container::run(spec, process),
         // Named containers: join one, list them, signal one, read one's output.
-        Ok(Command::Exec(spec)) => exec::run(&spec, process),
-        Ok(Command::Ps { quiet }) => manage::ps(quiet, process),
-        Ok(Command::Kill { name, signal }) => manage::kill(name, signal, process),
+        Ok(Command::Exec(spec)) => exec::run(spec, process),
+        Ok(Command::Ps { quiet }) => manage::ps(*quiet, process),
+        Ok(Command::Kill { name, signal }) => manage::kill(name, *signal, process),
         Ok(Command::Logs { name }) => manage::logs(name, process),
     };
     sys::exit(code)

@@ -90,7 +90,8 @@ pub fn logs(name: &[u8], process: &Process) -> u8 {
     match log {
         Ok(log) => {
             let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = rustix::io::read(&log, &mut buf) {
+            // A slice: rustix's read is generic, and each array size would be a copy of its own.
+            while let Ok(n @ 1..) = rustix::io::read(&log, &mut buf[..]) {
                 sys::write_all(1, &buf[..n]);
             }
             0

@@ -147,7 +147,10 @@ impl SpawnError {
 
 /// The default search path when the environment has none (the kernel starts init without
 /// PATH): the usual FHS directories, sbin first as an init expects.
-pub const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const DEFAULT_PATH: &[u8] = DEFAULT_PATH_ENV.to_bytes().split_at(b"PATH=".len()).1;
+
+/// The same as an environment entry, for a COMMAND whose environment has no PATH.
+pub const DEFAULT_PATH_ENV: &CStr = c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Starts COMMAND and returns its pid once it has been exec'd (or the reason it was not).
 pub fn spawn(launch: &Launch, signals: &CallerSignals) -> Result<i32, SpawnError> {

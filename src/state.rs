@@ -201,7 +201,8 @@ impl State {
     fn load(&mut self, dir: BorrowedFd) -> Result<(), Errno> {
         let fd = openat(dir, c"state", OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
             .map_err(|e| if e == Errno::NOENT { Errno::SRCH } else { e })?;
-        self.len = rustix::io::read(&fd, &mut self.buf)?;
+        // A slice: rustix's read is generic, and each array size would be a copy of its own.
+        self.len = rustix::io::read(&fd, &mut self.buf[..])?;
         Ok(())
     }
 
@@ -236,7 +237,8 @@ pub fn start_time(pid: i32) -> Option<u64> {
     let c = path.of(&[b"/proc/", number.as_bytes(), b"/stat"]).ok()?;
     let fd = open(c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
     let mut buf = [0u8; 1024];
-    let n = rustix::io::read(&fd, &mut buf).ok()?;
+    // A slice: rustix's read is generic, and each array size would be a copy of its own.
+    let n = rustix::io::read(&fd, &mut buf[..]).ok()?;
     let stat = &buf[..n];
     let close = stat.iter().rposition(|&b| b == b')')?;
     // Fields after the name start at field 3 (state); start time is field 22.

@@ -1,7 +1,8 @@
 //! `husk exec`, `husk ps`, `husk kill`, `husk logs`: the commands that handle named
 //! containers. Pure, like the rest of args.
 
-use super::{Argv, Command, MAX_ENV, UsageError, next_option, option_value};
+use super::run::{OPTIONS, Opt, absolute, parse_user, push_env};
+use super::{Argv, Command, MAX_ENV, Refusal, UsageError, lookup, next_option, option_value};
 
 /// The longest container name.
 pub const MAX_NAME: usize = 64;
@@ -31,31 +32,27 @@ pub(super) fn parse_exec<'a, A: Argv<'a> + ?Sized>(
     mut i: usize,
 ) -> Result<Command<'a>, UsageError<'a>> {
     const SUB: &str = "exec";
-    let mut env = heapless::Vec::new();
-    let (mut cwd, mut user) = (None, None);
+    // NAME and COMMAND come after the options.
+    let mut spec = ExecSpec { name: b"", env: heapless::Vec::new(), cwd: None, user: None, command: 0 };
     // No `--` before NAME: options end at the first non-option, which is NAME.
     while argv.count() > i && argv.get(i) != b"--" {
         let Some((arg, option, inline)) = next_option(argv, &mut i) else { break };
-        if matches!(option, b"-h" | b"--help") {
+        if super::is_help(option) {
             return Ok(Command::Help(super::Topic::Exec));
         }
-        if !matches!(option, b"-e" | b"--env" | b"-w" | b"--cwd" | b"-u" | b"--user") {
+        // `run`'s options for who COMMAND is and where it starts.
+        let Some(opt @ (Opt::Env | Opt::Cwd | Opt::User)) = lookup(&OPTIONS, option) else {
             return Err(UsageError::UnknownOption { sub: SUB, option: arg });
-        }
+        };
         let (value, at) = option_value(argv, &mut i, inline, SUB, option)?;
-        let bad = |expected| UsageError::BadValue { sub: SUB, option, value, expected };
-        match option {
-            b"-e" | b"--env" => {
-                if inline.is_some() || !super::run::is_env_entry(value) {
-                    return Err(bad("KEY=VALUE, as a separate argument"));
-                }
-                env.push(at).map_err(|_| UsageError::TooMany { sub: SUB, option, max: MAX_ENV })?;
+        let applied = match opt {
+            Opt::Env => push_env(&mut spec.env, value, at, inline.is_some()),
+            Opt::Cwd => {
+                absolute(value).map(|dir| spec.cwd = Some(dir)).ok_or(Refusal::Expected("an absolute path"))
             }
-            b"-w" | b"--cwd" => {
-                cwd = Some(value.starts_with(b"/").then_some(value).ok_or(bad("an absolute path"))?)
-            }
-            _ => user = Some(super::run::parse_user(value).ok_or(bad("UID or UID:GID"))?),
-        }
+            _ => parse_user(value).map(|id| spec.user = Some(id)).ok_or(Refusal::Expected("UID or UID:GID")),
+        };
+        applied.map_err(|refusal| refusal.error(SUB, option, value))?;
         i += 1;
     }
     if i >= argv.count() {
@@ -72,7 +69,8 @@ pub(super) fn parse_exec<'a, A: Argv<'a> + ?Sized>(
     if i >= argv.count() {
         return Err(UsageError::MissingCommand { sub: SUB });
     }
-    Ok(Command::Exec(ExecSpec { name, env, cwd, user, command: i }))
+    (spec.name, spec.command) = (name, i);
+    Ok(Command::Exec(spec))
 }
 
 /// `husk ps [-q]`, `husk kill NAME [SIGNAL]`, `husk logs NAME`.
@@ -82,7 +80,7 @@ pub(super) fn parse_other<'a, A: Argv<'a> + ?Sized>(
     i: usize,
 ) -> Result<Command<'a>, UsageError<'a>> {
     let args: heapless::Vec<&'a [u8], 3> = (i..argv.count()).take(3).map(|k| argv.get(k)).collect();
-    if args.first().is_some_and(|a| matches!(*a, b"-h" | b"--help")) {
+    if args.first().is_some_and(|a| super::is_help(a)) {
         return Ok(Command::Help(match sub {
             "ps" => super::Topic::Ps,
             "kill" => super::Topic::Kill,

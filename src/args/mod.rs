@@ -100,6 +100,26 @@ pub enum UsageError<'a> {
     },
 }
 
+/// Why an option's value was refused: not what was expected (the text says what was), or
+/// one too many of a list option (its capacity). Applying an option gives this, so that the
+/// usage error is built in one place, not by each check on its own.
+pub(crate) enum Refusal {
+    Expected(&'static str),
+    Full(usize),
+}
+
+impl Refusal {
+    /// The usage error for `value` of `option` of subcommand `sub`. Out of line: one copy
+    /// for all the subcommands.
+    #[inline(never)]
+    pub(crate) fn error<'a>(self, sub: &'static str, option: &'a [u8], value: &'a [u8]) -> UsageError<'a> {
+        match self {
+            Refusal::Expected(expected) => UsageError::BadValue { sub, option, value, expected },
+            Refusal::Full(max) => UsageError::TooMany { sub, option, max },
+        }
+    }
+}
+
 /// The longest `--grace` accepted, in seconds (a day: anything longer is surely a typo).
 pub const MAX_GRACE_SECONDS: u64 = 86_400;
 
@@ -113,27 +133,51 @@ pub fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A) -> Result<Command<'a>, UsageErr
     if argv.count() < 2 {
         return Err(UsageError::NoSubcommand);
     }
-    match argv.get(1) {
-        b"-h" | b"--help" => Ok(Command::Help(Topic::Main)),
-        b"help" => match (argv.count() > 2).then(|| argv.get(2)) {
-            None => Ok(Command::Help(Topic::Main)),
-            Some(b"init") => Ok(Command::Help(Topic::Init)),
-            Some(b"run") => Ok(Command::Help(Topic::Run)),
-            Some(b"exec") => Ok(Command::Help(Topic::Exec)),
-            Some(b"ps") => Ok(Command::Help(Topic::Ps)),
-            Some(b"kill") => Ok(Command::Help(Topic::Kill)),
-            Some(b"logs") => Ok(Command::Help(Topic::Logs)),
-            Some(other) => Err(UsageError::UnknownSubcommand(other)),
-        },
-        b"-V" | b"--version" | b"version" => Ok(Command::Version),
-        b"init" => parse_init(argv, 2, false),
-        b"run" => run::parse(argv, 2),
-        b"exec" => manage::parse_exec(argv, 2),
-        b"ps" => manage::parse_other(argv, "ps", 2),
-        b"kill" => manage::parse_other(argv, "kill", 2),
-        b"logs" => manage::parse_other(argv, "logs", 2),
-        other => Err(UsageError::UnknownSubcommand(other)),
+    let first = argv.get(1);
+    if is_help(first) {
+        return Ok(Command::Help(Topic::Main));
     }
+    if first == b"-V" || first == b"--version" || first == b"version" {
+        return Ok(Command::Version);
+    }
+    if first == b"help" {
+        if argv.count() <= 2 {
+            return Ok(Command::Help(Topic::Main));
+        }
+        let name = argv.get(2);
+        return lookup(&SUBCOMMANDS, name).map(Command::Help).ok_or(UsageError::UnknownSubcommand(name));
+    }
+    match lookup(&SUBCOMMANDS, first) {
+        Some(Topic::Init) => parse_init(argv, 2, false),
+        Some(Topic::Run) => run::parse(argv, 2),
+        Some(Topic::Exec) => manage::parse_exec(argv, 2),
+        Some(Topic::Ps) => manage::parse_other(argv, "ps", 2),
+        Some(Topic::Kill) => manage::parse_other(argv, "kill", 2),
+        Some(Topic::Logs) => manage::parse_other(argv, "logs", 2),
+        Some(Topic::Main) | None => Err(UsageError::UnknownSubcommand(first)),
+    }
+}
+
+/// `-h` or `--help`, which every subcommand takes.
+fn is_help(arg: &[u8]) -> bool {
+    arg == b"-h" || arg == b"--help"
+}
+
+/// The subcommands, each with its help topic.
+const SUBCOMMANDS: [(&[u8], Topic); 6] = [
+    (b"init", Topic::Init),
+    (b"run", Topic::Run),
+    (b"exec", Topic::Exec),
+    (b"ps", Topic::Ps),
+    (b"kill", Topic::Kill),
+    (b"logs", Topic::Logs),
+];
+
+/// The value `name` stands for in a table of (name, value) pairs, names compared exactly.
+/// Tables rather than `match`es on byte strings: such a match compiles to a compare and a
+/// branch for every byte of every pattern, several times the size of table and loop.
+pub(crate) fn lookup<T: Copy>(table: &[(&[u8], T)], name: &[u8]) -> Option<T> {
+    table.iter().find(|(n, _)| *n == name).map(|&(_, value)| value)
 }
 
 fn parse_init<'a, A: Argv<'a> + ?Sized>(
@@ -144,14 +188,19 @@ fn parse_init<'a, A: Argv<'a> + ?Sized>(
     const SUB: &str = "init";
     let mut spec = InitSpec::default();
     while let Some((arg, option, inline)) = next_option(argv, &mut i) {
-        match option {
-            b"-h" | b"--help" => return Ok(Command::Help(Topic::Init)),
-            b"-g" | b"--process-group" => spec.process_group = true,
+        if is_help(option) {
+            return Ok(Command::Help(Topic::Init));
+        }
+        let Some(opt) = lookup(&INIT_OPTIONS, option) else {
+            return Err(UsageError::UnknownOption { sub: SUB, option: arg });
+        };
+        match opt {
+            InitOpt::ProcessGroup => spec.process_group = true,
             // tini's flag; husk always becomes a subreaper when it is not PID 1.
-            b"-s" => {}
-            b"-p" | b"--parent-death-signal" | b"--grace" => {
+            InitOpt::Subreaper => {}
+            InitOpt::ParentDeath | InitOpt::Grace => {
                 let (value, _) = option_value(argv, &mut i, inline, SUB, option)?;
-                if option == b"--grace" {
+                if opt == InitOpt::Grace {
                     let ms = parse_seconds_ms(value).ok_or(UsageError::BadValue {
                         sub: SUB,
                         option,
@@ -169,9 +218,6 @@ fn parse_init<'a, A: Argv<'a> + ?Sized>(
                     spec.parent_death = Some(sig);
                 }
             }
-            _ => {
-                return Err(UsageError::UnknownOption { sub: SUB, option: arg });
-            }
         }
         i += 1;
     }
@@ -182,6 +228,25 @@ fn parse_init<'a, A: Argv<'a> + ?Sized>(
     }
     Ok(Command::Init(spec))
 }
+
+/// `husk init`'s options.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum InitOpt {
+    ProcessGroup,
+    Subreaper,
+    ParentDeath,
+    Grace,
+}
+
+/// `husk init`'s options but `-h`, `--help`.
+const INIT_OPTIONS: [(&[u8], InitOpt); 6] = [
+    (b"-g", InitOpt::ProcessGroup),
+    (b"--process-group", InitOpt::ProcessGroup),
+    (b"-s", InitOpt::Subreaper),
+    (b"-p", InitOpt::ParentDeath),
+    (b"--parent-death-signal", InitOpt::ParentDeath),
+    (b"--grace", InitOpt::Grace),
+];
 
 /// An option argument as (the whole argument, the option, its inline `=value`).
 pub(crate) type OptionArg<'a> = (&'a [u8], &'a [u8], Option<&'a [u8]>);

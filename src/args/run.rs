@@ -1,6 +1,6 @@
 //! `husk run [OPTIONS] [--] COMMAND [ARG]...` → RunSpec. Pure, like the rest of args.
 
-use super::{Argv, Command, UsageError, has_byte, next_option, option_value, parse_decimal};
+use super::{Argv, Command, Refusal, UsageError, has_byte, next_option, option_value, parse_decimal};
 use crate::cgroup::{Limits, Swap, parse_cpus, parse_size};
 
 const SIZE: &str = "a size like 100M, 512k, 1G or bytes";
@@ -94,111 +94,21 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
         command: 0,
     };
     while let Some((arg, option, inline)) = next_option(argv, &mut i) {
-        let bad = |value: &'a [u8], expected: &'static str| UsageError::BadValue {
-            sub: SUB,
-            option,
-            value,
-            expected,
-        };
-        let Some(&(_, opt)) = OPTIONS.iter().find(|(name, _)| *name == option) else {
+        if super::is_help(option) {
+            return Ok(Command::Help(super::Topic::Run));
+        }
+        let Some(opt) = super::lookup(&OPTIONS, option) else {
             return Err(UsageError::UnknownOption { sub: SUB, option: arg });
         };
         // Flags first; every other option takes a value, inline (--opt=v) or next.
         match opt {
-            Opt::Help => return Ok(Command::Help(super::Topic::Run)),
             Opt::ReadOnly => spec.read_only = true,
             Opt::Stats => spec.stats = true,
             Opt::Detach => spec.detach = true,
             _ => {
                 let (value, at) = option_value(argv, &mut i, inline, SUB, option)?;
-                match opt {
-                    Opt::Rootfs => spec.rootfs = Some(nonempty(value).ok_or(bad(value, "a directory"))?),
-                    Opt::Bind | Opt::RoBind => {
-                        let (source, dest) =
-                            split_volume(value).ok_or(bad(value, "SRC:DST with an absolute DST"))?;
-                        let kind = if opt == Opt::Bind { VolumeKind::Bind } else { VolumeKind::ReadOnlyBind };
-                        push_volume(&mut spec, option, Volume { kind, source, dest })?;
-                    }
-                    Opt::Tmpfs => {
-                        let dest = absolute(value).ok_or(bad(value, "an absolute path"))?;
-                        push_volume(
-                            &mut spec,
-                            option,
-                            Volume { kind: VolumeKind::Tmpfs, source: b"", dest },
-                        )?;
-                    }
-                    Opt::Hostname => {
-                        if value.is_empty() || value.len() > MAX_HOSTNAME || has_byte(value, b'/') {
-                            return Err(bad(value, "a name of 1 to 64 bytes"));
-                        }
-                        spec.hostname = value;
-                    }
-                    Opt::Env => {
-                        // Must be a whole argv string: execve takes it as is, NUL and all.
-                        if inline.is_some() || !is_env_entry(value) {
-                            return Err(bad(value, "KEY=VALUE, as a separate argument"));
-                        }
-                        spec.env.push(at).map_err(|_| UsageError::TooMany {
-                            sub: SUB,
-                            option,
-                            max: MAX_ENV,
-                        })?;
-                    }
-                    Opt::Cwd => spec.cwd = absolute(value).ok_or(bad(value, "an absolute path"))?,
-                    Opt::User => spec.user = Some(parse_user(value).ok_or(bad(value, "UID or UID:GID"))?),
-                    Opt::Memory => spec.limits.memory = Some(parse_size(value).ok_or(bad(value, SIZE))?),
-                    Opt::MemorySwap => {
-                        spec.limits.memory_swap = Some(match value {
-                            b"-1" => Swap::Unlimited,
-                            _ => Swap::Total(parse_size(value).ok_or(bad(value, "a size like 200M, or -1"))?),
-                        });
-                    }
-                    Opt::PidsLimit => {
-                        let n = parse_decimal(value, 9)
-                            .filter(|&n| n > 0)
-                            .ok_or(bad(value, "a number of processes"))?;
-                        spec.limits.pids = Some(n);
-                    }
-                    Opt::Cpus => {
-                        spec.limits.cpus_milli =
-                            Some(parse_cpus(value).ok_or(bad(value, "CPUs, like 0.5 or 2"))?)
-                    }
-                    Opt::CgroupParent => {
-                        if value.is_empty() || value.split(|&b| b == b'/').any(|p| p == b"..") {
-                            return Err(bad(value, "a cgroup path without .."));
-                        }
-                        spec.cgroup_parent = Some(value);
-                    }
-                    Opt::Name => {
-                        if !super::valid_name(value) {
-                            return Err(bad(value, super::manage::NAME_RULE));
-                        }
-                        spec.name = Some(value);
-                    }
-                    Opt::Seccomp => {
-                        spec.seccomp = match value {
-                            b"default" => true,
-                            b"unconfined" => false,
-                            _ => return Err(bad(value, "default or unconfined")),
-                        }
-                    }
-                    Opt::CapAdd | Opt::CapDrop => {
-                        let set = crate::caps::parse(value)
-                            .ok_or(bad(value, "a capability, like NET_ADMIN or ALL"))?;
-                        if opt == Opt::CapAdd {
-                            spec.caps_added |= set;
-                        } else {
-                            spec.caps_dropped |= set;
-                        }
-                    }
-                    _ => {
-                        spec.net = match value {
-                            b"none" => Net::None,
-                            b"host" => Net::Host,
-                            _ => return Err(bad(value, "none or host")),
-                        }
-                    }
-                }
+                set(&mut spec, opt, value, at, inline.is_some())
+                    .map_err(|refusal| refusal.error(SUB, option, value))?;
             }
         }
         i += 1;
@@ -215,8 +125,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
 
 /// `husk run`'s options: one table, looked up once per argument.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Opt {
-    Help,
+pub(super) enum Opt {
     ReadOnly,
     Stats,
     Detach,
@@ -240,9 +149,9 @@ enum Opt {
     Name,
 }
 
-const OPTIONS: [(&[u8], Opt); 28] = [
-    (b"-h", Opt::Help),
-    (b"--help", Opt::Help),
+/// `-h` and `--help` are not here: every subcommand takes them (`is_help`). `husk exec` takes
+/// `-e`, `-w` and `-u` from this table too.
+pub(super) const OPTIONS: [(&[u8], Opt); 26] = [
     (b"--read-only", Opt::ReadOnly),
     (b"--stats", Opt::Stats),
     (b"-d", Opt::Detach),
@@ -271,19 +180,94 @@ const OPTIONS: [(&[u8], Opt); 28] = [
     (b"--name", Opt::Name),
 ];
 
-fn push_volume<'a>(
+/// Applies option `opt` with `value` (argv index `at`; `inline` when given as `--opt=v`).
+/// Out of line: parsing is inlined into main, whose frame lives as long as husk, and this
+/// one's locals need not be part of it (it is smaller code this way, too).
+#[inline(never)]
+fn set<'a>(
     spec: &mut RunSpec<'a>,
-    option: &'a [u8],
-    volume: Volume<'a>,
-) -> Result<(), UsageError<'a>> {
-    spec.volumes.push(volume).map_err(|_| UsageError::TooMany { sub: SUB, option, max: MAX_VOLUMES })
+    opt: Opt,
+    value: &'a [u8],
+    at: usize,
+    inline: bool,
+) -> Result<(), Refusal> {
+    let bad = Refusal::Expected;
+    match opt {
+        Opt::Rootfs => spec.rootfs = Some(nonempty(value).ok_or(bad("a directory"))?),
+        Opt::Bind | Opt::RoBind => {
+            let (source, dest) = split_volume(value).ok_or(bad("SRC:DST with an absolute DST"))?;
+            let kind = if opt == Opt::Bind { VolumeKind::Bind } else { VolumeKind::ReadOnlyBind };
+            push_volume(spec, Volume { kind, source, dest })?;
+        }
+        Opt::Tmpfs => {
+            let dest = absolute(value).ok_or(bad("an absolute path"))?;
+            push_volume(spec, Volume { kind: VolumeKind::Tmpfs, source: b"", dest })?;
+        }
+        Opt::Hostname => {
+            if value.is_empty() || value.len() > MAX_HOSTNAME || has_byte(value, b'/') {
+                return Err(bad("a name of 1 to 64 bytes"));
+            }
+            spec.hostname = value;
+        }
+        Opt::Env => push_env(&mut spec.env, value, at, inline)?,
+        Opt::Cwd => spec.cwd = absolute(value).ok_or(bad("an absolute path"))?,
+        Opt::User => spec.user = Some(parse_user(value).ok_or(bad("UID or UID:GID"))?),
+        Opt::Memory => spec.limits.memory = Some(parse_size(value).ok_or(bad(SIZE))?),
+        Opt::MemorySwap => {
+            spec.limits.memory_swap = Some(if value == b"-1" {
+                Swap::Unlimited
+            } else {
+                Swap::Total(parse_size(value).ok_or(bad("a size like 200M, or -1"))?)
+            });
+        }
+        Opt::PidsLimit => {
+            let n = parse_decimal(value, 9).filter(|&n| n > 0).ok_or(bad("a number of processes"))?;
+            spec.limits.pids = Some(n);
+        }
+        Opt::Cpus => spec.limits.cpus_milli = Some(parse_cpus(value).ok_or(bad("CPUs, like 0.5 or 2"))?),
+        Opt::CgroupParent => {
+            if value.is_empty() || value.split(|&b| b == b'/').any(|p| p == b"..") {
+                return Err(bad("a cgroup path without .."));
+            }
+            spec.cgroup_parent = Some(value);
+        }
+        Opt::Name => {
+            if !super::valid_name(value) {
+                return Err(bad(super::manage::NAME_RULE));
+            }
+            spec.name = Some(value);
+        }
+        Opt::Seccomp => {
+            spec.seccomp = super::lookup(&[(b"default", true), (b"unconfined", false)], value)
+                .ok_or(bad("default or unconfined"))?;
+        }
+        Opt::CapAdd | Opt::CapDrop => {
+            let set = crate::caps::parse(value).ok_or(bad("a capability, like NET_ADMIN or ALL"))?;
+            if opt == Opt::CapAdd {
+                spec.caps_added |= set;
+            } else {
+                spec.caps_dropped |= set;
+            }
+        }
+        Opt::Net => {
+            spec.net = super::lookup(&[(b"none", Net::None), (b"host", Net::Host)], value)
+                .ok_or(bad("none or host"))?;
+        }
+        // Flags, handled by the caller.
+        Opt::ReadOnly | Opt::Stats | Opt::Detach => {}
+    }
+    Ok(())
+}
+
+fn push_volume<'a>(spec: &mut RunSpec<'a>, volume: Volume<'a>) -> Result<(), Refusal> {
+    spec.volumes.push(volume).map_err(|_| Refusal::Full(MAX_VOLUMES))
 }
 
 fn nonempty(s: &[u8]) -> Option<&[u8]> {
     (!s.is_empty()).then_some(s)
 }
 
-fn absolute(s: &[u8]) -> Option<&[u8]> {
+pub(super) fn absolute(s: &[u8]) -> Option<&[u8]> {
     s.starts_with(b"/").then_some(s)
 }
 
@@ -294,8 +278,22 @@ fn split_volume(value: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((nonempty(source)?, absolute(dest)?))
 }
 
+/// `-e KEY=VALUE` (of `run` and `exec`): the argument's argv index, added to `env`.
+pub(super) fn push_env(
+    env: &mut heapless::Vec<usize, MAX_ENV>,
+    value: &[u8],
+    at: usize,
+    inline: bool,
+) -> Result<(), Refusal> {
+    // Must be a whole argv string: execve takes it as is, NUL and all.
+    if inline || !is_env_entry(value) {
+        return Err(Refusal::Expected("KEY=VALUE, as a separate argument"));
+    }
+    env.push(at).map_err(|_| Refusal::Full(MAX_ENV))
+}
+
 /// `KEY=VALUE` with a non-empty KEY.
-pub(super) fn is_env_entry(value: &[u8]) -> bool {
+fn is_env_entry(value: &[u8]) -> bool {
     matches!(value.iter().position(|&b| b == b'='), Some(n) if n > 0)
 }
 
