@@ -33,10 +33,10 @@ use crate::rt::sys;
 use crate::status;
 
 /// "Ready": a byte down a pipe made before the clone (read end, write end); and the CPUs
-/// husk may use (first 64; None with more), which the init gets back once it has joined.
+/// husk may use, which the init gets back once it has joined.
 pub struct Handshake {
     ready: (OwnedFd, OwnedFd),
-    cpus: Option<u64>,
+    cpus: Option<sys::Cpus>,
 }
 
 impl Handshake {
@@ -57,10 +57,13 @@ impl Handshake {
         // The new init is queued behind us, on this CPU, and has not run yet: moving it is
         // cheap (moving ourselves would take the migration thread). It gets all its CPUs
         // back in `join`, which only begins after our "ready".
-        if let Some(cpus) = self.cpus {
-            let elsewhere = cpus & !(1 << (sys::this_cpu() % 64));
-            if elsewhere != 0 {
-                sys::set_cpus(init, elsewhere);
+        if let Some(mut elsewhere) = self.cpus {
+            let here = sys::this_cpu() as usize;
+            if let Some(word) = elsewhere.get_mut(here / 64) {
+                *word &= !(1 << (here % 64));
+            }
+            if elsewhere.iter().any(|&word| word != 0) {
+                sys::set_cpus(init, &elsewhere);
             }
         }
         sys::unshare(linux_raw_sys::general::CLONE_NEWNET).map_err(|e| ("unshare", e))?;
@@ -77,7 +80,7 @@ impl Handshake {
         if rustix::io::read(self.ready_fd(), &mut byte) != Ok(1) {
             sys::exit(status::FAILURE);
         }
-        if let Some(cpus) = self.cpus {
+        if let Some(cpus) = &self.cpus {
             sys::set_cpus(0, cpus);
         }
         move_into_thread_name_spaces(host, ThreadNameSpaceType::NETWORK)

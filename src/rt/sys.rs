@@ -474,12 +474,15 @@ pub fn unshare(flags: u32) -> Result<()> {
     check(unsafe { syscall1(k::__NR_unshare, flags as usize) }).map(|_| ())
 }
 
-/// The CPUs the calling process may use (sched_getaffinity(2)), as a mask of the first 64;
-/// None on a machine with more (the kernel refuses a mask that short: EINVAL).
-pub fn allowed_cpus() -> Option<u64> {
-    let mut mask = 0u64;
-    // SAFETY: `mask` is 8 writable bytes, the length we pass.
-    check(unsafe { syscall3(k::__NR_sched_getaffinity, 0, 8, &mut mask as *mut u64 as usize) }).ok()?;
+/// A CPU mask as sched_{get,set}affinity(2) take it here: 1024 CPUs, 128 bytes.
+pub type Cpus = [u64; 16];
+
+/// The CPUs the calling process may use (sched_getaffinity(2)); None on a machine with
+/// more than 1024 (the kernel refuses a mask that short: EINVAL).
+pub fn allowed_cpus() -> Option<Cpus> {
+    let mut mask: Cpus = [0; 16];
+    // SAFETY: `mask` is 128 writable bytes, the length we pass.
+    check(unsafe { syscall3(k::__NR_sched_getaffinity, 0, 128, mask.as_mut_ptr() as usize) }).ok()?;
     Some(mask)
 }
 
@@ -491,11 +494,11 @@ pub fn this_cpu() -> u32 {
     cpu
 }
 
-/// sched_setaffinity(2) of process `pid` (0: the caller) to a mask of the first 64 CPUs.
-/// Only a speed-up where it is used: a failure changes nothing.
-pub fn set_cpus(pid: i32, mask: u64) {
-    // SAFETY: `mask` is 8 readable bytes, the length we pass.
-    unsafe { syscall3(k::__NR_sched_setaffinity, pid as usize, 8, &mask as *const u64 as usize) };
+/// sched_setaffinity(2) of process `pid` (0: the caller). Only a speed-up where it is used:
+/// a failure changes nothing.
+pub fn set_cpus(pid: i32, mask: &Cpus) {
+    // SAFETY: `mask` is 128 readable bytes, the length we pass.
+    unsafe { syscall3(k::__NR_sched_setaffinity, pid as usize, 128, mask.as_ptr() as usize) };
 }
 
 /// Whether the process behind `pidfd` is still running: a pidfd polls readable once its
