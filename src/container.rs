@@ -331,8 +331,9 @@ fn check_input<'a>(spec: &RunSpec<'a>) -> Result<(), rootfs::Failure<'a>> {
     Ok(())
 }
 
-/// The container's PID 1: builds the root, names the host, brings up loopback, then runs
-/// COMMAND as `husk init` would. Never returns.
+/// The container's PID 1: moves into its namespaces, names the host, builds the root
+/// (joining the network namespace `husk run` makes meanwhile), then runs COMMAND as `husk
+/// init` would. Never returns.
 fn container_init(spec: &RunSpec, process: &Process, signals: &CallerSignals, context: &Context) -> ! {
     // If `husk run` dies, even by SIGKILL, the container dies with it: the init's death
     // ends every process in the PID namespace (pid_namespaces(7)). Check the parent after
@@ -367,8 +368,9 @@ fn prepare_and_run<'a>(
     context: &Context,
 ) -> Result<u8, rootfs::Failure<'a>> {
     // Everything up to the root's network step runs while the host side makes the network
-    // namespace (see network.rs). The cgroup namespace is rooted where the init is: in the
-    // container's own cgroup when there is one (cloned into it).
+    // namespace (see network.rs). unshare(2) moves only the init, which is all there is
+    // yet; the new cgroup namespace is rooted where the init is (cgroup_namespaces(7)): in
+    // the container's own cgroup when there is one, since it was cloned into it.
     sys::unshare(NEW_OTHERS).map_err(fail("unshare", b"namespaces"))?;
     rustix::system::sethostname(spec.hostname).map_err(fail("sethostname", spec.hostname))?;
     let mut env = identity::Environment::new();
