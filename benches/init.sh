@@ -33,22 +33,15 @@ IDLE_SECONDS=${IDLE_SECONDS:-10}
 # Deadline for anything we wait on (child start-up, init shutdown), in seconds.
 DEADLINE=5
 
-die() { echo "init.sh: error: $*" >&2; exit 1; }
-log() { echo "init.sh: $*" >&2; }
+SCRIPT=init.sh
+# shellcheck source=benches/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, got '$RUNS'"
 [[ $IDLE_SECONDS =~ ^[1-9][0-9]*$ ]] || die "IDLE_SECONDS must be a positive integer, got '$IDLE_SECONDS'"
 
-# Resolve a caller-supplied HUSK before the cd below. Then a relative path
-# means the caller's working directory, as the caller would expect. The
-# default is relative to the repo root.
-if [[ -n ${HUSK:-} ]]; then
-    if [[ $HUSK == */* ]]; then
-        HUSK=$(realpath -- "$HUSK" 2>/dev/null) || die "HUSK=$HUSK does not exist"
-    else
-        HUSK=$(command -v -- "$HUSK") || die "HUSK=$HUSK not found in PATH"
-    fi
-fi
+# HUSK as the caller gave it is resolved before the cd below (lib.sh, resolve_husk).
+resolve_husk
 cd "$(dirname -- "${BASH_SOURCE[0]}")/.."
 HUSK=${HUSK:-$PWD/target/release/husk}
 

@@ -37,21 +37,14 @@ DEADLINE=5
 # they are measured, so this only has to outlast the measurement by far.
 SLEEP_SECONDS=60
 
-die() { echo "run.sh: error: $*" >&2; exit 1; }
-log() { echo "run.sh: $*" >&2; }
+SCRIPT=run.sh
+# shellcheck source=benches/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, got '$RUNS'"
 
-# Resolve caller-supplied paths before the cd below. Then a relative path
-# means the caller's working directory, as the caller would expect. The
-# default HUSK is relative to the repo root.
-if [[ -n ${HUSK:-} ]]; then
-    if [[ $HUSK == */* ]]; then
-        HUSK=$(realpath -- "$HUSK" 2>/dev/null) || die "HUSK=$HUSK does not exist"
-    else
-        HUSK=$(command -v -- "$HUSK") || die "HUSK=$HUSK not found in PATH"
-    fi
-fi
+# Paths the caller gave are resolved before the cd below (lib.sh, resolve_husk).
+resolve_husk
 if [[ -n ${BUSYBOX:-} ]]; then
     # Absolute, because bwrap, chroot and the OCI bundles all need it so.
     BUSYBOX=$(realpath -- "$BUSYBOX" 2>/dev/null) || die "BUSYBOX=$BUSYBOX does not exist"
