@@ -41,6 +41,15 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
         out::error(failure.step, failure.path, failure.errno);
         return status::FAILURE;
     }
+    // Non-dumpable before the container exists, and so is every process forked from here
+    // on (the init, the detached supervisor, COMMAND until its execve, which gives COMMAND
+    // the usual state back): nothing in the container, root included, may ptrace them, read
+    // their memory or open /proc/PID/exe or fd/N (the runc CVE-2019-5736 class; ptrace(2),
+    // "Ptrace access mode checking").
+    if let Err(e) = sys::make_non_dumpable() {
+        out::error("prctl", b"dumpable", e);
+        return status::FAILURE;
+    }
     let signals = CallerSignals::take_over(process);
     if spec.name.is_none() && !spec.detach {
         // Decided here, where husk's group is visible: inside the new PID namespace the
@@ -84,18 +93,25 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
 }
 
 /// `--detach`: a background copy of husk supervises the container, with stdin from
-/// /dev/null and output to the entry's log; this one returns 0 as soon as COMMAND runs (or
-/// the code it could not start with, after showing the log).
+/// /dev/null and output through a logger into the entry's log (src/log.rs); this one
+/// returns 0 as soon as COMMAND runs (or the code it could not start with, after showing
+/// the log).
 fn detach(spec: &RunSpec, process: &Process, signals: &CallerSignals, entry: Entry) -> u8 {
-    let (log, (ready_r, ready_w)) =
-        match (entry.create_log(), rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)) {
-            (Ok(log), Ok(pipe)) => (log, pipe),
-            (Err(e), _) | (_, Err(e)) => {
-                out::error("log", entry.name(), e);
-                entry.remove();
-                return status::FAILURE;
-            }
-        };
+    let pipe = || rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC);
+    let (log, (ready_r, ready_w), (output_r, output_w)) = match (entry.create_log(), pipe(), pipe()) {
+        (Ok(log), Ok(ready), Ok(output)) => (log, ready, output),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            out::error("log", entry.name(), e);
+            entry.remove();
+            return status::FAILURE;
+        }
+    };
+    if let Err(e) = crate::log::check(log.as_fd()) {
+        let hint = "the log cap needs a file system that punches holes (tmpfs, ext4, xfs, btrfs)";
+        out::error_with_hint("log", entry.name(), e, hint);
+        entry.remove();
+        return status::FAILURE;
+    }
     // Opened before the fork: the background side removes the entry (log included) before it
     // reports a failure, and what the log said must still reach the caller.
     let log_reader = entry.open_log().ok();
@@ -103,15 +119,50 @@ fn detach(spec: &RunSpec, process: &Process, signals: &CallerSignals, entry: Ent
         Ok(0) => {
             drop(ready_r);
             drop(log_reader);
-            // Out of the caller's session and terminal; output to the log from here on.
+            // Out of the caller's session and terminal; output to the logger from here on.
             let _ = rustix::process::setsid();
-            if let Ok(null) = open(c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()) {
-                let _ = rustix::stdio::dup2_stdin(&null);
+            // Nothing of the caller's stdio stays open here (the logger included): the caller
+            // may wait for its pipes to close.
+            let null = open(c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty());
+            if let Ok(null) = &null {
+                let _ = rustix::stdio::dup2_stdin(null);
+                let _ = rustix::stdio::dup2_stdout(null);
+                let _ = rustix::stdio::dup2_stderr(null);
             }
-            let _ = rustix::stdio::dup2_stdout(&log);
-            let _ = rustix::stdio::dup2_stderr(&log);
+            let logger = match sys::fork() {
+                Ok(0) => {
+                    sys::close_all_but([sys::raw(Some(output_r.as_fd())), sys::raw(Some(log.as_fd())), -1]);
+                    crate::log::keep(
+                        output_r.as_fd(),
+                        log.as_fd(),
+                        spec.log_size.unwrap_or(crate::log::DEFAULT_SIZE),
+                    );
+                    sys::exit(0)
+                }
+                Ok(pid) => Some(pid),
+                Err(_) => None,
+            };
+            drop(output_r);
             drop(log);
-            let code = start(spec, process, signals, Some(&entry), false, Some(ready_w.as_fd()));
+            let _ = rustix::stdio::dup2_stdout(&output_w);
+            let _ = rustix::stdio::dup2_stderr(&output_w);
+            drop(output_w);
+            let code = match logger {
+                Some(_) => start(spec, process, signals, Some(&entry), false, Some(ready_w.as_fd())),
+                None => {
+                    out::error("fork", b"logger", Errno::AGAIN);
+                    status::FAILURE
+                }
+            };
+            // The container is gone, and with it every other writer: once our own copies of
+            // the pipe are closed, the logger sees its end and has written everything.
+            if let Ok(null) = &null {
+                let _ = rustix::stdio::dup2_stdout(null);
+                let _ = rustix::stdio::dup2_stderr(null);
+            }
+            if let Some(pid) = logger.and_then(rustix::process::Pid::from_raw) {
+                let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+            }
             // The entry goes first: once the caller has the code, the name must be free.
             entry.remove();
             // If COMMAND never started, this is what the caller is waiting for.
@@ -120,6 +171,8 @@ fn detach(spec: &RunSpec, process: &Process, signals: &CallerSignals, entry: Ent
         }
         Ok(_) => {
             drop(ready_w);
+            drop(output_r);
+            drop(output_w);
             let mut byte = [status::FAILURE];
             let started = matches!(rustix::io::read(&ready_r, &mut byte), Ok(1)) && byte[0] == 0;
             if started {
@@ -129,7 +182,7 @@ fn detach(spec: &RunSpec, process: &Process, signals: &CallerSignals, entry: Ent
                 return 0;
             }
             if let Some(log) = log_reader {
-                copy_log(&log);
+                crate::log::copy(log.as_fd(), 2);
             }
             byte[0]
         }
@@ -138,15 +191,6 @@ fn detach(spec: &RunSpec, process: &Process, signals: &CallerSignals, entry: Ent
             entry.remove();
             status::FAILURE
         }
-    }
-}
-
-/// Copies the log to stderr (what a detached container said before it failed).
-fn copy_log(log: &rustix::fd::OwnedFd) {
-    let mut buf = [0u8; 4096];
-    // A slice: rustix's read is generic, and each array size would be a copy of its own.
-    while let Ok(n @ 1..) = rustix::io::read(log, &mut buf[..]) {
-        sys::write_all(2, &buf[..n]);
     }
 }
 
@@ -230,46 +274,21 @@ fn start(
     code
 }
 
-/// Writes the entry's state. Out of line, like the other steps only some runs take: the
-/// text is a 4 KiB buffer, and a frame's every page is touched on entry (stack probes) and
-/// then stays resident.
+/// Records what `husk exec`, `ps` and `kill` need to know of the container (src/state.rs).
+/// Out of line, like the other steps only some runs take: a frame's every page is touched
+/// on entry (stack probes) and then stays resident.
 #[inline(never)]
 fn record_state(entry: &Entry, spec: &RunSpec, process: &Process, init: i32) {
-    let _ = entry.write_state(&state_text(spec, process, init));
-}
-
-/// What `husk exec`, `ps` and `kill` need to know of a container (src/state.rs).
-fn state_text(spec: &RunSpec, process: &Process, init: i32) -> out::Line {
-    let mut t = out::Line::new();
-    let mut key = |k: &[u8]| {
-        t.bytes(k).str("=");
+    let head = state::Head {
+        confinement: identity::confinement(spec),
+        pid: init,
+        start: state::start_time(init).unwrap_or(0),
+        created: sys::realtime_s(),
     };
-    key(state::PID);
-    t.num(init as u64).str("\n");
-    key_num(&mut t, state::START, state::start_time(init).unwrap_or(0));
-    key_num(&mut t, state::CREATED, sys::realtime_s());
-    t.bytes(state::ROOTFS).str("=").bytes(spec.rootfs.unwrap_or(b"/")).str("\n");
-    t.bytes(state::COMMAND).str("=");
-    for i in spec.command..process.argc() {
-        if i > spec.command {
-            t.str(" ");
-        }
-        t.bytes(process.arg(i).to_bytes());
+    let command = (spec.command..process.argc()).map(|i| process.arg(i).to_bytes());
+    if let Err(e) = entry.write_state(&head, spec.hostname, spec.rootfs.unwrap_or(b"/"), command) {
+        out::error("state", entry.name(), e);
     }
-    t.str("\n");
-    t.bytes(state::NET).str(if spec.net == Net::None { "=none\n" } else { "=host\n" });
-    if let Some((uid, gid)) = spec.user {
-        t.bytes(state::USER).str("=").num(uid as u64).str(":").num(gid as u64).str("\n");
-    }
-    key_num(&mut t, state::CAPS_ADDED, spec.caps_added);
-    key_num(&mut t, state::CAPS_DROPPED, spec.caps_dropped);
-    key_num(&mut t, state::SECCOMP, spec.seccomp as u64);
-    t.bytes(state::HOSTNAME).str("=").bytes(spec.hostname).str("\n");
-    t
-}
-
-fn key_num(t: &mut out::Line, key: &[u8], value: u64) {
-    t.bytes(key).str("=").num(value).str("\n");
 }
 
 /// What the container's init needs to know from the host side.
@@ -342,16 +361,17 @@ fn container_init(spec: &RunSpec, process: &Process, signals: &CallerSignals, co
     if !sys::pidfd_alive(context.parent) {
         sys::exit(status::FAILURE);
     }
-    // Non-dumpable: nothing in the container, root included, may ptrace the init, read its
-    // memory or open /proc/1/exe (the runc CVE-2019-5736 class; ptrace(2), "access mode").
-    // COMMAND is dumpable again after its execve.
-    let _ = sys::prctl(linux_raw_sys::prctl::PR_SET_DUMPABLE, 0, 0);
+    // (Non-dumpable already, from husk run: see run().)
     // No descriptor of the host's but stdio crosses into the container: an inherited
     // directory fd would be a way out of the root (the runc CVE-2024-21626 class).
     // (Kept, all close-on-exec so COMMAND never has them: the readiness pipe of --detach,
     // and until the init has joined the network namespace, its pipe and the host's pidfd.)
     let network = context.network.map(Handshake::ready_fd);
-    close_all_but([raw(context.ready), raw(network), raw(network.and(Some(context.parent)))]);
+    sys::close_all_but([
+        sys::raw(context.ready),
+        sys::raw(network),
+        sys::raw(network.and(Some(context.parent))),
+    ]);
     sys::exit(match prepare_and_run(spec, process, signals, context) {
         Ok(code) => code,
         Err(failure) => {
@@ -371,6 +391,7 @@ fn prepare_and_run<'a>(
     // namespace (see network.rs). unshare(2) moves only the init, which is all there is
     // yet; the new cgroup namespace is rooted where the init is (cgroup_namespaces(7)): in
     // the container's own cgroup when there is one, since it was cloned into it.
+    let console = rootfs::clone_console()?;
     sys::unshare(NEW_OTHERS).map_err(fail("unshare", b"namespaces"))?;
     rustix::system::sethostname(spec.hostname).map_err(fail("sethostname", spec.hostname))?;
     let mut env = identity::Environment::new();
@@ -388,13 +409,15 @@ fn prepare_and_run<'a>(
     let mut privileges = identity::privileges(spec.user, caps, spec.seccomp, false);
     shrink(privileges)?;
     let join = context.network.map(|network| (network, context.parent));
-    if rootfs::enter(spec, context.in_group, join)? == rootfs::Entered::Chrooted {
+    let entered = rootfs::enter(spec, context.in_group, join, console.as_ref())?;
+    drop(console);
+    if entered == rootfs::Entered::Chrooted {
         privileges = identity::privileges(spec.user, caps, spec.seccomp, true);
         shrink(privileges)?;
     }
     // Done with the host side's pidfd and the handshake: from here on, as at the start, no
     // descriptor but stdio and --detach's pipe.
-    close_all_but([raw(context.ready), -1, -1]);
+    sys::close_all_but([sys::raw(context.ready), -1, -1]);
     privileges.bounding_before = privileges.bounding;
     let launch = Launch {
         name: process.arg(spec.command),
@@ -414,39 +437,7 @@ fn prepare_and_run<'a>(
         sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&ready), &[0]);
     }
     let _ = sys::close_from(3);
-    confine_init(privileges.bounding).map_err(fail("capabilities", b"init"))?;
+    identity::keep_only_kill(privileges.bounding).map_err(fail("capabilities", b"init"))?;
     let supervisor = Supervisor { child, group: false, place: Place::NamespaceInit };
     Ok(supervisor.wait(&mut |sig| Some(sig)).exit_code())
-}
-
-/// A descriptor's number, -1 for none.
-fn raw(fd: Option<BorrowedFd>) -> i32 {
-    fd.map_or(-1, |fd| rustix::fd::AsRawFd::as_raw_fd(&fd))
-}
-
-/// Closes every descriptor from 3 up but those in `keep` (-1: none).
-fn close_all_but(keep: [i32; 3]) {
-    let last = keep.into_iter().max().unwrap_or(-1);
-    for fd in 3..last {
-        if !keep.contains(&fd) {
-            let _ = sys::close_range(fd as u32, fd as u32);
-        }
-    }
-    let _ = sys::close_from(last.max(2) as u32 + 1);
-}
-
-/// Once COMMAND runs, the init needs one capability: CAP_KILL, to forward signals to a
-/// COMMAND of another uid. Everything else goes, from every set, bounding included (of
-/// which `bounding` is what is left).
-fn confine_init(bounding: u64) -> Result<(), Errno> {
-    use rustix::thread::{CapabilitySet, CapabilitySets, set_capabilities};
-    const KILL: u64 = 1 << 5;
-    // What is left of the bounding set is COMMAND's (the rest went before COMMAND was
-    // forked). Dropping needs CAP_SETPCAP in the effective set, which goes last, with capset.
-    spawn::shrink_bounding_set(bounding & !KILL)?;
-    let kill = CapabilitySet::from_bits_retain(KILL);
-    set_capabilities(
-        None,
-        CapabilitySets { effective: kill, permitted: kill, inheritable: CapabilitySet::empty() },
-    )
 }

@@ -22,46 +22,59 @@ use crate::out;
 use crate::pid1::{Place, Supervisor};
 use crate::rt::{Process, sys};
 use crate::spawn::{self, CallerSignals, Launch};
-use crate::state::{self, Registry, State};
+use crate::state::{self, Head, Registry};
 use crate::status;
 
 /// `husk exec`: returns the exit code to end with.
 #[inline(never)] // a role's own frame: see main.rs
 pub fn run(spec: &ExecSpec, process: &Process) -> u8 {
-    let mut state = State::new();
-    let pidfd = match find(spec.name, process, &mut state) {
-        Ok(pidfd) => pidfd,
+    // Non-dumpable before anything of the container is touched, and so is every process
+    // forked from here (the helper, and COMMAND until its execve): nothing inside may
+    // ptrace them, write their memory, or open their /proc/PID/exe or /proc/PID/fd/N — the
+    // runc CVE-2016-9962 and CVE-2019-5736 class (ptrace(2), "Ptrace access mode checking").
+    if let Err(e) = sys::make_non_dumpable() {
+        out::error("prctl", b"dumpable", e);
+        return status::FAILURE;
+    }
+    let (pidfd, head) = match find(spec.name, process) {
+        Ok(found) => found,
         Err(e) => {
-            let hint = if e == Errno::SRCH { "no running container has that name (husk ps)" } else { "" };
-            out::error_with_hint("container", spec.name, e, hint);
+            report_not_found(spec.name, e);
             return status::FAILURE;
         }
     };
+    let confinement = head.confinement;
     let signals = CallerSignals::take_over(process);
     let take_terminal = spawn::holds_terminal();
     // The container's cgroup, opened on the host side before we move into its namespaces.
-    let pid = state.number(state::PID).unwrap_or(0) as i32;
-    let cgroup = container_cgroup(pid);
+    let cgroup = container_cgroup(head.pid);
+    // Nothing of the caller's but stdio may reach the container: an fd of a host directory
+    // would be a way out of its root (the runc CVE-2024-21626 class). Closed, not just
+    // close-on-exec, and before joining: the helper below lives in the container's PID
+    // namespace and never execs. What is left is husk's own, the helper's to close.
+    sys::close_all_but([sys::raw(Some(pidfd.as_fd())), sys::raw(cgroup.as_ref().map(AsFd::as_fd)), -1]);
     // setns(2) through the pidfd: all at once, atomically. The mount namespace's root and
     // cwd become ours: the container's pivoted root.
-    // All but the cgroup namespace, which the helper below enters once it has moved into the
+    // All but the cgroup namespace, which the helper below enters once it is in the
     // container's cgroup: from inside that namespace, a process outside its root cannot be
     // moved (cgroup_attach_permissions() refuses with ENOENT).
     let mut kinds = ThreadNameSpaceType::MOUNT
         | ThreadNameSpaceType::HOST_NAME_AND_NIS_DOMAIN_NAME
         | ThreadNameSpaceType::INTER_PROCESS_COMMUNICATION
         | ThreadNameSpaceType::PROCESS_ID;
-    if state.get(state::NET) == Some(b"none") {
+    if confinement.own_network {
         kinds |= ThreadNameSpaceType::NETWORK;
     }
     if let Err(e) = move_into_thread_name_spaces(pidfd.as_fd(), kinds) {
         out::error("setns", spec.name, e);
         return status::FAILURE;
     }
-    let user = spec.user.or_else(|| parse_user(state.get(state::USER)?));
+    // Who COMMAND is comes from the record of what the container was given; `-u` may only
+    // change the user, within the same bounding set.
+    let user = spec.user.unwrap_or(confinement.user);
     let hostname = rustix::system::uname();
     let mut env = identity::Environment::new();
-    let envp = env.build(hostname.nodename().to_bytes(), user, &spec.env, process);
+    let envp = env.build(hostname.nodename().to_bytes(), Some(user), &spec.env, process);
     let mut cwd = CPath::new();
     let cwd = match cwd.of(&[spec.cwd.unwrap_or(b"/")]) {
         Ok(c) => c,
@@ -70,87 +83,81 @@ pub fn run(spec: &ExecSpec, process: &Process) -> u8 {
             return status::FAILURE;
         }
     };
-    let caps = (state.number(state::CAPS_ADDED).unwrap_or(0), state.number(state::CAPS_DROPPED).unwrap_or(0));
-    let seccomp = state.number(state::SECCOMP) != Some(0);
     let launch = Launch {
         name: process.arg(spec.command),
         argv: process.argv_from(spec.command),
         envp,
         path: identity::command_path(&spec.env, process),
         take_terminal,
-        user,
+        user: Some(user),
         cwd: Some(cwd),
-        caps: Some(identity::privileges(user, caps, seccomp, host_root_is_initramfs())),
+        caps: Some(identity::recorded_privileges(&confinement, user)),
     };
-    // Nothing of the caller's but stdio may reach the container: an fd to a host directory
-    // would be a way out of its root (the CVE-2024-21626 class). Close-on-exec rather than
-    // closed: the cgroup and pipe descriptors are still needed for the spawn itself.
-    if let Err(e) = sys::cloexec_from(3) {
-        out::error("close_range", b"", e);
-        return status::FAILURE;
-    }
     // COMMAND's parent lives in the container's PID namespace (see the module comment): a
     // small husk there starts COMMAND, forwards to it and passes its status up, and dies with
-    // husk exec, leaving COMMAND to the container's init.
-    let helper = match sys::fork() {
+    // husk exec, leaving COMMAND to the container's init. It is cloned straight into the
+    // container's cgroup (CLONE_INTO_CGROUP), so it never runs outside the limits.
+    let helper = match sys::clone(0, cgroup.as_ref().map(AsFd::as_fd)) {
         Ok(0) => {
             let _ = sys::set_parent_death_signal(crate::signals::SIGKILL);
-            if let Err((step, e)) = join_cgroup(cgroup.as_ref(), pidfd.as_fd()) {
-                out::error(step, spec.name, e);
+            if let Err(e) = move_into_thread_name_spaces(pidfd.as_fd(), ThreadNameSpaceType::CONTROL_GROUP) {
+                out::error("setns", spec.name, e);
                 sys::exit(status::FAILURE);
             }
-            let code = match spawn::spawn(&launch, &signals) {
-                Ok(child) => {
-                    Supervisor { child, group: false, place: Place::Subreaper }.wait(&mut Some).exit_code()
-                }
-                Err(e) => e.report(&launch),
-            };
-            sys::exit(code)
+            // husk's own descriptors go too: from here on only stdio (and spawn's pipe).
+            let _ = sys::close_from(3);
+            sys::exit(help_command(&launch, &signals))
         }
         Ok(pid) => pid,
         Err(e) => {
-            out::error("fork", b"", e);
+            out::error("clone", spec.name, e);
             return status::FAILURE;
         }
     };
     drop(pidfd);
     drop(cgroup);
-    let _ = sys::close_from(3);
     Supervisor { child: helper, group: false, place: Place::Subreaper }.wait(&mut Some).exit_code()
 }
 
-/// The live container `name`: its state, and a pidfd of its init that is certainly that
-/// process (same start time as recorded), not a later one with a recycled pid.
-pub fn find(name: &[u8], process: &Process, state: &mut State) -> Result<OwnedFd, Errno> {
+/// The helper inside the container: starts COMMAND, then keeps CAP_KILL alone (to forward
+/// signals to a COMMAND of another uid), as the container's own init does, and passes
+/// COMMAND's status up.
+fn help_command(launch: &Launch, signals: &CallerSignals) -> u8 {
+    let child = match spawn::spawn(launch, signals) {
+        Ok(child) => child,
+        Err(e) => return e.report(launch),
+    };
+    if let Err(e) = identity::keep_only_kill(crate::caps::ALL) {
+        out::error("capabilities", b"exec", e);
+        let _ = sys::kill(child, crate::signals::SIGKILL);
+    }
+    Supervisor { child, group: false, place: Place::Subreaper }.wait(&mut Some).exit_code()
+}
+
+/// Prints why the container `name` was not found or refused.
+pub fn report_not_found(name: &[u8], e: Errno) {
+    let (step, hint) = match e {
+        Errno::SRCH => ("container", "no running container has that name (husk ps)"),
+        Errno::BADMSG => ("state", "its record does not parse: refused"),
+        _ => ("container", ""),
+    };
+    out::error_with_hint(step, name, e, hint);
+}
+
+/// The live container `name`: its record's head, and a pidfd of its init that is certainly
+/// that process (same start time as recorded), not a later one with a recycled pid. A
+/// record that does not parse is EBADMSG.
+pub fn find(name: &[u8], process: &Process) -> Result<(OwnedFd, Head), Errno> {
     let registry =
         Registry::open(process, false).map_err(|e| if e == Errno::NOENT { Errno::SRCH } else { e })?;
-    registry.read(name, state)?;
-    let pid = state.number(state::PID).and_then(|p| Pid::from_raw(p as i32)).ok_or(Errno::SRCH)?;
+    let head = registry.read(name)?.record()?.head;
+    let pid = Pid::from_raw(head.pid).ok_or(Errno::SRCH)?;
     let pidfd = pidfd_open(pid, PidfdFlags::empty())?;
     // The pidfd pins the process: if the start time matches now, it is the one recorded.
-    if state::start_time(pid.as_raw_nonzero().get()) != state.number(state::START) {
+    if state::start_time(head.pid) != Some(head.start) {
         return Err(Errno::SRCH);
     }
-    Ok(pidfd)
-}
-
-/// Moves this process into the container's cgroup (writing 0, "myself", to its
-/// cgroup.procs) and then into its cgroup namespace, whose root that group is.
-fn join_cgroup(cgroup: Option<&OwnedFd>, pidfd: rustix::fd::BorrowedFd) -> Result<(), (&'static str, Errno)> {
-    if let Some(dir) = cgroup {
-        let procs = openat(dir.as_fd(), c"cgroup.procs", OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| ("cgroup", e))?;
-        rustix::io::write(&procs, b"0").map_err(|e| ("cgroup", e))?;
-    }
-    move_into_thread_name_spaces(pidfd, ThreadNameSpaceType::CONTROL_GROUP).map_err(|e| ("setns", e))
-}
-
-/// `UID:GID` from the state file.
-fn parse_user(text: &[u8]) -> Option<(u32, u32)> {
-    let colon = text.iter().position(|&b| b == b':')?;
-    let uid = crate::args::parse_decimal(&text[..colon], 10)? as u32;
-    let gid = crate::args::parse_decimal(&text[colon + 1..], 10)? as u32;
-    Some((uid, gid))
+    Ok((pidfd, head))
 }
 
 /// The container's cgroup directory, from the init's /proc/PID/cgroup (`0::/path`), when the
@@ -177,15 +184,4 @@ fn container_cgroup(pid: i32) -> Option<OwnedFd> {
         open(c"/sys/fs/cgroup", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()?;
     let rel = path.of(&[b".", own]).ok()?;
     openat(root.as_fd(), rel, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()
-}
-
-/// Whether the host's root is the initial rootfs (an initramfs), where containers are
-/// entered by chroot: then exec'd processes lose CAP_SYS_CHROOT as COMMAND did.
-fn host_root_is_initramfs() -> bool {
-    let Ok(fd) = open(c"/proc/self/mounts", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) else {
-        return false;
-    };
-    let mut buf = [0u8; 256];
-    let n = rustix::io::read(&fd, &mut buf).unwrap_or(0);
-    buf[..n].starts_with(b"rootfs / ")
 }

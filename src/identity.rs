@@ -118,3 +118,55 @@ fn key(entry: &[u8]) -> &[u8] {
     let entry = entry.strip_suffix(b"\0").unwrap_or(entry);
     &entry[..entry.iter().position(|&b| b == b'=').unwrap_or(entry.len())]
 }
+
+/// The confinement a named container is recorded with (src/state.rs): what its COMMAND was
+/// given, and so what `husk exec` gives what it starts there.
+pub fn confinement(spec: &crate::args::RunSpec) -> crate::state::Confinement {
+    let caps = (spec.caps_added, spec.caps_dropped);
+    let bounding = privileges(spec.user, caps, spec.seccomp, host_root_is_initramfs()).bounding;
+    crate::state::Confinement {
+        own_network: spec.net == crate::args::Net::None,
+        user: spec.user.unwrap_or((0, 0)),
+        bounding,
+        added: spec.caps_added & bounding,
+        seccomp: spec.seccomp,
+    }
+}
+
+/// The privileges of a process `husk exec` starts as `user` in a container confined as
+/// `confinement`: its bounding set; root holds all of it, another user what --cap-add gave.
+pub fn recorded_privileges(confinement: &crate::state::Confinement, user: (u32, u32)) -> Privileges {
+    let bounding = confinement.bounding;
+    let granted = if user.0 == 0 { bounding } else { bounding & confinement.added };
+    Privileges { bounding, bounding_before: caps::ALL, granted, seccomp: confinement.seccomp }
+}
+
+/// Once COMMAND runs, a husk process that waits for it (the container's init, husk exec's
+/// helper) needs one capability: CAP_KILL, to forward signals to a COMMAND of another uid.
+/// Everything else goes, from every set, bounding included (of which `bounding` is what is
+/// left).
+pub fn keep_only_kill(bounding: u64) -> Result<(), rustix::io::Errno> {
+    use rustix::thread::{CapabilitySet, CapabilitySets, set_capabilities};
+    const KILL: u64 = 1 << 5;
+    // Dropping from the bounding set needs CAP_SETPCAP in the effective set, which goes last,
+    // with capset.
+    spawn::shrink_bounding_set(bounding & !KILL)?;
+    let kill = CapabilitySet::from_bits_retain(KILL);
+    set_capabilities(
+        None,
+        CapabilitySets { effective: kill, permitted: kill, inheritable: CapabilitySet::empty() },
+    )
+}
+
+/// Whether the host's root is the initial rootfs (an initramfs), where containers are
+/// entered by chroot (pivot_root(2) refuses it): then COMMAND loses CAP_SYS_CHROOT.
+pub fn host_root_is_initramfs() -> bool {
+    use rustix::fs::{Mode, OFlags, open};
+    let Ok(fd) = open(c"/proc/self/mounts", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) else {
+        return false;
+    };
+    let mut buf = [0u8; 256];
+    // A slice: rustix's read is generic, and each array size would be a copy of its own.
+    let n = rustix::io::read(&fd, &mut buf[..]).unwrap_or(0);
+    buf[..n].starts_with(b"rootfs / ")
+}

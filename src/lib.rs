@@ -14,6 +14,7 @@ pub mod exec;
 pub mod help;
 pub mod identity;
 pub mod init;
+pub mod log;
 pub mod manage;
 pub mod mask;
 pub mod network;

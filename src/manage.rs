@@ -8,7 +8,7 @@ use rustix::io::Errno;
 
 use crate::out::{self, Line};
 use crate::rt::{Process, sys};
-use crate::state::{self, Registry, State};
+use crate::state::Registry;
 use crate::status;
 
 /// `husk ps [-q]`: NAME PID UPTIME ROOTFS COMMAND for every live container.
@@ -28,31 +28,70 @@ pub fn ps(quiet: bool, process: &Process) -> u8 {
     let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
     let mut dir = RawDir::new(registry.fd(), &mut buf);
     let now = sys::realtime_s();
+    let mut code = 0;
     while let Some(Ok(entry)) = dir.next() {
         let name = entry.file_name().to_bytes();
         if name.starts_with(b".") {
             continue;
         }
-        let mut state = State::new();
-        if registry.read(name, &mut state).is_err() {
+        let Ok(state) = registry.read(name) else {
             continue; // stale: its husk run is gone
-        }
+        };
+        let record = match state.record() {
+            Ok(record) => record,
+            Err(e) => {
+                crate::exec::report_not_found(name, e);
+                code = status::FAILURE;
+                continue;
+            }
+        };
         let mut line = Line::new();
         if quiet {
             line.bytes(name);
         } else {
             column(&mut line, name, 20);
-            column(&mut line, state.get(state::PID).unwrap_or(b"-"), 10);
-            let up = now.saturating_sub(state.number(state::CREATED).unwrap_or(now));
+            let mut number = Line::new();
+            number.num(record.head.pid as u64);
+            column(&mut line, number.as_bytes(), 10);
             let mut uptime = Line::new();
-            uptime.num(up).str("s");
+            uptime.num(now.saturating_sub(record.head.created)).str("s");
             column(&mut line, uptime.as_bytes(), 8);
-            column(&mut line, state.get(state::ROOTFS).unwrap_or(b"-"), 24);
-            line.bytes(state.get(state::COMMAND).unwrap_or(b""));
+            column(&mut line, Decoded::of(record.rootfs).shown().as_bytes(), 24);
+            line.bytes(Decoded::of(record.command).shown().as_bytes());
         }
         line.write_to(1);
     }
-    0
+    code
+}
+
+/// A record's field decoded (up to out::MAX_QUOTED bytes; `...` marks a cut), with the
+/// NULs between a command's arguments as spaces.
+struct Decoded {
+    bytes: heapless::Vec<u8, { out::MAX_QUOTED }>,
+    cut: bool,
+}
+
+impl Decoded {
+    fn of(field: crate::state::Encoded) -> Decoded {
+        let mut decoded = Decoded { bytes: heapless::Vec::new(), cut: false };
+        for b in field.bytes() {
+            if decoded.bytes.push(if b == 0 { b' ' } else { b }).is_err() {
+                decoded.cut = true;
+                break;
+            }
+        }
+        decoded
+    }
+
+    /// Safe for the caller's terminal: the container chose these bytes (out::Line::shown).
+    fn shown(&self) -> Line {
+        let mut line = Line::new();
+        line.shown(&self.bytes);
+        if self.cut {
+            line.str("...");
+        }
+        line
+    }
 }
 
 /// `text` padded with spaces to `width` (at least one space after).
@@ -66,18 +105,12 @@ fn column(line: &mut Line, text: &[u8], width: usize) {
 /// `husk kill NAME [SIGNAL]`: to the container's init through a verified pidfd.
 #[inline(never)] // a role's own frame: see main.rs
 pub fn kill(name: &[u8], signal: i32, process: &Process) -> u8 {
-    let mut state = State::new();
-    let result = crate::exec::find(name, process, &mut state)
-        .and_then(|pidfd| sys::pidfd_signal(pidfd.as_fd(), signal));
+    let result =
+        crate::exec::find(name, process).and_then(|(pidfd, _)| sys::pidfd_signal(pidfd.as_fd(), signal));
     match result {
         Ok(()) => 0,
         Err(e) => {
-            out::error_with_hint(
-                "container",
-                name,
-                e,
-                if e == Errno::SRCH { "no running container has that name (husk ps)" } else { "" },
-            );
+            crate::exec::report_not_found(name, e);
             status::FAILURE
         }
     }
@@ -89,19 +122,25 @@ pub fn logs(name: &[u8], process: &Process) -> u8 {
     let log = Registry::open(process, false).and_then(|r| r.open_file(name, c"log"));
     match log {
         Ok(log) => {
-            let mut buf = [0u8; 4096];
-            // A slice: rustix's read is generic, and each array size would be a copy of its own.
-            while let Ok(n @ 1..) = rustix::io::read(&log, &mut buf[..]) {
-                sys::write_all(1, &buf[..n]);
+            // Byte for byte what the container wrote, as `docker logs`; a note on stderr
+            // when the oldest output went to keep the log within --log-size.
+            let dropped = crate::log::copy(log.as_fd(), 1);
+            if dropped > 0 {
+                let mut line = Line::new();
+                line.str("husk: logs ").bytes(name).str(": the first ").num(dropped);
+                line.str(" bytes were dropped (the log keeps the last --log-size bytes)");
+                line.write_to(2);
             }
             0
         }
         Err(e) => {
+            // ESRCH, as exec and kill say of a name no container has.
+            let e = if e == Errno::NOENT { Errno::SRCH } else { e };
             out::error_with_hint(
                 "logs",
                 name,
                 e,
-                if e == Errno::NOENT { "no detached container has that name" } else { "" },
+                if e == Errno::SRCH { "no detached container has that name" } else { "" },
             );
             status::FAILURE
         }

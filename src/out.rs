@@ -28,9 +28,42 @@ impl Line {
         self
     }
 
-    /// Appends user-given bytes, cut to MAX_QUOTED with `...` when longer.
+    /// Appends user-given bytes, cut to MAX_QUOTED with `...` when longer, and shown safe
+    /// for a terminal ([`Line::shown`]).
     pub fn quoted(&mut self, b: &[u8]) -> &mut Line {
-        if b.len() > MAX_QUOTED { self.bytes(&b[..MAX_QUOTED]).str("...") } else { self.bytes(b) }
+        if b.len() > MAX_QUOTED { self.shown(&b[..MAX_QUOTED]).str("...") } else { self.shown(b) }
+    }
+
+    /// Appends bytes that someone else chose (an argument, a path, a container's command)
+    /// so that a terminal shows them and obeys none of them: control characters (C0, DEL
+    /// and the C1 range U+0080-U+009F, which some terminals take for escape sequences) and
+    /// bytes that are not UTF-8 appear as `\xNN`, a backslash as `\\`; printable ASCII and
+    /// other UTF-8 text as they are.
+    #[inline(never)]
+    pub fn shown(&mut self, b: &[u8]) -> &mut Line {
+        for chunk in b.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                let mut utf8 = [0u8; 4];
+                let encoded = c.encode_utf8(&mut utf8).as_bytes();
+                if c.is_control() || c == '\\' {
+                    encoded.iter().for_each(|&byte| self.escape(byte));
+                } else {
+                    self.bytes(encoded);
+                }
+            }
+            chunk.invalid().iter().for_each(|&byte| self.escape(byte));
+        }
+        self
+    }
+
+    /// `\\` for a backslash, `\xNN` for any other byte.
+    fn escape(&mut self, byte: u8) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        if byte == b'\\' {
+            self.bytes(b"\\\\");
+        } else {
+            self.bytes(&[b'\\', b'x', HEX[(byte >> 4) as usize], HEX[(byte & 0xf) as usize]]);
+        }
     }
 
     pub fn str(&mut self, s: &str) -> &mut Line {
@@ -155,6 +188,7 @@ const ERRNOS: &str = "\
 38 ENOSYS Function not implemented\n\
 39 ENOTEMPTY Directory not empty\n\
 40 ELOOP Too many levels of symbolic links\n\
+74 EBADMSG Bad message\n\
 75 EOVERFLOW Value too large for defined data type\n\
 95 EOPNOTSUPP Operation not supported\n\
 110 ETIMEDOUT Connection timed out\n\
@@ -213,6 +247,25 @@ mod tests {
         let mut line = Line::new();
         line.bytes(&[b'x'; 10_000]);
         assert_eq!(line.as_bytes().len(), MAX_QUOTED + 255, "one byte stays free for the newline");
+    }
+
+    #[test]
+    fn shown_bytes_cannot_steer_the_terminal() {
+        let shown = |b: &[u8]| {
+            let mut line = Line::new();
+            line.shown(b);
+            String::from_utf8(line.as_bytes().to_vec()).unwrap()
+        };
+        assert_eq!(shown(b"/srv/r\xc3\xa9sum\xc3\xa9 \xe2\x9c\x93"), "/srv/r\u{e9}sum\u{e9} \u{2713}");
+        assert_eq!(shown(b"\x1b]0;pwned\x07\x1b[2J"), "\\x1b]0;pwned\\x07\\x1b[2J");
+        assert_eq!(shown(b"a\nb\rc\td\x7f"), "a\\x0ab\\x0dc\\x09d\\x7f");
+        // C1 controls: raw (not UTF-8) and UTF-8-encoded (U+009B, CSI).
+        assert_eq!(shown(b"\x9b31m \xc2\x9b31m"), "\\x9b31m \\xc2\\x9b31m");
+        assert_eq!(shown(b"back\\slash \xff\xfe"), "back\\\\slash \\xff\\xfe");
+        assert_eq!(
+            fmt("exec", b"x\x1b[31m", Errno::NOENT),
+            "husk: exec x\\x1b[31m: No such file or directory (ENOENT)"
+        );
     }
 
     #[test]

@@ -71,11 +71,14 @@ pub enum Entered {
 ///
 /// With `network` (the init's side of the handshake and the host side's pidfd), the init
 /// joins the network namespace the host side makes meanwhile, just before /sys needs it.
+///
+/// With `console` (see [`clone_console`]), the terminal becomes /dev/console.
 #[inline(never)] // its path buffer on its own frame, not on the init's whole life
 pub fn enter<'a>(
     spec: &RunSpec<'a>,
     cgroup: bool,
     network: Option<(&crate::network::Handshake, BorrowedFd)>,
+    console: Option<&OwnedFd>,
 ) -> Result<'a, Entered> {
     // Nothing mounted from here on may propagate back to the host (or in from it): make
     // every mount in our copy of the tree private first (mount_namespaces(7), "Shared
@@ -107,20 +110,13 @@ pub fn enter<'a>(
         };
         let _ = sources.push(tree);
     }
-    // The controlling terminal, when there is one, becomes /dev/console (as in a VM). The
-    // magic link /proc/self/fd/0 leads open_tree to the terminal's device node.
-    let console = if rustix::termios::isatty(sys::stdio(0)) {
-        open_tree(CWD, c"/proc/self/fd/0", OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC)
-            .ok()
-    } else {
-        None
-    };
-
     // Attach the root and hold it by a descriptor from now on.
     let stage = spec.rootfs.unwrap_or(DEFAULT_STAGE);
     let stage_c = path.of(&[stage]).map_err(fail("rootfs", stage))?;
-    move_mount(root_tree.as_fd(), c"", CWD, stage_c, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)
-        .map_err(fail("attach", stage))?;
+    // A host path given by the user, so a symlink to the tree is followed, as open_tree did
+    // (move_mount(2) does not follow one unless told: EINVAL).
+    let flags = MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_SYMLINKS;
+    move_mount(root_tree.as_fd(), c"", CWD, stage_c, flags).map_err(fail("attach", stage))?;
     let root = rustix::fs::open(stage_c, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(fail("rootfs", stage))?;
     let root = root.as_fd();
@@ -138,10 +134,13 @@ pub fn enter<'a>(
     let proc = attach_fresh(root, b"/proc", c"proc", &[], noexec)?;
     let mut masks = crate::mask::Masks::default();
     masks.apply(proc.as_fd(), b"/proc/")?;
-    populate_dev(root, console.as_ref())?;
+    populate_dev(root, console)?;
     let tmp_is_volume = spec.volumes.iter().any(|v| v.dest == b"/tmp");
     if read_only_root && !tmp_is_volume {
         attach_fresh(root, b"/tmp", c"tmpfs", &[(c"mode", c"1777")], basic)?;
+    }
+    if spec.rootfs.is_none() {
+        hide_host_run(root)?;
     }
     // The rest is attached through `root`'s descriptor, so the root can be entered now:
     // the wait for the old root's unmount then overlaps with the network namespace.
@@ -168,6 +167,43 @@ pub fn enter<'a>(
         }
     }
     Ok(entered)
+}
+
+/// The terminal on stdin, when there is one, as a detached bind mount that will become the
+/// container's /dev/console (as in a VM). Must run before the init leaves the host's mount
+/// namespace: open_tree(2) clones only a mount of the caller's own namespace (EINVAL for
+/// the terminal's devpts mount once the init has a namespace of its own).
+pub fn clone_console<'a>() -> Result<'a, Option<OwnedFd>> {
+    let stdin = sys::stdio(0);
+    if !rustix::termios::isatty(stdin) {
+        return Ok(None);
+    }
+    let flags =
+        OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC | OpenTreeFlags::AT_EMPTY_PATH;
+    open_tree(stdin, c"", flags).map(Some).map_err(fail("console", b"/dev/console"))
+}
+
+/// The host's /run (and /var/run, when it is a directory of its own rather than a link to
+/// /run) under a fresh tmpfs, for the default root, which is the host's own tree: /run holds
+/// the host's daemons' unix sockets and FIFOs (docker, containerd, dbus, systemd's), and a
+/// read-only mount stops neither connect(2) on a socket nor a write to a FIFO (path
+/// resolution, not the mount, decides: unix(7), fifo(7)).
+fn hide_host_run<'a>(root: BorrowedFd) -> Result<'a, ()> {
+    let attrs = MountAttrFlags::MOUNT_ATTR_NOSUID
+        | MountAttrFlags::MOUNT_ATTR_NODEV
+        | MountAttrFlags::MOUNT_ATTR_NOEXEC;
+    let run = attach_fresh(root, b"/run", c"tmpfs", &[(c"mode", c"0755")], attrs)?;
+    let run = fstat(&run).map_err(fail("stat", b"/run"))?;
+    // Resolved inside the root: a link to /run lands on the new tmpfs.
+    let var_run = match open_in_root(root, c"/var/run") {
+        Ok(fd) => fstat(&fd).map_err(fail("stat", b"/var/run"))?,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(fail("resolve", b"/var/run")(e)),
+    };
+    if (var_run.st_dev, var_run.st_ino) != (run.st_dev, run.st_ino) {
+        attach_fresh(root, b"/var/run", c"tmpfs", &[(c"mode", c"0755")], attrs)?;
+    }
+    Ok(())
 }
 
 const MOUNT_ATTR_RDONLY: u64 = linux_raw_sys::general::MOUNT_ATTR_RDONLY as u64;

@@ -15,19 +15,6 @@ use crate::cpath::CPath;
 use crate::out::Line;
 use crate::rt::Process;
 
-/// The state file's keys, one `key=value` line each.
-pub const PID: &[u8] = b"pid";
-pub const START: &[u8] = b"start";
-pub const CREATED: &[u8] = b"created";
-pub const ROOTFS: &[u8] = b"rootfs";
-pub const COMMAND: &[u8] = b"command";
-pub const NET: &[u8] = b"net";
-pub const USER: &[u8] = b"user";
-pub const CAPS_ADDED: &[u8] = b"caps_added";
-pub const CAPS_DROPPED: &[u8] = b"caps_dropped";
-pub const SECCOMP: &[u8] = b"seccomp";
-pub const HOSTNAME: &[u8] = b"hostname";
-
 /// The registry directory, opened (and created when `create`).
 pub struct Registry {
     dir: OwnedFd,
@@ -103,13 +90,17 @@ impl Registry {
     }
 
     /// The state of the live container `name`, or ESRCH when there is none (a stale entry
-    /// counts as none).
-    pub fn read(&self, name: &[u8], state: &mut State) -> Result<(), Errno> {
+    /// counts as none). Whether the record parses is for [`State::record`] to say.
+    pub fn read(&self, name: &[u8]) -> Result<State, Errno> {
         let dir = self.entry(name).map_err(|e| if e == Errno::NOENT { Errno::SRCH } else { e })?;
         if !held(dir.as_fd()) {
             return Err(Errno::SRCH);
         }
-        state.load(dir.as_fd())
+        let fd =
+            openat(dir.as_fd(), c"state", OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
+                .map_err(|e| if e == Errno::NOENT { Errno::SRCH } else { e })?;
+        // Mapped whole, whatever its size: a record is never judged by a prefix.
+        Ok(State { text: crate::rt::sys::map_file(fd.as_fd())? })
     }
 
     /// Opens the file `file` of entry `name` for reading.
@@ -143,25 +134,38 @@ fn held(dir: BorrowedFd) -> bool {
 }
 
 impl Entry {
-    /// Writes the state file whole (via a temporary name and rename, so readers never see
-    /// half of it).
-    pub fn write_state(&self, state: &Line) -> Result<(), Errno> {
+    /// Writes the state record whole (via a temporary name and rename, so readers never see
+    /// half of it): `head`, then the container's hostname, root and command (argv's
+    /// strings), encoded so that no byte of them can be mistaken for the record's own.
+    pub fn write_state<'s>(
+        &self,
+        head: &Head,
+        hostname: &[u8],
+        rootfs: &[u8],
+        command: impl Iterator<Item = &'s [u8]>,
+    ) -> Result<(), Errno> {
         let fd = openat(
             self.dir.as_fd(),
             c"state.new",
-            OFlags::CREATE | OFlags::TRUNC | OFlags::WRONLY | OFlags::CLOEXEC,
+            OFlags::CREATE | OFlags::TRUNC | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
             Mode::from_raw_mode(0o600),
         )?;
-        rustix::io::write(&fd, state.as_bytes())?;
+        let mut out = Writer { fd: fd.as_fd(), buf: [0; 512], len: 0, failed: None };
+        write_record(&mut out, head, hostname, rootfs, command);
+        out.flush();
+        if let Some(e) = out.failed {
+            return Err(e);
+        }
         rustix::fs::renameat(self.dir.as_fd(), c"state.new", self.dir.as_fd(), c"state")
     }
 
-    /// The log file, created empty (0600), for a detached container's stdout and stderr.
+    /// The log file, created empty (0600), for a detached container's output: the logger
+    /// writes it at offsets of its own (src/log.rs).
     pub fn create_log(&self) -> Result<OwnedFd, Errno> {
         openat(
             self.dir.as_fd(),
             c"log",
-            OFlags::CREATE | OFlags::TRUNC | OFlags::WRONLY | OFlags::APPEND,
+            OFlags::CREATE | OFlags::TRUNC | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
             Mode::from_raw_mode(0o600),
         )
     }
@@ -187,45 +191,257 @@ impl Entry {
     }
 }
 
-/// A state file's text, read whole; values looked up by key.
+/// A state file, mapped whole; [`State::record`] parses it.
 pub struct State {
-    buf: [u8; 4096],
-    len: usize,
+    text: crate::rt::sys::Mapped,
 }
 
 impl State {
-    pub fn new() -> State {
-        State { buf: [0; 4096], len: 0 }
-    }
-
-    fn load(&mut self, dir: BorrowedFd) -> Result<(), Errno> {
-        let fd = openat(dir, c"state", OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
-            .map_err(|e| if e == Errno::NOENT { Errno::SRCH } else { e })?;
-        // A slice: rustix's read is generic, and each array size would be a copy of its own.
-        self.len = rustix::io::read(&fd, &mut self.buf[..])?;
-        Ok(())
-    }
-
-    /// The value of `key`, if the file has it.
-    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
-        lookup(&self.buf[..self.len], key)
-    }
-
-    /// The value of `key` as a number.
-    pub fn number(&self, key: &[u8]) -> Option<u64> {
-        crate::args::parse_decimal(self.get(key)?, 19)
+    /// The record, or EBADMSG when the file is not exactly one well-formed record: a
+    /// record that does not parse is refused, never read in part or filled with defaults.
+    pub fn record(&self) -> Result<Record<'_>, Errno> {
+        parse(self.text.bytes()).ok_or(Errno::BADMSG)
     }
 }
 
-impl Default for State {
-    fn default() -> Self {
-        State::new()
+/// The first line of every record: the format and its version.
+const HEADER: &[u8] = b"husk-state 2";
+
+/// How a named container was confined when it started: `husk exec` applies exactly this to
+/// what it starts inside (not what the container or its arguments might say later).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Confinement {
+    /// A network namespace of its own (`--net none`), or the host's.
+    pub own_network: bool,
+    /// COMMAND's UID:GID (supplementary groups none).
+    pub user: (u32, u32),
+    /// COMMAND's bounding set, as applied (CAP_SYS_CHROOT already gone on an initramfs
+    /// host).
+    pub bounding: u64,
+    /// `--cap-add`: what a non-root user is granted of `bounding`.
+    pub added: u64,
+    /// Whether COMMAND has husk's default seccomp filter.
+    pub seccomp: bool,
+}
+
+/// The fixed part of a record: the confinement, then who the init is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub confinement: Confinement,
+    /// The init's pid on the host, and its start time (clock ticks since boot): together an
+    /// identity pid reuse cannot fake.
+    pub pid: i32,
+    pub start: u64,
+    /// When it was started (seconds since the epoch).
+    pub created: u64,
+}
+
+/// A parsed record: the head, then the free-form fields, still encoded.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Record<'r> {
+    pub head: Head,
+    pub hostname: Encoded<'r>,
+    pub rootfs: Encoded<'r>,
+    /// The command's arguments, a NUL between each two.
+    pub command: Encoded<'r>,
+}
+
+/// The record's text: `husk-state 2`, then one `key=value` line per field in this fixed
+/// order, then `end`. Numbers are decimal, capability sets hexadecimal (as CapBnd in
+/// /proc/PID/status); the free-form fields are percent-encoded ([`encode`]), so none of
+/// their bytes can be a newline, and the record has no other reading.
+fn write_record<'s>(
+    out: &mut Writer,
+    head: &Head,
+    hostname: &[u8],
+    rootfs: &[u8],
+    command: impl Iterator<Item = &'s [u8]>,
+) {
+    let c = &head.confinement;
+    let mut number = Line::new();
+    out.put(HEADER);
+    out.put(b"\nnet=");
+    out.put(if c.own_network { b"none" } else { b"host" });
+    number.str("\nuser=").num(c.user.0 as u64).str(":").num(c.user.1 as u64).str("\nbounding=");
+    hex(&mut number, c.bounding);
+    number.str("\nadded=");
+    hex(&mut number, c.added);
+    number.str("\nseccomp=").num(c.seccomp as u64);
+    number.str("\npid=").num(head.pid as u64).str("\nstart=").num(head.start);
+    number.str("\ncreated=").num(head.created).str("\nhostname=");
+    out.put(number.as_bytes());
+    encode(hostname, &mut |b| out.put(b));
+    out.put(b"\nrootfs=");
+    encode(rootfs, &mut |b| out.put(b));
+    out.put(b"\ncommand=");
+    for (i, arg) in command.enumerate() {
+        if i > 0 {
+            out.put(b"%00");
+        }
+        encode(arg, &mut |b| out.put(b));
+    }
+    out.put(b"\nend\n");
+}
+
+/// 16 hexadecimal digits.
+fn hex(line: &mut Line, value: u64) {
+    for shift in (0..16).rev() {
+        let digit = (value >> (shift * 4)) as u8 & 0xf;
+        line.bytes(&[HEX_DIGITS[digit as usize]]);
     }
 }
 
-/// `key=value` lines: the value of the first line with `key`.
-pub fn lookup<'t>(text: &'t [u8], key: &[u8]) -> Option<&'t [u8]> {
-    text.split(|&b| b == b'\n').find_map(|line| line.strip_prefix(key)?.strip_prefix(b"="))
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+fn hex_value(b: u8) -> Option<u8> {
+    HEX_DIGITS.iter().position(|&d| d == b).map(|v| v as u8)
+}
+
+/// Percent-encoding: printable ASCII but `%` stands for itself; every other byte (space,
+/// newline, control bytes, `%`, bytes above 0x7e) is `%` and two lower-case hex digits.
+pub fn encode(text: &[u8], out: &mut dyn FnMut(&[u8])) {
+    for &b in text {
+        if (0x21..0x7f).contains(&b) && b != b'%' {
+            out(&[b]);
+        } else {
+            out(&[b'%', HEX_DIGITS[(b >> 4) as usize], HEX_DIGITS[(b & 0xf) as usize]]);
+        }
+    }
+}
+
+/// A free-form field as the record holds it: checked well-formed at parse time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Encoded<'r>(&'r [u8]);
+
+impl<'r> Encoded<'r> {
+    /// Checks `text` is exactly what [`encode`] writes: no raw byte it would have escaped,
+    /// every `%` followed by two hex digits.
+    fn new(text: &'r [u8]) -> Option<Encoded<'r>> {
+        let mut i = 0;
+        while i < text.len() {
+            match text[i] {
+                b'%' => {
+                    hex_value(*text.get(i + 1)?)?;
+                    hex_value(*text.get(i + 2)?)?;
+                    i += 3;
+                }
+                0x21..0x7f => i += 1,
+                _ => return None,
+            }
+        }
+        Some(Encoded(text))
+    }
+
+    /// The decoded bytes.
+    pub fn bytes(self) -> impl Iterator<Item = u8> + 'r {
+        let mut rest = self.0;
+        core::iter::from_fn(move || {
+            let (&b, tail) = rest.split_first()?;
+            if b == b'%' {
+                // Checked in new(): two hex digits follow.
+                let v = (hex_value(tail[0])? << 4) | hex_value(tail[1])?;
+                rest = &tail[2..];
+                Some(v)
+            } else {
+                rest = tail;
+                Some(b)
+            }
+        })
+    }
+}
+
+/// Parses a whole record; None unless every line is where and what it must be.
+pub fn parse(text: &[u8]) -> Option<Record<'_>> {
+    let mut lines = Lines(text);
+    if lines.next()? != HEADER {
+        return None;
+    }
+    let own_network = match lines.field(b"net")? {
+        b"none" => true,
+        b"host" => false,
+        _ => return None,
+    };
+    let user = lines.field(b"user")?;
+    let colon = user.iter().position(|&b| b == b':')?;
+    let id = |s: &[u8]| crate::args::parse_decimal(s, 10).filter(|&n| n <= u32::MAX as u64).map(|n| n as u32);
+    let user = (id(&user[..colon])?, id(&user[colon + 1..])?);
+    let bounding = parse_hex(lines.field(b"bounding")?)?;
+    let added = parse_hex(lines.field(b"added")?)?;
+    let seccomp = match lines.field(b"seccomp")? {
+        b"1" => true,
+        b"0" => false,
+        _ => return None,
+    };
+    let confinement = Confinement { own_network, user, bounding, added, seccomp };
+    let number = |s: &[u8]| crate::args::parse_decimal(s, 19);
+    let pid = number(lines.field(b"pid")?).filter(|&p| p > 0 && p <= i32::MAX as u64)? as i32;
+    let start = number(lines.field(b"start")?)?;
+    let created = number(lines.field(b"created")?)?;
+    let head = Head { confinement, pid, start, created };
+    let hostname = Encoded::new(lines.field(b"hostname")?)?;
+    let rootfs = Encoded::new(lines.field(b"rootfs")?)?;
+    let command = Encoded::new(lines.field(b"command")?)?;
+    (lines.next()? == b"end" && lines.0.is_empty()).then_some(Record { head, hostname, rootfs, command })
+}
+
+/// 16 hexadecimal digits, as [`hex`] writes them.
+fn parse_hex(text: &[u8]) -> Option<u64> {
+    if text.len() != 16 {
+        return None;
+    }
+    text.iter().try_fold(0u64, |v, &b| Some(v << 4 | hex_value(b)? as u64))
+}
+
+/// The lines of a record, each ended by a newline (a last line without one is no line).
+struct Lines<'t>(&'t [u8]);
+
+impl<'t> Lines<'t> {
+    fn next(&mut self) -> Option<&'t [u8]> {
+        let end = self.0.iter().position(|&b| b == b'\n')?;
+        let line = &self.0[..end];
+        self.0 = &self.0[end + 1..];
+        Some(line)
+    }
+
+    /// The value of the next line, which must be `key=value`.
+    fn field(&mut self, key: &[u8]) -> Option<&'t [u8]> {
+        self.next()?.strip_prefix(key)?.strip_prefix(b"=")
+    }
+}
+
+/// Buffered writes to a file, the first error kept.
+struct Writer<'f> {
+    fd: BorrowedFd<'f>,
+    buf: [u8; 512],
+    len: usize,
+    failed: Option<Errno>,
+}
+
+impl Writer<'_> {
+    fn put(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.len == self.buf.len() {
+                self.flush();
+            }
+            let n = bytes.len().min(self.buf.len() - self.len);
+            self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+            self.len += n;
+            bytes = &bytes[n..];
+        }
+    }
+
+    fn flush(&mut self) {
+        let mut done = 0;
+        while done < self.len && self.failed.is_none() {
+            match rustix::io::write(self.fd, &self.buf[done..self.len]) {
+                Ok(0) => self.failed = Some(Errno::IO),
+                Ok(n) => done += n,
+                Err(Errno::INTR) => {}
+                Err(e) => self.failed = Some(e),
+            }
+        }
+        self.len = 0;
+    }
 }
 
 /// The start time of process `pid` in clock ticks since boot (/proc/PID/stat, field 22):
@@ -250,14 +466,111 @@ pub fn start_time(pid: i32) -> Option<u64> {
 mod tests {
     use super::*;
 
+    fn sample() -> Head {
+        let confinement = Confinement {
+            own_network: true,
+            user: (1000, 100),
+            bounding: 0xa80425fb,
+            added: 1 << 10,
+            seccomp: true,
+        };
+        Head { confinement, pid: 4242, start: 99, created: 1_700_000_000 }
+    }
+
+    /// The record's text as write_record writes it (to a temporary file).
+    fn text(head: &Head, hostname: &[u8], rootfs: &[u8], command: &[&[u8]]) -> Vec<u8> {
+        let path = std::env::temp_dir().join(format!(
+            "husk-state-test.{}.{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let flags = OFlags::CREATE | OFlags::TRUNC | OFlags::WRONLY | OFlags::CLOEXEC;
+        let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        let file = open(c_path.as_c_str(), flags, Mode::from_raw_mode(0o600)).unwrap();
+        let mut out = Writer { fd: file.as_fd(), buf: [0; 512], len: 0, failed: None };
+        write_record(&mut out, head, hostname, rootfs, command.iter().copied());
+        out.flush();
+        assert_eq!(out.failed, None);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        bytes
+    }
+
+    fn decoded(field: Encoded) -> Vec<u8> {
+        field.bytes().collect()
+    }
+
     #[test]
-    fn lookups() {
-        let text = b"pid=12\nstart=99\nrootfs=/r\ncommand=sh -c echo a=b\n";
-        assert_eq!(lookup(text, b"pid"), Some(&b"12"[..]));
-        assert_eq!(lookup(text, b"command"), Some(&b"sh -c echo a=b"[..]));
-        assert_eq!(lookup(text, b"start"), Some(&b"99"[..]));
-        assert_eq!(lookup(text, b"st"), None);
-        assert_eq!(lookup(text, b"missing"), None);
+    fn a_record_reads_back_as_written() {
+        let head = sample();
+        let t = text(&head, b"box", b"/srv/root fs", &[b"sh", b"-c", b"echo a=b; x=%41"]);
+        assert_eq!(
+            String::from_utf8(t.clone()).unwrap(),
+            "husk-state 2\nnet=none\nuser=1000:100\nbounding=00000000a80425fb\nadded=0000000000000400\n\
+             seccomp=1\npid=4242\nstart=99\ncreated=1700000000\nhostname=box\nrootfs=/srv/root%20fs\n\
+             command=sh%00-c%00echo%20a=b;%20x=%2541\nend\n"
+        );
+        let record = parse(&t).expect("parses");
+        assert_eq!(record.head, head);
+        assert_eq!(decoded(record.hostname), b"box");
+        assert_eq!(decoded(record.rootfs), b"/srv/root fs");
+        assert_eq!(decoded(record.command), b"sh\0-c\0echo a=b; x=%41");
+    }
+
+    #[test]
+    fn hostile_bytes_stay_inside_their_field() {
+        // The issue-11 forgery: an argument that writes extra lines, and every byte value.
+        let forged: &[u8] = b"x\nuser=0:0\ncaps_added=ffffffffffffffff\nseccomp=0\nnet=host\nend\n";
+        let all: Vec<u8> = (1..=255).collect();
+        let head = sample();
+        let t = text(&head, b"h", &all, &[b"sleep", forged, &all]);
+        assert_eq!(t.iter().filter(|&&b| b == b'\n').count(), 13, "one line per field, no more");
+        let record = parse(&t).expect("parses");
+        assert_eq!(record.head, head, "the confinement is what was written");
+        assert_eq!(decoded(record.rootfs), all);
+        let mut command = b"sleep\0".to_vec();
+        command.extend_from_slice(forged);
+        command.push(0);
+        command.extend_from_slice(&all);
+        assert_eq!(decoded(record.command), command);
+    }
+
+    #[test]
+    fn long_records_parse_whole() {
+        let long = vec![b'a'; 300_000];
+        let t = text(&sample(), b"h", b"/", &[&long, &long]);
+        let record = parse(&t).expect("parses");
+        assert_eq!(record.command.bytes().count(), 600_001);
+    }
+
+    #[test]
+    fn anything_but_a_whole_well_formed_record_is_refused() {
+        let good = text(&sample(), b"h", b"/r", &[b"sh"]);
+        assert!(parse(&good).is_some());
+        // Every strict prefix (a truncated record) is refused.
+        for n in 0..good.len() {
+            assert_eq!(parse(&good[..n]), None, "prefix of {n} bytes");
+        }
+        let s = String::from_utf8(good).unwrap();
+        let bad = [
+            s.replace("husk-state 2", "husk-state 1"),
+            s.replace("net=none", "net=bridge"),
+            s.replace("user=1000:100", "user=1000"),
+            s.replace("user=1000:100", "user=99999999999:0"),
+            s.replace("bounding=00000000a80425fb", "bounding=a80425fb"),
+            s.replace("seccomp=1", "seccomp=yes"),
+            s.replace("pid=4242", "pid=0"),
+            s.replace("pid=4242\nstart=99", "start=99\npid=4242"),
+            s.replace("rootfs=/r", "rootfs=/r s"),
+            s.replace("rootfs=/r", "rootfs=/r%2"),
+            s.replace("rootfs=/r", "rootfs=/r%zz"),
+            s.replace("end\n", "end\nuser=0:0\n"),
+            s.replace("end\n", "end"),
+            s.replace("\nend", "\nseccomp=0\nend"),
+        ];
+        for text in bad {
+            assert_eq!(parse(text.as_bytes()), None, "{text}");
+        }
     }
 
     #[test]

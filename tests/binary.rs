@@ -1,9 +1,10 @@
-//! The shape of the release binary: static, not PIE, stripped, and at most 64 KiB.
+//! The shape of the release binary: static, not PIE, stripped, and at most 128 KiB.
 
 const HUSK: &str = env!("CARGO_BIN_EXE_husk");
 
-/// The size budget for everything husk will ever do.
-const MAX_SIZE: usize = 64 * 1024;
+/// The size budget for everything husk will do: the first wave took ~62 KiB; user
+/// namespaces, images (gzip, sha256), netlink and the OCI verbs must fit in the rest.
+const MAX_SIZE: usize = 128 * 1024;
 
 fn u16_at(b: &[u8], off: usize) -> u16 {
     u16::from_le_bytes(b[off..off + 2].try_into().unwrap())

@@ -213,8 +213,8 @@ const fn blocked_then(
     Probe { name, nr, args, cap, filtered: "EPERM", unconfined: Some(unconfined) }
 }
 
-/// Every call the filter refuses whatever the arguments (README, seccomp): 41 of them.
-const BLOCKED: [Probe; 41] = [
+/// Every call the filter refuses whatever the arguments (README, seccomp): 44 of them.
+const BLOCKED: [Probe; 44] = [
     blocked("kexec_load", 246, &[0, 1000, 0, 0], Some(SYS_BOOT)), // > KEXEC_SEGMENT_MAX
     blocked("kexec_file_load", 320, &[-1, -1, 0, 0, ALL], Some(SYS_BOOT)),
     blocked("init_module", 175, &[0, 0, 0], Some(SYS_MODULE)), // an empty image: ENOEXEC
@@ -257,6 +257,10 @@ const BLOCKED: [Probe; 41] = [
     blocked("vhangup", 153, &[], Some(SYS_TTY_CONFIG)),
     blocked("uselib", 134, &[BAD], None),
     blocked("ustat", 136, &[0, BAD], None), // device 0 has no super block: EINVAL
+    // io_uring: the ring's operations escape the filter, so the ring is refused itself.
+    blocked_then("io_uring_setup", 425, &[1, BAD], None, "EFAULT"), // params unreadable
+    blocked_then("io_uring_enter", 426, &[-1, 0, 0, 0, 0, 0], None, "EBADF"),
+    blocked("io_uring_register", 427, &[-1, 0, 0, 0], None), // EINVAL or EBADF by kernel
 ];
 
 const TIOCSTI: i64 = 0x5412;
@@ -1273,4 +1277,103 @@ fn workdir_through_a_leaked_descriptor_is_refused() {
             &format!("husk: chdir {workdir}: No such file or directory (ENOENT)\n"),
         );
     }
+}
+
+/// A host daemon's endpoints under `/run/husk-escape.<pid>/`: a unix socket that answers
+/// `hello` and a FIFO that is read. Prints `ready`, then (when its stdin closes) what reached
+/// it: `connections=N` and `fifo=BYTES`.
+const HOST_DAEMON: &str = r#"
+import os, select, socket, sys
+d = sys.argv[1]
+os.makedirs(d)
+s = socket.socket(socket.AF_UNIX)
+s.bind(d + "/sock")
+s.listen(16)
+os.mkfifo(d + "/fifo")
+fifo = os.open(d + "/fifo", os.O_RDONLY | os.O_NONBLOCK)
+print("ready", flush=True)
+connections, got = 0, b""
+while True:
+    r, _, _ = select.select([s, fifo, sys.stdin], [], [])
+    if s in r:
+        c, _ = s.accept()
+        c.sendall(b"hello")
+        c.close()
+        connections += 1
+    if fifo in r:
+        got += os.read(fifo, 100)
+    if sys.stdin in r and not sys.stdin.buffer.read1(100):
+        break
+print("connections=%d fifo=%r" % (connections, got), flush=True)
+"#;
+
+/// What a process that can reach them gets from the daemon's endpoints: the socket's
+/// answer, and whether a write into the FIFO went through.
+const CLIENT: &str = r#"
+import os, socket, sys
+for path in sys.argv[2:]:
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(path + "/sock")
+        print("%s/sock: %s" % (path, s.recv(10).decode()))
+    except OSError as e:
+        print("%s/sock: %s" % (path, os.strerror(e.errno)))
+    try:
+        fd = os.open(path + "/fifo", os.O_WRONLY | os.O_NONBLOCK)
+        os.write(fd, b"x")
+        print("%s/fifo: written" % path)
+    except OSError as e:
+        print("%s/fifo: %s" % (path, os.strerror(e.errno)))
+"#;
+
+#[test]
+fn the_hosts_sockets_and_fifos_under_run_are_out_of_reach() {
+    // With no --rootfs the root is the host's own tree, read-only; but a read-only mount
+    // stops neither connect(2) on a unix socket nor a write into a FIFO, and /run is where
+    // the host's daemons (docker, containerd, dbus) keep theirs. husk puts a fresh tmpfs
+    // over /run (and so over /var/run, a link to it on Debian).
+    let scratch = Scratch::new("run-sockets");
+    let dir = format!("/run/husk-escape.{}.run-sockets", std::process::id());
+    let _ = fs::remove_dir_all(&dir);
+    struct Remove<'a>(&'a str);
+    impl Drop for Remove<'_> {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(self.0);
+        }
+    }
+    let _remove = Remove(&dir);
+    let mut daemon = Proc::start_with_stdin(
+        Command::new("python3").args(["-c", HOST_DAEMON, &dir]),
+        std::process::Stdio::piped(),
+    );
+    daemon.wait_stdout("ready");
+    let var_dir = format!("/var{dir}");
+    // The control: on the host both endpoints answer, through /run and /var/run.
+    scratch.run(Command::new("python3").args(["-c", CLIENT, &scratch.marker, &dir, &var_dir])).expect(
+        0,
+        &format!("{dir}/sock: hello\n{dir}/fifo: written\n{var_dir}/sock: hello\n{var_dir}/fifo: written\n"),
+        "",
+    );
+    // Inside, with the host's root: neither path exists.
+    let mut cmd = Command::new(HUSK);
+    cmd.args(["run", "--", "python3", "-c", CLIENT, &scratch.marker, &dir, &var_dir]);
+    let gone = "No such file or directory";
+    scratch.run(&mut cmd).expect(
+        0,
+        &format!("{dir}/sock: {gone}\n{dir}/fifo: {gone}\n{var_dir}/sock: {gone}\n{var_dir}/fifo: {gone}\n"),
+        "",
+    );
+    let mut cmd = Command::new(HUSK);
+    cmd.args([
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "stat -f -c %T /run; ls -A /run; readlink -f /var/run",
+        &scratch.marker,
+    ]);
+    scratch.run(&mut cmd).expect(0, "tmpfs\n/run\n", "");
+    drop(daemon.child.stdin.take());
+    let report = daemon.wait_stdout("connections=");
+    assert!(report.contains("connections=2 fifo=b'xx'"), "only the two host-side attempts arrived: {report}");
 }

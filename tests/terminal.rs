@@ -148,3 +148,16 @@ fn interactive_shell_in_a_container_has_job_control() {
     assert!(screen.contains("Stopped"), "{screen}");
     assert_eq!(status, 7, "{screen}");
 }
+
+#[test]
+fn the_terminal_is_the_containers_console() {
+    // /dev/console is the caller's terminal (a pty: major 136), bound in before the init left
+    // the host's mount namespace; what is written to it reaches the screen. (Before issue 11
+    // the bind failed with EINVAL and was silently left out.)
+    let script = "if [ -c /dev/console ]; then stat -c 'console %t' /dev/console; fi; \
+                  echo through-the-console > /dev/console; exit 5";
+    let (status, screen) = on_terminal(&["run", "--", "sh", "-c", script], &[]);
+    assert_eq!(status, 5, "{screen}");
+    assert!(screen.contains("console 88"), "/dev/console is not the pty (0x88 = 136):\n{screen}");
+    assert!(screen.contains("through-the-console"), "{screen}");
+}

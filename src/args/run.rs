@@ -45,6 +45,8 @@ pub struct RunSpec<'a> {
     pub name: Option<&'a [u8]>,
     /// `-d`, `--detach`: return once COMMAND runs; output goes to the container's log.
     pub detach: bool,
+    /// `--log-size SIZE`: the most a detached container's log keeps (its last bytes).
+    pub log_size: Option<u64>,
     /// Index in argv where COMMAND starts.
     pub command: usize,
 }
@@ -91,6 +93,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
         stats: false,
         name: None,
         detach: false,
+        log_size: None,
         command: 0,
     };
     while let Some((arg, option, inline)) = next_option(argv, &mut i) {
@@ -118,6 +121,12 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
     }
     if let Err(why) = crate::cgroup::settings(&spec.limits) {
         return Err(UsageError::Conflict { sub: SUB, why });
+    }
+    if spec.log_size.is_some() && !spec.detach {
+        return Err(UsageError::Conflict {
+            sub: SUB,
+            why: "--log-size is for --detach: only a detached container has a log",
+        });
     }
     spec.command = i;
     Ok(Command::Run(spec))
@@ -147,11 +156,12 @@ pub(super) enum Opt {
     Cpus,
     CgroupParent,
     Name,
+    LogSize,
 }
 
 /// `-h` and `--help` are not here: every subcommand takes them (`is_help`). `husk exec` takes
 /// `-e`, `-w` and `-u` from this table too.
-pub(super) const OPTIONS: [(&[u8], Opt); 26] = [
+pub(super) const OPTIONS: [(&[u8], Opt); 27] = [
     (b"--read-only", Opt::ReadOnly),
     (b"--stats", Opt::Stats),
     (b"-d", Opt::Detach),
@@ -178,6 +188,7 @@ pub(super) const OPTIONS: [(&[u8], Opt); 26] = [
     (b"--cpus", Opt::Cpus),
     (b"--cgroup-parent", Opt::CgroupParent),
     (b"--name", Opt::Name),
+    (b"--log-size", Opt::LogSize),
 ];
 
 /// Applies option `opt` with `value` (argv index `at`; `inline` when given as `--opt=v`).
@@ -223,6 +234,10 @@ fn set<'a>(
         Opt::PidsLimit => {
             let n = parse_decimal(value, 9).filter(|&n| n > 0).ok_or(bad("a number of processes"))?;
             spec.limits.pids = Some(n);
+        }
+        Opt::LogSize => {
+            let size = parse_size(value).filter(|&n| n >= crate::log::MIN_SIZE);
+            spec.log_size = Some(size.ok_or(bad("a size of at least 8k, like 1M"))?);
         }
         Opt::Cpus => spec.limits.cpus_milli = Some(parse_cpus(value).ok_or(bad("CPUs, like 0.5 or 2"))?),
         Opt::CgroupParent => {

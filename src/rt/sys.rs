@@ -69,6 +69,17 @@ unsafe fn syscall5(nr: u32, a: usize, b: usize, c: usize, d: usize, e: usize) ->
     ret
 }
 
+unsafe fn syscall6(nr: u32, a: usize, b: usize, c: usize, d: usize, e: usize, f: usize) -> isize {
+    let ret;
+    // SAFETY: see syscall1.
+    unsafe {
+        asm!("syscall", inlateout("rax") nr as isize => ret, in("rdi") a, in("rsi") b,
+             in("rdx") c, in("r10") d, in("r8") e, in("r9") f, lateout("rcx") _, lateout("r11") _,
+             options(nostack));
+    }
+    ret
+}
+
 /// Ends the whole process (all threads) with `code`. Never returns.
 pub fn exit(code: u8) -> ! {
     // SAFETY: exit_group takes a plain integer and does not return.
@@ -336,6 +347,22 @@ pub fn close_from(first: u32) -> Result<()> {
     close_range(first, u32::MAX)
 }
 
+/// A descriptor's number, -1 for none (for `close_all_but`).
+pub fn raw(fd: Option<rustix::fd::BorrowedFd>) -> i32 {
+    fd.map_or(-1, |fd| rustix::fd::AsRawFd::as_raw_fd(&fd))
+}
+
+/// Closes every descriptor from 3 up but those in `keep` (-1: none).
+pub fn close_all_but(keep: [i32; 3]) {
+    let last = keep.into_iter().max().unwrap_or(-1);
+    for fd in 3..last {
+        if !keep.contains(&fd) {
+            let _ = close_range(fd as u32, fd as u32);
+        }
+    }
+    let _ = close_from(last.max(2) as u32 + 1);
+}
+
 /// close_range(2) with CLOSE_RANGE_CLOEXEC: marks every descriptor from `first` up
 /// close-on-exec, so husk may still use them but no program it executes inherits them.
 pub fn cloexec_from(first: u32) -> Result<()> {
@@ -547,4 +574,57 @@ pub fn sleep_ns(ns: u64) {
     let ts = [(ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64];
     // SAFETY: ts is a valid timespec in this frame; no remainder is asked for.
     let _ = check(unsafe { syscall2(k::__NR_nanosleep, ts.as_ptr() as usize, 0) });
+}
+
+/// A whole file mapped read-only (mmap(2), MAP_PRIVATE), unmapped when dropped: a file of
+/// any size read at once, with no allocator and nothing on the stack.
+pub struct Mapped {
+    addr: usize,
+    len: usize,
+}
+
+impl Mapped {
+    /// The file's bytes as they were when mapped (the file is only ever replaced by
+    /// rename, never truncated, so the pages stay valid).
+    pub fn bytes(&self) -> &[u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: [addr, addr + len) is a readable mapping we own until drop; nothing writes
+        // it (PROT_READ, MAP_PRIVATE).
+        unsafe { core::slice::from_raw_parts(self.addr as *const u8, self.len) }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        if self.len != 0 {
+            // SAFETY: unmapping exactly the mapping this value owns; no borrow of it outlives
+            // `self` (bytes() borrows self).
+            unsafe { syscall2(k::__NR_munmap, self.addr, self.len) };
+        }
+    }
+}
+
+/// Maps the whole of the regular file `fd` read-only.
+pub fn map_file(fd: rustix::fd::BorrowedFd) -> Result<Mapped> {
+    let len = rustix::fs::fstat(fd)?.st_size as usize;
+    if len == 0 {
+        return Ok(Mapped { addr: 0, len: 0 });
+    }
+    let fd = rustix::fd::AsRawFd::as_raw_fd(&fd);
+    // SAFETY: a new private read-only mapping chosen by the kernel (addr 0): it overlaps no
+    // memory of ours; plain integer arguments.
+    let addr = check(unsafe {
+        syscall6(k::__NR_mmap, 0, len, k::PROT_READ as usize, k::MAP_PRIVATE as usize, fd as usize, 0)
+    })?;
+    Ok(Mapped { addr, len })
+}
+
+/// prctl(PR_SET_DUMPABLE, 0): no ptrace of this process, no /proc/PID/mem, exe, fd or
+/// environ for anyone without CAP_SYS_PTRACE (ptrace(2), "Ptrace access mode checking").
+/// Inherited by fork and shared with a CLONE_VM child (it is a property of the address
+/// space); execve gives the new program the usual dumpable state back.
+pub fn make_non_dumpable() -> Result<()> {
+    prctl(linux_raw_sys::prctl::PR_SET_DUMPABLE, 0, 0).map(|_| ())
 }
