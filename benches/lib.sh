@@ -17,3 +17,40 @@ resolve_husk() {
         HUSK=$(command -v -- "$given") || die "HUSK=$given not found in PATH"
     fi
 }
+
+# ROOTFS: $BUSYBOX when set, else a busybox-static tree built in $1; checked either way.
+busybox_rootfs() {
+    if [[ -n ${BUSYBOX:-} ]]; then
+        ROOTFS=$BUSYBOX
+        log "rootfs: $ROOTFS (BUSYBOX)"
+    else
+        ROOTFS=$1
+        log "rootfs: building a busybox tree in $ROOTFS"
+        # proc, dev and sys are mount points for the sandboxes, and a read-only
+        # root cannot grow them on demand. tmp is what a container expects.
+        mkdir -p -- "$ROOTFS"/{bin,proc,dev,sys,tmp}
+        # cp follows a symlinked busybox, so the tree gets the binary itself.
+        cp -- "$(command -v busybox)" "$ROOTFS/bin/busybox"
+        # --list-full prints each applet's install path, e.g. usr/bin/[. The
+        # links are absolute, so they resolve inside the container's root.
+        while IFS= read -r applet; do
+            # Never link busybox onto itself: ln -f would replace the binary
+            # with a symlink to itself.
+            [[ $applet == bin/busybox ]] && continue
+            mkdir -p -- "$ROOTFS/$(dirname -- "$applet")"
+            ln -sfn /bin/busybox "$ROOTFS/$applet"
+        done < <("$ROOTFS/bin/busybox" --list-full)
+    fi
+    local path
+    for path in bin/true bin/sleep; do
+        [[ -x $ROOTFS/$path ]] || die "rootfs $ROOTFS has no executable /$path"
+    done
+    for path in proc dev; do
+        [[ -d $ROOTFS/$path ]] || die "rootfs $ROOTFS has no /$path directory (a mount point the sandboxes need)"
+    done
+    # The tree has no shared libraries, so busybox must be static. A dynamic one
+    # (Debian's "busybox" package) would make every sandbox fail, far from the
+    # cause; this says what is wrong.
+    chroot "$ROOTFS" /bin/true ||
+        die "'chroot $ROOTFS /bin/true' failed: is its busybox statically linked? (apt-get install busybox-static)"
+}

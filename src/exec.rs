@@ -119,15 +119,21 @@ pub fn run(spec: &ExecSpec, process: &Process) -> u8 {
     Supervisor { child: helper, group: false, place: Place::Subreaper }.wait(&mut Some).exit_code()
 }
 
-/// The helper inside the container: starts COMMAND, then keeps CAP_KILL alone (to forward
-/// signals to a COMMAND of another uid), as the container's own init does, and passes
-/// COMMAND's status up.
+/// The helper inside the container: cuts its bounding set to COMMAND's (once, for both:
+/// COMMAND inherits it), starts COMMAND, then keeps CAP_KILL alone (to forward signals to a
+/// COMMAND of another uid), as the container's own init does, and passes COMMAND's status
+/// up.
 fn help_command(launch: &Launch, signals: &CallerSignals) -> u8 {
+    let bounding = launch.caps.map_or(crate::caps::ALL, |privileges| privileges.bounding);
+    if let Err(e) = spawn::shrink_bounding_set(!bounding) {
+        out::error("capabilities", b"exec", e);
+        return status::FAILURE;
+    }
     let child = match spawn::spawn(launch, signals) {
         Ok(child) => child,
         Err(e) => return e.report(launch),
     };
-    if let Err(e) = identity::keep_only_kill(crate::caps::ALL) {
+    if let Err(e) = identity::keep_only_kill(bounding) {
         out::error("capabilities", b"exec", e);
         let _ = sys::kill(child, crate::signals::SIGKILL);
     }

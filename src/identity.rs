@@ -135,10 +135,11 @@ pub fn confinement(spec: &crate::args::RunSpec) -> crate::state::Confinement {
 
 /// The privileges of a process `husk exec` starts as `user` in a container confined as
 /// `confinement`: its bounding set; root holds all of it, another user what --cap-add gave.
+/// Its parent, exec's helper, has cut its own bounding set to this already.
 pub fn recorded_privileges(confinement: &crate::state::Confinement, user: (u32, u32)) -> Privileges {
     let bounding = confinement.bounding;
     let granted = if user.0 == 0 { bounding } else { bounding & confinement.added };
-    Privileges { bounding, bounding_before: caps::ALL, granted, seccomp: confinement.seccomp }
+    Privileges { bounding, bounding_before: bounding, granted, seccomp: confinement.seccomp }
 }
 
 /// Once COMMAND runs, a husk process that waits for it (the container's init, husk exec's
