@@ -517,6 +517,8 @@ out += ["", "Commands (ROOTFS is the busybox tree; crun/runc bundles come from `
         "root.path = ROOTFS, root.readonly, no terminal, args `/bin/true` and an added cgroup namespace):", ""]
 for name, _, cmd in facts:
     cmd = cmd.replace(rootfs, "ROOTFS").replace(tmp, "TMP").replace(cid, "ID")
+    # husk as the repository builds it, not the path of this machine's checkout.
+    cmd = cmd.replace(os.getcwd() + "/", "")
     out.append(f"- {label(name)}: `{cmd}`")
 out.append("")
 out.append("Differences to keep in mind: husk mounts ROOTFS read-write (no `--read-only`), "

@@ -10,6 +10,7 @@ use rustix::fs::{AtFlags, Mode, OFlags, mkdirat, open, openat, statfs, unlinkat}
 use rustix::io::Errno;
 
 use crate::cpath::CPath;
+use crate::error::{Failure, fail};
 use crate::out::Line;
 
 /// Where husk expects the unified hierarchy.
@@ -23,8 +24,8 @@ pub const CPU_PERIOD_US: u64 = 100_000;
 pub struct Limits {
     /// `--memory`: memory.max in bytes.
     pub memory: Option<u64>,
-    /// `--memory-swap`: memory plus swap, as Docker means it; None = unlimited swap
-    /// given only with an explicit `-1`.
+    /// `--memory-swap`: memory plus swap, as Docker means it (`-1`: unlimited swap).
+    /// None: not given, and then a `--memory` limit turns swap off (memory.swap.max 0).
     pub memory_swap: Option<Swap>,
     /// `--pids-limit`: pids.max.
     pub pids: Option<u64>,
@@ -195,10 +196,6 @@ fn seconds(line: &mut Line, usec: Option<u64>) {
     }
 }
 
-/// A failure that has been reported to the user already.
-#[derive(Debug)]
-pub struct Reported;
-
 /// A container's cgroup, created for one run and removed after it.
 pub struct Group {
     /// The group directory, for CLONE_INTO_CGROUP and for reading its files.
@@ -208,109 +205,34 @@ pub struct Group {
     name: heapless::String<32>,
 }
 
+/// Room for the default parent's path (husk's own group and `/husk`), which an error may
+/// name: the caller's, so that the error can outlive `Group::create`.
+pub type ParentPath = [u8; 600];
+
+const NOT_DELEGATED: &str = "the controller is not available or not delegated here";
+
 impl Group {
     /// Creates `PARENT/husk-PID` (PARENT: `--cgroup-parent`, else `husk` under the group
     /// husk runs in), enables the needed controllers on the way down, and writes the limits.
-    /// Nothing is left behind on failure, which is reported as one line with a hint:
-    /// `husk: <step> <path>: <reason> (<ERRNO>): <what to do>`.
-    pub fn create(parent: Option<&[u8]>, limits: &Limits, settings: &[Setting]) -> Result<Group, Reported> {
-        let refuse = |step, path: &[u8], errno, hint| {
-            crate::out::error_with_hint(step, path, errno, hint);
-            Reported
-        };
-        let mut cpath = CPath::new();
-        let mount = cpath.of(&[MOUNT]).map_err(|e| refuse("cgroup", MOUNT, e, ""))?;
-        let fs =
-            statfs(mount).map_err(|e| refuse("cgroup", MOUNT, e, "limits need cgroup v2 mounted there"))?;
-        if fs.f_type as u32 != linux_raw_sys::general::CGROUP2_SUPER_MAGIC {
-            return Err(refuse(
-                "cgroup",
-                MOUNT,
-                Errno::OPNOTSUPP,
-                "not a cgroup v2 mount: limits need the unified hierarchy (systemd.unified_cgroup_hierarchy=1)",
-            ));
-        }
-        // The parent, relative to the mount: --cgroup-parent, or <our own group>/husk.
-        let mut own = [0u8; 512];
-        let own_len = read_all(c"/proc/self/cgroup", &mut own)
-            .map_err(|e| refuse("cgroup", b"/proc/self/cgroup", e, ""))?;
-        let mut joined = [0u8; 600];
-        let parent_rel: &[u8] = match parent {
-            Some(p) => p,
-            None => {
-                let mine = own_path(&own[..own_len]).unwrap_or(b"/");
-                let n = mine.len().min(500);
-                joined[..n].copy_from_slice(&mine[..n]);
-                joined[n..n + 5].copy_from_slice(b"/husk");
-                &joined[..n + 5]
-            }
-        };
-        // Walk down from the mount, creating what is missing and enabling the controllers
-        // in each level's cgroup.subtree_control so the next level may use them.
-        let root = open(mount, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| refuse("cgroup", MOUNT, e, ""))?;
-        let wanted = controllers(limits);
-        let mut level = root;
-        enable(level.as_fd(), &wanted).map_err(|e| {
-            refuse(
-                "cgroup.subtree_control",
-                MOUNT,
-                e,
-                "the controller is not available or not delegated here",
-            )
-        })?;
-        for part in parent_rel.split(|&b| b == b'/').filter(|p| !p.is_empty() && *p != b".") {
-            if part == b".." {
-                return Err(refuse(
-                    "cgroup-parent",
-                    parent_rel,
-                    Errno::INVAL,
-                    "the path must stay inside the hierarchy",
-                ));
-            }
-            let name = cpath.of(&[part]).map_err(|e| refuse("cgroup-parent", parent_rel, e, ""))?;
-            match mkdirat(level.as_fd(), name, Mode::from_raw_mode(0o755)) {
-                Ok(()) | Err(Errno::EXIST) => {}
-                Err(e) => return Err(refuse("mkdir", parent_rel, e, "no permission to create cgroups here")),
-            }
-            level = openat(
-                level.as_fd(),
-                name,
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-                Mode::empty(),
-            )
-            .map_err(|e| refuse("cgroup-parent", parent_rel, e, ""))?;
-            enable(level.as_fd(), &wanted).map_err(|e| {
-                refuse(
-                    "cgroup.subtree_control",
-                    parent_rel,
-                    e,
-                    "the controller is not available or not delegated here",
-                )
-            })?;
-        }
-        // The container's own group.
-        let mut name = heapless::String::<32>::new();
-        let _ = ufmt::uwrite!(name, "husk-{}", rustix::process::getpid().as_raw_nonzero().get());
-        let c_name = cpath.of(&[name.as_bytes()]).map_err(|e| refuse("mkdir", parent_rel, e, ""))?;
-        mkdirat(level.as_fd(), c_name, Mode::from_raw_mode(0o755))
-            .map_err(|e| refuse("mkdir", parent_rel, e, ""))?;
-        let dir = openat(
-            level.as_fd(),
-            c_name,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| refuse("cgroup", parent_rel, e, ""))?;
-        let group = Group { dir, parent: level, name };
+    /// Nothing is left behind on failure, whose hint says what to do.
+    pub fn create<'a>(
+        parent: Option<&'a [u8]>,
+        scratch: &'a mut ParentPath,
+        limits: &Limits,
+        settings: &[Setting],
+    ) -> Result<Group, Failure<'a>> {
+        let root = unified_hierarchy()?;
+        let parent_rel = parent_path(parent, scratch)?;
+        let level = descend(root, parent_rel, &controllers(limits))?;
+        let group = make(level, parent_rel)?;
         for (file, value) in settings {
             if let Err(e) = write_at(group.dir.as_fd(), file.as_bytes(), value.as_bytes()) {
+                group.remove();
                 let hint = match e {
                     Errno::NOENT => "the controller for this limit is not enabled (swap accounting off?)",
                     _ => "",
                 };
-                group.remove();
-                return Err(refuse("cgroup", file.as_bytes(), e, hint));
+                return Err(Failure::new("cgroup", file.as_bytes(), e).with_hint(hint));
             }
         }
         Ok(group)
@@ -369,6 +291,79 @@ impl Group {
 }
 
 /// Writes `+NAME` for each controller not yet enabled in `dir`'s cgroup.subtree_control.
+/// The cgroup2 mount, opened; refused when /sys/fs/cgroup is not cgroup v2 (a v1 or
+/// hybrid host: a limit there would not be applied).
+fn unified_hierarchy() -> Result<OwnedFd, Failure<'static>> {
+    let mount = c"/sys/fs/cgroup";
+    let fs = statfs(mount)
+        .map_err(|e| Failure::new("cgroup", MOUNT, e).with_hint("limits need cgroup v2 mounted there"))?;
+    if fs.f_type as u32 != linux_raw_sys::general::CGROUP2_SUPER_MAGIC {
+        let hint =
+            "not a cgroup v2 mount: limits need the unified hierarchy (systemd.unified_cgroup_hierarchy=1)";
+        return Err(Failure::new("cgroup", MOUNT, Errno::OPNOTSUPP).with_hint(hint));
+    }
+    open(mount, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(fail("cgroup", MOUNT))
+}
+
+/// The parent group, relative to the mount: `parent`, or `husk` under husk's own group
+/// (written into `scratch`).
+fn parent_path<'a>(parent: Option<&'a [u8]>, scratch: &'a mut ParentPath) -> Result<&'a [u8], Failure<'a>> {
+    if let Some(p) = parent {
+        return Ok(p);
+    }
+    let mut own = [0u8; 512];
+    let own_len = read_all(c"/proc/self/cgroup", &mut own).map_err(fail("cgroup", b"/proc/self/cgroup"))?;
+    let mine = own_path(&own[..own_len]).unwrap_or(b"/");
+    let n = mine.len().min(500);
+    scratch[..n].copy_from_slice(&mine[..n]);
+    scratch[n..n + 5].copy_from_slice(b"/husk");
+    Ok(&scratch[..n + 5])
+}
+
+/// Walks down from the mount to `parent_rel`, creating what is missing and enabling the
+/// `wanted` controllers in each level's cgroup.subtree_control so the next level may use
+/// them. Returns the parent's directory.
+fn descend<'a>(root: OwnedFd, parent_rel: &'a [u8], wanted: &[&str]) -> Result<OwnedFd, Failure<'a>> {
+    let mut cpath = CPath::new();
+    let mut level = root;
+    enable(level.as_fd(), wanted)
+        .map_err(|e| Failure::new("cgroup.subtree_control", MOUNT, e).with_hint(NOT_DELEGATED))?;
+    for part in parent_rel.split(|&b| b == b'/').filter(|p| !p.is_empty() && *p != b".") {
+        if part == b".." {
+            let hint = "the path must stay inside the hierarchy";
+            return Err(Failure::new("cgroup-parent", parent_rel, Errno::INVAL).with_hint(hint));
+        }
+        let name = cpath.of(&[part]).map_err(fail("cgroup-parent", parent_rel))?;
+        match mkdirat(level.as_fd(), name, Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => {
+                return Err(
+                    Failure::new("mkdir", parent_rel, e).with_hint("no permission to create cgroups here")
+                );
+            }
+        }
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        level =
+            openat(level.as_fd(), name, flags, Mode::empty()).map_err(fail("cgroup-parent", parent_rel))?;
+        enable(level.as_fd(), wanted)
+            .map_err(|e| Failure::new("cgroup.subtree_control", parent_rel, e).with_hint(NOT_DELEGATED))?;
+    }
+    Ok(level)
+}
+
+/// The container's own group, `husk-PID`, in `parent`.
+fn make(parent: OwnedFd, parent_rel: &[u8]) -> Result<Group, Failure<'_>> {
+    let mut cpath = CPath::new();
+    let mut name = heapless::String::<32>::new();
+    let _ = ufmt::uwrite!(name, "husk-{}", rustix::process::getpid().as_raw_nonzero().get());
+    let c_name = cpath.of(&[name.as_bytes()]).map_err(fail("mkdir", parent_rel))?;
+    mkdirat(parent.as_fd(), c_name, Mode::from_raw_mode(0o755)).map_err(fail("mkdir", parent_rel))?;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let dir = openat(parent.as_fd(), c_name, flags, Mode::empty()).map_err(fail("cgroup", parent_rel))?;
+    Ok(Group { dir, parent, name })
+}
+
 fn enable(dir: BorrowedFd, wanted: &[&str]) -> Result<(), Errno> {
     let mut current = [0u8; 256];
     let n = read_at(dir, b"cgroup.subtree_control", &mut current)?;

@@ -52,7 +52,7 @@ pub fn run(spec: &ExecSpec, process: &Process) -> u8 {
     // would be a way out of its root (the runc CVE-2024-21626 class). Closed, not just
     // close-on-exec, and before joining: the helper below lives in the container's PID
     // namespace and never execs. What is left is husk's own, the helper's to close.
-    sys::close_all_but([sys::raw(Some(pidfd.as_fd())), sys::raw(cgroup.as_ref().map(AsFd::as_fd)), -1]);
+    sys::close_all_but(&[sys::raw(Some(pidfd.as_fd())), sys::raw(cgroup.as_ref().map(AsFd::as_fd))]);
     // setns(2) through the pidfd: all at once, atomically. The mount namespace's root and
     // cwd become ours: the container's pivoted root.
     // All but the cgroup namespace, which the helper below enters once it is in the
@@ -131,7 +131,7 @@ fn help_command(launch: &Launch, signals: &CallerSignals) -> u8 {
     }
     let child = match spawn::spawn(launch, signals) {
         Ok(child) => child,
-        Err(e) => return e.report(launch),
+        Err(failure) => return failure.report(),
     };
     if let Err(e) = identity::keep_only_kill(bounding) {
         out::error("capabilities", b"exec", e);
@@ -154,8 +154,8 @@ pub fn report_not_found(name: &[u8], e: Errno) {
 /// that process (same start time as recorded), not a later one with a recycled pid. A
 /// record that does not parse is EBADMSG.
 pub fn find(name: &[u8], process: &Process) -> Result<(OwnedFd, Head), Errno> {
-    let registry =
-        Registry::open(process, false).map_err(|e| if e == Errno::NOENT { Errno::SRCH } else { e })?;
+    let registry = Registry::open(process, false)
+        .map_err(|failure| if failure.errno == Errno::NOENT { Errno::SRCH } else { failure.errno })?;
     let head = registry.read(name)?.record()?.head;
     let pid = Pid::from_raw(head.pid).ok_or(Errno::SRCH)?;
     let pidfd = pidfd_open(pid, PidfdFlags::empty())?;

@@ -22,20 +22,15 @@ pub fn missing_capability(added: u64) -> Option<&'static [u8]> {
 /// COMMAND's capabilities: Docker's default set adjusted by --cap-add/--cap-drop bounds
 /// them; root holds all of that, another user only what --cap-add gave it. In a chroot
 /// (an initramfs host) CAP_SYS_CHROOT goes, whatever was asked: it is the way out.
-pub fn privileges(
-    user: Option<(u32, u32)>,
-    (added, dropped): (u64, u64),
-    seccomp: bool,
-    chrooted: bool,
-) -> Privileges {
+pub fn privileges(process: &crate::config::Process, chrooted: bool) -> Privileges {
     const SYS_CHROOT: u64 = 1 << 18;
-    let mut bounding = caps::resolve(added, dropped);
+    let mut bounding = caps::resolve(process.caps_added, process.caps_dropped);
     if chrooted {
         bounding &= !SYS_CHROOT;
     }
-    let root = user.is_none_or(|(uid, _)| uid == 0);
-    let granted = if root { bounding } else { bounding & added };
-    Privileges { bounding, bounding_before: caps::ALL, granted, seccomp }
+    let root = process.user.is_none_or(|(uid, _)| uid == 0);
+    let granted = if root { bounding } else { bounding & process.caps_added };
+    Privileges { bounding, bounding_before: caps::ALL, granted, seccomp: process.seccomp }
 }
 
 /// COMMAND's environment: a clean start (PATH, HOME, HOSTNAME, and TERM when the host has
@@ -121,15 +116,15 @@ fn key(entry: &[u8]) -> &[u8] {
 
 /// The confinement a named container is recorded with (src/state.rs): what its COMMAND was
 /// given, and so what `husk exec` gives what it starts there.
-pub fn confinement(spec: &crate::args::RunSpec) -> crate::state::Confinement {
-    let caps = (spec.caps_added, spec.caps_dropped);
-    let bounding = privileges(spec.user, caps, spec.seccomp, host_root_is_initramfs()).bounding;
+pub fn confinement(config: &crate::config::Config) -> crate::state::Confinement {
+    let process = &config.process;
+    let bounding = privileges(process, host_root_is_initramfs()).bounding;
     crate::state::Confinement {
-        own_network: spec.net == crate::args::Net::None,
-        user: spec.user.unwrap_or((0, 0)),
+        own_network: config.namespaces.network == crate::config::Namespace::New,
+        user: process.user.unwrap_or((0, 0)),
         bounding,
-        added: spec.caps_added & bounding,
-        seccomp: spec.seccomp,
+        added: process.caps_added & bounding,
+        seccomp: process.seccomp,
     }
 }
 

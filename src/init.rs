@@ -66,7 +66,7 @@ pub fn run_command(
         cwd: None,
         caps: None,
     };
-    let child = spawn::spawn(&launch, signals).map_err(|e| e.report(&launch))?;
+    let child = spawn::spawn(&launch, signals).map_err(|failure| failure.report())?;
     step_aside();
     let supervisor = Supervisor { child, group: spec.process_group, place };
     let ending = supervisor.wait(route);

@@ -19,11 +19,8 @@ pub fn ps(quiet: bool, process: &Process) -> u8 {
     }
     let registry = match Registry::open(process, false) {
         Ok(registry) => registry,
-        Err(Errno::NOENT) => return 0, // nothing ever ran here
-        Err(e) => {
-            out::error("state", b"", e);
-            return status::FAILURE;
-        }
+        Err(failure) if failure.errno == Errno::NOENT => return 0, // nothing ever ran here
+        Err(failure) => return failure.report(),
     };
     let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
     let mut dir = RawDir::new(registry.fd(), &mut buf);
@@ -119,7 +116,7 @@ pub fn kill(name: &[u8], signal: i32, process: &Process) -> u8 {
 /// `husk logs NAME`: the output of a detached container, so far.
 #[inline(never)] // a role's own frame: see main.rs
 pub fn logs(name: &[u8], process: &Process) -> u8 {
-    let log = Registry::open(process, false).and_then(|r| r.open_file(name, c"log"));
+    let log = Registry::open(process, false).map_err(|f| f.errno).and_then(|r| r.open_file(name, c"log"));
     match log {
         Ok(log) => {
             // Byte for byte what the container wrote, as `docker logs`; a note on stderr

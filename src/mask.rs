@@ -9,7 +9,8 @@ use rustix::fs::{CWD, FileType, Mode, OFlags, fstat, openat};
 use rustix::io::Errno;
 use rustix::mount::{MountAttrFlags, OpenTreeFlags, open_tree};
 
-use crate::rootfs::{Failure, attach, fail, fresh};
+use crate::error::{Failure, fail};
+use crate::rootfs::{attach, fresh};
 use crate::rt::sys;
 
 /// Masked: a file gets /dev/null over it, a directory an empty read-only tmpfs. Docker's

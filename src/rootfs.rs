@@ -21,23 +21,13 @@ use rustix::mount::{
     unmount,
 };
 
-use crate::args::{MAX_VOLUMES, RunSpec, VolumeKind};
+use crate::config::{Config, MAX_MOUNTS, Mount, MountKind, Root};
+use crate::container::sync::Handshake;
 use crate::cpath::CPath;
+pub(crate) use crate::error::{Failure, fail};
 use crate::rt::sys;
 
-/// A failed step: printed as `husk: <step> <path>: <reason> (<ERRNO>)`.
-#[derive(Debug)]
-pub struct Failure<'a> {
-    pub step: &'static str,
-    pub path: &'a [u8],
-    pub errno: Errno,
-}
-
-type Result<'a, T> = core::result::Result<T, Failure<'a>>;
-
-pub(crate) fn fail<'a>(step: &'static str, path: &'a [u8]) -> impl FnOnce(Errno) -> Failure<'a> {
-    move |errno| Failure { step, path, errno }
-}
+type Result<'a, T> = crate::error::Result<'a, T>;
 
 /// The devices of the container's /dev: (name, major, minor) (devices(7)).
 const DEVICES: [(&CStr, u32, u32); 6] = [
@@ -49,7 +39,7 @@ const DEVICES: [(&CStr, u32, u32); 6] = [
     (c"tty", 5, 0),
 ];
 
-/// Where the root is attached before pivot_root when there is no --rootfs: the host's /tmp,
+/// Where the root is attached before pivot_root when it is the host's own: the host's /tmp,
 /// shadowed only inside our own mount namespace.
 const DEFAULT_STAGE: &[u8] = b"/tmp";
 
@@ -63,21 +53,20 @@ pub enum Entered {
     Chrooted,
 }
 
-/// Builds the container's file system and makes it the root. Runs in the container's init,
-/// in its new mount namespace, before any other process exists there.
-///
-/// With `cgroup`, the container runs in a cgroup of its own and in a new cgroup namespace
-/// rooted there: /sys/fs/cgroup then shows that group's own files (read-only).
+/// Builds the container's file system and makes it the root: `config`'s root, then its
+/// mounts in order, one function per kind (`apply`). Runs in the container's init, in its
+/// new mount namespace, before any other process exists there.
 ///
 /// With `network` (the init's side of the handshake and the host side's pidfd), the init
-/// joins the network namespace the host side makes meanwhile, just before /sys needs it.
+/// joins the network namespace the host side makes meanwhile, just before the first mount
+/// that needs it (/sys); the root is pivoted into then too, so that the old root's
+/// unmount overlaps with the host side's work.
 ///
 /// With `console` (see [`clone_console`]), the terminal becomes /dev/console.
 #[inline(never)] // its path buffer on its own frame, not on the init's whole life
 pub fn enter<'a>(
-    spec: &RunSpec<'a>,
-    cgroup: bool,
-    network: Option<(&crate::network::Handshake, BorrowedFd)>,
+    config: &Config<'a>,
+    network: Option<(&Handshake, BorrowedFd)>,
     console: Option<&OwnedFd>,
 ) -> Result<'a, Entered> {
     // Nothing mounted from here on may propagate back to the host (or in from it): make
@@ -85,88 +74,153 @@ pub fn enter<'a>(
     // subtrees"; a new namespace starts with the host's propagation types).
     mount_change(c"/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC)
         .map_err(fail("make-private", b"/"))?;
-
     // Clone every host tree we need *before* the root is attached: attaching shadows a host
     // path (the default stage, /tmp), and a source beneath it would then be out of reach.
     let mut path = CPath::new();
-    let read_only_root = spec.read_only || spec.rootfs.is_none();
-    let root_source = spec.rootfs.unwrap_or(b"/");
-    let root_tree = clone_tree(&mut path, root_source, "rootfs", true)?;
-    // nodev everywhere but /dev's own device mounts (see make_devices).
-    let read_only = if read_only_root { MOUNT_ATTR_RDONLY } else { 0 };
-    sys::mount_setattr(root_tree.as_fd(), MOUNT_ATTR_NODEV | read_only, true)
-        .map_err(fail("mount_setattr", root_source))?;
-    let mut sources: heapless::Vec<Option<OwnedFd>, MAX_VOLUMES> = heapless::Vec::new();
-    for volume in &spec.volumes {
-        let tree = match volume.kind {
-            VolumeKind::Tmpfs => None,
-            VolumeKind::Bind | VolumeKind::ReadOnlyBind => {
-                let tree = clone_tree(&mut path, volume.source, "bind", true)?;
-                let read_only = if volume.kind == VolumeKind::ReadOnlyBind { MOUNT_ATTR_RDONLY } else { 0 };
-                sys::mount_setattr(tree.as_fd(), MOUNT_ATTR_NODEV | read_only, true)
-                    .map_err(fail("mount_setattr", volume.source))?;
-                Some(tree)
-            }
-        };
-        let _ = sources.push(tree);
+    let root_tree = clone_root(&mut path, config.root)?;
+    let mut sources: heapless::Vec<Option<OwnedFd>, MAX_MOUNTS> = heapless::Vec::new();
+    for mount in &config.mounts {
+        let _ = sources.push(clone_source(&mut path, mount)?);
     }
-    // Attach the root and hold it by a descriptor from now on.
-    let stage = spec.rootfs.unwrap_or(DEFAULT_STAGE);
+    let root = attach_root(&mut path, config.root, root_tree)?;
+    let mut walk =
+        Walk { root: root.as_fd(), masks: crate::mask::Masks::default(), console, network, entered: None };
+    for (mount, source) in config.mounts.iter().zip(sources.iter()) {
+        if mount.kind.needs_network() {
+            walk.enter_root()?;
+        }
+        walk.apply(mount, source.as_ref())?;
+    }
+    walk.enter_root()
+}
+
+/// The walk's state between mounts.
+struct Walk<'f> {
+    /// The new root, by descriptor: every mount is attached through it.
+    root: BorrowedFd<'f>,
+    /// The masking tmpfs and the verified /dev/null that /proc's and /sys's masks share.
+    masks: crate::mask::Masks,
+    console: Option<&'f OwnedFd>,
+    network: Option<(&'f Handshake, BorrowedFd<'f>)>,
+    /// Set once the root is entered (and the network namespace joined).
+    entered: Option<Entered>,
+}
+
+impl Walk<'_> {
+    /// One mount, by kind.
+    fn apply<'a>(&mut self, mount: &Mount<'a>, source: Option<&OwnedFd>) -> Result<'a, ()> {
+        let basic = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NODEV;
+        let noexec = basic | MountAttrFlags::MOUNT_ATTR_NOEXEC;
+        let read_only = noexec | MountAttrFlags::MOUNT_ATTR_RDONLY;
+        let dest = mount.dest;
+        match mount.kind {
+            MountKind::Proc => {
+                let proc = attach_fresh(self.root, dest, c"proc", &[], noexec)?;
+                self.masks.apply(proc.as_fd(), b"/proc/")
+            }
+            MountKind::Dev => populate_dev(self.root, dest, self.console),
+            MountKind::Tmpfs { mode } => {
+                let mut text = [0u8; 8];
+                attach_fresh(self.root, dest, c"tmpfs", &[(c"mode", octal(mode, &mut text))], basic).map(drop)
+            }
+            MountKind::Sysfs => {
+                let sys = attach_fresh(self.root, dest, c"sysfs", &[], read_only)?;
+                self.masks.apply(sys.as_fd(), b"/sys/")
+            }
+            MountKind::Cgroup2 => attach_fresh(self.root, dest, c"cgroup2", &[], read_only).map(drop),
+            MountKind::Bind { .. } => {
+                // Cloned (and made read-only) before the root was attached: clone_source.
+                let tree = source.ok_or(Failure::new("mount", dest, Errno::INVAL))?;
+                let is_dir = fstat(tree).map(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
+                let target = resolve(self.root, dest, is_dir.unwrap_or(true))?;
+                attach(tree.as_fd(), target.as_fd(), dest)
+            }
+            MountKind::HostRun => hide_host_run(self.root),
+        }
+    }
+
+    /// Enters the root (pivot_root) and joins the container's network namespace, once: the
+    /// mounts after this one see that namespace (sysfs shows its mounter's).
+    fn enter_root<'a>(&mut self) -> Result<'a, Entered> {
+        if let Some(entered) = self.entered {
+            return Ok(entered);
+        }
+        // The rest is attached through `root`'s descriptor, so the root can be entered now:
+        // the wait for the old root's unmount then overlaps with the network namespace.
+        let entered = pivot(self.root)?;
+        // Everything before ran alongside the host side making the network namespace.
+        if let Some((network, host)) = self.network {
+            network.join(host).map_err(fail("setns network", b""))?;
+        }
+        self.entered = Some(entered);
+        Ok(entered)
+    }
+}
+
+/// A detached, recursive clone of the root tree: read-only when asked (always for the
+/// host's), and nodev everywhere but /dev's own device mounts (see make_devices).
+fn clone_root<'a>(path: &mut CPath, root: Root<'a>) -> Result<'a, OwnedFd> {
+    let source = match root {
+        Root::Host => b"/",
+        Root::Dir { path, .. } => path,
+    };
+    let tree = clone_tree(path, source, "rootfs", true)?;
+    let read_only = if root.read_only() { MOUNT_ATTR_RDONLY } else { 0 };
+    sys::mount_setattr(tree.as_fd(), MOUNT_ATTR_NODEV | read_only, true)
+        .map_err(fail("mount_setattr", source))?;
+    Ok(tree)
+}
+
+/// The detached tree a mount needs from the host (a bind's source), or None.
+fn clone_source<'a>(path: &mut CPath, mount: &Mount<'a>) -> Result<'a, Option<OwnedFd>> {
+    let MountKind::Bind { read_only } = mount.kind else {
+        return Ok(None);
+    };
+    let tree = clone_tree(path, mount.source, "bind", true)?;
+    let read_only = if read_only { MOUNT_ATTR_RDONLY } else { 0 };
+    sys::mount_setattr(tree.as_fd(), MOUNT_ATTR_NODEV | read_only, true)
+        .map_err(fail("mount_setattr", mount.source))?;
+    Ok(Some(tree))
+}
+
+/// Attaches the root tree at its stage (the rootfs directory itself, or the host's /tmp for
+/// the host's root) and returns it by descriptor.
+fn attach_root<'a>(path: &mut CPath, root: Root<'a>, tree: OwnedFd) -> Result<'a, OwnedFd> {
+    let stage = match root {
+        Root::Host => DEFAULT_STAGE,
+        Root::Dir { path, .. } => path,
+    };
     let stage_c = path.of(&[stage]).map_err(fail("rootfs", stage))?;
     // A host path given by the user, so a symlink to the tree is followed, as open_tree did
     // (move_mount(2) does not follow one unless told: EINVAL).
     let flags = MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_SYMLINKS;
-    move_mount(root_tree.as_fd(), c"", CWD, stage_c, flags).map_err(fail("attach", stage))?;
-    let root = rustix::fs::open(stage_c, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+    move_mount(tree.as_fd(), c"", CWD, stage_c, flags).map_err(fail("attach", stage))?;
+    let fd = rustix::fs::open(stage_c, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(fail("rootfs", stage))?;
-    let root = root.as_fd();
-
     // The host's own /proc, /sys and /dev come along in a clone of `/`: take them away
     // rather than leave them under ours, where unmounting ours would reveal them.
-    if spec.rootfs.is_none() {
+    if root == Root::Host {
         for sub in [&b"/proc"[..], b"/sys", b"/dev"] {
-            detach_all(&mut path, stage, sub);
+            detach_all(path, stage, sub);
         }
     }
+    Ok(fd)
+}
 
-    let basic = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NODEV;
-    let noexec = basic | MountAttrFlags::MOUNT_ATTR_NOEXEC;
-    let proc = attach_fresh(root, b"/proc", c"proc", &[], noexec)?;
-    let mut masks = crate::mask::Masks::default();
-    masks.apply(proc.as_fd(), b"/proc/")?;
-    populate_dev(root, console)?;
-    let tmp_is_volume = spec.volumes.iter().any(|v| v.dest == b"/tmp");
-    if read_only_root && !tmp_is_volume {
-        attach_fresh(root, b"/tmp", c"tmpfs", &[(c"mode", c"1777")], basic)?;
-    }
-    if spec.rootfs.is_none() {
-        hide_host_run(root)?;
-    }
-    // The rest is attached through `root`'s descriptor, so the root can be entered now:
-    // the wait for the old root's unmount then overlaps with the network namespace.
-    let entered = pivot(root)?;
-    // Everything above ran alongside the host side making the network namespace.
-    if let Some((network, host)) = network {
-        network.join(host).map_err(fail("setns", b"network"))?;
-    }
-    let sys = attach_fresh(root, b"/sys", c"sysfs", &[], noexec | MountAttrFlags::MOUNT_ATTR_RDONLY)?;
-    if cgroup {
-        attach_fresh(root, b"/sys/fs/cgroup", c"cgroup2", &[], noexec | MountAttrFlags::MOUNT_ATTR_RDONLY)?;
-    }
-    masks.apply(sys.as_fd(), b"/sys/")?;
-    for (volume, tree) in spec.volumes.iter().zip(sources.iter()) {
-        match tree {
-            Some(tree) => {
-                let is_dir = fstat(tree).map(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
-                let target = resolve(root, volume.dest, is_dir.unwrap_or(true))?;
-                attach(tree.as_fd(), target.as_fd(), volume.dest)?;
-            }
-            None => {
-                attach_fresh(root, volume.dest, c"tmpfs", &[(c"mode", c"0755")], basic)?;
-            }
+/// `mode` in octal, NUL-terminated, in `buf` (tmpfs's `mode=` option).
+fn octal(mode: u16, buf: &mut [u8; 8]) -> &CStr {
+    let mut n = 7;
+    buf[n] = 0;
+    let mut m = mode;
+    loop {
+        n -= 1;
+        buf[n] = b'0' + (m & 7) as u8;
+        m >>= 3;
+        if m == 0 {
+            break;
         }
     }
-    Ok(entered)
+    crate::rt::c_str(&buf[n..]).unwrap_or(c"0755")
 }
 
 /// The terminal on stdin, when there is one, as a detached bind mount that will become the
@@ -335,11 +389,11 @@ pub(crate) fn fresh(
 /// devpts instance with its own ptmx, /dev/shm, and the usual links into /proc/self/fd.
 /// Everything in it is made through the descriptor of the new mount, so nothing there is
 /// looked up by path.
-fn populate_dev<'a>(root: BorrowedFd, console: Option<&OwnedFd>) -> Result<'a, ()> {
+fn populate_dev<'a>(root: BorrowedFd, dest: &'a [u8], console: Option<&OwnedFd>) -> Result<'a, ()> {
     let basic = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC;
     let dev =
-        fresh(c"tmpfs", &[(c"mode", c"0755"), (c"size", c"64k")], basic).map_err(fail("mount", b"/dev"))?;
-    attach(dev.as_fd(), resolve(root, b"/dev", true)?.as_fd(), b"/dev")?;
+        fresh(c"tmpfs", &[(c"mode", c"0755"), (c"size", c"64k")], basic).map_err(fail("mount", dest))?;
+    attach(dev.as_fd(), resolve(root, dest, true)?.as_fd(), dest)?;
     let dev = dev.as_fd();
     // The modes below exactly, whatever husk's umask (restored before COMMAND is forked).
     let umask = rustix::process::umask(Mode::empty());

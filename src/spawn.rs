@@ -9,6 +9,7 @@ use rustix::pipe::{PipeFlags, pipe_with};
 use rustix::process::{Pid, getpgrp, getpid, setpgid};
 use rustix::termios::{tcgetpgrp, tcsetpgrp};
 
+use crate::error::{Failure, fail};
 use crate::rt::Process;
 use crate::rt::sys::{self, Disposition, SigSet};
 use crate::signals::SIGCHLD;
@@ -98,50 +99,19 @@ pub enum Step {
 }
 
 impl Step {
-    fn name(self) -> &'static str {
-        match self {
-            Step::Exec => "exec",
-            Step::Chdir => "chdir",
-            Step::SetGroups => "setgroups",
-            Step::SetGid => "setgid",
-            Step::SetUid => "setuid",
-            Step::Capabilities => "capabilities",
-        }
-    }
-}
-
-/// Why COMMAND did not start.
-pub enum SpawnError {
-    /// A step before exec failed (husk's own failure: exit 125).
-    Setup(&'static str, Errno),
-    /// Becoming COMMAND failed in the child: 126 or 127 for execve, 125 for the rest.
-    Child(Step, Errno),
-}
-
-impl SpawnError {
-    /// Prints the one-line error and returns the exit code of the contract.
-    pub fn report(&self, launch: &Launch) -> u8 {
-        match *self {
-            SpawnError::Setup(step, errno) => {
-                crate::out::error(step, b"", errno);
-                status::FAILURE
-            }
-            SpawnError::Child(Step::Exec, errno) => {
-                // An empty name would leave the message without one: show it quoted.
-                let name = launch.name.to_bytes();
-                let shown = if name.is_empty() { &b"''"[..] } else { name };
-                crate::out::error("exec", shown, errno);
-                status::exec_failure_code(errno)
-            }
-            SpawnError::Child(step, errno) => {
-                let path = match step {
-                    Step::Chdir => launch.cwd.map_or(&b""[..], CStr::to_bytes),
-                    _ => b"",
-                };
-                crate::out::error(step.name(), path, errno);
-                status::FAILURE
-            }
-        }
+    /// The failure of this step, carried back over the pipe, as the parent reports it.
+    fn failure<'l>(self, launch: &Launch<'l>, errno: Errno) -> Failure<'l> {
+        let (step, path): (&'static str, &'l [u8]) = match self {
+            // An empty name would leave the message without one: show it quoted.
+            Step::Exec if launch.name.to_bytes().is_empty() => (crate::error::EXEC, b"''"),
+            Step::Exec => (crate::error::EXEC, launch.name.to_bytes()),
+            Step::Chdir => ("chdir", launch.cwd.map_or(&b""[..], CStr::to_bytes)),
+            Step::SetGroups => ("setgroups", b""),
+            Step::SetGid => ("setgid", b""),
+            Step::SetUid => ("setuid", b""),
+            Step::Capabilities => ("capabilities", b""),
+        };
+        Failure::new(step, path, errno)
     }
 }
 
@@ -152,9 +122,10 @@ pub const DEFAULT_PATH: &[u8] = DEFAULT_PATH_ENV.to_bytes().split_at(b"PATH=".le
 /// The same as an environment entry, for a COMMAND whose environment has no PATH.
 pub const DEFAULT_PATH_ENV: &CStr = c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Starts COMMAND and returns its pid once it has been exec'd (or the reason it was not).
-pub fn spawn(launch: &Launch, signals: &CallerSignals) -> Result<i32, SpawnError> {
-    let (read_end, write_end) = pipe_with(PipeFlags::CLOEXEC).map_err(|e| SpawnError::Setup("pipe", e))?;
+/// Starts COMMAND and returns its pid once it has been exec'd, or why it was not: a step of
+/// becoming COMMAND (exec's failures give 126/127 when reported, the others 125).
+pub fn spawn<'l>(launch: &Launch<'l>, signals: &CallerSignals) -> Result<i32, Failure<'l>> {
+    let (read_end, write_end) = pipe_with(PipeFlags::CLOEXEC).map_err(fail("pipe", b""))?;
     // The child borrows our memory until its execve (vfork-style: no copy of the address
     // space, which a fork of even a small process costs) and we wait until then, so it is
     // in its own process group before anyone can signal that group.
@@ -166,7 +137,7 @@ pub fn spawn(launch: &Launch, signals: &CallerSignals) -> Result<i32, SpawnError
         sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&write_end), &record);
         sys::exit(status::exec_failure_code(errno))
     })
-    .map_err(|e| SpawnError::Setup("fork", e))?;
+    .map_err(fail("fork", b""))?;
     drop(write_end);
     // The verdict: EOF means the close-on-exec write end vanished in a successful execve;
     // 8 bytes are the step and errno of a failure. Signals stay blocked (and pending)
@@ -178,7 +149,7 @@ pub fn spawn(launch: &Launch, signals: &CallerSignals) -> Result<i32, SpawnError
             Ok(0) => break,
             Ok(n) => got += n,
             Err(Errno::INTR) => {}
-            Err(e) => return Err(SpawnError::Setup("read", e)),
+            Err(e) => return Err(Failure::new("read", b"", e)),
         }
     }
     if got == buf.len() {
@@ -196,7 +167,7 @@ pub fn spawn(launch: &Launch, signals: &CallerSignals) -> Result<i32, SpawnError
             _ => Step::Exec,
         };
         let errno = Errno::from_raw_os_error(i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]));
-        return Err(SpawnError::Child(step, errno));
+        return Err(step.failure(launch, errno));
     }
     Ok(pid)
 }

@@ -12,6 +12,7 @@ use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags, flock, mkdirat, open, op
 use rustix::io::Errno;
 
 use crate::cpath::CPath;
+use crate::error::{Failure, fail};
 use crate::out::Line;
 use crate::rt::Process;
 
@@ -28,39 +29,40 @@ pub struct Entry {
     registry: OwnedFd,
 }
 
-/// Why a name could not be claimed.
-pub enum Claim {
-    InUse,
-    Failed(&'static str, Errno),
-}
-
 impl Registry {
-    /// `/run/husk` for root, `$XDG_RUNTIME_DIR/husk` for anyone else.
-    pub fn open(process: &Process, create: bool) -> Result<Registry, Errno> {
+    /// `/run/husk` for root, `$XDG_RUNTIME_DIR/husk` for anyone else (made when `create`).
+    pub fn open(process: &Process, create: bool) -> Result<Registry, Failure<'static>> {
         let mut path = CPath::new();
-        let base = if rustix::process::geteuid().is_root() {
-            path.of(&[b"/run/husk"])?
+        let (shown, base) = if rustix::process::geteuid().is_root() {
+            (&b"/run/husk"[..], path.of(&[b"/run/husk"]))
         } else {
-            let runtime = process.getenv(b"XDG_RUNTIME_DIR").ok_or(Errno::NOENT)?;
-            path.of(&[runtime, b"/husk"])?
+            let no_dir = Failure::new("state", b"", Errno::NOENT).with_hint("XDG_RUNTIME_DIR is not set");
+            let runtime = process.getenv(b"XDG_RUNTIME_DIR").ok_or(no_dir)?;
+            (runtime, path.of(&[runtime, b"/husk"]))
         };
+        let failed = |e: Errno| {
+            let hint = if shown == b"/run/husk" { "" } else { "(its husk directory)" };
+            Failure::new("state", shown, e).with_hint(hint)
+        };
+        let base = base.map_err(failed)?;
         if create {
             match rustix::fs::mkdir(base, Mode::from_raw_mode(0o700)) {
                 Ok(()) | Err(Errno::EXIST) => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(failed(e)),
             }
         }
-        let dir = open(base, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+        let dir = open(base, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(failed)?;
         Ok(Registry { dir })
     }
 
     /// Claims `name`: a new directory, or a stale one whose holder is gone.
-    pub fn claim(&self, name: &[u8]) -> Result<Entry, Claim> {
+    pub fn claim<'n>(&self, name: &'n [u8]) -> Result<Entry, Failure<'n>> {
         let mut path = CPath::new();
-        let c_name = path.of(&[name]).map_err(|e| Claim::Failed("name", e))?;
+        let c_name = path.of(&[name]).map_err(fail("name", name))?;
         match mkdirat(self.dir.as_fd(), c_name, Mode::from_raw_mode(0o700)) {
             Ok(()) | Err(Errno::EXIST) => {}
-            Err(e) => return Err(Claim::Failed("mkdir", e)),
+            Err(e) => return Err(Failure::new("mkdir", name, e)),
         }
         let dir = openat(
             self.dir.as_fd(),
@@ -68,22 +70,24 @@ impl Registry {
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
             Mode::empty(),
         )
-        .map_err(|e| Claim::Failed("state", e))?;
+        .map_err(fail("state", name))?;
         let lock = openat(
             dir.as_fd(),
             c"lock",
             OFlags::CREATE | OFlags::RDWR | OFlags::CLOEXEC,
             Mode::from_raw_mode(0o600),
         )
-        .map_err(|e| Claim::Failed("lock", e))?;
+        .map_err(fail("lock", name))?;
         // Whoever holds the lock owns the name; a lock nobody holds is a stale entry.
         match flock(&lock, FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
-            Err(Errno::WOULDBLOCK) => return Err(Claim::InUse),
-            Err(e) => return Err(Claim::Failed("flock", e)),
+            Err(Errno::WOULDBLOCK) => {
+                return Err(Failure::new("name", name, Errno::EXIST).with_hint("a running container has it"));
+            }
+            Err(e) => return Err(Failure::new("flock", name, e)),
         }
         let _ = unlinkat(dir.as_fd(), c"state", AtFlags::empty());
-        let registry = rustix::io::dup(&self.dir).map_err(|e| Claim::Failed("dup", e))?;
+        let registry = rustix::io::dup(&self.dir).map_err(fail("dup", name))?;
         let mut owned = heapless::Vec::new();
         let _ = owned.extend_from_slice(name);
         Ok(Entry { dir, _lock: lock, name: owned, registry })

@@ -2,6 +2,7 @@
 
 use super::{Argv, Command, Refusal, UsageError, has_byte, next_option, option_value, parse_decimal};
 use crate::cgroup::{Limits, Swap, parse_cpus, parse_size};
+use crate::config::{Cgroup, Config, Mount, MountKind, Namespace, Namespaces, Process, Root};
 
 const SIZE: &str = "a size like 100M, 512k, 1G or bytes";
 
@@ -49,6 +50,71 @@ pub struct RunSpec<'a> {
     pub log_size: Option<u64>,
     /// Index in argv where COMMAND starts.
     pub command: usize,
+}
+
+impl<'a> RunSpec<'a> {
+    /// The container these options describe: every default and policy of `husk run` is
+    /// decided here, in one place, and the walk only carries it out.
+    pub fn config(&self) -> Config<'_> {
+        let root = match self.rootfs {
+            Some(path) => Root::Dir { path, read_only: self.read_only },
+            // No --rootfs: the host's own tree, never writable.
+            None => Root::Host,
+        };
+        let mut mounts = heapless::Vec::new();
+        let mut add = |kind, dest: &'static [u8]| {
+            // MAX_MOUNTS has room for husk's own and MAX_VOLUMES more.
+            let _ = mounts.push(Mount { kind, source: b"", dest });
+        };
+        add(MountKind::Proc, b"/proc");
+        add(MountKind::Dev, b"/dev");
+        // A read-only root still needs somewhere to write, unless a volume is there.
+        if root.read_only() && !self.volumes.iter().any(|v| v.dest == b"/tmp") {
+            add(MountKind::Tmpfs { mode: 0o1777 }, b"/tmp");
+        }
+        // The host's /run holds its daemons' sockets: not for a container on the host's tree.
+        if root == Root::Host {
+            add(MountKind::HostRun, b"/run");
+        }
+        add(MountKind::Sysfs, b"/sys");
+        let cgroup = (self.limits.any() || self.stats || self.cgroup_parent.is_some()).then_some(Cgroup {
+            parent: self.cgroup_parent,
+            limits: self.limits,
+            stats: self.stats,
+        });
+        if cgroup.is_some() {
+            add(MountKind::Cgroup2, b"/sys/fs/cgroup");
+        }
+        for v in &self.volumes {
+            let kind = match v.kind {
+                VolumeKind::Bind => MountKind::Bind { read_only: false },
+                VolumeKind::ReadOnlyBind => MountKind::Bind { read_only: true },
+                VolumeKind::Tmpfs => MountKind::Tmpfs { mode: 0o755 },
+            };
+            let _ = mounts.push(Mount { kind, source: v.source, dest: v.dest });
+        }
+        let network = match self.net {
+            Net::None => Namespace::New,
+            Net::Host => Namespace::Host,
+        };
+        Config {
+            root,
+            mounts,
+            namespaces: Namespaces { network },
+            hostname: self.hostname,
+            process: Process {
+                command: self.command,
+                env: &self.env,
+                cwd: self.cwd,
+                user: self.user,
+                caps_added: self.caps_added,
+                caps_dropped: self.caps_dropped,
+                no_new_privs: true,
+                seccomp: self.seccomp,
+            },
+            cgroup,
+        }
+    }
 }
 
 /// One mount the user asked for.
@@ -440,6 +506,154 @@ mod tests {
         assert!(s.stats);
         let s = run(&["husk", "run", "--name", "web-1", "-d", "x"]);
         assert_eq!((s.name, s.detach), (Some(&b"web-1"[..]), true));
+    }
+
+    /// The mounts of the config as (kind, source, dest) text, in order.
+    fn mounts(args: &[&str]) -> Vec<String> {
+        let spec = run(args);
+        spec.config()
+            .mounts
+            .iter()
+            .map(|m| {
+                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                format!("{:?} {} {}", m.kind, text(m.source), text(m.dest))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_default_container() {
+        let spec = run(&["husk", "run", "sh", "-c", "x"]);
+        let config = spec.config();
+        assert_eq!(config.root, Root::Host);
+        assert!(config.root.read_only(), "the host's tree is never writable");
+        assert_eq!(config.namespaces, Namespaces { network: Namespace::New });
+        assert_eq!(config.hostname, b"husk");
+        assert_eq!(config.cgroup, None);
+        assert_eq!(
+            config.process,
+            Process {
+                command: 2,
+                env: &[],
+                cwd: b"/",
+                user: None,
+                caps_added: 0,
+                caps_dropped: 0,
+                no_new_privs: true,
+                seccomp: true
+            }
+        );
+        // The host's tree: a fresh /tmp (it is read-only) and /run (its daemons' sockets).
+        assert_eq!(
+            mounts(&["husk", "run", "sh"]),
+            ["Proc  /proc", "Dev  /dev", "Tmpfs { mode: 1023 }  /tmp", "HostRun  /run", "Sysfs  /sys",]
+        );
+    }
+
+    #[test]
+    fn a_rootfs_and_volumes_in_order() {
+        // A writable rootfs needs no /tmp and hides no /run: it is not the host's.
+        assert_eq!(
+            mounts(&["husk", "run", "--rootfs", "/r", "sh"]),
+            ["Proc  /proc", "Dev  /dev", "Sysfs  /sys"]
+        );
+        let spec = run(&["husk", "run", "--rootfs", "/r", "sh"]);
+        assert_eq!(spec.config().root, Root::Dir { path: b"/r", read_only: false });
+        // Read-only: a /tmp, unless a volume is there. Volumes last, in the order given.
+        assert_eq!(
+            mounts(&[
+                "husk",
+                "run",
+                "--rootfs",
+                "/r",
+                "--read-only",
+                "--ro-bind",
+                "/a:/srv",
+                "--tmpfs",
+                "/x",
+                "sh"
+            ]),
+            [
+                "Proc  /proc",
+                "Dev  /dev",
+                "Tmpfs { mode: 1023 }  /tmp",
+                "Sysfs  /sys",
+                "Bind { read_only: true } /a /srv",
+                "Tmpfs { mode: 493 }  /x",
+            ]
+        );
+        assert_eq!(
+            mounts(&["husk", "run", "--rootfs", "/r", "--read-only", "--bind", "/h:/tmp", "sh"]),
+            ["Proc  /proc", "Dev  /dev", "Sysfs  /sys", "Bind { read_only: false } /h /tmp"]
+        );
+        // The default root with a /tmp volume keeps /run hidden.
+        assert_eq!(
+            mounts(&["husk", "run", "--tmpfs", "/tmp", "sh"]),
+            ["Proc  /proc", "Dev  /dev", "HostRun  /run", "Sysfs  /sys", "Tmpfs { mode: 493 }  /tmp"]
+        );
+    }
+
+    #[test]
+    fn limits_give_a_cgroup_and_its_mount() {
+        for args in [
+            &["husk", "run", "-m", "1G", "sh"][..],
+            &["husk", "run", "--stats", "sh"],
+            &["husk", "run", "--cgroup-parent", "a/b", "sh"],
+        ] {
+            let spec = run(args);
+            let config = spec.config();
+            let cgroup = config.cgroup.expect("a cgroup of its own");
+            assert_eq!(cgroup.stats, args.contains(&"--stats"));
+            assert_eq!(cgroup.parent, args.contains(&"a/b").then_some(&b"a/b"[..]));
+            assert_eq!(mounts(args)[4..], ["Sysfs  /sys", "Cgroup2  /sys/fs/cgroup"], "{args:?}");
+        }
+        let spec = run(&["husk", "run", "-m", "1G", "--pids-limit", "5", "sh"]);
+        assert_eq!(
+            spec.config().cgroup.unwrap().limits,
+            Limits { memory: Some(1 << 30), memory_swap: None, pids: Some(5), cpus_milli: None }
+        );
+    }
+
+    #[test]
+    fn the_process_and_namespaces_as_asked() {
+        let spec = run(&[
+            "husk",
+            "run",
+            "--net",
+            "host",
+            "--hostname",
+            "box",
+            "-e",
+            "A=1",
+            "-w",
+            "/w",
+            "-u",
+            "5:6",
+            "--cap-add",
+            "NET_ADMIN",
+            "--cap-drop",
+            "CHOWN",
+            "--seccomp",
+            "unconfined",
+            "--",
+            "cmd",
+        ]);
+        let config = spec.config();
+        assert_eq!(config.namespaces.network, Namespace::Host);
+        assert_eq!(config.hostname, b"box");
+        assert_eq!(
+            config.process,
+            Process {
+                command: 19,
+                env: &[7],
+                cwd: b"/w",
+                user: Some((5, 6)),
+                caps_added: 1 << 12,
+                caps_dropped: 1,
+                no_new_privs: true,
+                seccomp: false
+            }
+        );
     }
 
     #[test]

@@ -353,8 +353,8 @@ pub fn raw(fd: Option<rustix::fd::BorrowedFd>) -> i32 {
 }
 
 /// Closes every descriptor from 3 up but those in `keep` (-1: none).
-pub fn close_all_but(keep: [i32; 3]) {
-    let last = keep.into_iter().max().unwrap_or(-1);
+pub fn close_all_but(keep: &[i32]) {
+    let last = keep.iter().copied().max().unwrap_or(-1);
     for fd in 3..last {
         if !keep.contains(&fd) {
             let _ = close_range(fd as u32, fd as u32);

@@ -1,5 +1,8 @@
-//! The container's own network namespace (`--net none`): made by `husk run`'s host side
-//! while the container's init builds the root, then joined by the init.
+//! Every handshake between `husk run`'s host side and the container's init: the network
+//! namespace made beside the init ([`Handshake`]), and the start gate ([`Gate`]).
+//!
+//! The container's own network namespace (`--net none`) is made by the host side while the
+//! init builds the root, then joined by the init.
 //!
 //! A new network namespace is the longest single step of a container's start: every
 //! per-namespace subsystem registers its sysctls and the loopback device (~0.45 ms here, in
@@ -29,6 +32,7 @@ use rustix::io::Errno;
 use rustix::pipe::{PipeFlags, pipe_with};
 use rustix::thread::{ThreadNameSpaceType, move_into_thread_name_spaces};
 
+use crate::error::{Failure, fail};
 use crate::rt::sys;
 use crate::status;
 
@@ -53,7 +57,7 @@ impl Handshake {
     /// namespace with loopback up, then tell the init. On failure the init hears nothing
     /// (end of file) and ends with 125 without a word; the step and errno are the caller's
     /// to report.
-    pub fn make(self, init: i32) -> Result<(), (&'static str, Errno)> {
+    pub fn make(self, init: i32) -> Result<(), Failure<'static>> {
         // The new init is queued behind us, on this CPU, and has not run yet: moving it is
         // cheap (moving ourselves would take the migration thread). It gets all its CPUs
         // back in `join`, which only begins after our "ready".
@@ -66,8 +70,8 @@ impl Handshake {
                 sys::set_cpus(init, &elsewhere);
             }
         }
-        sys::unshare(linux_raw_sys::general::CLONE_NEWNET).map_err(|e| ("unshare", e))?;
-        sys::loopback_up().map_err(|e| ("loopback", e))?;
+        sys::unshare(linux_raw_sys::general::CLONE_NEWNET).map_err(fail("unshare network", b""))?;
+        sys::loopback_up().map_err(fail("loopback network", b""))?;
         sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&self.ready.1), &[0]);
         Ok(())
     }
@@ -84,5 +88,46 @@ impl Handshake {
             sys::set_cpus(0, cpus);
         }
         move_into_thread_name_spaces(host, ThreadNameSpaceType::NETWORK)
+    }
+}
+
+/// The start gate: the init builds the whole container, then waits here until the host
+/// side lets COMMAND start — so that create and start are two steps. `husk run` opens it at
+/// once, or, for a named container, once the container is recorded (so that whoever sees
+/// COMMAND run can find the container by its name). An open gate costs nothing: no pipe.
+pub struct Gate {
+    /// (read end, write end), or None for a gate that is open from the start.
+    pipe: Option<(OwnedFd, OwnedFd)>,
+}
+
+impl Gate {
+    pub fn open() -> Gate {
+        Gate { pipe: None }
+    }
+
+    pub fn closed() -> Result<Gate, Errno> {
+        Ok(Gate { pipe: Some(pipe_with(PipeFlags::CLOEXEC)?) })
+    }
+
+    /// The init's end, kept across its descriptor clean-up until it has passed.
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.pipe.as_ref().map(|(read, _)| read.as_fd())
+    }
+
+    /// The host side: COMMAND may start.
+    pub fn release(self) {
+        if let Some((_, write)) = &self.pipe {
+            sys::write_all(rustix::fd::AsRawFd::as_raw_fd(write), &[0]);
+        }
+    }
+
+    /// The init: wait until the host side releases the gate. If it never will (it died:
+    /// end of file), end here, before COMMAND: the mounts go with the init.
+    pub fn pass(&self) {
+        let Some(read) = self.fd() else { return };
+        let mut byte = [1u8];
+        if rustix::io::read(read, &mut byte) != Ok(1) {
+            sys::exit(status::FAILURE);
+        }
     }
 }

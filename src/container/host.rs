@@ -1,0 +1,130 @@
+//! The host side of `husk run`: makes the container's cgroup, clones its init into a new PID
+//! namespace (straight into that cgroup), makes the network namespace beside it, records a
+//! named container and opens the gate, then supervises the init until it ends and reports
+//! what the cgroup saw.
+
+use rustix::fd::{AsFd, BorrowedFd};
+use rustix::io::Errno;
+use rustix::process::PidfdFlags;
+
+use super::init::{self, Context};
+use super::named;
+use super::sync::{Gate, Handshake};
+use crate::cgroup::{self, Group};
+use crate::config::{Config, Namespace};
+use crate::error::Failure;
+use crate::out;
+use crate::pid1::{Place, Supervisor};
+use crate::rt::{Process, sys};
+use crate::signals::SIGKILL;
+use crate::spawn::CallerSignals;
+use crate::state::Entry;
+
+/// The container's init is cloned into a new PID namespace, which makes it PID 1 (that
+/// cannot come later: unshare(2) of one moves only the children).
+const NEW_PID: u64 = linux_raw_sys::general::CLONE_NEWPID as u64;
+
+/// Who started husk: its arguments, its signal state, whether it holds the terminal.
+pub struct Caller<'c> {
+    pub process: &'c Process,
+    pub signals: &'c CallerSignals,
+    pub take_terminal: bool,
+}
+
+/// Creates the container, starts it and supervises it until it ends; returns the exit code.
+/// With `entry`, the container is recorded there before COMMAND may start; with `ready`,
+/// the init reports "COMMAND started" there (--detach).
+pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Option<BorrowedFd>) -> u8 {
+    // A handle on ourselves for the child: inside its PID namespace getppid() is always 0,
+    // so this is how it can tell whether we died before its parent-death signal was set.
+    let lifeline = match rustix::process::pidfd_open(rustix::process::getpid(), PidfdFlags::empty()) {
+        Ok(fd) => fd,
+        Err(e) => return Failure::new("pidfd_open", b"", e).report(),
+    };
+    // Limits come from a cgroup of the container's own, made before the container so that
+    // it starts inside (CLONE_INTO_CGROUP). A limit that cannot be applied is an error,
+    // never a silent skip.
+    let mut scratch: cgroup::ParentPath = [0; 600];
+    let group = match config.cgroup.as_ref().map(|wanted| create_group(wanted, &mut scratch)).transpose() {
+        Ok(group) => group,
+        Err(failure) => return failure.report(),
+    };
+    let handshakes = (
+        (config.namespaces.network == Namespace::New).then(Handshake::new).transpose(),
+        // A named container must be recorded before COMMAND runs: the gate waits for that.
+        if entry.is_some() { Gate::closed() } else { Ok(Gate::open()) },
+    );
+    let (network, gate) = match handshakes {
+        (Ok(network), Ok(gate)) => (network, gate),
+        (Err(e), _) | (_, Err(e)) => return Failure::new("pipe", b"", e).report(),
+    };
+    let context = Context {
+        take_terminal: caller.take_terminal,
+        parent: lifeline.as_fd(),
+        ready,
+        network: network.as_ref(),
+        gate: &gate,
+    };
+    let child = match sys::clone(NEW_PID, group.as_ref().map(Group::fd)) {
+        Ok(0) => init::run(config, caller.process, caller.signals, &context),
+        Ok(pid) => pid,
+        Err(e) => {
+            if let Some(group) = &group {
+                group.remove();
+            }
+            let hint = match e {
+                Errno::PERM | Errno::NOSPC => {
+                    "creating namespaces needs root (user namespaces are not supported yet)"
+                }
+                _ => "",
+            };
+            return Failure::new("clone", b"", e).with_hint(hint).report();
+        }
+    };
+    drop(lifeline);
+    // Beside the init (see sync.rs): the network namespace, then the record, then the gate.
+    if let Some(Err(failure)) = network.map(|network| network.make(child)) {
+        // The init ends with 125 on its own; its status is the one passed on.
+        failure.report();
+    }
+    if let Some(entry) = entry {
+        named::record(entry, config, caller.process, child);
+    }
+    gate.release();
+    // The container's init forwards to COMMAND in turn; it exits with COMMAND's status.
+    let supervisor = Supervisor { child, group: false, place: Place::Subreaper };
+    let code = supervisor.wait(&mut |sig| Some(sig)).exit_code();
+    if let Some(group) = group {
+        report_and_remove(config, &group, code);
+    }
+    code
+}
+
+/// The container's cgroup with the limits written.
+#[inline(never)] // out of the caller's frame: see named::record
+fn create_group<'a>(
+    wanted: &crate::config::Cgroup<'a>,
+    scratch: &'a mut cgroup::ParentPath,
+) -> Result<Group, Failure<'a>> {
+    // Validated when the options were parsed; checked again for any other front end.
+    let settings = cgroup::settings(&wanted.limits)
+        .map_err(|why| Failure::new("run", b"", Errno::INVAL).with_hint(why))?;
+    Group::create(wanted.parent, scratch, &wanted.limits, &settings)
+}
+
+/// After the container: say when the OOM killer ended it, print `--stats`, remove the
+/// group (every process in it is gone: the container's init has been reaped).
+#[inline(never)] // see create_group
+fn report_and_remove(config: &Config, group: &Group, code: u8) {
+    if code == 128 + SIGKILL as u8 && group.oom_killed() {
+        let mut max = [0u8; 32];
+        let n = group.read_value(b"memory.max", &mut max);
+        out::message(&[b"out of memory (memory.max=", max[..n].trim_ascii(), b")"]);
+    }
+    if config.cgroup.is_some_and(|c| c.stats) {
+        let mut line = out::Line::new();
+        cgroup::format_stats(&mut line, &group.stats());
+        line.write_to(2);
+    }
+    group.remove();
+}

@@ -1,0 +1,137 @@
+//! The container's PID 1: moves into its namespaces, names the host, builds the root (the
+//! config's mounts, joining the network namespace the host side makes meanwhile), waits at
+//! the gate, then runs COMMAND as `husk init` would and reaps and forwards until it ends.
+
+use rustix::fd::BorrowedFd;
+
+use super::sync::{Gate, Handshake};
+use crate::config::Config;
+use crate::cpath::CPath;
+use crate::error::{Failure, fail};
+use crate::identity;
+use crate::pid1::{Place, Supervisor};
+use crate::rootfs;
+use crate::rt::{Process, sys};
+use crate::signals::SIGKILL;
+use crate::spawn::{self, CallerSignals, Launch};
+use crate::status;
+
+/// The namespaces the init moves into itself, so that making them (the mount table copied,
+/// IPC's sysctls registered) runs alongside the network namespace the host side makes (see
+/// sync.rs). The network one, unless the host's, is joined later.
+const NEW_OTHERS: u32 = linux_raw_sys::general::CLONE_NEWNS
+    | linux_raw_sys::general::CLONE_NEWUTS
+    | linux_raw_sys::general::CLONE_NEWIPC
+    | linux_raw_sys::general::CLONE_NEWCGROUP;
+
+/// What the container's init needs to know from the host side.
+pub struct Context<'f> {
+    pub take_terminal: bool,
+    /// A pidfd of husk run, to check it did not die before the parent-death signal was set.
+    pub parent: BorrowedFd<'f>,
+    /// Where to report "COMMAND started" (a byte 0) for --detach.
+    pub ready: Option<BorrowedFd<'f>>,
+    /// A network namespace of its own: the way to the one the host side makes meanwhile.
+    pub network: Option<&'f Handshake>,
+    /// Passed once the host side lets COMMAND start.
+    pub gate: &'f Gate,
+}
+
+/// The init, right after clone3. Never returns.
+pub fn run(config: &Config, process: &Process, signals: &CallerSignals, context: &Context) -> ! {
+    // If `husk run` dies, even by SIGKILL, the container dies with it: the init's death
+    // ends every process in the PID namespace (pid_namespaces(7)). Check the parent after
+    // asking (prctl(2), PR_SET_PDEATHSIG): it may have died before the request took effect.
+    let _ = sys::set_parent_death_signal(SIGKILL);
+    if !sys::pidfd_alive(context.parent) {
+        sys::exit(status::FAILURE);
+    }
+    // (Non-dumpable already, from husk run: see container::run.)
+    // No descriptor of the host's but stdio crosses into the container: an inherited
+    // directory fd would be a way out of the root (the runc CVE-2024-21626 class).
+    // (Kept, all close-on-exec so COMMAND never has them: the readiness pipe of --detach,
+    // the gate's end, and until the init has joined the network namespace, its pipe and the
+    // host's pidfd.)
+    let network = context.network.map(Handshake::ready_fd);
+    sys::close_all_but(&[
+        sys::raw(context.ready),
+        sys::raw(context.gate.fd()),
+        sys::raw(network),
+        sys::raw(network.and(Some(context.parent))),
+    ]);
+    sys::exit(match create_and_start(config, process, signals, context) {
+        Ok(code) => code,
+        Err(failure) => failure.report(),
+    })
+}
+
+/// Creates the container up to the gate, then starts COMMAND and serves as PID 1.
+fn create_and_start<'a>(
+    config: &Config<'a>,
+    process: &Process,
+    signals: &CallerSignals,
+    context: &Context,
+) -> Result<u8, Failure<'a>> {
+    let mut privileges = create(config, context)?;
+    // The gate: a named container is recorded before its COMMAND runs.
+    context.gate.pass();
+    // From here on, as at the start, no descriptor but stdio and --detach's pipe.
+    sys::close_all_but(&[sys::raw(context.ready)]);
+    privileges.bounding_before = privileges.bounding;
+    let p = &config.process;
+    let mut env = identity::Environment::new();
+    let envp = env.build(config.hostname, p.user, p.env, process);
+    let mut cwd = CPath::new();
+    let launch = Launch {
+        name: process.arg(p.command),
+        argv: process.argv_from(p.command),
+        envp,
+        path: identity::command_path(p.env, process),
+        take_terminal: context.take_terminal,
+        user: p.user,
+        cwd: Some(cwd.of(&[p.cwd]).map_err(fail("chdir", p.cwd))?),
+        caps: Some(privileges),
+    };
+    let child = match spawn::spawn(&launch, signals) {
+        Ok(child) => child,
+        Err(failure) => return Ok(failure.report()),
+    };
+    if let Some(ready) = context.ready {
+        sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&ready), &[0]);
+    }
+    let _ = sys::close_from(3);
+    identity::keep_only_kill(privileges.bounding).map_err(fail("capabilities", b""))?;
+    let supervisor = Supervisor { child, group: false, place: Place::NamespaceInit };
+    Ok(supervisor.wait(&mut |sig| Some(sig)).exit_code())
+}
+
+/// Everything but COMMAND: namespaces, hostname, the bounding set, the root and its mounts.
+/// Returns COMMAND's privileges.
+fn create<'a>(config: &Config<'a>, context: &Context) -> Result<spawn::Privileges, Failure<'a>> {
+    // Everything up to the root's network step runs while the host side makes the network
+    // namespace (see sync.rs). The terminal is cloned first, while the init still shares
+    // the host's mount namespace (rootfs::clone_console). unshare(2) moves only the init,
+    // which is all there is yet; the new cgroup namespace is rooted where the init is
+    // (cgroup_namespaces(7)): in the container's own cgroup when there is one, since it was
+    // cloned into it.
+    let console = rootfs::clone_console()?;
+    sys::unshare(NEW_OTHERS).map_err(fail("unshare", b""))?;
+    rustix::system::sethostname(config.hostname).map_err(fail("sethostname", config.hostname))?;
+    // The bounding set is shrunk here, once, for COMMAND (which inherits it) and for the init
+    // itself, which later keeps even less (keep_only_kill): each drop builds new
+    // credentials. (Only the effective set matters for building the root, and that stays
+    // whole.)
+    let shrink = |privileges: spawn::Privileges| {
+        spawn::shrink_bounding_set(!privileges.bounding).map_err(fail("capabilities", b""))
+    };
+    let mut privileges = identity::privileges(&config.process, false);
+    shrink(privileges)?;
+    let join = context.network.map(|network| (network, context.parent));
+    let entered = rootfs::enter(config, join, console.as_ref())?;
+    drop(console);
+    if entered == rootfs::Entered::Chrooted {
+        privileges = identity::privileges(&config.process, true);
+        shrink(privileges)?;
+    }
+    Ok(privileges)
+}

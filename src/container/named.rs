@@ -1,0 +1,168 @@
+//! Named containers (`--name`, `--detach`): claim the name in the registry before anything
+//! is made, record the container once its init exists, and for `--detach` leave a
+//! supervisor in the background with the output going through a logger (src/log.rs).
+
+use rustix::fd::AsFd;
+use rustix::fs::{Mode, OFlags, open};
+use rustix::io::Errno;
+
+use super::host::{self, Caller};
+use crate::args::RunSpec;
+use crate::config::{Config, Root};
+use crate::error::Failure;
+use crate::identity;
+use crate::out;
+use crate::rt::{Process, sys};
+use crate::spawn::{self, CallerSignals};
+use crate::state::{self, Entry, Registry};
+use crate::status;
+
+/// A named or detached run: returns the exit code to end with.
+pub fn run(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerSignals) -> u8 {
+    // A detached container without a name is called husk-PID.
+    let mut generated = heapless::String::<16>::new();
+    let name = match spec.name {
+        Some(name) => name,
+        None => {
+            let _ = ufmt::uwrite!(generated, "husk-{}", rustix::process::getpid().as_raw_nonzero().get());
+            generated.as_bytes()
+        }
+    };
+    let claimed = match Registry::open(process, true) {
+        Ok(registry) => registry.claim(name),
+        Err(failure) => Err(failure),
+    };
+    let entry = match claimed {
+        Ok(entry) => entry,
+        Err(failure) => return failure.report(),
+    };
+    if spec.detach {
+        return detach(spec, config, process, signals, entry);
+    }
+    let caller = Caller { process, signals, take_terminal: spawn::holds_terminal() };
+    let code = host::start(config, &caller, Some(&entry), None);
+    entry.remove();
+    code
+}
+
+/// Records what `husk exec`, `ps` and `kill` need to know of the container (src/state.rs),
+/// before its init may start COMMAND (the gate): once COMMAND runs, the container can be
+/// found. Out of line: a frame's every page is touched on entry (stack probes) and then
+/// stays resident.
+#[inline(never)]
+pub fn record(entry: &Entry, config: &Config, process: &Process, init: i32) {
+    let head = state::Head {
+        confinement: identity::confinement(config),
+        pid: init,
+        start: state::start_time(init).unwrap_or(0),
+        created: sys::realtime_s(),
+    };
+    let command = (config.process.command..process.argc()).map(|i| process.arg(i).to_bytes());
+    let rootfs = match config.root {
+        Root::Host => b"/",
+        Root::Dir { path, .. } => path,
+    };
+    if let Err(e) = entry.write_state(&head, config.hostname, rootfs, command) {
+        Failure::new("state", entry.name(), e).report();
+    }
+}
+
+/// `--detach`: a background copy of husk supervises the container, with stdin from
+/// /dev/null and output through a logger into the entry's log (src/log.rs); this one
+/// returns 0 as soon as COMMAND runs (or the code it could not start with, after showing
+/// the log).
+fn detach(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerSignals, entry: Entry) -> u8 {
+    let pipe = || rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC);
+    let (log, (ready_r, ready_w), (output_r, output_w)) = match (entry.create_log(), pipe(), pipe()) {
+        (Ok(log), Ok(ready), Ok(output)) => (log, ready, output),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            let code = Failure::new("log", entry.name(), e).report();
+            entry.remove();
+            return code;
+        }
+    };
+    if let Err(e) = crate::log::check(log.as_fd()) {
+        let hint = "the log cap needs a file system that punches holes (tmpfs, ext4, xfs, btrfs)";
+        let code = Failure::new("log", entry.name(), e).with_hint(hint).report();
+        entry.remove();
+        return code;
+    }
+    // Opened before the fork: the background side removes the entry (log included) before it
+    // reports a failure, and what the log said must still reach the caller.
+    let log_reader = entry.open_log().ok();
+    match sys::fork() {
+        Ok(0) => {
+            drop(ready_r);
+            drop(log_reader);
+            // Out of the caller's session and terminal; output to the logger from here on.
+            let _ = rustix::process::setsid();
+            // Nothing of the caller's stdio stays open here (the logger included): the caller
+            // may wait for its pipes to close.
+            let null = open(c"/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty());
+            if let Ok(null) = &null {
+                let _ = rustix::stdio::dup2_stdin(null);
+                let _ = rustix::stdio::dup2_stdout(null);
+                let _ = rustix::stdio::dup2_stderr(null);
+            }
+            let logger = match sys::fork() {
+                Ok(0) => {
+                    sys::close_all_but(&[sys::raw(Some(output_r.as_fd())), sys::raw(Some(log.as_fd()))]);
+                    crate::log::keep(
+                        output_r.as_fd(),
+                        log.as_fd(),
+                        spec.log_size.unwrap_or(crate::log::DEFAULT_SIZE),
+                    );
+                    sys::exit(0)
+                }
+                Ok(pid) => Some(pid),
+                Err(_) => None,
+            };
+            drop(output_r);
+            drop(log);
+            let _ = rustix::stdio::dup2_stdout(&output_w);
+            let _ = rustix::stdio::dup2_stderr(&output_w);
+            drop(output_w);
+            let caller = Caller { process, signals, take_terminal: false };
+            let code = match logger {
+                Some(_) => host::start(config, &caller, Some(&entry), Some(ready_w.as_fd())),
+                None => Failure::new("fork", b"logger", Errno::AGAIN).report(),
+            };
+            // The container is gone, and with it every other writer: once our own copies of
+            // the pipe are closed, the logger sees its end and has written everything.
+            if let Ok(null) = &null {
+                let _ = rustix::stdio::dup2_stdout(null);
+                let _ = rustix::stdio::dup2_stderr(null);
+            }
+            if let Some(pid) = logger.and_then(rustix::process::Pid::from_raw) {
+                let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+            }
+            // The entry goes first: once the caller has the code, the name must be free.
+            entry.remove();
+            // If COMMAND never started, this is what the caller is waiting for.
+            sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&ready_w), &[code]);
+            sys::exit(code)
+        }
+        Ok(_) => {
+            drop(ready_w);
+            drop(output_r);
+            drop(output_w);
+            let mut byte = [status::FAILURE];
+            let started = matches!(rustix::io::read(&ready_r, &mut byte), Ok(1)) && byte[0] == 0;
+            if started {
+                let mut line = out::Line::new();
+                line.bytes(entry.name());
+                line.write_to(1);
+                return 0;
+            }
+            if let Some(log) = log_reader {
+                crate::log::copy(log.as_fd(), 2);
+            }
+            byte[0]
+        }
+        Err(e) => {
+            let code = Failure::new("fork", b"", e).report();
+            entry.remove();
+            code
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! One error for every step husk takes: which step, on which path, the kernel's errno and,
+//! where it helps, a hint on what to do. Carried up from wherever it happened (across the
+//! clone boundary too: spawn's pipe carries the step and errno of a failed exec) and
+//! printed in one place, which also picks the exit status.
+
+use rustix::io::Errno;
+
+use crate::status;
+
+/// A failed step: printed as `husk: <step> <path>: <reason> (<ERRNO>)[: <hint>]`.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub struct Failure<'a> {
+    pub step: &'static str,
+    /// What the step was applied to (a path, a name); may be empty.
+    pub path: &'a [u8],
+    pub errno: Errno,
+    /// What to do about it; may be empty.
+    pub hint: &'static str,
+}
+
+pub type Result<'a, T> = core::result::Result<T, Failure<'a>>;
+
+impl<'a> Failure<'a> {
+    pub fn new(step: &'static str, path: &'a [u8], errno: Errno) -> Failure<'a> {
+        Failure { step, path, errno, hint: "" }
+    }
+
+    pub fn with_hint(self, hint: &'static str) -> Failure<'a> {
+        Failure { hint, ..self }
+    }
+
+    /// Prints the one line on stderr and returns the exit status of the contract: 126 or
+    /// 127 when COMMAND itself could not be executed, 125 for every other step.
+    #[inline(never)]
+    pub fn report(&self) -> u8 {
+        crate::out::error_with_hint(self.step, self.path, self.errno, self.hint);
+        if self.step == EXEC { status::exec_failure_code(self.errno) } else { status::FAILURE }
+    }
+}
+
+/// The step of executing COMMAND (execve and the PATH search): its failures are 126/127.
+pub const EXEC: &str = "exec";
+
+/// For `map_err`: the failure of `step` on `path` with the errno it gets.
+pub fn fail<'a>(step: &'static str, path: &'a [u8]) -> impl FnOnce(Errno) -> Failure<'a> {
+    move |errno| Failure::new(step, path, errno)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_failures_are_126_or_127_the_rest_125() {
+        assert_eq!(Failure::new(EXEC, b"x", Errno::NOENT).report(), 127);
+        assert_eq!(Failure::new(EXEC, b"x", Errno::ACCESS).report(), 126);
+        assert_eq!(Failure::new("mount", b"/x", Errno::NOENT).report(), 125);
+        assert_eq!(
+            fail("chdir", b"/w")(Errno::PERM).with_hint("h"),
+            Failure { step: "chdir", path: b"/w", errno: Errno::PERM, hint: "h" }
+        );
+    }
+}
