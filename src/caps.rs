@@ -1,7 +1,7 @@
 //! Capabilities: names, the default set a container's COMMAND gets, and `--cap-add` /
 //! `--cap-drop` arithmetic. Pure; the system calls that apply a set live in `spawn`.
 
-use crate::args::{same_ignoring_case, word_index, words};
+use crate::text::{same_ignoring_case, word_index, words};
 
 /// Capability names without the `CAP_` prefix, in number order (capabilities(7)), one
 /// string: smaller in the binary than a table of slices.

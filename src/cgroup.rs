@@ -123,7 +123,7 @@ pub fn parse_size(s: &[u8]) -> Option<u64> {
         b't' => (&s[..s.len() - 1], 40),
         _ => (s, 0),
     };
-    let n = crate::args::parse_decimal(digits, 19)?;
+    let n = crate::text::parse_decimal(digits, 19)?;
     n.checked_mul(1 << shift)
 }
 
@@ -133,17 +133,11 @@ pub fn parse_cpus(s: &[u8]) -> Option<u64> {
     (ms > 0).then_some(ms)
 }
 
-/// The cgroup path of this process in the unified hierarchy: the `0::PATH` line of
-/// /proc/self/cgroup.
-pub fn own_path(proc_self_cgroup: &[u8]) -> Option<&[u8]> {
-    proc_self_cgroup.split(|&b| b == b'\n').find_map(|line| line.strip_prefix(b"0::"))
-}
-
 /// The value of `key` in a flat-keyed file (memory.events, cpu.stat: `key value` lines).
 pub fn keyed(text: &[u8], key: &[u8]) -> Option<u64> {
     text.split(|&b| b == b'\n').find_map(|line| {
         let rest = line.strip_prefix(key)?.strip_prefix(b" ")?;
-        crate::args::parse_decimal(rest.trim_ascii(), 19)
+        crate::text::parse_decimal(rest.trim_ascii(), 19)
     })
 }
 
@@ -264,7 +258,7 @@ impl Group {
         let single = |file: &[u8], buf: &mut [u8]| {
             read_at(self.dir.as_fd(), file, buf)
                 .ok()
-                .and_then(|n| crate::args::parse_decimal(buf[..n].trim_ascii(), 19))
+                .and_then(|n| crate::text::parse_decimal(buf[..n].trim_ascii(), 19))
         };
         let memory_peak = single(b"memory.peak", &mut buf);
         let pids_peak = single(b"pids.peak", &mut buf);
@@ -314,7 +308,7 @@ fn parent_path<'a>(parent: Option<&'a [u8]>, scratch: &'a mut ParentPath) -> Res
     }
     let mut own = [0u8; 512];
     let own_len = read_all(c"/proc/self/cgroup", &mut own).map_err(fail("cgroup", b"/proc/self/cgroup"))?;
-    let mine = own_path(&own[..own_len]).unwrap_or(b"/");
+    let mine = crate::procfs::cgroup_path(&own[..own_len]).unwrap_or(b"/");
     let n = mine.len().min(500);
     scratch[..n].copy_from_slice(&mine[..n]);
     scratch[n..n + 5].copy_from_slice(b"/husk");
@@ -491,9 +485,6 @@ mod tests {
 
     #[test]
     fn kernel_files() {
-        assert_eq!(own_path(b"12:pids:/x\n0::/user.slice/a.scope\n"), Some(&b"/user.slice/a.scope"[..]));
-        assert_eq!(own_path(b"0::/\n"), Some(&b"/"[..]));
-        assert_eq!(own_path(b"1:name=systemd:/\n"), None);
         let events = b"low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n";
         assert_eq!(keyed(events, b"oom_kill"), Some(2));
         assert_eq!(keyed(events, b"oom"), Some(3));

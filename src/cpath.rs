@@ -23,7 +23,7 @@ impl CPath {
     pub fn of(&mut self, parts: &[&[u8]]) -> Result<&CStr, Errno> {
         let mut len = 0;
         for part in parts {
-            if crate::args::has_byte(part, 0) {
+            if crate::text::has_byte(part, 0) {
                 return Err(Errno::INVAL);
             }
             if len + part.len() + 1 > PATH_MAX {

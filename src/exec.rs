@@ -20,9 +20,9 @@ use crate::cpath::CPath;
 use crate::identity;
 use crate::out;
 use crate::pid1::{Place, Supervisor};
+use crate::registry::{Head, Registry};
 use crate::rt::{Process, sys};
 use crate::spawn::{self, CallerSignals, Launch};
-use crate::state::{self, Head, Registry};
 use crate::status;
 
 /// `husk exec`: returns the exit code to end with.
@@ -160,7 +160,7 @@ pub fn find(name: &[u8], process: &Process) -> Result<(OwnedFd, Head), Errno> {
     let pid = Pid::from_raw(head.pid).ok_or(Errno::SRCH)?;
     let pidfd = pidfd_open(pid, PidfdFlags::empty())?;
     // The pidfd pins the process: if the start time matches now, it is the one recorded.
-    if state::start_time(head.pid) != Some(head.start) {
+    if crate::procfs::start_time(head.pid) != Some(head.start) {
         return Err(Errno::SRCH);
     }
     Ok((pidfd, head))
@@ -169,19 +169,9 @@ pub fn find(name: &[u8], process: &Process) -> Result<(OwnedFd, Head), Errno> {
 /// The container's cgroup directory, from the init's /proc/PID/cgroup (`0::/path`), when the
 /// host has cgroup v2 at /sys/fs/cgroup.
 fn container_cgroup(pid: i32) -> Option<OwnedFd> {
-    let mut number = heapless::String::<16>::new();
-    let _ = ufmt::uwrite!(number, "{}", pid);
-    let mut path = CPath::new();
-    let fd = open(
-        path.of(&[b"/proc/", number.as_bytes(), b"/cgroup"]).ok()?,
-        OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .ok()?;
     let mut buf = [0u8; 1024];
-    // A slice: rustix's read is generic, and each array size would be a copy of its own.
-    let n = rustix::io::read(&fd, &mut buf[..]).ok()?;
-    let own = crate::cgroup::own_path(&buf[..n])?.trim_ascii_end();
+    let own = crate::procfs::cgroup_of(pid, &mut buf)?;
+    let mut path = CPath::new();
     let fs = rustix::fs::statfs(c"/sys/fs/cgroup").ok()?;
     if fs.f_type as u32 != linux_raw_sys::general::CGROUP2_SUPER_MAGIC || own == b"/" {
         return None;

@@ -114,12 +114,12 @@ fn key(entry: &[u8]) -> &[u8] {
     &entry[..entry.iter().position(|&b| b == b'=').unwrap_or(entry.len())]
 }
 
-/// The confinement a named container is recorded with (src/state.rs): what its COMMAND was
+/// The confinement a named container is recorded with (src/registry.rs): what its COMMAND was
 /// given, and so what `husk exec` gives what it starts there.
-pub fn confinement(config: &crate::config::Config) -> crate::state::Confinement {
+pub fn confinement(config: &crate::config::Config) -> crate::registry::Confinement {
     let process = &config.process;
-    let bounding = privileges(process, host_root_is_initramfs()).bounding;
-    crate::state::Confinement {
+    let bounding = privileges(process, crate::procfs::root_is_initramfs()).bounding;
+    crate::registry::Confinement {
         own_network: config.namespaces.network == crate::config::Namespace::New,
         user: process.user.unwrap_or((0, 0)),
         bounding,
@@ -131,7 +131,7 @@ pub fn confinement(config: &crate::config::Config) -> crate::state::Confinement 
 /// The privileges of a process `husk exec` starts as `user` in a container confined as
 /// `confinement`: its bounding set; root holds all of it, another user what --cap-add gave.
 /// Its parent, exec's helper, has cut its own bounding set to this already.
-pub fn recorded_privileges(confinement: &crate::state::Confinement, user: (u32, u32)) -> Privileges {
+pub fn recorded_privileges(confinement: &crate::registry::Confinement, user: (u32, u32)) -> Privileges {
     let bounding = confinement.bounding;
     let granted = if user.0 == 0 { bounding } else { bounding & confinement.added };
     Privileges { bounding, bounding_before: bounding, granted, seccomp: confinement.seccomp }
@@ -152,17 +152,4 @@ pub fn keep_only_kill(bounding: u64) -> Result<(), rustix::io::Errno> {
         None,
         CapabilitySets { effective: kill, permitted: kill, inheritable: CapabilitySet::empty() },
     )
-}
-
-/// Whether the host's root is the initial rootfs (an initramfs), where containers are
-/// entered by chroot (pivot_root(2) refuses it): then COMMAND loses CAP_SYS_CHROOT.
-pub fn host_root_is_initramfs() -> bool {
-    use rustix::fs::{Mode, OFlags, open};
-    let Ok(fd) = open(c"/proc/self/mounts", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) else {
-        return false;
-    };
-    let mut buf = [0u8; 256];
-    // A slice: rustix's read is generic, and each array size would be a copy of its own.
-    let n = rustix::io::read(&fd, &mut buf[..]).unwrap_or(0);
-    buf[..n].starts_with(b"rootfs / ")
 }

@@ -21,10 +21,13 @@ pub mod manage;
 pub mod mask;
 pub mod out;
 pub mod pid1;
+pub mod procfs;
+pub mod registry;
 pub mod rootfs;
 pub mod rt;
 pub mod seccomp;
 pub mod signals;
 pub mod spawn;
-pub mod state;
+
 pub mod status;
+pub mod text;

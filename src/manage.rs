@@ -7,8 +7,8 @@ use rustix::fs::RawDir;
 use rustix::io::Errno;
 
 use crate::out::{self, Line};
+use crate::registry::Registry;
 use crate::rt::{Process, sys};
-use crate::state::Registry;
 use crate::status;
 
 /// `husk ps [-q]`: NAME PID UPTIME ROOTFS COMMAND for every live container.
@@ -69,7 +69,7 @@ struct Decoded {
 }
 
 impl Decoded {
-    fn of(field: crate::state::Encoded) -> Decoded {
+    fn of(field: crate::registry::Encoded) -> Decoded {
         let mut decoded = Decoded { bytes: heapless::Vec::new(), cut: false };
         for b in field.bytes() {
             if decoded.bytes.push(if b == 0 { b' ' } else { b }).is_err() {

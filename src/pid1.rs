@@ -4,7 +4,7 @@
 use core::mem::MaybeUninit;
 
 use rustix::fd::AsFd;
-use rustix::fs::{Mode, OFlags, RawDir, open, openat};
+use rustix::fs::{Mode, OFlags, RawDir, open};
 use rustix::io::Errno;
 use rustix::process::{WaitOptions, getpid, wait};
 
@@ -144,10 +144,10 @@ fn signal_descendants(sig: i32) -> Result<(), Errno> {
     while let Some(entry) = dir.next() {
         let Ok(entry) = entry else { break };
         let name = entry.file_name();
-        let Some(pid) = parse_pid(name.to_bytes()) else {
+        let Some(pid) = crate::procfs::parse_pid(name.to_bytes()) else {
             continue;
         };
-        if let Some(ppid) = read_parent(proc_dir.as_fd(), name)
+        if let Some(ppid) = crate::procfs::parent(proc_dir.as_fd(), name)
             && links.push((pid, ppid)).is_err()
         {
             break;
@@ -170,58 +170,4 @@ fn signal_descendants(sig: i32) -> Result<(), Errno> {
         let _ = sys::kill(pid, sig);
     }
     Ok(())
-}
-
-/// The parent pid from /proc/PID/stat (the 4th field, after the `)` that ends the name).
-fn read_parent(proc_dir: rustix::fd::BorrowedFd, pid: &core::ffi::CStr) -> Option<i32> {
-    let mut path = [0u8; 32];
-    let name = pid.to_bytes();
-    let len = name.len() + 5;
-    if len + 1 > path.len() {
-        return None;
-    }
-    path[..name.len()].copy_from_slice(name);
-    path[name.len()..len].copy_from_slice(b"/stat");
-    let path = crate::rt::c_str(&path[..=len])?;
-    let fd = openat(proc_dir, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
-    let mut stat = [0u8; 512];
-    let n = rustix::io::read(&fd, &mut stat).ok()?;
-    parse_stat_parent(&stat[..n])
-}
-
-/// Parses the parent pid out of the text of /proc/PID/stat.
-pub fn parse_stat_parent(stat: &[u8]) -> Option<i32> {
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let mut fields = stat[close + 1..].split(|&b| b == b' ').filter(|f| !f.is_empty());
-    let _state = fields.next()?;
-    parse_pid(fields.next()?)
-}
-
-/// A decimal pid.
-pub fn parse_pid(s: &[u8]) -> Option<i32> {
-    crate::args::parse_decimal(s, 9).map(|n| n as i32)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stat_parent() {
-        assert_eq!(parse_stat_parent(b"123 (sleep) S 45 123 45 0 -1"), Some(45));
-        // names may contain spaces and parentheses
-        assert_eq!(parse_stat_parent(b"7 (a) b) (c) R 1 7 7"), Some(1));
-        assert_eq!(parse_stat_parent(b"1 (init) S 0 1 1"), Some(0));
-        assert_eq!(parse_stat_parent(b"garbage"), None);
-        assert_eq!(parse_stat_parent(b"1 (x) S"), None);
-    }
-
-    #[test]
-    fn pids() {
-        assert_eq!(parse_pid(b"1"), Some(1));
-        assert_eq!(parse_pid(b"4194304"), Some(4194304));
-        assert_eq!(parse_pid(b"self"), None);
-        assert_eq!(parse_pid(b""), None);
-        assert_eq!(parse_pid(b"1234567890"), None);
-    }
 }

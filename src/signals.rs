@@ -1,6 +1,6 @@
 //! Signal names and numbers, as `kill -l` shows them on Linux x86_64.
 
-use crate::args::{same_ignoring_case, word_index, words};
+use crate::text::{same_ignoring_case, word_index, words};
 
 /// The first real-time signal a program may use (glibc keeps 32 and 33 for itself).
 pub const RTMIN: i32 = 34;
@@ -64,7 +64,7 @@ fn strip_prefix_ignore_case<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> 
 
 /// A small decimal number (no sign, at most 4 digits).
 fn parse_number(s: &[u8]) -> Option<i32> {
-    crate::args::parse_decimal(s, 4).map(|n| n as i32)
+    crate::text::parse_decimal(s, 4).map(|n| n as i32)
 }
 
 #[cfg(test)]

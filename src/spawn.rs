@@ -268,7 +268,7 @@ fn exec_search(launch: &Launch) -> Errno {
     if name.is_empty() {
         return Errno::NOENT;
     }
-    if crate::args::has_byte(name, b'/') {
+    if crate::text::has_byte(name, b'/') {
         return sys::execve(launch.name, launch.argv, launch.envp);
     }
     let mut denied = false;

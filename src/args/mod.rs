@@ -21,6 +21,8 @@ impl<'a> Argv<'a> for [&'a [u8]] {
 mod manage;
 mod run;
 
+use crate::text::{basename, parse_decimal};
+
 pub use manage::{ExecSpec, MAX_NAME, valid_name};
 pub use run::{MAX_ENV, MAX_VOLUMES, Net, RunSpec, Volume, VolumeKind};
 
@@ -295,46 +297,6 @@ pub(crate) fn split_inline_value(arg: &[u8]) -> (&[u8], Option<&[u8]>) {
         return (&arg[..eq], Some(&arg[eq + 1..]));
     }
     (arg, None)
-}
-
-/// Whether `a` and `b` are the same ASCII text, case aside (a plain loop: smaller than
-/// core's vectorised one, and these strings are a few bytes long).
-pub fn same_ignoring_case(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
-}
-
-/// Whether `bytes` holds `byte`. A plain loop: `<[u8]>::contains` brings core's vectorised
-/// memchr into the binary, and these are short strings.
-pub fn has_byte(bytes: &[u8], byte: u8) -> bool {
-    !bytes.iter().all(|&b| b != byte)
-}
-
-/// The words of a space-separated table of names (how the signal and capability names are
-/// kept: one string, no array of pointers).
-pub fn words(table: &'static [u8]) -> impl Iterator<Item = &'static [u8]> {
-    table.split(|&b| b == b' ')
-}
-
-/// The position of `name` among the words of `table`, case aside.
-pub fn word_index(table: &'static [u8], name: &[u8]) -> Option<usize> {
-    words(table).position(|word| same_ignoring_case(word, name))
-}
-
-/// An unsigned decimal of 1 to `max_digits` digits (no sign, no spaces). With at most 19
-/// digits it cannot overflow.
-pub fn parse_decimal(s: &[u8], max_digits: usize) -> Option<u64> {
-    if s.is_empty() || s.len() > max_digits.min(19) || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(s.iter().fold(0, |n, d| n * 10 + (d - b'0') as u64))
-}
-
-/// The part of a path after its last `/`.
-pub fn basename(path: &[u8]) -> &[u8] {
-    match path.iter().rposition(|&b| b == b'/') {
-        Some(i) => &path[i + 1..],
-        None => path,
-    }
 }
 
 /// Seconds as `N` or `N.fff` (up to millisecond precision) → milliseconds.

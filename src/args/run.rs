@@ -1,8 +1,9 @@
 //! `husk run [OPTIONS] [--] COMMAND [ARG]...` → RunSpec. Pure, like the rest of args.
 
-use super::{Argv, Command, Refusal, UsageError, has_byte, next_option, option_value, parse_decimal};
+use super::{Argv, Command, Refusal, UsageError, next_option, option_value};
 use crate::cgroup::{Limits, Swap, parse_cpus, parse_size};
 use crate::config::{Cgroup, Config, Mount, MountKind, Namespace, Namespaces, Process, Root};
+use crate::text::{has_byte, parse_decimal};
 
 const SIZE: &str = "a size like 100M, 512k, 1G or bytes";
 

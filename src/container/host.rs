@@ -15,10 +15,10 @@ use crate::config::{Config, Namespace};
 use crate::error::Failure;
 use crate::out;
 use crate::pid1::{Place, Supervisor};
+use crate::registry::Entry;
 use crate::rt::{Process, sys};
 use crate::signals::SIGKILL;
 use crate::spawn::CallerSignals;
-use crate::state::Entry;
 
 /// The container's init is cloned into a new PID namespace, which makes it PID 1 (that
 /// cannot come later: unshare(2) of one moves only the children).

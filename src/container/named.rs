@@ -12,9 +12,9 @@ use crate::config::{Config, Root};
 use crate::error::Failure;
 use crate::identity;
 use crate::out;
+use crate::registry::{self, Entry, Registry};
 use crate::rt::{Process, sys};
 use crate::spawn::{self, CallerSignals};
-use crate::state::{self, Entry, Registry};
 use crate::status;
 
 /// A named or detached run: returns the exit code to end with.
@@ -45,16 +45,16 @@ pub fn run(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerS
     code
 }
 
-/// Records what `husk exec`, `ps` and `kill` need to know of the container (src/state.rs),
+/// Records what `husk exec`, `ps` and `kill` need to know of the container (src/registry.rs),
 /// before its init may start COMMAND (the gate): once COMMAND runs, the container can be
 /// found. Out of line: a frame's every page is touched on entry (stack probes) and then
 /// stays resident.
 #[inline(never)]
 pub fn record(entry: &Entry, config: &Config, process: &Process, init: i32) {
-    let head = state::Head {
+    let head = registry::Head {
         confinement: identity::confinement(config),
         pid: init,
-        start: state::start_time(init).unwrap_or(0),
+        start: crate::procfs::start_time(init).unwrap_or(0),
         created: sys::realtime_s(),
     };
     let command = (config.process.command..process.argc()).map(|i| process.arg(i).to_bytes());

@@ -367,7 +367,7 @@ pub fn parse(text: &[u8]) -> Option<Record<'_>> {
     };
     let user = lines.field(b"user")?;
     let colon = user.iter().position(|&b| b == b':')?;
-    let id = |s: &[u8]| crate::args::parse_decimal(s, 10).filter(|&n| n <= u32::MAX as u64).map(|n| n as u32);
+    let id = |s: &[u8]| crate::text::parse_decimal(s, 10).filter(|&n| n <= u32::MAX as u64).map(|n| n as u32);
     let user = (id(&user[..colon])?, id(&user[colon + 1..])?);
     let bounding = parse_hex(lines.field(b"bounding")?)?;
     let added = parse_hex(lines.field(b"added")?)?;
@@ -377,7 +377,7 @@ pub fn parse(text: &[u8]) -> Option<Record<'_>> {
         _ => return None,
     };
     let confinement = Confinement { own_network, user, bounding, added, seccomp };
-    let number = |s: &[u8]| crate::args::parse_decimal(s, 19);
+    let number = |s: &[u8]| crate::text::parse_decimal(s, 19);
     let pid = number(lines.field(b"pid")?).filter(|&p| p > 0 && p <= i32::MAX as u64)? as i32;
     let start = number(lines.field(b"start")?)?;
     let created = number(lines.field(b"created")?)?;
@@ -446,24 +446,6 @@ impl Writer<'_> {
         }
         self.len = 0;
     }
-}
-
-/// The start time of process `pid` in clock ticks since boot (/proc/PID/stat, field 22):
-/// with the pid, an identity that pid reuse cannot fake.
-pub fn start_time(pid: i32) -> Option<u64> {
-    let mut path = CPath::new();
-    let mut number = heapless::String::<16>::new();
-    let _ = ufmt::uwrite!(number, "{}", pid);
-    let c = path.of(&[b"/proc/", number.as_bytes(), b"/stat"]).ok()?;
-    let fd = open(c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
-    let mut buf = [0u8; 1024];
-    // A slice: rustix's read is generic, and each array size would be a copy of its own.
-    let n = rustix::io::read(&fd, &mut buf[..]).ok()?;
-    let stat = &buf[..n];
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    // Fields after the name start at field 3 (state); start time is field 22.
-    let field = stat[close + 1..].split(|&b| b == b' ').filter(|f| !f.is_empty()).nth(22 - 3)?;
-    crate::args::parse_decimal(field, 19)
 }
 
 #[cfg(test)]
@@ -575,13 +557,5 @@ mod tests {
         for text in bad {
             assert_eq!(parse(text.as_bytes()), None, "{text}");
         }
-    }
-
-    #[test]
-    fn own_start_time() {
-        let me = std::process::id() as i32;
-        assert!(start_time(me).is_some());
-        assert_eq!(start_time(me), start_time(me));
-        assert_eq!(start_time(i32::MAX), None);
     }
 }

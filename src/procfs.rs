@@ -1,0 +1,120 @@
+//! What husk reads from /proc: one process's stat fields, its cgroup, the mount table's
+//! first line. Each reader opens, reads once into a buffer on its own frame, and parses;
+//! the parsers are pure and unit-tested.
+
+use core::ffi::CStr;
+
+use rustix::fd::BorrowedFd;
+use rustix::fs::{Mode, OFlags, open, openat};
+
+use crate::cpath::CPath;
+use crate::text::parse_decimal;
+
+/// Reads `/proc/PID/<file>` into `buf` (what one read(2) gives: these files are small).
+fn read_pid_file<'b>(pid: i32, file: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    let mut path = CPath::new();
+    let mut number = heapless::String::<16>::new();
+    let _ = ufmt::uwrite!(number, "{}", pid);
+    let c = path.of(&[b"/proc/", number.as_bytes(), b"/", file]).ok()?;
+    let fd = open(c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    // A slice: rustix's read is generic, and each array size would be a copy of its own.
+    let n = rustix::io::read(&fd, &mut buf[..]).ok()?;
+    Some(&buf[..n])
+}
+
+/// Field `n` (1-based, as proc(5) numbers them) of a /proc/PID/stat text; the name (field
+/// 2) may hold spaces and parentheses, so fields are counted after its last `)`.
+pub fn stat_field(stat: &[u8], n: usize) -> Option<&[u8]> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    stat[close + 1..].split(|&b| b == b' ').filter(|f| !f.is_empty()).nth(n.checked_sub(3)?)
+}
+
+/// The start time of process `pid` in clock ticks since boot (/proc/PID/stat, field 22):
+/// with the pid, an identity that pid reuse cannot fake.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let mut buf = [0u8; 1024];
+    parse_decimal(stat_field(read_pid_file(pid, b"stat", &mut buf)?, 22)?, 19)
+}
+
+/// The parent of process `pid` (named by its /proc entry, read through `proc_dir`):
+/// /proc/PID/stat field 4.
+pub fn parent(proc_dir: BorrowedFd, pid: &CStr) -> Option<i32> {
+    let mut path = CPath::new();
+    let c = path.of(&[pid.to_bytes(), b"/stat"]).ok()?;
+    let fd = openat(proc_dir, c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let mut stat = [0u8; 512];
+    let n = rustix::io::read(&fd, &mut stat[..]).ok()?;
+    stat_parent(&stat[..n])
+}
+
+/// The parent pid in the text of /proc/PID/stat.
+pub fn stat_parent(stat: &[u8]) -> Option<i32> {
+    parse_pid(stat_field(stat, 4)?)
+}
+
+/// A decimal pid.
+pub fn parse_pid(s: &[u8]) -> Option<i32> {
+    parse_decimal(s, 9).map(|n| n as i32)
+}
+
+/// The cgroup v2 path in a /proc/PID/cgroup text (its `0::/path` line).
+pub fn cgroup_path(text: &[u8]) -> Option<&[u8]> {
+    text.split(|&b| b == b'\n').find_map(|line| line.strip_prefix(b"0::")).map(<[u8]>::trim_ascii_end)
+}
+
+/// Process `pid`'s cgroup v2 path, into `buf`.
+pub fn cgroup_of(pid: i32, buf: &mut [u8]) -> Option<&[u8]> {
+    cgroup_path(read_pid_file(pid, b"cgroup", buf)?)
+}
+
+/// Whether the host's root is the initial rootfs (an initramfs, the first line of the mount
+/// table), where containers are entered by chroot (pivot_root(2) refuses it).
+pub fn root_is_initramfs() -> bool {
+    let mut buf = [0u8; 256];
+    read_pid_file(rustix::process::getpid().as_raw_nonzero().get(), b"mounts", &mut buf)
+        .is_some_and(|mounts| mounts.starts_with(b"rootfs / "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields() {
+        assert_eq!(stat_parent(b"123 (sleep) S 45 123 45 0 -1"), Some(45));
+        assert_eq!(stat_parent(b"7 (a) b) (c) R 1 7 7"), Some(1));
+        assert_eq!(stat_parent(b"1 (init) S 0 1 1"), Some(0));
+        assert_eq!(stat_parent(b"garbage"), None);
+        assert_eq!(stat_parent(b"1 (x) S"), None);
+        assert_eq!(stat_field(b"1 (x y) S 0", 3), Some(&b"S"[..]));
+        assert_eq!(stat_field(b"1 (x y) S 0", 2), None);
+    }
+
+    #[test]
+    fn pids() {
+        assert_eq!(parse_pid(b"1"), Some(1));
+        assert_eq!(parse_pid(b"4194304"), Some(4194304));
+        assert_eq!(parse_pid(b"self"), None);
+        assert_eq!(parse_pid(b""), None);
+        assert_eq!(parse_pid(b"1234567890"), None);
+    }
+
+    #[test]
+    fn cgroup_paths() {
+        assert_eq!(cgroup_path(b"12:pids:/x\n0::/user.slice/a.scope\n"), Some(&b"/user.slice/a.scope"[..]));
+        assert_eq!(cgroup_path(b"0::/\n"), Some(&b"/"[..]));
+        assert_eq!(cgroup_path(b"1:name=systemd:/\n"), None);
+    }
+
+    #[test]
+    fn own_start_time_and_cgroup() {
+        let me = std::process::id() as i32;
+        assert!(start_time(me).is_some());
+        assert_eq!(start_time(me), start_time(me));
+        assert_eq!(start_time(i32::MAX), None);
+        let mut buf = [0u8; 1024];
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        let expected = own.lines().find_map(|l| l.strip_prefix("0::")).map(str::as_bytes);
+        assert_eq!(cgroup_of(me, &mut buf), expected);
+    }
+}

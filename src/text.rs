@@ -1,0 +1,62 @@
+//! Byte strings: the small helpers husk needs on argv, paths and kernel text, without
+//! std and without core's vectorised searches (these strings are a few bytes long, and a
+//! plain loop is smaller in the binary).
+
+/// Whether `a` and `b` are the same ASCII text, case aside (a plain loop: smaller than
+/// core's vectorised one, and these strings are a few bytes long).
+pub fn same_ignoring_case(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
+}
+
+/// Whether `bytes` holds `byte`. A plain loop: `<[u8]>::contains` brings core's vectorised
+/// memchr into the binary, and these are short strings.
+pub fn has_byte(bytes: &[u8], byte: u8) -> bool {
+    !bytes.iter().all(|&b| b != byte)
+}
+
+/// The words of a space-separated table of names (how the signal and capability names are
+/// kept: one string, no array of pointers).
+pub fn words(table: &'static [u8]) -> impl Iterator<Item = &'static [u8]> {
+    table.split(|&b| b == b' ')
+}
+
+/// The position of `name` among the words of `table`, case aside.
+pub fn word_index(table: &'static [u8], name: &[u8]) -> Option<usize> {
+    words(table).position(|word| same_ignoring_case(word, name))
+}
+
+/// An unsigned decimal of 1 to `max_digits` digits (no sign, no spaces). With at most 19
+/// digits it cannot overflow.
+pub fn parse_decimal(s: &[u8], max_digits: usize) -> Option<u64> {
+    if s.is_empty() || s.len() > max_digits.min(19) || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(s.iter().fold(0, |n, d| n * 10 + (d - b'0') as u64))
+}
+
+/// The part of a path after its last `/`.
+pub fn basename(path: &[u8]) -> &[u8] {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(i) => &path[i + 1..],
+        None => path,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert!(same_ignoring_case(b"SIGterm", b"sigTERM"));
+        assert!(!same_ignoring_case(b"TERM", b"TERMS"));
+        assert!(has_byte(b"a/b", b'/') && !has_byte(b"ab", b'/'));
+        assert_eq!(words(b"HUP INT QUIT").collect::<Vec<_>>(), [&b"HUP"[..], b"INT", b"QUIT"]);
+        assert_eq!(word_index(b"HUP INT QUIT", b"quit"), Some(2));
+        assert_eq!(parse_decimal(b"0042", 4), Some(42));
+        assert_eq!(parse_decimal(b"12345", 4), None);
+        assert_eq!(parse_decimal(b"-1", 4), None);
+        assert_eq!(parse_decimal(b"", 4), None);
+        assert_eq!(parse_decimal(b"9999999999999999999", 30), Some(9_999_999_999_999_999_999));
+    }
+}
