@@ -1,11 +1,35 @@
 //! The runtime: process entry, the memory primitives the compiler expects, and the raw
 //! syscalls rustix does not offer. Every `unsafe` block and every line of `asm!` in husk lives
 //! under this module; the rest of the crate calls the safe functions it exports.
+//!
+//! Layout: `syscall` (the raw `syscall` instruction and errno), `mem` (memcpy & co.),
+//! `process` (what the kernel hands `_start`), then one module per subsystem: `task`,
+//! `signal`, `fd`, `fs`, `namespace`, `net`, `sched`, `time`, `machine`. `sys` re-exports
+//! them all under the one name the rest of husk uses.
 
+// Everything below speaks x86_64 Linux only: the `syscall` instruction and its register
+// convention, x86_64 system call numbers and struct layouts, the initial stack `_start`
+// reads, `rep movsb` in mem*, and the `out` instruction for QEMU's exit port.
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+compile_error!(
+    "husk's runtime (src/rt) supports only x86_64 Linux: it makes system calls with x86_64's \
+     `syscall` instruction, numbers and struct layouts, and its `_start` and mem* are x86_64 assembly"
+);
+
+pub mod fd;
+pub mod fs;
+pub mod machine;
 #[cfg(not(test))]
 mod mem;
+pub mod namespace;
+pub mod net;
 mod process;
+pub mod sched;
+pub mod signal;
 pub mod sys;
+mod syscall;
+pub mod task;
+pub mod time;
 
 pub use process::Process;
 

@@ -2,7 +2,7 @@
 
 use core::ffi::CStr;
 
-use super::sys::{self, SigSet};
+use super::signal::{self, SigSet};
 
 /// The process's arguments and environment, read once from the initial stack.
 pub struct Process {
@@ -28,7 +28,7 @@ impl Process {
     pub unsafe fn from_initial_stack(stack: *const usize) -> &'static Process {
         static mut PROCESS: Process =
             Process { argc: 0, argv: core::ptr::null(), envp: core::ptr::null(), caller_mask: SigSet::EMPTY };
-        let caller_mask = sys::block_all_signals();
+        let caller_mask = signal::block_all_signals();
         // SAFETY: the caller guarantees the System V initial-stack layout: argc, then argc
         // argv pointers and a NULL, then the environment pointers and a NULL, then auxv.
         // PROCESS is written exactly once, before any reader exists.

@@ -1,0 +1,80 @@
+//! Files and mounts: a whole file mapped read-only, and mount attributes.
+
+use linux_raw_sys::general as k;
+
+use super::syscall::{Result, check, syscall2, syscall5, syscall6};
+
+/// mount_setattr(2) on the detached or attached mount `fd` (AT_EMPTY_PATH): sets the
+/// MOUNT_ATTR_* bits in `set`, on the whole tree when `recursive`.
+pub fn mount_setattr(fd: rustix::fd::BorrowedFd, set: u64, recursive: bool) -> Result<()> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    let mut flags = k::AT_EMPTY_PATH as usize;
+    if recursive {
+        flags |= k::AT_RECURSIVE as usize;
+    }
+    let fd = rustix::fd::AsRawFd::as_raw_fd(&fd);
+    // SAFETY: the path is an empty C string, `attr` is a valid mount_attr of the size passed.
+    check(unsafe {
+        syscall5(
+            k::__NR_mount_setattr,
+            fd as usize,
+            c"".as_ptr() as usize,
+            flags,
+            &attr as *const MountAttr as usize,
+            core::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(|_| ())
+}
+
+/// A whole file mapped read-only (mmap(2), MAP_PRIVATE), unmapped when dropped: a file of
+/// any size read at once, with no allocator and nothing on the stack.
+pub struct Mapped {
+    addr: usize,
+    len: usize,
+}
+
+impl Mapped {
+    /// The file's bytes as they were when mapped (the file is only ever replaced by
+    /// rename, never truncated, so the pages stay valid).
+    pub fn bytes(&self) -> &[u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: [addr, addr + len) is a readable mapping we own until drop; nothing writes
+        // it (PROT_READ, MAP_PRIVATE).
+        unsafe { core::slice::from_raw_parts(self.addr as *const u8, self.len) }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        if self.len != 0 {
+            // SAFETY: unmapping exactly the mapping this value owns; no borrow of it outlives
+            // `self` (bytes() borrows self).
+            unsafe { syscall2(k::__NR_munmap, self.addr, self.len) };
+        }
+    }
+}
+
+/// Maps the whole of the regular file `fd` read-only.
+pub fn map_file(fd: rustix::fd::BorrowedFd) -> Result<Mapped> {
+    let len = rustix::fs::fstat(fd)?.st_size as usize;
+    if len == 0 {
+        return Ok(Mapped { addr: 0, len: 0 });
+    }
+    let fd = rustix::fd::AsRawFd::as_raw_fd(&fd);
+    // SAFETY: a new private read-only mapping chosen by the kernel (addr 0): it overlaps no
+    // memory of ours; plain integer arguments.
+    let addr = check(unsafe {
+        syscall6(k::__NR_mmap, 0, len, k::PROT_READ as usize, k::MAP_PRIVATE as usize, fd as usize, 0)
+    })?;
+    Ok(Mapped { addr, len })
+}

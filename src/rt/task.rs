@@ -1,0 +1,201 @@
+//! Processes: ending one, making one (fork, clone into new namespaces, vfork_run), becoming
+//! another program (execve), the settings a process takes on the way (parent-death signal,
+//! dumpability, prctl, its seccomp filter), and watching one through its pidfd.
+
+use core::arch::asm;
+use linux_raw_sys::general as k;
+use rustix::io::Errno;
+
+use super::syscall::{Result, check, syscall1, syscall2, syscall3, syscall5};
+
+/// Ends the whole process (all threads) with `code`. Never returns.
+pub fn exit(code: u8) -> ! {
+    // SAFETY: exit_group takes a plain integer and does not return.
+    unsafe {
+        syscall1(k::__NR_exit_group, code as usize);
+        core::hint::unreachable_unchecked()
+    }
+}
+
+/// Creates a child process like fork(2), through clone3(2) with no sharing: the child gets a
+/// copy of the address space and continues on the same (copied) stack, so like fork it
+/// "returns twice". Returns 0 in the child and the child's pid in the parent.
+pub fn fork() -> Result<i32> {
+    clone(0, None)
+}
+
+/// The stack a `vfork_run` child runs on: enough for becoming COMMAND (the largest frame is
+/// a PATH_MAX buffer for the PATH search).
+const VFORK_STACK_SIZE: usize = 32 * 1024;
+
+/// Page-aligned, as madvise(2) needs (and 16-byte aligned, as the ABI needs of a stack).
+#[repr(C, align(4096))]
+struct Stack([core::mem::MaybeUninit<u8>; VFORK_STACK_SIZE]);
+
+/// In .bss rather than in a frame: a frame this big is probed page by page on entry, which
+/// would make all of it resident in the parent.
+static mut VFORK_STACK: Stack = Stack([core::mem::MaybeUninit::uninit(); VFORK_STACK_SIZE]);
+
+/// vfork(2), made safe to use from Rust: runs `child` in a new process that shares our
+/// memory (CLONE_VM, so no page tables are copied and no page is write-protected) on a stack
+/// of its own, while this process waits (CLONE_VFORK) until the child has called execve or
+/// exited. `child` must end in one of the two (or the child exits 127) and may change
+/// nothing of ours. Returns the child's pid.
+pub fn vfork_run(child: &mut dyn FnMut()) -> Result<i32> {
+    let stack = core::ptr::addr_of_mut!(VFORK_STACK) as *mut u8;
+    let mut child = child;
+    extern "C" fn start(child: *mut &mut dyn FnMut()) -> ! {
+        // SAFETY: `child` points at the caller's `child` below, alive while the caller is
+        // suspended, which it is until this process execs or exits (CLONE_VFORK).
+        unsafe { (*child)() };
+        // `child` ends in execve or exit; should it return, the child ends here.
+        exit(127)
+    }
+    let args = k::clone_args {
+        flags: (k::CLONE_VM | k::CLONE_VFORK) as u64,
+        pidfd: 0,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: k::SIGCHLD as u64,
+        stack: stack as u64,
+        stack_size: VFORK_STACK_SIZE as u64,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: 0,
+    };
+    let ret: isize;
+    // SAFETY: clone3 starts the child on `stack` (its top, 16-byte aligned, so the `call`
+    // leaves the ABI's alignment at `start`'s entry) with every other register as ours; it
+    // calls `start`, which never returns, so the child never touches this frame. The parent
+    // resumes only after the child's execve or exit, when `stack` and `child` are no longer
+    // in use; only one such child exists at a time, since its parent is suspended. r12 and
+    // r13 are callee-saved, so they survive the system call in both.
+    unsafe {
+        asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "mov rdi, r12",
+            "call r13",
+            "ud2",
+            "2:",
+            inlateout("rax") k::__NR_clone3 as isize => ret,
+            in("rdi") &args as *const k::clone_args as usize,
+            in("rsi") core::mem::size_of::<k::clone_args>(),
+            in("r12") &mut child as *mut &mut dyn FnMut() as usize,
+            in("r13") start as extern "C" fn(*mut &mut dyn FnMut()) -> ! as usize,
+            lateout("rcx") _,
+            lateout("r11") _,
+        );
+    }
+    // Give back the pages the child wrote: they count in our resident set otherwise.
+    // SAFETY: the child is done with the stack (it has exec'd or exited), and nothing else
+    // uses it; MADV_DONTNEED on private anonymous memory just drops the pages.
+    unsafe { syscall3(k::__NR_madvise, stack as usize, VFORK_STACK_SIZE, k::MADV_DONTNEED as usize) };
+    check(ret).map(|pid| pid as i32)
+}
+
+/// fork(2) into new namespaces: clone3(2) with `flags` (CLONE_NEW*), otherwise as `fork`.
+/// With `cgroup`, the child starts inside that cgroup (CLONE_INTO_CGROUP): it never runs
+/// a single instruction outside its limits.
+pub fn clone(flags: u64, cgroup: Option<rustix::fd::BorrowedFd>) -> Result<i32> {
+    let (flags, cgroup) = match cgroup {
+        Some(fd) => (flags | k::CLONE_INTO_CGROUP, rustix::fd::AsRawFd::as_raw_fd(&fd) as u64),
+        None => (flags, 0),
+    };
+    let args = k::clone_args {
+        flags,
+        pidfd: 0,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: k::SIGCHLD as u64,
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup,
+    };
+    // SAFETY: without CLONE_VM the child runs in its own copy of memory, so continuing on
+    // the same stack addresses is sound, exactly as with fork(2). `args` is a valid clone_args
+    // of the size we pass.
+    let r = unsafe {
+        syscall2(
+            k::__NR_clone3,
+            &args as *const k::clone_args as usize,
+            core::mem::size_of::<k::clone_args>(),
+        )
+    };
+    check(r).map(|pid| pid as i32)
+}
+
+/// execve(2). Only returns on failure.
+pub fn execve(path: &core::ffi::CStr, argv: *const *const u8, envp: *const *const u8) -> Errno {
+    // SAFETY: path is NUL-terminated; argv and envp are NULL-terminated arrays of C strings
+    // that come from the initial stack or from husk's own buffers that outlive the call.
+    let r = unsafe { syscall3(k::__NR_execve, path.as_ptr() as usize, argv as usize, envp as usize) };
+    match check(r) {
+        Err(e) => e,
+        Ok(_) => Errno::INVAL,
+    }
+}
+
+/// prctl(PR_SET_PDEATHSIG): deliver `sig` (any number, real-time included) to this process
+/// when its parent thread dies.
+pub fn set_parent_death_signal(sig: i32) -> Result<()> {
+    // SAFETY: plain integer arguments.
+    check(unsafe {
+        syscall3(k::__NR_prctl, linux_raw_sys::prctl::PR_SET_PDEATHSIG as usize, sig as usize, 0)
+    })
+    .map(|_| ())
+}
+
+/// Whether the process behind `pidfd` is still running: a pidfd polls readable once its
+/// process has exited (pidfd_open(2)). Works across PID namespaces, unlike signalling it.
+pub fn pidfd_alive(pidfd: rustix::fd::BorrowedFd) -> bool {
+    const POLLIN: u16 = 1;
+    // struct pollfd: int fd; short events; short revents.
+    let mut pollfd = [0u8; 8];
+    pollfd[..4].copy_from_slice(&rustix::fd::AsRawFd::as_raw_fd(&pidfd).to_ne_bytes());
+    pollfd[4..6].copy_from_slice(&POLLIN.to_ne_bytes());
+    // SAFETY: one 8-byte struct pollfd in this frame, timeout 0 (do not block).
+    let ready = check(unsafe { syscall3(k::__NR_poll, pollfd.as_mut_ptr() as usize, 1, 0) });
+    ready == Ok(0)
+}
+
+/// prctl(2) with integer arguments (the unused ones must be 0 for some options).
+pub fn prctl(option: u32, arg2: usize, arg3: usize) -> Result<usize> {
+    // SAFETY: plain integer arguments.
+    check(unsafe { syscall5(k::__NR_prctl, option as usize, arg2, arg3, 0, 0) })
+}
+
+/// seccomp(SECCOMP_SET_MODE_FILTER): installs `program` for this thread and all it execs.
+/// Needs no_new_privs (or CAP_SYS_ADMIN) first.
+pub fn seccomp_filter(program: &[crate::seccomp::Insn]) -> Result<()> {
+    #[repr(C)]
+    struct SockFprog {
+        len: u16,
+        filter: *const crate::seccomp::Insn,
+    }
+    let fprog = SockFprog { len: program.len() as u16, filter: program.as_ptr() };
+    // SAFETY: fprog points at `program`, a slice of sock_filter-shaped instructions that
+    // lives for the whole call; the kernel copies it.
+    check(unsafe {
+        syscall3(
+            k::__NR_seccomp,
+            linux_raw_sys::ptrace::SECCOMP_SET_MODE_FILTER as usize,
+            0,
+            &fprog as *const SockFprog as usize,
+        )
+    })
+    .map(|_| ())
+}
+
+/// prctl(PR_SET_DUMPABLE, 0): no ptrace of this process, no /proc/PID/mem, exe, fd or
+/// environ for anyone without CAP_SYS_PTRACE (ptrace(2), "Ptrace access mode checking").
+/// Inherited by fork and shared with a CLONE_VM child (it is a property of the address
+/// space); execve gives the new program the usual dumpable state back.
+pub fn make_non_dumpable() -> Result<()> {
+    prctl(linux_raw_sys::prctl::PR_SET_DUMPABLE, 0, 0).map(|_| ())
+}

@@ -1,0 +1,32 @@
+//! Clocks and sleeping.
+
+use linux_raw_sys::general as k;
+
+use super::syscall::{check, syscall2};
+
+/// clock_gettime(CLOCK_REALTIME), whole seconds since the epoch.
+pub fn realtime_s() -> u64 {
+    let mut ts = [0i64; 2];
+    // SAFETY: ts is a writable 16-byte timespec in this frame.
+    let _ = check(unsafe {
+        syscall2(k::__NR_clock_gettime, k::CLOCK_REALTIME as usize, ts.as_mut_ptr() as usize)
+    });
+    ts[0] as u64
+}
+
+/// clock_gettime(CLOCK_MONOTONIC) in nanoseconds (a real syscall: no vDSO needed).
+pub fn monotonic_ns() -> u64 {
+    let mut ts = [0i64; 2];
+    // SAFETY: ts is a writable 16-byte timespec in this frame.
+    let _ = check(unsafe {
+        syscall2(k::__NR_clock_gettime, k::CLOCK_MONOTONIC as usize, ts.as_mut_ptr() as usize)
+    });
+    ts[0] as u64 * 1_000_000_000 + ts[1] as u64
+}
+
+/// nanosleep(2) for `ns` nanoseconds (cut short by nothing: husk blocks all signals).
+pub fn sleep_ns(ns: u64) {
+    let ts = [(ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64];
+    // SAFETY: ts is a valid timespec in this frame; no remainder is asked for.
+    let _ = check(unsafe { syscall2(k::__NR_nanosleep, ts.as_ptr() as usize, 0) });
+}
