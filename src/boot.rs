@@ -31,6 +31,18 @@ pub fn is_kernel_init() -> bool {
     rustix::process::getpid().is_init() && reboot(RebootCommand::CadOff).is_ok()
 }
 
+/// What a panic ends in (main.rs's panic handler). husk is written not to panic (capacities
+/// are checked, not assumed), so this is a last resort: one line, then exit 125 — or, as
+/// the kernel's init, power off, since an init that exits panics the kernel.
+pub fn panicked() -> ! {
+    sys::write_all(2, b"husk: internal error\n");
+    if is_kernel_init() {
+        rustix::fs::sync();
+        let _ = reboot(RebootCommand::PowerOff);
+    }
+    sys::exit(crate::status::FAILURE)
+}
+
 /// How the machine ends, from `husk.exit=` on the kernel command line.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Exit {

@@ -45,5 +45,5 @@ fn main(process: &'static Process) -> ! {
 #[cfg(not(test))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
-    husk::rt::panicked()
+    husk::boot::panicked()
 }

@@ -6,15 +6,9 @@
 use linux_raw_sys::general as nr;
 use linux_raw_sys::ptrace::{AUDIT_ARCH_X86_64, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO};
 
-/// One BPF instruction, laid out as the kernel's `struct sock_filter`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(C)]
-pub struct Insn {
-    pub code: u16,
-    pub jt: u8,
-    pub jf: u8,
-    pub k: u32,
-}
+/// One BPF instruction, laid out as the kernel's `struct sock_filter` (defined in the
+/// runtime, which hands the program to seccomp(2)).
+pub type Insn = crate::rt::sys::SockFilter;
 
 // Classic BPF opcodes (linux/bpf_common.h).
 const LD_W_ABS: u16 = 0x20; // A = *(u32 *)(data + k)

@@ -18,6 +18,16 @@ impl<'a> Argv<'a> for [&'a [u8]] {
     }
 }
 
+/// The process's own arguments, read where the kernel left them.
+impl Argv<'static> for crate::rt::Process {
+    fn count(&self) -> usize {
+        self.argc()
+    }
+    fn get(&self, i: usize) -> &'static [u8] {
+        self.arg(i).to_bytes()
+    }
+}
+
 mod manage;
 mod run;
 

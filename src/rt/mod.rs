@@ -75,15 +75,3 @@ macro_rules! entry {
         }
     };
 }
-
-/// What a panic ends in. husk is written not to panic (capacities are checked, not
-/// assumed), so this is a last resort: one line, then exit 125 — or, as the kernel's init,
-/// power off, since an init that exits panics the kernel.
-pub fn panicked() -> ! {
-    sys::write_all(2, b"husk: internal error\n");
-    if crate::boot::is_kernel_init() {
-        rustix::fs::sync();
-        let _ = rustix::system::reboot(rustix::system::RebootCommand::PowerOff);
-    }
-    sys::exit(crate::status::FAILURE)
-}

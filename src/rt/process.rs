@@ -109,12 +109,3 @@ impl Iterator for EnvIter {
         }
     }
 }
-
-impl crate::args::Argv<'static> for Process {
-    fn count(&self) -> usize {
-        self.argc
-    }
-    fn get(&self, i: usize) -> &'static [u8] {
-        self.arg(i).to_bytes()
-    }
-}

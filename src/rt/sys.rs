@@ -16,7 +16,7 @@ pub use super::signal::{
 };
 pub use super::syscall::Result;
 pub use super::task::{
-    clone, execve, exit, fork, make_non_dumpable, pidfd_alive, prctl, seccomp_filter,
+    SockFilter, clone, execve, exit, fork, make_non_dumpable, pidfd_alive, prctl, seccomp_filter,
     set_parent_death_signal, vfork_run,
 };
 pub use super::time::{monotonic_ns, realtime_s, sleep_ns};

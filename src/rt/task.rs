@@ -170,17 +170,28 @@ pub fn prctl(option: u32, arg2: usize, arg3: usize) -> Result<usize> {
     check(unsafe { syscall5(k::__NR_prctl, option as usize, arg2, arg3, 0, 0) })
 }
 
+/// One classic BPF instruction, laid out as the kernel's `struct sock_filter`
+/// (linux/filter.h): what `seccomp_filter` installs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct SockFilter {
+    pub code: u16,
+    pub jt: u8,
+    pub jf: u8,
+    pub k: u32,
+}
+
 /// seccomp(SECCOMP_SET_MODE_FILTER): installs `program` for this thread and all it execs.
 /// Needs no_new_privs (or CAP_SYS_ADMIN) first.
-pub fn seccomp_filter(program: &[crate::seccomp::Insn]) -> Result<()> {
+pub fn seccomp_filter(program: &[SockFilter]) -> Result<()> {
     #[repr(C)]
     struct SockFprog {
         len: u16,
-        filter: *const crate::seccomp::Insn,
+        filter: *const SockFilter,
     }
     let fprog = SockFprog { len: program.len() as u16, filter: program.as_ptr() };
-    // SAFETY: fprog points at `program`, a slice of sock_filter-shaped instructions that
-    // lives for the whole call; the kernel copies it.
+    // SAFETY: fprog points at `program`, a slice of sock_filter instructions that lives for
+    // the whole call; the kernel copies it.
     check(unsafe {
         syscall3(
             k::__NR_seccomp,
