@@ -97,7 +97,7 @@ pub fn run(spec: &ExecSpec, process: &Process) -> u8 {
     // small husk there starts COMMAND, forwards to it and passes its status up, and dies with
     // husk exec, leaving COMMAND to the container's init. It is cloned straight into the
     // container's cgroup (CLONE_INTO_CGROUP), so it never runs outside the limits.
-    let helper = match sys::clone(0, cgroup.as_ref().map(AsFd::as_fd)) {
+    let helper = match sys::clone(sys::Namespaces::NONE, cgroup.as_ref().map(AsFd::as_fd)) {
         Ok(0) => {
             let _ = sys::set_parent_death_signal(crate::signals::SIGKILL);
             if let Err(e) = move_into_thread_name_spaces(pidfd.as_fd(), ThreadNameSpaceType::CONTROL_GROUP) {

@@ -22,7 +22,7 @@ use crate::spawn::CallerSignals;
 
 /// The container's init is cloned into a new PID namespace, which makes it PID 1 (that
 /// cannot come later: unshare(2) of one moves only the children).
-const NEW_PID: u64 = linux_raw_sys::general::CLONE_NEWPID as u64;
+const NEW_PID: sys::Namespaces = sys::Namespaces::PID;
 
 /// Who started husk: its arguments, its signal state, whether it holds the terminal.
 pub struct Caller<'c> {

@@ -19,10 +19,10 @@ use crate::status;
 /// The namespaces the init moves into itself, so that making them (the mount table copied,
 /// IPC's sysctls registered) runs alongside the network namespace the host side makes (see
 /// sync.rs). The network one, unless the host's, is joined later.
-const NEW_OTHERS: u32 = linux_raw_sys::general::CLONE_NEWNS
-    | linux_raw_sys::general::CLONE_NEWUTS
-    | linux_raw_sys::general::CLONE_NEWIPC
-    | linux_raw_sys::general::CLONE_NEWCGROUP;
+const NEW_OTHERS: sys::Namespaces = sys::Namespaces::MOUNT
+    .with(sys::Namespaces::UTS)
+    .with(sys::Namespaces::IPC)
+    .with(sys::Namespaces::CGROUP);
 
 /// What the container's init needs to know from the host side.
 pub struct Context<'f> {

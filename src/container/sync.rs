@@ -70,7 +70,7 @@ impl Handshake {
                 sys::set_cpus(init, &elsewhere);
             }
         }
-        sys::unshare(linux_raw_sys::general::CLONE_NEWNET).map_err(fail("unshare network", b""))?;
+        sys::unshare(sys::Namespaces::NET).map_err(fail("unshare network", b""))?;
         sys::loopback_up().map_err(fail("loopback network", b""))?;
         sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&self.ready.1), &[0]);
         Ok(())

@@ -7,7 +7,7 @@
 pub use super::fd::{cloexec_from, close_all_but, close_from, close_range, raw, stdio, write_all};
 pub use super::fs::{Mapped, map_file, mount_setattr};
 pub use super::machine::qemu_debug_exit;
-pub use super::namespace::unshare;
+pub use super::namespace::{Namespaces, unshare};
 pub use super::net::loopback_up;
 pub use super::sched::{Cpus, allowed_cpus, set_cpus, this_cpu};
 pub use super::signal::{

@@ -6,6 +6,7 @@ use core::arch::asm;
 use linux_raw_sys::general as k;
 use rustix::io::Errno;
 
+use super::namespace::Namespaces;
 use super::syscall::{Result, check, syscall1, syscall2, syscall3, syscall5};
 
 /// Ends the whole process (all threads) with `code`. Never returns.
@@ -21,7 +22,7 @@ pub fn exit(code: u8) -> ! {
 /// copy of the address space and continues on the same (copied) stack, so like fork it
 /// "returns twice". Returns 0 in the child and the child's pid in the parent.
 pub fn fork() -> Result<i32> {
-    clone(0, None)
+    clone(Namespaces::NONE, None)
 }
 
 /// The stack a `vfork_run` child runs on: enough for becoming COMMAND (the largest frame is
@@ -96,10 +97,11 @@ pub fn vfork_run(child: &mut dyn FnMut()) -> Result<i32> {
     check(ret).map(|pid| pid as i32)
 }
 
-/// fork(2) into new namespaces: clone3(2) with `flags` (CLONE_NEW*), otherwise as `fork`.
+/// fork(2) into new namespaces: clone3(2) into the namespaces `new`, otherwise as `fork`.
 /// With `cgroup`, the child starts inside that cgroup (CLONE_INTO_CGROUP): it never runs
 /// a single instruction outside its limits.
-pub fn clone(flags: u64, cgroup: Option<rustix::fd::BorrowedFd>) -> Result<i32> {
+pub fn clone(new: Namespaces, cgroup: Option<rustix::fd::BorrowedFd>) -> Result<i32> {
+    let flags = new.bits() as u64;
     let (flags, cgroup) = match cgroup {
         Some(fd) => (flags | k::CLONE_INTO_CGROUP, rustix::fd::AsRawFd::as_raw_fd(&fd) as u64),
         None => (flags, 0),
