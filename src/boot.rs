@@ -105,7 +105,7 @@ pub fn run(spec: &InitSpec, process: &Process) -> ! {
     set_hostname_from_etc();
     let mut exit = exit_from_cmdline();
 
-    let mut env_storage = [core::ptr::null::<u8>(); MAX_ENV + 2];
+    let mut env_storage = crate::rt::CStrSlots::new();
     let envp = environment_with_path(process, &mut env_storage);
     let path = process.getenv(b"PATH").unwrap_or(spawn::DEFAULT_PATH);
     // SIGTERM ends COMMAND gracefully, and then the machine. SIGINT is Ctrl-Alt-Del (see
@@ -299,20 +299,20 @@ impl<'a> Iterator for Words<'a> {
 const MAX_ENV: usize = 64;
 
 /// The kernel starts init with HOME and TERM but no PATH; COMMAND gets PATH added.
-fn environment_with_path(process: &Process, storage: &mut [*const u8; MAX_ENV + 2]) -> *const *const u8 {
-    let mut n = 0;
+fn environment_with_path<'a>(
+    process: &Process,
+    storage: &'a mut crate::rt::CStrSlots<{ MAX_ENV + 2 }>,
+) -> crate::rt::CStrArray<'a> {
+    let mut env = storage.writer();
     let mut has_path = false;
-    for entry in process.env().take(MAX_ENV) {
-        has_path |= entry.starts_with(b"PATH=");
-        storage[n] = entry.as_ptr();
-        n += 1;
+    for entry in process.envp().iter().take(MAX_ENV) {
+        has_path |= entry.to_bytes().starts_with(b"PATH=");
+        env.push(entry);
     }
     if !has_path {
-        storage[n] = spawn::DEFAULT_PATH_ENV.as_ptr().cast();
-        n += 1;
+        env.push(spawn::DEFAULT_PATH_ENV);
     }
-    storage[n] = core::ptr::null();
-    storage.as_ptr()
+    env.finish()
 }
 
 /// Reads a small file whole into `buf` (up to its size).

@@ -37,13 +37,13 @@ pub fn privileges(process: &crate::config::Process, chrooted: bool) -> Privilege
 /// it), then each `-e KEY=VALUE` in order, a later one replacing an earlier one of the
 /// same KEY.
 pub struct Environment {
-    pointers: [*const u8; MAX_ENV + 5],
+    pointers: crate::rt::CStrSlots<{ MAX_ENV + 5 }>,
     hostname: [u8; 80],
 }
 
 impl Environment {
     pub fn new() -> Environment {
-        Environment { pointers: [core::ptr::null(); MAX_ENV + 5], hostname: [0; 80] }
+        Environment { pointers: crate::rt::CStrSlots::new(), hostname: [0; 80] }
     }
 }
 
@@ -62,41 +62,35 @@ impl Environment {
         user: Option<(u32, u32)>,
         env: &[usize],
         process: &Process,
-    ) -> *const *const u8 {
+    ) -> crate::rt::CStrArray<'_> {
         let user_entries = || env.iter().map(|&i| process.arg(i).to_bytes());
-        let overridden = |entry: &[u8]| user_entries().any(|e| key(e) == key(entry));
-        let mut n = 0;
+        let overridden = |entry: &CStr| user_entries().any(|e| key(e) == key(entry.to_bytes()));
         // HOSTNAME=<name>, NUL-terminated in our own buffer.
         let prefix = b"HOSTNAME=";
+        let end = prefix.len() + hostname.len();
         self.hostname[..prefix.len()].copy_from_slice(prefix);
-        self.hostname[prefix.len()..prefix.len() + hostname.len()].copy_from_slice(hostname);
-        self.hostname[prefix.len() + hostname.len()] = 0;
+        self.hostname[prefix.len()..end].copy_from_slice(hostname);
+        self.hostname[end] = 0;
+        // None only for a name with a NUL inside, which neither argv nor uname can hold.
+        let hostname = crate::rt::c_str(&self.hostname[..=end]);
         let home: &CStr = if user.is_none_or(|(uid, _)| uid == 0) { c"HOME=/root" } else { c"HOME=/" };
-        let term = process.env().find(|e| e.starts_with(b"TERM="));
-        let defaults: [Option<&[u8]>; 4] = [
-            Some(spawn::DEFAULT_PATH_ENV.to_bytes_with_nul()),
-            Some(home.to_bytes_with_nul()),
-            Some(&self.hostname[..]),
-            term,
-        ];
-        let pointers = &mut self.pointers;
+        let term = process.envp().iter().find(|e| e.to_bytes().starts_with(b"TERM="));
+        let defaults = [Some(spawn::DEFAULT_PATH_ENV), Some(home), hostname, term];
+        let mut pointers = self.pointers.writer();
         for entry in defaults.into_iter().flatten() {
             if !overridden(entry) {
-                pointers[n] = entry.as_ptr();
-                n += 1;
+                pointers.push(entry);
             }
         }
         for (k, &i) in env.iter().enumerate() {
-            let entry = process.arg(i).to_bytes();
+            let entry = process.arg(i);
             // A later -e of the same key wins.
-            if env.iter().skip(k + 1).any(|&j| key(process.arg(j).to_bytes()) == key(entry)) {
+            if env.iter().skip(k + 1).any(|&j| key(process.arg(j).to_bytes()) == key(entry.to_bytes())) {
                 continue;
             }
-            pointers[n] = entry.as_ptr();
-            n += 1;
+            pointers.push(entry);
         }
-        pointers[n] = core::ptr::null();
-        pointers.as_ptr()
+        pointers.finish()
     }
 }
 

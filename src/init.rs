@@ -37,16 +37,20 @@ pub fn run(spec: &InitSpec, process: &Process) -> u8 {
 pub fn run_command(
     spec: &InitSpec,
     process: &Process,
-    envp: *const *const u8,
+    envp: crate::rt::CStrArray<'_>,
     path: &[u8],
     signals: &CallerSignals,
     place: Place,
     route: Router,
 ) -> Result<(Supervisor, Ending), u8> {
-    let default_argv = [DEFAULT_COMMAND.as_ptr().cast::<u8>(), core::ptr::null()];
+    let mut default_argv = crate::rt::CStrSlots::<2>::new();
     let (name, argv) = match spec.command {
         Some(i) => (process.arg(i), process.argv_from(i)),
-        None => (DEFAULT_COMMAND, default_argv.as_ptr()),
+        None => {
+            let mut argv = default_argv.writer();
+            argv.push(DEFAULT_COMMAND);
+            (DEFAULT_COMMAND, argv.finish())
+        }
     };
     if let Some(sig) = spec.parent_death {
         let parent = rustix::process::getppid();

@@ -49,9 +49,9 @@ pub struct Launch<'a> {
     /// COMMAND's name as given (argv[0] of the new program).
     pub name: &'a CStr,
     /// NULL-terminated argv, `name` first.
-    pub argv: *const *const u8,
+    pub argv: crate::rt::CStrArray<'a>,
     /// NULL-terminated environment.
-    pub envp: *const *const u8,
+    pub envp: crate::rt::CStrArray<'a>,
     /// The PATH to search when `name` has no slash.
     pub path: &'a [u8],
     /// Make COMMAND the terminal's foreground group (see `holds_terminal`).

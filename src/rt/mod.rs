@@ -3,7 +3,8 @@
 //! under this module; the rest of the crate calls the safe functions it exports.
 //!
 //! Layout: `syscall` (the raw `syscall` instruction and errno), `mem` (memcpy & co.),
-//! `process` (what the kernel hands `_start`), then one module per subsystem: `task`,
+//! `process` (what the kernel hands `_start`), `cstr` (C strings and the NULL-terminated
+//! arrays of them execve takes), then one module per subsystem: `task`,
 //! `signal`, `fd`, `fs`, `namespace`, `net`, `sched`, `time`, `machine`. `sys` re-exports
 //! them all under the one name the rest of husk uses.
 
@@ -16,6 +17,7 @@ compile_error!(
      `syscall` instruction, numbers and struct layouts, and its `_start` and mem* are x86_64 assembly"
 );
 
+mod cstr;
 pub mod fd;
 pub mod fs;
 pub mod machine;
@@ -31,19 +33,8 @@ mod syscall;
 pub mod task;
 pub mod time;
 
+pub use cstr::{CStrArray, CStrSlots, CStrWriter, CStrs, c_str};
 pub use process::Process;
-
-/// `bytes` as a C string when its one NUL byte is the last (core's checked constructor
-/// brings a vectorised memchr into the binary; a plain loop is enough for paths).
-pub fn c_str(bytes: &[u8]) -> Option<&core::ffi::CStr> {
-    match bytes.split_last() {
-        Some((0, body)) if body.iter().all(|&b| b != 0) => {
-            // SAFETY: checked just above: the slice ends with its only NUL byte.
-            Some(unsafe { core::ffi::CStr::from_bytes_with_nul_unchecked(bytes) })
-        }
-        _ => None,
-    }
-}
 
 /// Defines the ELF entry point `_start` in the binary and makes it call `$main(&Process) -> !`.
 ///

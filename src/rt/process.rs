@@ -2,6 +2,7 @@
 
 use core::ffi::CStr;
 
+use super::cstr::CStrArray;
 use super::signal::{self, SigSet};
 
 /// The process's arguments and environment, read once from the initial stack.
@@ -68,20 +69,24 @@ impl Process {
     }
 
     /// The NULL-terminated argv tail starting at `i`, ready for execve (no copy needed).
-    pub fn argv_from(&self, i: usize) -> *const *const u8 {
+    pub fn argv_from(&self, i: usize) -> CStrArray<'static> {
         assert!(i <= self.argc);
-        // SAFETY: i <= argc keeps the pointer inside the argv array (argv[argc] is the NULL).
-        unsafe { self.argv.add(i) }
+        // SAFETY: i <= argc keeps the pointer inside the argv array, whose entries from i up
+        // are C strings ended by the NULL at argv[argc]; the initial stack is never freed or
+        // written (see `unsafe impl Sync` above).
+        unsafe { CStrArray::from_raw(self.argv.add(i).cast()) }
     }
 
     /// The NULL-terminated environment as handed to us.
-    pub fn envp(&self) -> *const *const u8 {
-        self.envp
+    pub fn envp(&self) -> CStrArray<'static> {
+        // SAFETY: envp is the kernel's NULL-terminated environment array on the initial
+        // stack, never freed or written.
+        unsafe { CStrArray::from_raw(self.envp.cast()) }
     }
 
     /// The environment entries as byte strings.
     pub fn env(&self) -> impl Iterator<Item = &'static [u8]> + '_ {
-        EnvIter(self.envp)
+        self.envp().iter().map(CStr::to_bytes)
     }
 
     /// The value of environment variable `name`, if set.
@@ -90,22 +95,5 @@ impl Process {
             let rest = kv.strip_prefix(name)?;
             rest.strip_prefix(b"=")
         })
-    }
-}
-
-struct EnvIter(*const *const u8);
-
-impl Iterator for EnvIter {
-    type Item = &'static [u8];
-    fn next(&mut self) -> Option<&'static [u8]> {
-        // SAFETY: envp is a NULL-terminated array of valid C strings; we stop at the NULL.
-        unsafe {
-            let p = *self.0;
-            if p.is_null() {
-                return None;
-            }
-            self.0 = self.0.add(1);
-            Some(CStr::from_ptr(p as *const core::ffi::c_char).to_bytes())
-        }
     }
 }

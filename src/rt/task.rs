@@ -6,6 +6,7 @@ use core::arch::asm;
 use linux_raw_sys::general as k;
 use rustix::io::Errno;
 
+use super::cstr::CStrArray;
 use super::namespace::Namespaces;
 use super::syscall::{Result, check, syscall1, syscall2, syscall3, syscall5};
 
@@ -133,10 +134,12 @@ pub fn clone(new: Namespaces, cgroup: Option<rustix::fd::BorrowedFd>) -> Result<
 }
 
 /// execve(2). Only returns on failure.
-pub fn execve(path: &core::ffi::CStr, argv: *const *const u8, envp: *const *const u8) -> Errno {
-    // SAFETY: path is NUL-terminated; argv and envp are NULL-terminated arrays of C strings
-    // that come from the initial stack or from husk's own buffers that outlive the call.
-    let r = unsafe { syscall3(k::__NR_execve, path.as_ptr() as usize, argv as usize, envp as usize) };
+pub fn execve(path: &core::ffi::CStr, argv: CStrArray<'_>, envp: CStrArray<'_>) -> Errno {
+    // SAFETY: path is NUL-terminated; argv and envp are NULL-terminated arrays of C strings,
+    // valid for the whole call (CStrArray's invariant).
+    let r = unsafe {
+        syscall3(k::__NR_execve, path.as_ptr() as usize, argv.as_ptr() as usize, envp.as_ptr() as usize)
+    };
     match check(r) {
         Err(e) => e,
         Ok(_) => Errno::INVAL,
