@@ -9,10 +9,11 @@ use super::syscall::{Result, check, syscall3};
 /// Writes all of `buf` to file descriptor `fd`, retrying on short writes and EINTR.
 /// Errors are dropped: there is nowhere left to report a failed diagnostic write.
 pub fn write_all(fd: i32, mut buf: &[u8]) {
+    // SAFETY: see stdio: callers pass a descriptor they hold open (or 0-2, where a closed
+    // one makes the write fail with EBADF).
+    let fd = unsafe { rustix::fd::BorrowedFd::borrow_raw(fd) };
     while !buf.is_empty() {
-        // SAFETY: buf is a valid readable slice for its length.
-        let r = unsafe { syscall3(k::__NR_write, fd as usize, buf.as_ptr() as usize, buf.len()) };
-        match check(r) {
+        match rustix::io::write(fd, buf) {
             Ok(0) => return,
             Ok(n) => buf = &buf[n.min(buf.len())..],
             Err(Errno::INTR) => {}

@@ -2,7 +2,7 @@
 
 use linux_raw_sys::general as k;
 
-use super::syscall::{Result, check, syscall2, syscall5, syscall6};
+use super::syscall::{Result, check, syscall5};
 
 /// mount_setattr(2) on the detached or attached mount `fd` (AT_EMPTY_PATH): sets the
 /// MOUNT_ATTR_* bits in `set`, on the whole tree when `recursive`.
@@ -37,7 +37,7 @@ pub fn mount_setattr(fd: rustix::fd::BorrowedFd, set: u64, recursive: bool) -> R
 /// A whole file mapped read-only (mmap(2), MAP_PRIVATE), unmapped when dropped: a file of
 /// any size read at once, with no allocator and nothing on the stack.
 pub struct Mapped {
-    addr: usize,
+    addr: *mut core::ffi::c_void,
     len: usize,
 }
 
@@ -59,22 +59,20 @@ impl Drop for Mapped {
         if self.len != 0 {
             // SAFETY: unmapping exactly the mapping this value owns; no borrow of it outlives
             // `self` (bytes() borrows self).
-            unsafe { syscall2(k::__NR_munmap, self.addr, self.len) };
+            let _ = unsafe { rustix::mm::munmap(self.addr, self.len) };
         }
     }
 }
 
 /// Maps the whole of the regular file `fd` read-only.
 pub fn map_file(fd: rustix::fd::BorrowedFd) -> Result<Mapped> {
+    use rustix::mm::{MapFlags, ProtFlags, mmap};
     let len = rustix::fs::fstat(fd)?.st_size as usize;
     if len == 0 {
-        return Ok(Mapped { addr: 0, len: 0 });
+        return Ok(Mapped { addr: core::ptr::null_mut(), len: 0 });
     }
-    let fd = rustix::fd::AsRawFd::as_raw_fd(&fd);
-    // SAFETY: a new private read-only mapping chosen by the kernel (addr 0): it overlaps no
-    // memory of ours; plain integer arguments.
-    let addr = check(unsafe {
-        syscall6(k::__NR_mmap, 0, len, k::PROT_READ as usize, k::MAP_PRIVATE as usize, fd as usize, 0)
-    })?;
+    // SAFETY: a new private read-only mapping chosen by the kernel (addr NULL): it overlaps
+    // no memory of ours.
+    let addr = unsafe { mmap(core::ptr::null_mut(), len, ProtFlags::READ, MapFlags::PRIVATE, fd, 0)? };
     Ok(Mapped { addr, len })
 }

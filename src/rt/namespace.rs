@@ -2,8 +2,6 @@
 
 use linux_raw_sys::general as k;
 
-use super::syscall::{Result, check, syscall1};
-
 /// A set of namespace kinds, held as the CLONE_NEW* bits that name them to clone3(2) and
 /// unshare(2) — and only those: no other clone flag can be put in one.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -41,7 +39,10 @@ impl core::ops::BitOr for Namespaces {
 }
 
 /// unshare(2): the calling process moves into new namespaces of the kinds in `new`.
-pub fn unshare(new: Namespaces) -> Result<()> {
-    // SAFETY: a plain integer argument; namespaces are no memory or descriptor of ours.
-    check(unsafe { syscall1(k::__NR_unshare, new.bits() as usize) }).map(|_| ())
+pub fn unshare(new: Namespaces) -> rustix::io::Result<()> {
+    let flags = rustix::thread::UnshareFlags::from_bits_retain(new.bits());
+    // SAFETY: rustix marks unshare unsafe for CLONE_FILES, which would leave other threads
+    // with descriptors this one no longer has; Namespaces holds CLONE_NEW* bits only (and
+    // husk has one thread).
+    unsafe { rustix::thread::unshare_unsafe(flags) }
 }

@@ -65,14 +65,3 @@ pub(super) unsafe fn syscall5(nr: u32, a: usize, b: usize, c: usize, d: usize, e
     }
     ret
 }
-
-pub(super) unsafe fn syscall6(nr: u32, a: usize, b: usize, c: usize, d: usize, e: usize, f: usize) -> isize {
-    let ret;
-    // SAFETY: see syscall1.
-    unsafe {
-        asm!("syscall", inlateout("rax") nr as isize => ret, in("rdi") a, in("rsi") b,
-             in("rdx") c, in("r10") d, in("r8") e, in("r9") f, lateout("rcx") _, lateout("r11") _,
-             options(nostack));
-    }
-    ret
-}

@@ -94,7 +94,7 @@ pub fn vfork_run(child: &mut dyn FnMut()) -> Result<i32> {
     // Give back the pages the child wrote: they count in our resident set otherwise.
     // SAFETY: the child is done with the stack (it has exec'd or exited), and nothing else
     // uses it; MADV_DONTNEED on private anonymous memory just drops the pages.
-    unsafe { syscall3(k::__NR_madvise, stack as usize, VFORK_STACK_SIZE, k::MADV_DONTNEED as usize) };
+    let _ = unsafe { rustix::mm::madvise(stack.cast(), VFORK_STACK_SIZE, rustix::mm::Advice::LinuxDontNeed) };
     check(ret).map(|pid| pid as i32)
 }
 
@@ -149,24 +149,15 @@ pub fn execve(path: &core::ffi::CStr, argv: CStrArray<'_>, envp: CStrArray<'_>) 
 /// prctl(PR_SET_PDEATHSIG): deliver `sig` (any number, real-time included) to this process
 /// when its parent thread dies.
 pub fn set_parent_death_signal(sig: i32) -> Result<()> {
-    // SAFETY: plain integer arguments.
-    check(unsafe {
-        syscall3(k::__NR_prctl, linux_raw_sys::prctl::PR_SET_PDEATHSIG as usize, sig as usize, 0)
-    })
-    .map(|_| ())
+    rustix::process::set_parent_process_death_signal(Some(super::signal::signal(sig)?))
 }
 
 /// Whether the process behind `pidfd` is still running: a pidfd polls readable once its
 /// process has exited (pidfd_open(2)). Works across PID namespaces, unlike signalling it.
 pub fn pidfd_alive(pidfd: rustix::fd::BorrowedFd) -> bool {
-    const POLLIN: u16 = 1;
-    // struct pollfd: int fd; short events; short revents.
-    let mut pollfd = [0u8; 8];
-    pollfd[..4].copy_from_slice(&rustix::fd::AsRawFd::as_raw_fd(&pidfd).to_ne_bytes());
-    pollfd[4..6].copy_from_slice(&POLLIN.to_ne_bytes());
-    // SAFETY: one 8-byte struct pollfd in this frame, timeout 0 (do not block).
-    let ready = check(unsafe { syscall3(k::__NR_poll, pollfd.as_mut_ptr() as usize, 1, 0) });
-    ready == Ok(0)
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let mut fds = [PollFd::new(&pidfd, PollFlags::IN)];
+    poll(&mut fds, Some(&Timespec { tv_sec: 0, tv_nsec: 0 })) == Ok(0)
 }
 
 /// prctl(2) with integer arguments (the unused ones must be 0 for some options).
@@ -213,5 +204,5 @@ pub fn seccomp_filter(program: &[SockFilter]) -> Result<()> {
 /// Inherited by fork and shared with a CLONE_VM child (it is a property of the address
 /// space); execve gives the new program the usual dumpable state back.
 pub fn make_non_dumpable() -> Result<()> {
-    prctl(linux_raw_sys::prctl::PR_SET_DUMPABLE, 0, 0).map(|_| ())
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
 }

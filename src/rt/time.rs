@@ -26,7 +26,9 @@ pub fn monotonic_ns() -> u64 {
 
 /// nanosleep(2) for `ns` nanoseconds (cut short by nothing: husk blocks all signals).
 pub fn sleep_ns(ns: u64) {
-    let ts = [(ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64];
-    // SAFETY: ts is a valid timespec in this frame; no remainder is asked for.
-    let _ = check(unsafe { syscall2(k::__NR_nanosleep, ts.as_ptr() as usize, 0) });
+    let ts = rustix::thread::Timespec {
+        tv_sec: (ns / 1_000_000_000) as i64,
+        tv_nsec: (ns % 1_000_000_000) as i64,
+    };
+    let _ = rustix::thread::nanosleep(&ts);
 }
