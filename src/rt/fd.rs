@@ -32,6 +32,7 @@ pub fn stdio(fd: i32) -> rustix::fd::BorrowedFd<'static> {
 }
 
 /// close_range(2): closes every file descriptor from `first` up.
+/// Raw: rustix 1.1 has no close_range(2).
 pub fn close_from(first: u32) -> Result<()> {
     close_range(first, u32::MAX)
 }
@@ -54,6 +55,7 @@ pub fn close_all_but(keep: &[i32]) {
 
 /// close_range(2) with CLOSE_RANGE_CLOEXEC: marks every descriptor from `first` up
 /// close-on-exec, so husk may still use them but no program it executes inherits them.
+/// Raw: rustix 1.1 has no close_range(2).
 pub fn cloexec_from(first: u32) -> Result<()> {
     const CLOSE_RANGE_CLOEXEC: usize = 4;
     // SAFETY: plain integer arguments; only descriptor flags change.
@@ -62,6 +64,7 @@ pub fn cloexec_from(first: u32) -> Result<()> {
 }
 
 /// close_range(2): closes the file descriptors `first..=last`.
+/// Raw: rustix 1.1 has no close_range(2).
 pub fn close_range(first: u32, last: u32) -> Result<()> {
     if first > last {
         return Ok(());

@@ -6,6 +6,7 @@ use super::syscall::{Result, check, syscall5};
 
 /// mount_setattr(2) on the detached or attached mount `fd` (AT_EMPTY_PATH): sets the
 /// MOUNT_ATTR_* bits in `set`, on the whole tree when `recursive`.
+/// Raw: rustix 1.1 has no mount_setattr(2).
 pub fn mount_setattr(fd: rustix::fd::BorrowedFd, set: u64, recursive: bool) -> Result<()> {
     #[repr(C)]
     struct MountAttr {

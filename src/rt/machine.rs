@@ -8,6 +8,7 @@ use super::syscall::{check, syscall3};
 /// Writes `value` to I/O port 0xf4 (QEMU's isa-debug-exit device) after asking the kernel for
 /// access to that one port. QEMU then exits with status `(value << 1) | 1`. Without the device
 /// the write goes nowhere and this returns, so the caller must still power off.
+/// Raw: rustix has neither ioperm(2) nor port I/O.
 pub fn qemu_debug_exit(value: u8) {
     const PORT: u16 = 0xf4;
     // SAFETY: ioperm(2) grants this process access to one I/O port; plain integers.

@@ -17,6 +17,7 @@ impl SigSet {
 }
 
 /// rt_sigprocmask(2): blocks every signal and returns the mask that was in force before.
+/// Raw: rustix has rt_sigprocmask only in its unstable `runtime` module.
 pub fn block_all_signals() -> SigSet {
     let full = SigSet::FULL;
     let mut old = SigSet::EMPTY;
@@ -36,6 +37,7 @@ pub fn block_all_signals() -> SigSet {
 }
 
 /// rt_sigprocmask(2): sets the signal mask to exactly `set`.
+/// Raw: rustix has rt_sigprocmask only in its unstable `runtime` module.
 pub fn set_signal_mask(set: SigSet) {
     // SAFETY: the pointer refers to an 8-byte sigset owned by this frame.
     let r = unsafe {
@@ -63,6 +65,7 @@ pub enum Disposition {
 }
 
 /// rt_sigaction(2): sets `sig` to `to` (when given) and returns the previous disposition.
+/// Raw: rustix has rt_sigaction only in its unstable `runtime` module.
 pub fn signal_disposition(sig: i32, to: Option<Disposition>) -> Result<Disposition> {
     let new = KernelSigaction {
         handler: match to {
@@ -89,6 +92,7 @@ pub fn signal_disposition(sig: i32, to: Option<Disposition>) -> Result<Dispositi
 /// rt_sigtimedwait(2): waits for one signal of `set` (which must be blocked) and returns its
 /// number. `timeout_ns: None` waits forever: an idle init must cost no wakeups. Returns
 /// `Err(EAGAIN)` when the timeout passes and `Err(EINTR)` when interrupted.
+/// Raw: rustix has rt_sigtimedwait only in its unstable `runtime` module.
 pub fn wait_signal(set: SigSet, timeout_ns: Option<u64>) -> Result<i32> {
     let ts;
     let ts_ptr = match timeout_ns {
@@ -126,10 +130,8 @@ pub(super) fn signal(sig: i32) -> Result<Signal> {
 
 /// kill(2) with a raw signal number (real-time signals included). `pid` < 0 addresses a
 /// process group, -1 every process we may signal.
-///
-/// Raw rather than rustix's: rustix splits kill(2) by the sign of `pid` into three functions
-/// over a positive `Pid`; callers here pass the kernel's own encoding, and the dispatch
-/// would cost 56 bytes for nothing.
+/// Raw: rustix splits kill(2) by the sign of `pid` into three functions over a positive
+/// `Pid`; callers here pass the kernel's encoding, and dispatching on it cost 56 bytes.
 pub fn kill(pid: i32, sig: i32) -> Result<()> {
     // SAFETY: plain integer arguments.
     check(unsafe { syscall2(k::__NR_kill, pid as isize as usize, sig as usize) }).map(|_| ())

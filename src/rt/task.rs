@@ -11,6 +11,7 @@ use super::namespace::Namespaces;
 use super::syscall::{Result, check, syscall1, syscall2, syscall3, syscall5};
 
 /// Ends the whole process (all threads) with `code`. Never returns.
+/// Raw: rustix has exit_group only in its unstable `runtime` module.
 pub fn exit(code: u8) -> ! {
     // SAFETY: exit_group takes a plain integer and does not return.
     unsafe {
@@ -22,6 +23,7 @@ pub fn exit(code: u8) -> ! {
 /// Creates a child process like fork(2), through clone3(2) with no sharing: the child gets a
 /// copy of the address space and continues on the same (copied) stack, so like fork it
 /// "returns twice". Returns 0 in the child and the child's pid in the parent.
+/// Raw (through `clone`): rustix has fork only in its unstable `runtime` module.
 pub fn fork() -> Result<i32> {
     clone(Namespaces::NONE, None)
 }
@@ -101,6 +103,7 @@ pub fn vfork_run(child: &mut dyn FnMut()) -> Result<i32> {
 /// fork(2) into new namespaces: clone3(2) into the namespaces `new`, otherwise as `fork`.
 /// With `cgroup`, the child starts inside that cgroup (CLONE_INTO_CGROUP): it never runs
 /// a single instruction outside its limits.
+/// Raw: rustix has no clone3(2).
 pub fn clone(new: Namespaces, cgroup: Option<rustix::fd::BorrowedFd>) -> Result<i32> {
     let flags = new.bits() as u64;
     let (flags, cgroup) = match cgroup {
@@ -134,6 +137,7 @@ pub fn clone(new: Namespaces, cgroup: Option<rustix::fd::BorrowedFd>) -> Result<
 }
 
 /// execve(2). Only returns on failure.
+/// Raw: rustix has execve only in its unstable `runtime` module.
 pub fn execve(path: &core::ffi::CStr, argv: CStrArray<'_>, envp: CStrArray<'_>) -> Errno {
     // SAFETY: path is NUL-terminated; argv and envp are NULL-terminated arrays of C strings,
     // valid for the whole call (CStrArray's invariant).
@@ -161,6 +165,8 @@ pub fn pidfd_alive(pidfd: rustix::fd::BorrowedFd) -> bool {
 }
 
 /// prctl(2) with integer arguments (the unused ones must be 0 for some options).
+/// Raw: kept for spawn.rs's PR_CAP_AMBIENT_RAISE, which rustix's
+/// `configure_capability_in_ambient_set` could do at that call site (same size, measured).
 pub fn prctl(option: u32, arg2: usize, arg3: usize) -> Result<usize> {
     // SAFETY: plain integer arguments.
     check(unsafe { syscall5(k::__NR_prctl, option as usize, arg2, arg3, 0, 0) })
@@ -179,6 +185,7 @@ pub struct SockFilter {
 
 /// seccomp(SECCOMP_SET_MODE_FILTER): installs `program` for this thread and all it execs.
 /// Needs no_new_privs (or CAP_SYS_ADMIN) first.
+/// Raw: rustix has no seccomp(2).
 pub fn seccomp_filter(program: &[SockFilter]) -> Result<()> {
     #[repr(C)]
     struct SockFprog {
