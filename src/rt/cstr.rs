@@ -139,7 +139,7 @@ mod tests {
         assert!(!w.push(c"c=3"));
         let array = w.finish();
         assert_eq!(strings(array), [&b"a=1"[..], b"b=2"]);
-        // SAFETY (test): the array is NULL-terminated right after its two strings.
+        // SAFETY: the array is NULL-terminated right after its two strings, in `slots`.
         assert!(unsafe { *array.as_ptr().add(2) }.is_null());
     }
 
