@@ -2,11 +2,15 @@
 //! kernel under TCG. Each test is one boot; assertions are on the serial console and on how
 //! QEMU itself ended (power-off, reboot, debug-exit code), never on timing.
 
+// Only `HUSK`, `skip` and `missing` are used here: the rest would be dead code.
+#[allow(dead_code)]
+mod common;
+
+use common::proc::HUSK;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-const HUSK: &str = env!("CARGO_BIN_EXE_husk");
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Why this machine cannot boot QEMU tests, if it cannot. In CI a missing piece is a
@@ -26,17 +30,14 @@ fn missing_prerequisite() -> Option<String> {
         (_, _, _, false) => "no gcc to build the static memory hog (apt-get install gcc libc6-dev)",
         _ => return None,
     };
-    if std::env::var_os("CI").is_some() {
-        panic!("QEMU prerequisite missing in CI: {reason}");
-    }
-    Some(reason.to_string())
+    Some(common::missing(reason))
 }
 
+/// Returns from test `$test` (a failure under CI) unless this machine can boot QEMU tests.
 macro_rules! require_qemu {
-    () => {
+    ($test:literal) => {
         if let Some(reason) = missing_prerequisite() {
-            eprintln!("skipped: {reason}");
-            return;
+            return common::skip($test, &reason);
         }
     };
 }
@@ -133,7 +134,7 @@ impl Boot {
 
 #[test]
 fn basics_are_mounted_and_status_is_reported() {
-    require_qemu!();
+    require_qemu!("basics_are_mounted_and_status_is_reported");
     let b = boot("", false, &["/bin/sh", "/test/basics.sh", "3"]);
     for marker in [
         "ok proc",
@@ -160,7 +161,7 @@ fn basics_are_mounted_and_status_is_reported() {
 
 #[test]
 fn no_command_runs_bin_sh() {
-    require_qemu!();
+    require_qemu!("no_command_runs_bin_sh");
     // With no words after `--`, init runs /bin/sh. An interactive shell on the console would
     // wait for input forever, so this image's /bin/sh is a script that says who it is.
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("boot");
@@ -177,7 +178,7 @@ fn no_command_runs_bin_sh() {
 
 #[test]
 fn killed_command_is_128_plus_signal() {
-    require_qemu!();
+    require_qemu!("killed_command_is_128_plus_signal");
     let b = boot("", false, &["sh", "-c", "kill -KILL $$"]);
     assert_eq!(b.exit_status(), 137);
     b.assert_powered_off();
@@ -185,7 +186,7 @@ fn killed_command_is_128_plus_signal() {
 
 #[test]
 fn sigterm_to_init_ends_command_then_machine() {
-    require_qemu!();
+    require_qemu!("sigterm_to_init_ends_command_then_machine");
     // The command asks PID 1 (husk) for SIGTERM; husk forwards it; the trap exits 9.
     let script = "trap 'echo got-term; exit 9' TERM; kill -TERM 1; while :; do sleep 1; done";
     let b = boot("", false, &["sh", "-c", script]);
@@ -196,7 +197,7 @@ fn sigterm_to_init_ends_command_then_machine() {
 
 #[test]
 fn ctrl_alt_del_ends_command_and_reboots() {
-    require_qemu!();
+    require_qemu!("ctrl_alt_del_ends_command_and_reboots");
     // SIGINT to PID 1 is what the kernel sends on Ctrl-Alt-Del once husk disabled the
     // immediate reboot: COMMAND gets SIGTERM, then the machine restarts (QEMU's -no-reboot
     // turns the restart into an exit).
@@ -210,7 +211,7 @@ fn ctrl_alt_del_ends_command_and_reboots() {
 
 #[test]
 fn leftovers_are_ended_and_exit_word_chooses_reboot() {
-    require_qemu!();
+    require_qemu!("leftovers_are_ended_and_exit_word_chooses_reboot");
     // A leftover that ignores SIGTERM must not keep the machine up: SIGKILL after the grace.
     let script = "(trap '' TERM; while :; do sleep 1; done) & sleep 1000 & echo started; exit 5";
     // No second `--`: the kernel stops passing words to init at one (see README).
@@ -222,7 +223,7 @@ fn leftovers_are_ended_and_exit_word_chooses_reboot() {
 
 #[test]
 fn qemu_exit_word_carries_the_status() {
-    require_qemu!();
+    require_qemu!("qemu_exit_word_carries_the_status");
     let b = boot("husk.exit=qemu", true, &["sh", "-c", "exit 21"]);
     assert_eq!(b.exit_status(), 21);
     // isa-debug-exit: QEMU exits with (N << 1) | 1.
@@ -231,7 +232,7 @@ fn qemu_exit_word_carries_the_status() {
 
 #[test]
 fn missing_command_is_127_and_still_powers_off() {
-    require_qemu!();
+    require_qemu!("missing_command_is_127_and_still_powers_off");
     let b = boot("", false, &["/no/such/command"]);
     assert!(b.has_line("husk: exec /no/such/command: No such file or directory (ENOENT)"), "{}", b.console);
     assert_eq!(b.exit_status(), 127);
@@ -240,7 +241,7 @@ fn missing_command_is_127_and_still_powers_off() {
 
 #[test]
 fn husk_run_works_inside_the_vm() {
-    require_qemu!();
+    require_qemu!("husk_run_works_inside_the_vm");
     // The VM's root is the initramfs, which pivot_root refuses: husk run falls back to
     // move-mount + chroot. The container sees its own PID 1 and hostname, not the VM's /c.
     let b = boot("", false, &["sh", "/test/run.sh"]);
@@ -271,7 +272,7 @@ fn line_after<'a>(b: &'a Boot, prefix: &str) -> &'a str {
 
 #[test]
 fn cgroup_limits_are_enforced_reported_and_removed() {
-    require_qemu!();
+    require_qemu!("cgroup_limits_are_enforced_reported_and_removed");
     // The VM (Debian's kernel, husk as init) has the whole cgroup v2 hierarchy, unlike the
     // development host: the real limit tests live here.
     let b = boot("", false, &["sh", "/test/limits.sh"]);

@@ -26,28 +26,20 @@
 
 mod common;
 
-use common::case::{fresh_dir, wait_unmentioned};
-use common::need;
+use common::case::Case;
 use common::proc::{HUSK, Outcome, Proc, busybox, debian, path_str};
 use common::rootfs;
-use common::tree::{PATIENCE, kill_tree};
+use common::tree::PATIENCE;
+use common::{host_branch, need};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 // ---------------------------------------------------------------------------------------
 // Helpers: processes, output, one test's directory
 // ---------------------------------------------------------------------------------------
-
-/// A [`Proc`] dropped before it was reaped (a failed test) is killed with all its
-/// descendants, and reaped.
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.end_unreaped(kill_tree);
-    }
-}
 
 /// Runs `cmd` (stdin /dev/null) to its end, with [`PATIENCE`].
 fn run(cmd: &mut Command) -> Outcome {
@@ -101,59 +93,19 @@ fn table<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> BTreeMap<St
     pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
-/// One test's directory, whose path is the marker every container command carries.
-struct Scratch {
-    dir: PathBuf,
-    marker: String,
+/// One test's [`Case`]: its directory, whose path is the marker every container command
+/// carries, its runs and waits held to [`PATIENCE`] (python3 in containers).
+fn scratch(test: &str) -> Case {
+    Case::new(test, &[]).patient(PATIENCE)
 }
 
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let (dir, marker) =
-            fresh_dir(&std::env::temp_dir().join(format!("husk-escape.{}.{name}.t", std::process::id())));
-        Scratch { dir, marker }
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
+impl Case {
     /// `husk run --rootfs ROOT --read-only OPTS -- python3 -c SCRIPT MARKER ARGS...`.
     fn python(&self, root: &Path, opts: &[&str], script: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(HUSK);
         cmd.args(["run", "--rootfs", path_str(root), "--read-only"]).args(opts);
         cmd.args(["--", "python3", "-c", script, &self.marker]).args(args);
         cmd
-    }
-
-    /// `husk run --rootfs ROOT OPTS -- sh -c SCRIPT MARKER ARGS...` (the marker is `$0`).
-    fn sh(&self, root: &Path, opts: &[&str], script: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(HUSK);
-        cmd.args(["run", "--rootfs", path_str(root)]).args(opts);
-        cmd.args(["--", "sh", "-c", script, &self.marker]).args(args);
-        cmd
-    }
-
-    /// Runs `cmd` (stdin /dev/null) to its end, then checks nothing was left behind.
-    fn run(&self, cmd: &mut Command) -> Outcome {
-        let outcome = run(cmd);
-        self.assert_clean(&outcome.what);
-        outcome
-    }
-
-    /// No process mentions the marker any more, and nothing is mounted under the directory.
-    fn assert_clean(&self, after: &str) {
-        wait_unmentioned(&self.marker, after, PATIENCE);
-        let mounts = rootfs::mounts_under(&self.dir);
-        assert!(mounts.is_empty(), "mounted under {} after {after}: {mounts:?}", self.dir.display());
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Err(why) = rootfs::remove_tree(&self.dir) {
-            eprintln!("cleanup: {why}");
-        }
     }
 }
 
@@ -427,14 +379,18 @@ fn host_bounding_set() -> u64 {
 }
 
 /// `--cap-add` options for every capability the probes check that the host can give; and
-/// the ones it cannot (printed: their probes may then meet EPERM without the filter).
-fn probe_capabilities() -> (Vec<String>, BTreeSet<Cap>) {
+/// the ones it cannot (said: their probes may then meet EPERM without the filter, so
+/// `test` does not judge them unconfined — a branch of this host, not a skip).
+fn probe_capabilities(test: &str) -> (Vec<String>, BTreeSet<Cap>) {
     let bounding = host_bounding_set();
     let wanted: BTreeSet<Cap> = BLOCKED.iter().filter_map(|p| p.cap).collect();
     let (have, missing): (BTreeSet<Cap>, BTreeSet<Cap>) =
         wanted.into_iter().partition(|cap| bounding & (1 << cap.1) != 0);
     if !missing.is_empty() {
-        eprintln!("note: the host's bounding set lacks {missing:?}; their probes are not judged unconfined");
+        host_branch(
+            test,
+            &format!("the host's bounding set lacks {missing:?}; their probes are not judged unconfined"),
+        );
     }
     (have.iter().flat_map(|cap| ["--cap-add".to_string(), cap.0.to_string()]).collect(), missing)
 }
@@ -459,11 +415,12 @@ fn filtered_table(clones: bool, i386: &str) -> BTreeMap<String, String> {
 #[test]
 fn seccomp_refuses_every_listed_call_with_eperm() {
     let deb = need!("seccomp_refuses_every_listed_call_with_eperm", debian());
-    let scratch = Scratch::new("seccomp-default");
+    let scratch = scratch("seccomp-default");
     let i386 = host_i386();
     if i386 != "OK" {
-        eprintln!(
-            "note: this kernel runs no 32-bit calls (int 0x80 gave {i386}); the i386 probe expects that"
+        host_branch(
+            "seccomp_refuses_every_listed_call_with_eperm",
+            &format!("this kernel runs no 32-bit calls (int 0x80 gave {i386}); the i386 probe expects that"),
         );
     }
     let args = probe_args(&all_probes(), true);
@@ -480,9 +437,9 @@ fn seccomp_refuses_every_listed_call_with_eperm() {
 fn seccomp_alone_refuses_them_even_with_the_capabilities_they_need() {
     // With every capability the calls check, EPERM can only come from the filter.
     let deb = need!("seccomp_alone_refuses_them_even_with_the_capabilities_they_need", debian());
-    let scratch = Scratch::new("seccomp-caps");
+    let scratch = scratch("seccomp-caps");
     let i386 = host_i386();
-    let (caps, _) = probe_capabilities();
+    let (caps, _) = probe_capabilities("seccomp_alone_refuses_them_even_with_the_capabilities_they_need");
     let caps: Vec<&str> = caps.iter().map(String::as_str).collect();
     let args = probe_args(&all_probes(), true);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -496,9 +453,9 @@ fn unconfined_lets_the_same_probes_reach_the_kernel() {
     // EPERM (the kernel answers each with the harmless error its arguments earn), so the
     // EPERMs above are the filter's. The clone probes are left out: they would fork.
     let deb = need!("unconfined_lets_the_same_probes_reach_the_kernel", debian());
-    let scratch = Scratch::new("seccomp-unconfined");
+    let scratch = scratch("seccomp-unconfined");
     let i386 = host_i386();
-    let (mut opts, missing) = probe_capabilities();
+    let (mut opts, missing) = probe_capabilities("unconfined_lets_the_same_probes_reach_the_kernel");
     opts.extend(["--seccomp".to_string(), "unconfined".to_string()]);
     let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
     let args = probe_args(&all_probes(), false);
@@ -581,7 +538,7 @@ with multiprocessing.Pool(2) as pool:
 #[test]
 fn ordinary_work_runs_under_the_filter() {
     let deb = need!("ordinary_work_runs_under_the_filter", debian());
-    let scratch = Scratch::new("ordinary-work");
+    let scratch = scratch("ordinary-work");
     let threads: u64 = (0..8u64).map(|i| (0..i * 1000).sum::<u64>()).sum();
     let threads = threads.to_string();
     let got = scratch.run(&mut scratch.python(deb, &[], WORK_SCRIPT, &[])).values(0);
@@ -608,13 +565,11 @@ fn ordinary_work_runs_under_the_filter() {
         .filter(|l| *l == "Status: install ok installed")
         .count();
     let out = scratch.run(&mut scratch.sh(
-        deb,
-        &["--read-only"],
+        &["--rootfs", path_str(deb), "--read-only"],
         "echo one two three | tr ' ' '\\n' | sort -r | head -n 2 | paste -s -d ' '; \
          apt-get --version | head -n 1; \
          dpkg -l | grep -c '^ii'; \
          unshare --user --map-root-user id; echo unshare=$?",
-        &[],
     ));
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert!(
@@ -688,7 +643,7 @@ for name, fd, request, arg in (("TIOCSTI", 0, termios.TIOCSTI, b"x"),
 "#;
 
 /// Runs the TIOCSTI script in a container on a terminal of its own; returns its table.
-fn tiocsti_on_a_terminal(scratch: &Scratch, deb: &Path, opts: &[&str]) -> BTreeMap<String, String> {
+fn tiocsti_on_a_terminal(scratch: &Case, deb: &Path, opts: &[&str]) -> BTreeMap<String, String> {
     let mut cmd = Command::new("python3");
     cmd.args(["-c", PTY_DRIVER, HUSK, "run", "--rootfs", path_str(deb), "--read-only"]).args(opts);
     cmd.args(["--", "python3", "-c", TIOCSTI_SCRIPT, &scratch.marker]);
@@ -703,7 +658,7 @@ fn tiocsti_on_a_terminal(scratch: &Scratch, deb: &Path, opts: &[&str]) -> BTreeM
 #[test]
 fn typing_into_the_terminal_is_refused() {
     let deb = need!("typing_into_the_terminal_is_refused", debian());
-    let scratch = Scratch::new("tiocsti");
+    let scratch = scratch("tiocsti");
     assert_table(
         "TIOCSTI/TIOCLINUX on the container's terminal",
         &tiocsti_on_a_terminal(&scratch, deb, &[]),
@@ -775,12 +730,14 @@ const KERNEL_KNOBS: [&str; 6] = [
 ];
 
 /// Those of `paths` this kernel has (a fresh /proc and /sys in the container show the same
-/// kernel), printing the others.
+/// kernel), saying which it has not. A branch of this host, not a skip: a path the kernel
+/// lacks (built without it, or moved to debugfs, as /proc/sched_debug in 5.13) cannot reach
+/// the container, so there is nothing to mask or attack; every path it has is checked.
 fn present(test: &str, paths: &[&'static str]) -> Vec<&'static str> {
     let (have, absent): (Vec<&str>, Vec<&str>) =
         paths.iter().copied().partition(|p| fs::symlink_metadata(p).is_ok());
     if !absent.is_empty() {
-        eprintln!("{test}: not on this kernel, skipped: {}", absent.join(" "));
+        host_branch(test, &format!("not on this kernel, so not checked: {}", absent.join(" ")));
     }
     have
 }
@@ -857,7 +814,7 @@ fn locked_down(opts: &str) -> bool {
 #[test]
 fn proc_and_sys_are_masked_and_tunables_read_only() {
     let deb = need!("proc_and_sys_are_masked_and_tunables_read_only", debian());
-    let scratch = Scratch::new("masked");
+    let scratch = scratch("masked");
     let test = "proc_and_sys_are_masked_and_tunables_read_only";
     let masked = present(test, &MASKED);
     let read_only = present(test, &READ_ONLY);
@@ -924,7 +881,7 @@ fn masks_use_the_hosts_null_device_not_the_rootfs_one() {
     // A rootfs whose own dev/null is a regular file saying LEAK: what husk puts over the
     // masked files must be the real null device, never a file the image chose.
     let bb = need!("masks_use_the_hosts_null_device_not_the_rootfs_one", busybox());
-    let scratch = Scratch::new("mask-null");
+    let scratch = scratch("mask-null");
     let root = scratch.join("rootfs");
     rootfs::copy_tree(bb, &root);
     fs::write(root.join("dev/null"), "LEAK").expect("plant dev/null");
@@ -933,12 +890,14 @@ fn masks_use_the_hosts_null_device_not_the_rootfs_one() {
     assert!(!files.is_empty(), "no masked file exists on this kernel");
     let mut paths = files.clone();
     paths.push("/dev/null");
-    let out = scratch.run(&mut scratch.sh(
-        &root,
-        &["--read-only"],
-        r#"for p in "$@"; do printf '%s %s [%s]\n' "$p" "$(stat -c '%F %t:%T' "$p")" "$(cat "$p")"; done"#,
-        &paths,
-    ));
+    let out = scratch.run(
+        scratch
+            .sh(
+                &["--rootfs", path_str(&root), "--read-only"],
+                r#"for p in "$@"; do printf '%s %s [%s]\n' "$p" "$(stat -c '%F %t:%T' "$p")" "$(cat "$p")"; done"#,
+            )
+            .args(&paths),
+    );
     let expected: String = paths.iter().map(|p| format!("{p} character special file 1:3 []\n")).collect();
     out.expect(0, &expected, "");
     assert_eq!(fs::read_to_string(root.join("dev/null")).unwrap(), "LEAK", "the rootfs's file was changed");
@@ -977,7 +936,7 @@ fn the_hosts_device_nodes_cannot_be_changed_from_inside() {
     // user of the host. Probed harmlessly: the same mode and owner again, which changes
     // nothing but still stamps a new ctime on the inode when it goes through.
     let deb = need!("the_hosts_device_nodes_cannot_be_changed_from_inside", debian());
-    let scratch = Scratch::new("host-devices");
+    let scratch = scratch("host-devices");
     let test = "the_hosts_device_nodes_cannot_be_changed_from_inside";
     let mut inside: Vec<&str> =
         present(test, &MASKED).into_iter().filter(|p| !Path::new(p).is_dir()).collect();
@@ -1096,7 +1055,7 @@ fn sha256(path: &str) -> String {
 #[test]
 fn the_containers_init_cannot_be_inspected_overwritten_or_killed() {
     let deb = need!("the_containers_init_cannot_be_inspected_overwritten_or_killed", debian());
-    let scratch = Scratch::new("init");
+    let scratch = scratch("init");
     let before = sha256(HUSK);
     // Exit 7 is the command's own: PID 1 survived SIGKILL and SIGSTOP and passed it back.
     let mut got = scratch.run(&mut scratch.python(deb, &[], INIT_SCRIPT, &[])).values(7);
@@ -1118,7 +1077,12 @@ fn the_containers_init_cannot_be_inspected_overwritten_or_killed() {
     }
     let control = got.get("ptrace_attach_child").cloned().unwrap_or_default();
     if control == "skipped" {
-        eprintln!("note: yama's ptrace_scope forbids even attaching a child: that control is skipped");
+        // A branch of this host (yama's ptrace_scope 2 or 3, a sysctl of the host's), not a
+        // skip of the test: only the control is left out, every attack is still judged.
+        host_branch(
+            "the_containers_init_cannot_be_inspected_overwritten_or_killed",
+            "yama's ptrace_scope forbids even attaching a child: that control is left out",
+        );
     }
     let only_kill = "0000000000000020";
     let none = "0000000000000000";
@@ -1210,7 +1174,7 @@ fn leaky(host_dir: &Path, program: &str, args: &[&str]) -> Command {
 #[test]
 fn leaked_host_descriptors_and_cwd_do_not_reach_the_command() {
     let deb = need!("leaked_host_descriptors_and_cwd_do_not_reach_the_command", debian());
-    let scratch = Scratch::new("fds");
+    let scratch = scratch("fds");
     let host_dir = scratch.join("host-dir");
     fs::create_dir(&host_dir).unwrap();
     let secret = format!("secret of {}", scratch.marker);
@@ -1261,7 +1225,7 @@ fn workdir_through_a_leaked_descriptor_is_refused() {
     // runc's CVE-2024-21626: `-w /proc/self/fd/N` with N a leaked host directory put the
     // command's cwd on the host. With nothing above 2 left, the path does not exist.
     let bb = need!("workdir_through_a_leaked_descriptor_is_refused", busybox());
-    let scratch = Scratch::new("workdir-fd");
+    let scratch = scratch("workdir-fd");
     let host_dir = scratch.join("host-dir");
     fs::create_dir(&host_dir).unwrap();
     for workdir in ["/proc/self/fd/5", "/proc/self/fd/6", "/proc/self/fd/255", "/proc/1/fd/6"] {
@@ -1332,7 +1296,7 @@ fn the_hosts_sockets_and_fifos_under_run_are_out_of_reach() {
     // stops neither connect(2) on a unix socket nor a write into a FIFO, and /run is where
     // the host's daemons (docker, containerd, dbus) keep theirs. husk puts a fresh tmpfs
     // over /run (and so over /var/run, a link to it on Debian).
-    let scratch = Scratch::new("run-sockets");
+    let scratch = scratch("run-sockets");
     let dir = format!("/run/husk-escape.{}.run-sockets", std::process::id());
     let _ = fs::remove_dir_all(&dir);
     struct Remove<'a>(&'a str);

@@ -32,21 +32,19 @@
 #[allow(dead_code)]
 mod common;
 
-use common::case::{MountWatch, fresh_dir, husk_run, wait_unmentioned};
-use common::need;
-use common::proc::{
-    DEADLINE, HUSK, Outcome, POLL, Patience, Proc, SIGKILL, debian, kill, mentioning, path_str,
-};
-use common::rootfs;
+use common::case::Case;
+use common::named::{run, unique, wait_gone_within};
+use common::proc::{HUSK, Outcome, debian, path_str};
 use common::tree::PATIENCE;
+use common::{missing, need};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::thread;
 use std::time::Instant;
 
@@ -66,9 +64,6 @@ const MIN_TRIED: usize = 50;
 /// the whole window: 78-270 of 300 here. On one CPU the race cannot be run (the attacker is
 /// not running while husk is: 0 of 300), hence [`two_cpus`].
 const MIN_SPANNED: usize = 10;
-
-/// The registry of named containers (root's).
-const REGISTRY: &str = "/run/husk";
 
 /// The attacker, run as the container's COMMAND: `python3 -c ATTACKER MARKER HUSK_DEV
 /// HUSK_INO CANARY_DEV CANARY_INO COMM`, with the test's volume on /mnt. Writes /mnt/ready
@@ -241,151 +236,17 @@ os.rename('/mnt/report.tmp', '/mnt/report')
 "#;
 
 // ---------------------------------------------------------------------------------------
-// Helpers: processes, the registry, one test's directory (as in tests/named.rs)
+// Helpers: the machine, the caller's leaked directory, the attacker's report
 // ---------------------------------------------------------------------------------------
-
-/// A [`Proc`] dropped before it was waited for is killed (SIGKILL) and reaped; ending the
-/// container is left to its [`Named`] guard.
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.end_unreaped(|pid| {
-            kill(pid, SIGKILL);
-        });
-    }
-}
-
-/// Runs `cmd` to its end (stdin from /dev/null).
-fn run(cmd: &mut Command) -> Outcome {
-    Proc::start(cmd).wait()
-}
-
-/// A container name unique to this test process and test.
-fn unique(test: &str) -> String {
-    format!("t{}-{test}", std::process::id())
-}
-
-fn entry(name: &str) -> PathBuf {
-    Path::new(REGISTRY).join(name)
-}
-
-/// The names `husk ps -q` lists.
-fn ps_names() -> Vec<String> {
-    let out = run(Command::new(HUSK).args(["ps", "-q"]));
-    out.expect_success().lines().map(str::to_string).collect()
-}
-
-/// Waits until `name` is gone: not listed by `husk ps -q`, no registry entry.
-fn wait_gone(name: &str) {
-    PATIENCE.wait_until(
-        || format!("{name} to leave husk ps -q ({:?}) and {REGISTRY}", ps_names()),
-        || !ps_names().iter().any(|n| n == name) && fs::symlink_metadata(entry(name)).is_err(),
-    );
-}
-
-/// Removes the registry entry `name` (its files, then the directory), if any.
-fn remove_entry(name: &str) {
-    let dir = entry(name);
-    if let Ok(files) = fs::read_dir(&dir) {
-        for file in files.flatten() {
-            let _ = fs::remove_file(file.path());
-        }
-    }
-    let _ = fs::remove_dir(&dir);
-}
-
-/// A container this test started: on drop, SIGKILL to it through husk, SIGKILL to every
-/// process still mentioning the marker, and its registry entry removed.
-struct Named {
-    name: String,
-    marker: String,
-}
-
-impl Drop for Named {
-    fn drop(&mut self) {
-        let _ = Command::new(HUSK)
-            .args(["kill", &self.name, "KILL"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let left = mentioning(&self.marker);
-            if left.is_empty() || Instant::now() >= deadline {
-                break;
-            }
-            for (pid, _) in left {
-                kill(pid, SIGKILL);
-            }
-            thread::sleep(POLL);
-        }
-        remove_entry(&self.name);
-    }
-}
-
-/// One test's world: its directory (whose path is the marker) and the host mount table
-/// lines it watches.
-struct Case {
-    dir: PathBuf,
-    marker: String,
-    mounts: MountWatch,
-}
-
-impl Case {
-    /// A fresh directory for test `test`; `rootfs` are the trees it will use (their mount
-    /// table lines are watched too).
-    fn new(test: &str, rootfs: &[&Path]) -> Case {
-        let (dir, marker) =
-            fresh_dir(&std::env::temp_dir().join(format!("husk-exec-race.{}.{test}.t", std::process::id())));
-        let mounts = MountWatch::new(&[&[dir.as_path()], rootfs].concat());
-        Case { dir, marker, mounts }
-    }
-
-    /// A new directory `<dir>/<name>`.
-    fn mkdir(&self, name: &str) -> PathBuf {
-        let dir = self.dir.join(name);
-        fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
-        dir
-    }
-
-    /// `husk run -d --name NAME OPTS -- COMMAND...` (COMMAND must mention the marker): must
-    /// print the name and exit 0. The guard is made first, so a failed start is cleaned too.
-    fn detach(&self, name: &str, opts: &[&str], command: &[&str]) -> Named {
-        let guard = Named { name: name.to_string(), marker: self.marker.clone() };
-        assert!(command.contains(&self.marker.as_str()), "COMMAND must mention the marker");
-        let out = run(&mut husk_run(&[&["-d", "--name", name], opts].concat(), command));
-        out.expect(0, &format!("{name}\n"), "");
-        guard
-    }
-
-    /// No process mentions the marker any more, and the watched host mount table lines are
-    /// as they were.
-    fn assert_clean(&self, after: &str) {
-        wait_unmentioned(&self.marker, after, Patience::DEFAULT);
-        self.mounts.assert_unchanged(after);
-    }
-}
-
-impl Drop for Case {
-    fn drop(&mut self) {
-        if let Err(why) = rootfs::remove_tree(&self.dir) {
-            eprintln!("cleanup: {why}");
-        }
-    }
-}
 
 /// `Ok` when this process may run on two CPUs or more, as the race needs: the attacker on
 /// one, husk on another.
 fn two_cpus() -> Result<(), String> {
     match thread::available_parallelism() {
         Ok(n) if n.get() >= 2 => Ok(()),
-        other => Err(rootfs::missing(format!("needs two CPUs to race husk exec, has {other:?}"))),
+        other => Err(missing(format!("needs two CPUs to race husk exec, has {other:?}"))),
     }
 }
-
-// ---------------------------------------------------------------------------------------
-// Helpers: the caller's leaked directory, the attacker's report
-// ---------------------------------------------------------------------------------------
 
 unsafe extern "C" {
     /// dup2(2) from the C library std already links.
@@ -502,7 +363,7 @@ fn exec_cannot_be_raced_from_inside_the_container() {
     let opts = ["--rootfs", path_str(deb), "--read-only", "--bind", &bind];
     let attacker =
         ["python3", "-c", ATTACKER, &case.marker, &husk_dev, &husk_ino, &dir_dev, &dir_ino, comm.as_str()];
-    let guard = case.detach(&name, &opts, &attacker);
+    let guard = case.detach_command(&name, &opts, &attacker);
     let logs = || run(Command::new(HUSK).args(["logs", &name])).stdout;
     PATIENCE.wait_until(
         || format!("the attacker to watch ({}); its output: {:?}", vol.join("ready").display(), logs()),
@@ -567,7 +428,7 @@ fn exec_cannot_be_raced_from_inside_the_container() {
         );
     }
 
-    wait_gone(&name);
+    wait_gone_within(&name, PATIENCE);
     drop(guard);
     case.assert_clean("the race");
 }

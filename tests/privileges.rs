@@ -11,7 +11,7 @@
 //! CAP_SYS_ADMIN and no seccomp filter.
 //!
 //! Rules kept throughout (as in tests/run.rs and tests/escape.rs): every test has its own
-//! directory `<target>/tmp/privileges.<pid>.<test>.t` whose path is the marker passed to
+//! directory `<target>/tmp/husk-privileges.<pid>.<test>.t` whose path is the marker passed to
 //! every container command (`sh -c SCRIPT MARKER`, `python3 -c SCRIPT MARKER`); after every
 //! run no process may mention the marker and nothing may be mounted under the directory;
 //! waits poll against a deadline; every process started is killed and reaped even when the
@@ -19,14 +19,13 @@
 
 mod common;
 
-use common::case::{fresh_dir, husk_run, husk_sh, wait_unmentioned};
-use common::need;
+use common::case::{Case, husk_run};
 use common::proc::{HUSK, Outcome, Proc, busybox, debian, path_str};
-use common::rootfs;
-use common::tree::{PATIENCE, kill_tree};
+use common::tree::PATIENCE;
+use common::{host_branch, need, tool};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 // ---------------------------------------------------------------------------------------
@@ -49,6 +48,7 @@ const SYS_ADMIN: u32 = 21;
 const MKNOD: u32 = 27;
 const AUDIT_WRITE: u32 = 29;
 const SETFCAP: u32 = 31;
+const WAKE_ALARM: u32 = 35;
 /// The last capability of Linux 5.9 and later (CAP_CHECKPOINT_RESTORE).
 const CHECKPOINT_RESTORE: u32 = 40;
 
@@ -118,90 +118,24 @@ const STATUS: &str = "grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):' /proc/se
 // Helpers: processes, output, one test's directory
 // ---------------------------------------------------------------------------------------
 
-/// A [`Proc`] dropped before it was reaped (a failed test, or a host-side control that is
-/// meant to be stopped) is killed with all its descendants, and reaped.
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.end_unreaped(kill_tree);
-    }
-}
-
 /// Starts `cmd` (stdin /dev/null), its waits held to [`PATIENCE`].
 fn start(cmd: &mut Command) -> Proc {
     Proc::start(cmd).patient(PATIENCE)
 }
 
-/// One test's world: its directory, whose path is the marker every container command
-/// carries in its arguments. Removed on drop (refused if something is still mounted there).
-struct Case {
-    dir: PathBuf,
-    marker: String,
+/// One test's [`Case`], its runs and waits held to [`PATIENCE`] (python3 in containers). Its
+/// directory is under `target/tmp`, not /tmp: the host-side controls run setuid and
+/// file-capability binaries from it, which a nosuid /tmp would defeat.
+fn new_case(test: &str) -> Case {
+    Case::at(Path::new(env!("CARGO_TARGET_TMPDIR")), test, &[]).patient(PATIENCE)
 }
 
 impl Case {
-    fn new(name: &str) -> Case {
-        let (dir, marker) = fresh_dir(
-            &Path::new(env!("CARGO_TARGET_TMPDIR"))
-                .join(format!("privileges.{}.{name}.t", std::process::id())),
-        );
-        // Others (uid 1000 in the host-side controls) must be able to reach what is inside.
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        Case { dir, marker }
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    /// A private copy of the busybox rootfs at `<dir>/rootfs`, free to change.
-    fn busybox_copy(&self, tree: &Path) -> PathBuf {
-        let copy = self.join("rootfs");
-        rootfs::copy_tree(tree, &copy);
-        copy
-    }
-
-    /// `husk run OPTS -- sh -c SCRIPT MARKER` (the marker is the script's `$0`).
-    fn sh(&self, opts: &[&str], script: &str) -> Command {
-        husk_sh(opts, script, &self.marker)
-    }
-
-    /// `husk run OPTS -- COMMAND...`
-    fn cmd(&self, opts: &[&str], command: &[&str]) -> Command {
-        husk_run(opts, command)
-    }
-
     /// `husk run OPTS -- sh -c 'python3 -c "$1" "$0"' MARKER SCRIPT`: python3 started by a
     /// shell, so what it holds has survived two execve calls after husk's set-up.
     fn py(&self, opts: &[&str], script: &str) -> Command {
         husk_run(opts, &["sh", "-c", "python3 -c \"$1\" \"$0\"", &self.marker, script])
     }
-
-    /// Runs `cmd` to its end, then checks that nothing was left behind: no process mentions
-    /// the marker, nothing is mounted under the test's directory.
-    fn run(&self, cmd: &mut Command) -> Outcome {
-        let outcome = start(cmd).wait();
-        wait_unmentioned(&self.marker, &outcome.what, PATIENCE);
-        let mounted = rootfs::mounts_under(&self.dir);
-        assert!(mounted.is_empty(), "mounted on the host after {}: {mounted:?}", outcome.what);
-        outcome
-    }
-}
-
-impl Drop for Case {
-    fn drop(&mut self) {
-        if let Err(why) = rootfs::remove_tree(&self.dir) {
-            eprintln!("cleanup: {why}");
-        }
-    }
-}
-
-/// A host tool by name: from PATH, or the sbin and bin directories a root PATH has.
-fn tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -218,7 +152,7 @@ fn docker_default_set_is_what_docker_documents() {
 #[test]
 fn capability_sets_inside() {
     let bb = need!("capability_sets_inside", busybox());
-    let case = Case::new("sets");
+    let case = new_case("sets");
     let root = path_str(bb);
     let default = docker_default();
     let nbs = caps(&[NET_BIND_SERVICE]);
@@ -289,7 +223,7 @@ fn capability_sets_inside() {
 #[test]
 fn cap_add_all_is_every_capability_available() {
     let bb = need!("cap_add_all_is_every_capability_available", busybox());
-    let case = Case::new("all");
+    let case = new_case("all");
     let all = kernel_caps() & own_caps();
     let root = path_str(bb);
     let mut failures = Vec::new();
@@ -363,31 +297,44 @@ const NAMES: [&str; 41] = [
 /// `--cap-add X` *by name*, for a capability the kernel has but husk itself does not hold
 /// (where husk runs with a reduced bounding set), cannot be honoured: husk must say so
 /// (125 and one line naming it, as Docker/runc fail), not run COMMAND without it as if it
-/// had been granted. Only testable on such a host; elsewhere it prints why it skips.
+/// had been granted. Where this process holds every capability of the kernel, husk is made
+/// to lack one as such a host would: started by `setpriv --bounding-set -wake_alarm`
+/// (util-linux), it holds no CAP_WAKE_ALARM.
 #[test]
 fn cap_add_of_a_capability_husk_lacks_is_refused() {
+    let test = "cap_add_of_a_capability_husk_lacks_is_refused";
     let bb = need!("cap_add_of_a_capability_husk_lacks_is_refused", busybox());
     let lacking = kernel_caps() & !own_caps();
-    let Some(number) = (0..=CHECKPOINT_RESTORE).find(|&n| lacking & caps(&[n]) != 0) else {
-        eprintln!(
-            "skipped: cap_add_of_a_capability_husk_lacks_is_refused: this process holds every \
-             capability of the kernel"
-        );
-        return;
+    let (number, held, setpriv) = match (0..=CHECKPOINT_RESTORE).find(|&n| lacking & caps(&[n]) != 0) {
+        Some(number) => (number, own_caps(), None),
+        None => {
+            let setpriv =
+                need!("cap_add_of_a_capability_husk_lacks_is_refused", tool("setpriv", "util-linux"));
+            host_branch(test, "this process holds every capability: husk is started without CAP_WAKE_ALARM");
+            (WAKE_ALARM, own_caps() & !caps(&[WAKE_ALARM]), Some(setpriv))
+        }
     };
     let name = NAMES[number as usize];
-    let case = Case::new("lacking");
+    let case = new_case("lacking");
     let root = path_str(bb);
     let mut failures = Vec::new();
     for opts in [vec!["--cap-add", name], vec!["-u", "1000", "--cap-add", name]] {
         let mut all = vec!["--rootfs", root];
         all.extend(opts.iter().copied());
-        let out = case.run(&mut case.sh(&all, STATUS));
+        let husk = case.sh(&all, STATUS);
+        let mut cmd = match &setpriv {
+            None => husk,
+            Some(setpriv) => {
+                let mut cmd = Command::new(setpriv);
+                cmd.args(["--bounding-set", "-wake_alarm"]).arg(husk.get_program()).args(husk.get_args());
+                cmd
+            }
+        };
+        let out = case.run(&mut cmd);
         if !out.is_refusal() || !out.stderr.contains(name) {
             failures.push(format!(
-                "{opts:?} (CAP_{name} = {number}, not held by this process: {:016x}): expected \
-                 status 125, no stdout, one line naming {name}\n  got {out}",
-                own_caps()
+                "{opts:?} (CAP_{name} = {number}, not held by husk: {held:016x}): expected status \
+                 125, no stdout, one line naming {name}\n  got {out}"
             ));
         }
     }
@@ -415,7 +362,7 @@ except OSError as e:
 #[test]
 fn port_80_needs_net_bind_service_python() {
     let deb = need!("port_80_needs_net_bind_service_python", debian());
-    let case = Case::new("port80-py");
+    let case = new_case("port80-py");
     let root = path_str(deb);
     let denied = "1024\nerror 13 Permission denied\n";
     let bound = "1024\nbound 80\n";
@@ -458,7 +405,7 @@ kill $pid
 #[test]
 fn port_80_needs_net_bind_service_busybox_nc() {
     let bb = need!("port_80_needs_net_bind_service_busybox_nc", busybox());
-    let case = Case::new("port80-nc");
+    let case = new_case("port80-nc");
     let root = path_str(bb);
     let refused = |out: &Outcome| out.expect(0, "nc ended: 1\n", "nc: bind: Permission denied\n");
     let listens = |out: &Outcome| out.expect(0, "listening\n", "");
@@ -498,12 +445,9 @@ fn install(src: &Path, dst: &Path, mode: u32) {
 #[test]
 fn no_new_privs_defeats_setuid_root_binaries() {
     let bb = need!("no_new_privs_defeats_setuid_root_binaries", busybox());
-    let Some(chroot) = tool("chroot") else {
-        eprintln!("skipped: no_new_privs_defeats_setuid_root_binaries: no chroot (coreutils)");
-        return;
-    };
-    let case = Case::new("setuid");
-    let root = case.busybox_copy(bb);
+    let chroot = need!("no_new_privs_defeats_setuid_root_binaries", tool("chroot", "coreutils"));
+    let case = new_case("setuid");
+    let root = case.rootfs_copy(bb);
     let passwd = root.join("etc/passwd");
     let text = fs::read_to_string(&passwd).unwrap();
     fs::write(&passwd, text.replacen("root:x:", "root::", 1)).unwrap();
@@ -574,16 +518,11 @@ fn listens_on_80(pid: i32) -> bool {
 #[test]
 fn file_capabilities_give_nothing() {
     let bb = need!("file_capabilities_give_nothing", busybox());
-    let (Some(setcap), Some(unshare), Some(setpriv)) = (tool("setcap"), tool("unshare"), tool("setpriv"))
-    else {
-        eprintln!(
-            "skipped: file_capabilities_give_nothing: needs setcap (libcap2-bin), unshare and \
-             setpriv (util-linux)"
-        );
-        return;
-    };
-    let case = Case::new("file-caps");
-    let root = case.busybox_copy(bb);
+    let setcap = need!("file_capabilities_give_nothing", tool("setcap", "libcap2-bin"));
+    let unshare = need!("file_capabilities_give_nothing", tool("unshare", "util-linux"));
+    let setpriv = need!("file_capabilities_give_nothing", tool("setpriv", "util-linux"));
+    let case = new_case("file-caps");
+    let root = case.rootfs_copy(bb);
     let busybox = root.join("bin/busybox");
     let nc = root.join("fcap/nc");
     let grep = root.join("fcap/grep");
@@ -655,7 +594,7 @@ cat /srv/data.txt";
 #[test]
 fn ro_bind_cannot_be_remounted_read_write() {
     let bb = need!("ro_bind_cannot_be_remounted_read_write", busybox());
-    let case = Case::new("remount");
+    let case = new_case("remount");
     let vol = case.join("vol");
     fs::create_dir(&vol).unwrap();
     fs::write(vol.join("data.txt"), "ro-data\n").unwrap();
@@ -695,7 +634,7 @@ fn ro_bind_cannot_be_remounted_read_write() {
 #[test]
 fn unknown_capability_names_are_refused() {
     let bb = need!("unknown_capability_names_are_refused", busybox());
-    let case = Case::new("bad-names");
+    let case = new_case("bad-names");
     let root = path_str(bb);
     let mut failures = Vec::new();
     let mut cases = 0;
@@ -744,7 +683,7 @@ print(os.getuid(), os.geteuid())
 fn cap_drop_setuid_stops_changing_uid() {
     let deb = need!("cap_drop_setuid_stops_changing_uid", debian());
     let bb = need!("cap_drop_setuid_stops_changing_uid", busybox());
-    let case = Case::new("drop-setuid");
+    let case = new_case("drop-setuid");
     let deb = path_str(deb);
     case.run(&mut case.py(&["--rootfs", deb, "--read-only"], SETUID_1000)).expect(0, "1000 1000\n", "");
     case.run(&mut case.py(&["--rootfs", deb, "--read-only", "--cap-drop", "SETUID"], SETUID_1000)).expect(
@@ -778,7 +717,7 @@ kill $pid; echo kill=$?
 #[test]
 fn cap_drop_kill_stops_killing_other_users() {
     let bb = need!("cap_drop_kill_stops_killing_other_users", busybox());
-    let case = Case::new("drop-kill");
+    let case = new_case("drop-kill");
     let bb = path_str(bb);
     let uid = "Uid:\t1000\t1000\t1000\t1000\n";
     let script = format!("{KILL_OTHER_UID}wait $pid 2>/dev/null; echo wait=$?");
@@ -808,7 +747,7 @@ subprocess.run(['grep', '-E', '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):', '/proc/
 #[test]
 fn cap_add_setuid_to_a_user_does_not_lead_to_root_capabilities() {
     let deb = need!("cap_add_setuid_to_a_user_does_not_lead_to_root_capabilities", debian());
-    let case = Case::new("setuid-0");
+    let case = new_case("setuid-0");
     let setuid = caps(&[SETUID]);
     let out = case.run(&mut case.py(
         &["--rootfs", path_str(deb), "--read-only", "-u", "1000", "--cap-add", "SETUID"],

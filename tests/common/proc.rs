@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use super::rootfs;
+use super::tree::kill_tree;
 use std::fmt;
 use std::fs;
 use std::io::{self, Read};
@@ -144,10 +145,23 @@ impl Capture {
     }
 }
 
+/// What dropping a [`Proc`] that was not reaped (a test that failed before waiting for it)
+/// kills. Each binary chooses for its own processes; [`Proc::start`] means [`Kill::Tree`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kill {
+    /// The process and every descendant ([`kill_tree`], again while new ones appear: a dying
+    /// subreaper's orphans, a container's processes): `husk run` and `husk init` end with
+    /// their command, so nothing of theirs may outlive a failed test.
+    Tree,
+    /// The process alone: named containers outlive the `husk run -d` that started them by
+    /// design, and are ended by their own guard ([`Named`](super::named::Named): `husk
+    /// kill`, then whatever still mentions the marker, then the registry entry).
+    Process,
+}
+
 /// A started process with stdout and stderr captured, its waits held to [`Patience`]
-/// ([`Patience::DEFAULT`] unless [`Proc::patient`] says otherwise). Each test binary that
-/// uses it says in its own `impl Drop for Proc` how one dropped before it was waited for is
-/// killed.
+/// ([`Patience::DEFAULT`] unless [`Proc::patient`] says otherwise). Dropped before it was
+/// reaped, it is killed as its [`Kill`] says, and reaped.
 pub struct Proc {
     pub what: String,
     pub child: Child,
@@ -155,6 +169,7 @@ pub struct Proc {
     pub stderr: Arc<Capture>,
     pub reaped: bool,
     pub patience: Patience,
+    pub kill: Kill,
 }
 
 impl Proc {
@@ -169,7 +184,13 @@ impl Proc {
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
         let stdout = Capture::start(child.stdout.take().unwrap());
         let stderr = Capture::start(child.stderr.take().unwrap());
-        Proc { what, child, stdout, stderr, reaped: false, patience: Patience::DEFAULT }
+        Proc { what, child, stdout, stderr, reaped: false, patience: Patience::DEFAULT, kill: Kill::Tree }
+    }
+
+    /// The same process, killed on drop as `kill` says.
+    pub fn kill_on_drop(mut self, kill: Kill) -> Proc {
+        self.kill = kill;
+        self
     }
 
     /// The same process, its waits held to `patience`.
@@ -180,15 +201,6 @@ impl Proc {
 
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
-    }
-
-    /// For a binary's `impl Drop for Proc`: unless it was reaped, ends it with `end(pid)` and
-    /// reaps it. Once reaped, the pid may belong to someone else: it is left alone.
-    pub fn end_unreaped(&mut self, end: impl FnOnce(i32)) {
-        if !self.reaped {
-            end(self.pid());
-            let _ = self.child.wait();
-        }
     }
 
     /// How the process ended, if it has: it is then reaped (and its pid no longer ours).
@@ -249,6 +261,23 @@ impl Proc {
             || self.stdout.is_closed() && self.stderr.is_closed(),
         );
         Outcome { what: self.what.clone(), status, stdout: self.stdout.text(), stderr: self.stderr.text() }
+    }
+}
+
+/// Unless it was reaped, the process is killed as its [`Kill`] says, and reaped. Once
+/// reaped, the pid may belong to someone else: it is left alone.
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.reaped {
+            return;
+        }
+        match self.kill {
+            Kill::Tree => kill_tree(self.pid()),
+            Kill::Process => {
+                kill(self.pid(), SIGKILL);
+            }
+        }
+        let _ = self.child.wait();
     }
 }
 
@@ -321,6 +350,47 @@ pub fn mentioning(marker: &str) -> Vec<(i32, String)> {
         .filter(|(_, args)| args.contains(marker))
         .collect()
 }
+
+/// SIGKILLs every process that mentions `marker` until none is left (new ones may appear
+/// while their parents die) or [`DEADLINE`] has passed: for processes a test let escape on
+/// purpose, or a container's, which descend from nothing the test holds.
+pub fn kill_mentioning(marker: &str) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let left = mentioning(marker);
+        if left.is_empty() || Instant::now() >= deadline {
+            break;
+        }
+        for (pid, _) in left {
+            kill(pid, SIGKILL);
+        }
+        thread::sleep(POLL);
+    }
+}
+
+/// On drop, [`kill_mentioning`] its marker: for processes a test lets escape on purpose.
+pub struct KillMentioning(pub String);
+
+impl Drop for KillMentioning {
+    fn drop(&mut self) {
+        kill_mentioning(&self.0);
+    }
+}
+
+/// Whether /sys/fs/cgroup is a cgroup v2 mount here (it is not on the development host and
+/// CI's, whose layout is hybrid: limits then fail with [`NOT_CGROUP2`]).
+pub fn host_has_cgroup2() -> bool {
+    fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().lines().any(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        let sep = f.iter().position(|&x| x == "-");
+        f.get(4) == Some(&"/sys/fs/cgroup") && sep.and_then(|s| f.get(s + 1)) == Some(&"cgroup2")
+    })
+}
+
+/// What `husk run` with a limit says where /sys/fs/cgroup is not a cgroup v2 mount (README).
+pub const NOT_CGROUP2: &str = "husk: cgroup /sys/fs/cgroup: Operation not supported (EOPNOTSUPP): not a \
+                               cgroup v2 mount: limits need the unified hierarchy \
+                               (systemd.unified_cgroup_hierarchy=1)\n";
 
 /// The interface names in a /proc/net/dev text, sorted.
 pub fn interfaces(net_dev: &str) -> Vec<String> {

@@ -12,9 +12,11 @@
 //! change a rootfs copies it first ([`copy_tree`]).
 //!
 //! A missing prerequisite (not root, no busybox-static, no debootstrap) gives `Err(reason)`:
-//! the test prints it and skips — except under `CI`, where it is a failure. A prerequisite
-//! that is present but fails (debootstrap cannot fetch the archive) fails the tests.
+//! the test prints it and skips — except under `CI`, where it is a failure
+//! ([`missing`](super::missing)). A prerequisite that is present but fails (debootstrap
+//! cannot fetch the archive) fails the tests.
 
+use super::{missing, tool};
 use std::fs::{self, File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -52,21 +54,6 @@ impl Fixture {
             Fixture::Failed(why) => panic!("rootfs fixture failed: {why}"),
         }
     }
-}
-
-/// Whether the tests run in CI (`CI=true`, as CI services set it), where nothing may be
-/// skipped.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
-}
-
-/// A missing prerequisite: the reason to skip, or (in CI) a failure.
-pub fn missing(reason: impl Into<String>) -> String {
-    let reason = reason.into();
-    if in_ci() {
-        panic!("prerequisite missing in CI: {reason}");
-    }
-    reason
 }
 
 /// `Ok` when running as root (namespaces, mounts and debootstrap need it).
@@ -309,23 +296,13 @@ pub fn debian() -> Result<&'static Path, String> {
     TREE.get_or_init(build_shared_debian).get()
 }
 
-/// debootstrap's path, if installed (it lives in /usr/sbin, often not in a user's PATH).
-fn find_debootstrap() -> Option<PathBuf> {
-    let in_path = std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).map(|dir| dir.join("debootstrap")).collect::<Vec<_>>())
-        .unwrap_or_default();
-    in_path
-        .into_iter()
-        .chain(["/usr/sbin/debootstrap".into(), "/sbin/debootstrap".into()])
-        .find(|p| p.is_file())
-}
-
 fn build_shared_debian() -> Fixture {
     if let Err(why) = require_root() {
         return Fixture::Skip(why);
     }
-    let Some(debootstrap) = find_debootstrap() else {
-        return Fixture::Skip(missing("debootstrap not installed (apt-get install debootstrap)"));
+    let debootstrap = match tool("debootstrap", "debootstrap") {
+        Ok(path) => path,
+        Err(why) => return Fixture::Skip(why),
     };
     let parent = target_dir().join("rootfs");
     fs::create_dir_all(&parent).expect("create target/rootfs");

@@ -1,7 +1,8 @@
-//! Process-tree helpers: /proc/PID/stat as `(parent, state)` (run, named), killing a whole
-//! tree (every binary whose `Proc` kills its tree on drop: escape, privileges, run, init),
-//! and the more generous [`PATIENCE`] of the binaries that run python3 in containers
-//! (escape, privileges).
+//! Process-tree helpers: /proc/PID/stat as `(parent, state)`, whether a process lives, its
+//! namespaces and who shares its PID namespace (run, named), killing a whole
+//! tree (a [`Proc`](super::proc::Proc) dropped unreaped, unless it says
+//! [`Kill::Process`](super::proc::Kill::Process)), and the more generous [`PATIENCE`] of the
+//! binaries that run python3 in containers (escape, privileges, exec_race).
 
 // Each test binary compiles this module and uses a different subset of it.
 #![allow(dead_code)]
@@ -27,6 +28,26 @@ pub fn stat(pid: i32) -> Option<(i32, char)> {
     let mut fields = text[text.rfind(')')? + 1..].split_whitespace();
     let state = fields.next()?.chars().next()?;
     Some((fields.next()?.parse().ok()?, state))
+}
+
+/// The parent of a live process (none for a zombie).
+pub fn ppid(pid: i32) -> Option<i32> {
+    stat(pid).filter(|&(_, state)| state != 'Z').map(|(ppid, _)| ppid)
+}
+
+/// Whether `pid` exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    ppid(pid).is_some()
+}
+
+/// The namespace `kind` of `pid` (`kind:[inode]`).
+pub fn namespace(pid: i32, kind: &str) -> Option<String> {
+    Some(fs::read_link(format!("/proc/{pid}/ns/{kind}")).ok()?.to_string_lossy().into_owned())
+}
+
+/// Live processes in the PID namespace `ns`.
+pub fn in_pid_namespace(ns: &str) -> Vec<i32> {
+    pids().into_iter().filter(|&pid| alive(pid) && namespace(pid, "pid").as_deref() == Some(ns)).collect()
 }
 
 /// Kills every live descendant of `root` (repeating while new ones appear), then `root`.
