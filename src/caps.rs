@@ -1,6 +1,12 @@
-//! Capabilities: names, the default set a container's COMMAND gets, and `--cap-add` /
-//! `--cap-drop` arithmetic. Pure; the system calls that apply a set live in `spawn`.
+//! Capabilities, all of them in one place: names, the default set a container's COMMAND
+//! gets, `--cap-add`/`--cap-drop` arithmetic (pure, unit-tested); who gets what in `husk
+//! run` and `husk exec`; and applying it (the bounding set, capset, the ambient set,
+//! no_new_privs, the seccomp filter last), used by spawn in COMMAND's child and by the
+//! init and exec's helper for themselves.
 
+use rustix::io::Errno;
+
+use crate::rt::sys;
 use crate::text::{same_ignoring_case, word_index, words};
 
 /// Capability names without the `CAP_` prefix, in number order (capabilities(7)), one
@@ -60,6 +66,122 @@ pub fn resolve(added: u64, dropped: u64) -> u64 {
     }
     // A specific drop wins over an add of the same capability.
     (DEFAULT | added) & !dropped
+}
+
+// ---------------------------------------------------------------------------------------
+// Who gets what: COMMAND's privileges, as run and exec decide them
+// ---------------------------------------------------------------------------------------
+
+/// What COMMAND may do as far as capabilities go (capabilities(7)).
+#[derive(Clone, Copy, Debug)]
+pub struct Privileges {
+    /// The bounding set: the most COMMAND or anything it runs can ever hold.
+    pub bounding: u64,
+    /// What the bounding set may still hold when COMMAND is forked: everything, unless its
+    /// parent has shrunk its own already (each drop builds new credentials, so none is
+    /// repeated).
+    pub bounding_before: u64,
+    /// What it holds: permitted and effective; for a non-root user also inheritable and
+    /// ambient, which is how capabilities survive execve without file capabilities.
+    pub granted: u64,
+    /// Install husk's default seccomp filter (src/seccomp.rs) last before execve.
+    pub seccomp: bool,
+}
+
+/// The first capability asked for by name with `--cap-add` that husk itself does not hold
+/// (it cannot give what it lacks; `--cap-add ALL` means all that husk holds).
+pub fn missing_capability(added: u64) -> Option<&'static [u8]> {
+    if added == ALL {
+        return None;
+    }
+    let held = rustix::thread::capabilities(None).map(|c| c.permitted.bits()).unwrap_or(0);
+    let missing = added & !held;
+    (missing != 0).then(|| name(missing.trailing_zeros())).flatten()
+}
+
+/// COMMAND's capabilities: Docker's default set adjusted by --cap-add/--cap-drop bounds
+/// them; root holds all of that, another user only what --cap-add gave it. In a chroot
+/// (an initramfs host) CAP_SYS_CHROOT goes, whatever was asked: it is the way out.
+pub fn privileges(process: &crate::config::Process, chrooted: bool) -> Privileges {
+    const SYS_CHROOT: u64 = 1 << 18;
+    let mut bounding = resolve(process.caps_added, process.caps_dropped);
+    if chrooted {
+        bounding &= !SYS_CHROOT;
+    }
+    let root = process.user.is_none_or(|(uid, _)| uid == 0);
+    let granted = if root { bounding } else { bounding & process.caps_added };
+    Privileges { bounding, bounding_before: ALL, granted, seccomp: process.seccomp }
+}
+
+/// The privileges of a process `husk exec` starts as `user` in a container confined as
+/// `confinement`: its bounding set; root holds all of it, another user what --cap-add gave.
+/// Its parent, exec's helper, has cut its own bounding set to this already.
+pub fn recorded_privileges(confinement: &crate::registry::Confinement, user: (u32, u32)) -> Privileges {
+    let bounding = confinement.bounding;
+    let granted = if user.0 == 0 { bounding } else { bounding & confinement.added };
+    Privileges { bounding, bounding_before: bounding, granted, seccomp: confinement.seccomp }
+}
+
+// ---------------------------------------------------------------------------------------
+// Applying them: prctl(2) and capset(2), in the order the kernel needs
+// ---------------------------------------------------------------------------------------
+
+/// Drops each capability in `drop` from the bounding set (prctl(2), PR_CAPBSET_DROP; one
+/// call each). Needs CAP_SETPCAP in the effective set, which this does not change.
+pub fn shrink_bounding_set(drop: u64) -> Result<(), Errno> {
+    for cap in (0..=LAST as usize).filter(|c| drop & (1 << c) != 0) {
+        match sys::prctl(linux_raw_sys::prctl::PR_CAPBSET_DROP, cap, 0) {
+            // EINVAL: a capability this kernel does not have.
+            Ok(_) | Err(Errno::INVAL) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Sets the permitted and effective sets to what is granted — for a non-root user also the
+/// inheritable and ambient sets, so the capabilities survive execve of an ordinary binary —
+/// then no_new_privs, so no setuid or file-capability binary can add to them, and the
+/// seccomp filter, which no_new_privs allows an unprivileged process to install.
+pub(crate) fn grant(privileges: Privileges, non_root: bool) -> Result<(), Errno> {
+    use rustix::thread::{CapabilitySet, CapabilitySets, capabilities, set_capabilities};
+    // Only what husk itself holds can be granted (husk may run with a reduced bounding set
+    // itself, as in some sandboxes): ask for more and capset refuses everything.
+    let held = capabilities(None)?.permitted.bits();
+    let granted = CapabilitySet::from_bits_retain(privileges.granted & held);
+    let inheritable = if non_root { granted } else { CapabilitySet::empty() };
+    set_capabilities(None, CapabilitySets { effective: granted, permitted: granted, inheritable })?;
+    if non_root {
+        for cap in (0..=LAST).filter(|c| granted.bits() & (1 << c) != 0) {
+            sys::prctl(
+                linux_raw_sys::prctl::PR_CAP_AMBIENT,
+                linux_raw_sys::prctl::PR_CAP_AMBIENT_RAISE as usize,
+                cap as usize,
+            )?;
+        }
+    }
+    rustix::thread::set_no_new_privs(true)?;
+    if privileges.seccomp {
+        sys::seccomp_filter(&crate::seccomp::program())?;
+    }
+    Ok(())
+}
+
+/// Once COMMAND runs, a husk process that waits for it (the container's init, husk exec's
+/// helper) needs one capability: CAP_KILL, to forward signals to a COMMAND of another uid.
+/// Everything else goes, from every set, bounding included (of which `bounding` is what is
+/// left).
+pub fn keep_only_kill(bounding: u64) -> Result<(), rustix::io::Errno> {
+    use rustix::thread::{CapabilitySet, CapabilitySets, set_capabilities};
+    const KILL: u64 = 1 << 5;
+    // Dropping from the bounding set needs CAP_SETPCAP in the effective set, which goes last,
+    // with capset.
+    shrink_bounding_set(bounding & !KILL)?;
+    let kill = CapabilitySet::from_bits_retain(KILL);
+    set_capabilities(
+        None,
+        CapabilitySets { effective: kill, permitted: kill, inheritable: CapabilitySet::empty() },
+    )
 }
 
 #[cfg(test)]

@@ -16,8 +16,9 @@ use rustix::process::{Pid, PidfdFlags, pidfd_open};
 use rustix::thread::{ThreadNameSpaceType, move_into_thread_name_spaces};
 
 use crate::args::ExecSpec;
+use crate::caps;
 use crate::cpath::CPath;
-use crate::identity;
+use crate::environment;
 use crate::out;
 use crate::pid1::{Place, Supervisor};
 use crate::registry::{Head, Registry};
@@ -73,7 +74,7 @@ pub fn run(spec: &ExecSpec, process: &Process) -> u8 {
     // change the user, within the same bounding set.
     let user = spec.user.unwrap_or(confinement.user);
     let hostname = rustix::system::uname();
-    let mut env = identity::Environment::new();
+    let mut env = environment::Environment::new();
     let envp = env.build(hostname.nodename().to_bytes(), Some(user), &spec.env, process);
     let mut cwd = CPath::new();
     let cwd = match cwd.of(&[spec.cwd.unwrap_or(b"/")]) {
@@ -87,11 +88,11 @@ pub fn run(spec: &ExecSpec, process: &Process) -> u8 {
         name: process.arg(spec.command),
         argv: process.argv_from(spec.command),
         envp,
-        path: identity::command_path(&spec.env, process),
+        path: environment::command_path(&spec.env, process),
         take_terminal,
         user: Some(user),
         cwd: Some(cwd),
-        caps: Some(identity::recorded_privileges(&confinement, user)),
+        caps: Some(caps::recorded_privileges(&confinement, user)),
     };
     // COMMAND's parent lives in the container's PID namespace (see the module comment): a
     // small husk there starts COMMAND, forwards to it and passes its status up, and dies with
@@ -125,7 +126,7 @@ pub fn run(spec: &ExecSpec, process: &Process) -> u8 {
 /// up.
 fn help_command(launch: &Launch, signals: &CallerSignals) -> u8 {
     let bounding = launch.caps.map_or(crate::caps::ALL, |privileges| privileges.bounding);
-    if let Err(e) = spawn::shrink_bounding_set(!bounding) {
+    if let Err(e) = caps::shrink_bounding_set(!bounding) {
         out::error("capabilities", b"exec", e);
         return status::FAILURE;
     }
@@ -133,7 +134,7 @@ fn help_command(launch: &Launch, signals: &CallerSignals) -> u8 {
         Ok(child) => child,
         Err(failure) => return failure.report(),
     };
-    if let Err(e) = identity::keep_only_kill(bounding) {
+    if let Err(e) = caps::keep_only_kill(bounding) {
         out::error("capabilities", b"exec", e);
         let _ = sys::kill(child, crate::signals::SIGKILL);
     }

@@ -11,10 +11,11 @@ pub mod cgroup;
 pub mod config;
 pub mod container;
 pub mod cpath;
+pub mod environment;
 pub mod error;
 pub mod exec;
 pub mod help;
-pub mod identity;
+
 pub mod init;
 pub mod log;
 pub mod manage;

@@ -228,6 +228,22 @@ pub struct Confinement {
     pub seccomp: bool,
 }
 
+/// The confinement a named container is recorded with (src/registry.rs): what its COMMAND was
+/// given, and so what `husk exec` gives what it starts there.
+impl Confinement {
+    pub fn of(config: &crate::config::Config) -> Confinement {
+        let process = &config.process;
+        let bounding = crate::caps::privileges(process, crate::procfs::root_is_initramfs()).bounding;
+        Confinement {
+            own_network: config.namespaces.network == crate::config::Namespace::New,
+            user: process.user.unwrap_or((0, 0)),
+            bounding,
+            added: process.caps_added & bounding,
+            seccomp: process.seccomp,
+        }
+    }
+}
+
 /// The fixed part of a record: the confinement, then who the init is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Head {

@@ -61,23 +61,7 @@ pub struct Launch<'a> {
     /// Change to this directory (after taking the identity); None keeps the caller's.
     pub cwd: Option<&'a CStr>,
     /// The capabilities COMMAND keeps, with no_new_privs; None leaves them as they are.
-    pub caps: Option<Privileges>,
-}
-
-/// What COMMAND may do as far as capabilities go (capabilities(7)).
-#[derive(Clone, Copy, Debug)]
-pub struct Privileges {
-    /// The bounding set: the most COMMAND or anything it runs can ever hold.
-    pub bounding: u64,
-    /// What the bounding set may still hold when COMMAND is forked: everything, unless its
-    /// parent has shrunk its own already (each drop builds new credentials, so none is
-    /// repeated).
-    pub bounding_before: u64,
-    /// What it holds: permitted and effective; for a non-root user also inheritable and
-    /// ambient, which is how capabilities survive execve without file capabilities.
-    pub granted: u64,
-    /// Install husk's default seccomp filter (src/seccomp.rs) last before execve.
-    pub seccomp: bool,
+    pub caps: Option<crate::caps::Privileges>,
 }
 
 /// Whether husk's process group holds the terminal on stdin: only then does COMMAND take
@@ -193,7 +177,7 @@ fn take_identity_and_cwd(launch: &Launch) -> Result<(), (Step, Errno)> {
     if let Some(privileges) = launch.caps {
         // The bounding set first: shrinking it needs CAP_SETPCAP, which goes with it.
         // Without this, a root COMMAND would regain every capability at execve.
-        shrink_bounding_set(privileges.bounding_before & !privileges.bounding)
+        crate::caps::shrink_bounding_set(privileges.bounding_before & !privileges.bounding)
             .map_err(|e| (Step::Capabilities, e))?;
         // Keep the permitted set across the uid change below (else it is cleared).
         if non_root && privileges.granted != 0 {
@@ -210,52 +194,11 @@ fn take_identity_and_cwd(launch: &Launch) -> Result<(), (Step, Errno)> {
         rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(|e| (Step::SetUid, e))?;
     }
     if let Some(privileges) = launch.caps {
-        grant(privileges, non_root).map_err(|e| (Step::Capabilities, e))?;
+        crate::caps::grant(privileges, non_root).map_err(|e| (Step::Capabilities, e))?;
     }
     // After taking the identity, so the directory is checked with COMMAND's permissions.
     if let Some(cwd) = launch.cwd {
         rustix::process::chdir(cwd).map_err(|e| (Step::Chdir, e))?;
-    }
-    Ok(())
-}
-
-/// Drops each capability in `drop` from the bounding set (prctl(2), PR_CAPBSET_DROP; one
-/// call each). Needs CAP_SETPCAP in the effective set, which this does not change.
-pub fn shrink_bounding_set(drop: u64) -> Result<(), Errno> {
-    for cap in (0..=crate::caps::LAST as usize).filter(|c| drop & (1 << c) != 0) {
-        match sys::prctl(linux_raw_sys::prctl::PR_CAPBSET_DROP, cap, 0) {
-            // EINVAL: a capability this kernel does not have.
-            Ok(_) | Err(Errno::INVAL) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// Sets the permitted and effective sets to what is granted — for a non-root user also the
-/// inheritable and ambient sets, so the capabilities survive execve of an ordinary binary —
-/// then no_new_privs, so no setuid or file-capability binary can add to them, and the
-/// seccomp filter, which no_new_privs allows an unprivileged process to install.
-fn grant(privileges: Privileges, non_root: bool) -> Result<(), Errno> {
-    use rustix::thread::{CapabilitySet, CapabilitySets, capabilities, set_capabilities};
-    // Only what husk itself holds can be granted (husk may run with a reduced bounding set
-    // itself, as in some sandboxes): ask for more and capset refuses everything.
-    let held = capabilities(None)?.permitted.bits();
-    let granted = CapabilitySet::from_bits_retain(privileges.granted & held);
-    let inheritable = if non_root { granted } else { CapabilitySet::empty() };
-    set_capabilities(None, CapabilitySets { effective: granted, permitted: granted, inheritable })?;
-    if non_root {
-        for cap in (0..=crate::caps::LAST).filter(|c| granted.bits() & (1 << c) != 0) {
-            sys::prctl(
-                linux_raw_sys::prctl::PR_CAP_AMBIENT,
-                linux_raw_sys::prctl::PR_CAP_AMBIENT_RAISE as usize,
-                cap as usize,
-            )?;
-        }
-    }
-    rustix::thread::set_no_new_privs(true)?;
-    if privileges.seccomp {
-        sys::seccomp_filter(&crate::seccomp::program())?;
     }
     Ok(())
 }

@@ -5,10 +5,11 @@
 use rustix::fd::BorrowedFd;
 
 use super::sync::{Gate, Handshake};
+use crate::caps;
 use crate::config::Config;
 use crate::cpath::CPath;
+use crate::environment;
 use crate::error::{Failure, fail};
-use crate::identity;
 use crate::pid1::{Place, Supervisor};
 use crate::rootfs;
 use crate::rt::{Process, sys};
@@ -79,14 +80,14 @@ fn create_and_start<'a>(
     sys::close_all_but(&[sys::raw(context.ready)]);
     privileges.bounding_before = privileges.bounding;
     let p = &config.process;
-    let mut env = identity::Environment::new();
+    let mut env = environment::Environment::new();
     let envp = env.build(config.hostname, p.user, p.env, process);
     let mut cwd = CPath::new();
     let launch = Launch {
         name: process.arg(p.command),
         argv: process.argv_from(p.command),
         envp,
-        path: identity::command_path(p.env, process),
+        path: environment::command_path(p.env, process),
         take_terminal: context.take_terminal,
         user: p.user,
         cwd: Some(cwd.of(&[p.cwd]).map_err(fail("chdir", p.cwd))?),
@@ -100,14 +101,14 @@ fn create_and_start<'a>(
         sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&ready), &[0]);
     }
     let _ = sys::close_from(3);
-    identity::keep_only_kill(privileges.bounding).map_err(fail("capabilities", b""))?;
+    caps::keep_only_kill(privileges.bounding).map_err(fail("capabilities", b""))?;
     let supervisor = Supervisor { child, group: false, place: Place::NamespaceInit };
     Ok(supervisor.wait(&mut |sig| Some(sig)).exit_code())
 }
 
 /// Everything but COMMAND: namespaces, hostname, the bounding set, the root and its mounts.
 /// Returns COMMAND's privileges.
-fn create<'a>(config: &Config<'a>, context: &Context) -> Result<spawn::Privileges, Failure<'a>> {
+fn create<'a>(config: &Config<'a>, context: &Context) -> Result<caps::Privileges, Failure<'a>> {
     // Everything up to the root's network step runs while the host side makes the network
     // namespace (see sync.rs). The terminal is cloned first, while the init still shares
     // the host's mount namespace (rootfs::clone_console). unshare(2) moves only the init,
@@ -121,16 +122,16 @@ fn create<'a>(config: &Config<'a>, context: &Context) -> Result<spawn::Privilege
     // itself, which later keeps even less (keep_only_kill): each drop builds new
     // credentials. (Only the effective set matters for building the root, and that stays
     // whole.)
-    let shrink = |privileges: spawn::Privileges| {
-        spawn::shrink_bounding_set(!privileges.bounding).map_err(fail("capabilities", b""))
+    let shrink = |privileges: caps::Privileges| {
+        caps::shrink_bounding_set(!privileges.bounding).map_err(fail("capabilities", b""))
     };
-    let mut privileges = identity::privileges(&config.process, false);
+    let mut privileges = caps::privileges(&config.process, false);
     shrink(privileges)?;
     let join = context.network.map(|network| (network, context.parent));
     let entered = rootfs::enter(config, join, console.as_ref())?;
     drop(console);
     if entered == rootfs::Entered::Chrooted {
-        privileges = identity::privileges(&config.process, true);
+        privileges = caps::privileges(&config.process, true);
         shrink(privileges)?;
     }
     Ok(privileges)

@@ -22,10 +22,10 @@ use rustix::fs::{Mode, OFlags, open, stat};
 use rustix::io::Errno;
 
 use crate::args::RunSpec;
+use crate::caps;
 use crate::config::{Config, MountKind, Root};
 use crate::cpath::CPath;
 use crate::error::{Failure, fail};
-use crate::identity;
 use crate::rt::{Process, sys};
 use crate::spawn::{self, CallerSignals};
 
@@ -59,7 +59,7 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
 /// husk's to give, the root filesystem is a directory and every bind source exists.
 #[inline(never)] // out of the init's frame: see host::record
 fn check_input<'a>(config: &Config<'a>) -> Result<(), Failure<'a>> {
-    if let Some(name) = identity::missing_capability(config.process.caps_added) {
+    if let Some(name) = caps::missing_capability(config.process.caps_added) {
         return Err(Failure::new("cap-add", name, Errno::PERM));
     }
     let mut path = CPath::new();

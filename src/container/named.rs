@@ -10,7 +10,6 @@ use super::host::{self, Caller};
 use crate::args::RunSpec;
 use crate::config::{Config, Root};
 use crate::error::Failure;
-use crate::identity;
 use crate::out;
 use crate::registry::{self, Entry, Registry};
 use crate::rt::{Process, sys};
@@ -52,7 +51,7 @@ pub fn run(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerS
 #[inline(never)]
 pub fn record(entry: &Entry, config: &Config, process: &Process, init: i32) {
     let head = registry::Head {
-        confinement: identity::confinement(config),
+        confinement: crate::registry::Confinement::of(config),
         pid: init,
         start: crate::procfs::start_time(init).unwrap_or(0),
         created: sys::realtime_s(),
