@@ -9,7 +9,7 @@
 //! there): if husk exec dies, that helper dies with it and the container's init adopts
 //! COMMAND.
 
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags, open, openat};
 use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags, pidfd_open};
@@ -19,32 +19,28 @@ use crate::args::ExecSpec;
 use crate::caps;
 use crate::cpath::CPath;
 use crate::environment;
-use crate::out;
+use crate::error::{Failure, fail};
 use crate::pid1::{Place, Supervisor};
 use crate::registry::{Head, Registry};
 use crate::rt::{Process, sys};
 use crate::spawn::{self, CallerSignals, Launch};
-use crate::status;
 
 /// `husk exec`: returns the exit code to end with.
 #[inline(never)] // a role's own frame: see main.rs
 pub fn run(spec: &ExecSpec, process: &Process) -> u8 {
+    match join_and_run(spec, process) {
+        Ok(code) => code,
+        Err(failure) => failure.report(),
+    }
+}
+
+fn join_and_run<'a>(spec: &ExecSpec<'a>, process: &Process) -> Result<u8, Failure<'a>> {
     // Non-dumpable before anything of the container is touched, and so is every process
     // forked from here (the helper, and COMMAND until its execve): nothing inside may
     // ptrace them, write their memory, or open their /proc/PID/exe or /proc/PID/fd/N — the
     // runc CVE-2016-9962 and CVE-2019-5736 class (ptrace(2), "Ptrace access mode checking").
-    if let Err(e) = sys::make_non_dumpable() {
-        out::error("prctl", b"dumpable", e);
-        return status::FAILURE;
-    }
-    let (pidfd, head) = match find(spec.name, process) {
-        Ok(found) => found,
-        Err(e) => {
-            report_not_found(spec.name, e);
-            return status::FAILURE;
-        }
-    };
-    let confinement = head.confinement;
+    sys::make_non_dumpable().map_err(fail("prctl dumpable", b""))?;
+    let (pidfd, head) = find(spec.name, process).map_err(|e| not_found(spec.name, e))?;
     let signals = CallerSignals::take_over(process);
     let take_terminal = spawn::holds_terminal();
     // The container's cgroup, opened on the host side before we move into its namespaces.
@@ -54,70 +50,65 @@ pub fn run(spec: &ExecSpec, process: &Process) -> u8 {
     // close-on-exec, and before joining: the helper below lives in the container's PID
     // namespace and never execs. What is left is husk's own, the helper's to close.
     sys::close_all_but(&[sys::raw(Some(pidfd.as_fd())), sys::raw(cgroup.as_ref().map(AsFd::as_fd))]);
-    // setns(2) through the pidfd: all at once, atomically. The mount namespace's root and
-    // cwd become ours: the container's pivoted root.
-    // All but the cgroup namespace, which the helper below enters once it is in the
-    // container's cgroup: from inside that namespace, a process outside its root cannot be
-    // moved (cgroup_attach_permissions() refuses with ENOENT).
+    join(pidfd.as_fd(), head.confinement.own_network).map_err(fail("setns", spec.name))?;
+    // Who COMMAND is comes from the record of what the container was given; `-u` may only
+    // change the user, within the same bounding set.
+    let user = spec.user.unwrap_or(head.confinement.user);
+    let hostname = rustix::system::uname();
+    let mut env = environment::Environment::new();
+    let mut cwd = CPath::new();
+    let dir = spec.cwd.unwrap_or(b"/");
+    let launch = Launch {
+        name: process.arg(spec.command),
+        argv: process.argv_from(spec.command),
+        envp: env.build(hostname.nodename().to_bytes(), Some(user), &spec.env, process),
+        path: environment::command_path(&spec.env, process),
+        take_terminal,
+        user: Some(user),
+        cwd: Some(cwd.of(&[dir]).map_err(fail("chdir", dir))?),
+        caps: Some(caps::recorded_privileges(&head.confinement, user)),
+    };
+    let helper = start_helper(&launch, &signals, pidfd, cgroup).map_err(fail("clone", spec.name))?;
+    Ok(Supervisor { child: helper, group: false, place: Place::Subreaper }.wait(&mut Some).exit_code())
+}
+
+/// setns(2) through the pidfd: all at once, atomically. The mount namespace's root and cwd
+/// become ours: the container's pivoted root. All but the cgroup namespace, which the
+/// helper enters once it is in the container's cgroup: from inside that namespace, a
+/// process outside its root cannot be moved (cgroup_attach_permissions() refuses, ENOENT).
+fn join(init: BorrowedFd, own_network: bool) -> Result<(), Errno> {
     let mut kinds = ThreadNameSpaceType::MOUNT
         | ThreadNameSpaceType::HOST_NAME_AND_NIS_DOMAIN_NAME
         | ThreadNameSpaceType::INTER_PROCESS_COMMUNICATION
         | ThreadNameSpaceType::PROCESS_ID;
-    if confinement.own_network {
+    if own_network {
         kinds |= ThreadNameSpaceType::NETWORK;
     }
-    if let Err(e) = move_into_thread_name_spaces(pidfd.as_fd(), kinds) {
-        out::error("setns", spec.name, e);
-        return status::FAILURE;
+    move_into_thread_name_spaces(init, kinds)
+}
+
+/// COMMAND's parent lives in the container's PID namespace (see the module comment): a
+/// small husk there starts COMMAND, forwards to it and passes its status up, and dies with
+/// husk exec, leaving COMMAND to the container's init. It is cloned straight into the
+/// container's cgroup (CLONE_INTO_CGROUP), so it never runs outside the limits. Returns its
+/// pid; the descriptors are the helper's alone from here.
+fn start_helper(
+    launch: &Launch,
+    signals: &CallerSignals,
+    pidfd: OwnedFd,
+    cgroup: Option<OwnedFd>,
+) -> Result<i32, Errno> {
+    let helper = sys::clone(sys::Namespaces::NONE, cgroup.as_ref().map(AsFd::as_fd))?;
+    if helper != 0 {
+        return Ok(helper);
     }
-    // Who COMMAND is comes from the record of what the container was given; `-u` may only
-    // change the user, within the same bounding set.
-    let user = spec.user.unwrap_or(confinement.user);
-    let hostname = rustix::system::uname();
-    let mut env = environment::Environment::new();
-    let envp = env.build(hostname.nodename().to_bytes(), Some(user), &spec.env, process);
-    let mut cwd = CPath::new();
-    let cwd = match cwd.of(&[spec.cwd.unwrap_or(b"/")]) {
-        Ok(c) => c,
-        Err(e) => {
-            out::error("chdir", spec.cwd.unwrap_or(b"/"), e);
-            return status::FAILURE;
-        }
-    };
-    let launch = Launch {
-        name: process.arg(spec.command),
-        argv: process.argv_from(spec.command),
-        envp,
-        path: environment::command_path(&spec.env, process),
-        take_terminal,
-        user: Some(user),
-        cwd: Some(cwd),
-        caps: Some(caps::recorded_privileges(&confinement, user)),
-    };
-    // COMMAND's parent lives in the container's PID namespace (see the module comment): a
-    // small husk there starts COMMAND, forwards to it and passes its status up, and dies with
-    // husk exec, leaving COMMAND to the container's init. It is cloned straight into the
-    // container's cgroup (CLONE_INTO_CGROUP), so it never runs outside the limits.
-    let helper = match sys::clone(sys::Namespaces::NONE, cgroup.as_ref().map(AsFd::as_fd)) {
-        Ok(0) => {
-            let _ = sys::set_parent_death_signal(crate::signals::SIGKILL);
-            if let Err(e) = move_into_thread_name_spaces(pidfd.as_fd(), ThreadNameSpaceType::CONTROL_GROUP) {
-                out::error("setns", spec.name, e);
-                sys::exit(status::FAILURE);
-            }
-            // husk's own descriptors go too: from here on only stdio (and spawn's pipe).
-            let _ = sys::close_from(3);
-            sys::exit(help_command(&launch, &signals))
-        }
-        Ok(pid) => pid,
-        Err(e) => {
-            out::error("clone", spec.name, e);
-            return status::FAILURE;
-        }
-    };
-    drop(pidfd);
-    drop(cgroup);
-    Supervisor { child: helper, group: false, place: Place::Subreaper }.wait(&mut Some).exit_code()
+    let _ = sys::set_parent_death_signal(crate::signals::SIGKILL);
+    if let Err(e) = move_into_thread_name_spaces(pidfd.as_fd(), ThreadNameSpaceType::CONTROL_GROUP) {
+        sys::exit(Failure::new("setns cgroup", b"", e).report());
+    }
+    // husk's own descriptors go too: from here on only stdio (and spawn's pipe).
+    let _ = sys::close_from(3);
+    sys::exit(help_command(launch, signals))
 }
 
 /// The helper inside the container: cuts its bounding set to COMMAND's (once, for both:
@@ -125,30 +116,29 @@ pub fn run(spec: &ExecSpec, process: &Process) -> u8 {
 /// COMMAND of another uid), as the container's own init does, and passes COMMAND's status
 /// up.
 fn help_command(launch: &Launch, signals: &CallerSignals) -> u8 {
-    let bounding = launch.caps.map_or(crate::caps::ALL, |privileges| privileges.bounding);
+    let bounding = launch.caps.map_or(caps::ALL, |privileges| privileges.bounding);
     if let Err(e) = caps::shrink_bounding_set(!bounding) {
-        out::error("capabilities", b"exec", e);
-        return status::FAILURE;
+        return Failure::new("capabilities", b"", e).report();
     }
     let child = match spawn::spawn(launch, signals) {
         Ok(child) => child,
         Err(failure) => return failure.report(),
     };
     if let Err(e) = caps::keep_only_kill(bounding) {
-        out::error("capabilities", b"exec", e);
+        Failure::new("capabilities", b"", e).report();
         let _ = sys::kill(child, crate::signals::SIGKILL);
     }
     Supervisor { child, group: false, place: Place::Subreaper }.wait(&mut Some).exit_code()
 }
 
-/// Prints why the container `name` was not found or refused.
-pub fn report_not_found(name: &[u8], e: Errno) {
+/// Why the container `name` was not found or was refused.
+pub fn not_found(name: &[u8], e: Errno) -> Failure<'_> {
     let (step, hint) = match e {
         Errno::SRCH => ("container", "no running container has that name (husk ps)"),
         Errno::BADMSG => ("state", "its record does not parse: refused"),
         _ => ("container", ""),
     };
-    out::error_with_hint(step, name, e, hint);
+    Failure::new(step, name, e).with_hint(hint)
 }
 
 /// The live container `name`: its record's head, and a pidfd of its init that is certainly

@@ -37,7 +37,7 @@ pub fn ps(quiet: bool, process: &Process) -> u8 {
         let record = match state.record() {
             Ok(record) => record,
             Err(e) => {
-                crate::exec::report_not_found(name, e);
+                crate::exec::not_found(name, e).report();
                 code = status::FAILURE;
                 continue;
             }
@@ -107,7 +107,7 @@ pub fn kill(name: &[u8], signal: i32, process: &Process) -> u8 {
     match result {
         Ok(()) => 0,
         Err(e) => {
-            crate::exec::report_not_found(name, e);
+            crate::exec::not_found(name, e).report();
             status::FAILURE
         }
     }
