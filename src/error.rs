@@ -34,6 +34,11 @@ impl<'a> Failure<'a> {
     #[inline(never)]
     pub fn report(&self) -> u8 {
         crate::out::error_with_hint(self.step, self.path, self.errno, self.hint);
+        self.status()
+    }
+
+    /// The exit status this failure ends husk with.
+    pub fn status(&self) -> u8 {
         if self.step == EXEC { status::exec_failure_code(self.errno) } else { status::FAILURE }
     }
 }
@@ -52,9 +57,9 @@ mod tests {
 
     #[test]
     fn exec_failures_are_126_or_127_the_rest_125() {
-        assert_eq!(Failure::new(EXEC, b"x", Errno::NOENT).report(), 127);
-        assert_eq!(Failure::new(EXEC, b"x", Errno::ACCESS).report(), 126);
-        assert_eq!(Failure::new("mount", b"/x", Errno::NOENT).report(), 125);
+        assert_eq!(Failure::new(EXEC, b"x", Errno::NOENT).status(), 127);
+        assert_eq!(Failure::new(EXEC, b"x", Errno::ACCESS).status(), 126);
+        assert_eq!(Failure::new("mount", b"/x", Errno::NOENT).status(), 125);
         assert_eq!(
             fail("chdir", b"/w")(Errno::PERM).with_hint("h"),
             Failure { step: "chdir", path: b"/w", errno: Errno::PERM, hint: "h" }

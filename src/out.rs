@@ -41,17 +41,16 @@ impl Line {
     /// other UTF-8 text as they are.
     #[inline(never)]
     pub fn shown(&mut self, b: &[u8]) -> &mut Line {
-        for chunk in b.utf8_chunks() {
-            for c in chunk.valid().chars() {
-                let mut utf8 = [0u8; 4];
-                let encoded = c.encode_utf8(&mut utf8).as_bytes();
-                if c.is_control() || c == '\\' {
-                    encoded.iter().for_each(|&byte| self.escape(byte));
-                } else {
-                    self.bytes(encoded);
-                }
+        let mut i = 0;
+        while i < b.len() {
+            let n = printable_utf8(&b[i..]);
+            if n == 0 {
+                self.escape(b[i]);
+                i += 1;
+            } else {
+                self.bytes(&b[i..i + n]);
+                i += n;
             }
-            chunk.invalid().iter().for_each(|&byte| self.escape(byte));
         }
         self
     }
@@ -87,6 +86,31 @@ impl Line {
         let _ = self.buf.push(b'\n');
         crate::rt::sys::write_all(fd, &self.buf);
     }
+}
+
+/// The length of the character `b` starts with when it is one a terminal only prints:
+/// printable ASCII (not DEL, not a backslash, which `shown` doubles), or a well-formed
+/// UTF-8 sequence (no overlong form, no surrogate, at most U+10FFFF) that is not a C1
+/// control (U+0080-U+009F). 0 for anything else.
+fn printable_utf8(b: &[u8]) -> usize {
+    let lead = b[0];
+    let (len, min) = match lead {
+        0x20..=0x7e => return if lead == b'\\' { 0 } else { 1 },
+        0xc2..=0xdf => (2, 0xa0),
+        0xe0..=0xef => (3, 0x800),
+        0xf0..=0xf4 => (4, 0x1_0000),
+        _ => return 0,
+    };
+    let Some(tail) = b.get(1..len) else { return 0 };
+    let mut c = (lead as u32) & (0x7f >> len);
+    for &t in tail {
+        if t & 0xc0 != 0x80 {
+            return 0;
+        }
+        c = c << 6 | (t & 0x3f) as u32;
+    }
+    let surrogate = (0xd800..0xe000).contains(&c);
+    if c < min || c > 0x10_ffff || surrogate { 0 } else { len }
 }
 
 impl Default for Line {
@@ -262,10 +286,70 @@ mod tests {
         // C1 controls: raw (not UTF-8) and UTF-8-encoded (U+009B, CSI).
         assert_eq!(shown(b"\x9b31m \xc2\x9b31m"), "\\x9b31m \\xc2\\x9b31m");
         assert_eq!(shown(b"back\\slash \xff\xfe"), "back\\\\slash \\xff\\xfe");
+        // Four-byte UTF-8 passes; overlong forms, surrogates, past U+10FFFF and cut-off
+        // sequences are bytes, shown escaped.
+        assert_eq!(shown("\u{1f600}\u{a0}".as_bytes()), "\u{1f600}\u{a0}");
+        assert_eq!(shown(b"\xc0\xaf \xe0\x80\xaf"), "\\xc0\\xaf \\xe0\\x80\\xaf");
+        assert_eq!(shown(b"\xed\xa0\x80"), "\\xed\\xa0\\x80");
+        assert_eq!(shown(b"\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");
+        assert_eq!(shown(b"ok\xe2\x9c"), "ok\\xe2\\x9c");
+        // Every valid character agrees with core's decoder, the controls aside.
+        for c in ['\u{7e}', '\u{a1}', '\u{7ff}', '\u{800}', '\u{ffff}', '\u{10000}', '\u{10ffff}'] {
+            let mut utf8 = [0u8; 4];
+            let text = c.encode_utf8(&mut utf8);
+            assert_eq!(shown(text.as_bytes()), text.to_string(), "{c:?}");
+        }
         assert_eq!(
             fmt("exec", b"x\x1b[31m", Errno::NOENT),
             "husk: exec x\\x1b[31m: No such file or directory (ENOENT)"
         );
+    }
+
+    /// What `shown` must give, by core's UTF-8 decoder.
+    fn reference(b: &[u8]) -> String {
+        let mut out = String::new();
+        let escape = |out: &mut String, byte: u8| {
+            if byte == b'\\' { out.push_str("\\\\") } else { out.push_str(&format!("\\x{byte:02x}")) }
+        };
+        for chunk in b.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                if c.is_control() || c == '\\' {
+                    c.encode_utf8(&mut [0; 4]).bytes().for_each(|byte| escape(&mut out, byte));
+                } else {
+                    out.push(c);
+                }
+            }
+            chunk.invalid().iter().for_each(|&byte| escape(&mut out, byte));
+        }
+        out
+    }
+
+    #[test]
+    fn shown_agrees_with_cores_utf8_decoder() {
+        let shown = |b: &[u8]| {
+            let mut line = Line::new();
+            line.shown(b);
+            String::from_utf8(line.as_bytes().to_vec()).unwrap()
+        };
+        // Every one- and two-byte string, then pseudo-random longer ones.
+        for a in 0..=255u8 {
+            assert_eq!(shown(&[a]), reference(&[a]), "{a:#x}");
+            for b in 0..=255u8 {
+                assert_eq!(shown(&[a, b]), reference(&[a, b]), "{a:#x} {b:#x}");
+            }
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            let mut bytes = [0u8; 6];
+            for byte in &mut bytes {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Mostly the bytes that make multi-byte sequences.
+                *byte = if x & 3 == 0 { x as u8 } else { 0x80 | (x >> 8) as u8 & 0x7f };
+            }
+            assert_eq!(shown(&bytes), reference(&bytes), "{bytes:x?}");
+        }
     }
 
     #[test]

@@ -31,20 +31,17 @@ pub struct Entry {
 
 impl Registry {
     /// `/run/husk` for root, `$XDG_RUNTIME_DIR/husk` for anyone else (made when `create`).
+    /// A failure names the directory it is in (`/run` or `$XDG_RUNTIME_DIR`).
     pub fn open(process: &Process, create: bool) -> Result<Registry, Failure<'static>> {
-        let mut path = CPath::new();
-        let (shown, base) = if rustix::process::geteuid().is_root() {
-            (&b"/run/husk"[..], path.of(&[b"/run/husk"]))
+        let runtime = if rustix::process::geteuid().is_root() {
+            &b"/run"[..]
         } else {
-            let no_dir = Failure::new("state", b"", Errno::NOENT).with_hint("XDG_RUNTIME_DIR is not set");
-            let runtime = process.getenv(b"XDG_RUNTIME_DIR").ok_or(no_dir)?;
-            (runtime, path.of(&[runtime, b"/husk"]))
+            let unset = Failure::new("state $XDG_RUNTIME_DIR", b"", Errno::NOENT).with_hint("it is not set");
+            process.getenv(b"XDG_RUNTIME_DIR").ok_or(unset)?
         };
-        let failed = |e: Errno| {
-            let hint = if shown == b"/run/husk" { "" } else { "(its husk directory)" };
-            Failure::new("state", shown, e).with_hint(hint)
-        };
-        let base = base.map_err(failed)?;
+        let mut path = CPath::new();
+        let failed = |e| Failure::new("registry in", runtime, e);
+        let base = path.of(&[runtime, b"/husk"]).map_err(failed)?;
         if create {
             match rustix::fs::mkdir(base, Mode::from_raw_mode(0o700)) {
                 Ok(()) | Err(Errno::EXIST) => {}
