@@ -28,11 +28,13 @@ impl Argv<'static> for crate::rt::Process {
     }
 }
 
+mod init;
 mod manage;
 mod run;
 
 use crate::text::{basename, parse_decimal};
 
+pub use init::InitSpec;
 pub use manage::{ExecSpec, MAX_NAME, valid_name};
 pub use run::{MAX_ENV, MAX_VOLUMES, Net, RunSpec, Volume, VolumeKind};
 
@@ -61,20 +63,6 @@ pub enum Topic {
     Ps,
     Kill,
     Logs,
-}
-
-/// `husk init [OPTIONS] [--] COMMAND [ARG]...`
-#[derive(Debug, PartialEq, Eq, Default)]
-pub struct InitSpec {
-    /// `-g`: forward signals to COMMAND's process group instead of COMMAND alone.
-    pub process_group: bool,
-    /// `--grace SECONDS`: after COMMAND exits, SIGTERM the rest, wait this long, SIGKILL.
-    pub grace_ms: Option<u64>,
-    /// `-p SIGNAL`: the signal to receive when husk's parent dies.
-    pub parent_death: Option<i32>,
-    /// Index in argv where COMMAND starts; `None` runs the default command (`/bin/sh`),
-    /// which only happens when husk was started under the name `init`.
-    pub command: Option<usize>,
 }
 
 /// A usage mistake: printed as one line, exit 125.
@@ -140,7 +128,7 @@ pub fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A) -> Result<Command<'a>, UsageErr
     // Started as `init` (e.g. /sbin/init or /init): the arguments are `husk init`'s, and
     // with no COMMAND the default shell runs, as the kernel's init or a container's.
     if argv.count() > 0 && basename(argv.get(0)) == b"init" {
-        return parse_init(argv, 1, true);
+        return init::parse(argv, 1, true);
     }
     if argv.count() < 2 {
         return Err(UsageError::NoSubcommand);
@@ -160,7 +148,7 @@ pub fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A) -> Result<Command<'a>, UsageErr
         return lookup(&SUBCOMMANDS, name).map(Command::Help).ok_or(UsageError::UnknownSubcommand(name));
     }
     match lookup(&SUBCOMMANDS, first) {
-        Some(Topic::Init) => parse_init(argv, 2, false),
+        Some(Topic::Init) => init::parse(argv, 2, false),
         Some(Topic::Run) => run::parse(argv, 2),
         Some(Topic::Exec) => manage::parse_exec(argv, 2),
         Some(Topic::Ps) => manage::parse_other(argv, "ps", 2),
@@ -191,74 +179,6 @@ const SUBCOMMANDS: [(&[u8], Topic); 6] = [
 pub(crate) fn lookup<T: Copy>(table: &[(&[u8], T)], name: &[u8]) -> Option<T> {
     table.iter().find(|(n, _)| *n == name).map(|&(_, value)| value)
 }
-
-fn parse_init<'a, A: Argv<'a> + ?Sized>(
-    argv: &A,
-    mut i: usize,
-    started_as_init: bool,
-) -> Result<Command<'a>, UsageError<'a>> {
-    const SUB: &str = "init";
-    let mut spec = InitSpec::default();
-    while let Some((arg, option, inline)) = next_option(argv, &mut i) {
-        if is_help(option) {
-            return Ok(Command::Help(Topic::Init));
-        }
-        let Some(opt) = lookup(&INIT_OPTIONS, option) else {
-            return Err(UsageError::UnknownOption { sub: SUB, option: arg });
-        };
-        match opt {
-            InitOpt::ProcessGroup => spec.process_group = true,
-            // tini's flag; husk always becomes a subreaper when it is not PID 1.
-            InitOpt::Subreaper => {}
-            InitOpt::ParentDeath | InitOpt::Grace => {
-                let (value, _) = option_value(argv, &mut i, inline, SUB, option)?;
-                if opt == InitOpt::Grace {
-                    let ms = parse_seconds_ms(value).ok_or(UsageError::BadValue {
-                        sub: SUB,
-                        option,
-                        value,
-                        expected: "seconds, like 5 or 0.5",
-                    })?;
-                    spec.grace_ms = Some(ms);
-                } else {
-                    let sig = crate::signals::parse(value).ok_or(UsageError::BadValue {
-                        sub: SUB,
-                        option,
-                        value,
-                        expected: "a signal, like TERM, 15 or RTMIN+1",
-                    })?;
-                    spec.parent_death = Some(sig);
-                }
-            }
-        }
-        i += 1;
-    }
-    if i < argv.count() {
-        spec.command = Some(i);
-    } else if !started_as_init {
-        return Err(UsageError::MissingCommand { sub: SUB });
-    }
-    Ok(Command::Init(spec))
-}
-
-/// `husk init`'s options.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum InitOpt {
-    ProcessGroup,
-    Subreaper,
-    ParentDeath,
-    Grace,
-}
-
-/// `husk init`'s options but `-h`, `--help`.
-const INIT_OPTIONS: [(&[u8], InitOpt); 6] = [
-    (b"-g", InitOpt::ProcessGroup),
-    (b"--process-group", InitOpt::ProcessGroup),
-    (b"-s", InitOpt::Subreaper),
-    (b"-p", InitOpt::ParentDeath),
-    (b"--parent-death-signal", InitOpt::ParentDeath),
-    (b"--grace", InitOpt::Grace),
-];
 
 /// An option argument as (the whole argument, the option, its inline `=value`).
 pub(crate) type OptionArg<'a> = (&'a [u8], &'a [u8], Option<&'a [u8]>);
@@ -337,13 +257,6 @@ pub(crate) mod tests {
         parse(v)
     }
 
-    fn init(args: &[&str]) -> InitSpec {
-        match p(args) {
-            Ok(Command::Init(spec)) => spec,
-            other => panic!("{args:?} gave {other:?}"),
-        }
-    }
-
     #[test]
     fn top_level() {
         assert_eq!(p(&["husk"]), Err(UsageError::NoSubcommand));
@@ -356,78 +269,6 @@ pub(crate) mod tests {
         assert_eq!(p(&["husk", "-V"]), Ok(Command::Version));
         assert_eq!(p(&["husk", "frobnicate"]), Err(UsageError::UnknownSubcommand(b"frobnicate")));
         assert_eq!(p(&["husk", "--bogus"]), Err(UsageError::UnknownSubcommand(b"--bogus")));
-    }
-
-    #[test]
-    fn init_command_index() {
-        assert_eq!(init(&["husk", "init", "true"]).command, Some(2));
-        assert_eq!(init(&["husk", "init", "--", "true"]).command, Some(3));
-        assert_eq!(init(&["husk", "init", "-g", "--", "true", "-g"]).command, Some(4));
-        // A command literally named -h works after --
-        assert_eq!(init(&["husk", "init", "--", "-h"]).command, Some(3));
-        // options stop at the first non-option: COMMAND's own flags are its own
-        let s = init(&["husk", "init", "sh", "-c", "exit 3"]);
-        assert_eq!(s.command, Some(2));
-        assert!(!s.process_group);
-        // "-" alone is a command name, not an option
-        assert_eq!(init(&["husk", "init", "-"]).command, Some(2));
-    }
-
-    #[test]
-    fn init_options() {
-        let s = init(&["husk", "init", "-g", "-s", "-p", "SIGUSR1", "--grace", "2.5", "x"]);
-        assert_eq!(
-            s,
-            InitSpec { process_group: true, grace_ms: Some(2500), parent_death: Some(10), command: Some(8) }
-        );
-        let s = init(&["husk", "init", "--grace=0", "--parent-death-signal=KILL", "x"]);
-        assert_eq!(s.grace_ms, Some(0));
-        assert_eq!(s.parent_death, Some(9));
-        assert_eq!(p(&["husk", "init", "--help"]), Ok(Command::Help(Topic::Init)));
-        assert_eq!(p(&["husk", "init", "-h", "x"]), Ok(Command::Help(Topic::Init)));
-    }
-
-    #[test]
-    fn init_errors() {
-        assert_eq!(p(&["husk", "init"]), Err(UsageError::MissingCommand { sub: "init" }));
-        assert_eq!(p(&["husk", "init", "--"]), Err(UsageError::MissingCommand { sub: "init" }));
-        assert_eq!(p(&["husk", "init", "-g"]), Err(UsageError::MissingCommand { sub: "init" }));
-        assert_eq!(
-            p(&["husk", "init", "--bogus", "x"]),
-            Err(UsageError::UnknownOption { sub: "init", option: b"--bogus" })
-        );
-        assert_eq!(
-            p(&["husk", "init", "-x", "x"]),
-            Err(UsageError::UnknownOption { sub: "init", option: b"-x" })
-        );
-        assert_eq!(p(&["husk", "init", "-p"]), Err(UsageError::MissingValue { sub: "init", option: b"-p" }));
-        assert_eq!(
-            p(&["husk", "init", "--grace"]),
-            Err(UsageError::MissingValue { sub: "init", option: b"--grace" })
-        );
-        assert!(matches!(
-            p(&["husk", "init", "-p", "NOPE", "x"]),
-            Err(UsageError::BadValue { option: b"-p", value: b"NOPE", .. })
-        ));
-        assert!(matches!(
-            p(&["husk", "init", "--grace=abc", "x"]),
-            Err(UsageError::BadValue { option: b"--grace", value: b"abc", .. })
-        ));
-        assert!(matches!(
-            p(&["husk", "init", "--grace", "-1", "x"]),
-            Err(UsageError::BadValue { value: b"-1", .. })
-        ));
-    }
-
-    #[test]
-    fn started_as_init() {
-        // The kernel runs /init with the words after `--` as argv[1..].
-        assert_eq!(init(&["/init"]).command, None);
-        assert_eq!(init(&["/sbin/init", "sh", "-c", "echo hi"]).command, Some(1));
-        assert_eq!(init(&["init", "--grace", "1", "--", "x"]).command, Some(4));
-        // A different name is not init.
-        assert_eq!(p(&["/bin/husk"]), Err(UsageError::NoSubcommand));
-        assert_eq!(p(&["/bin/initx", "init", "x"]).map(|_| ()), Ok(()));
     }
 
     #[test]

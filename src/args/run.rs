@@ -47,6 +47,9 @@ pub struct RunSpec<'a> {
     pub name: Option<&'a [u8]>,
     /// `-d`, `--detach`: return once COMMAND runs; output goes to the container's log.
     pub detach: bool,
+    /// `--rm`: remove the container's record and log when it ends (a detached container's
+    /// otherwise stay, listed as exited, until `husk rm`).
+    pub remove: bool,
     /// `--log-size SIZE`: the most a detached container's log keeps (its last bytes).
     pub log_size: Option<u64>,
     /// Index in argv where COMMAND starts.
@@ -160,6 +163,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
         stats: false,
         name: None,
         detach: false,
+        remove: false,
         log_size: None,
         command: 0,
     };
@@ -175,6 +179,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
             Opt::ReadOnly => spec.read_only = true,
             Opt::Stats => spec.stats = true,
             Opt::Detach => spec.detach = true,
+            Opt::Remove => spec.remove = true,
             _ => {
                 let (value, at) = option_value(argv, &mut i, inline, SUB, option)?;
                 set(&mut spec, opt, value, at, inline.is_some())
@@ -205,6 +210,7 @@ pub(super) enum Opt {
     ReadOnly,
     Stats,
     Detach,
+    Remove,
     Rootfs,
     Bind,
     RoBind,
@@ -228,11 +234,12 @@ pub(super) enum Opt {
 
 /// `-h` and `--help` are not here: every subcommand takes them (`is_help`). `husk exec` takes
 /// `-e`, `-w` and `-u` from this table too.
-pub(super) const OPTIONS: [(&[u8], Opt); 27] = [
+pub(super) const OPTIONS: [(&[u8], Opt); 28] = [
     (b"--read-only", Opt::ReadOnly),
     (b"--stats", Opt::Stats),
     (b"-d", Opt::Detach),
     (b"--detach", Opt::Detach),
+    (b"--rm", Opt::Remove),
     (b"--rootfs", Opt::Rootfs),
     (b"--bind", Opt::Bind),
     (b"--ro-bind", Opt::RoBind),
@@ -336,7 +343,7 @@ fn set<'a>(
                 .ok_or(bad("none or host"))?;
         }
         // Flags, handled by the caller.
-        Opt::ReadOnly | Opt::Stats | Opt::Detach => {}
+        Opt::ReadOnly | Opt::Stats | Opt::Detach | Opt::Remove => {}
     }
     Ok(())
 }
@@ -506,7 +513,8 @@ mod tests {
         assert_eq!(s.cgroup_parent, Some(&b"/a/b"[..]));
         assert!(s.stats);
         let s = run(&["husk", "run", "--name", "web-1", "-d", "x"]);
-        assert_eq!((s.name, s.detach), (Some(&b"web-1"[..]), true));
+        assert_eq!((s.name, s.detach, s.remove), (Some(&b"web-1"[..]), true, false));
+        assert!(run(&["husk", "run", "--rm", "--name", "a", "-d", "x"]).remove);
     }
 
     /// The mounts of the config as (kind, source, dest) text, in order.
