@@ -86,6 +86,8 @@ pub struct Privileges {
     pub granted: u64,
     /// Install husk's default seccomp filter (src/seccomp.rs) last before execve.
     pub seccomp: bool,
+    /// Set no_new_privs (the default): no setuid or file-capability binary adds privileges.
+    pub no_new_privs: bool,
 }
 
 /// The first capability asked for by name with `--cap-add` that husk itself does not hold
@@ -108,9 +110,15 @@ pub fn privileges(process: &crate::config::Process, chrooted: bool) -> Privilege
     if chrooted {
         bounding &= !SYS_CHROOT;
     }
-    let root = process.user.is_none_or(|(uid, _)| uid == 0);
+    let root = crate::config::Identity::is_root(process.user);
     let granted = if root { bounding } else { bounding & process.caps_added };
-    Privileges { bounding, bounding_before: ALL, granted, seccomp: process.seccomp }
+    Privileges {
+        bounding,
+        bounding_before: ALL,
+        granted,
+        seccomp: process.seccomp,
+        no_new_privs: process.no_new_privs,
+    }
 }
 
 /// The privileges of a process `husk exec` starts as `user` in a container confined as
@@ -119,7 +127,13 @@ pub fn privileges(process: &crate::config::Process, chrooted: bool) -> Privilege
 pub fn recorded_privileges(confinement: &crate::registry::Confinement, user: (u32, u32)) -> Privileges {
     let bounding = confinement.bounding;
     let granted = if user.0 == 0 { bounding } else { bounding & confinement.added };
-    Privileges { bounding, bounding_before: bounding, granted, seccomp: confinement.seccomp }
+    Privileges {
+        bounding,
+        bounding_before: bounding,
+        granted,
+        seccomp: confinement.seccomp,
+        no_new_privs: true,
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -160,8 +174,21 @@ pub(crate) fn grant(privileges: Privileges, non_root: bool) -> Result<(), Errno>
             )?;
         }
     }
-    rustix::thread::set_no_new_privs(true)?;
-    if privileges.seccomp {
+    if privileges.no_new_privs {
+        rustix::thread::set_no_new_privs(true)?;
+        if privileges.seccomp {
+            sys::seccomp_filter(&crate::seccomp::program())?;
+        }
+    }
+    Ok(())
+}
+
+/// Without no_new_privs, installing a seccomp filter needs CAP_SYS_ADMIN (seccomp(2)), which
+/// COMMAND will not hold: so the filter goes on first, while the process about to become
+/// COMMAND still has every capability (as runc does). Nothing after it is a call the filter
+/// refuses (prctl, capset, setgroups, setres[ug]id, chdir, execve).
+pub(crate) fn filter_before_identity(privileges: Privileges) -> Result<(), Errno> {
+    if privileges.seccomp && !privileges.no_new_privs {
         sys::seccomp_filter(&crate::seccomp::program())?;
     }
     Ok(())

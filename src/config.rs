@@ -63,8 +63,9 @@ pub enum MountKind {
     /// The minimal /dev: a small tmpfs with husk's own device nodes, the terminal as
     /// /dev/console, a new devpts, /dev/shm and the usual links.
     Dev,
-    /// A fresh tmpfs with this mode.
-    Tmpfs { mode: u16 },
+    /// A fresh tmpfs with this mode, at most `size` bytes (0: the kernel's default, half of
+    /// RAM).
+    Tmpfs { mode: u16, size: u64 },
     /// A read-only sysfs, masked. It shows the network namespace of whoever mounts it, so it
     /// is made once the container's network namespace is joined.
     Sysfs,
@@ -107,18 +108,57 @@ pub enum Namespace {
 pub struct Process<'a> {
     /// argv index where COMMAND starts; its tail is execve's argv as it is.
     pub command: usize,
-    /// argv indices of `KEY=VALUE` entries added to the clean environment.
-    pub env: &'a [usize],
+    /// `KEY=VALUE` (or `KEY`: the caller's value) entries in argv, added to the clean
+    /// environment after the `--env-file` ones.
+    pub env: &'a [EnvArg],
+    /// Entries read from `--env-file`s (on the host, before anything is built).
+    pub env_files: &'a [&'static core::ffi::CStr],
     pub cwd: &'a [u8],
-    /// UID:GID with no supplementary groups; None: husk's own identity (root).
-    pub user: Option<(u32, u32)>,
+    /// Who COMMAND runs as, resolved in the container's /etc/passwd and /etc/group (see
+    /// users.rs); None: husk's own identity (root).
+    pub user: Option<&'a Identity>,
     /// Added to and dropped from Docker's default capabilities (`caps::resolve`).
     pub caps_added: u64,
     pub caps_dropped: u64,
-    /// Always on: no setuid or file-capability binary adds privileges.
+    /// No setuid or file-capability binary adds privileges (the default; off only when asked
+    /// with `--security-opt no-new-privileges=false`).
     pub no_new_privs: bool,
     /// husk's default seccomp filter, or none.
     pub seccomp: bool,
+}
+
+/// One environment entry in argv: argument `index`, after the option's `=` when given
+/// inline (`--env=KEY=VALUE`). Kept as a place in argv, not a copy: the argument is already a
+/// NUL-terminated string that execve can take as it is.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub struct EnvArg {
+    pub index: u32,
+    pub inline: bool,
+}
+
+/// A user and its groups, as COMMAND will have them.
+#[derive(Debug, PartialEq, Eq, Clone)]
+pub struct Identity {
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups (the groups of /etc/group that list the user by name).
+    pub groups: heapless::Vec<u32, MAX_GROUPS>,
+    /// HOME from /etc/passwd; empty: `/` (or `/root` for root).
+    pub home: heapless::Vec<u8, 256>,
+}
+
+/// The most supplementary groups COMMAND may have (more in /etc/group: the first ones).
+pub const MAX_GROUPS: usize = 32;
+
+impl Identity {
+    /// `uid:gid` and nothing else.
+    pub fn ids(uid: u32, gid: u32) -> Identity {
+        Identity { uid, gid, groups: heapless::Vec::new(), home: heapless::Vec::new() }
+    }
+
+    pub fn is_root(user: Option<&Identity>) -> bool {
+        user.is_none_or(|u| u.uid == 0)
+    }
 }
 
 /// The container's own cgroup.

@@ -1,23 +1,44 @@
-//! COMMAND's environment, in `husk run` and `husk exec` alike: the clean start, `-e`, and the
-//! PATH COMMAND is looked up with. (Its capabilities are caps.rs's.)
+//! COMMAND's environment, in `husk run` and `husk exec` alike: the clean start, the
+//! `--env-file` entries, `-e`, and the PATH COMMAND is looked up with. (Its capabilities are
+//! caps.rs's.) Also `--env-file` itself: read on the host before anything is built.
 
 use core::ffi::CStr;
 
-use crate::args::MAX_ENV;
+use crate::args::{MAX_ENV, MAX_ENV_FILES};
+use crate::config::{EnvArg, Identity};
 use crate::rt::Process;
 use crate::spawn;
 
+/// The most entries all `--env-file`s together may give.
+pub const MAX_FILE_ENTRIES: usize = 256;
+
 /// COMMAND's environment: a clean start (PATH, HOME, HOSTNAME, and TERM when the host has
-/// it), then each `-e KEY=VALUE` in order, a later one replacing an earlier one of the
-/// same KEY.
+/// it), then the `--env-file` entries, then each `-e`, in order; a later entry of a KEY
+/// replaces an earlier one (Docker's order: the files, then `-e`).
 pub struct Environment {
-    pointers: crate::rt::CStrSlots<{ MAX_ENV + 5 }>,
-    hostname: [u8; 80],
+    /// None only if taken already, which one build per process never does: then COMMAND
+    /// gets an empty environment rather than anything of husk's.
+    storage: Option<&'static mut Storage>,
+    empty: crate::rt::CStrSlots<1>,
 }
+
+/// Where the environment is built: in zero-filled data, not on the stack, so the room kept
+/// for env files costs nothing when there are none (see `Reserved`).
+struct Storage {
+    pointers: crate::rt::CStrSlots<{ MAX_FILE_ENTRIES + MAX_ENV + 5 }>,
+    hostname: [u8; 80],
+    home: [u8; 262],
+}
+
+static STORAGE: crate::rt::Reserved<Storage> = crate::rt::Reserved::new(Storage {
+    pointers: crate::rt::CStrSlots::new(),
+    hostname: [0; 80],
+    home: [0; 262],
+});
 
 impl Environment {
     pub fn new() -> Environment {
-        Environment { pointers: crate::rt::CStrSlots::new(), hostname: [0; 80] }
+        Environment { storage: STORAGE.take(), empty: crate::rt::CStrSlots::new() }
     }
 }
 
@@ -27,57 +48,152 @@ impl Default for Environment {
     }
 }
 
+/// `prefix` + `value` + NUL in `buf` (which must have room: the callers size it).
+fn entry<'b>(buf: &'b mut [u8], prefix: &[u8], value: &[u8]) -> Option<&'b CStr> {
+    let end = prefix.len() + value.len();
+    buf[..prefix.len()].copy_from_slice(prefix);
+    buf[prefix.len()..end].copy_from_slice(value);
+    buf[end] = 0;
+    // None only for a value with a NUL inside, which neither argv nor a file line can hold.
+    crate::rt::c_str(&buf[..=end])
+}
+
 impl Environment {
     /// Fills the pointer array and returns it NULL-terminated for execve.
-    /// `env` holds argv indices of `KEY=VALUE` entries.
     pub fn build(
         &mut self,
         hostname: &[u8],
-        user: Option<(u32, u32)>,
-        env: &[usize],
+        user: Option<&Identity>,
+        env: &[EnvArg],
+        files: &[&'static CStr],
         process: &Process,
     ) -> crate::rt::CStrArray<'_> {
-        let user_entries = || env.iter().map(|&i| process.arg(i).to_bytes());
-        let overridden = |entry: &CStr| user_entries().any(|e| key(e) == key(entry.to_bytes()));
-        // HOSTNAME=<name>, NUL-terminated in our own buffer.
-        let prefix = b"HOSTNAME=";
-        let end = prefix.len() + hostname.len();
-        self.hostname[..prefix.len()].copy_from_slice(prefix);
-        self.hostname[prefix.len()..end].copy_from_slice(hostname);
-        self.hostname[end] = 0;
-        // None only for a name with a NUL inside, which neither argv nor uname can hold.
-        let hostname = crate::rt::c_str(&self.hostname[..=end]);
-        let home: &CStr = if user.is_none_or(|(uid, _)| uid == 0) { c"HOME=/root" } else { c"HOME=/" };
+        let Some(storage) = self.storage.as_deref_mut() else { return self.empty.writer().finish() };
+        let hostname = entry(&mut storage.hostname, b"HOSTNAME=", hostname);
+        let home: &[u8] = match user {
+            Some(u) if !u.home.is_empty() => &u.home,
+            _ if Identity::is_root(user) => b"/root",
+            _ => b"/",
+        };
+        let home = entry(&mut storage.home, b"HOME=", home);
         let term = process.envp().iter().find(|e| e.to_bytes().starts_with(b"TERM="));
-        let defaults = [Some(spawn::DEFAULT_PATH_ENV), Some(home), hostname, term];
-        let mut pointers = self.pointers.writer();
-        for entry in defaults.into_iter().flatten() {
-            if !overridden(entry) {
+        // Everything in order; an entry is skipped when a later one has its KEY.
+        let defaults = [Some(spawn::DEFAULT_PATH_ENV), home, hostname, term];
+        let all = || {
+            let args = env.iter().map(|&arg| resolve(arg, process));
+            defaults.into_iter().chain(files.iter().map(|&f| Some(f))).chain(args).flatten()
+        };
+        let mut pointers = storage.pointers.writer();
+        for (k, entry) in all().enumerate() {
+            if !all().skip(k + 1).any(|later| key(later.to_bytes()) == key(entry.to_bytes())) {
                 pointers.push(entry);
             }
-        }
-        for (k, &i) in env.iter().enumerate() {
-            let entry = process.arg(i);
-            // A later -e of the same key wins.
-            if env.iter().skip(k + 1).any(|&j| key(process.arg(j).to_bytes()) == key(entry.to_bytes())) {
-                continue;
-            }
-            pointers.push(entry);
         }
         pointers.finish()
     }
 }
 
-/// The PATH COMMAND will have, to look COMMAND up with: the last `-e PATH=`, or the default.
-pub fn command_path(env: &[usize], process: &Process) -> &'static [u8] {
-    env.iter()
-        .rev()
-        .find_map(|&i| process.arg(i).to_bytes().strip_prefix(b"PATH="))
-        .unwrap_or(spawn::DEFAULT_PATH)
+/// The `KEY=VALUE` an `-e` stands for: its argument (after `--env=` when inline), or for
+/// `-e KEY` the caller's entry of KEY (none when the caller has none, as in Docker).
+fn resolve(arg: EnvArg, process: &Process) -> Option<&'static CStr> {
+    let whole = process.arg(arg.index as usize);
+    let bytes = whole.to_bytes_with_nul();
+    let text = match arg.inline {
+        true => &bytes[bytes.iter().position(|&b| b == b'=')? + 1..],
+        false => bytes,
+    };
+    let named = &text[..text.len() - 1];
+    if crate::text::has_byte(named, b'=') {
+        return CStr::from_bytes_with_nul(text).ok();
+    }
+    process.envp().iter().find(|e| key(e.to_bytes()) == named)
+}
+
+/// The PATH COMMAND will have, to look COMMAND up with: the last `-e PATH=` or env file's
+/// PATH, or the default.
+pub fn command_path(env: &[EnvArg], files: &[&'static CStr], process: &Process) -> &'static [u8] {
+    let args = env.iter().rev().filter_map(|&arg| resolve(arg, process));
+    let files = files.iter().rev().copied();
+    args.chain(files).find_map(|e| e.to_bytes().strip_prefix(b"PATH=")).unwrap_or(spawn::DEFAULT_PATH)
 }
 
 /// The KEY of `KEY=VALUE`.
 fn key(entry: &[u8]) -> &[u8] {
-    let entry = entry.strip_suffix(b"\0").unwrap_or(entry);
     &entry[..entry.iter().position(|&b| b == b'=').unwrap_or(entry.len())]
+}
+
+/// The entries of `--env-file`s (in zero-filled data, like `Storage`).
+static FILE_ENTRIES: crate::rt::Reserved<heapless::Vec<&'static CStr, MAX_FILE_ENTRIES>> =
+    crate::rt::Reserved::new(heapless::Vec::new());
+
+/// Reads each `--env-file` as Docker does: a line is `KEY=VALUE` (taken as it is, no quotes
+/// removed) or `KEY` (the caller's value, if it has one); blank lines and `#` comments are
+/// skipped. A missing file, a line without a KEY, or more entries than there is room for:
+/// the failure, before anything is built.
+pub fn read_files<'a>(
+    paths: &heapless::Vec<&'a [u8], MAX_ENV_FILES>,
+    process: &Process,
+) -> crate::error::Result<'a, &'static [&'static CStr]> {
+    if paths.is_empty() {
+        return Ok(&[]);
+    }
+    read_all(paths, process)
+}
+
+/// read_files's work, out of line: its path buffer is on the stack only when there are
+/// files (a frame's pages stay resident once touched).
+#[inline(never)]
+fn read_all<'a>(
+    paths: &heapless::Vec<&'a [u8], MAX_ENV_FILES>,
+    process: &Process,
+) -> crate::error::Result<'a, &'static [&'static CStr]> {
+    use crate::error::{Failure, fail};
+    use rustix::io::Errno;
+    let out = FILE_ENTRIES.take().ok_or(Failure::new("env-file", b"", Errno::BUSY))?;
+    let mut path = crate::cpath::CPath::new();
+    for &file in paths {
+        let bad = |hint| Failure::new("env-file", file, Errno::INVAL).with_hint(hint);
+        let c = path.of(&[file]).map_err(fail("env-file", file))?;
+        // Read whole into memory of its own that is never freed (COMMAND's environment points
+        // into it), with a NUL after the last byte.
+        let text = crate::rt::sys::read_whole(c, MAX_FILE).map_err(fail("env-file", file))?;
+        if text[..text.len() - 1].contains(&0) {
+            return Err(bad("a NUL byte in the file"));
+        }
+        // Each line's end becomes its NUL, in place: the lines are then C strings as they are.
+        for b in text.iter_mut().filter(|b| **b == b'\n' || **b == b'\r') {
+            *b = 0;
+        }
+        let text: &'static [u8] = text;
+        let mut start = 0;
+        while start < text.len() {
+            let end = start + text[start..].iter().position(|&b| b == 0).unwrap_or(text.len() - start);
+            let line = &text[start..end];
+            let trimmed = line.trim_ascii_start();
+            let name = key(trimmed);
+            let found = if trimmed.is_empty() || trimmed.starts_with(b"#") {
+                None
+            } else if name.is_empty() || name.iter().any(u8::is_ascii_whitespace) {
+                return Err(bad("a line is not KEY=VALUE or KEY"));
+            } else if has_value(trimmed) {
+                CStr::from_bytes_until_nul(&text[end - trimmed.len()..]).ok()
+            } else {
+                process.envp().iter().find(|e| key(e.to_bytes()) == name)
+            };
+            if let Some(entry) = found {
+                out.push(entry).map_err(|_| {
+                    Failure::new("env-file", file, Errno::TOOBIG).with_hint("at most 256 entries in all")
+                })?;
+            }
+            start = end + 1;
+        }
+    }
+    Ok(out)
+}
+
+/// The biggest `--env-file` read.
+const MAX_FILE: usize = 1 << 20;
+
+fn has_value(entry: &[u8]) -> bool {
+    crate::text::has_byte(entry, b'=')
 }

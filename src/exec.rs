@@ -17,6 +17,7 @@ use rustix::thread::{ThreadNameSpaceType, move_into_thread_name_spaces};
 
 use crate::args::ExecSpec;
 use crate::caps;
+use crate::config::Identity;
 use crate::cpath::CPath;
 use crate::environment;
 use crate::error::{Failure, fail};
@@ -61,10 +62,17 @@ fn join_and_run<'a>(spec: &ExecSpec<'a>, process: &Process) -> Result<u8, Failur
     let launch = Launch {
         name: process.arg(spec.command),
         argv: process.argv_from(spec.command),
-        envp: env.build(hostname.nodename().to_bytes(), Some(user), &spec.env, process),
-        path: environment::command_path(&spec.env, process),
+        envp: env.build(
+            hostname.nodename().to_bytes(),
+            Some(&Identity::ids(user.0, user.1)),
+            &spec.env,
+            &[],
+            process,
+        ),
+        path: environment::command_path(&spec.env, &[], process),
         take_terminal,
         user: Some(user),
+        groups: &[],
         cwd: Some(cwd.of(&[dir]).map_err(fail("chdir", dir))?),
         caps: Some(caps::recorded_privileges(&head.confinement, user)),
     };

@@ -34,20 +34,48 @@ Kernel command line: -- COMMAND...; husk.exit=poweroff|reboot|halt|qemu.
 
 const RUN: &str = "\
 Usage: husk run [OPTIONS] [--] COMMAND [ARG]...
-New PID, mount, UTS, IPC, network and cgroup namespaces; husk is PID 1.
-      --rootfs DIR          root (default: the host's /, read-only, fresh /tmp)
-      --read-only           read-only root, tmpfs /tmp
-      --bind SRC:DST        bind mount (--ro-bind: read-only); --tmpfs DST
-      --hostname NAME       default: husk
-  -e, --env KEY=VALUE       set a variable (starts with PATH, HOME, HOSTNAME, TERM)
-  -w, --cwd DIR             working directory (default: /)
-  -u, --user UID[:GID]      run as UID:GID, no supplementary groups
-      --net none|host       none: own network, loopback up (default)
-      --cap-add/--cap-drop CAP   adjust Docker's default capabilities (ALL too)
-      --seccomp default|unconfined
-  -m, --memory SIZE         memory limit, no swap; --memory-swap SIZE: memory+swap
-      --pids-limit N        --cpus N.N    --cgroup-parent PATH    --stats
-      --name NAME           register it (exec, ps, kill, logs); -d, --detach
+COMMAND in new PID, mount, UTS, IPC, network and cgroup namespaces, husk its PID 1.
+
+Root and mounts:
+      --rootfs DIR            the root (default: the host's /, read-only, fresh /tmp)
+      --read-only             the root read-only, with a tmpfs /tmp
+      --bind SRC:DST[:ro|rw]  bind a host path; --ro-bind SRC:DST: read-only
+  -v, --volume SRC:DST[:ro|rw]   the same; SRC a host path (/... or ./...)
+      --mount type=bind,source=SRC,target=DST[,readonly]   paths with ':' go here
+      --mount type=tmpfs,target=DST[,tmpfs-size=SIZE][,tmpfs-mode=MODE]
+      --tmpfs DST[:size=SIZE,mode=MODE]   a tmpfs (mode 1777 unless given)
+Process:
+  -e, --env KEY=VALUE|KEY     set a variable (KEY alone: the caller's value)
+      --env-file FILE         KEY=VALUE lines (# comments); -e wins over them
+  -w, --workdir, --cwd DIR    working directory (default: /)
+  -u, --user USER[:GROUP]     name or number, from the root's /etc/passwd and
+                              /etc/group (HOME, supplementary groups as there)
+  -h, --hostname NAME         default: husk
+  -i, -t, -it, --init, --rm   as Docker: the caller's terminal and stdin pass through
+                              (-t needs one), husk is always the init and removes
+                              the container when it ends (--rm: also a detached one)
+Network:
+      --net, --network none|host   none: its own, loopback only (default)
+Limits (cgroup v2):
+  -m, --memory SIZE           no swap unless --memory-swap SIZE (memory+swap, -1)
+      --pids-limit N  --cpus N.N  --cgroup-parent PATH    0: no limit
+      --stats                 peak memory, CPU time, peak pids at the end
+Security:
+      --cap-add, --cap-drop CAP   from Docker's default set (ALL too)
+      --seccomp default|unconfined    --security-opt seccomp=unconfined
+      --security-opt no-new-privileges=false   let setuid and file-capability
+                              programs gain privileges (within the bounding set)
+Named containers:
+      --name NAME             for exec, ps, kill, logs;  -d, --detach: in the background
+      --log-size SIZE         a detached container's log keeps its last SIZE
+
+Examples:
+  husk run --rootfs ./rootfs -v $PWD:/src:ro -w /src -- make
+  husk run --rootfs ./rootfs -u app --tmpfs /tmp:size=64m -m 256M -- ./serve
+  husk run --name web -d --rootfs ./rootfs -- httpd -f
+
+Notes: with --net none nothing outside can reach the container. A usage mistake or a
+failed step exits 125 before COMMAND runs; otherwise husk exits with COMMAND's status.
 ";
 
 const EXEC: &str = "\
@@ -95,6 +123,23 @@ pub fn describe(line: &mut Line, error: &UsageError) {
         }
         UsageError::UnknownOption { sub, option } => {
             line.str(sub).str(": unknown option '").quoted(option).str("'");
+            Some(sub)
+        }
+        UsageError::DidYouMean { sub, option, known } => {
+            line.str(sub).str(": unknown option '").quoted(option).str("': did you mean '");
+            line.bytes(known).str("'?");
+            Some(sub)
+        }
+        UsageError::Unsupported { sub, option, why } => {
+            line.str(sub).str(": '").quoted(option).str("' is not supported: ").str(why);
+            Some(sub)
+        }
+        UsageError::MissingArgument { sub, what } => {
+            line.str(sub).str(": missing ").str(what);
+            Some(sub)
+        }
+        UsageError::ExtraArgument { sub, arg } => {
+            line.str(sub).str(": unexpected argument '").quoted(arg).str("'");
             Some(sub)
         }
         UsageError::MissingValue { sub, option } => {

@@ -67,6 +67,7 @@ pub fn run_command(
         path,
         take_terminal: spawn::holds_terminal(),
         user: None,
+        groups: &[],
         cwd: None,
         caps: None,
     };

@@ -32,3 +32,4 @@ pub mod spawn;
 
 pub mod status;
 pub mod text;
+pub mod users;

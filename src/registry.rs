@@ -233,7 +233,7 @@ impl Confinement {
         let bounding = crate::caps::privileges(process, crate::procfs::root_is_initramfs()).bounding;
         Confinement {
             own_network: config.namespaces.network == crate::config::Namespace::New,
-            user: process.user.unwrap_or((0, 0)),
+            user: process.user.map_or((0, 0), |u| (u.uid, u.gid)),
             bounding,
             added: process.caps_added & bounding,
             seccomp: process.seccomp,

@@ -119,9 +119,13 @@ impl Walk<'_> {
                 self.masks.apply(proc.as_fd(), b"/proc/")
             }
             MountKind::Dev => populate_dev(self.root, dest, self.console),
-            MountKind::Tmpfs { mode } => {
-                let mut text = [0u8; 8];
-                attach_fresh(self.root, dest, c"tmpfs", &[(c"mode", octal(mode, &mut text))], basic).map(drop)
+            MountKind::Tmpfs { mode, size } => {
+                let (mut mode_text, mut size_text) = ([0u8; 24], [0u8; 24]);
+                let mode = (c"mode", digits(mode as u64, 8, &mut mode_text));
+                let size = (c"size", digits(size, 10, &mut size_text));
+                // Size 0 is the kernel's default (half of RAM), not "unlimited": leave it out.
+                let options = if size.1 == c"0" { &[mode][..] } else { &[mode, size] };
+                attach_fresh(self.root, dest, c"tmpfs", options, basic).map(drop)
             }
             MountKind::Sysfs => {
                 let sys = attach_fresh(self.root, dest, c"sysfs", &[], read_only)?;
@@ -207,20 +211,19 @@ fn attach_root<'a>(path: &mut CPath, root: Root<'a>, tree: OwnedFd) -> Result<'a
     Ok(fd)
 }
 
-/// `mode` in octal, NUL-terminated, in `buf` (tmpfs's `mode=` option).
-fn octal(mode: u16, buf: &mut [u8; 8]) -> &CStr {
-    let mut n = 7;
-    buf[n] = 0;
-    let mut m = mode;
+/// `n` in `base` (8 for tmpfs's `mode=`, 10 for its `size=`), NUL-terminated, in `buf`.
+fn digits(mut n: u64, base: u64, buf: &mut [u8; 24]) -> &CStr {
+    let mut at = buf.len() - 1;
+    buf[at] = 0;
     loop {
-        n -= 1;
-        buf[n] = b'0' + (m & 7) as u8;
-        m >>= 3;
-        if m == 0 {
+        at -= 1;
+        buf[at] = b'0' + (n % base) as u8;
+        n /= base;
+        if n == 0 {
             break;
         }
     }
-    crate::rt::c_str(&buf[n..]).unwrap_or(c"0755")
+    crate::rt::c_str(&buf[at..]).unwrap_or(c"0")
 }
 
 /// The terminal on stdin, when there is one, as a detached bind mount that will become the

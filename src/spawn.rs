@@ -56,8 +56,9 @@ pub struct Launch<'a> {
     pub path: &'a [u8],
     /// Make COMMAND the terminal's foreground group (see `holds_terminal`).
     pub take_terminal: bool,
-    /// Run as UID:GID with no supplementary groups; None keeps husk's identity.
+    /// Run as UID:GID with these supplementary groups; None keeps husk's identity.
     pub user: Option<(u32, u32)>,
+    pub groups: &'a [u32],
     /// Change to this directory (after taking the identity); None keeps the caller's.
     pub cwd: Option<&'a CStr>,
     /// The capabilities COMMAND keeps, with no_new_privs; None leaves them as they are.
@@ -175,6 +176,7 @@ fn become_command(launch: &Launch, signals: &CallerSignals) -> (Step, Errno) {
 fn take_identity_and_cwd(launch: &Launch) -> Result<(), (Step, Errno)> {
     let non_root = launch.user.is_some_and(|(uid, _)| uid != 0);
     if let Some(privileges) = launch.caps {
+        crate::caps::filter_before_identity(privileges).map_err(|e| (Step::Capabilities, e))?;
         // The bounding set first: shrinking it needs CAP_SETPCAP, which goes with it.
         // Without this, a root COMMAND would regain every capability at execve.
         crate::caps::shrink_bounding_set(privileges.bounding_before & !privileges.bounding)
@@ -187,7 +189,12 @@ fn take_identity_and_cwd(launch: &Launch) -> Result<(), (Step, Errno)> {
     if let Some((uid, gid)) = launch.user {
         // Groups, then gid, then uid: once the uid is dropped the others can no longer be
         // changed (setresuid(2), setgroups(2)).
-        rustix::thread::set_thread_groups(&[]).map_err(|e| (Step::SetGroups, e))?;
+        let mut groups = [rustix::process::Gid::ROOT; crate::config::MAX_GROUPS];
+        for (slot, &gid) in groups.iter_mut().zip(launch.groups) {
+            *slot = rustix::process::Gid::from_raw(gid);
+        }
+        let groups = &groups[..launch.groups.len().min(crate::config::MAX_GROUPS)];
+        rustix::thread::set_thread_groups(groups).map_err(|e| (Step::SetGroups, e))?;
         let gid = rustix::process::Gid::from_raw(gid);
         rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(|e| (Step::SetGid, e))?;
         let uid = rustix::process::Uid::from_raw(uid);

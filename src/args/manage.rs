@@ -11,7 +11,7 @@ pub const MAX_NAME: usize = 64;
 #[derive(Debug, PartialEq, Eq)]
 pub struct ExecSpec<'a> {
     pub name: &'a [u8],
-    pub env: heapless::Vec<usize, MAX_ENV>,
+    pub env: heapless::Vec<crate::config::EnvArg, MAX_ENV>,
     pub cwd: Option<&'a [u8]>,
     pub user: Option<(u32, u32)>,
     pub command: usize,
@@ -151,7 +151,7 @@ mod tests {
                     (s.name, s.cwd, s.user, s.command),
                     (&b"box"[..], Some(&b"/w"[..]), Some((5, 5)), 10)
                 );
-                assert_eq!(s.env.as_slice(), &[3]);
+                assert_eq!(s.env.as_slice(), &[crate::config::EnvArg { index: 3, inline: false }]);
             }
             other => panic!("{other:?}"),
         }

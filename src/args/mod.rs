@@ -36,7 +36,7 @@ use crate::text::{basename, parse_decimal};
 
 pub use init::InitSpec;
 pub use manage::{ExecSpec, MAX_NAME, valid_name};
-pub use run::{MAX_ENV, MAX_VOLUMES, Net, RunSpec, Volume, VolumeKind};
+pub use run::{MAX_ENV, MAX_ENV_FILES, MAX_VOLUMES, Net, RunSpec};
 
 /// What to do, decided from argv alone.
 #[derive(Debug, PartialEq, Eq)]
@@ -74,9 +74,31 @@ pub enum UsageError<'a> {
         sub: &'static str,
         option: &'a [u8],
     },
+    /// An unknown option close to a known one.
+    DidYouMean {
+        sub: &'static str,
+        option: &'a [u8],
+        known: &'static [u8],
+    },
+    /// An option of Docker's that husk does not have, and what to do instead.
+    Unsupported {
+        sub: &'static str,
+        option: &'a [u8],
+        why: &'static str,
+    },
     MissingValue {
         sub: &'static str,
         option: &'a [u8],
+    },
+    /// A positional argument that is not there (`what` names it: NAME, SIGNAL).
+    MissingArgument {
+        sub: &'static str,
+        what: &'static str,
+    },
+    /// An argument after the last one the subcommand takes.
+    ExtraArgument {
+        sub: &'static str,
+        arg: &'a [u8],
     },
     BadValue {
         sub: &'static str,
@@ -118,6 +140,53 @@ impl Refusal {
             Refusal::Full(max) => UsageError::TooMany { sub, option, max },
         }
     }
+}
+
+/// The usage error for an unknown option `arg` (`option` without its `=value`): what to do
+/// instead when it is one of Docker's that husk does not have (`not_yet`), or the known
+/// option it is closest to (a typo: at most two edits, or the start of a longer name).
+#[inline(never)]
+pub(crate) fn unknown_option<'a, T>(
+    sub: &'static str,
+    arg: &'a [u8],
+    option: &'a [u8],
+    known: &[(&'static [u8], T)],
+    not_yet: &[(&'static [u8], &'static str)],
+) -> UsageError<'a> {
+    if let Some(why) = lookup(not_yet, option) {
+        return UsageError::Unsupported { sub, option, why };
+    }
+    let close = known.iter().map(|&(name, _)| name).find(|name| {
+        (option.len() >= 4 && name.starts_with(option)) || (name.len() > 3 && edits(option, name) <= 2)
+    });
+    match close {
+        Some(known) => UsageError::DidYouMean { sub, option: arg, known },
+        None => UsageError::UnknownOption { sub, option: arg },
+    }
+}
+
+/// The edit distance between `a` and `b` (insertions, deletions, substitutions), counted
+/// up to 3: enough to tell a typo from another word.
+fn edits(a: &[u8], b: &[u8]) -> usize {
+    const MAX: usize = 32;
+    if a.len() >= MAX || b.len() >= MAX || a.len().abs_diff(b.len()) > 2 {
+        return 3;
+    }
+    // One row of the classic table at a time.
+    let mut row = [0usize; MAX];
+    for (j, cell) in row.iter_mut().enumerate().take(b.len() + 1) {
+        *cell = j;
+    }
+    for (i, &x) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &y) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(x != y);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()].min(3)
 }
 
 /// The longest `--grace` accepted, in seconds (a day: anything longer is surely a typo).
@@ -293,6 +362,34 @@ pub(crate) mod tests {
         for (s, want) in cases {
             assert_eq!(parse_seconds_ms(s.as_bytes()), *want, "{s}");
         }
+    }
+
+    #[test]
+    fn typos_and_docker_options_get_hints() {
+        assert_eq!(edits(b"--rootf", b"--rootfs"), 1);
+        assert_eq!(edits(b"--hostanme", b"--hostname"), 2);
+        assert_eq!(edits(b"kitten", b"sitting"), 3);
+        assert_eq!(edits(b"", b"abc"), 3);
+        assert_eq!(
+            p(&["husk", "run", "--rootf", "/r", "sh"]),
+            Err(UsageError::DidYouMean { sub: "run", option: b"--rootf", known: b"--rootfs" })
+        );
+        assert_eq!(
+            p(&["husk", "run", "--memo=1G", "sh"]),
+            Err(UsageError::DidYouMean { sub: "run", option: b"--memo=1G", known: b"--memory" })
+        );
+        assert!(matches!(
+            p(&["husk", "run", "-p", "80:80", "sh"]),
+            Err(UsageError::Unsupported { option: b"-p", .. })
+        ));
+        assert!(matches!(
+            p(&["husk", "run", "--publish=80:80", "sh"]),
+            Err(UsageError::Unsupported { option: b"--publish", .. })
+        ));
+        assert_eq!(
+            p(&["husk", "run", "--zzz", "sh"]),
+            Err(UsageError::UnknownOption { sub: "run", option: b"--zzz" })
+        );
     }
 
     #[test]

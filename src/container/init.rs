@@ -81,15 +81,16 @@ fn create_and_start<'a>(
     privileges.bounding_before = privileges.bounding;
     let p = &config.process;
     let mut env = environment::Environment::new();
-    let envp = env.build(config.hostname, p.user, p.env, process);
+    let envp = env.build(config.hostname, p.user, p.env, p.env_files, process);
     let mut cwd = CPath::new();
     let launch = Launch {
         name: process.arg(p.command),
         argv: process.argv_from(p.command),
         envp,
-        path: environment::command_path(p.env, process),
+        path: environment::command_path(p.env, p.env_files, process),
         take_terminal: context.take_terminal,
-        user: p.user,
+        user: p.user.map(|u| (u.uid, u.gid)),
+        groups: p.user.map_or(&[][..], |u| &u.groups),
         cwd: Some(cwd.of(&[p.cwd]).map_err(fail("chdir", p.cwd))?),
         caps: Some(privileges),
     };

@@ -23,8 +23,9 @@ use rustix::io::Errno;
 
 use crate::args::RunSpec;
 use crate::caps;
-use crate::config::{Config, MountKind, Root};
+use crate::config::{Config, Identity, MountKind, Root};
 use crate::cpath::CPath;
+use crate::environment;
 use crate::error::{Failure, fail};
 use crate::rt::{Process, sys};
 use crate::spawn::{self, CallerSignals};
@@ -32,11 +33,25 @@ use crate::spawn::{self, CallerSignals};
 /// `husk run`: returns the exit code to end with.
 #[inline(never)] // a role's own frame: see main.rs
 pub fn run(spec: &RunSpec, process: &Process) -> u8 {
-    let config = spec.config();
+    // Declared first: the config borrows them once they are read.
+    let (identity, env_files);
+    let mut config = spec.config();
     // Bad input is reported before anything changes anywhere (README, "Errors").
-    if let Err(failure) = check_input(&config) {
+    if let Err(failure) = check_input(spec, &config) {
         return failure.report();
     }
+    // What the config needs read from files, also before anything changes: who COMMAND is
+    // (the root's /etc/passwd and /etc/group) and the env files.
+    identity = match spec.user.as_ref().map(|user| resolve_user(&config.root, user)).transpose() {
+        Ok(identity) => identity,
+        Err(failure) => return failure.report(),
+    };
+    env_files = match environment::read_files(&spec.env_files, process) {
+        Ok(files) => files,
+        Err(failure) => return failure.report(),
+    };
+    config.process.user = identity.as_ref();
+    config.process.env_files = env_files;
     // Non-dumpable before the container exists, and so is every process forked from here
     // on (the init, the detached supervisor, COMMAND until its execve, which gives COMMAND
     // the usual state back): nothing in the container, root included, may ptrace them, read
@@ -55,10 +70,15 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
     named::run(spec, &config, process, &signals)
 }
 
-/// Checks what can be checked without changing anything: the capabilities asked for are
-/// husk's to give, the root filesystem is a directory and every bind source exists.
+/// Checks what can be checked without changing anything: a terminal is there for `-t`, the
+/// capabilities asked for are husk's to give, the root filesystem is a directory and every
+/// bind source exists.
 #[inline(never)] // out of the init's frame: see host::record
-fn check_input<'a>(config: &Config<'a>) -> Result<(), Failure<'a>> {
+fn check_input<'a>(spec: &RunSpec, config: &Config<'a>) -> Result<(), Failure<'a>> {
+    // Docker's -t makes a terminal; husk passes the caller's through, so there must be one.
+    if spec.tty && !rustix::termios::isatty(sys::stdio(0)) {
+        return Err(Failure::new("-t", b"", Errno::NOTTY).with_hint("standard input is not a terminal"));
+    }
     if let Some(name) = caps::missing_capability(config.process.caps_added) {
         return Err(Failure::new("cap-add", name, Errno::PERM));
     }
@@ -73,4 +93,18 @@ fn check_input<'a>(config: &Config<'a>) -> Result<(), Failure<'a>> {
         stat(c).map_err(fail("bind", mount.source))?;
     }
     Ok(())
+}
+
+/// `--user`, looked up in the root's own /etc/passwd and /etc/group (users.rs).
+#[inline(never)]
+fn resolve_user<'a>(root: &Root<'a>, user: &crate::users::UserSpec<'a>) -> Result<Identity, Failure<'a>> {
+    let dir = match *root {
+        Root::Host => &b"/"[..],
+        Root::Dir { path, .. } => path,
+    };
+    let mut path = CPath::new();
+    let c = path.of(&[dir]).map_err(fail("rootfs", dir))?;
+    let fd = open(c, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(fail("rootfs", dir))?;
+    crate::users::resolve_in(rustix::fd::AsFd::as_fd(&fd), user)
 }

@@ -121,6 +121,40 @@ impl<'a, 's: 'a> CStrWriter<'a, 's> {
     }
 }
 
+/// A value in the program's zero-filled data (bss), handed out once per process as
+/// `&'static mut`: room for what would otherwise be a big stack array, costing no resident
+/// memory until its pages are written (a stack frame's pages are all touched on entry by the
+/// stack probes). A forked child has its own copy, in the state its parent left.
+pub struct Reserved<T> {
+    taken: core::sync::atomic::AtomicBool,
+    value: core::cell::UnsafeCell<T>,
+}
+
+// SAFETY: the value is reached only through `take`, which hands out at most one reference
+// per process (the atomic swap), so no two threads or callers ever share it.
+unsafe impl<T> Sync for Reserved<T> {}
+
+impl<T> Reserved<T> {
+    pub const fn new(value: T) -> Reserved<T> {
+        Reserved {
+            taken: core::sync::atomic::AtomicBool::new(false),
+            value: core::cell::UnsafeCell::new(value),
+        }
+    }
+
+    /// The value, the first time; None after.
+    // Interior mutability through UnsafeCell, handed out once: that is the point.
+    #[allow(clippy::mut_from_ref)]
+    pub fn take(&'static self) -> Option<&'static mut T> {
+        if self.taken.swap(true, core::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        // SAFETY: the swap above returned false exactly once in this process: this is the
+        // only reference ever made to the value, and it lives as long as the static.
+        Some(unsafe { &mut *self.value.get() })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -77,3 +77,45 @@ pub fn map_file(fd: rustix::fd::BorrowedFd) -> Result<Mapped> {
     let addr = unsafe { mmap(core::ptr::null_mut(), len, ProtFlags::READ, MapFlags::PRIVATE, fd, 0)? };
     Ok(Mapped { addr, len })
 }
+
+/// The whole of the regular file at `path` (at most `max` bytes, else EFBIG), read into
+/// memory of its own that is never freed; the slice ends with one NUL byte after the file's. For what must
+/// outlive every frame, as COMMAND's environment from an env file does until its execve.
+/// A FIFO or a device there is refused (EINVAL) rather than read: opened non-blocking, never
+/// waited on.
+pub fn read_whole(path: &core::ffi::CStr, max: usize) -> Result<&'static mut [u8]> {
+    use rustix::fs::{FileType, Mode, OFlags, fstat, open};
+    use rustix::mm::{MapFlags, ProtFlags, mmap_anonymous};
+    let fd = open(path, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY, Mode::empty())?;
+    let st = fstat(&fd)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(rustix::io::Errno::INVAL);
+    }
+    let len = st.st_size as usize;
+    if len > max {
+        return Err(rustix::io::Errno::FBIG);
+    }
+    // SAFETY: a new private anonymous mapping chosen by the kernel (addr NULL), zero-filled,
+    // overlapping no memory of ours; it is never unmapped, so the slice made of it below may
+    // live for 'static, and nothing else refers to it.
+    let buf = unsafe {
+        let addr = mmap_anonymous(
+            core::ptr::null_mut(),
+            len + 1,
+            ProtFlags::READ | ProtFlags::WRITE,
+            MapFlags::PRIVATE,
+        )?;
+        core::slice::from_raw_parts_mut(addr as *mut u8, len + 1)
+    };
+    // A file that shrank meanwhile leaves zeros; one that grew is read up to its old size.
+    let mut at = 0;
+    while at < len {
+        match rustix::io::read(&fd, &mut buf[at..len]) {
+            Ok(0) => break,
+            Ok(n) => at += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(buf)
+}

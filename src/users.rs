@@ -1,0 +1,223 @@
+//! Who COMMAND runs as: `--user NAME|UID[:GROUP|GID]`, resolved as Docker does, in the
+//! container's own /etc/passwd and /etc/group — the user's GID and HOME from passwd, its
+//! supplementary groups from every group that lists it by name.
+//!
+//! Resolved by `husk run` on the host before anything is built (a name that is not there is
+//! bad input: exit 125, nothing changed), reading the root's files through openat2 with
+//! RESOLVE_IN_ROOT, so a symlink in the rootfs cannot point the lookup at the host's files.
+//! The parsing below is pure and unit-tested.
+
+use rustix::fd::{AsFd, BorrowedFd};
+use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, fstat, openat2};
+use rustix::io::Errno;
+
+use crate::config::Identity;
+use crate::error::{Failure, fail};
+use crate::text::parse_decimal;
+
+/// A user or a group as asked for: a number, or a name to look up.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Id<'a> {
+    Number(u32),
+    Name(&'a [u8]),
+}
+
+/// `--user`'s value.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub struct UserSpec<'a> {
+    pub user: Id<'a>,
+    pub group: Option<Id<'a>>,
+}
+
+/// `USER[:GROUP]`, each a number or a name (neither empty).
+pub fn parse(value: &[u8]) -> Option<UserSpec<'_>> {
+    let (user, group) = match value.iter().position(|&b| b == b':') {
+        Some(c) => (&value[..c], Some(&value[c + 1..])),
+        None => (value, None),
+    };
+    Some(UserSpec {
+        user: id(user)?,
+        group: match group {
+            Some(g) => Some(id(g)?),
+            None => None,
+        },
+    })
+}
+
+/// A number below 2^32 - 1 (which is "no id"), or a name without `:` (the files' separator).
+fn id(s: &[u8]) -> Option<Id<'_>> {
+    if s.is_empty() || s.contains(&b':') {
+        return None;
+    }
+    if s.iter().all(u8::is_ascii_digit) {
+        let n = parse_decimal(s, 10).filter(|&n| n < u32::MAX as u64)?;
+        return Some(Id::Number(n as u32));
+    }
+    Some(Id::Name(s))
+}
+
+/// Why a user could not be resolved: what was not found, and in which file.
+#[derive(Debug, PartialEq, Eq)]
+pub struct NotFound<'a> {
+    pub file: &'static str,
+    pub name: &'a [u8],
+}
+
+/// The identity `spec` stands for, given the texts of /etc/passwd and /etc/group (empty
+/// when the file is missing). A numeric user not in passwd keeps its number, with its GID
+/// the same number (not Docker's 0: the root group owns too much) and HOME `/`.
+pub fn resolve<'a>(spec: &UserSpec<'a>, passwd: &[u8], group: &[u8]) -> Result<Identity, NotFound<'a>> {
+    // An entry whose ids are not numbers is no entry at all.
+    let entry = lines(passwd).find_map(|fields| {
+        let ids = (field_number(fields, 2)?, field_number(fields, 3)?);
+        let this = match spec.user {
+            Id::Number(uid) => ids.0 == uid,
+            Id::Name(name) => field(fields, 0) == name,
+        };
+        this.then_some((fields, ids))
+    });
+    let mut identity = match (entry, spec.user) {
+        (Some((fields, (uid, gid))), _) => {
+            let mut identity = Identity::ids(uid, gid);
+            let _ = identity.home.extend_from_slice(field(fields, 5));
+            // Supplementary groups: each group that lists the user's name among its members.
+            let user_name = field(fields, 0);
+            for g in lines(group) {
+                let listed = field(g, 3).split(|&b| b == b',').any(|m| m == user_name);
+                if let (true, Some(gid)) = (listed, field_number(g, 2))
+                    && !identity.groups.contains(&gid)
+                {
+                    let _ = identity.groups.push(gid);
+                }
+            }
+            identity
+        }
+        (None, Id::Number(uid)) => Identity::ids(uid, uid),
+        (None, Id::Name(name)) => return Err(NotFound { file: "/etc/passwd", name }),
+    };
+    match spec.group {
+        None => {}
+        Some(Id::Number(gid)) => identity.gid = gid,
+        Some(Id::Name(name)) => {
+            let gid = lines(group).find(|g| field(g, 0) == name).and_then(|g| field_number(g, 2));
+            identity.gid = gid.ok_or(NotFound { file: "/etc/group", name })?;
+        }
+    }
+    Ok(identity)
+}
+
+/// The non-empty, non-comment lines of a passwd or group file.
+fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    text.split(|&b| b == b'\n').filter(|l| !l.is_empty() && !l.starts_with(b"#"))
+}
+
+/// Field `n` (from 0) of a `:`-separated line; empty when there is none.
+fn field(line: &[u8], n: usize) -> &[u8] {
+    line.split(|&b| b == b':').nth(n).unwrap_or(b"")
+}
+
+fn field_number(line: &[u8], n: usize) -> Option<u32> {
+    parse_decimal(field(line, n), 10).filter(|&n| n < u32::MAX as u64).map(|n| n as u32)
+}
+
+/// The most of /etc/passwd or /etc/group that is read (a bigger one is cut here: users
+/// past it are not found).
+const MAX_FILE: usize = 1 << 20;
+
+/// Resolves `spec` in the root whose directory is `root` (on the host, before the container
+/// is built).
+pub fn resolve_in<'a>(root: BorrowedFd, spec: &UserSpec<'a>) -> crate::error::Result<'a, Identity> {
+    let passwd = read_in_root(root, c"etc/passwd").map_err(fail("user", b"/etc/passwd"))?;
+    let group = read_in_root(root, c"etc/group").map_err(fail("user", b"/etc/group"))?;
+    resolve(spec, text(&passwd), text(&group)).map_err(|missing| {
+        let hint = if missing.file == "/etc/group" {
+            "no such group in the container's /etc/group"
+        } else {
+            "no such user in the container's /etc/passwd"
+        };
+        Failure::new("user", missing.name, Errno::NOENT).with_hint(hint)
+    })
+}
+
+/// A file's text, up to MAX_FILE; empty for a missing file.
+fn text(file: &Option<crate::rt::sys::Mapped>) -> &[u8] {
+    let bytes = file.as_ref().map_or(&[][..], |m| m.bytes());
+    &bytes[..bytes.len().min(MAX_FILE)]
+}
+
+/// `path` inside `root`, mapped; None when it does not exist. Only a regular file is read
+/// (opened non-blocking: a FIFO planted there must not hang `husk run`).
+fn read_in_root(root: BorrowedFd, path: &core::ffi::CStr) -> Result<Option<crate::rt::sys::Mapped>, Errno> {
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
+    let fd = match openat2(root, path, flags, Mode::empty(), ResolveFlags::IN_ROOT) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if FileType::from_raw_mode(fstat(&fd)?.st_mode) != FileType::RegularFile {
+        return Err(Errno::INVAL);
+    }
+    crate::rt::sys::map_file(fd.as_fd()).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &[u8] = b"root:x:0:0:root:/root:/bin/sh\n\
+        # a comment\n\
+        app:x:1000:1000:App:/home/app:/bin/sh\n\
+        nobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\n\
+        broken:x:abc:1::/:\n";
+    const GROUP: &[u8] = b"root:x:0:\nwheel:x:10:app,other\napp:x:1000:\nstaff:x:50:other,app\n\
+        audio:x:29:app\naudio2:x:29:app\n";
+
+    fn get(spec: &str) -> Result<Identity, NotFound<'static>> {
+        let spec: &'static str = spec.to_string().leak();
+        resolve(&parse(spec.as_bytes()).expect("valid"), PASSWD, GROUP)
+    }
+
+    #[test]
+    fn parsing() {
+        assert_eq!(parse(b"1000"), Some(UserSpec { user: Id::Number(1000), group: None }));
+        assert_eq!(
+            parse(b"app:staff"),
+            Some(UserSpec { user: Id::Name(b"app"), group: Some(Id::Name(b"staff")) })
+        );
+        assert_eq!(parse(b"5:6"), Some(UserSpec { user: Id::Number(5), group: Some(Id::Number(6)) }));
+        assert_eq!(parse(b"1a"), Some(UserSpec { user: Id::Name(b"1a"), group: None }));
+        for bad in ["", ":", "a:", ":b", "a:b:c", "4294967295", "99999999999"] {
+            assert_eq!(parse(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_and_numbers_as_docker_resolves_them() {
+        let app = get("app").unwrap();
+        assert_eq!((app.uid, app.gid, app.home.as_slice()), (1000, 1000, &b"/home/app"[..]));
+        // Listed by name in wheel, staff and audio (29 once).
+        assert_eq!(app.groups.as_slice(), &[10, 50, 29]);
+        // A number in passwd is that user, with its groups.
+        assert_eq!(get("1000").unwrap(), app);
+        let g = get("app:staff").unwrap();
+        assert_eq!((g.uid, g.gid, g.groups.len()), (1000, 50, 3));
+        assert_eq!(get("app:7").unwrap().gid, 7);
+        let root = get("0").unwrap();
+        assert_eq!((root.uid, root.gid, root.home.as_slice(), root.groups.len()), (0, 0, &b"/root"[..], 0));
+        // A number not in passwd: as it is, GID the same, no home, no groups.
+        assert_eq!(get("4242").unwrap(), Identity::ids(4242, 4242));
+        assert_eq!(get("4242:staff").unwrap().gid, 50);
+        assert_eq!(get("nobody").unwrap().uid, 65534);
+    }
+
+    #[test]
+    fn what_is_not_there() {
+        assert_eq!(get("ghost"), Err(NotFound { file: "/etc/passwd", name: b"ghost" }));
+        assert_eq!(get("app:ghosts"), Err(NotFound { file: "/etc/group", name: b"ghosts" }));
+        assert_eq!(get("broken"), Err(NotFound { file: "/etc/passwd", name: b"broken" }));
+        // No files at all: numbers still work, names do not.
+        let spec = parse(b"7").unwrap();
+        assert_eq!(resolve(&spec, b"", b""), Ok(Identity::ids(7, 7)));
+        assert!(resolve(&parse(b"app").unwrap(), b"", b"").is_err());
+    }
+}
