@@ -23,7 +23,7 @@ use crate::error::{Failure, fail};
 use crate::pid1::{Place, Supervisor};
 use crate::registry::{Head, Registry};
 use crate::rt::{Process, sys};
-use crate::spawn::{self, CallerSignals, Launch};
+use crate::spawn::{self, CallerSignals, Dir, Launch};
 
 /// `husk exec`: returns the exit code to end with.
 #[inline(never)] // a role's own frame: see main.rs
@@ -65,7 +65,7 @@ fn join_and_run<'a>(spec: &ExecSpec<'a>, process: &Process) -> Result<u8, Failur
         path: environment::command_path(&spec.env, process),
         take_terminal,
         user: Some(user),
-        cwd: Some(cwd.of(&[dir]).map_err(fail("chdir", dir))?),
+        cwd: Some(Dir::Path(cwd.of(&[dir]).map_err(fail("chdir", dir))?)),
         caps: Some(caps::recorded_privileges(&head.confinement, user)),
     };
     let helper = start_helper(&launch, &signals, pidfd, cgroup).map_err(fail("clone", spec.name))?;

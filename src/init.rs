@@ -3,11 +3,14 @@
 
 use core::ffi::CStr;
 
+use rustix::fd::AsFd;
+use rustix::fs::{Mode, OFlags, open};
+
 use crate::args::InitSpec;
 use crate::pid1::{Place, Router, Supervisor};
 use crate::rt::Process;
 use crate::rt::sys;
-use crate::spawn::{self, CallerSignals, Launch};
+use crate::spawn::{self, CallerSignals, Dir, Launch};
 use crate::status::Ending;
 
 /// The command run when none is given (only when started under the name `init`).
@@ -60,6 +63,14 @@ pub fn run_command(
             let _ = sys::kill(rustix::process::getpid().as_raw_nonzero().get(), sig);
         }
     }
+    // husk leaves the caller's directory before COMMAND starts, so that even a COMMAND that
+    // looks at once (at /proc/1/cwd) finds husk at `/`, and COMMAND starts in it all the
+    // same, through a descriptor (close-on-exec: COMMAND does not get it). Should the
+    // directory not open, COMMAND gets it as husk's cwd, which step_aside leaves after.
+    let here = open(c".", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok();
+    if here.is_some() {
+        let _ = rustix::process::chdir(c"/");
+    }
     let launch = Launch {
         name,
         argv,
@@ -67,10 +78,11 @@ pub fn run_command(
         path,
         take_terminal: spawn::holds_terminal(),
         user: None,
-        cwd: None,
+        cwd: here.as_ref().map(|fd| Dir::Open(fd.as_fd())),
         caps: None,
     };
     let child = spawn::spawn(&launch, signals).map_err(|failure| failure.report())?;
+    drop(here);
     step_aside();
     let supervisor = Supervisor { child, group: spec.process_group, place };
     let ending = supervisor.wait(route);

@@ -1416,3 +1416,45 @@ fn idle_husk_waits_without_timeout_as_pid1() {
     send(husk, SIGTERM);
     unshare.wait().expect(128 + SIGTERM, "", "");
 }
+
+// ---------------------------------------------------------------------------------------
+// 12. husk is at `/` before COMMAND starts
+// ---------------------------------------------------------------------------------------
+
+/// The first CPU this process may run on (`Cpus_allowed_list: 0-1` gives 0).
+fn first_cpu() -> String {
+    let status = fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    let list = status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).expect("Cpus_allowed_list");
+    list.trim().split(|c: char| !c.is_ascii_digit()).next().unwrap().to_string()
+}
+
+/// husk leaves the caller's directory before COMMAND starts: a COMMAND that looks at once
+/// finds PID 1 (husk) at `/`, and itself in the caller's directory. Before the fix, husk
+/// moved to `/` only after starting COMMAND, and a fast COMMAND saw it in the caller's
+/// directory: in a few runs in a hundred, and in most when husk and COMMAND share one CPU
+/// (`taskset`: COMMAND keeps the CPU after its execve until it is done), as every other
+/// round here does.
+#[test]
+fn husk_is_at_root_before_command_starts() {
+    if !root_or_skip("husk_is_at_root_before_command_starts") {
+        return;
+    }
+    let case = Case::new("root_before_command", &[]);
+    let want = format!("/\n{}\n", path_str(&case.dir));
+    let cpu = first_cpu();
+    for round in 0..300 {
+        let mut cmd = if round % 2 == 0 {
+            Command::new("unshare")
+        } else {
+            let mut taskset = Command::new("taskset");
+            taskset.args(["-c", &cpu, "unshare"]);
+            taskset
+        };
+        cmd.args(["-pf", "--mount-proc", HUSK, "init", "--", "readlink", "/proc/1/cwd", "/proc/self/cwd"]);
+        let out = run(cmd.current_dir(case.dir.as_path()));
+        assert!(
+            out.status.code() == Some(0) && out.stdout == want && out.stderr.is_empty(),
+            "round {round}: expected husk's cwd / and COMMAND's {want:?}\n got {out}"
+        );
+    }
+}
