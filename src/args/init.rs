@@ -90,6 +90,7 @@ fn set(spec: &mut InitSpec, opt: InitOpt, value: &[u8]) -> Result<(), &'static s
                 .ok_or("SIGNAL:SIGNAL, like TERM:QUIT or 15:3; to 0 drops it")?;
             spec.rewrite.set(from, to);
         }
+        // -p: the only one left that takes a value.
         _ => {
             spec.parent_death =
                 Some(crate::signals::parse(value).ok_or("a signal, like TERM, 15 or RTMIN+1")?);
