@@ -24,7 +24,7 @@ use crate::error::{Failure, fail};
 use crate::pid1::{Place, Supervisor};
 use crate::registry::{Head, Registry};
 use crate::rt::{Process, sys};
-use crate::spawn::{self, CallerSignals, Launch};
+use crate::spawn::{self, CallerSignals, Dir, Launch};
 
 /// `husk exec`: returns the exit code to end with.
 #[inline(never)] // a role's own frame: see main.rs
@@ -73,7 +73,7 @@ fn join_and_run<'a>(spec: &ExecSpec<'a>, process: &Process) -> Result<u8, Failur
         take_terminal,
         user: Some(user),
         groups: &[],
-        cwd: Some(cwd.of(&[dir]).map_err(fail("chdir", dir))?),
+        cwd: Some(Dir::Path(cwd.of(&[dir]).map_err(fail("chdir", dir))?)),
         caps: Some(caps::recorded_privileges(&head.confinement, user)),
     };
     let helper = start_helper(&launch, &signals, pidfd, cgroup).map_err(fail("clone", spec.name))?;

@@ -26,9 +26,14 @@ Usage: husk init [OPTIONS] [--] COMMAND [ARG]...
 Forwards every signal to COMMAND, reaps every orphan, exits with COMMAND's status.
   -g, --process-group            signal COMMAND's process group
   -p, --parent-death-signal SIG  get SIG (and forward it) when husk's parent dies
+  -e, --remap-exit CODE          exit 0 when the status is CODE (128+N too; repeatable)
+  -r, --rewrite SIG:SIG          forward the first signal as the second, or drop it (0)
       --grace SECONDS            when COMMAND exits: SIGTERM the rest, wait, SIGKILL
+  -v, --verbose                  tell on stderr: start and end; -vv every signal and reap
   -s                             tini compatibility (husk always subreaps)
-  -h, --help                     this help
+  -h, --help                     this help (-V, --version: husk's version)
+Environment, read after the options: TINI_KILL_PROCESS_GROUP (as -g), TINI_VERBOSITY=N
+(tini's level: N-1 times -v), DUMB_INIT_SETSID=0 (signal COMMAND alone).
 Kernel command line: -- COMMAND...; husk.exit=poweroff|reboot|halt|qemu.
 ";
 

@@ -3,11 +3,15 @@
 
 use core::ffi::CStr;
 
+use rustix::fd::AsFd;
+use rustix::fs::{Mode, OFlags, open};
+
 use crate::args::InitSpec;
+use crate::out::Line;
 use crate::pid1::{Place, Router, Supervisor};
 use crate::rt::Process;
 use crate::rt::sys;
-use crate::spawn::{self, CallerSignals, Launch};
+use crate::spawn::{self, CallerSignals, Dir, Launch};
 use crate::status::Ending;
 
 /// The command run when none is given (only when started under the name `init`).
@@ -19,21 +23,26 @@ pub fn run(spec: &InitSpec, process: &Process) -> u8 {
     let signals = CallerSignals::take_over(process);
     let place = Place::take();
     let path = process.getenv(b"PATH").unwrap_or(spawn::DEFAULT_PATH);
-    let ending = match run_command(spec, process, process.envp(), path, &signals, place, &mut |sig| Some(sig))
-    {
+    let code = match run_command(spec, process, process.envp(), path, &signals, place, &mut |sig| Some(sig)) {
         Ok((supervisor, ending)) => {
             if let Some(ms) = spec.grace_ms {
                 supervisor.end_the_rest(ms);
             }
-            ending
+            ending.exit_code()
         }
-        Err(code) => return code,
+        Err(code) => code,
     };
-    ending.exit_code()
+    if spec.verbosity > 0 {
+        let mut line = Line::new();
+        line.str("husk: exiting with ").num(code as u64);
+        line.write_to(2);
+    }
+    code
 }
 
 /// Starts COMMAND (or the default shell), steps out of the caller's way, and supervises it
-/// until it ends. `Err` carries the exit code for a COMMAND that never started.
+/// until it ends, forwarding signals as `-r` and then `route` say. Its ending comes back
+/// remapped by `-e`; `Err` carries the exit code for a COMMAND that never started.
 pub fn run_command(
     spec: &InitSpec,
     process: &Process,
@@ -60,6 +69,14 @@ pub fn run_command(
             let _ = sys::kill(rustix::process::getpid().as_raw_nonzero().get(), sig);
         }
     }
+    // husk leaves the caller's directory before COMMAND starts, so that even a COMMAND that
+    // looks at once (at /proc/1/cwd) finds husk at `/`, and COMMAND starts in it all the
+    // same, through a descriptor (close-on-exec: COMMAND does not get it). Should the
+    // directory not open, COMMAND gets it as husk's cwd, which step_aside leaves after.
+    let here = open(c".", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok();
+    if here.is_some() {
+        let _ = rustix::process::chdir(c"/");
+    }
     let launch = Launch {
         name,
         argv,
@@ -68,13 +85,20 @@ pub fn run_command(
         take_terminal: spawn::holds_terminal(),
         user: None,
         groups: &[],
-        cwd: None,
+        cwd: here.as_ref().map(|fd| Dir::Open(fd.as_fd())),
         caps: None,
     };
     let child = spawn::spawn(&launch, signals).map_err(|failure| failure.report())?;
+    drop(here);
     step_aside();
+    if spec.verbosity > 0 {
+        let mut line = Line::new();
+        line.str("husk: started pid ").num(child as u64).str(": ").quoted(name.to_bytes());
+        line.write_to(2);
+    }
     let supervisor = Supervisor { child, group: spec.process_group, place };
-    let ending = supervisor.wait(route);
+    let mut forward = |sig| spec.rewrite.apply(sig).and_then(&mut *route);
+    let ending = spec.remap.apply(supervisor.watch(&mut forward, spec.verbosity));
     Ok((supervisor, ending))
 }
 

@@ -8,6 +8,7 @@ use rustix::fs::{Mode, OFlags, RawDir, open};
 use rustix::io::Errno;
 use rustix::process::{WaitOptions, getpid, wait};
 
+use crate::out::Line;
 use crate::rt::sys::{self, SigSet};
 use crate::signals::{SIGCHLD, SIGKILL, SIGTERM};
 use crate::status::Ending;
@@ -51,16 +52,26 @@ impl Supervisor {
     /// Waits until COMMAND ends, forwarding signals as `route` says and reaping every
     /// zombie on the way. Blocks with no timeout: an idle init costs no wakeups.
     pub fn wait(&self, route: Router) -> Ending {
+        self.watch(route, 0)
+    }
+
+    /// [`Supervisor::wait`], telling on stderr what it does: with `verbosity` 1 how COMMAND
+    /// ended, with 2 every signal and every reaped process too.
+    pub fn watch(&self, route: Router, verbosity: u8) -> Ending {
         loop {
             // Reap before sleeping: SIGCHLD coalesces, and COMMAND may already have ended.
-            if let Some(ending) = self.reap_ready() {
+            if let Some(ending) = self.reap_ready(verbosity) {
                 return ending;
             }
             match sys::wait_signal(SigSet::FULL, None) {
                 Ok(SIGCHLD) | Err(_) => {}
                 Ok(sig) => {
-                    if let Some(forward) = route(sig) {
-                        let target = if self.group { -self.child } else { self.child };
+                    let forward = route(sig);
+                    let target = if self.group { -self.child } else { self.child };
+                    if verbosity > 1 {
+                        tell_forwarded(sig, forward, target);
+                    }
+                    if let Some(forward) = forward {
                         // ESRCH means COMMAND is already gone; its SIGCHLD is on its way.
                         let _ = sys::kill(target, forward);
                     }
@@ -70,11 +81,18 @@ impl Supervisor {
     }
 
     /// Reaps every zombie that is ready; returns COMMAND's ending if it was among them.
-    fn reap_ready(&self) -> Option<Ending> {
+    fn reap_ready(&self, verbosity: u8) -> Option<Ending> {
         let mut ending = None;
         while let Ok(Some((pid, status))) = wait(WaitOptions::NOHANG) {
-            if pid.as_raw_nonzero().get() == self.child {
-                ending = Ending::from_wait_status(status.as_raw() as u32);
+            let pid = pid.as_raw_nonzero().get();
+            let this = Ending::from_wait_status(status.as_raw() as u32);
+            if pid == self.child {
+                ending = this;
+            }
+            if let Some(this) = this
+                && verbosity > (pid != self.child) as u8
+            {
+                tell_reaped(pid, this);
             }
         }
         ending
@@ -128,6 +146,42 @@ impl Supervisor {
                 }
             }
         }
+    }
+}
+
+/// `husk: forwarded SIGTERM [as SIGQUIT] to pid|group N`, or `husk: dropped SIGINT`.
+#[inline(never)]
+fn tell_forwarded(sig: i32, forward: Option<i32>, target: i32) {
+    let mut line = Line::new();
+    line.str(if forward.is_some() { "husk: forwarded " } else { "husk: dropped " });
+    signal_name(&mut line, sig);
+    if let Some(forward) = forward {
+        if forward != sig {
+            line.str(" as ");
+            signal_name(&mut line, forward);
+        }
+        line.str(if target < 0 { " to group " } else { " to pid " }).num(target.unsigned_abs() as u64);
+    }
+    line.write_to(2);
+}
+
+/// `husk: reaped pid N: exit status S` or `...: killed by SIGX`.
+#[inline(never)]
+fn tell_reaped(pid: i32, ending: Ending) {
+    let mut line = Line::new();
+    line.str("husk: reaped pid ").num(pid as u64);
+    match ending {
+        Ending::Exited(code) => line.str(": exit status ").num(code as u64),
+        Ending::Killed(sig) => signal_name(line.str(": killed by "), sig),
+    };
+    line.write_to(2);
+}
+
+/// `SIGTERM`, or `signal 40` for one without a name.
+pub fn signal_name(line: &mut Line, sig: i32) -> &mut Line {
+    match crate::signals::name(sig) {
+        Some(name) => line.str("SIG").bytes(name),
+        None => line.str("signal ").num(sig as u64),
     }
 }
 

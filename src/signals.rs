@@ -41,6 +41,44 @@ pub fn parse(s: &[u8]) -> Option<i32> {
     word_index(NAMES, s).map(|i| i as i32 + 1)
 }
 
+/// dumb-init's `-r S:R` (`--rewrite`): signals S and R as [`parse`] takes them, R also `0`
+/// (drop S rather than forward it).
+pub fn parse_rewrite(s: &[u8]) -> Option<(i32, i32)> {
+    let colon = s.iter().position(|&b| b == b':')?;
+    let to = &s[colon + 1..];
+    Some((parse(&s[..colon])?, if to == b"0" { 0 } else { parse(to)? }))
+}
+
+/// What husk forwards for each signal it receives: the signal itself unless `-r` rewrote it
+/// to another, or to nothing.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Rewrites([u8; RTMAX as usize]);
+
+/// A [`Rewrites`] entry: forward nothing. (0 is "as received", any other the signal.)
+const DROP: u8 = u8::MAX;
+
+impl Default for Rewrites {
+    fn default() -> Rewrites {
+        Rewrites([0; RTMAX as usize])
+    }
+}
+
+impl Rewrites {
+    /// From now on, forward `to` for `from` (1..=RTMAX); `to` 0 drops it.
+    pub fn set(&mut self, from: i32, to: i32) {
+        self.0[from as usize - 1] = if to == 0 { DROP } else { to as u8 };
+    }
+
+    /// The signal to forward for `sig`, or None to drop it.
+    pub fn apply(&self, sig: i32) -> Option<i32> {
+        match self.0.get((sig as usize).wrapping_sub(1)) {
+            Some(&DROP) => None,
+            Some(&to) if to != 0 => Some(to as i32),
+            _ => Some(sig),
+        }
+    }
+}
+
 /// `RTMIN` + `+N` or `RTMAX` + `-N`, staying inside the real-time range.
 fn rt_offset(base: i32, rest: &[u8], direction: i32) -> Option<i32> {
     let n = match rest {
@@ -104,6 +142,57 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(parse(input.as_bytes()), *want, "{input}");
         }
+    }
+
+    #[test]
+    fn rewrites() {
+        let good: &[(&str, (i32, i32))] = &[
+            ("15:3", (15, 3)),
+            ("TERM:QUIT", (15, 3)),
+            ("SIGTERM:sigquit", (15, 3)),
+            ("2:0", (2, 0)),
+            ("INT:0", (2, 0)),
+            ("RTMIN+1:RTMAX", (35, 64)),
+            ("64:1", (64, 1)),
+            ("10:10", (10, 10)),
+        ];
+        for (input, want) in good {
+            assert_eq!(parse_rewrite(input.as_bytes()), Some(*want), "{input}");
+        }
+        for bad in [
+            "",
+            "15",
+            "15:",
+            ":3",
+            "0:3",
+            "15::3",
+            "15:3:4",
+            "15:65",
+            "65:1",
+            "15:-1",
+            "15:00",
+            "herp:derp",
+            "15:derp",
+            " 15:3",
+        ] {
+            assert_eq!(parse_rewrite(bad.as_bytes()), None, "{bad}");
+        }
+        let mut map = Rewrites::default();
+        assert!((0..=RTMAX + 1).all(|sig| map.apply(sig) == Some(sig)));
+        map.set(15, 3);
+        map.set(2, 0);
+        map.set(64, 1);
+        map.set(10, 10);
+        assert_eq!(map.apply(15), Some(3));
+        assert_eq!(map.apply(3), Some(3));
+        assert_eq!(map.apply(2), None);
+        assert_eq!(map.apply(64), Some(1));
+        assert_eq!(map.apply(10), Some(10));
+        // The last -r for a signal wins, and a drop can be undone.
+        map.set(15, 0);
+        assert_eq!(map.apply(15), None);
+        map.set(2, 2);
+        assert_eq!(map.apply(2), Some(2));
     }
 
     #[test]

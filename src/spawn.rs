@@ -4,6 +4,7 @@
 
 use core::ffi::CStr;
 
+use rustix::fd::BorrowedFd;
 use rustix::io::Errno;
 use rustix::pipe::{PipeFlags, pipe_with};
 use rustix::process::{Pid, getpgrp, getpid, setpgid};
@@ -59,10 +60,18 @@ pub struct Launch<'a> {
     /// Run as UID:GID with these supplementary groups; None keeps husk's identity.
     pub user: Option<(u32, u32)>,
     pub groups: &'a [u32],
-    /// Change to this directory (after taking the identity); None keeps the caller's.
-    pub cwd: Option<&'a CStr>,
+    /// Change to this directory (after taking the identity); None keeps husk's.
+    pub cwd: Option<Dir<'a>>,
     /// The capabilities COMMAND keeps, with no_new_privs; None leaves them as they are.
     pub caps: Option<crate::caps::Privileges>,
+}
+
+/// A working directory for COMMAND: a path, or one held open (`O_PATH`), so that husk can
+/// have left it before COMMAND starts.
+#[derive(Clone, Copy)]
+pub enum Dir<'a> {
+    Path(&'a CStr),
+    Open(BorrowedFd<'a>),
 }
 
 /// Whether husk's process group holds the terminal on stdin: only then does COMMAND take
@@ -90,7 +99,10 @@ impl Step {
             // An empty name would leave the message without one: show it quoted.
             Step::Exec if launch.name.to_bytes().is_empty() => (crate::error::EXEC, b"''"),
             Step::Exec => (crate::error::EXEC, launch.name.to_bytes()),
-            Step::Chdir => ("chdir", launch.cwd.map_or(&b""[..], CStr::to_bytes)),
+            Step::Chdir => match launch.cwd {
+                Some(Dir::Path(path)) => ("chdir", path.to_bytes()),
+                _ => ("chdir", b""),
+            },
             Step::SetGroups => ("setgroups", b""),
             Step::SetGid => ("setgid", b""),
             Step::SetUid => ("setuid", b""),
@@ -204,9 +216,12 @@ fn take_identity_and_cwd(launch: &Launch) -> Result<(), (Step, Errno)> {
         crate::caps::grant(privileges, non_root).map_err(|e| (Step::Capabilities, e))?;
     }
     // After taking the identity, so the directory is checked with COMMAND's permissions.
-    if let Some(cwd) = launch.cwd {
-        rustix::process::chdir(cwd).map_err(|e| (Step::Chdir, e))?;
+    match launch.cwd {
+        Some(Dir::Path(path)) => rustix::process::chdir(path),
+        Some(Dir::Open(fd)) => rustix::process::fchdir(fd),
+        None => Ok(()),
     }
+    .map_err(|e| (Step::Chdir, e))?;
     Ok(())
 }
 

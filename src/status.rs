@@ -38,6 +38,26 @@ impl Ending {
     }
 }
 
+/// tini's `-e CODE`: the statuses husk passes on as 0. As in tini, a status is what husk
+/// would otherwise exit with, so 143 covers `exit 143` and death by SIGTERM alike.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Remap([u32; 8]);
+
+impl Remap {
+    pub fn add(&mut self, code: u8) {
+        self.0[code as usize / 32] |= 1 << (code % 32);
+    }
+
+    pub fn contains(&self, code: u8) -> bool {
+        self.0[code as usize / 32] & 1 << (code % 32) != 0
+    }
+
+    /// `ending`, or a clean exit when its status is remapped.
+    pub fn apply(&self, ending: Ending) -> Ending {
+        if self.contains(ending.exit_code()) { Ending::Exited(0) } else { ending }
+    }
+}
+
 /// The exit code for an execve failure, the way shells report it: 127 when nothing was
 /// found to run, 126 when something was found but could not be run.
 pub fn exec_failure_code(errno: Errno) -> u8 {
@@ -69,6 +89,24 @@ mod tests {
         assert_eq!(Ending::from_wait_status(64).unwrap(), Ending::Killed(64));
         // stopped (0x7f) is not an ending
         assert_eq!(Ending::from_wait_status((19 << 8) | 0x7f), None);
+    }
+
+    #[test]
+    fn remapped_statuses_become_0() {
+        for code in 0..=255u8 {
+            let mut remap = Remap::default();
+            remap.add(code);
+            for other in 0..=255u8 {
+                assert_eq!(remap.contains(other), other == code);
+                let want = if other == code { 0 } else { other };
+                assert_eq!(remap.apply(Ending::Exited(other)).exit_code(), want);
+            }
+        }
+        let mut remap = Remap::default();
+        remap.add(143);
+        assert_eq!(remap.apply(Ending::Killed(15)), Ending::Exited(0));
+        assert_eq!(remap.apply(Ending::Killed(9)), Ending::Killed(9));
+        assert_eq!(Remap::default().apply(Ending::Exited(143)), Ending::Exited(143));
     }
 
     #[test]

@@ -936,8 +936,12 @@ fn sigkill_to_husk_run_ends_the_whole_container() {
 
 #[test]
 fn husk_and_the_containers_init_stay_small() {
-    // The budget: the host-side husk and the container's init each at most 128 KiB
-    // resident while COMMAND runs (bwrap's two processes: about 2 and 1.4 MB).
+    // What each container costs the machine: the private memory (stack, data, bss: RssAnon)
+    // of the host-side husk and of the container's init, each at most 64 KiB while COMMAND
+    // runs (bwrap's two processes: about 2 and 1.4 MB resident). husk's text (RssFile) is
+    // page cache shared by every husk process on the machine, counted once however many
+    // containers run; it is bounded by the binary's size, which has its own budget (README,
+    // Numbers). Both are printed.
     let bb = need!("husk_and_the_containers_init_stay_small", busybox());
     let case = Case::new("rss", &[bb]);
     let mut proc = Proc::start(&mut case.sh(&["--rootfs", path_str(bb)], "echo ready; exec sleep 1000"));
@@ -947,15 +951,22 @@ fn husk_and_the_containers_init_stay_small() {
         || format!("the container's init, a child of husk {husk}"),
         || pids().into_iter().find(|&p| stat(p).is_some_and(|(ppid, _)| ppid == husk)),
     );
-    let resident = |pid: i32| -> u64 {
+    let resident = |pid: i32, field: &str| -> u64 {
         let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap().to_string();
+        let line = status.lines().find(|l| l.starts_with(field)).unwrap().to_string();
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
     };
-    let (husk_kib, init_kib) = (resident(husk), resident(init));
+    let private = (resident(husk, "RssAnon:"), resident(init, "RssAnon:"));
+    let total = (resident(husk, "VmRSS:"), resident(init, "VmRSS:"));
     send(husk, SIGKILL);
     proc.wait();
-    assert!(husk_kib <= 128 && init_kib <= 128, "VmRSS: husk {husk_kib} KiB, init {init_kib} KiB");
+    eprintln!(
+        "RssAnon: husk {} KiB, init {} KiB; VmRSS: husk {} KiB, init {} KiB",
+        private.0, private.1, total.0, total.1
+    );
+    assert!(private.0 <= 64 && private.1 <= 64, "RssAnon: husk {} KiB, init {} KiB", private.0, private.1);
+    let text_kib = fs::metadata(HUSK).unwrap().len().div_ceil(4096) * 4;
+    assert!(total.0 <= 64 + text_kib && total.1 <= 64 + text_kib, "VmRSS {total:?} KiB, text {text_kib} KiB");
     case.assert_clean("SIGKILL to husk run");
 }
 

@@ -7,6 +7,11 @@
 pub trait Argv<'a> {
     fn count(&self) -> usize;
     fn get(&self, i: usize) -> &'a [u8];
+    /// An environment variable (`husk init` reads tini's and dumb-init's switches); a test's
+    /// argv has none.
+    fn var(&self, _name: &[u8]) -> Option<&'a [u8]> {
+        None
+    }
 }
 
 impl<'a> Argv<'a> for [&'a [u8]] {
@@ -25,6 +30,9 @@ impl Argv<'static> for crate::rt::Process {
     }
     fn get(&self, i: usize) -> &'static [u8] {
         self.arg(i).to_bytes()
+    }
+    fn var(&self, name: &[u8]) -> Option<&'static [u8]> {
+        self.getenv(name)
     }
 }
 

@@ -14,7 +14,7 @@ use crate::pid1::{Place, Supervisor};
 use crate::rootfs;
 use crate::rt::{Process, sys};
 use crate::signals::SIGKILL;
-use crate::spawn::{self, CallerSignals, Launch};
+use crate::spawn::{self, CallerSignals, Dir, Launch};
 use crate::status;
 
 /// The namespaces the init moves into itself, so that making them (the mount table copied,
@@ -91,7 +91,7 @@ fn create_and_start<'a>(
         take_terminal: context.take_terminal,
         user: p.user.map(|u| (u.uid, u.gid)),
         groups: p.user.map_or(&[][..], |u| &u.groups),
-        cwd: Some(cwd.of(&[p.cwd]).map_err(fail("chdir", p.cwd))?),
+        cwd: Some(Dir::Path(cwd.of(&[p.cwd]).map_err(fail("chdir", p.cwd))?)),
         caps: Some(privileges),
     };
     let child = match spawn::spawn(&launch, signals) {
