@@ -148,6 +148,10 @@ pub fn find(name: &[u8], process: &Process) -> Result<(OwnedFd, Head), Errno> {
     let registry = Registry::open(process, false)
         .map_err(|failure| if failure.errno == Errno::NOENT { Errno::SRCH } else { failure.errno })?;
     let head = registry.read(name)?.record()?.head;
+    // Its end recorded: its init is gone, whatever the pid now names.
+    if head.exit.is_some() {
+        return Err(Errno::SRCH);
+    }
     let pid = Pid::from_raw(head.pid).ok_or(Errno::SRCH)?;
     let pidfd = pidfd_open(pid, PidfdFlags::empty())?;
     // The pidfd pins the process: if the start time matches now, it is the one recorded.

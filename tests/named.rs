@@ -106,28 +106,58 @@ fn name_in_use(name: &str) -> String {
 // Helpers: the registry
 // ---------------------------------------------------------------------------------------
 
-/// The row of `name` in `husk ps` (after checking the header).
-fn ps_row(name: &str) -> Option<String> {
-    let out = ps_stdout(&[]);
-    let stdout = out.as_str();
-    let mut lines = stdout.lines();
-    assert_eq!(
-        lines.next(),
-        Some("NAME                PID       UPTIME  ROOTFS                  COMMAND"),
-        "the header of husk ps\n{stdout}"
+/// The titles of `husk ps`'s columns.
+const PS_TITLES: [&str; 5] = ["NAME", "PID", "UPTIME", "ROOTFS", "COMMAND"];
+
+/// `husk ps ARGS` as rows of fields, each cut where its title starts in the header: a
+/// value that is not in its column shows up as a wrong field. Checks the layout on the way:
+/// the titles in order, every column at least as wide as its widest value and two spaces
+/// more (so the last character before each column is a space, the one after it is not).
+fn ps_rows(args: &[&str]) -> Vec<Vec<String>> {
+    let out = ps_stdout(args);
+    let mut lines = out.lines();
+    let header = lines.next().unwrap_or_default();
+    let starts: Vec<usize> = PS_TITLES.iter().map(|t| header.find(t).unwrap_or(usize::MAX)).collect();
+    assert!(
+        starts[0] == 0 && starts.windows(2).all(|w| w[0] < w[1] && w[1] != usize::MAX),
+        "the header of husk ps: {header:?}\n{out}"
     );
-    lines.find(|l| l.split_whitespace().next() == Some(name)).map(str::to_string)
+    for (k, title) in PS_TITLES.iter().enumerate().take(4) {
+        let column = &header[starts[k]..starts[k + 1]];
+        assert!(column.starts_with(title) && column.ends_with("  "), "header column {column:?}\n{out}");
+    }
+    lines
+        .map(|line| {
+            let chars: Vec<char> = line.chars().collect();
+            let mut fields = Vec::new();
+            for k in 0..5 {
+                let end = if k == 4 { chars.len() } else { starts[k + 1] };
+                assert!(chars.len() > starts[k] && end <= chars.len(), "a short row: {line:?}\n{out}");
+                let field: String = chars[starts[k]..end].iter().collect();
+                if k < 4 {
+                    assert!(
+                        field.ends_with("  "),
+                        "column {} of {line:?} is too narrow\n{out}",
+                        PS_TITLES[k]
+                    );
+                }
+                assert!(!field.starts_with(' '), "column {} of {line:?} is misaligned\n{out}", PS_TITLES[k]);
+                fields.push(field.trim_end().to_string());
+            }
+            fields
+        })
+        .collect()
+}
+
+/// The fields of `name`'s row in `husk ps` (running containers).
+fn ps_row(name: &str) -> Option<Vec<String>> {
+    ps_rows(&[]).into_iter().find(|row| row[0] == name)
 }
 
 /// The pid `husk ps` shows for `name`.
 fn ps_pid(name: &str) -> i32 {
     let row = ps_row(name).unwrap_or_else(|| panic!("husk ps has no row for {name}"));
-    row.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("pid in {row:?}"))
-}
-
-/// `text` padded with spaces to `width`, at least one space after (husk ps's columns).
-fn column(text: &str, width: usize) -> String {
-    format!("{text:<width$}", width = width.max(text.len() + 1))
+    row[1].parse().unwrap_or_else(|_| panic!("pid in {row:?}"))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -679,18 +709,13 @@ fn detached_container_logs_ps_kill() {
     // husk ps: one row, the init's pid, the rootfs, the command.
     let init = case.init();
     let row = ps_row(&name).expect("husk ps lists the container");
-    let uptime = row.split_whitespace().nth(2).unwrap_or("").to_string();
+    let uptime = row[2].clone();
     assert!(
         uptime.strip_suffix('s').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
         "uptime in seconds: {row:?}"
     );
     let command = format!("sh -c {script} {}", case.marker);
-    let expected = column(&name, 20)
-        + &column(&init.to_string(), 10)
-        + &column(&uptime, 8)
-        + &column(path_str(bb), 24)
-        + &command;
-    assert_eq!(row, expected, "the row of husk ps");
+    assert_eq!(row, [&name, &init.to_string(), &uptime, path_str(bb), &command], "the row of husk ps");
     assert!(ps_names().contains(&name), "husk ps -q lists the container");
     // The container's processes as the host sees them, with their start times (so that a
     // recycled pid is not taken for a survivor).
@@ -1049,17 +1074,17 @@ fn arguments_cannot_forge_or_push_out_the_record() {
 
     // The record itself: one line per field, the arguments encoded, read back whole by ps.
     let record = fs::read_to_string(entry(&name).join("state")).unwrap();
-    assert_eq!(record.lines().count(), 13, "{record}");
+    assert_eq!(record.lines().count(), 15, "{record}");
     assert!(
-        record.starts_with("husk-state 2\nnet=none\nuser=1000:1000\nbounding=0000000000000000\n"),
+        record.starts_with("husk-state 3\nnet=none\nuser=1000:1000\nbounding=0000000000000000\n"),
         "{record}"
     );
     assert!(record.ends_with("\nend\n"), "{record}");
     assert!(record.contains(&format!("%00{long}\n")), "the long argument whole");
     let row = ps_row(&name).expect("husk ps lists it");
     let shown_forged = forged.replace('\n', "\\x0a");
-    assert!(row.contains(&format!("{} {shown_forged} LLLL", case.marker)), "{row}");
-    assert!(row.ends_with("L..."), "ps cuts a long command (4 KiB shown): {row}");
+    assert!(row[4].contains(&format!("{} {shown_forged} LLLL", case.marker)), "{row:?}");
+    assert!(row[4].ends_with("L..."), "ps cuts a long command (4 KiB shown): {row:?}");
 
     // A record that does not parse (here: cut short) is refused, never defaulted.
     let path = entry(&name).join("state");
@@ -1094,8 +1119,8 @@ fn ps_and_errors_show_control_bytes_escaped() {
     let text = ps_stdout(&[]);
     assert!(!text.bytes().any(|b| b == 0x1b || b == 0x07), "raw control bytes reach the terminal: {text:?}");
     let row = ps_row(&name).unwrap();
-    assert!(row.contains(&format!("{}/root\\x1b[31m", case.dir.display())), "{row:?}");
-    assert!(row.ends_with(" \\x1b]0;pwned\\x07\\x1b[2J\\xc2\\x9b6n"), "{row:?}");
+    assert_eq!(row[3], format!("{}/root\\x1b[31m", case.dir.display()), "{row:?}");
+    assert!(row[4].ends_with(" \\x1b]0;pwned\\x07\\x1b[2J\\xc2\\x9b6n"), "{row:?}");
     // husk logs stays byte-exact: what the container wrote, escape bytes and all.
     husk(&["exec", &name, "sh", "-c", "true"]).expect(0, "", "");
     // Error lines that echo an argument escape it too.
