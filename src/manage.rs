@@ -356,7 +356,9 @@ pub fn stop(name: &[u8], timeout_ms: u64, process: &Process) -> u8 {
                 ends_within(pidfd.as_fd(), None);
             }
         }
-        // Not running: exited already, or its husk run is recording the end.
+        // Exited: its end is recorded, nothing to do.
+        Err(Errno::SRCH) if matches!(exit_of(&found), Ok(Some(_))) => return 0,
+        // Not running any more: its husk run may be recording the end.
         Err(Errno::SRCH) => {}
         Err(e) => return crate::exec::not_found(name, e).report(),
     }
