@@ -367,20 +367,14 @@ pub fn stop(name: &[u8], timeout_ms: u64, process: &Process) -> u8 {
 }
 
 /// Whether the process of `pidfd` ends within `timeout_ms` (None: however long it takes).
+/// One poll(2): husk sets no signal handler, so nothing interrupts it but what ends husk
+/// (a stop and continue restarts it with the time left).
 fn ends_within(pidfd: BorrowedFd, timeout_ms: Option<u64>) -> bool {
     use rustix::event::{PollFd, PollFlags, Timespec, poll};
-    let deadline = timeout_ms.map(|ms| sys::monotonic_ns() + ms * 1_000_000);
-    loop {
-        let left = deadline.map(|d| d.saturating_sub(sys::monotonic_ns()));
-        let timeout = left
-            .map(|ns| Timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 });
-        // A pidfd polls readable once its process has ended.
-        match poll(&mut [PollFd::new(&pidfd, PollFlags::IN)], timeout.as_ref()) {
-            Ok(0) => return false,
-            Err(Errno::INTR) => {}
-            _ => return true,
-        }
-    }
+    let timeout =
+        timeout_ms.map(|ms| Timespec { tv_sec: (ms / 1000) as i64, tv_nsec: (ms % 1000 * 1_000_000) as i64 });
+    // A pidfd polls readable once its process has ended.
+    !matches!(poll(&mut [PollFd::new(&pidfd, PollFlags::IN)], timeout.as_ref()), Ok(0))
 }
 
 /// `husk rm [-f] NAME`: removes an exited container's record and log. A running one is
