@@ -10,7 +10,7 @@ use rustix::io::Errno;
 
 use crate::error::Failure;
 use crate::out::{self, Line};
-use crate::registry::{Exit, Found, Record, Registry};
+use crate::registry::{self, Exit, Found, Record, Registry};
 use crate::rt::{Process, sys};
 use crate::signals::{SIGKILL, SIGTERM};
 use crate::status;
@@ -322,19 +322,24 @@ pub fn wait(name: &[u8], process: &Process) -> u8 {
         Err(code) => return code,
     };
     interruptible(process);
-    wait_unlocked(&found);
-    match exit_of(&found) {
-        Ok(Some(exit)) => {
-            Line::new().num(exit.status as u64).write_to(1);
+    // Blocks while its husk run holds the lock: until it has recorded the end and exited.
+    let lock = found.lock(FlockOperation::LockShared);
+    let status = match exit_of(&found) {
+        Ok(Some(exit)) => Ok(exit.status),
+        Ok(None) => Err("it ended without a status: its husk run was killed"),
+        // Removed as it ended (--rm): the status is in the lock file we hold.
+        Err(Errno::SRCH) => lock
+            .ok()
+            .and_then(|lock| registry::noted_exit(lock.as_fd()))
+            .ok_or("it was removed before its status could be read"),
+        Err(e) => return crate::exec::not_found(name, e).report(),
+    };
+    match status {
+        Ok(status) => {
+            Line::new().num(status as u64).write_to(1);
             0
         }
-        Ok(None) => Failure::new("wait", name, Errno::SRCH)
-            .with_hint("it ended without a status: its husk run was killed")
-            .report(),
-        Err(Errno::SRCH) => {
-            Failure::new("wait", name, Errno::SRCH).with_hint("it was removed as it ended (--rm)").report()
-        }
-        Err(e) => crate::exec::not_found(name, e).report(),
+        Err(why) => Failure::new("wait", name, Errno::SRCH).with_hint(why).report(),
     }
 }
 

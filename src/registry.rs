@@ -31,7 +31,7 @@ pub struct Registry {
 /// A name claimed by a running `husk run`: its directory and the lock held on it.
 pub struct Entry {
     dir: OwnedFd,
-    _lock: OwnedFd,
+    lock: OwnedFd,
     name: heapless::Vec<u8, 64>,
     registry: OwnedFd,
     /// The head last recorded, for the record of the end.
@@ -113,7 +113,7 @@ impl Registry {
         let registry = rustix::io::dup(&self.dir).map_err(fail("dup", name))?;
         let mut owned = heapless::Vec::new();
         let _ = owned.extend_from_slice(name);
-        Ok(Entry { dir, _lock: lock, name: owned, registry, head: Cell::new(None) })
+        Ok(Entry { dir, lock, name: owned, registry, head: Cell::new(None) })
     }
 
     /// The state of the live container `name`, or ESRCH when there is none (a stale entry
@@ -143,6 +143,29 @@ impl Registry {
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.dir.as_fd()
     }
+}
+
+/// The status a `--rm` container's supervisor left in its lock file ([`Entry::note_exit`]),
+/// read through a descriptor of that file.
+pub fn noted_exit(lock: BorrowedFd) -> Option<u8> {
+    let mut text = [0u8; 10];
+    let n = rustix::io::pread(lock, &mut text, 0).ok()?;
+    parse_note(&text[..n])
+}
+
+/// The lock file's note of a `--rm` container's end: `exit=NNN\n`, three digits.
+fn exit_note(status: u8) -> [u8; 9] {
+    let mut text = *b"exit=000\n";
+    text[5] += status / 100;
+    text[6] += status / 10 % 10;
+    text[7] += status % 10;
+    text
+}
+
+/// [`exit_note`]'s status; None unless `text` is exactly such a note.
+fn parse_note(text: &[u8]) -> Option<u8> {
+    let digits = text.strip_prefix(b"exit=")?.strip_suffix(b"\n")?;
+    crate::text::parse_decimal(digits, 3).filter(|&s| digits.len() == 3 && s <= 255).map(|s| s as u8)
 }
 
 /// ENOENT as ESRCH: no such container.
@@ -243,6 +266,13 @@ impl Entry {
 
     pub fn name(&self) -> &[u8] {
         &self.name
+    }
+
+    /// `--rm`: the exit status, written into the lock file just before the entry goes. A
+    /// `husk wait` holds that file open (it waits on its lock), so it reads the status of a
+    /// container that is gone ([`noted_exit`]). Written only here, by the supervisor.
+    pub fn note_exit(&self, status: u8) {
+        let _ = rustix::io::pwrite(&self.lock, &exit_note(status), 0);
     }
 
     /// Removes the entry; the lock goes with the process.
@@ -596,6 +626,19 @@ mod tests {
         assert_eq!(decoded(record.hostname), b"box");
         assert_eq!(decoded(record.rootfs), b"/srv/root fs");
         assert_eq!(decoded(record.command), b"sh\0-c\0echo a=b; x=%41");
+    }
+
+    #[test]
+    fn the_note_of_a_removed_container_reads_back_and_nothing_else_does() {
+        for status in 0..=255u8 {
+            assert_eq!(parse_note(&exit_note(status)), Some(status), "{status}");
+        }
+        assert_eq!(&exit_note(7), b"exit=007\n");
+        for bad in
+            ["", "exit=7\n", "exit=256\n", "exit=007", "exit=007\n\n", "exit=-07\n", "exit= 07\n", "x=007\n"]
+        {
+            assert_eq!(parse_note(bad.as_bytes()), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -1331,7 +1331,20 @@ fn wait_prints_each_status_and_rm_option_leaves_nothing() {
     ));
     wait_until(|| format!("out in the log of {name}"), || husk(&["logs", &name]).stdout == "out\n");
     assert!(ps_names().contains(&name), "listed while it runs");
+    // A waiter started while it runs still gets the status of a container that is gone.
+    let mut waiter = start(Command::new(HUSK).args(["wait", &name]));
+    let lock = entry(&name).join("lock");
+    let waiter_pid = waiter.pid();
+    wait_until(
+        || format!("husk wait to open {}", lock.display()),
+        || {
+            let fds = fs::read_dir(format!("/proc/{waiter_pid}/fd")).into_iter().flatten().flatten();
+            fds.filter_map(|fd| fs::read_link(fd.path()).ok()).any(|target| target == lock)
+        },
+    );
+    assert!(waiter.running(), "husk wait returned while {name} runs");
     fs::write(vol.join("go"), "").unwrap();
+    waiter.wait().expect(0, "4\n", "");
     wait_until(
         || format!("the entry of {name} to go"),
         || fs::symlink_metadata(entry(&name)).is_err() && !ps_all_names().contains(&name),

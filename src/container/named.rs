@@ -206,6 +206,10 @@ fn detach(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerSi
                 record_exit(&entry, config, process, code);
                 sys::exit(code)
             }
+            // --rm: the status stays readable by a husk wait that holds the lock file.
+            if ran {
+                entry.note_exit(code);
+            }
             // The entry goes first: once the caller has the code, the name must be free.
             entry.remove();
             // If COMMAND never started, this is what the caller is waiting for.
