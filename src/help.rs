@@ -73,8 +73,8 @@ until it ends.
 const WAIT: &str = "Usage: husk wait NAME\nWaits until the container ends and prints its exit status.\n";
 const STOP: &str = "\
 Usage: husk stop [-t SECONDS] NAME
-SIGTERM to COMMAND (through the container's init), SIGKILL after SECONDS (default 10);
-returns once the container has ended.
+SIGTERM to COMMAND (through the container's init), SIGKILL after SECONDS (-t, --time;
+default 10); returns once the container has ended.
 ";
 const RM: &str = "\
 Usage: husk rm [-f] NAME

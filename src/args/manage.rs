@@ -76,7 +76,7 @@ pub(super) fn parse_exec<'a, A: Argv<'a> + ?Sized>(
 }
 
 /// The options of ps, logs, stop and rm: which subcommand takes each, and its bit.
-const FLAGS: [(&[u8], Topic, u8); 11] = [
+const FLAGS: [(&[u8], Topic, u8); 13] = [
     (b"-a", Topic::Ps, ALL),
     (b"--all", Topic::Ps, ALL),
     (b"-q", Topic::Ps, QUIET),
@@ -88,6 +88,8 @@ const FLAGS: [(&[u8], Topic, u8); 11] = [
     (b"-f", Topic::Rm, FORCE),
     (b"--force", Topic::Rm, FORCE),
     (b"-t", Topic::Stop, TIME),
+    (b"--time", Topic::Stop, TIME),
+    (b"--timeout", Topic::Stop, TIME),
 ];
 const ALL: u8 = 1;
 const QUIET: u8 = 2;
@@ -242,6 +244,10 @@ mod tests {
         );
         assert_eq!(p(&["husk", "stop", "-t", "0.5", "b"]), Ok(Command::Stop { name: b"b", timeout_ms: 500 }));
         assert_eq!(p(&["husk", "stop", "-t", "0", "b"]), Ok(Command::Stop { name: b"b", timeout_ms: 0 }));
+        for time in [&["--time", "2"][..], &["--timeout", "2"], &["--time=2"], &["--timeout=2"]] {
+            let args = [&["husk", "stop"][..], time, &["b"]].concat();
+            assert_eq!(p(&args), Ok(Command::Stop { name: b"b", timeout_ms: 2000 }), "{time:?}");
+        }
         assert!(matches!(p(&["husk", "stop", "-t", "x", "box"]), Err(UsageError::BadValue { .. })));
         assert!(matches!(p(&["husk", "stop", "-t"]), Err(UsageError::MissingValue { .. })));
         assert!(matches!(p(&["husk", "stop", "-f", "box"]), Err(UsageError::UnknownOption { .. })));
