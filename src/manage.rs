@@ -401,8 +401,14 @@ pub fn rm(name: &[u8], force: bool, process: &Process) -> u8 {
                     let hint = "it is running (husk stop NAME first, or husk rm -f NAME)";
                     return Failure::new("rm", name, Errno::BUSY).with_hint(hint).report();
                 }
-                if let Ok((pidfd, _)) = crate::exec::find(name, process) {
-                    let _ = sys::pidfd_signal(pidfd.as_fd(), SIGKILL);
+                match crate::exec::find(name, process) {
+                    Ok((pidfd, _)) => {
+                        let _ = sys::pidfd_signal(pidfd.as_fd(), SIGKILL);
+                    }
+                    // Ending already: its husk run lets go of the lock in a moment.
+                    Err(Errno::SRCH) => {}
+                    // A record that does not parse: nothing to kill it by, and no waiting.
+                    Err(e) => return crate::exec::not_found(name, e).report(),
                 }
             }
             interruptible(process);

@@ -1094,6 +1094,9 @@ fn arguments_cannot_forge_or_push_out_the_record() {
     let refused = format!("husk: state {name}: Bad message (EBADMSG): its record does not parse: refused\n");
     husk(&["exec", &name, "true"]).expect(125, "", &refused);
     husk(&["kill", &name, "KILL"]).expect(125, "", &refused);
+    // Nor stopped or removed by what it says: refused at once, not waited for.
+    husk(&["stop", &name]).expect(125, "", &refused);
+    husk(&["rm", "-f", &name]).expect(125, "", &refused);
     let out = husk(&["ps", "-q"]);
     assert_eq!(out.code(), Some(125), "{out}");
     assert!(out.stderr.contains(&refused) && !out.stdout.contains(&name), "{out}");
