@@ -325,21 +325,19 @@ pub fn wait(name: &[u8], process: &Process) -> u8 {
     // Blocks while its husk run holds the lock: until it has recorded the end and exited.
     let lock = found.lock(FlockOperation::LockShared);
     let status = match exit_of(&found) {
-        Ok(Some(exit)) => Ok(exit.status),
-        Ok(None) => Err("it ended without a status: its husk run was killed"),
+        Ok(exit) => exit.map(|exit| exit.status),
         // Removed as it ended (--rm): the status is in the lock file we hold.
-        Err(Errno::SRCH) => lock
-            .ok()
-            .and_then(|lock| registry::noted_exit(lock.as_fd()))
-            .ok_or("it was removed before its status could be read"),
+        Err(Errno::SRCH) => lock.ok().and_then(|lock| registry::noted_exit(lock.as_fd())),
         Err(e) => return crate::exec::not_found(name, e).report(),
     };
     match status {
-        Ok(status) => {
+        Some(status) => {
             Line::new().num(status as u64).write_to(1);
             0
         }
-        Err(why) => Failure::new("wait", name, Errno::SRCH).with_hint(why).report(),
+        None => Failure::new("wait", name, Errno::SRCH)
+            .with_hint("it ended without a recorded status (its husk run was killed)")
+            .report(),
     }
 }
 

@@ -552,6 +552,15 @@ fn exec_and_kill_refuse_stale_and_forged_entries() {
     husk(&["kill", &name]).expect(125, "", &no_such_container(&name));
     husk(&["kill", &name, "KILL"]).expect(125, "", &no_such_container(&name));
     assert!(!ps_names().contains(&name), "husk ps -q lists a stale entry");
+    assert!(!ps_all_names().contains(&name), "husk ps -a -q lists a stale entry");
+    husk(&["wait", &name]).expect(
+        125,
+        "",
+        &format!(
+            "husk: wait {name}: No such process (ESRCH): it ended without a recorded status (its husk run \
+             was killed)\n"
+        ),
+    );
 
     // The stale state now names a live, unrelated process, start time and all: the lock is
     // free, so it is still no container.
