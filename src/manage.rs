@@ -116,8 +116,10 @@ pub fn ps(quiet: bool, all: bool, process: &Process) -> u8 {
                 line.bytes(name);
             } else {
                 let need = row(&mut line, name, &record, now, &widths);
-                for (width, need) in widths.iter_mut().zip(need) {
-                    *width = (*width).max(need);
+                if !print {
+                    for (width, need) in widths.iter_mut().zip(need) {
+                        *width = (*width).max(need);
+                    }
                 }
             }
             if print {
@@ -194,10 +196,11 @@ fn chars(text: &[u8]) -> usize {
     text.iter().filter(|&&b| b & 0xc0 != 0x80).count()
 }
 
-/// `text` (`chars` characters wide) padded with spaces to `width`, then two more.
+/// `text` (`chars` characters wide) padded with spaces to `width`, then two more (two
+/// after a value wider than its column: one that changed since the widths were taken).
 fn column(line: &mut Line, text: &[u8], chars: usize, width: usize) {
     line.bytes(text);
-    for _ in chars..width + 2 {
+    for _ in chars..width.max(chars) + 2 {
         line.str(" ");
     }
 }
@@ -454,5 +457,8 @@ mod tests {
         let mut line = Line::new();
         column(&mut line, "\u{e9}".as_bytes(), 1, 3);
         assert_eq!(line.as_bytes(), "\u{e9}    ".as_bytes(), "to the width, then two spaces");
+        let mut line = Line::new();
+        column(&mut line, b"wider", 5, 3);
+        assert_eq!(line.as_bytes(), b"wider  ", "two spaces after a value wider than its column");
     }
 }
