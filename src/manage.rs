@@ -66,7 +66,7 @@ fn interruptible(process: &Process) {
     sys::set_signal_mask(process.caller_mask());
 }
 
-/// The widths of ps's columns before the data: NAME PID UPTIME ROOTFS.
+/// The titles of ps's padded columns (COMMAND, the last, is not padded).
 const HEADER: [&str; 4] = ["NAME", "PID", "UPTIME", "ROOTFS"];
 
 /// `husk ps [-a] [-q]`: NAME PID UPTIME ROOTFS COMMAND of every running container (and
