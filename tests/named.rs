@@ -1522,8 +1522,9 @@ fn a_user_without_xdg_runtime_dir_is_told_what_is_missing() {
     let name = unique("xdg");
     let line = "husk: state: No such file or directory (ENOENT): XDG_RUNTIME_DIR is not set; a non-root user's \
                 named containers live in $XDG_RUNTIME_DIR/husk\n";
-    let commands: [&[&str]; 11] = [
+    let commands: [&[&str]; 12] = [
         &["run", "--name", &name, "--", "true"],
+        &["exec", &name, "true"],
         &["run", "-d", "--", "true"],
         &["ps"],
         &["ps", "-a"],
