@@ -40,7 +40,10 @@ NAMES=()
 cleanup() {
     local i
     for i in "${!NAMES[@]}"; do
-        "${BINS[$i]}" kill "${NAMES[$i]}" KILL >/dev/null 2>&1 || true
+        # rm -f kills and removes (an ended detached container stays until removed);
+        # a husk before issue 13 has no rm: kill, and its entry goes by itself.
+        "${BINS[$i]}" rm -f "${NAMES[$i]}" >/dev/null 2>&1 ||
+            "${BINS[$i]}" kill "${NAMES[$i]}" KILL >/dev/null 2>&1 || true
     done
     rm -rf -- "$TMP"
 }

@@ -41,6 +41,13 @@ fn join_and_run<'a>(spec: &ExecSpec<'a>, process: &Process) -> Result<u8, Failur
     // ptrace them, write their memory, or open their /proc/PID/exe or /proc/PID/fd/N — the
     // runc CVE-2016-9962 and CVE-2019-5736 class (ptrace(2), "Ptrace access mode checking").
     sys::make_non_dumpable().map_err(fail("prctl dumpable", b""))?;
+    // A non-root user without $XDG_RUNTIME_DIR has no registry: say so (the failure with a
+    // hint), not that no container has the name.
+    if let Err(failure) = Registry::open(process, false)
+        && !failure.hint.is_empty()
+    {
+        return Err(failure);
+    }
     let (pidfd, head) = find(spec.name, process).map_err(|e| not_found(spec.name, e))?;
     let signals = CallerSignals::take_over(process);
     let take_terminal = spawn::holds_terminal();
@@ -156,6 +163,10 @@ pub fn find(name: &[u8], process: &Process) -> Result<(OwnedFd, Head), Errno> {
     let registry = Registry::open(process, false)
         .map_err(|failure| if failure.errno == Errno::NOENT { Errno::SRCH } else { failure.errno })?;
     let head = registry.read(name)?.record()?.head;
+    // Its end recorded: its init is gone, whatever the pid now names.
+    if head.exit.is_some() {
+        return Err(Errno::SRCH);
+    }
     let pid = Pid::from_raw(head.pid).ok_or(Errno::SRCH)?;
     let pidfd = pidfd_open(pid, PidfdFlags::empty())?;
     // The pidfd pins the process: if the start time matches now, it is the one recorded.

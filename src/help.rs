@@ -11,7 +11,8 @@ husk: a tiny static container runtime and init
 Usage:
   husk run [OPTIONS] [--] COMMAND [ARG]...    run COMMAND in a new container
   husk exec [OPTIONS] NAME [--] COMMAND...    run COMMAND in a named container
-  husk ps [-q] | kill NAME [SIGNAL] | logs NAME
+  husk ps [-a] [-q] | logs [-f] NAME | kill NAME [SIGNAL]
+  husk wait NAME | stop [-t SECONDS] NAME | rm [-f] NAME
   husk init [OPTIONS] [--] COMMAND [ARG]...   be COMMAND's init (PID 1 or subreaper)
   husk help [SUBCOMMAND]
   husk --version
@@ -71,7 +72,8 @@ Security:
       --security-opt no-new-privileges=false   let setuid and file-capability
                               programs gain privileges (within the bounding set)
 Named containers:
-      --name NAME             for exec, ps, kill, logs;  -d, --detach: in the background
+      --name NAME             for exec, ps, logs, stop, wait, rm;  -d, --detach: in
+                              the background, kept as exited until husk rm (or --rm)
       --log-size SIZE         a detached container's log keeps its last SIZE
 
 Examples:
@@ -88,9 +90,28 @@ Usage: husk exec [-e KEY=VALUE] [-w DIR] [-u UID[:GID]] NAME [--] COMMAND [ARG].
 Runs COMMAND in container NAME's namespaces, cgroup, root, identity and filters.
 ";
 
-const PS: &str = "Usage: husk ps [-q]\nNAME PID UPTIME ROOTFS COMMAND of each running named container.\n";
+const PS: &str = "\
+Usage: husk ps [-a] [-q]
+NAME PID UPTIME ROOTFS COMMAND of each running named container, by name.
+  -a, --all     exited ones too: UPTIME says `Exited (STATUS) 5m ago`
+  -q, --quiet   names only
+";
 const KILL: &str = "Usage: husk kill NAME [SIGNAL]\nSignals the container's init (default TERM).\n";
-const LOGS: &str = "Usage: husk logs NAME\nA detached container's output so far.\n";
+const LOGS: &str = "\
+Usage: husk logs [-f] NAME
+A detached container's output, running or exited; -f, --follow: then what it writes
+until it ends.
+";
+const WAIT: &str = "Usage: husk wait NAME\nWaits until the container ends and prints its exit status.\n";
+const STOP: &str = "\
+Usage: husk stop [-t SECONDS] NAME
+SIGTERM to COMMAND (through the container's init), SIGKILL after SECONDS (-t, --time;
+default 10); returns once the container has ended.
+";
+const RM: &str = "\
+Usage: husk rm [-f] NAME
+Removes an exited container's record and log; -f, --force: a running one too, killed.
+";
 
 /// Prints the help text for `topic` on stdout.
 #[inline(never)] // a role's own frame: see main.rs
@@ -103,6 +124,9 @@ pub fn print(topic: Topic) {
         Topic::Ps => PS,
         Topic::Kill => KILL,
         Topic::Logs => LOGS,
+        Topic::Wait => WAIT,
+        Topic::Stop => STOP,
+        Topic::Rm => RM,
     });
 }
 
@@ -203,6 +227,14 @@ mod tests {
         assert_eq!(
             text(UsageError::BadValue { sub: "init", option: b"--grace", value: b"x", expected: "seconds" }),
             "husk: init: bad value 'x' for '--grace': expected seconds (see 'husk help init')"
+        );
+        assert_eq!(
+            text(UsageError::MissingArgument { sub: "logs", what: "NAME" }),
+            "husk: logs: missing NAME (see 'husk help logs')"
+        );
+        assert_eq!(
+            text(UsageError::ExtraArgument { sub: "ps", arg: b"x" }),
+            "husk: ps: unexpected argument 'x' (see 'husk help ps')"
         );
         assert_eq!(
             text(UsageError::MissingCommand { sub: "init" }),

@@ -67,14 +67,21 @@ pub fn keep(pipe: BorrowedFd, log: BorrowedFd, cap: u64) {
 
 /// Copies what `log` still holds to `out`; returns how many bytes were dropped before it.
 pub fn copy(log: BorrowedFd, out: i32) -> u64 {
-    let start = match seek(log, SeekFrom::Data(0)) {
-        Ok(start) => start,
-        // ENXIO: no data at all (an empty log).
-        Err(_) => return 0,
+    copy_from(log, out, 0).0
+}
+
+/// Copies what `log` holds from offset `at` on to `out`, past any hole the cap punched;
+/// returns where the copy started and where it ended (the offset to follow on from).
+pub fn copy_from(log: BorrowedFd, out: i32, at: u64) -> (u64, u64) {
+    let Ok(start) = seek(log, SeekFrom::Data(at)) else {
+        // ENXIO: no data at or after `at` (nothing new).
+        return (at, at);
     };
+    let mut end = start;
     let mut buf = [0u8; 8192];
     while let Ok(n @ 1..) = rustix::io::read(log, &mut buf[..]) {
         crate::rt::sys::write_all(out, &buf[..n]);
+        end += n as u64;
     }
-    start
+    (start, end)
 }

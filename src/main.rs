@@ -33,11 +33,15 @@ fn main(process: &'static Process) -> ! {
         Ok(Command::Init(spec)) => init::run(spec, process),
         // A new container: namespaces, root filesystem, and husk as its PID 1.
         Ok(Command::Run(spec)) => container::run(spec, process),
-        // Named containers: join one, list them, signal one, read one's output.
+        // Named containers: join one, list them, signal one, read one's output, wait for,
+        // stop or remove one.
         Ok(Command::Exec(spec)) => exec::run(spec, process),
-        Ok(Command::Ps { quiet }) => manage::ps(*quiet, process),
+        Ok(Command::Ps { quiet, all }) => manage::ps(*quiet, *all, process),
         Ok(Command::Kill { name, signal }) => manage::kill(name, *signal, process),
-        Ok(Command::Logs { name }) => manage::logs(name, process),
+        Ok(Command::Logs { name, follow }) => manage::logs(name, *follow, process),
+        Ok(Command::Wait { name }) => manage::wait(name, process),
+        Ok(Command::Stop { name, timeout_ms }) => manage::stop(name, *timeout_ms, process),
+        Ok(Command::Rm { name, force }) => manage::rm(name, *force, process),
     };
     sys::exit(code)
 }

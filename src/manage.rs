@@ -1,64 +1,208 @@
-//! `husk ps`, `husk kill`, `husk logs`: looking at and stopping named containers.
+//! `husk ps`, `kill`, `logs`, `wait`, `stop`, `rm`: looking at, waiting for, stopping and
+//! removing named containers. What an entry is (running, exited, stale) and who may write
+//! what in it: src/registry.rs.
 
 use core::mem::MaybeUninit;
 
-use rustix::fd::AsFd;
-use rustix::fs::RawDir;
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd};
+use rustix::fs::{FlockOperation, RawDir, SeekFrom};
 use rustix::io::Errno;
 
+use crate::error::Failure;
 use crate::out::{self, Line};
-use crate::registry::Registry;
+use crate::registry::{self, Exit, Found, Record, Registry};
 use crate::rt::{Process, sys};
+use crate::signals::{SIGKILL, SIGTERM};
 use crate::status;
 
-/// `husk ps [-q]`: NAME PID UPTIME ROOTFS COMMAND for every live container.
-#[inline(never)] // a role's own frame: see main.rs
-pub fn ps(quiet: bool, process: &Process) -> u8 {
-    if !quiet {
-        out::print("NAME                PID       UPTIME  ROOTFS                  COMMAND\n");
+/// The registry, or None when there is none yet (nothing ever ran here). A failure to open
+/// it is reported (exit 125): a non-root user without $XDG_RUNTIME_DIR learns what is
+/// missing, not that nothing runs.
+fn registry(process: &Process) -> Result<Option<Registry>, u8> {
+    match Registry::open(process, false) {
+        Ok(registry) => Ok(Some(registry)),
+        // The directory is not there (the unset variable is the failure with a hint).
+        Err(failure) if failure.errno == Errno::NOENT && failure.hint.is_empty() => Ok(None),
+        Err(failure) => Err(failure.report()),
     }
-    let registry = match Registry::open(process, false) {
-        Ok(registry) => registry,
-        Err(failure) if failure.errno == Errno::NOENT => return 0, // nothing ever ran here
-        Err(failure) => return failure.report(),
+}
+
+/// The entry `name`, running, exited or stale; else the failure reported.
+fn entry(name: &[u8], process: &Process) -> Result<(Registry, Found), u8> {
+    let registry = registry(process)?.ok_or_else(|| missing(name, Errno::SRCH))?;
+    match registry.find(name) {
+        Ok(found) => Ok((registry, found)),
+        Err(e) => Err(missing(name, e)),
+    }
+}
+
+/// `husk: container NAME: No such process (ESRCH): no container has that name`, exit 125.
+fn missing(name: &[u8], e: Errno) -> u8 {
+    let hint = if e == Errno::SRCH { "no container has that name (husk ps -a)" } else { "" };
+    Failure::new("container", name, e).with_hint(hint).report()
+}
+
+/// How the entry's container ended, by its record: Some once it has, None while it runs
+/// (or when its husk run died without saying: a stale entry). ESRCH without a record,
+/// EBADMSG when it does not parse.
+fn exit_of(found: &Found) -> Result<Option<Exit>, Errno> {
+    found.state()?.record().map(|record| record.head.exit)
+}
+
+/// Whether the entry's container has ended: its end recorded, its record gone (removed,
+/// `--rm`) or refused, or nobody holding the lock (its husk run died).
+fn ended(found: &Found) -> bool {
+    !matches!(exit_of(found), Ok(None)) || !found.held()
+}
+
+/// Waits until nobody holds the entry's lock: its husk run has recorded the end and exited.
+fn wait_unlocked(found: &Found) {
+    drop(found.lock(FlockOperation::LockShared));
+}
+
+/// The commands that block until a container ends can be interrupted (Ctrl-C): husk runs
+/// with every signal blocked, so the caller's mask comes back first.
+fn interruptible(process: &Process) {
+    sys::set_signal_mask(process.caller_mask());
+}
+
+/// The titles of ps's padded columns (COMMAND, the last, is not padded).
+const HEADER: [&str; 4] = ["NAME", "PID", "UPTIME", "ROOTFS"];
+
+/// `husk ps [-a] [-q]`: NAME PID UPTIME ROOTFS COMMAND of every running container (and
+/// with `-a` every exited one), sorted by name, each column as wide as its widest value.
+#[inline(never)] // a role's own frame: see main.rs
+pub fn ps(quiet: bool, all: bool, process: &Process) -> u8 {
+    let mut widths = HEADER.map(str::len);
+    let registry = match registry(process) {
+        Ok(Some(registry)) => Some(registry),
+        Ok(None) => None,
+        Err(code) => return code,
     };
-    let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
-    let mut dir = RawDir::new(registry.fd(), &mut buf);
     let now = sys::realtime_s();
     let mut code = 0;
-    while let Some(Ok(entry)) = dir.next() {
-        let name = entry.file_name().to_bytes();
-        if name.starts_with(b".") {
-            continue;
-        }
-        let Ok(state) = registry.read(name) else {
-            continue; // stale: its husk run is gone
-        };
-        let record = match state.record() {
-            Ok(record) => record,
-            Err(e) => {
-                crate::exec::not_found(name, e).report();
-                code = status::FAILURE;
-                continue;
+    // Two passes over the entries: the widths the rows need, then the rows.
+    for print in [false, true] {
+        if print && !quiet {
+            let mut line = Line::new();
+            for (k, title) in HEADER.iter().enumerate() {
+                column(&mut line, title.as_bytes(), title.len(), widths[k]);
             }
-        };
-        let mut line = Line::new();
-        if quiet {
-            line.bytes(name);
-        } else {
-            column(&mut line, name, 20);
-            let mut number = Line::new();
-            number.num(record.head.pid as u64);
-            column(&mut line, number.as_bytes(), 10);
-            let mut uptime = Line::new();
-            uptime.num(now.saturating_sub(record.head.created)).str("s");
-            column(&mut line, uptime.as_bytes(), 8);
-            column(&mut line, Decoded::of(record.rootfs).shown().as_bytes(), 24);
-            line.bytes(Decoded::of(record.command).shown().as_bytes());
+            line.str("COMMAND").write_to(1);
         }
-        line.write_to(1);
+        let Some(registry) = &registry else { continue };
+        by_name(registry, &mut |name| {
+            let Ok(found) = registry.find(name) else { return };
+            let held = found.held();
+            let Ok(state) = found.state() else { return }; // starting, or just removed
+            let record = match state.record() {
+                Ok(record) => record,
+                Err(e) => {
+                    if print && (held || all) {
+                        crate::exec::not_found(name, e).report();
+                        code = status::FAILURE;
+                    }
+                    return;
+                }
+            };
+            let exited = record.head.exit.is_some();
+            // Listed: running ones (their lock is held), and with -a exited ones. A stale
+            // entry (its husk run died without recording an end) is no container.
+            if !(exited && all || !exited && held) {
+                return;
+            }
+            let mut line = Line::new();
+            if quiet {
+                line.bytes(name);
+            } else {
+                let need = row(&mut line, name, &record, now, &widths);
+                if !print {
+                    for (width, need) in widths.iter_mut().zip(need) {
+                        *width = (*width).max(need);
+                    }
+                }
+            }
+            if print {
+                line.write_to(1);
+            }
+        });
     }
     code
+}
+
+/// Calls `each` with every entry's name, in byte order: a scan of the registry for each
+/// name, the smallest after the last (no allocator to sort with, and registries are small).
+fn by_name(registry: &Registry, each: &mut dyn FnMut(&[u8])) {
+    let mut last = heapless::Vec::<u8, { crate::args::MAX_NAME }>::new();
+    loop {
+        let mut next: Option<heapless::Vec<u8, { crate::args::MAX_NAME }>> = None;
+        let _ = rustix::fs::seek(registry.fd(), SeekFrom::Start(0));
+        let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
+        let mut dir = RawDir::new(registry.fd(), &mut buf);
+        while let Some(Ok(entry)) = dir.next() {
+            let name = entry.file_name().to_bytes();
+            if crate::args::valid_name(name)
+                && name > &last[..]
+                && next.as_ref().is_none_or(|n| name < &n[..])
+            {
+                next = heapless::Vec::from_slice(name).ok();
+            }
+        }
+        let Some(name) = next else { return };
+        each(&name);
+        last = name;
+    }
+}
+
+/// One row of `husk ps`, each field padded to its column's width in `widths`, COMMAND last;
+/// returns the width each field needs.
+fn row(line: &mut Line, name: &[u8], record: &Record, now: u64, widths: &[usize; 4]) -> [usize; 4] {
+    let head = &record.head;
+    let mut need = [0; 4];
+    for (k, need) in need.iter_mut().enumerate() {
+        let mut field = Line::new();
+        match (k, head.exit) {
+            (0, _) => field.bytes(name),
+            (1, None) => field.num(head.pid as u64),
+            (1, Some(_)) => field.str("-"),
+            (2, None) => ago(&mut field, now.saturating_sub(head.created)),
+            (2, Some(exit)) => {
+                field.str("Exited (").num(exit.status as u64).str(") ");
+                ago(&mut field, now.saturating_sub(exit.ended)).str(" ago")
+            }
+            _ => Decoded::of(record.rootfs).show(&mut field),
+        };
+        *need = chars(field.as_bytes());
+        column(line, field.as_bytes(), *need, widths[k]);
+    }
+    Decoded::of(record.command).show(line);
+    need
+}
+
+/// A duration as ps shows it: `42s`, `5m`, `3h`, `4d` (whole units, rounded down).
+fn ago(line: &mut Line, seconds: u64) -> &mut Line {
+    let (unit, size) = match seconds {
+        0..60 => ("s", 1),
+        60..3600 => ("m", 60),
+        3600..86_400 => ("h", 3600),
+        _ => ("d", 86_400),
+    };
+    line.num(seconds / size).str(unit)
+}
+
+/// How many characters a terminal shows for `text`, which `Line::shown` made safe (so
+/// valid UTF-8): the bytes that start a character.
+fn chars(text: &[u8]) -> usize {
+    text.iter().filter(|&&b| b & 0xc0 != 0x80).count()
+}
+
+/// `text` (`chars` characters wide) padded with spaces to `width`, then two more (two
+/// after a value wider than its column: one that changed since the widths were taken).
+fn column(line: &mut Line, text: &[u8], chars: usize, width: usize) {
+    line.bytes(text);
+    for _ in chars..width.max(chars) + 2 {
+        line.str(" ");
+    }
 }
 
 /// A record's field decoded (up to out::MAX_QUOTED bytes; `...` marks a cut), with the
@@ -80,9 +224,9 @@ impl Decoded {
         decoded
     }
 
-    /// Safe for the caller's terminal: the container chose these bytes (out::Line::shown).
-    fn shown(&self) -> Line {
-        let mut line = Line::new();
+    /// Appended safe for the caller's terminal: the container chose these bytes
+    /// (out::Line::shown).
+    fn show<'l>(&self, line: &'l mut Line) -> &'l mut Line {
         line.shown(&self.bytes);
         if self.cut {
             line.str("...");
@@ -91,17 +235,12 @@ impl Decoded {
     }
 }
 
-/// `text` padded with spaces to `width` (at least one space after).
-fn column(line: &mut Line, text: &[u8], width: usize) {
-    line.bytes(text);
-    for _ in text.len()..width.max(text.len() + 1) {
-        line.str(" ");
-    }
-}
-
 /// `husk kill NAME [SIGNAL]`: to the container's init through a verified pidfd.
 #[inline(never)] // a role's own frame: see main.rs
 pub fn kill(name: &[u8], signal: i32, process: &Process) -> u8 {
+    if let Err(code) = registry(process) {
+        return code;
+    }
     let result =
         crate::exec::find(name, process).and_then(|(pidfd, _)| sys::pidfd_signal(pidfd.as_fd(), signal));
     match result {
@@ -113,33 +252,213 @@ pub fn kill(name: &[u8], signal: i32, process: &Process) -> u8 {
     }
 }
 
-/// `husk logs NAME`: the output of a detached container, so far.
+/// `husk logs [-f] NAME`: the output of a detached container, running or exited; with
+/// `-f`, then what it writes until it ends.
 #[inline(never)] // a role's own frame: see main.rs
-pub fn logs(name: &[u8], process: &Process) -> u8 {
-    let log = Registry::open(process, false).map_err(|f| f.errno).and_then(|r| r.open_file(name, c"log"));
-    match log {
-        Ok(log) => {
+pub fn logs(name: &[u8], follow: bool, process: &Process) -> u8 {
+    let found = match registry(process) {
+        Ok(registry) => registry.ok_or(Errno::SRCH).and_then(|r| r.find(name)),
+        Err(code) => return code,
+    };
+    let log = found.as_ref().map_err(|e| *e).and_then(|found| found.open(c"log"));
+    match (found, log) {
+        (Ok(found), Ok(log)) => {
             // Byte for byte what the container wrote, as `docker logs`; a note on stderr
             // when the oldest output went to keep the log within --log-size.
-            let dropped = crate::log::copy(log.as_fd(), 1);
+            let (dropped, at) = crate::log::copy_from(log.as_fd(), 1, 0);
             if dropped > 0 {
                 let mut line = Line::new();
                 line.str("husk: logs ").bytes(name).str(": the first ").num(dropped);
                 line.str(" bytes were dropped (the log keeps the last --log-size bytes)");
                 line.write_to(2);
             }
+            if follow {
+                interruptible(process);
+                follow_log(&found, log.as_fd(), at);
+            }
             0
         }
-        Err(e) => {
+        (Err(e), _) | (_, Err(e)) => {
             // ESRCH, as exec and kill say of a name no container has.
             let e = if e == Errno::NOENT { Errno::SRCH } else { e };
-            out::error_with_hint(
-                "logs",
-                name,
-                e,
-                if e == Errno::SRCH { "no detached container has that name" } else { "" },
-            );
-            status::FAILURE
+            let hint = if e == Errno::SRCH { "no detached container has that name" } else { "" };
+            Failure::new("logs", name, e).with_hint(hint).report()
         }
+    }
+}
+
+/// `logs -f`: copies what the container writes into `log` from `at` on until it ends.
+/// Sleeps in inotify between writes: the entry's directory is watched for the logger's
+/// writes and its last close, and for the record rewritten (the end) or removed.
+fn follow_log(found: &Found, log: BorrowedFd, mut at: u64) {
+    use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
+    let mut path = Line::new();
+    path.str("/proc/self/fd/").num(found.fd().as_raw_fd() as u64);
+    let mut c_path = crate::cpath::CPath::new();
+    let events = WatchFlags::MODIFY | WatchFlags::CLOSE_WRITE | WatchFlags::MOVED_TO | WatchFlags::DELETE;
+    let watch = inotify::init(CreateFlags::CLOEXEC).and_then(|fd| {
+        inotify::add_watch(&fd, c_path.of(&[path.as_bytes()])?, events)?;
+        Ok(fd)
+    });
+    // Watched first, then looked at: whatever happens after the look wakes the read.
+    loop {
+        at = crate::log::copy_from(log, 1, at).1;
+        let Ok(watch) = &watch else { return };
+        if ended(found) {
+            crate::log::copy_from(log, 1, at);
+            return;
+        }
+        let mut events = [0u8; 1024];
+        if let Err(e) = rustix::io::read(watch, &mut events[..])
+            && e != Errno::INTR
+        {
+            return;
+        }
+    }
+}
+
+/// `husk wait NAME`: blocks until the container ends, then prints its exit status.
+#[inline(never)] // a role's own frame: see main.rs
+pub fn wait(name: &[u8], process: &Process) -> u8 {
+    let (_registry, found) = match entry(name, process) {
+        Ok(entry) => entry,
+        Err(code) => return code,
+    };
+    interruptible(process);
+    // Blocks while its husk run holds the lock: until it has recorded the end and exited.
+    let lock = found.lock(FlockOperation::LockShared);
+    let status = match exit_of(&found) {
+        Ok(exit) => exit.map(|exit| exit.status),
+        // Removed as it ended (--rm): the status is in the lock file we hold.
+        Err(Errno::SRCH) => lock.ok().and_then(|lock| registry::noted_exit(lock.as_fd())),
+        Err(e) => return crate::exec::not_found(name, e).report(),
+    };
+    match status {
+        Some(status) => {
+            Line::new().num(status as u64).write_to(1);
+            0
+        }
+        None => Failure::new("wait", name, Errno::SRCH)
+            .with_hint("it ended without a recorded status (its husk run was killed)")
+            .report(),
+    }
+}
+
+/// `husk stop [-t SECONDS] NAME`: SIGTERM to the container's init, which forwards it to
+/// COMMAND; SIGKILL to the init (and so to the whole container) if it has not ended after
+/// `timeout_ms`; returns once its end is recorded. An exited container: nothing to do.
+#[inline(never)] // a role's own frame: see main.rs
+pub fn stop(name: &[u8], timeout_ms: u64, process: &Process) -> u8 {
+    let (_registry, found) = match entry(name, process) {
+        Ok(entry) => entry,
+        Err(code) => return code,
+    };
+    interruptible(process);
+    match crate::exec::find(name, process) {
+        Ok((pidfd, _)) => {
+            let _ = sys::pidfd_signal(pidfd.as_fd(), SIGTERM);
+            if !ends_within(pidfd.as_fd(), Some(timeout_ms)) {
+                let _ = sys::pidfd_signal(pidfd.as_fd(), SIGKILL);
+                ends_within(pidfd.as_fd(), None);
+            }
+        }
+        // Exited: its end is recorded, nothing to do.
+        Err(Errno::SRCH) if matches!(exit_of(&found), Ok(Some(_))) => return 0,
+        // Not running any more: its husk run may be recording the end.
+        Err(Errno::SRCH) => {}
+        Err(e) => return crate::exec::not_found(name, e).report(),
+    }
+    wait_unlocked(&found);
+    0
+}
+
+/// Whether the process of `pidfd` ends within `timeout_ms` (None: however long it takes).
+/// One poll(2): husk sets no signal handler, so nothing interrupts it but what ends husk
+/// (a stop and continue restarts it with the time left).
+fn ends_within(pidfd: BorrowedFd, timeout_ms: Option<u64>) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let timeout =
+        timeout_ms.map(|ms| Timespec { tv_sec: (ms / 1000) as i64, tv_nsec: (ms % 1000 * 1_000_000) as i64 });
+    // A pidfd polls readable once its process has ended.
+    !matches!(poll(&mut [PollFd::new(&pidfd, PollFlags::IN)], timeout.as_ref()), Ok(0))
+}
+
+/// `husk rm [-f] NAME`: removes an exited container's record and log. A running one is
+/// refused, or with `-f` killed (SIGKILL to its init) and removed once its end is recorded.
+#[inline(never)] // a role's own frame: see main.rs
+pub fn rm(name: &[u8], force: bool, process: &Process) -> u8 {
+    let (registry, found) = match entry(name, process) {
+        Ok(entry) => entry,
+        Err(code) => return code,
+    };
+    // Removed under the lock, taken exclusively: while it is held no container starts or
+    // ends there. Free at once: nothing runs (exited, or stale).
+    let lock = match found.lock(FlockOperation::NonBlockingLockExclusive) {
+        Err(Errno::WOULDBLOCK) => {
+            // Held: the container runs, unless its end is recorded and its husk run is on
+            // its way out (or another husk looks at it this instant).
+            if !matches!(exit_of(&found), Ok(Some(_))) {
+                if !force {
+                    let hint = "it is running (husk stop NAME first, or husk rm -f NAME)";
+                    return Failure::new("rm", name, Errno::BUSY).with_hint(hint).report();
+                }
+                match crate::exec::find(name, process) {
+                    Ok((pidfd, _)) => {
+                        let _ = sys::pidfd_signal(pidfd.as_fd(), SIGKILL);
+                    }
+                    // Ending already: its husk run lets go of the lock in a moment.
+                    Err(Errno::SRCH) => {}
+                    // A record that does not parse: nothing to kill it by, and no waiting.
+                    Err(e) => return crate::exec::not_found(name, e).report(),
+                }
+            }
+            interruptible(process);
+            found.lock(FlockOperation::LockExclusive)
+        }
+        other => other,
+    };
+    match lock {
+        Ok(_lock) => {
+            registry.remove(name, &found);
+            0
+        }
+        // Its lock file gone: someone removed it first (its husk run with --rm, another rm).
+        Err(e) => missing(name, if e == Errno::NOENT { Errno::SRCH } else { e }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_whole_units() {
+        let cases = [
+            (0, "0s"),
+            (59, "59s"),
+            (60, "1m"),
+            (3599, "59m"),
+            (3600, "1h"),
+            (86_399, "23h"),
+            (86_400, "1d"),
+            (200_000, "2d"),
+        ];
+        for (seconds, want) in cases {
+            let mut line = Line::new();
+            ago(&mut line, seconds);
+            assert_eq!(line.as_bytes(), want.as_bytes(), "{seconds}");
+        }
+    }
+
+    #[test]
+    fn widths_count_characters() {
+        assert_eq!(chars(b"abc"), 3);
+        assert_eq!(chars("r\u{e9}sum\u{e9} \u{2713}".as_bytes()), 8);
+        let mut line = Line::new();
+        column(&mut line, "\u{e9}".as_bytes(), 1, 3);
+        assert_eq!(line.as_bytes(), "\u{e9}    ".as_bytes(), "to the width, then two spaces");
+        let mut line = Line::new();
+        column(&mut line, b"wider", 5, 3);
+        assert_eq!(line.as_bytes(), b"wider  ", "two spaces after a value wider than its column");
     }
 }

@@ -4,7 +4,14 @@
 //! container's whole life: a held lock is a live container, a free one a stale entry (its
 //! holder died, even by SIGKILL, and the kernel let go). Creating the directory with
 //! mkdir(2) is what makes "two starts, one name: exactly one wins" true.
+//!
+//! A detached container stays after it ended, until `husk rm`: its supervisor (the host-side
+//! `husk run`, which the container cannot reach) rewrites the record with the exit status
+//! and the end time, then exits and lets go of the lock. So an entry is one of: running
+//! (lock held, no status), exited (a status: only that supervisor writes one), or stale
+//! (lock free, no status: its supervisor was killed), which the next start of the name reuses.
 
+use core::cell::Cell;
 use core::ffi::CStr;
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -24,20 +31,32 @@ pub struct Registry {
 /// A name claimed by a running `husk run`: its directory and the lock held on it.
 pub struct Entry {
     dir: OwnedFd,
-    _lock: OwnedFd,
+    lock: OwnedFd,
     name: heapless::Vec<u8, 64>,
     registry: OwnedFd,
+    /// The head last recorded, for the record of the end.
+    head: Cell<Option<Head>>,
 }
+
+/// An entry found by name, whatever its state: its directory, never through a symlink.
+pub struct Found {
+    dir: OwnedFd,
+}
+
+/// Why a non-root user has no registry without `$XDG_RUNTIME_DIR`.
+pub const UNSET: &str =
+    "XDG_RUNTIME_DIR is not set; a non-root user's named containers live in $XDG_RUNTIME_DIR/husk";
 
 impl Registry {
     /// `/run/husk` for root, `$XDG_RUNTIME_DIR/husk` for anyone else (made when `create`).
-    /// A failure names the directory it is in (`/run` or `$XDG_RUNTIME_DIR`).
+    /// A failure names the directory it is in (`/run` or `$XDG_RUNTIME_DIR`), or says that
+    /// `$XDG_RUNTIME_DIR` is not set (the one failure with a hint: nothing was tried).
     pub fn open(process: &Process, create: bool) -> Result<Registry, Failure<'static>> {
         let runtime = if rustix::process::geteuid().is_root() {
             &b"/run"[..]
         } else {
-            let unset = Failure::new("state $XDG_RUNTIME_DIR", b"", Errno::NOENT).with_hint("it is not set");
-            process.getenv(b"XDG_RUNTIME_DIR").ok_or(unset)?
+            let unset = Failure::new("state", b"", Errno::NOENT).with_hint(UNSET);
+            process.getenv(b"XDG_RUNTIME_DIR").filter(|dir| !dir.is_empty()).ok_or(unset)?
         };
         let mut path = CPath::new();
         let failed = |e| Failure::new("registry in", runtime, e);
@@ -83,38 +102,42 @@ impl Registry {
             }
             Err(e) => return Err(Failure::new("flock", name, e)),
         }
+        // An exited container keeps its name until it is removed, as docker's do.
+        let found = Found { dir };
+        if found.state().is_ok_and(|state| state.record().is_ok_and(|r| r.head.exit.is_some())) {
+            let hint = "an exited container has it (husk rm NAME)";
+            return Err(Failure::new("name", name, Errno::EXIST).with_hint(hint));
+        }
+        let dir = found.dir;
         let _ = unlinkat(dir.as_fd(), c"state", AtFlags::empty());
         let registry = rustix::io::dup(&self.dir).map_err(fail("dup", name))?;
         let mut owned = heapless::Vec::new();
         let _ = owned.extend_from_slice(name);
-        Ok(Entry { dir, _lock: lock, name: owned, registry })
+        Ok(Entry { dir, lock, name: owned, registry, head: Cell::new(None) })
     }
 
     /// The state of the live container `name`, or ESRCH when there is none (a stale entry
     /// counts as none). Whether the record parses is for [`State::record`] to say.
     pub fn read(&self, name: &[u8]) -> Result<State, Errno> {
-        let dir = self.entry(name).map_err(|e| if e == Errno::NOENT { Errno::SRCH } else { e })?;
-        if !held(dir.as_fd()) {
+        let found = self.find(name)?;
+        if !found.held() {
             return Err(Errno::SRCH);
         }
-        let fd =
-            openat(dir.as_fd(), c"state", OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
-                .map_err(|e| if e == Errno::NOENT { Errno::SRCH } else { e })?;
-        // Mapped whole, whatever its size: a record is never judged by a prefix.
-        Ok(State { text: crate::rt::sys::map_file(fd.as_fd())? })
+        found.state()
     }
 
-    /// Opens the file `file` of entry `name` for reading.
-    pub fn open_file(&self, name: &[u8], file: &CStr) -> Result<OwnedFd, Errno> {
-        let dir = self.entry(name)?;
-        openat(dir.as_fd(), file, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
-    }
-
-    /// The directory of entry `name` (never through a symlink).
-    fn entry(&self, name: &[u8]) -> Result<OwnedFd, Errno> {
+    /// The entry `name`, running, exited or stale; ESRCH when there is none.
+    pub fn find(&self, name: &[u8]) -> Result<Found, Errno> {
         let mut path = CPath::new();
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-        openat(self.dir.as_fd(), path.of(&[name])?, flags, Mode::empty())
+        let dir = openat(self.dir.as_fd(), path.of(&[name])?, flags, Mode::empty()).map_err(srch)?;
+        Ok(Found { dir })
+    }
+
+    /// Removes the entry `name` found as `found`: its files, then its directory. The
+    /// caller holds its lock and has checked that no container runs there.
+    pub fn remove(&self, name: &[u8], found: &Found) {
+        remove(found.dir.as_fd(), self.dir.as_fd(), name);
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
@@ -122,15 +145,74 @@ impl Registry {
     }
 }
 
-/// Whether some process holds the entry's lock (the container is alive).
-fn held(dir: BorrowedFd) -> bool {
-    let Ok(lock) = openat(dir, c"lock", OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
-    else {
-        return false;
-    };
-    match flock(&lock, FlockOperation::NonBlockingLockShared) {
-        Ok(()) => false,
-        Err(_) => true,
+/// The status a `--rm` container's supervisor left in its lock file ([`Entry::note_exit`]),
+/// read through a descriptor of that file.
+pub fn noted_exit(lock: BorrowedFd) -> Option<u8> {
+    let mut text = [0u8; 10];
+    let n = rustix::io::pread(lock, &mut text, 0).ok()?;
+    parse_note(&text[..n])
+}
+
+/// The lock file's note of a `--rm` container's end: `exit=NNN\n`, three digits.
+fn exit_note(status: u8) -> [u8; 9] {
+    let mut text = *b"exit=000\n";
+    text[5] += status / 100;
+    text[6] += status / 10 % 10;
+    text[7] += status % 10;
+    text
+}
+
+/// [`exit_note`]'s status; None unless `text` is exactly such a note.
+fn parse_note(text: &[u8]) -> Option<u8> {
+    let digits = text.strip_prefix(b"exit=")?.strip_suffix(b"\n")?;
+    crate::text::parse_decimal(digits, 3).filter(|&s| digits.len() == 3 && s <= 255).map(|s| s as u8)
+}
+
+/// ENOENT as ESRCH: no such container.
+fn srch(e: Errno) -> Errno {
+    if e == Errno::NOENT { Errno::SRCH } else { e }
+}
+
+impl Found {
+    /// Whether some process holds the entry's lock exclusively (its container is alive, or
+    /// a start or a removal is deciding about it this instant).
+    pub fn held(&self) -> bool {
+        self.lock(FlockOperation::NonBlockingLockShared).is_err()
+    }
+
+    /// The entry's lock file, locked with `how` (blocking or not); the lock goes with the
+    /// descriptor. A shared lock, blocking, waits for the container's end.
+    pub fn lock(&self, how: FlockOperation) -> Result<OwnedFd, Errno> {
+        let lock = self.open(c"lock")?;
+        flock(&lock, how)?;
+        Ok(lock)
+    }
+
+    /// The state record's file, mapped whole, whatever its size: a record is never judged
+    /// by a prefix. ESRCH when there is none. Whether it parses is for [`State::record`].
+    pub fn state(&self) -> Result<State, Errno> {
+        let fd = self.open(c"state").map_err(srch)?;
+        Ok(State { text: crate::rt::sys::map_file(fd.as_fd())? })
+    }
+
+    /// Opens the entry's file `file` for reading (never through a symlink).
+    pub fn open(&self, file: &CStr) -> Result<OwnedFd, Errno> {
+        openat(self.dir.as_fd(), file, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.dir.as_fd()
+    }
+}
+
+/// Removes an entry: its files (unlinkat never follows a symlink), then its directory.
+fn remove(dir: BorrowedFd, registry: BorrowedFd, name: &[u8]) {
+    for file in [c"state", c"state.new", c"log", c"lock"] {
+        let _ = unlinkat(dir, file, AtFlags::empty());
+    }
+    let mut path = CPath::new();
+    if let Ok(c_name) = path.of(&[name]) {
+        let _ = unlinkat(registry, c_name, AtFlags::REMOVEDIR);
     }
 }
 
@@ -157,7 +239,13 @@ impl Entry {
         if let Some(e) = out.failed {
             return Err(e);
         }
+        self.head.set(Some(*head));
         rustix::fs::renameat(self.dir.as_fd(), c"state.new", self.dir.as_fd(), c"state")
+    }
+
+    /// The head last written with [`Entry::write_state`].
+    pub fn head(&self) -> Option<Head> {
+        self.head.get()
     }
 
     /// The log file, created empty (0600), for a detached container's output: the logger
@@ -180,15 +268,16 @@ impl Entry {
         &self.name
     }
 
+    /// `--rm`: the exit status, written into the lock file just before the entry goes. A
+    /// `husk wait` holds that file open (it waits on its lock), so it reads the status of a
+    /// container that is gone ([`noted_exit`]). Written only here, by the supervisor.
+    pub fn note_exit(&self, status: u8) {
+        let _ = rustix::io::pwrite(&self.lock, &exit_note(status), 0);
+    }
+
     /// Removes the entry; the lock goes with the process.
     pub fn remove(self) {
-        for file in [c"state", c"state.new", c"log", c"lock"] {
-            let _ = unlinkat(self.dir.as_fd(), file, AtFlags::empty());
-        }
-        let mut path = CPath::new();
-        if let Ok(c_name) = path.of(&[&self.name]) {
-            let _ = unlinkat(self.registry.as_fd(), c_name, AtFlags::REMOVEDIR);
-        }
+        remove(self.dir.as_fd(), self.registry.as_fd(), &self.name);
     }
 }
 
@@ -206,7 +295,7 @@ impl State {
 }
 
 /// The first line of every record: the format and its version.
-const HEADER: &[u8] = b"husk-state 2";
+const HEADER: &[u8] = b"husk-state 3";
 
 /// How a named container was confined when it started: `husk exec` applies exactly this to
 /// what it starts inside (not what the container or its arguments might say later).
@@ -251,6 +340,17 @@ pub struct Head {
     pub start: u64,
     /// When it was started (seconds since the epoch).
     pub created: u64,
+    /// How it ended, once it has: written by its supervisor, never by the container.
+    pub exit: Option<Exit>,
+}
+
+/// How a container ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exit {
+    /// The exit status `husk run` ended with: COMMAND's, 128+N for signal N, or 125.
+    pub status: u8,
+    /// When (seconds since the epoch).
+    pub ended: u64,
 }
 
 /// A parsed record: the head, then the free-form fields, still encoded.
@@ -263,8 +363,8 @@ pub struct Record<'r> {
     pub command: Encoded<'r>,
 }
 
-/// The record's text: `husk-state 2`, then one `key=value` line per field in this fixed
-/// order, then `end`. Numbers are decimal, capability sets hexadecimal (as CapBnd in
+/// The record's text: `husk-state 3`, then one `key=value` line per field in this fixed
+/// order, then `end`. `exit` and `ended` are `-` while the container runs. Numbers are decimal, capability sets hexadecimal (as CapBnd in
 /// /proc/PID/status); the free-form fields are percent-encoded ([`encode`]), so none of
 /// their bytes can be a newline, and the record has no other reading.
 fn write_record<'s>(
@@ -285,7 +385,12 @@ fn write_record<'s>(
     hex(&mut number, c.added);
     number.str("\nseccomp=").num(c.seccomp as u64);
     number.str("\npid=").num(head.pid as u64).str("\nstart=").num(head.start);
-    number.str("\ncreated=").num(head.created).str("\nhostname=");
+    number.str("\ncreated=").num(head.created);
+    match head.exit {
+        Some(exit) => number.str("\nexit=").num(exit.status as u64).str("\nended=").num(exit.ended),
+        None => number.str("\nexit=-\nended=-"),
+    };
+    number.str("\nhostname=");
     out.put(number.as_bytes());
     encode(hostname, &mut |b| out.put(b));
     out.put(b"\nrootfs=");
@@ -394,7 +499,14 @@ pub fn parse(text: &[u8]) -> Option<Record<'_>> {
     let pid = number(lines.field(b"pid")?).filter(|&p| p > 0 && p <= i32::MAX as u64)? as i32;
     let start = number(lines.field(b"start")?)?;
     let created = number(lines.field(b"created")?)?;
-    let head = Head { confinement, pid, start, created };
+    let exit = match (lines.field(b"exit")?, lines.field(b"ended")?) {
+        (b"-", b"-") => None,
+        (status, ended) => Some(Exit {
+            status: crate::text::parse_decimal(status, 3).filter(|&s| s <= 255)? as u8,
+            ended: number(ended)?,
+        }),
+    };
+    let head = Head { confinement, pid, start, created, exit };
     let hostname = Encoded::new(lines.field(b"hostname")?)?;
     let rootfs = Encoded::new(lines.field(b"rootfs")?)?;
     let command = Encoded::new(lines.field(b"command")?)?;
@@ -473,7 +585,7 @@ mod tests {
             added: 1 << 10,
             seccomp: true,
         };
-        Head { confinement, pid: 4242, start: 99, created: 1_700_000_000 }
+        Head { confinement, pid: 4242, start: 99, created: 1_700_000_000, exit: None }
     }
 
     /// The record's text as write_record writes it (to a temporary file).
@@ -505,9 +617,9 @@ mod tests {
         let t = text(&head, b"box", b"/srv/root fs", &[b"sh", b"-c", b"echo a=b; x=%41"]);
         assert_eq!(
             String::from_utf8(t.clone()).unwrap(),
-            "husk-state 2\nnet=none\nuser=1000:100\nbounding=00000000a80425fb\nadded=0000000000000400\n\
-             seccomp=1\npid=4242\nstart=99\ncreated=1700000000\nhostname=box\nrootfs=/srv/root%20fs\n\
-             command=sh%00-c%00echo%20a=b;%20x=%2541\nend\n"
+            "husk-state 3\nnet=none\nuser=1000:100\nbounding=00000000a80425fb\nadded=0000000000000400\n\
+             seccomp=1\npid=4242\nstart=99\ncreated=1700000000\nexit=-\nended=-\nhostname=box\n\
+             rootfs=/srv/root%20fs\ncommand=sh%00-c%00echo%20a=b;%20x=%2541\nend\n"
         );
         let record = parse(&t).expect("parses");
         assert_eq!(record.head, head);
@@ -517,13 +629,40 @@ mod tests {
     }
 
     #[test]
+    fn the_note_of_a_removed_container_reads_back_and_nothing_else_does() {
+        for status in 0..=255u8 {
+            assert_eq!(parse_note(&exit_note(status)), Some(status), "{status}");
+        }
+        assert_eq!(&exit_note(7), b"exit=007\n");
+        for bad in
+            ["", "exit=7\n", "exit=256\n", "exit=007", "exit=007\n\n", "exit=-07\n", "exit= 07\n", "x=007\n"]
+        {
+            assert_eq!(parse_note(bad.as_bytes()), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_exited_record_reads_back_with_its_status() {
+        for status in [0, 1, 137, 255] {
+            let head = Head { exit: Some(Exit { status, ended: 1_700_000_042 }), ..sample() };
+            let t = text(&head, b"box", b"/r", &[b"sh"]);
+            let s = String::from_utf8(t.clone()).unwrap();
+            assert!(
+                s.contains(&format!("\ncreated=1700000000\nexit={status}\nended=1700000042\nhostname=")),
+                "{s}"
+            );
+            assert_eq!(parse(&t).expect("parses").head, head);
+        }
+    }
+
+    #[test]
     fn hostile_bytes_stay_inside_their_field() {
         // The issue-11 forgery: an argument that writes extra lines, and every byte value.
         let forged: &[u8] = b"x\nuser=0:0\ncaps_added=ffffffffffffffff\nseccomp=0\nnet=host\nend\n";
         let all: Vec<u8> = (1..=255).collect();
         let head = sample();
         let t = text(&head, b"h", &all, &[b"sleep", forged, &all]);
-        assert_eq!(t.iter().filter(|&&b| b == b'\n').count(), 13, "one line per field, no more");
+        assert_eq!(t.iter().filter(|&&b| b == b'\n').count(), 15, "one line per field, no more");
         let record = parse(&t).expect("parses");
         assert_eq!(record.head, head, "the confinement is what was written");
         assert_eq!(decoded(record.rootfs), all);
@@ -552,7 +691,7 @@ mod tests {
         }
         let s = String::from_utf8(good).unwrap();
         let bad = [
-            s.replace("husk-state 2", "husk-state 1"),
+            s.replace("husk-state 3", "husk-state 2"),
             s.replace("net=none", "net=bridge"),
             s.replace("user=1000:100", "user=1000"),
             s.replace("user=1000:100", "user=99999999999:0"),
@@ -566,6 +705,16 @@ mod tests {
             s.replace("end\n", "end\nuser=0:0\n"),
             s.replace("end\n", "end"),
             s.replace("\nend", "\nseccomp=0\nend"),
+            // The end: both fields or neither, a status of one byte, nothing else.
+            s.replace("exit=-", "exit=0"),
+            s.replace("ended=-", "ended=1700000001"),
+            s.replace("exit=-\nended=-", "exit=256\nended=1"),
+            s.replace("exit=-\nended=-", "exit=-1\nended=1"),
+            s.replace("exit=-\nended=-", "exit=\nended=1"),
+            s.replace("exit=-\nended=-", "exit=0\nended=x"),
+            s.replace("exit=-\nended=-", "ended=-\nexit=-"),
+            s.replace("exit=-\nended=-", "exit=-"),
+            s.replace("exit=-\nended=-", "exit=0 \nended=1"),
         ];
         for text in bad {
             assert_eq!(parse(text.as_bytes()), None, "{text}");

@@ -340,6 +340,10 @@ fn unknown_options_get_a_hint() {
     refused(&husk(&["run", "--privileged", "true"]), "--cap-add ALL");
     refused(&husk(&["run", "--entrypoint", "sh", "true"]), "put the program first in COMMAND");
     refused(&husk(&["run", "--bogus", "true"]), "husk: run: unknown option '--bogus' (see 'husk help run')");
+    // Arguments are named by their own names.
+    refused(&husk(&["logs"]), "husk: logs: missing NAME (see 'husk help logs')");
+    refused(&husk(&["ps", "extra"]), "husk: ps: unexpected argument 'extra' (see 'husk help ps')");
+    refused(&husk(&["run", "--rootfs"]), "husk: run: option '--rootfs' needs a value");
 }
 
 #[test]

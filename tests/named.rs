@@ -21,7 +21,7 @@
 mod common;
 
 use common::case::Case;
-use common::named::{Named, entry, husk, ps_names, ps_stdout, run, start, unique, wait_gone};
+use common::named::{Named, entry, husk, ps_all_names, ps_names, ps_stdout, run, start, unique, wait_gone};
 use common::proc::{
     HUSK, Kill, NOT_CGROUP2, Outcome, Proc, SIGKILL, SIGTERM, busybox, cmdline, dir_names, host_has_cgroup2,
     interfaces, mentioning, path_str, pids, send, wait_for, wait_until,
@@ -37,6 +37,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Barrier;
 use std::thread;
+use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------
 // Helpers: waiting, signals, /proc
@@ -106,28 +107,68 @@ fn name_in_use(name: &str) -> String {
 // Helpers: the registry
 // ---------------------------------------------------------------------------------------
 
-/// The row of `name` in `husk ps` (after checking the header).
-fn ps_row(name: &str) -> Option<String> {
-    let out = ps_stdout(&[]);
-    let stdout = out.as_str();
-    let mut lines = stdout.lines();
-    assert_eq!(
-        lines.next(),
-        Some("NAME                PID       UPTIME  ROOTFS                  COMMAND"),
-        "the header of husk ps\n{stdout}"
+/// The titles of `husk ps`'s columns.
+const PS_TITLES: [&str; 5] = ["NAME", "PID", "UPTIME", "ROOTFS", "COMMAND"];
+
+/// `husk ps ARGS` as rows of fields, each cut where its title starts in the header: a
+/// value that is not in its column shows up as a wrong field. Checks the layout on the way:
+/// the titles in order, every column at least as wide as its widest value and two spaces
+/// more (so the last character before each column is a space, the one after it is not) —
+/// for the rows of `mine`. Other tests' containers may start or end between ps's two
+/// passes (the widths, then the rows), which can leave their own row out of line.
+fn ps_rows(args: &[&str], mine: &[&str]) -> Vec<Vec<String>> {
+    let out = ps_stdout(args);
+    let mut lines = out.lines();
+    let header = lines.next().unwrap_or_default();
+    let starts: Vec<usize> = PS_TITLES.iter().map(|t| header.find(t).unwrap_or(usize::MAX)).collect();
+    assert!(
+        starts[0] == 0 && starts.windows(2).all(|w| w[0] < w[1] && w[1] != usize::MAX),
+        "the header of husk ps: {header:?}\n{out}"
     );
-    lines.find(|l| l.split_whitespace().next() == Some(name)).map(str::to_string)
+    for (k, title) in PS_TITLES.iter().enumerate().take(4) {
+        let column = &header[starts[k]..starts[k + 1]];
+        assert!(column.starts_with(title) && column.ends_with("  "), "header column {column:?}\n{out}");
+    }
+    let cut = |line: &str| -> Result<Vec<String>, String> {
+        let chars: Vec<char> = line.chars().collect();
+        let mut fields = Vec::new();
+        for k in 0..5 {
+            let end = if k == 4 { chars.len() } else { starts[k + 1] };
+            if chars.len() <= starts[k] || end > chars.len() {
+                return Err(format!("a short row: {line:?}"));
+            }
+            let field: String = chars[starts[k]..end].iter().collect();
+            if k < 4 && !field.ends_with("  ") {
+                return Err(format!("column {} of {line:?} is too narrow", PS_TITLES[k]));
+            }
+            if field.starts_with(' ') {
+                return Err(format!("column {} of {line:?} is misaligned", PS_TITLES[k]));
+            }
+            fields.push(field.trim_end().to_string());
+        }
+        Ok(fields)
+    };
+    lines
+        .filter_map(|line| match cut(line) {
+            Ok(fields) => Some(fields),
+            Err(why) => {
+                let name = line.split(' ').next().unwrap_or_default();
+                assert!(!mine.contains(&name), "{why}\n{out}");
+                None
+            }
+        })
+        .collect()
+}
+
+/// The fields of `name`'s row in `husk ps` (running containers).
+fn ps_row(name: &str) -> Option<Vec<String>> {
+    ps_rows(&[], &[name]).into_iter().find(|row| row[0] == name)
 }
 
 /// The pid `husk ps` shows for `name`.
 fn ps_pid(name: &str) -> i32 {
     let row = ps_row(name).unwrap_or_else(|| panic!("husk ps has no row for {name}"));
-    row.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("pid in {row:?}"))
-}
-
-/// `text` padded with spaces to `width`, at least one space after (husk ps's columns).
-fn column(text: &str, width: usize) -> String {
-    format!("{text:<width$}", width = width.max(text.len() + 1))
+    row[1].parse().unwrap_or_else(|_| panic!("pid in {row:?}"))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -521,6 +562,15 @@ fn exec_and_kill_refuse_stale_and_forged_entries() {
     husk(&["kill", &name]).expect(125, "", &no_such_container(&name));
     husk(&["kill", &name, "KILL"]).expect(125, "", &no_such_container(&name));
     assert!(!ps_names().contains(&name), "husk ps -q lists a stale entry");
+    assert!(!ps_all_names().contains(&name), "husk ps -a -q lists a stale entry");
+    husk(&["wait", &name]).expect(
+        125,
+        "",
+        &format!(
+            "husk: wait {name}: No such process (ESRCH): it ended without a recorded status (its husk run \
+             was killed)\n"
+        ),
+    );
 
     // The stale state now names a live, unrelated process, start time and all: the lock is
     // free, so it is still no container.
@@ -679,18 +729,13 @@ fn detached_container_logs_ps_kill() {
     // husk ps: one row, the init's pid, the rootfs, the command.
     let init = case.init();
     let row = ps_row(&name).expect("husk ps lists the container");
-    let uptime = row.split_whitespace().nth(2).unwrap_or("").to_string();
+    let uptime = row[2].clone();
     assert!(
         uptime.strip_suffix('s').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
         "uptime in seconds: {row:?}"
     );
     let command = format!("sh -c {script} {}", case.marker);
-    let expected = column(&name, 20)
-        + &column(&init.to_string(), 10)
-        + &column(&uptime, 8)
-        + &column(path_str(bb), 24)
-        + &command;
-    assert_eq!(row, expected, "the row of husk ps");
+    assert_eq!(row, [&name, &init.to_string(), &uptime, path_str(bb), &command], "the row of husk ps");
     assert!(ps_names().contains(&name), "husk ps -q lists the container");
     // The container's processes as the host sees them, with their start times (so that a
     // recycled pid is not taken for a survivor).
@@ -1049,17 +1094,17 @@ fn arguments_cannot_forge_or_push_out_the_record() {
 
     // The record itself: one line per field, the arguments encoded, read back whole by ps.
     let record = fs::read_to_string(entry(&name).join("state")).unwrap();
-    assert_eq!(record.lines().count(), 13, "{record}");
+    assert_eq!(record.lines().count(), 15, "{record}");
     assert!(
-        record.starts_with("husk-state 2\nnet=none\nuser=1000:1000\nbounding=0000000000000000\n"),
+        record.starts_with("husk-state 3\nnet=none\nuser=1000:1000\nbounding=0000000000000000\n"),
         "{record}"
     );
     assert!(record.ends_with("\nend\n"), "{record}");
     assert!(record.contains(&format!("%00{long}\n")), "the long argument whole");
     let row = ps_row(&name).expect("husk ps lists it");
     let shown_forged = forged.replace('\n', "\\x0a");
-    assert!(row.contains(&format!("{} {shown_forged} LLLL", case.marker)), "{row}");
-    assert!(row.ends_with("L..."), "ps cuts a long command (4 KiB shown): {row}");
+    assert!(row[4].contains(&format!("{} {shown_forged} LLLL", case.marker)), "{row:?}");
+    assert!(row[4].ends_with("L..."), "ps cuts a long command (4 KiB shown): {row:?}");
 
     // A record that does not parse (here: cut short) is refused, never defaulted.
     let path = entry(&name).join("state");
@@ -1068,6 +1113,9 @@ fn arguments_cannot_forge_or_push_out_the_record() {
     let refused = format!("husk: state {name}: Bad message (EBADMSG): its record does not parse: refused\n");
     husk(&["exec", &name, "true"]).expect(125, "", &refused);
     husk(&["kill", &name, "KILL"]).expect(125, "", &refused);
+    // Nor stopped or removed by what it says: refused at once, not waited for.
+    husk(&["stop", &name]).expect(125, "", &refused);
+    husk(&["rm", "-f", &name]).expect(125, "", &refused);
     let out = husk(&["ps", "-q"]);
     assert_eq!(out.code(), Some(125), "{out}");
     assert!(out.stderr.contains(&refused) && !out.stdout.contains(&name), "{out}");
@@ -1094,8 +1142,8 @@ fn ps_and_errors_show_control_bytes_escaped() {
     let text = ps_stdout(&[]);
     assert!(!text.bytes().any(|b| b == 0x1b || b == 0x07), "raw control bytes reach the terminal: {text:?}");
     let row = ps_row(&name).unwrap();
-    assert!(row.contains(&format!("{}/root\\x1b[31m", case.dir.display())), "{row:?}");
-    assert!(row.ends_with(" \\x1b]0;pwned\\x07\\x1b[2J\\xc2\\x9b6n"), "{row:?}");
+    assert_eq!(row[3], format!("{}/root\\x1b[31m", case.dir.display()), "{row:?}");
+    assert!(row[4].ends_with(" \\x1b]0;pwned\\x07\\x1b[2J\\xc2\\x9b6n"), "{row:?}");
     // husk logs stays byte-exact: what the container wrote, escape bytes and all.
     husk(&["exec", &name, "sh", "-c", "true"]).expect(0, "", "");
     // Error lines that echo an argument escape it too.
@@ -1151,4 +1199,407 @@ fn the_log_keeps_its_last_bytes_within_the_cap() {
     let out = husk(&["run", "--log-size", "1M", "--rootfs", path_str(bb), "--", "true"]);
     assert!(out.is_refusal() && out.stderr.contains("--detach"), "{out}");
     case.assert_clean("husk kill");
+}
+
+// ---------------------------------------------------------------------------------------
+// 9. Detached containers that end (issue 13): kept as exited, with their log and status,
+//    until husk rm; wait, stop, rm, logs -f, ps -a
+// ---------------------------------------------------------------------------------------
+
+/// What wait, stop and rm say about a name no container (running or exited) has.
+fn no_container(name: &str) -> String {
+    format!("husk: container {name}: No such process (ESRCH): no container has that name (husk ps -a)\n")
+}
+
+/// The fields of `name`'s row in `husk ps -a`.
+fn ps_all_row(name: &str) -> Option<Vec<String>> {
+    ps_rows(&["-a"], &[name]).into_iter().find(|row| row[0] == name)
+}
+
+/// Whether `text` is a duration as ps shows it: whole seconds, minutes, hours or days.
+fn is_duration(text: &str) -> bool {
+    text.strip_suffix(['s', 'm', 'h', 'd'])
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Checks ps's UPTIME of an exited container: `Exited (STATUS) 5s ago`.
+fn assert_exited(row: &[String], status: u8) {
+    let ago = row[2].strip_prefix(&format!("Exited ({status}) ")).and_then(|t| t.strip_suffix(" ago"));
+    assert!(ago.is_some_and(is_duration), "Exited ({status}) N ago: {row:?}");
+    assert_eq!(row[1], "-", "an exited container has no pid: {row:?}");
+}
+
+/// Starts a detached container `unique(label)` running `script` in `root` for each
+/// `(label, script)`; returns their guards.
+fn detach_each<'l>(
+    case: &Case,
+    root: &Path,
+    runs: impl IntoIterator<Item = (&'l str, &'l str)>,
+) -> Vec<Named> {
+    runs.into_iter()
+        .map(|(label, script)| case.detach(&unique(label), &["--rootfs", path_str(root)], script))
+        .collect()
+}
+
+/// `husk rm NAME` must succeed for each `unique(label)`.
+fn rm_each<'l>(labels: impl IntoIterator<Item = &'l str>) {
+    for label in labels {
+        husk(&["rm", &unique(label)]).expect(0, "", "");
+    }
+}
+
+#[test]
+fn an_ended_container_keeps_its_log_and_status_until_removed() {
+    let bb = need!("an_ended_container_keeps_its_log_and_status_until_removed", busybox());
+    let case = Case::new("ended", &[bb]);
+    let name = unique("ended");
+    let vol = case.mkdir("vol");
+    let bind = format!("{}:/mnt", path_str(&vol));
+    let script =
+        "echo first; echo to-err >&2; while [ ! -e /mnt/go ]; do sleep 0.05; done; echo second; exit 3";
+    let guard = case.detach(&name, &["--rootfs", path_str(bb), "--bind", &bind], script);
+    let init = case.init();
+    // A follower and a waiter, started while it runs.
+    let mut follow = start(Command::new(HUSK).args(["logs", "-f", &name]));
+    let mut waiter = start(Command::new(HUSK).args(["wait", &name]));
+    follow.wait_stdout("to-err\n");
+    assert!(follow.running(), "husk logs -f returned while the container runs");
+    assert!(waiter.running(), "husk wait returned while the container runs");
+    fs::write(vol.join("go"), "").unwrap();
+    let all = "first\nto-err\nsecond\n";
+    follow.wait().expect(0, all, "");
+    waiter.wait().expect(0, "3\n", "");
+    // Nothing runs any more: no supervisor, no logger, no container process.
+    case.assert_clean("the container's end");
+    assert!(!alive(init), "the init {init} ended");
+
+    // Kept, at no cost but its files: its log, its status, its name.
+    husk(&["logs", &name]).expect(0, all, "");
+    husk(&["logs", "-f", &name]).expect(0, all, "");
+    husk(&["wait", &name]).expect(0, "3\n", "");
+    assert!(!ps_names().contains(&name), "husk ps lists running containers only");
+    let row = ps_all_row(&name).expect("husk ps -a lists the exited container");
+    assert_exited(&row, 3);
+    assert_eq!(row[0], name);
+    assert_eq!(row[3], path_str(bb));
+    assert_eq!(row[4], format!("sh -c {script} {}", case.marker));
+    assert!(ps_stdout(&["-a", "-q"]).lines().any(|n| n == name), "husk ps -a -q lists it");
+    let record = fs::read_to_string(entry(&name).join("state")).unwrap();
+    assert!(record.contains("\nexit=3\nended="), "{record}");
+    let files: BTreeSet<String> = dir_names(&entry(&name)).into_iter().collect();
+    assert_eq!(files, ["lock", "log", "state"].map(String::from).into(), "the entry's files");
+    husk(&["exec", &name, "true"]).expect(125, "", &no_such_container(&name));
+    husk(&["kill", &name]).expect(125, "", &no_such_container(&name));
+    husk(&["stop", &name]).expect(0, "", "");
+    for first in [&["-d", "--name", name.as_str()][..], &["--name", name.as_str()]] {
+        run(&mut case.run_cmd(first, &["--rootfs", path_str(bb)], "echo ran")).expect(
+            125,
+            "",
+            &format!("husk: name {name}: File exists (EEXIST): an exited container has it (husk rm NAME)\n"),
+        );
+    }
+    assert!(ps_all_row(&name).is_some(), "still there after the refused starts");
+
+    // Removed: nothing is left, and the name is free again.
+    husk(&["rm", &name]).expect(0, "", "");
+    assert!(fs::symlink_metadata(entry(&name)).is_err(), "the entry is gone");
+    assert!(ps_all_row(&name).is_none(), "husk ps -a lists a removed container");
+    assert!(husk(&["logs", &name]).is_refusal(), "husk logs of a removed container");
+    for sub in ["wait", "stop", "rm"] {
+        husk(&[sub, &name]).expect(125, "", &no_container(&name));
+    }
+    let again = case.detach(&name, &["--rootfs", path_str(bb)], "exit 0");
+    husk(&["wait", &name]).expect(0, "0\n", "");
+    husk(&["rm", &name]).expect(0, "", "");
+    drop(again);
+    drop(guard);
+    case.assert_clean("husk rm");
+}
+
+#[test]
+fn wait_prints_each_status_and_rm_option_leaves_nothing() {
+    let bb = need!("wait_prints_each_status_and_rm_option_leaves_nothing", busybox());
+    let case = Case::new("statuses", &[bb]);
+    // Exit statuses, a signal from outside, a signal from inside.
+    let cases: [(&str, &str, u8); 5] = [
+        ("exit0", "exit 0", 0),
+        ("exit1", "exit 1", 1),
+        ("exit255", "exit 255", 255),
+        ("self9", "kill -9 $$", 137),
+        ("killed", IDLE, 143),
+    ];
+    let mut guards = detach_each(&case, bb, cases.map(|(label, script, _)| (label, script)));
+    for (label, _, status) in cases {
+        let name = unique(label);
+        if label == "killed" {
+            let mut waiter = start(Command::new(HUSK).args(["wait", &name]));
+            assert!(waiter.running(), "husk wait returned while {name} runs");
+            husk(&["kill", &name, "TERM"]).expect(0, "", "");
+            waiter.wait().expect(0, &format!("{status}\n"), "");
+        }
+        husk(&["wait", &name]).expect(0, &format!("{status}\n"), "");
+        assert_exited(&ps_all_row(&name).expect("listed by ps -a"), status);
+    }
+    husk(&["wait", &unique("nosuch")]).expect(125, "", &no_container(&unique("nosuch")));
+
+    // --rm: the same, but nothing stays once it ended (docker run -d --rm).
+    let name = unique("autoremove");
+    let vol = case.mkdir("vol");
+    let bind = format!("{}:/mnt", path_str(&vol));
+    guards.push(case.detach(
+        &name,
+        &["--rm", "--rootfs", path_str(bb), "--bind", &bind],
+        "echo out; while [ ! -e /mnt/go ]; do sleep 0.05; done; exit 4",
+    ));
+    wait_until(|| format!("out in the log of {name}"), || husk(&["logs", &name]).stdout == "out\n");
+    assert!(ps_names().contains(&name), "listed while it runs");
+    // A waiter started while it runs still gets the status of a container that is gone.
+    let mut waiter = start(Command::new(HUSK).args(["wait", &name]));
+    let lock = entry(&name).join("lock");
+    let waiter_pid = waiter.pid();
+    wait_until(
+        || format!("husk wait to open {}", lock.display()),
+        || {
+            let fds = fs::read_dir(format!("/proc/{waiter_pid}/fd")).into_iter().flatten().flatten();
+            fds.filter_map(|fd| fs::read_link(fd.path()).ok()).any(|target| target == lock)
+        },
+    );
+    assert!(waiter.running(), "husk wait returned while {name} runs");
+    fs::write(vol.join("go"), "").unwrap();
+    waiter.wait().expect(0, "4\n", "");
+    wait_until(
+        || format!("the entry of {name} to go"),
+        || fs::symlink_metadata(entry(&name)).is_err() && !ps_all_names().contains(&name),
+    );
+    assert!(husk(&["logs", &name]).is_refusal(), "husk logs of a --rm container that ended");
+    husk(&["rm", &name]).expect(125, "", &no_container(&name));
+    rm_each(cases.map(|(label, _, _)| label));
+    drop(guards);
+    case.assert_clean("the statuses");
+}
+
+#[test]
+fn stop_sends_sigterm_then_sigkill_after_the_timeout() {
+    let bb = need!("stop_sends_sigterm_then_sigkill_after_the_timeout", busybox());
+    let case = Case::new("stop", &[bb]);
+    // A COMMAND that ignores SIGTERM, twice (-t 2, and the default 10 s), and one that does not.
+    let stubborn = "trap '' TERM; echo ready; while :; do sleep 1; done";
+    let runs: [(&str, &str, &[&str], u8); 3] = [
+        ("stubborn2", stubborn, &["-t", "2"], 137),
+        ("stubborn", stubborn, &[], 137),
+        ("polite", IDLE, &[], 143),
+    ];
+    let guards = detach_each(&case, bb, runs.map(|(label, script, _, _)| (label, script)));
+    for (label, _, _, _) in runs {
+        let name = unique(label);
+        wait_until(|| format!("ready in the log of {name}"), || husk(&["logs", &name]).stdout == "ready\n");
+    }
+    // In parallel: the default timeout alone takes ten seconds.
+    let took: Vec<(Outcome, Duration)> = thread::scope(|s| {
+        let handles: Vec<_> = runs
+            .iter()
+            .map(|(label, _, opts, _)| {
+                let name = unique(label);
+                s.spawn(move || {
+                    let began = Instant::now();
+                    let out = husk(&[&["stop"][..], opts, &[&name]].concat());
+                    (out, began.elapsed())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for ((label, _, _, status), (out, elapsed)) in runs.iter().zip(took) {
+        let name = unique(label);
+        out.expect(0, "", "");
+        let (least, most) = match *label {
+            "stubborn2" => (Duration::from_secs(2), Duration::from_secs(8)),
+            "stubborn" => (Duration::from_secs(10), Duration::from_secs(20)),
+            _ => (Duration::ZERO, Duration::from_secs(5)),
+        };
+        assert!(
+            least <= elapsed && elapsed < most,
+            "husk stop {name} took {elapsed:?}, not {least:?}-{most:?}"
+        );
+        // It has ended when stop returns: the status is already recorded.
+        assert_exited(&ps_all_row(&name).expect("listed by ps -a"), *status);
+        husk(&["wait", &name]).expect(0, &format!("{status}\n"), "");
+        husk(&["logs", &name]).expect(0, "ready\n", "");
+    }
+    case.assert_clean("husk stop");
+    husk(&["stop", &unique("nosuch")]).expect(125, "", &no_container(&unique("nosuch")));
+    rm_each(runs.map(|(label, _, _, _)| label));
+    drop(guards);
+}
+
+#[test]
+fn rm_refuses_a_running_container_unless_forced() {
+    let bb = need!("rm_refuses_a_running_container_unless_forced", busybox());
+    let case = Case::new("rm", &[bb]);
+    let name = unique("rm");
+    let guard = case.detach(&name, &["--rootfs", path_str(bb)], IDLE);
+    let init = case.init();
+    husk(&["rm", &name]).expect(
+        125,
+        "",
+        &format!(
+            "husk: rm {name}: Device or resource busy (EBUSY): it is running (husk stop NAME first, or husk \
+             rm -f NAME)\n"
+        ),
+    );
+    assert!(alive(init) && ps_names().contains(&name), "a refused rm leaves it running");
+    husk(&["rm", "-f", &name]).expect(0, "", "");
+    assert!(fs::symlink_metadata(entry(&name)).is_err(), "the entry is gone when rm -f returns");
+    case.assert_clean("husk rm -f");
+    assert!(!ps_all_names().contains(&name));
+    // The name is free at once.
+    let again = case.detach(&name, &["--rootfs", path_str(bb)], IDLE);
+    husk(&["rm", "--force", &name]).expect(0, "", "");
+    case.assert_clean("husk rm --force");
+    husk(&["rm", &name]).expect(125, "", &no_container(&name));
+    husk(&["rm", "-f", &name]).expect(125, "", &no_container(&name));
+    drop(again);
+    drop(guard);
+}
+
+#[test]
+fn ps_sorts_sizes_its_columns_and_shows_absolute_roots() {
+    let bb = need!("ps_sorts_sizes_its_columns_and_shows_absolute_roots", busybox());
+    let case = Case::new("pslayout", &[bb]);
+    // Started out of order; one 64 bytes long; one with a relative root (through a link:
+    // shown as given, made absolute); one ended.
+    let long = format!("{}-c{}", unique("pslayout"), "x".repeat(64));
+    let names = [unique("pslayout-b"), long[..64].to_string(), unique("pslayout-a")];
+    std::os::unix::fs::symlink(bb, case.join("bb")).unwrap();
+    let mut guards = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        guards.push(case.guard(name));
+        let (root, script) = match i {
+            0 => ("./bb/", IDLE),
+            1 => (path_str(bb), IDLE),
+            _ => (path_str(bb), "exit 5"),
+        };
+        let mut cmd = case.run_cmd(&["-d", "--name", name], &["--rootfs", root], script);
+        run(cmd.current_dir(&case.dir)).expect(0, &format!("{name}\n"), "");
+    }
+    husk(&["wait", &names[2]]).expect(0, "5\n", "");
+    let mine = |rows: Vec<Vec<String>>| -> Vec<Vec<String>> {
+        rows.into_iter().filter(|row| names.contains(&row[0])).collect()
+    };
+    // husk ps: the running ones, by name.
+    let rows = mine(ps_rows(&[], &names.each_ref().map(String::as_str)));
+    let listed: Vec<&str> = rows.iter().map(|row| row[0].as_str()).collect();
+    assert_eq!(listed, [&names[0], &names[1]], "sorted by name, running only: {rows:?}");
+    for row in &rows {
+        // The pid is the init's, as the host sees it: PID 1 of its own namespace, child of
+        // the husk run -d that started it under this name.
+        let pid: i32 = row[1].parse().unwrap_or_else(|_| panic!("a pid: {row:?}"));
+        assert_eq!(nspid(pid).len(), 2, "{row:?}");
+        assert_eq!(nspid(pid)[1], 1, "the init: {row:?}");
+        let supervisor = ppid(pid).unwrap();
+        assert!(cmdline(supervisor).contains(&format!("--name {}", row[0])), "{row:?}");
+        assert!(is_duration(&row[2]), "uptime: {row:?}");
+    }
+    assert_eq!(rows[0][3], format!("{}/bb", case.dir.display()), "the relative root made absolute");
+    assert_eq!(rows[1][3], path_str(bb));
+    // husk ps -a: the ended one too, in its place.
+    let rows = mine(ps_rows(&["-a"], &names.each_ref().map(String::as_str)));
+    let listed: Vec<&str> = rows.iter().map(|row| row[0].as_str()).collect();
+    assert_eq!(listed, [&names[2], &names[0], &names[1]], "sorted by name: {rows:?}");
+    assert_exited(&rows[0], 5);
+    let quiet: Vec<String> = ps_all_names().into_iter().filter(|n| names.contains(n)).collect();
+    assert_eq!(quiet, [names[2].clone(), names[0].clone(), names[1].clone()], "ps -a -q sorted");
+    for name in &names {
+        husk(&["rm", "-f", name]).expect(0, "", "");
+    }
+    drop(guards);
+    case.assert_clean("husk rm -f");
+}
+
+#[test]
+fn a_user_without_xdg_runtime_dir_is_told_what_is_missing() {
+    need!("a_user_without_xdg_runtime_dir_is_told_what_is_missing", rootfs::require_root());
+    let name = unique("xdg");
+    let line = "husk: state: No such file or directory (ENOENT): XDG_RUNTIME_DIR is not set; a non-root user's \
+                named containers live in $XDG_RUNTIME_DIR/husk\n";
+    let commands: [&[&str]; 12] = [
+        &["run", "--name", &name, "--", "true"],
+        &["exec", &name, "true"],
+        &["run", "-d", "--", "true"],
+        &["ps"],
+        &["ps", "-a"],
+        &["logs", &name],
+        &["logs", "-f", &name],
+        &["wait", &name],
+        &["stop", &name],
+        &["rm", &name],
+        &["rm", "-f", &name],
+        &["kill", &name],
+    ];
+    for xdg in [None, Some("")] {
+        for args in commands {
+            let mut cmd = Command::new("setpriv");
+            cmd.args(["--reuid", "1000", "--regid", "1000", "--clear-groups", "--", HUSK]).args(args);
+            match xdg {
+                None => cmd.env_remove("XDG_RUNTIME_DIR"),
+                Some(value) => cmd.env("XDG_RUNTIME_DIR", value),
+            };
+            run(&mut cmd).expect(125, "", line);
+        }
+    }
+}
+
+#[test]
+fn an_ended_container_cannot_steer_husk() {
+    let bb = need!("an_ended_container_cannot_steer_husk", busybox());
+    let case = Case::new("steer", &[bb]);
+    let name = unique("steer");
+    // The registry lives in /run, which the default root (the host's /) gets fresh.
+    run(&mut case.run_cmd(&[], &[], "ls -A /run")).expect(0, "", "");
+    // Root inside writes a record of its own to its output, looks for the registry, and
+    // chooses its status: only the status is its to choose.
+    let script = "printf 'husk-state 3\\nexit=0\\nend\\n'; ls /run/husk 2>&1; \
+                  for f in /proc/self/fd/*; do echo fd ${f##*/}; done; exit 7";
+    let guard = case.detach(&name, &["--rootfs", path_str(bb)], script);
+    husk(&["wait", &name]).expect(0, "7\n", "");
+    let log = husk(&["logs", &name]).expect_success().to_string();
+    assert!(log.contains("/run/husk: No such file or directory"), "the registry is out of reach: {log}");
+    let fds: Vec<&str> = log.lines().filter_map(|l| l.strip_prefix("fd ")).collect();
+    assert_eq!(fds, ["0", "1", "2", "3"], "COMMAND has stdio (and ls's own directory) only: {log}");
+    assert_exited(&ps_all_row(&name).unwrap(), 7);
+    case.assert_clean("the container's end");
+
+    // Its recorded pid now names another process (forged here: the pid reused, start time
+    // and all), and something holds the lock (as a live husk run would): a record with an
+    // end is no running container, whatever its pid names.
+    let state_path = entry(&name).join("state");
+    let state = fs::read_to_string(&state_path).unwrap();
+    let mut sleeper = start(Command::new("sleep").arg("100021"));
+    let pid = sleeper.pid();
+    let start_ticks = wait_for(|| format!("the start time of {pid}"), || start_time(pid));
+    fs::write(&state_path, forge(&state, pid, start_ticks)).unwrap();
+    let holder = Proc::start_with_stdin(
+        Command::new("python3")
+            .args([
+                "-c",
+                "import fcntl, sys\nf = open(sys.argv[1], 'r+')\nfcntl.flock(f, fcntl.LOCK_EX)\n\
+                 print('locked', flush=True)\nsys.stdin.read()\n",
+            ])
+            .arg(entry(&name).join("lock")),
+        Stdio::piped(),
+    )
+    .kill_on_drop(Kill::Process);
+    holder.wait_stdout("locked");
+    let touched = case.join("touched");
+    husk(&["exec", &name, "touch", path_str(&touched)]).expect(125, "", &no_such_container(&name));
+    husk(&["kill", &name, "KILL"]).expect(125, "", &no_such_container(&name));
+    husk(&["stop", "-t", "0", &name]).expect(0, "", "");
+    assert!(!ps_names().contains(&name), "husk ps lists an ended container as running");
+    assert!(!touched.exists(), "exec ran a command for an ended container");
+    assert!(sleeper.running(), "a command for an ended container signalled {pid}");
+    drop(holder);
+    husk(&["rm", "-f", &name]).expect(0, "", "");
+    assert!(sleeper.running(), "husk rm -f of an ended container signalled {pid}");
+    drop(guard);
+    case.assert_clean("the forged record");
 }

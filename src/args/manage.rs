@@ -1,8 +1,10 @@
-//! `husk exec`, `husk ps`, `husk kill`, `husk logs`: the commands that handle named
+//! `husk exec`, `ps`, `kill`, `logs`, `wait`, `stop`, `rm`: the commands that handle named
 //! containers. Pure, like the rest of args.
 
 use super::run::{OPTIONS, Opt, absolute, parse_user, push_env};
-use super::{Argv, Command, MAX_ENV, Refusal, UsageError, lookup, next_option, option_value};
+use super::{
+    Argv, Command, MAX_ENV, Refusal, Topic, UsageError, lookup, next_option, option_value, parse_seconds_ms,
+};
 
 /// The longest container name.
 pub const MAX_NAME: usize = 64;
@@ -56,7 +58,7 @@ pub(super) fn parse_exec<'a, A: Argv<'a> + ?Sized>(
         i += 1;
     }
     if i >= argv.count() {
-        return Err(UsageError::MissingValue { sub: SUB, option: b"NAME" });
+        return Err(UsageError::MissingArgument { sub: SUB, what: "NAME" });
     }
     let name = argv.get(i);
     if !valid_name(name) {
@@ -73,59 +75,101 @@ pub(super) fn parse_exec<'a, A: Argv<'a> + ?Sized>(
     Ok(Command::Exec(spec))
 }
 
-/// `husk ps [-q]`, `husk kill NAME [SIGNAL]`, `husk logs NAME`.
+/// The options of ps, logs, stop and rm: which subcommand takes each, and its bit.
+const FLAGS: [(&[u8], Topic, u8); 13] = [
+    (b"-a", Topic::Ps, ALL),
+    (b"--all", Topic::Ps, ALL),
+    (b"-q", Topic::Ps, QUIET),
+    (b"--quiet", Topic::Ps, QUIET),
+    (b"-aq", Topic::Ps, ALL | QUIET),
+    (b"-qa", Topic::Ps, ALL | QUIET),
+    (b"-f", Topic::Logs, FOLLOW),
+    (b"--follow", Topic::Logs, FOLLOW),
+    (b"-f", Topic::Rm, FORCE),
+    (b"--force", Topic::Rm, FORCE),
+    (b"-t", Topic::Stop, TIME),
+    (b"--time", Topic::Stop, TIME),
+    (b"--timeout", Topic::Stop, TIME),
+];
+const ALL: u8 = 1;
+const QUIET: u8 = 2;
+const FOLLOW: u8 = 4;
+const FORCE: u8 = 8;
+const TIME: u8 = 16;
+
+/// docker's: how long `husk stop` gives COMMAND after SIGTERM.
+pub const STOP_TIMEOUT_MS: u64 = 10_000;
+
+/// `husk ps [-a] [-q]`, `kill NAME [SIGNAL]`, `logs [-f] NAME`, `wait NAME`,
+/// `stop [-t SECONDS] NAME`, `rm [-f] NAME`.
 pub(super) fn parse_other<'a, A: Argv<'a> + ?Sized>(
     argv: &A,
-    sub: &'static str,
-    i: usize,
+    topic: Topic,
+    mut i: usize,
 ) -> Result<Command<'a>, UsageError<'a>> {
-    let args: heapless::Vec<&'a [u8], 3> = (i..argv.count()).take(3).map(|k| argv.get(k)).collect();
-    if args.first().is_some_and(|a| super::is_help(a)) {
-        return Ok(Command::Help(match sub {
-            "ps" => super::Topic::Ps,
-            "kill" => super::Topic::Kill,
-            _ => super::Topic::Logs,
-        }));
+    let sub = match topic {
+        Topic::Ps => "ps",
+        Topic::Kill => "kill",
+        Topic::Logs => "logs",
+        Topic::Wait => "wait",
+        Topic::Stop => "stop",
+        _ => "rm",
+    };
+    let mut flags = 0;
+    let mut timeout_ms = STOP_TIMEOUT_MS;
+    while let Some((arg, option, inline)) = next_option(argv, &mut i) {
+        if super::is_help(option) {
+            return Ok(Command::Help(topic));
+        }
+        let Some(&(_, _, flag)) = FLAGS.iter().find(|(o, t, _)| *o == option && *t == topic) else {
+            return Err(UsageError::UnknownOption { sub, option: arg });
+        };
+        if flag == TIME {
+            let (value, _) = option_value(argv, &mut i, inline, sub, option)?;
+            timeout_ms = parse_seconds_ms(value).ok_or(UsageError::BadValue {
+                sub,
+                option,
+                value,
+                expected: "seconds, like 10 or 0.5",
+            })?;
+        }
+        flags |= flag;
+        i += 1;
     }
+    let args: heapless::Vec<&'a [u8], 3> = (i..argv.count()).take(3).map(|k| argv.get(k)).collect();
     let extra = |k: usize| match args.get(k) {
-        Some(a) if a.starts_with(b"-") && a.len() > 1 => Err(UsageError::UnknownOption { sub, option: a }),
-        Some(a) => Err(UsageError::BadValue { sub, option: b"argument", value: a, expected: "nothing more" }),
+        Some(a) => Err(UsageError::ExtraArgument { sub, arg: a }),
         None => Ok(()),
     };
-    let name = |k: usize| -> Result<&'a [u8], UsageError<'a>> {
-        match args.get(k) {
-            None => Err(UsageError::MissingValue { sub, option: b"NAME" }),
-            Some(n) if valid_name(n) => Ok(n),
-            Some(n) if n.starts_with(b"-") => Err(UsageError::UnknownOption { sub, option: n }),
-            Some(n) => Err(UsageError::BadValue { sub, option: b"NAME", value: n, expected: NAME_RULE }),
-        }
-    };
-    match sub {
-        "ps" => {
-            let quiet = args.first().is_some_and(|a| *a == b"-q");
-            extra(quiet as usize)?;
-            Ok(Command::Ps { quiet })
-        }
-        "kill" => {
-            let name = name(0)?;
-            let signal = match args.get(1) {
-                None => crate::signals::SIGTERM,
-                Some(s) => crate::signals::parse(s).ok_or(UsageError::BadValue {
-                    sub,
-                    option: b"SIGNAL",
-                    value: s,
-                    expected: "a signal, like TERM, 9 or RTMIN+1",
-                })?,
-            };
-            extra(2)?;
-            Ok(Command::Kill { name, signal })
-        }
-        _ => {
-            let name = name(0)?;
-            extra(1)?;
-            Ok(Command::Logs { name })
-        }
+    if topic == Topic::Ps {
+        extra(0)?;
+        return Ok(Command::Ps { quiet: flags & QUIET != 0, all: flags & ALL != 0 });
     }
+    let name = match args.first() {
+        None => return Err(UsageError::MissingArgument { sub, what: "NAME" }),
+        Some(n) if valid_name(n) => *n,
+        Some(n) => return Err(UsageError::BadValue { sub, option: b"NAME", value: n, expected: NAME_RULE }),
+    };
+    if topic == Topic::Kill {
+        let signal = match args.get(1) {
+            None => crate::signals::SIGTERM,
+            Some(s) => crate::signals::parse(s).ok_or(UsageError::BadValue {
+                sub,
+                option: b"SIGNAL",
+                value: s,
+                expected: "a signal, like TERM, 9 or RTMIN+1",
+            })?,
+        };
+        extra(2)?;
+        return Ok(Command::Kill { name, signal });
+    }
+    extra(1)?;
+    Ok(match topic {
+        Topic::Logs => Command::Logs { name, follow: flags & FOLLOW != 0 },
+        Topic::Wait => Command::Wait { name },
+        Topic::Stop => Command::Stop { name, timeout_ms },
+        _ => Command::Rm { name, force: flags & FORCE != 0 },
+    })
 }
 
 #[cfg(test)]
@@ -157,21 +201,64 @@ mod tests {
         }
         assert!(matches!(p(&["husk", "exec", "box", "ps"]), Ok(Command::Exec(ExecSpec { command: 3, .. }))));
         assert!(matches!(p(&["husk", "exec", "box"]), Err(UsageError::MissingCommand { .. })));
-        assert!(matches!(p(&["husk", "exec"]), Err(UsageError::MissingValue { .. })));
+        assert!(matches!(p(&["husk", "exec"]), Err(UsageError::MissingArgument { what: "NAME", .. })));
         assert!(matches!(p(&["husk", "exec", "a/b", "x"]), Err(UsageError::BadValue { .. })));
         assert!(matches!(p(&["husk", "exec", "-x", "box", "x"]), Err(UsageError::UnknownOption { .. })));
     }
 
     #[test]
     fn ps_kill_logs() {
-        assert_eq!(p(&["husk", "ps"]), Ok(Command::Ps { quiet: false }));
-        assert_eq!(p(&["husk", "ps", "-q"]), Ok(Command::Ps { quiet: true }));
+        assert_eq!(p(&["husk", "ps"]), Ok(Command::Ps { quiet: false, all: false }));
+        assert_eq!(p(&["husk", "ps", "-q"]), Ok(Command::Ps { quiet: true, all: false }));
+        for all in [&["-a"][..], &["--all"], &["-a", "-q"], &["-aq"], &["-qa"], &["--quiet", "--all"]] {
+            let quiet = all.len() == 2 || all[0].len() == 3;
+            assert_eq!(
+                p(&[&["husk", "ps"][..], all].concat()),
+                Ok(Command::Ps { quiet, all: true }),
+                "{all:?}"
+            );
+        }
         assert!(matches!(p(&["husk", "ps", "-x"]), Err(UsageError::UnknownOption { .. })));
+        assert!(matches!(p(&["husk", "ps", "-f"]), Err(UsageError::UnknownOption { .. })));
+        assert!(matches!(p(&["husk", "ps", "x"]), Err(UsageError::ExtraArgument { .. })));
         assert_eq!(p(&["husk", "kill", "box"]), Ok(Command::Kill { name: b"box", signal: 15 }));
         assert_eq!(p(&["husk", "kill", "box", "KILL"]), Ok(Command::Kill { name: b"box", signal: 9 }));
         assert!(matches!(p(&["husk", "kill", "box", "NOPE"]), Err(UsageError::BadValue { .. })));
-        assert!(matches!(p(&["husk", "kill"]), Err(UsageError::MissingValue { .. })));
-        assert_eq!(p(&["husk", "logs", "box"]), Ok(Command::Logs { name: b"box" }));
-        assert!(matches!(p(&["husk", "logs", "box", "x"]), Err(UsageError::BadValue { .. })));
+        assert!(matches!(p(&["husk", "kill"]), Err(UsageError::MissingArgument { what: "NAME", .. })));
+        assert_eq!(p(&["husk", "logs", "box"]), Ok(Command::Logs { name: b"box", follow: false }));
+        assert_eq!(p(&["husk", "logs", "-f", "box"]), Ok(Command::Logs { name: b"box", follow: true }));
+        assert_eq!(p(&["husk", "logs", "--follow", "box"]), Ok(Command::Logs { name: b"box", follow: true }));
+        assert!(matches!(p(&["husk", "logs", "box", "x"]), Err(UsageError::ExtraArgument { .. })));
+        assert!(matches!(p(&["husk", "logs", "-t", "1", "box"]), Err(UsageError::UnknownOption { .. })));
+    }
+
+    #[test]
+    fn wait_stop_rm() {
+        assert_eq!(p(&["husk", "wait", "box"]), Ok(Command::Wait { name: b"box" }));
+        assert!(matches!(p(&["husk", "wait"]), Err(UsageError::MissingArgument { what: "NAME", .. })));
+        assert!(matches!(p(&["husk", "wait", "a", "b"]), Err(UsageError::ExtraArgument { .. })));
+        assert_eq!(p(&["husk", "stop", "box"]), Ok(Command::Stop { name: b"box", timeout_ms: 10_000 }));
+        assert_eq!(
+            p(&["husk", "stop", "-t", "3", "box"]),
+            Ok(Command::Stop { name: b"box", timeout_ms: 3000 })
+        );
+        assert_eq!(p(&["husk", "stop", "-t", "0.5", "b"]), Ok(Command::Stop { name: b"b", timeout_ms: 500 }));
+        assert_eq!(p(&["husk", "stop", "-t", "0", "b"]), Ok(Command::Stop { name: b"b", timeout_ms: 0 }));
+        for time in [&["--time", "2"][..], &["--timeout", "2"], &["--time=2"], &["--timeout=2"]] {
+            let args = [&["husk", "stop"][..], time, &["b"]].concat();
+            assert_eq!(p(&args), Ok(Command::Stop { name: b"b", timeout_ms: 2000 }), "{time:?}");
+        }
+        assert!(matches!(p(&["husk", "stop", "-t", "x", "box"]), Err(UsageError::BadValue { .. })));
+        assert!(matches!(p(&["husk", "stop", "-t"]), Err(UsageError::MissingValue { .. })));
+        assert!(matches!(p(&["husk", "stop", "-f", "box"]), Err(UsageError::UnknownOption { .. })));
+        assert_eq!(p(&["husk", "rm", "box"]), Ok(Command::Rm { name: b"box", force: false }));
+        assert_eq!(p(&["husk", "rm", "-f", "box"]), Ok(Command::Rm { name: b"box", force: true }));
+        assert_eq!(p(&["husk", "rm", "--force", "box"]), Ok(Command::Rm { name: b"box", force: true }));
+        assert!(matches!(p(&["husk", "rm", "-a", "box"]), Err(UsageError::UnknownOption { .. })));
+        assert!(matches!(p(&["husk", "rm", "a/b"]), Err(UsageError::BadValue { .. })));
+        for sub in ["ps", "kill", "logs", "wait", "stop", "rm"] {
+            assert!(matches!(p(&["husk", sub, "--help"]), Ok(Command::Help(_))), "{sub}");
+            assert!(matches!(p(&["husk", "help", sub]), Ok(Command::Help(_))), "{sub}");
+        }
     }
 }

@@ -56,9 +56,12 @@ pub enum Command<'a> {
     Init(InitSpec),
     Run(RunSpec<'a>),
     Exec(ExecSpec<'a>),
-    Ps { quiet: bool },
+    Ps { quiet: bool, all: bool },
     Kill { name: &'a [u8], signal: i32 },
-    Logs { name: &'a [u8] },
+    Logs { name: &'a [u8], follow: bool },
+    Wait { name: &'a [u8] },
+    Stop { name: &'a [u8], timeout_ms: u64 },
+    Rm { name: &'a [u8], force: bool },
 }
 
 /// Which help text to print.
@@ -71,6 +74,9 @@ pub enum Topic {
     Ps,
     Kill,
     Logs,
+    Wait,
+    Stop,
+    Rm,
 }
 
 /// A usage mistake: printed as one line, exit 125.
@@ -228,10 +234,8 @@ pub fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A) -> Result<Command<'a>, UsageErr
         Some(Topic::Init) => init::parse(argv, 2, false),
         Some(Topic::Run) => run::parse(argv, 2),
         Some(Topic::Exec) => manage::parse_exec(argv, 2),
-        Some(Topic::Ps) => manage::parse_other(argv, "ps", 2),
-        Some(Topic::Kill) => manage::parse_other(argv, "kill", 2),
-        Some(Topic::Logs) => manage::parse_other(argv, "logs", 2),
         Some(Topic::Main) | None => Err(UsageError::UnknownSubcommand(first)),
+        Some(topic) => manage::parse_other(argv, topic, 2),
     }
 }
 
@@ -241,13 +245,16 @@ fn is_help(arg: &[u8]) -> bool {
 }
 
 /// The subcommands, each with its help topic.
-const SUBCOMMANDS: [(&[u8], Topic); 6] = [
+const SUBCOMMANDS: [(&[u8], Topic); 9] = [
     (b"init", Topic::Init),
     (b"run", Topic::Run),
     (b"exec", Topic::Exec),
     (b"ps", Topic::Ps),
     (b"kill", Topic::Kill),
     (b"logs", Topic::Logs),
+    (b"wait", Topic::Wait),
+    (b"stop", Topic::Stop),
+    (b"rm", Topic::Rm),
 ];
 
 /// The value `name` stands for in a table of (name, value) pairs, names compared exactly.

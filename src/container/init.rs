@@ -98,8 +98,10 @@ fn create_and_start<'a>(
         Ok(child) => child,
         Err(failure) => return Ok(failure.report()),
     };
+    // Two bytes: one for `husk run -d`, which returns on it, and one left in the pipe for
+    // the detached supervisor, which learns from it that COMMAND ran (container/named.rs).
     if let Some(ready) = context.ready {
-        sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&ready), &[0]);
+        sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&ready), &[0, 0]);
     }
     let _ = sys::close_from(3);
     caps::keep_only_kill(privileges.bounding).map_err(fail("capabilities", b""))?;

@@ -1,6 +1,8 @@
 //! Named containers (`--name`, `--detach`): claim the name in the registry before anything
 //! is made, record the container once its init exists, and for `--detach` leave a
-//! supervisor in the background with the output going through a logger (src/log.rs).
+//! supervisor in the background with the output going through a logger (src/log.rs). When a
+//! detached container ends, its supervisor records how (src/registry.rs) and the entry stays
+//! until `husk rm`, or goes at once with `--rm`.
 
 use rustix::fd::AsFd;
 use rustix::fs::{Mode, OFlags, open};
@@ -9,6 +11,7 @@ use rustix::io::Errno;
 use super::host::{self, Caller};
 use crate::args::RunSpec;
 use crate::config::{Config, Root};
+use crate::cpath::PATH_MAX;
 use crate::error::Failure;
 use crate::out;
 use crate::registry::{self, Entry, Registry};
@@ -55,15 +58,74 @@ pub fn record(entry: &Entry, config: &Config, process: &Process, init: i32) {
         pid: init,
         start: crate::procfs::start_time(init).unwrap_or(0),
         created: sys::realtime_s(),
+        exit: None,
     };
+    write(entry, &head, config, process);
+}
+
+/// A detached container has ended with `status`: its record says so from now on. Written
+/// here, by the supervisor on the host, which the container cannot reach: nothing inside
+/// can write or forge it.
+#[inline(never)]
+fn record_exit(entry: &Entry, config: &Config, process: &Process, status: u8) {
+    if let Some(mut head) = entry.head() {
+        head.exit = Some(registry::Exit { status, ended: sys::realtime_s() });
+        write(entry, &head, config, process);
+    }
+}
+
+/// Writes the record: `head`, then the hostname, the root as an absolute path, the command.
+fn write(entry: &Entry, head: &registry::Head, config: &Config, process: &Process) {
     let command = (config.process.command..process.argc()).map(|i| process.arg(i).to_bytes());
+    let mut buf = [0; PATH_MAX];
     let rootfs = match config.root {
         Root::Host => b"/",
-        Root::Dir { path, .. } => path,
+        Root::Dir { path, .. } => absolute(path, &mut buf),
     };
-    if let Err(e) = entry.write_state(&head, config.hostname, rootfs, command) {
+    if let Err(e) = entry.write_state(head, config.hostname, rootfs, command) {
         Failure::new("state", entry.name(), e).report();
     }
+}
+
+/// `path` made absolute for the record: a relative one joined to the working directory
+/// (/proc/self/cwd), which `husk run` shares with the init that resolved it, without a
+/// leading `./` or a trailing `/` or `/.`. Symlinks stay as given; when the directory cannot
+/// be read or the whole does not fit, `path` as given.
+fn absolute<'b>(path: &'b [u8], buf: &'b mut [u8; PATH_MAX]) -> &'b [u8] {
+    if path.starts_with(b"/") {
+        return path;
+    }
+    let Ok(len) = rustix::fs::readlinkat_raw(rustix::fs::CWD, c"/proc/self/cwd", &mut buf[..]) else {
+        return path;
+    };
+    join(len, path, buf).unwrap_or(path)
+}
+
+/// The directory in `buf[..len]` joined with the relative `path` (see [`absolute`]).
+fn join<'b>(mut len: usize, path: &[u8], buf: &'b mut [u8; PATH_MAX]) -> Option<&'b [u8]> {
+    let mut rel = path;
+    loop {
+        rel = if let Some(rest) = rel.strip_prefix(b"./") {
+            rest
+        } else if let Some(rest) = rel.strip_prefix(b"/") {
+            rest
+        } else if let Some(rest) = rel.strip_suffix(b"/") {
+            rest
+        } else if let Some(rest) = rel.strip_suffix(b"/.") {
+            rest
+        } else {
+            break;
+        };
+    }
+    if rel != b"." && !rel.is_empty() {
+        if len > 1 {
+            *buf.get_mut(len)? = b'/';
+            len += 1;
+        }
+        buf.get_mut(len..len + rel.len())?.copy_from_slice(rel);
+        len += rel.len();
+    }
+    Some(&buf[..len.min(PATH_MAX)])
 }
 
 /// `--detach`: a background copy of husk supervises the container, with stdin from
@@ -91,7 +153,8 @@ fn detach(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerSi
     let log_reader = entry.open_log().ok();
     match sys::fork() {
         Ok(0) => {
-            drop(ready_r);
+            // ready_r stays open here too: once COMMAND runs, the init writes two bytes, one
+            // for the caller and one left for us (see below).
             drop(log_reader);
             // Out of the caller's session and terminal; output to the logger from here on.
             let _ = rustix::process::setsid();
@@ -135,6 +198,18 @@ fn detach(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerSi
             if let Some(pid) = logger.and_then(rustix::process::Pid::from_raw) {
                 let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
             }
+            // Whether COMMAND ran: the init wrote two bytes then, and the caller reads one.
+            // Nothing else writes there before us, so a byte left means it ran.
+            let ran = rustix::io::ioctl_fionread(&ready_r).is_ok_and(|n| n > 0);
+            if ran && !spec.remove {
+                // Exited: the record says how and when, the log stays, until husk rm.
+                record_exit(&entry, config, process, code);
+                sys::exit(code)
+            }
+            // --rm: the status stays readable by a husk wait that holds the lock file.
+            if ran {
+                entry.note_exit(code);
+            }
             // The entry goes first: once the caller has the code, the name must be free.
             entry.remove();
             // If COMMAND never started, this is what the caller is waiting for.
@@ -163,5 +238,36 @@ fn detach(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerSi
             entry.remove();
             code
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_roots_are_joined_to_the_working_directory() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("/work", "root", "/work/root"),
+            ("/work", "./root", "/work/root"),
+            ("/work", "./root/", "/work/root"),
+            ("/work", "root/.", "/work/root"),
+            ("/work", ".//root//", "/work/root"),
+            ("/work", ".", "/work"),
+            ("/work", "./", "/work"),
+            ("/work", "a/../b", "/work/a/../b"),
+            ("/", "root", "/root"),
+            ("/", ".", "/"),
+        ];
+        for (cwd, path, want) in cases {
+            let mut buf = [0; PATH_MAX];
+            buf[..cwd.len()].copy_from_slice(cwd.as_bytes());
+            let got = join(cwd.len(), path.as_bytes(), &mut buf).unwrap();
+            assert_eq!(std::str::from_utf8(got).unwrap(), *want, "{cwd} + {path}");
+        }
+        let mut buf = [0; PATH_MAX];
+        assert_eq!(join(PATH_MAX - 2, b"ab", &mut buf), None, "too long for PATH_MAX");
+        let mut buf = [0; PATH_MAX];
+        assert_eq!(absolute(b"/abs/./x", &mut buf), b"/abs/./x", "absolute paths as given");
     }
 }

@@ -60,7 +60,25 @@ pub fn ps_names() -> Vec<String> {
     ps_stdout(&["-q"]).lines().map(str::to_string).collect()
 }
 
-/// Waits until `name` is gone: not listed by `husk ps -q`, no registry entry.
+/// The names `husk ps -a -q` lists: running and exited.
+pub fn ps_all_names() -> Vec<String> {
+    ps_stdout(&["-a", "-q"]).lines().map(str::to_string).collect()
+}
+
+/// Waits until `name` has ended: not listed by `husk ps -q` (running ones), and either
+/// listed by `husk ps -a -q` (a detached container kept as exited) or without an entry.
+pub fn wait_ended(name: &str) {
+    Patience::DEFAULT.wait_until(
+        || format!("{name} to leave husk ps -q ({:?})", ps_names()),
+        || {
+            !ps_names().iter().any(|n| n == name)
+                && (ps_all_names().iter().any(|n| n == name) || fs::symlink_metadata(entry(name)).is_err())
+        },
+    );
+}
+
+/// Waits until `name` is gone: not listed by `husk ps -q`; a detached container kept as
+/// exited is then removed with `husk rm`; no registry entry is left.
 pub fn wait_gone(name: &str) {
     wait_gone_within(name, Patience::DEFAULT);
 }
@@ -68,8 +86,17 @@ pub fn wait_gone(name: &str) {
 /// [`wait_gone`], held to `patience`.
 pub fn wait_gone_within(name: &str, patience: Patience) {
     patience.wait_until(
-        || format!("{name} to leave husk ps -q ({:?}) and {REGISTRY}", ps_names()),
-        || !ps_names().iter().any(|n| n == name) && fs::symlink_metadata(entry(name)).is_err(),
+        || format!("{name} to leave husk ps -q ({:?})", ps_names()),
+        || !ps_names().iter().any(|n| n == name),
+    );
+    // Its own husk run may be removing it this instant (--rm, a foreground or a failed
+    // run): what counts is that nothing is left afterwards.
+    if fs::symlink_metadata(entry(name)).is_ok() {
+        husk(&["rm", name]);
+    }
+    patience.wait_until(
+        || format!("{name} to leave husk ps -a -q ({:?}) and {REGISTRY}", ps_all_names()),
+        || !ps_all_names().iter().any(|n| n == name) && fs::symlink_metadata(entry(name)).is_err(),
     );
 }
 
