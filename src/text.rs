@@ -34,6 +34,40 @@ pub fn parse_decimal(s: &[u8], max_digits: usize) -> Option<u64> {
     Some(s.iter().fold(0, |n, d| n * 10 + (d - b'0') as u64))
 }
 
+/// `s` split at its first `sep`: (before, Some(after)), or (s, None) when there is none. Out
+/// of line, and with `fields` the one way husk splits text: every `split` of core's at a call
+/// site is its own copy of an iterator.
+#[inline(never)]
+pub fn split_once(s: &[u8], sep: u8) -> (&[u8], Option<&[u8]>) {
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == sep {
+            return (&s[..i], Some(&s[i + 1..]));
+        }
+        i += 1;
+    }
+    (s, None)
+}
+
+/// The pieces of `s` between `sep`s (`a::b` is `a`, ``, `b`; an empty `s` is one empty piece).
+pub fn fields(s: &[u8], sep: u8) -> Fields<'_> {
+    Fields { rest: Some(s), sep }
+}
+
+pub struct Fields<'a> {
+    rest: Option<&'a [u8]>,
+    sep: u8,
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let (piece, rest) = split_once(self.rest?, self.sep);
+        self.rest = rest;
+        Some(piece)
+    }
+}
+
 /// The part of a path after its last `/`.
 pub fn basename(path: &[u8]) -> &[u8] {
     match path.iter().rposition(|&b| b == b'/') {
@@ -51,6 +85,10 @@ mod tests {
         assert!(same_ignoring_case(b"SIGterm", b"sigTERM"));
         assert!(!same_ignoring_case(b"TERM", b"TERMS"));
         assert!(has_byte(b"a/b", b'/') && !has_byte(b"ab", b'/'));
+        assert_eq!(split_once(b"k=v=w", b'='), (&b"k"[..], Some(&b"v=w"[..])));
+        assert_eq!(split_once(b"k", b'='), (&b"k"[..], None));
+        assert_eq!(fields(b"a::b", b':').collect::<Vec<_>>(), [&b"a"[..], b"", b"b"]);
+        assert_eq!(fields(b"", b':').collect::<Vec<_>>(), [&b""[..]]);
         assert_eq!(words(b"HUP INT QUIT").collect::<Vec<_>>(), [&b"HUP"[..], b"INT", b"QUIT"]);
         assert_eq!(word_index(b"HUP INT QUIT", b"quit"), Some(2));
         assert_eq!(parse_decimal(b"0042", 4), Some(42));

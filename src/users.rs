@@ -13,7 +13,7 @@ use rustix::io::Errno;
 
 use crate::config::Identity;
 use crate::error::{Failure, fail};
-use crate::text::parse_decimal;
+use crate::text::{fields, parse_decimal, split_once};
 
 /// A user or a group as asked for: a number, or a name to look up.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
@@ -31,22 +31,13 @@ pub struct UserSpec<'a> {
 
 /// `USER[:GROUP]`, each a number or a name (neither empty).
 pub fn parse(value: &[u8]) -> Option<UserSpec<'_>> {
-    let (user, group) = match value.iter().position(|&b| b == b':') {
-        Some(c) => (&value[..c], Some(&value[c + 1..])),
-        None => (value, None),
-    };
-    Some(UserSpec {
-        user: id(user)?,
-        group: match group {
-            Some(g) => Some(id(g)?),
-            None => None,
-        },
-    })
+    let (user, group) = split_once(value, b':');
+    Some(UserSpec { user: id(user)?, group: group.map(id).map_or(Some(None), |g| g.map(Some))? })
 }
 
 /// A number below 2^32 - 1 (which is "no id"), or a name without `:` (the files' separator).
 fn id(s: &[u8]) -> Option<Id<'_>> {
-    if s.is_empty() || s.contains(&b':') {
+    if s.is_empty() || crate::text::has_byte(s, b':') {
         return None;
     }
     if s.iter().all(u8::is_ascii_digit) {
@@ -83,7 +74,7 @@ pub fn resolve<'a>(spec: &UserSpec<'a>, passwd: &[u8], group: &[u8]) -> Result<I
             // Supplementary groups: each group that lists the user's name among its members.
             let user_name = field(fields, 0);
             for g in lines(group) {
-                let listed = field(g, 3).split(|&b| b == b',').any(|m| m == user_name);
+                let listed = crate::text::fields(field(g, 3), b',').any(|m| m == user_name);
                 if let (true, Some(gid)) = (listed, field_number(g, 2))
                     && !identity.groups.contains(&gid)
                 {
@@ -108,12 +99,12 @@ pub fn resolve<'a>(spec: &UserSpec<'a>, passwd: &[u8], group: &[u8]) -> Result<I
 
 /// The non-empty, non-comment lines of a passwd or group file.
 fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
-    text.split(|&b| b == b'\n').filter(|l| !l.is_empty() && !l.starts_with(b"#"))
+    fields(text, b'\n').filter(|l| !l.is_empty() && l[0] != b'#')
 }
 
 /// Field `n` (from 0) of a `:`-separated line; empty when there is none.
 fn field(line: &[u8], n: usize) -> &[u8] {
-    line.split(|&b| b == b':').nth(n).unwrap_or(b"")
+    fields(line, b':').nth(n).unwrap_or(b"")
 }
 
 fn field_number(line: &[u8], n: usize) -> Option<u32> {
