@@ -25,6 +25,7 @@ use crate::pid1::{Place, Supervisor};
 use crate::registry::{Head, Registry};
 use crate::rt::{Process, sys};
 use crate::spawn::{self, CallerSignals, Dir, Launch};
+use crate::users::{Id, UserSpec};
 
 /// `husk exec`: returns the exit code to end with.
 #[inline(never)] // a role's own frame: see main.rs
@@ -60,8 +61,12 @@ fn join_and_run<'a>(spec: &ExecSpec<'a>, process: &Process) -> Result<u8, Failur
     sys::close_all_but(&[sys::raw(Some(pidfd.as_fd())), sys::raw(cgroup.as_ref().map(AsFd::as_fd))]);
     join(pidfd.as_fd(), head.confinement.own_network).map_err(fail("setns", spec.name))?;
     // Who COMMAND is comes from the record of what the container was given; `-u` may only
-    // change the user, within the same bounding set.
-    let user = spec.user.unwrap_or(head.confinement.user);
+    // change the user, within the same bounding set. Either is looked up in the container's
+    // own /etc/passwd and /etc/group, as `husk run` does (HOME, supplementary groups).
+    let (uid, gid) = head.confinement.user;
+    let recorded = UserSpec { user: Id::Number(uid), group: Some(Id::Number(gid)) };
+    let identity = own_user(spec.user.as_ref().unwrap_or(&recorded))?;
+    let user = (identity.uid, identity.gid);
     let hostname = rustix::system::uname();
     let mut env = environment::Environment::new();
     let mut cwd = CPath::new();
@@ -69,17 +74,11 @@ fn join_and_run<'a>(spec: &ExecSpec<'a>, process: &Process) -> Result<u8, Failur
     let launch = Launch {
         name: process.arg(spec.command),
         argv: process.argv_from(spec.command),
-        envp: env.build(
-            hostname.nodename().to_bytes(),
-            Some(&Identity::ids(user.0, user.1)),
-            &spec.env,
-            &[],
-            process,
-        ),
+        envp: env.build(hostname.nodename().to_bytes(), Some(&identity), &spec.env, &[], process),
         path: environment::command_path(&spec.env, &[], process),
         take_terminal,
         user: Some(user),
-        groups: &[],
+        groups: &identity.groups,
         cwd: Some(Dir::Path(cwd.of(&[dir]).map_err(fail("chdir", dir))?)),
         caps: Some(caps::recorded_privileges(&head.confinement, user)),
     };
@@ -190,4 +189,13 @@ fn container_cgroup(pid: i32) -> Option<OwnedFd> {
         open(c"/sys/fs/cgroup", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()?;
     let rel = path.of(&[b".", own]).ok()?;
     openat(root.as_fd(), rel, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()
+}
+
+/// `user` looked up in the container joined (its root is ours now). Out of line: the lookup's
+/// frame is needed only here.
+#[inline(never)]
+fn own_user<'a>(user: &UserSpec<'a>) -> Result<Identity, Failure<'a>> {
+    let root = open(c"/", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(fail("user", b"/"))?;
+    crate::users::resolve_in(root.as_fd(), user)
 }

@@ -86,7 +86,7 @@ failed step exits 125 before COMMAND runs; otherwise husk exits with COMMAND's s
 ";
 
 const EXEC: &str = "\
-Usage: husk exec [-e KEY=VALUE] [-w DIR] [-u UID[:GID]] NAME [--] COMMAND [ARG]...
+Usage: husk exec [-e KEY=VALUE] [-w DIR] [-u USER[:GROUP]] NAME [--] COMMAND [ARG]...
 Runs COMMAND in container NAME's namespaces, cgroup, root, identity and filters.
 ";
 

@@ -398,6 +398,18 @@ fn exec_gets_the_containers_identity_and_nothing_of_the_callers() {
     husk(&["exec", &name, "id"]).expect(0, "uid=0(root) gid=0(root)\n", "");
     husk(&["exec", "-u", "1000", &name, "id"]).expect(0, "uid=1000(user) gid=1000(user)\n", "");
     husk(&["exec", "-u", "1000:5", &name, "id"]).expect(0, "uid=1000(user) gid=5\n", "");
+    // Names, looked up in the container's /etc/passwd as husk run does (HOME too).
+    husk(&["exec", "-u", "user", &name, "sh", "-c", "id; echo $HOME"]).expect(
+        0,
+        "uid=1000(user) gid=1000(user)\n/home/user\n",
+        "",
+    );
+    let out = husk(&["exec", "-u", "ghost", &name, "true"]);
+    out.expect(
+        125,
+        "",
+        "husk: user ghost: No such file or directory (ENOENT): no such user in the container's /etc/passwd\n",
+    );
     let out = husk(&[&["exec", "-u", "1000", name.as_str()][..], &grep].concat());
     let lines: BTreeMap<String, String> = out
         .expect_success()

@@ -1,7 +1,7 @@
 //! `husk exec`, `ps`, `kill`, `logs`, `wait`, `stop`, `rm`: the commands that handle named
 //! containers. Pure, like the rest of args.
 
-use super::run::{OPTIONS, Opt, absolute, parse_user, push_env};
+use super::run::{OPTIONS, Opt, absolute, push_env};
 use super::{
     Argv, Command, MAX_ENV, Refusal, Topic, UsageError, lookup, next_option, option_value, parse_seconds_ms,
 };
@@ -15,7 +15,8 @@ pub struct ExecSpec<'a> {
     pub name: &'a [u8],
     pub env: heapless::Vec<crate::config::EnvArg, MAX_ENV>,
     pub cwd: Option<&'a [u8]>,
-    pub user: Option<(u32, u32)>,
+    /// `-u USER[:GROUP]`, looked up in the container; None: the container's own user.
+    pub user: Option<crate::users::UserSpec<'a>>,
     pub command: usize,
 }
 
@@ -52,7 +53,9 @@ pub(super) fn parse_exec<'a, A: Argv<'a> + ?Sized>(
             Opt::Cwd => {
                 absolute(value).map(|dir| spec.cwd = Some(dir)).ok_or(Refusal::Expected("an absolute path"))
             }
-            _ => parse_user(value).map(|id| spec.user = Some(id)).ok_or(Refusal::Expected("UID or UID:GID")),
+            _ => crate::users::parse(value)
+                .map(|user| spec.user = Some(user))
+                .ok_or(Refusal::Expected("USER[:GROUP], names or numbers")),
         };
         applied.map_err(|refusal| refusal.error(SUB, option, value))?;
         i += 1;
@@ -193,7 +196,7 @@ mod tests {
             Ok(Command::Exec(s)) => {
                 assert_eq!(
                     (s.name, s.cwd, s.user, s.command),
-                    (&b"box"[..], Some(&b"/w"[..]), Some((5, 5)), 10)
+                    (&b"box"[..], Some(&b"/w"[..]), crate::users::parse(b"5"), 10)
                 );
                 assert_eq!(s.env.as_slice(), &[crate::config::EnvArg { index: 3, inline: false }]);
             }

@@ -582,17 +582,6 @@ pub(super) fn push_env(
     env.push(EnvArg { index: at as u32, inline }).map_err(|_| Refusal::Full(MAX_ENV))
 }
 
-/// `UID` or `UID:GID` (numbers only: `husk exec` does not read the container's files);
-/// GID defaults to UID.
-pub(super) fn parse_user(value: &[u8]) -> Option<(u32, u32)> {
-    use crate::users::Id::Number;
-    match crate::users::parse(value)? {
-        UserSpec { user: Number(uid), group: None } => Some((uid, uid)),
-        UserSpec { user: Number(uid), group: Some(Number(gid)) } => Some((uid, gid)),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::tests::p;
