@@ -8,6 +8,7 @@ use crate::args::{MAX_ENV, MAX_ENV_FILES};
 use crate::config::{EnvArg, Identity};
 use crate::rt::Process;
 use crate::spawn;
+use crate::text::{fields, has_byte, split_once};
 
 /// The most entries all `--env-file`s together may give.
 pub const MAX_FILE_ENTRIES: usize = 256;
@@ -25,16 +26,16 @@ pub struct Environment {
 /// Where the environment is built: in zero-filled data, not on the stack, so the room kept
 /// for env files costs nothing when there are none (see `Reserved`).
 struct Storage {
+    /// Every entry in order, before a later entry of the same KEY takes an earlier one out.
+    all: heapless::Vec<&'static CStr, { MAX_FILE_ENTRIES + MAX_ENV + 4 }>,
     pointers: crate::rt::CStrSlots<{ MAX_FILE_ENTRIES + MAX_ENV + 5 }>,
-    hostname: [u8; 80],
-    home: [u8; 262],
 }
 
-static STORAGE: crate::rt::Reserved<Storage> = crate::rt::Reserved::new(Storage {
-    pointers: crate::rt::CStrSlots::new(),
-    hostname: [0; 80],
-    home: [0; 262],
-});
+static STORAGE: crate::rt::Reserved<Storage> =
+    crate::rt::Reserved::new(Storage { all: heapless::Vec::new(), pointers: crate::rt::CStrSlots::new() });
+/// `HOSTNAME=…` and `HOME=…`, made here.
+static HOSTNAME: crate::rt::Reserved<[u8; 80]> = crate::rt::Reserved::new([0; 80]);
+static HOME: crate::rt::Reserved<[u8; 262]> = crate::rt::Reserved::new([0; 262]);
 
 impl Environment {
     pub fn new() -> Environment {
@@ -49,7 +50,8 @@ impl Default for Environment {
 }
 
 /// `prefix` + `value` + NUL in `buf` (which must have room: the callers size it).
-fn entry<'b>(buf: &'b mut [u8], prefix: &[u8], value: &[u8]) -> Option<&'b CStr> {
+fn entry(buf: Option<&'static mut [u8]>, prefix: &[u8], value: &[u8]) -> Option<&'static CStr> {
+    let buf = buf?;
     let end = prefix.len() + value.len();
     buf[..prefix.len()].copy_from_slice(prefix);
     buf[prefix.len()..end].copy_from_slice(value);
@@ -69,27 +71,43 @@ impl Environment {
         process: &Process,
     ) -> crate::rt::CStrArray<'_> {
         let Some(storage) = self.storage.as_deref_mut() else { return self.empty.writer().finish() };
-        let hostname = entry(&mut storage.hostname, b"HOSTNAME=", hostname);
         let home: &[u8] = match user {
             Some(u) if !u.home.is_empty() => &u.home,
             _ if Identity::is_root(user) => b"/root",
             _ => b"/",
         };
-        let home = entry(&mut storage.home, b"HOME=", home);
         let term = process.envp().iter().find(|e| e.to_bytes().starts_with(b"TERM="));
-        // Everything in order; an entry is skipped when a later one has its KEY.
-        let defaults = [Some(spawn::DEFAULT_PATH_ENV), home, hostname, term];
-        let all = || {
-            let args = env.iter().map(|&arg| resolve(arg, process));
-            defaults.into_iter().chain(files.iter().map(|&f| Some(f))).chain(args).flatten()
-        };
+        // Everything in order (room for all of it: MAX_ENV and MAX_FILE_ENTRIES bound them)...
+        let all = &mut storage.all;
+        let defaults = [
+            Some(spawn::DEFAULT_PATH_ENV),
+            entry(HOME.take().map(|b| &mut b[..]), b"HOME=", home),
+            entry(HOSTNAME.take().map(|b| &mut b[..]), b"HOSTNAME=", hostname),
+            term,
+        ];
+        for entry in defaults.into_iter().chain(files.iter().map(|&f| Some(f))) {
+            push(all, entry);
+        }
+        for &arg in env {
+            push(all, resolve(arg, process));
+        }
+        // ...then each one unless a later one has its KEY.
         let mut pointers = storage.pointers.writer();
-        for (k, entry) in all().enumerate() {
-            if !all().skip(k + 1).any(|later| key(later.to_bytes()) == key(entry.to_bytes())) {
+        for (k, entry) in all.iter().enumerate() {
+            if !all[k + 1..].iter().any(|later| key(later.to_bytes()) == key(entry.to_bytes())) {
                 pointers.push(entry);
             }
         }
         pointers.finish()
+    }
+}
+
+fn push(
+    all: &mut heapless::Vec<&'static CStr, { MAX_FILE_ENTRIES + MAX_ENV + 4 }>,
+    entry: Option<&'static CStr>,
+) {
+    if let Some(entry) = entry {
+        let _ = all.push(entry);
     }
 }
 
@@ -98,15 +116,18 @@ impl Environment {
 fn resolve(arg: EnvArg, process: &Process) -> Option<&'static CStr> {
     let whole = process.arg(arg.index as usize);
     let bytes = whole.to_bytes_with_nul();
-    let text = match arg.inline {
-        true => &bytes[bytes.iter().position(|&b| b == b'=')? + 1..],
-        false => bytes,
-    };
+    let text = if arg.inline { split_once(bytes, b'=').1? } else { bytes };
     let named = &text[..text.len() - 1];
-    if crate::text::has_byte(named, b'=') {
+    if has_byte(named, b'=') {
         return CStr::from_bytes_with_nul(text).ok();
     }
-    process.envp().iter().find(|e| key(e.to_bytes()) == named)
+    caller_entry(process, named)
+}
+
+/// The caller's `KEY=…` entry for `-e KEY` or a `KEY` line of an env file.
+#[inline(never)]
+fn caller_entry(process: &Process, name: &[u8]) -> Option<&'static CStr> {
+    process.envp().iter().find(|e| key(e.to_bytes()) == name)
 }
 
 /// The PATH COMMAND will have, to look COMMAND up with: the last `-e PATH=` or env file's
@@ -119,7 +140,7 @@ pub fn command_path(env: &[EnvArg], files: &[&'static CStr], process: &Process) 
 
 /// The KEY of `KEY=VALUE`.
 fn key(entry: &[u8]) -> &[u8] {
-    &entry[..entry.iter().position(|&b| b == b'=').unwrap_or(entry.len())]
+    split_once(entry, b'=').0
 }
 
 /// The entries of `--env-file`s (in zero-filled data, like `Storage`).
@@ -157,35 +178,38 @@ fn read_all<'a>(
         // Read whole into memory of its own that is never freed (COMMAND's environment points
         // into it), with a NUL after the last byte.
         let text = crate::rt::sys::read_whole(c, MAX_FILE).map_err(fail("env-file", file))?;
-        if text[..text.len() - 1].contains(&0) {
+        let (body, _) = text.split_at_mut(text.len() - 1);
+        if has_byte(body, 0) {
             return Err(bad("a NUL byte in the file"));
         }
         // Each line's end becomes its NUL, in place: the lines are then C strings as they are.
-        for b in text.iter_mut().filter(|b| **b == b'\n' || **b == b'\r') {
-            *b = 0;
+        for b in body.iter_mut() {
+            if *b == b'\n' || *b == b'\r' {
+                *b = 0;
+            }
         }
         let text: &'static [u8] = text;
         let mut start = 0;
-        while start < text.len() {
-            let end = start + text[start..].iter().position(|&b| b == 0).unwrap_or(text.len() - start);
-            let line = &text[start..end];
+        for line in fields(&text[..text.len() - 1], 0) {
+            let end = start + line.len();
+            start = end + 1;
             let trimmed = line.trim_ascii_start();
             let name = key(trimmed);
-            let found = if trimmed.is_empty() || trimmed.starts_with(b"#") {
+            let found = if trimmed.is_empty() || trimmed[0] == b'#' {
                 None
-            } else if name.is_empty() || name.iter().any(u8::is_ascii_whitespace) {
+            } else if name.is_empty() || has_byte(name, b' ') || has_byte(name, b'\t') {
                 return Err(bad("a line is not KEY=VALUE or KEY"));
-            } else if has_value(trimmed) {
-                CStr::from_bytes_until_nul(&text[end - trimmed.len()..]).ok()
+            } else if has_byte(trimmed, b'=') {
+                // The line and the NUL after it, where the line ended.
+                crate::rt::c_str(&text[end - trimmed.len()..=end])
             } else {
-                process.envp().iter().find(|e| key(e.to_bytes()) == name)
+                caller_entry(process, name)
             };
             if let Some(entry) = found {
                 out.push(entry).map_err(|_| {
                     Failure::new("env-file", file, Errno::TOOBIG).with_hint("at most 256 entries in all")
                 })?;
             }
-            start = end + 1;
         }
     }
     Ok(out)
@@ -193,7 +217,3 @@ fn read_all<'a>(
 
 /// The biggest `--env-file` read.
 const MAX_FILE: usize = 1 << 20;
-
-fn has_value(entry: &[u8]) -> bool {
-    crate::text::has_byte(entry, b'=')
-}
