@@ -22,6 +22,7 @@ use rustix::mount::{
 };
 
 use crate::config::{Config, MAX_MOUNTS, Mount, MountKind, Root};
+use crate::container::report::Note;
 use crate::container::sync::Handshake;
 use crate::cpath::CPath;
 pub(crate) use crate::error::{Failure, fail};
@@ -63,11 +64,15 @@ pub enum Entered {
 /// unmount overlaps with the host side's work.
 ///
 /// With `console` (see [`clone_console`]), the terminal becomes /dev/console.
+///
+/// With `report`, every entry created in the root (a missing mount point) is reported there
+/// for the host side to remove after the run ([`remove_made`]).
 #[inline(never)] // its path buffer on its own frame, not on the init's whole life
 pub fn enter<'a>(
     config: &Config<'a>,
     network: Option<(&Handshake, BorrowedFd)>,
     console: Option<&OwnedFd>,
+    report: Option<BorrowedFd>,
 ) -> Result<'a, Entered> {
     // Nothing mounted from here on may propagate back to the host (or in from it): make
     // every mount in our copy of the tree private first (mount_namespaces(7), "Shared
@@ -83,21 +88,30 @@ pub fn enter<'a>(
         let _ = sources.push(clone_source(&mut path, mount)?);
     }
     let root = attach_root(&mut path, config.root, root_tree)?;
-    let mut walk =
-        Walk { root: root.as_fd(), masks: crate::mask::Masks::default(), console, network, entered: None };
-    for (mount, source) in config.mounts.iter().zip(sources.iter()) {
+    let root = Tree { fd: root.as_fd(), report, mount: 0 };
+    let mut walk = Walk { root, masks: crate::mask::Masks::default(), console, network, entered: None };
+    for (i, (mount, source)) in config.mounts.iter().zip(sources.iter()).enumerate() {
         if mount.kind.needs_network() {
             walk.enter_root()?;
         }
+        walk.root.mount = i as u8; // MAX_MOUNTS fits
         walk.apply(mount, source.as_ref())?;
     }
     walk.enter_root()
 }
 
+/// The new root, by descriptor (every mount is attached through it), and where to report
+/// what is created in it for which mount (see [`Note::made`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Tree<'f> {
+    fd: BorrowedFd<'f>,
+    report: Option<BorrowedFd<'f>>,
+    mount: u8,
+}
+
 /// The walk's state between mounts.
 struct Walk<'f> {
-    /// The new root, by descriptor: every mount is attached through it.
-    root: BorrowedFd<'f>,
+    root: Tree<'f>,
     /// The masking tmpfs and the verified /dev/null that /proc's and /sys's masks share.
     masks: crate::mask::Masks,
     console: Option<&'f OwnedFd>,
@@ -147,7 +161,7 @@ impl Walk<'_> {
         }
         // The rest is attached through `root`'s descriptor, so the root can be entered now:
         // the wait for the old root's unmount then overlaps with the network namespace.
-        let entered = pivot(self.root)?;
+        let entered = pivot(self.root.fd)?;
         // Everything before ran alongside the host side making the network namespace.
         if let Some((network, host)) = self.network {
             network.join(host).map_err(fail("setns network", b""))?;
@@ -242,14 +256,14 @@ pub fn clone_console<'a>() -> Result<'a, Option<OwnedFd>> {
 /// the host's daemons' unix sockets and FIFOs (docker, containerd, dbus, systemd's), and a
 /// read-only mount stops neither connect(2) on a socket nor a write to a FIFO (path
 /// resolution, not the mount, decides: unix(7), fifo(7)).
-fn hide_host_run<'a>(root: BorrowedFd) -> Result<'a, ()> {
+fn hide_host_run<'a>(root: Tree) -> Result<'a, ()> {
     let attrs = MountAttrFlags::MOUNT_ATTR_NOSUID
         | MountAttrFlags::MOUNT_ATTR_NODEV
         | MountAttrFlags::MOUNT_ATTR_NOEXEC;
     let run = attach_fresh(root, b"/run", c"tmpfs", &[(c"mode", c"0755")], attrs)?;
     let run = fstat(&run).map_err(fail("stat", b"/run"))?;
     // Resolved inside the root: a link to /run lands on the new tmpfs.
-    let var_run = match open_in_root(root, c"/var/run") {
+    let var_run = match open_in_root(root.fd, c"/var/run") {
         Ok(fd) => fstat(&fd).map_err(fail("stat", b"/var/run"))?,
         Err(Errno::NOENT) => return Ok(()),
         Err(e) => return Err(fail("resolve", b"/var/run")(e)),
@@ -288,8 +302,8 @@ fn detach_all(path: &mut CPath, stage: &[u8], sub: &[u8]) {
 /// Opens `dest` (absolute, inside the root) as an O_PATH descriptor, creating it — a
 /// directory, or an empty file when `dir` is false — and any missing parents. Each prefix
 /// is resolved afresh from the root with RESOLVE_IN_ROOT, so a symlink swapped in between
-/// two steps still cannot lead outside.
-fn resolve<'a>(root: BorrowedFd, dest: &'a [u8], dir: bool) -> Result<'a, OwnedFd> {
+/// two steps still cannot lead outside. Each entry made is reported (see [`Tree`]).
+fn resolve<'a>(root: Tree, dest: &'a [u8], dir: bool) -> Result<'a, OwnedFd> {
     let mut path = CPath::new();
     let mut parent: Option<OwnedFd> = None;
     let mut end = 0;
@@ -302,10 +316,10 @@ fn resolve<'a>(root: BorrowedFd, dest: &'a [u8], dir: bool) -> Result<'a, OwnedF
         }
         let last = end == dest.len();
         let c = path.of(&[prefix]).map_err(fail("resolve", dest))?;
-        match open_in_root(root, c) {
+        match open_in_root(root.fd, c) {
             Ok(fd) => parent = Some(fd),
             Err(Errno::NOENT) => {
-                let at = parent.as_ref().map_or(root, |p| p.as_fd());
+                let at = parent.as_ref().map_or(root.fd, |p| p.as_fd());
                 let c_name = path.of(&[name]).map_err(fail("resolve", dest))?;
                 let made = if last && !dir {
                     openat(
@@ -318,12 +332,15 @@ fn resolve<'a>(root: BorrowedFd, dest: &'a [u8], dir: bool) -> Result<'a, OwnedF
                 } else {
                     mkdirat(at, c_name, Mode::from_raw_mode(0o755))
                 };
-                match made {
-                    Ok(()) | Err(Errno::EXIST) => {}
-                    Err(e) => return Err(fail("mkdir", dest)(e)),
-                }
                 let c = path.of(&[prefix]).map_err(fail("resolve", dest))?;
-                parent = Some(open_in_root(root, c).map_err(fail("resolve", dest))?);
+                let fd = match made {
+                    Ok(()) | Err(Errno::EXIST) => open_in_root(root.fd, c).map_err(fail("resolve", dest))?,
+                    Err(e) => return Err(fail("mkdir", dest)(e)),
+                };
+                if let (Ok(()), Ok(st), Ok(len)) = (made, fstat(&fd), u16::try_from(end)) {
+                    Note::made(root.mount, len, st.st_dev, st.st_ino).send(root.report);
+                }
+                parent = Some(fd);
             }
             Err(e) => return Err(fail("resolve", dest)(e)),
         }
@@ -359,7 +376,7 @@ pub(crate) fn attach<'a>(tree: BorrowedFd, target: BorrowedFd, dest: &'a [u8]) -
 /// A new filesystem of type `fstype` with `options`, mounted at `dest` inside the root.
 /// Returns the new mount's descriptor.
 pub(crate) fn attach_fresh<'a>(
-    root: BorrowedFd,
+    root: Tree,
     dest: &'a [u8],
     fstype: &CStr,
     options: &[(&CStr, &CStr)],
@@ -389,7 +406,7 @@ pub(crate) fn fresh(
 /// devpts instance with its own ptmx, /dev/shm, and the usual links into /proc/self/fd.
 /// Everything in it is made through the descriptor of the new mount, so nothing there is
 /// looked up by path.
-fn populate_dev<'a>(root: BorrowedFd, dest: &'a [u8], console: Option<&OwnedFd>) -> Result<'a, ()> {
+fn populate_dev<'a>(root: Tree, dest: &'a [u8], console: Option<&OwnedFd>) -> Result<'a, ()> {
     let basic = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC;
     let dev =
         fresh(c"tmpfs", &[(c"mode", c"0755"), (c"size", c"64k")], basic).map_err(fail("mount", dest))?;
@@ -471,4 +488,40 @@ fn pivot<'a>(root: BorrowedFd) -> Result<'a, Entered> {
     };
     rustix::process::chdir(c"/").map_err(fail("chdir", b"/"))?;
     Ok(entered)
+}
+
+/// The host side, once the container has ended: removes what the walk created in the
+/// rootfs directory `root` (the notes in `notes`, newest first, so a directory's new
+/// entries go before it). An entry goes only if it is still the very one made (same device
+/// and inode, found without following a final symlink) and still an empty directory, or an
+/// empty regular file: whatever root in the container did meanwhile — a file put in it, a
+/// symlink to a host path in its place, its parent renamed and replaced — removes nothing
+/// else. Its parent is looked up as the walk did (RESOLVE_IN_ROOT: never outside `root`).
+/// No process of the container is left to race this; the caller holds the rootfs
+/// directory's lock against another run of it (`container::host`).
+#[inline(never)] // its path buffer on its own frame
+pub fn remove_made(root: BorrowedFd, mounts: &[Mount], notes: &[u8]) {
+    use rustix::fs::{AtFlags, statat, unlinkat};
+    let mut path = CPath::new();
+    for (mount, len, dev, ino) in Note::all(notes).rev().filter_map(|note| note.as_made()) {
+        let Some(dest) = mounts.get(mount).and_then(|m| m.dest.get(..len)) else { continue };
+        let slash = dest.iter().rposition(|&b| b == b'/').unwrap_or(0);
+        let parent = match path.of(&[&dest[..slash]]).map(|c| open_in_root(root, c)) {
+            _ if slash == 0 => None,
+            Ok(Ok(fd)) => Some(fd),
+            _ => continue,
+        };
+        let at = parent.as_ref().map_or(root, |p| p.as_fd());
+        let Ok(c) = path.of(&[&dest[slash + 1..]]) else { continue };
+        let Ok(st) = statat(at, c, AtFlags::SYMLINK_NOFOLLOW) else { continue };
+        let flags = match FileType::from_raw_mode(st.st_mode) {
+            FileType::Directory => AtFlags::REMOVEDIR,
+            FileType::RegularFile if st.st_size == 0 => AtFlags::empty(),
+            _ => continue,
+        };
+        if (st.st_dev, st.st_ino) == (dev, ino) {
+            // A directory that is no longer empty stays (ENOTEMPTY).
+            let _ = unlinkat(at, c, flags);
+        }
+    }
 }
