@@ -198,27 +198,44 @@ fn clone_source<'a>(path: &mut CPath, mount: &Mount<'a>) -> Result<'a, Option<Ow
 }
 
 /// Attaches the root tree at its stage (the rootfs directory itself, or the host's /tmp for
-/// the host's root) and returns it by descriptor.
+/// the host's root) and returns it: the tree's own descriptor, now that of the attached
+/// root. Not the stage looked up again: `.` and `/` name the directory *under* a mount made
+/// on them (path lookup does not step into a mount at the start directory), so the walk
+/// would build on the host's directory and pivot_root would refuse it (EBUSY).
 fn attach_root<'a>(path: &mut CPath, root: Root<'a>, tree: OwnedFd) -> Result<'a, OwnedFd> {
+    // The host's own tree, however spelt (`--rootfs /`, `.` in /, `/tmp/..`), cannot be
+    // attached over itself (a mount over the current root is not reachable as a new root:
+    // pivot_root refuses it, EBUSY, and an initramfs cannot be moved, EINVAL): it goes to
+    // the default root's stage and loses the host's /proc, /sys and /dev as that one does.
+    let host_tree = match root {
+        Root::Host => true,
+        Root::Dir { .. } => is_current_root(tree.as_fd()),
+    };
     let stage = match root {
-        Root::Host => DEFAULT_STAGE,
-        Root::Dir { path, .. } => path,
+        Root::Dir { path, .. } if !host_tree => path,
+        _ => DEFAULT_STAGE,
     };
     let stage_c = path.of(&[stage]).map_err(fail("rootfs", stage))?;
     // A host path given by the user, so a symlink to the tree is followed, as open_tree did
     // (move_mount(2) does not follow one unless told: EINVAL).
     let flags = MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_SYMLINKS;
     move_mount(tree.as_fd(), c"", CWD, stage_c, flags).map_err(fail("attach", stage))?;
-    let fd = rustix::fs::open(stage_c, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(fail("rootfs", stage))?;
     // The host's own /proc, /sys and /dev come along in a clone of `/`: take them away
     // rather than leave them under ours, where unmounting ours would reveal them.
-    if root == Root::Host {
+    if host_tree {
         for sub in [&b"/proc"[..], b"/sys", b"/dev"] {
             detach_all(path, stage, sub);
         }
     }
-    Ok(fd)
+    Ok(tree)
+}
+
+/// Whether `dir` is the directory this process has as its root (the same inode).
+fn is_current_root(dir: BorrowedFd) -> bool {
+    match (fstat(dir), rustix::fs::stat(c"/")) {
+        (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
+        _ => false,
+    }
 }
 
 /// `mode` in octal, NUL-terminated, in `buf` (tmpfs's `mode=` option).

@@ -549,6 +549,93 @@ fn default_root_is_the_hosts_read_only_with_fresh_tmp() {
     assert!(!Path::new("/tmp").join(&probe).exists(), "the container's /tmp write reached the host's /tmp");
 }
 
+#[test]
+fn rootfs_may_be_given_in_any_spelling() {
+    // `.` and `./` once failed with pivot_root's EBUSY while the same directory given whole
+    // worked: the root was attached over the working directory and then looked up again,
+    // which found the directory under the new mount.
+    let bb = need!("rootfs_may_be_given_in_any_spelling", busybox());
+    let case = Case::new("rootfs-spelling", &[bb]);
+    let root = case.rootfs_copy(bb);
+    fs::write(root.join("etc/which-root"), "the copy\n").unwrap();
+    std::os::unix::fs::symlink(&root, case.join("link")).unwrap();
+    let whole = path_str(&root).to_string();
+    let spellings: Vec<(PathBuf, String)> = vec![
+        (root.clone(), ".".into()),
+        (root.clone(), "./".into()),
+        (root.join("bin"), "..".into()),
+        (root.join("etc"), "../.".into()),
+        (case.dir.clone(), "rootfs".into()),
+        (case.dir.clone(), "./rootfs/".into()),
+        (case.dir.clone(), "link".into()),
+        (root.clone(), whole.clone()),
+        (PathBuf::from("/"), format!("{whole}/")),
+    ];
+    let mut failures = Vec::new();
+    for (cwd, rootfs) in &spellings {
+        let mut cmd = case.sh(&["--rootfs", rootfs], "echo pid=$$; cat /etc/which-root; pwd");
+        cmd.current_dir(cwd);
+        let out = case.run(&mut cmd);
+        if out.status.code() != Some(0) || out.stdout != "pid=2\nthe copy\n/\n" || !out.stderr.is_empty() {
+            failures.push(format!("--rootfs {rootfs:?} from {}: {out}", cwd.display()));
+        }
+    }
+    assert!(failures.is_empty(), "spellings of one rootfs that did not work:\n{}", failures.join("\n"));
+}
+
+/// Removes the directory at `path` when dropped (a host path a test may leave behind).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn rootfs_slash_is_the_hosts_root_read_write() {
+    // `--rootfs DIR` is DIR read-write, and `/` (however spelt) is no exception: the host's
+    // own tree, writable, with the container's own /proc, /dev, /sys. It once failed with
+    // pivot_root's EBUSY (the root attached over itself). A missing mount point is made
+    // at the host's root and removed after the run.
+    need!("rootfs_slash_is_the_hosts_root_read_write", rootfs::require_root());
+    let case = Case::new("rootfs-slash", &[]);
+    let vol = PathBuf::from(format!("/husk-run.{}.rootfs-slash.vol", std::process::id()));
+    let _vol_guard = RemoveOnDrop(vol.clone());
+    let written = case.join("written-from-inside");
+    let script = format!(
+        "echo pid=$$; cat /proc/1/comm; echo yes > {written}; test -d {vol} && echo vol-made",
+        written = path_str(&written),
+        vol = path_str(&vol)
+    );
+    let mut failures = Vec::new();
+    for (cwd, rootfs) in [("/", "/"), ("/", "."), ("/tmp", ".."), ("/", "/tmp/..")] {
+        let mut cmd = case.sh(&["--rootfs", rootfs, "--tmpfs", path_str(&vol)], &script);
+        cmd.current_dir(cwd);
+        let out = case.run(&mut cmd);
+        let wrote = fs::read_to_string(&written).unwrap_or_default();
+        let _ = fs::remove_file(&written);
+        if out.status.code() != Some(0)
+            || out.stdout != "pid=2\nhusk\nvol-made\n"
+            || !out.stderr.is_empty()
+            || wrote != "yes\n"
+            || vol.exists()
+        {
+            failures.push(format!(
+                "--rootfs {rootfs:?} from {cwd}: {out}\n  written on the host: {wrote:?}; \
+                 {} left at the host's root: {}",
+                vol.display(),
+                vol.exists()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "--rootfs / did not give the host's root, writable:\n{}",
+        failures.join("\n")
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // 3. Volumes
 // ---------------------------------------------------------------------------------------
