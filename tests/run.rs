@@ -110,6 +110,36 @@ fn ps_sees_only_the_containers_processes() {
 }
 
 #[test]
+fn pid_1_shows_husk_init_and_nothing_of_the_host() {
+    // PID 1 once showed husk run's whole command line, the host's paths of the binary and
+    // the rootfs included (/proc/PID/cmdline is anyone's to read), and a renamed binary's
+    // name. Its environment, the host's, stays unreadable (the init is non-dumpable).
+    let bb = need!("pid_1_shows_husk_init_and_nothing_of_the_host", busybox());
+    let case = Case::new("pid1-cmdline", &[bb]);
+    let root = case.rootfs_copy(bb);
+    let renamed = case.join("renamed-runtime");
+    fs::copy(HUSK, &renamed).unwrap();
+    let mut cmd = Command::new(&renamed);
+    cmd.args(["run", "--rootfs", path_str(&root), "--", "cat", "/proc/1/cmdline", "/proc/1/comm"]);
+    case.run(&mut cmd).expect(0, "husk\0init\0--\0cat\0/proc/1/cmdline\0/proc/1/comm\0husk\n", "");
+    let out = case.run(&mut case.sh(
+        &["--rootfs", path_str(&root)],
+        "ps -o pid,args | grep '^ *1 '; cat /proc/1/environ 2>&1; echo environ=$?",
+    ));
+    let lines = out.success_lines();
+    let script_args = format!(
+        "sh -c ps -o pid,args | grep '^ *1 '; cat /proc/1/environ 2>&1; echo environ=$? {}",
+        case.marker
+    );
+    assert_eq!(
+        lines.first().map(|l| l.trim_start()),
+        Some(format!("1 husk init -- {script_args}").as_str()),
+        "{out}"
+    );
+    assert!(lines.len() == 3 && lines[1].contains("Permission denied") && lines[2] == "environ=1", "{out}");
+}
+
+#[test]
 fn host_processes_cannot_be_seen_or_killed() {
     let bb = need!("host_processes_cannot_be_seen_or_killed", busybox());
     let case = Case::new("hostproc", &[bb]);

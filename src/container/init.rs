@@ -79,12 +79,19 @@ fn create_and_start<'a>(
     context: &Context,
 ) -> Result<u8, Failure<'a>> {
     let mut privileges = create(config, context)?;
+    // What the container sees of its PID 1 (`ps`, /proc/1/cmdline, which anyone may read):
+    // `husk init -- COMMAND…`, not husk run's line with the host's paths. Before the gate, so
+    // nothing in the container (COMMAND, husk exec) ever sees the old one. Best effort:
+    // cosmetic where the kernel refuses (its environment is not shown: non-dumpable).
+    let p = &config.process;
+    if let Some(map) = crate::procfs::own_memory_map() {
+        let _ = sys::show_command_line(&map, b"husk\0init\0--\0", process.arg(p.command), c"husk");
+    }
     // The gate: a named container is recorded before its COMMAND runs.
     context.gate.pass();
     // From here on, as at the start, no descriptor but stdio, --detach's pipe and the report.
     sys::close_all_but(&[sys::raw(context.ready), sys::raw(context.report)]);
     privileges.bounding_before = privileges.bounding;
-    let p = &config.process;
     let mut env = environment::Environment::new();
     let envp = env.build(config.hostname, p.user, p.env, process);
     let mut cwd = CPath::new();

@@ -4,6 +4,7 @@
 
 use core::arch::asm;
 use linux_raw_sys::general as k;
+use linux_raw_sys::prctl as k_prctl;
 use rustix::io::Errno;
 
 use super::cstr::CStrArray;
@@ -212,4 +213,77 @@ pub fn seccomp_filter(program: &[SockFilter]) -> Result<()> {
 /// space); execve gives the new program the usual dumpable state back.
 pub fn make_non_dumpable() -> Result<()> {
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+}
+
+/// Makes this process's /proc/PID/cmdline read `prefix` (NUL-separated words, NUL-ended)
+/// followed by its own arguments from `from` (one of them) on, and its name (comm) `name`:
+/// what `ps` shows of it. The words are copied into a new private mapping, kept for the life
+/// of the process, which then stands as the argument area; the real arguments are not
+/// touched (Process still reads them). `current` is the memory map as /proc/self/stat shows
+/// it (prctl_mm_map's fields from start_code to env_end; brk, which stat lacks, is read
+/// here). Raw: rustix has no PR_SET_MM. PR_SET_MM_MAP sets every field at once and, unlike
+/// the one-field forms, needs no CAP_SYS_RESOURCE (prctl(2)).
+pub fn show_command_line(
+    current: &[u64; 11],
+    prefix: &[u8],
+    from: &core::ffi::CStr,
+    name: &core::ffi::CStr,
+) -> Result<()> {
+    use rustix::mm::{MapFlags, ProtFlags, mmap_anonymous};
+    let (first, arg_end) = (from.as_ptr() as u64, current[8]);
+    if !(current[7]..arg_end).contains(&first) {
+        return Err(Errno::INVAL);
+    }
+    // SAFETY: [arg_start, arg_end) is the argument area execve(2) laid out on our stack, the
+    // arguments' strings one after the other, never written (see Process); `first` is in it.
+    let tail = unsafe { core::slice::from_raw_parts(first as *const u8, (arg_end - first) as usize) };
+    let len = prefix.len() + tail.len();
+    // SAFETY: a new private mapping chosen by the kernel (addr NULL), overlapping no memory
+    // of ours; never unmapped, so the slice below stays valid for the life of the process.
+    let area = unsafe {
+        let addr = mmap_anonymous(
+            core::ptr::null_mut(),
+            len,
+            ProtFlags::READ | ProtFlags::WRITE,
+            MapFlags::PRIVATE,
+        )?;
+        core::slice::from_raw_parts_mut(addr as *mut u8, len)
+    };
+    let (head, rest) = area.split_at_mut(prefix.len());
+    head.copy_from_slice(prefix);
+    rest.copy_from_slice(tail);
+    let start = area.as_ptr() as u64;
+    // SAFETY: brk(0) changes nothing and returns the current break.
+    let brk = unsafe { syscall1(k::__NR_brk, 0) } as u64;
+    let [start_code, end_code, start_data, end_data, start_brk, _, start_stack, _, _, env_start, env_end] =
+        *current;
+    let map = k_prctl::prctl_mm_map {
+        start_code,
+        end_code,
+        start_data,
+        end_data,
+        start_brk,
+        brk,
+        start_stack,
+        arg_start: start,
+        arg_end: start + len as u64,
+        env_start,
+        env_end,
+        auxv: core::ptr::null_mut(),
+        auxv_size: 0,
+        exe_fd: u32::MAX, // -1: /proc/PID/exe stays as it is
+    };
+    // SAFETY: `map` is a valid prctl_mm_map of the size passed, read by the kernel during
+    // the call; auxv_size 0 leaves the aux vector alone.
+    check(unsafe {
+        syscall5(
+            k::__NR_prctl,
+            k_prctl::PR_SET_MM as usize,
+            k_prctl::PR_SET_MM_MAP as usize,
+            &map as *const k_prctl::prctl_mm_map as usize,
+            core::mem::size_of::<k_prctl::prctl_mm_map>(),
+            0,
+        )
+    })?;
+    rustix::thread::set_name(name)
 }
