@@ -75,32 +75,6 @@ pub fn root_is_initramfs() -> bool {
         .is_some_and(|mounts| mounts.starts_with(b"rootfs / "))
 }
 
-/// Which /proc/PID/stat field holds each of prctl_mm_map's first eleven fields, start_code
-/// to env_end (0: brk, which stat does not show).
-const MM_FIELDS: [usize; 11] = [26, 27, 45, 46, 47, 0, 28, 48, 49, 50, 51];
-
-/// The memory map in a /proc/PID/stat text, in prctl_mm_map's order (brk 0); the text of a
-/// process without ptrace access to it shows zeros there.
-pub fn memory_map(stat: &[u8]) -> Option<[u64; 11]> {
-    let mut map = [0; 11];
-    for (value, &n) in map.iter_mut().zip(&MM_FIELDS) {
-        if n != 0 {
-            *value = parse_decimal(stat_field(stat, n)?, 19)?;
-        }
-    }
-    Some(map)
-}
-
-/// This process's own memory map (see [`memory_map`]).
-#[inline(never)] // its buffer on its own frame, not on its caller's
-pub fn own_memory_map() -> Option<[u64; 11]> {
-    let mut buf = [0u8; 1024];
-    // Not read_pid_file: its path buffer would be 4 KiB more of husk run's stack.
-    let fd = open(c"/proc/self/stat", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
-    let n = rustix::io::read(&fd, &mut buf[..]).ok()?;
-    memory_map(&buf[..n])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,22 +88,6 @@ mod tests {
         assert_eq!(stat_parent(b"1 (x) S"), None);
         assert_eq!(stat_field(b"1 (x y) S 0", 3), Some(&b"S"[..]));
         assert_eq!(stat_field(b"1 (x y) S 0", 2), None);
-    }
-
-    #[test]
-    fn memory_maps() {
-        let stat = b"1 (a b) S 0 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 9 1 2 3 4194304 4251057 \
-                     140733 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 4258816 4259000 4263936 140734 140740 \
-                     140741 140750 0";
-        let stat: Vec<u8> = stat.iter().copied().filter(|&b| b != b'\\').collect();
-        let stat = stat.split(|&b| b == b' ').filter(|f| !f.is_empty()).collect::<Vec<_>>().join(&b' ');
-        assert_eq!(
-            memory_map(&stat),
-            Some([4194304, 4251057, 4258816, 4259000, 4263936, 0, 140733, 140734, 140740, 140741, 140750])
-        );
-        assert_eq!(memory_map(b"1 (x) S 0 1"), None);
-        let own = own_memory_map().unwrap();
-        assert!(own[0] > 0 && own[0] < own[1] && own[7] < own[8] && own[8] <= own[9], "{own:?}");
     }
 
     #[test]

@@ -137,6 +137,25 @@ fn pid_1_shows_husk_init_and_nothing_of_the_host() {
         "{out}"
     );
     assert!(lines.len() == 3 && lines[1].contains("Permission denied") && lines[2] == "environ=1", "{out}");
+    // The rest of the init's memory map is as the kernel set it for husk run, of which the
+    // init is a copy (seen from the host: the code, data, brk, stack and environment fields
+    // of /proc/PID/stat); only the argument area moved.
+    let mut run = Proc::start(&mut case.sh(&["--rootfs", path_str(&root)], "echo ready; exec sleep 100"));
+    run.wait_stdout("ready");
+    let children = fs::read_to_string(format!("/proc/{0}/task/{0}/children", run.pid())).unwrap();
+    let init: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+    let map = |pid: i32| {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let fields: Vec<String> =
+            stat[stat.rfind(')').unwrap() + 2..].split(' ').map(str::to_string).collect();
+        [26, 27, 28, 45, 46, 47, 48, 49, 50, 51].map(|n| fields[n - 3].clone())
+    };
+    let (outside, inside) = (map(run.pid()), map(init));
+    assert!(inside[..6] == outside[..6] && inside[8..] == outside[8..], "{outside:?} became {inside:?}");
+    assert!(inside[6..8] != outside[6..8], "the argument area did not move: {inside:?}");
+    send(run.pid(), SIGTERM);
+    run.wait().expect(143, "ready\n", "");
+    case.assert_clean("the SIGTERM run");
 }
 
 #[test]

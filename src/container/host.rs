@@ -73,7 +73,6 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         network: network.as_ref(),
         gate: &gate,
         report: report.as_ref().map(Report::fd),
-        memory_map: crate::procfs::own_memory_map(),
     };
     let child = match sys::clone(NEW_PID, group.as_ref().map(Group::fd)) {
         Ok(0) => init::run(config, caller.process, caller.signals, &context),

@@ -40,9 +40,6 @@ pub struct Context<'f> {
     /// Where to report the mount points made in the root and that COMMAND started
     /// (report.rs), when the host side listens.
     pub report: Option<BorrowedFd<'f>>,
-    /// The init's memory map, which is the host side's at the clone, read there (so that
-    /// reading it is not charged to the container's memory limit): see below.
-    pub memory_map: Option<[u64; 11]>,
 }
 
 /// The init, right after clone3. Never returns.
@@ -87,8 +84,8 @@ fn create_and_start<'a>(
     // nothing in the container (COMMAND, husk exec) ever sees the old one. Best effort:
     // cosmetic where the kernel refuses (its environment is not shown: non-dumpable).
     let p = &config.process;
-    if let Some(map) = &context.memory_map {
-        let _ = sys::show_command_line(map, b"husk\0init\0--\0", process.arg(p.command), c"husk");
+    if let Some(map) = process.memory_map() {
+        let _ = sys::show_command_line(&map, b"husk\0init\0--\0", process.arg(p.command), c"husk");
     }
     // The gate: a named container is recorded before its COMMAND runs.
     context.gate.pass();

@@ -227,8 +227,8 @@ static mut TITLE: Title = Title([0; 4096]);
 /// followed by its own arguments from `from` (one of them) on — cut at 4 KiB — and its name
 /// (comm) `name`: what `ps` shows of it. The words are copied into a page of their own,
 /// which then stands as the argument area; the real arguments are not touched (Process
-/// still reads them). `current` is the memory map as /proc/self/stat shows it
-/// (prctl_mm_map's fields from start_code to env_end; brk, which stat lacks, is read here).
+/// still reads them). `current` is the memory map (`Process::memory_map`: prctl_mm_map's
+/// fields from start_code to env_end; brk is read here).
 /// Raw: rustix has no PR_SET_MM. PR_SET_MM_MAP sets every field at once and, unlike the
 /// one-field forms, needs no CAP_SYS_RESOURCE (prctl(2)). Call it once.
 pub fn show_command_line(
