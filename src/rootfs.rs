@@ -349,15 +349,19 @@ fn resolve<'a>(root: Tree, dest: &'a [u8], dir: bool) -> Result<'a, OwnedFd> {
                 } else {
                     mkdirat(at, c_name, Mode::from_raw_mode(0o755))
                 };
-                let c = path.of(&[prefix]).map_err(fail("resolve", dest))?;
-                let fd = match made {
-                    Ok(()) | Err(Errno::EXIST) => open_in_root(root.fd, c).map_err(fail("resolve", dest))?,
+                match made {
+                    // Reported at once, as made (a failure below must not keep it).
+                    Ok(()) => {
+                        let st = rustix::fs::statat(at, c_name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW);
+                        if let (Ok(st), Ok(len)) = (st, u16::try_from(end)) {
+                            Note::made(root.mount, len, st.st_dev, st.st_ino).send(root.report);
+                        }
+                    }
+                    Err(Errno::EXIST) => {}
                     Err(e) => return Err(fail("mkdir", dest)(e)),
-                };
-                if let (Ok(()), Ok(st), Ok(len)) = (made, fstat(&fd), u16::try_from(end)) {
-                    Note::made(root.mount, len, st.st_dev, st.st_ino).send(root.report);
                 }
-                parent = Some(fd);
+                let c = path.of(&[prefix]).map_err(fail("resolve", dest))?;
+                parent = Some(open_in_root(root.fd, c).map_err(fail("resolve", dest))?);
             }
             Err(e) => return Err(fail("resolve", dest)(e)),
         }
