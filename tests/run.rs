@@ -115,7 +115,8 @@ fn pid_1_shows_husk_init_and_nothing_of_the_host() {
     // the rootfs included (/proc/PID/cmdline is anyone's to read), and a renamed binary's
     // name. Its environment, the host's, stays unreadable (the init is non-dumpable).
     let bb = need!("pid_1_shows_husk_init_and_nothing_of_the_host", busybox());
-    let case = Case::new("pid1-cmdline", &[bb]);
+    // Under target/, where the fixtures' binaries run too (a temporary directory may be noexec).
+    let case = Case::at(Path::new(env!("CARGO_TARGET_TMPDIR")), "pid1-cmdline", &[bb]);
     let root = case.rootfs_copy(bb);
     let renamed = case.join("renamed-runtime");
     fs::copy(HUSK, &renamed).unwrap();
