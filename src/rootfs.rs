@@ -22,6 +22,7 @@ use rustix::mount::{
 };
 
 use crate::config::{Config, MAX_MOUNTS, Mount, MountKind, Root};
+use crate::container::report::Note;
 use crate::container::sync::Handshake;
 use crate::cpath::CPath;
 pub(crate) use crate::error::{Failure, fail};
@@ -63,11 +64,15 @@ pub enum Entered {
 /// unmount overlaps with the host side's work.
 ///
 /// With `console` (see [`clone_console`]), the terminal becomes /dev/console.
+///
+/// With `report`, every entry created in the root (a missing mount point) is reported there
+/// for the host side to remove after the run ([`remove_made`]).
 #[inline(never)] // its path buffer on its own frame, not on the init's whole life
 pub fn enter<'a>(
     config: &Config<'a>,
     network: Option<(&Handshake, BorrowedFd)>,
     console: Option<&OwnedFd>,
+    report: Option<BorrowedFd>,
 ) -> Result<'a, Entered> {
     // Nothing mounted from here on may propagate back to the host (or in from it): make
     // every mount in our copy of the tree private first (mount_namespaces(7), "Shared
@@ -83,21 +88,30 @@ pub fn enter<'a>(
         let _ = sources.push(clone_source(&mut path, mount)?);
     }
     let root = attach_root(&mut path, config.root, root_tree)?;
-    let mut walk =
-        Walk { root: root.as_fd(), masks: crate::mask::Masks::default(), console, network, entered: None };
-    for (mount, source) in config.mounts.iter().zip(sources.iter()) {
+    let root = Tree { fd: root.as_fd(), report, mount: 0 };
+    let mut walk = Walk { root, masks: crate::mask::Masks::default(), console, network, entered: None };
+    for (i, (mount, source)) in config.mounts.iter().zip(sources.iter()).enumerate() {
         if mount.kind.needs_network() {
             walk.enter_root()?;
         }
+        walk.root.mount = i as u8; // MAX_MOUNTS fits
         walk.apply(mount, source.as_ref())?;
     }
     walk.enter_root()
 }
 
+/// The new root, by descriptor (every mount is attached through it), and where to report
+/// what is created in it for which mount (see [`Note::made`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Tree<'f> {
+    fd: BorrowedFd<'f>,
+    report: Option<BorrowedFd<'f>>,
+    mount: u8,
+}
+
 /// The walk's state between mounts.
 struct Walk<'f> {
-    /// The new root, by descriptor: every mount is attached through it.
-    root: BorrowedFd<'f>,
+    root: Tree<'f>,
     /// The masking tmpfs and the verified /dev/null that /proc's and /sys's masks share.
     masks: crate::mask::Masks,
     console: Option<&'f OwnedFd>,
@@ -151,7 +165,7 @@ impl Walk<'_> {
         }
         // The rest is attached through `root`'s descriptor, so the root can be entered now:
         // the wait for the old root's unmount then overlaps with the network namespace.
-        let entered = pivot(self.root)?;
+        let entered = pivot(self.root.fd)?;
         // Everything before ran alongside the host side making the network namespace.
         if let Some((network, host)) = self.network {
             network.join(host).map_err(fail("setns network", b""))?;
@@ -188,27 +202,44 @@ fn clone_source<'a>(path: &mut CPath, mount: &Mount<'a>) -> Result<'a, Option<Ow
 }
 
 /// Attaches the root tree at its stage (the rootfs directory itself, or the host's /tmp for
-/// the host's root) and returns it by descriptor.
+/// the host's root) and returns it: the tree's own descriptor, now that of the attached
+/// root. Not the stage looked up again: `.` and `/` name the directory *under* a mount made
+/// on them (path lookup does not step into a mount at the start directory), so the walk
+/// would build on the host's directory and pivot_root would refuse it (EBUSY).
 fn attach_root<'a>(path: &mut CPath, root: Root<'a>, tree: OwnedFd) -> Result<'a, OwnedFd> {
+    // The host's own tree, however spelt (`--rootfs /`, `.` in /, `/tmp/..`), cannot be
+    // attached over itself (a mount over the current root is not reachable as a new root:
+    // pivot_root refuses it, EBUSY, and an initramfs cannot be moved, EINVAL): it goes to
+    // the default root's stage and loses the host's /proc, /sys and /dev as that one does.
+    let host_tree = match root {
+        Root::Host => true,
+        Root::Dir { .. } => is_current_root(tree.as_fd()),
+    };
     let stage = match root {
-        Root::Host => DEFAULT_STAGE,
-        Root::Dir { path, .. } => path,
+        Root::Dir { path, .. } if !host_tree => path,
+        _ => DEFAULT_STAGE,
     };
     let stage_c = path.of(&[stage]).map_err(fail("rootfs", stage))?;
     // A host path given by the user, so a symlink to the tree is followed, as open_tree did
     // (move_mount(2) does not follow one unless told: EINVAL).
     let flags = MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_SYMLINKS;
     move_mount(tree.as_fd(), c"", CWD, stage_c, flags).map_err(fail("attach", stage))?;
-    let fd = rustix::fs::open(stage_c, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(fail("rootfs", stage))?;
     // The host's own /proc, /sys and /dev come along in a clone of `/`: take them away
     // rather than leave them under ours, where unmounting ours would reveal them.
-    if root == Root::Host {
+    if host_tree {
         for sub in [&b"/proc"[..], b"/sys", b"/dev"] {
             detach_all(path, stage, sub);
         }
     }
-    Ok(fd)
+    Ok(tree)
+}
+
+/// Whether `dir` is the directory this process has as its root (the same inode).
+fn is_current_root(dir: BorrowedFd) -> bool {
+    match (fstat(dir), rustix::fs::stat(c"/")) {
+        (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
+        _ => false,
+    }
 }
 
 /// `n` in `base` (8 for tmpfs's `mode=`, 10 for its `size=`), NUL-terminated, in `buf`.
@@ -245,14 +276,14 @@ pub fn clone_console<'a>() -> Result<'a, Option<OwnedFd>> {
 /// the host's daemons' unix sockets and FIFOs (docker, containerd, dbus, systemd's), and a
 /// read-only mount stops neither connect(2) on a socket nor a write to a FIFO (path
 /// resolution, not the mount, decides: unix(7), fifo(7)).
-fn hide_host_run<'a>(root: BorrowedFd) -> Result<'a, ()> {
+fn hide_host_run<'a>(root: Tree) -> Result<'a, ()> {
     let attrs = MountAttrFlags::MOUNT_ATTR_NOSUID
         | MountAttrFlags::MOUNT_ATTR_NODEV
         | MountAttrFlags::MOUNT_ATTR_NOEXEC;
     let run = attach_fresh(root, b"/run", c"tmpfs", &[(c"mode", c"0755")], attrs)?;
     let run = fstat(&run).map_err(fail("stat", b"/run"))?;
     // Resolved inside the root: a link to /run lands on the new tmpfs.
-    let var_run = match open_in_root(root, c"/var/run") {
+    let var_run = match open_in_root(root.fd, c"/var/run") {
         Ok(fd) => fstat(&fd).map_err(fail("stat", b"/var/run"))?,
         Err(Errno::NOENT) => return Ok(()),
         Err(e) => return Err(fail("resolve", b"/var/run")(e)),
@@ -291,8 +322,8 @@ fn detach_all(path: &mut CPath, stage: &[u8], sub: &[u8]) {
 /// Opens `dest` (absolute, inside the root) as an O_PATH descriptor, creating it — a
 /// directory, or an empty file when `dir` is false — and any missing parents. Each prefix
 /// is resolved afresh from the root with RESOLVE_IN_ROOT, so a symlink swapped in between
-/// two steps still cannot lead outside.
-fn resolve<'a>(root: BorrowedFd, dest: &'a [u8], dir: bool) -> Result<'a, OwnedFd> {
+/// two steps still cannot lead outside. Each entry made is reported (see [`Tree`]).
+fn resolve<'a>(root: Tree, dest: &'a [u8], dir: bool) -> Result<'a, OwnedFd> {
     let mut path = CPath::new();
     let mut parent: Option<OwnedFd> = None;
     let mut end = 0;
@@ -305,10 +336,10 @@ fn resolve<'a>(root: BorrowedFd, dest: &'a [u8], dir: bool) -> Result<'a, OwnedF
         }
         let last = end == dest.len();
         let c = path.of(&[prefix]).map_err(fail("resolve", dest))?;
-        match open_in_root(root, c) {
+        match open_in_root(root.fd, c) {
             Ok(fd) => parent = Some(fd),
             Err(Errno::NOENT) => {
-                let at = parent.as_ref().map_or(root, |p| p.as_fd());
+                let at = parent.as_ref().map_or(root.fd, |p| p.as_fd());
                 let c_name = path.of(&[name]).map_err(fail("resolve", dest))?;
                 let made = if last && !dir {
                     openat(
@@ -322,11 +353,18 @@ fn resolve<'a>(root: BorrowedFd, dest: &'a [u8], dir: bool) -> Result<'a, OwnedF
                     mkdirat(at, c_name, Mode::from_raw_mode(0o755))
                 };
                 match made {
-                    Ok(()) | Err(Errno::EXIST) => {}
+                    // Reported at once, as made (a failure below must not keep it).
+                    Ok(()) => {
+                        let st = rustix::fs::statat(at, c_name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW);
+                        if let (Ok(st), Ok(len)) = (st, u16::try_from(end)) {
+                            Note::made(root.mount, len, st.st_dev, st.st_ino).send(root.report);
+                        }
+                    }
+                    Err(Errno::EXIST) => {}
                     Err(e) => return Err(fail("mkdir", dest)(e)),
                 }
                 let c = path.of(&[prefix]).map_err(fail("resolve", dest))?;
-                parent = Some(open_in_root(root, c).map_err(fail("resolve", dest))?);
+                parent = Some(open_in_root(root.fd, c).map_err(fail("resolve", dest))?);
             }
             Err(e) => return Err(fail("resolve", dest)(e)),
         }
@@ -362,7 +400,7 @@ pub(crate) fn attach<'a>(tree: BorrowedFd, target: BorrowedFd, dest: &'a [u8]) -
 /// A new filesystem of type `fstype` with `options`, mounted at `dest` inside the root.
 /// Returns the new mount's descriptor.
 pub(crate) fn attach_fresh<'a>(
-    root: BorrowedFd,
+    root: Tree,
     dest: &'a [u8],
     fstype: &CStr,
     options: &[(&CStr, &CStr)],
@@ -392,7 +430,7 @@ pub(crate) fn fresh(
 /// devpts instance with its own ptmx, /dev/shm, and the usual links into /proc/self/fd.
 /// Everything in it is made through the descriptor of the new mount, so nothing there is
 /// looked up by path.
-fn populate_dev<'a>(root: BorrowedFd, dest: &'a [u8], console: Option<&OwnedFd>) -> Result<'a, ()> {
+fn populate_dev<'a>(root: Tree, dest: &'a [u8], console: Option<&OwnedFd>) -> Result<'a, ()> {
     let basic = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC;
     let dev =
         fresh(c"tmpfs", &[(c"mode", c"0755"), (c"size", c"64k")], basic).map_err(fail("mount", dest))?;
@@ -474,4 +512,40 @@ fn pivot<'a>(root: BorrowedFd) -> Result<'a, Entered> {
     };
     rustix::process::chdir(c"/").map_err(fail("chdir", b"/"))?;
     Ok(entered)
+}
+
+/// The host side, once the container has ended: removes what the walk created in the
+/// rootfs directory `root` (the notes in `notes`, newest first, so a directory's new
+/// entries go before it). An entry goes only if it is still the very one made (same device
+/// and inode, found without following a final symlink) and still an empty directory, or an
+/// empty regular file: whatever root in the container did meanwhile — a file put in it, a
+/// symlink to a host path in its place, its parent renamed and replaced — removes nothing
+/// else. Its parent is looked up as the walk did (RESOLVE_IN_ROOT: never outside `root`).
+/// No process of the container is left to race this; the caller holds the rootfs
+/// directory's lock against another run of it (`container::host`).
+#[inline(never)] // its path buffer on its own frame
+pub fn remove_made(root: BorrowedFd, mounts: &[Mount], notes: &[u8]) {
+    use rustix::fs::{AtFlags, statat, unlinkat};
+    let mut path = CPath::new();
+    for (mount, len, dev, ino) in Note::all(notes).rev().filter_map(|note| note.as_made()) {
+        let Some(dest) = mounts.get(mount).and_then(|m| m.dest.get(..len)) else { continue };
+        let slash = dest.iter().rposition(|&b| b == b'/').unwrap_or(0);
+        let parent = match path.of(&[&dest[..slash]]).map(|c| open_in_root(root, c)) {
+            _ if slash == 0 => None,
+            Ok(Ok(fd)) => Some(fd),
+            _ => continue,
+        };
+        let at = parent.as_ref().map_or(root, |p| p.as_fd());
+        let Ok(c) = path.of(&[&dest[slash + 1..]]) else { continue };
+        let Ok(st) = statat(at, c, AtFlags::SYMLINK_NOFOLLOW) else { continue };
+        let flags = match FileType::from_raw_mode(st.st_mode) {
+            FileType::Directory => AtFlags::REMOVEDIR,
+            FileType::RegularFile if st.st_size == 0 => AtFlags::empty(),
+            _ => continue,
+        };
+        if (st.st_dev, st.st_ino) == (dev, ino) {
+            // A directory that is no longer empty stays (ENOTEMPTY).
+            let _ = unlinkat(at, c, flags);
+        }
+    }
 }

@@ -258,6 +258,14 @@ fn husk_run_works_inside_the_vm() {
     assert!(b.has_line("default root husk-vm"), "{}", b.console);
     assert!(b.has_line("touch: /etc/x: Read-only file system"), "{}", b.console);
     assert!(b.has_line("run status 1"), "{}", b.console);
+    // `--rootfs /` and `--rootfs .` (once EINVAL and EBUSY): the initramfs, writable.
+    assert!(b.has_line("slash root husk-vm"), "{}", b.console);
+    assert!(
+        b.has_line("slash status 0 /from-slash made ls: /made: No such file or directory"),
+        "{}",
+        b.console
+    );
+    assert!(b.has_line("dot root /bin/busybox"), "{}", b.console);
     assert_eq!(b.exit_status(), 0);
     b.assert_powered_off();
 }

@@ -110,6 +110,56 @@ fn ps_sees_only_the_containers_processes() {
 }
 
 #[test]
+fn pid_1_shows_husk_init_and_nothing_of_the_host() {
+    // PID 1 once showed husk run's whole command line, the host's paths of the binary and
+    // the rootfs included (/proc/PID/cmdline is anyone's to read), and a renamed binary's
+    // name. Its environment, the host's, stays unreadable (the init is non-dumpable).
+    let bb = need!("pid_1_shows_husk_init_and_nothing_of_the_host", busybox());
+    // Under target/, where the fixtures' binaries run too (a temporary directory may be noexec).
+    let case = Case::at(Path::new(env!("CARGO_TARGET_TMPDIR")), "pid1-cmdline", &[bb]);
+    let root = case.rootfs_copy(bb);
+    let renamed = case.join("renamed-runtime");
+    fs::copy(HUSK, &renamed).unwrap();
+    let mut cmd = Command::new(&renamed);
+    cmd.args(["run", "--rootfs", path_str(&root), "--", "cat", "/proc/1/cmdline", "/proc/1/comm"]);
+    case.run(&mut cmd).expect(0, "husk\0init\0--\0cat\0/proc/1/cmdline\0/proc/1/comm\0husk\n", "");
+    let out = case.run(&mut case.sh(
+        &["--rootfs", path_str(&root)],
+        "ps -o pid,args | grep '^ *1 '; cat /proc/1/environ 2>&1; echo environ=$?",
+    ));
+    let lines = out.success_lines();
+    let script_args = format!(
+        "sh -c ps -o pid,args | grep '^ *1 '; cat /proc/1/environ 2>&1; echo environ=$? {}",
+        case.marker
+    );
+    assert_eq!(
+        lines.first().map(|l| l.trim_start()),
+        Some(format!("1 husk init -- {script_args}").as_str()),
+        "{out}"
+    );
+    assert!(lines.len() == 3 && lines[1].contains("Permission denied") && lines[2] == "environ=1", "{out}");
+    // The rest of the init's memory map is as the kernel set it for husk run, of which the
+    // init is a copy (seen from the host: the code, data, brk, stack and environment fields
+    // of /proc/PID/stat); only the argument area moved.
+    let mut run = Proc::start(&mut case.sh(&["--rootfs", path_str(&root)], "echo ready; exec sleep 100"));
+    run.wait_stdout("ready");
+    let children = fs::read_to_string(format!("/proc/{0}/task/{0}/children", run.pid())).unwrap();
+    let init: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+    let map = |pid: i32| {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let fields: Vec<String> =
+            stat[stat.rfind(')').unwrap() + 2..].split(' ').map(str::to_string).collect();
+        [26, 27, 28, 45, 46, 47, 48, 49, 50, 51].map(|n| fields[n - 3].clone())
+    };
+    let (outside, inside) = (map(run.pid()), map(init));
+    assert!(inside[..6] == outside[..6] && inside[8..] == outside[8..], "{outside:?} became {inside:?}");
+    assert!(inside[6..8] != outside[6..8], "the argument area did not move: {inside:?}");
+    send(run.pid(), SIGTERM);
+    run.wait().expect(143, "ready\n", "");
+    case.assert_clean("the SIGTERM run");
+}
+
+#[test]
 fn host_processes_cannot_be_seen_or_killed() {
     let bb = need!("host_processes_cannot_be_seen_or_killed", busybox());
     let case = Case::new("hostproc", &[bb]);
@@ -549,6 +599,93 @@ fn default_root_is_the_hosts_read_only_with_fresh_tmp() {
     assert!(!Path::new("/tmp").join(&probe).exists(), "the container's /tmp write reached the host's /tmp");
 }
 
+#[test]
+fn rootfs_may_be_given_in_any_spelling() {
+    // `.` and `./` once failed with pivot_root's EBUSY while the same directory given whole
+    // worked: the root was attached over the working directory and then looked up again,
+    // which found the directory under the new mount.
+    let bb = need!("rootfs_may_be_given_in_any_spelling", busybox());
+    let case = Case::new("rootfs-spelling", &[bb]);
+    let root = case.rootfs_copy(bb);
+    fs::write(root.join("etc/which-root"), "the copy\n").unwrap();
+    std::os::unix::fs::symlink(&root, case.join("link")).unwrap();
+    let whole = path_str(&root).to_string();
+    let spellings: Vec<(PathBuf, String)> = vec![
+        (root.clone(), ".".into()),
+        (root.clone(), "./".into()),
+        (root.join("bin"), "..".into()),
+        (root.join("etc"), "../.".into()),
+        (case.dir.clone(), "rootfs".into()),
+        (case.dir.clone(), "./rootfs/".into()),
+        (case.dir.clone(), "link".into()),
+        (root.clone(), whole.clone()),
+        (PathBuf::from("/"), format!("{whole}/")),
+    ];
+    let mut failures = Vec::new();
+    for (cwd, rootfs) in &spellings {
+        let mut cmd = case.sh(&["--rootfs", rootfs], "echo pid=$$; cat /etc/which-root; pwd");
+        cmd.current_dir(cwd);
+        let out = case.run(&mut cmd);
+        if out.status.code() != Some(0) || out.stdout != "pid=2\nthe copy\n/\n" || !out.stderr.is_empty() {
+            failures.push(format!("--rootfs {rootfs:?} from {}: {out}", cwd.display()));
+        }
+    }
+    assert!(failures.is_empty(), "spellings of one rootfs that did not work:\n{}", failures.join("\n"));
+}
+
+/// Removes the directory at `path` when dropped (a host path a test may leave behind).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn rootfs_slash_is_the_hosts_root_read_write() {
+    // `--rootfs DIR` is DIR read-write, and `/` (however spelt) is no exception: the host's
+    // own tree, writable, with the container's own /proc, /dev, /sys. It once failed with
+    // pivot_root's EBUSY (the root attached over itself). A missing mount point is made
+    // at the host's root and removed after the run.
+    need!("rootfs_slash_is_the_hosts_root_read_write", rootfs::require_root());
+    let case = Case::new("rootfs-slash", &[]);
+    let vol = PathBuf::from(format!("/husk-run.{}.rootfs-slash.vol", std::process::id()));
+    let _vol_guard = RemoveOnDrop(vol.clone());
+    let written = case.join("written-from-inside");
+    let script = format!(
+        "echo pid=$$; cat /proc/1/comm; echo yes > {written}; test -d {vol} && echo vol-made",
+        written = path_str(&written),
+        vol = path_str(&vol)
+    );
+    let mut failures = Vec::new();
+    for (cwd, rootfs) in [("/", "/"), ("/", "."), ("/tmp", ".."), ("/", "/tmp/..")] {
+        let mut cmd = case.sh(&["--rootfs", rootfs, "--tmpfs", path_str(&vol)], &script);
+        cmd.current_dir(cwd);
+        let out = case.run(&mut cmd);
+        let wrote = fs::read_to_string(&written).unwrap_or_default();
+        let _ = fs::remove_file(&written);
+        if out.status.code() != Some(0)
+            || out.stdout != "pid=2\nhusk\nvol-made\n"
+            || !out.stderr.is_empty()
+            || wrote != "yes\n"
+            || vol.exists()
+        {
+            failures.push(format!(
+                "--rootfs {rootfs:?} from {cwd}: {out}\n  written on the host: {wrote:?}; \
+                 {} left at the host's root: {}",
+                vol.display(),
+                vol.exists()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "--rootfs / did not give the host's root, writable:\n{}",
+        failures.join("\n")
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // 3. Volumes
 // ---------------------------------------------------------------------------------------
@@ -614,8 +751,9 @@ fn bind_destinations_are_created_in_the_rootfs() {
     ))
     .expect(0, "from-host\nro-data\nwrote\n", "");
     assert_eq!(fs::read_to_string(rw.join("out.txt")).unwrap(), "x\n");
-    for dst in ["new/deep/dir", "opt/ro"] {
-        assert!(root.join(dst).is_dir(), "the missing destination /{dst} must be created inside the rootfs");
+    // Made for the run, gone after it (mount_points_made_in_the_rootfs_are_removed_after_the_run).
+    for dst in ["new", "opt/ro"] {
+        assert!(!root.join(dst).exists(), "the destination /{dst} made for the run is left in the rootfs");
     }
 }
 
@@ -644,7 +782,179 @@ fn bind_a_single_file() {
     );
     assert_eq!(fs::read_to_string(&rw).unwrap(), "start\nappended\n");
     assert_eq!(fs::read_to_string(&ro).unwrap(), "injected\n");
-    assert!(root.join("srv/rw.txt").is_file() && root.join("etc/injected.conf").is_file());
+    assert!(
+        !root.join("srv/rw.txt").exists() && !root.join("etc/injected.conf").exists(),
+        "mount points left"
+    );
+}
+
+/// Every entry under `root`, recursively, as `path kind` (symlinks not followed), sorted.
+fn listing(root: &Path) -> Vec<String> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
+        for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("read_dir {}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            let kind = if meta.is_symlink() {
+                "link"
+            } else if meta.is_dir() {
+                "dir"
+            } else {
+                "file"
+            };
+            out.push(format!("{} {kind} {}", path.strip_prefix(root).unwrap().display(), meta.len()));
+            if meta.is_dir() {
+                walk(&path, root, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn mount_points_made_in_the_rootfs_are_removed_after_the_run() {
+    // What husk creates in a writable rootfs directory to mount on — missing volume
+    // destinations and their parents, an empty file for a file bind, /proc, /dev, /sys —
+    // is removed when the container ends, and after a failure half-way through building it:
+    // the directory is as it was.
+    let bb = need!("mount_points_made_in_the_rootfs_are_removed_after_the_run", busybox());
+    let case = Case::new("made-removed", &[bb]);
+    let root = case.rootfs_copy(bb);
+    for dir in ["proc", "dev", "sys"] {
+        let _ = fs::remove_dir(root.join(dir));
+    }
+    let before = listing(&root);
+    let src = case.mkdir("src");
+    fs::write(src.join("in.txt"), "from-host\n").unwrap();
+    let file = case.join("file.conf");
+    fs::write(&file, "conf\n").unwrap();
+    let (src, file) = (path_str(&src), path_str(&file));
+    let binds = [
+        "--bind",
+        &format!("{src}:/var/readonlyfiles"),
+        "--ro-bind",
+        &format!("{src}:/data"),
+        "--bind",
+        &format!("{file}:/etc/new/deep/file.conf"),
+        "--tmpfs",
+        "/new/t",
+        "--bind",
+        &format!("{src}:/new/t/inside"),
+    ]
+    .map(String::from);
+    let mut opts = vec!["--rootfs", path_str(&root)];
+    opts.extend(binds.iter().map(String::as_str));
+    let check = "cat /var/readonlyfiles/in.txt /data/in.txt /etc/new/deep/file.conf /new/t/inside/in.txt; \
+                 test -d /proc/1 && test -c /dev/null && test -d /sys/kernel && echo mounted";
+    case.run(&mut case.sh(&opts, check)).expect(0, "from-host\nfrom-host\nconf\nfrom-host\nmounted\n", "");
+    assert_eq!(listing(&root), before, "the rootfs directory changed after the run");
+
+    // A failure while the root is built: the first two volumes made /m, /m/k and /m/n.
+    let failing = [
+        "--rootfs",
+        path_str(&root),
+        "--bind",
+        &format!("{src}:/m/k"),
+        "--bind",
+        &format!("{file}:/m/n"),
+        "--bind",
+        &format!("{src}:/m/n/o"),
+    ]
+    .map(String::from);
+    let failing: Vec<&str> = failing.iter().map(String::as_str).collect();
+    let out = case.run(&mut case.sh(&failing, "echo ran"));
+    assert!(out.is_refusal() && out.stderr.contains("(ENOTDIR)"), "{out}");
+    assert_eq!(listing(&root), before, "the rootfs directory changed after a failed run");
+}
+
+#[test]
+fn mount_point_removal_is_fooled_by_nothing_the_container_does() {
+    // Root in the container may rename the directories husk made, put symlinks to a host
+    // path (absolute: followed on the host, it leads out) in their place, make the same names
+    // there, or fill them. husk removes only what is still the very entry it made, empty,
+    // and never looks outside the rootfs: the host's directory keeps everything.
+    let bb = need!("mount_point_removal_is_fooled_by_nothing_the_container_does", busybox());
+    let mut case = Case::new("made-attack", &[bb]);
+    let root = case.rootfs_copy(bb);
+    let host = case.host_root_dir("target");
+    fs::create_dir_all(host.join("a/b")).unwrap();
+    fs::write(host.join("f"), "").unwrap();
+    let host_before = listing(&host);
+    let src = case.mkdir("src");
+    let file = case.join("file.conf");
+    fs::write(&file, "conf\n").unwrap();
+    let binds = [
+        "--rootfs",
+        path_str(&root),
+        "--bind",
+        &format!("{}:/data/a/b", path_str(&src)),
+        "--bind",
+        &format!("{}:/etc/x/f", path_str(&file)),
+        "--tmpfs",
+        "/keep/t",
+        "--tmpfs",
+        "/gone/t",
+    ]
+    .map(String::from);
+    let opts: Vec<&str> = binds.iter().map(String::as_str).collect();
+    let script = format!(
+        "mv /data /moved && ln -s {host} /data && mv /etc/x /etc/moved-x && ln -s {host} /etc/x && \
+         mkdir -p {host}/a/b && touch {host}/f && touch /keep/file && echo planted",
+        host = path_str(&host)
+    );
+    case.run(&mut case.sh(&opts, &script)).expect(0, "planted\n", "");
+    assert_eq!(listing(&host), host_before, "the host's directory changed");
+    let inside = root.join(host.strip_prefix("/").unwrap());
+    assert!(inside.join("a/b").is_dir() && inside.join("f").is_file(), "the container's own entries went");
+    assert!(root.join("moved/a/b").is_dir() && root.join("etc/moved-x/f").is_file(), "renamed entries went");
+    assert!(fs::symlink_metadata(root.join("data")).unwrap().is_symlink(), "the container's symlink went");
+    assert!(
+        root.join("keep/file").is_file() && !root.join("keep/t").exists(),
+        "/keep/t stayed or /keep went"
+    );
+    assert!(!root.join("gone").exists(), "the untouched mount point /gone/t stayed");
+}
+
+#[test]
+fn mount_points_stay_while_another_run_of_the_rootfs_uses_them() {
+    // Removing a directory takes away whatever another mount namespace has mounted on it:
+    // a run that ends while another run of the same rootfs uses the mount points it made
+    // must leave them. A run alone removes what it made.
+    let bb = need!("mount_points_stay_while_another_run_of_the_rootfs_uses_them", busybox());
+    let case = Case::new("made-shared", &[bb]);
+    let root = case.rootfs_copy(bb);
+    let src = case.mkdir("src");
+    fs::write(src.join("in.txt"), "from-host\n").unwrap();
+    let sync = case.mkdir("sync");
+    let opts = [
+        "--rootfs",
+        path_str(&root),
+        "--bind",
+        &format!("{}:/vol", path_str(&src)),
+        "--bind",
+        &format!("{}:/sync", path_str(&sync)),
+    ]
+    .map(String::from);
+    let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
+    let mut first =
+        Proc::start(&mut case.sh(&opts, "echo first-up; until test -e /sync/second-up; do sleep 0.02; done"));
+    first.wait_stdout("first-up");
+    let mut second = Proc::start(&mut case.sh(
+        &opts,
+        "touch /sync/second-up; until test -e /sync/first-gone; do sleep 0.02; done; cat /vol/in.txt",
+    ));
+    first.wait().expect(0, "first-up\n", "");
+    fs::write(sync.join("first-gone"), "").unwrap();
+    second.wait().expect(0, "from-host\n", "");
+    case.assert_clean("the two runs");
+    // Alone, a run removes what it made.
+    let alone =
+        ["--rootfs", path_str(&root), "--bind", &format!("{}:/vol2", path_str(&src))].map(String::from);
+    let alone: Vec<&str> = alone.iter().map(String::as_str).collect();
+    case.run(&mut case.sh(&alone, "cat /vol2/in.txt")).expect(0, "from-host\n", "");
+    assert!(!root.join("vol2").exists(), "/vol2, made by a run alone, stayed");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1364,4 +1674,46 @@ fn limits_fail_loudly_without_cgroup2_and_runs_without_them_work() {
     // No limits, no cgroup: works here.
     case.run(&mut case.sh(&["--rootfs", path_str(bb)], "echo ran")).expect(0, "ran\n", "");
     case.assert_clean("limit refusals");
+}
+
+#[test]
+fn stats_are_printed_only_when_the_container_ran() {
+    // `--stats` once printed its line after a container that was never built (and under a
+    // COMMAND that never started). It needs cgroup v2 at /sys/fs/cgroup: this host's, or,
+    // on a hybrid host, one mounted in a mount namespace of the test's own.
+    let test = "stats_are_printed_only_when_the_container_ran";
+    let bb = need!("stats_are_printed_only_when_the_container_ran", busybox());
+    let case = Case::new("stats-ran", &[bb]);
+    let unified = host_has_cgroup2();
+    if !unified {
+        host_branch(test, "hybrid cgroups: husk runs with cgroup2 mounted in a private mount namespace");
+    }
+    let run = |opts: &[&str], command: &[&str]| {
+        let mut cmd = if unified {
+            Command::new(HUSK)
+        } else {
+            let mut c = Command::new("unshare");
+            let script = "mount -t cgroup2 none /sys/fs/cgroup && exec \"$@\"";
+            c.args(["--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", HUSK]);
+            c
+        };
+        cmd.args(["run", "--stats", "--rootfs", path_str(bb)])
+            .args(opts)
+            .arg("--")
+            .args(command)
+            .arg(&case.marker);
+        case.run(&mut cmd)
+    };
+    let ran = run(&[], &["sh", "-c", "echo ran"]);
+    assert!(
+        ran.status.code() == Some(0)
+            && ran.stdout == "ran\n"
+            && ran.stderr.starts_with("husk: stats: memory.peak=")
+            && ran.stderr.lines().count() == 1,
+        "{ran}"
+    );
+    let unbuilt = run(&["--read-only", "--tmpfs", "/husk-missing/t"], &["sh", "-c", "echo ran"]);
+    unbuilt.expect(125, "", "husk: mkdir /husk-missing/t: Read-only file system (EROFS)\n");
+    let never_started = run(&[], &["/no/such/command"]);
+    never_started.expect(127, "", "husk: exec /no/such/command: No such file or directory (ENOENT)\n");
 }

@@ -3,15 +3,17 @@
 //! named container and opens the gate, then supervises the init until it ends and reports
 //! what the cgroup saw.
 
-use rustix::fd::{AsFd, BorrowedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{FlockOperation, Mode, OFlags, flock};
 use rustix::io::Errno;
 use rustix::process::PidfdFlags;
 
 use super::init::{self, Context};
 use super::named;
+use super::report::{self, Note, Report};
 use super::sync::{Gate, Handshake};
 use crate::cgroup::{self, Group};
-use crate::config::{Config, Namespace};
+use crate::config::{Config, Namespace, Root};
 use crate::error::Failure;
 use crate::out;
 use crate::pid1::{Place, Supervisor};
@@ -49,14 +51,20 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         Ok(group) => group,
         Err(failure) => return failure.report(),
     };
+    let stats = config.cgroup.is_some_and(|c| c.stats);
+    // Mount points the init creates in a writable rootfs directory are removed after the
+    // run: the init reports them (report.rs), and this lock keeps another run of the same
+    // directory from losing its mounts to that removal (see `clean_up`).
+    let rootfs = lock_rootfs(config.root);
     let handshakes = (
         (config.namespaces.network == Namespace::New).then(Handshake::new).transpose(),
         // A named container must be recorded before COMMAND runs: the gate waits for that.
         if entry.is_some() { Gate::closed() } else { Ok(Gate::open()) },
+        (stats || rootfs.is_some()).then(Report::new).transpose(),
     );
-    let (network, gate) = match handshakes {
-        (Ok(network), Ok(gate)) => (network, gate),
-        (Err(e), _) | (_, Err(e)) => return Failure::new("pipe", b"", e).report(),
+    let (network, gate, report) = match handshakes {
+        (Ok(network), Ok(gate), Ok(report)) => (network, gate, report),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Failure::new("pipe", b"", e).report(),
     };
     let context = Context {
         take_terminal: caller.take_terminal,
@@ -64,6 +72,7 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         ready,
         network: network.as_ref(),
         gate: &gate,
+        report: report.as_ref().map(Report::fd),
     };
     let child = match sys::clone(NEW_PID, group.as_ref().map(Group::fd)) {
         Ok(0) => init::run(config, caller.process, caller.signals, &context),
@@ -94,10 +103,47 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
     // The container's init forwards to COMMAND in turn; it exits with COMMAND's status.
     let supervisor = Supervisor { child, group: false, place: Place::Subreaper };
     let code = supervisor.wait(&mut |sig| Some(sig)).exit_code();
-    if let Some(group) = group {
-        report_and_remove(config, &group, code);
-    }
+    clean_up(config, report, rootfs, group, code);
     code
+}
+
+/// A writable rootfs directory, opened and share-locked (flock(2)) for the whole run; None
+/// for any other root, or where the lock cannot be had (nothing is removed then).
+#[inline(never)] // its path buffer off the frame that supervises the container
+fn lock_rootfs(root: Root) -> Option<OwnedFd> {
+    let Root::Dir { path, read_only: false } = root else { return None };
+    let mut c = crate::cpath::CPath::new();
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let fd = rustix::fs::open(c.of(&[path]).ok()?, flags, Mode::empty()).ok()?;
+    flock(&fd, FlockOperation::LockShared).ok()?;
+    Some(fd)
+}
+
+/// After the container, with what its init reported: removes the mount points it created
+/// in the rootfs directory (`rootfs::remove_made`) — unless another run of the same
+/// directory holds it too — then reports on the cgroup and removes it.
+///
+/// Removing a directory is allowed even where it is a mount point in another mount
+/// namespace, and then takes that mount away (the kernel detaches it): a second container
+/// using the same mount point would lose its volume. So: only with the directory's lock
+/// held exclusively, never waited for; a run that starts meanwhile waits for its shared
+/// lock until this is done, then creates what it needs anew.
+#[inline(never)] // see create_group
+fn clean_up(
+    config: &Config,
+    report: Option<Report>,
+    rootfs: Option<OwnedFd>,
+    group: Option<Group>,
+    code: u8,
+) {
+    let mut buf = [0u8; report::BYTES];
+    let notes = report.map_or(&[][..], |report| report.read(&mut buf));
+    if let Some(rootfs) = rootfs.filter(|fd| flock(fd, FlockOperation::NonBlockingLockExclusive).is_ok()) {
+        crate::rootfs::remove_made(rootfs.as_fd(), &config.mounts, notes);
+    }
+    if let Some(group) = group {
+        report_and_remove(config, &group, code, Note::all(notes).any(|note| note == Note::STARTED));
+    }
 }
 
 /// The container's cgroup with the limits written.
@@ -112,16 +158,17 @@ fn create_group<'a>(
     Group::create(wanted.parent, scratch, &wanted.limits, &settings)
 }
 
-/// After the container: say when the OOM killer ended it, print `--stats`, remove the
+/// After the container: say when the OOM killer ended it, print `--stats` if COMMAND
+/// started (`ran`; a container that was never built has nothing to report), remove the
 /// group (every process in it is gone: the container's init has been reaped).
 #[inline(never)] // see create_group
-fn report_and_remove(config: &Config, group: &Group, code: u8) {
+fn report_and_remove(config: &Config, group: &Group, code: u8, ran: bool) {
     if code == 128 + SIGKILL as u8 && group.oom_killed() {
         let mut max = [0u8; 32];
         let n = group.read_value(b"memory.max", &mut max);
         out::message(&[b"out of memory (memory.max=", max[..n].trim_ascii(), b")"]);
     }
-    if config.cgroup.is_some_and(|c| c.stats) {
+    if ran && config.cgroup.is_some_and(|c| c.stats) {
         let mut line = out::Line::new();
         cgroup::format_stats(&mut line, &group.stats());
         line.write_to(2);

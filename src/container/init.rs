@@ -4,6 +4,7 @@
 
 use rustix::fd::BorrowedFd;
 
+use super::report::Note;
 use super::sync::{Gate, Handshake};
 use crate::caps;
 use crate::config::Config;
@@ -36,6 +37,9 @@ pub struct Context<'f> {
     pub network: Option<&'f Handshake>,
     /// Passed once the host side lets COMMAND start.
     pub gate: &'f Gate,
+    /// Where to report the mount points made in the root and that COMMAND started
+    /// (report.rs), when the host side listens.
+    pub report: Option<BorrowedFd<'f>>,
 }
 
 /// The init, right after clone3. Never returns.
@@ -51,11 +55,12 @@ pub fn run(config: &Config, process: &Process, signals: &CallerSignals, context:
     // No descriptor of the host's but stdio crosses into the container: an inherited
     // directory fd would be a way out of the root (the runc CVE-2024-21626 class).
     // (Kept, all close-on-exec so COMMAND never has them: the readiness pipe of --detach,
-    // the gate's end, and until the init has joined the network namespace, its pipe and the
-    // host's pidfd.)
+    // the report's, the gate's end, and until the init has joined the network namespace,
+    // its pipe and the host's pidfd.)
     let network = context.network.map(Handshake::ready_fd);
     sys::close_all_but(&[
         sys::raw(context.ready),
+        sys::raw(context.report),
         sys::raw(context.gate.fd()),
         sys::raw(network),
         sys::raw(network.and(Some(context.parent))),
@@ -74,12 +79,19 @@ fn create_and_start<'a>(
     context: &Context,
 ) -> Result<u8, Failure<'a>> {
     let mut privileges = create(config, context)?;
+    // What the container sees of its PID 1 (`ps`, /proc/1/cmdline, which anyone may read):
+    // `husk init -- COMMAND…`, not husk run's line with the host's paths. Before the gate, so
+    // nothing in the container (COMMAND, husk exec) ever sees the old one. Best effort:
+    // cosmetic where the kernel refuses (its environment is not shown: non-dumpable).
+    let p = &config.process;
+    if let Some(map) = process.memory_map() {
+        let _ = sys::show_command_line(&map, b"husk\0init\0--\0", process.arg(p.command), c"husk");
+    }
     // The gate: a named container is recorded before its COMMAND runs.
     context.gate.pass();
-    // From here on, as at the start, no descriptor but stdio and --detach's pipe.
-    sys::close_all_but(&[sys::raw(context.ready)]);
+    // From here on, as at the start, no descriptor but stdio, --detach's pipe and the report.
+    sys::close_all_but(&[sys::raw(context.ready), sys::raw(context.report)]);
     privileges.bounding_before = privileges.bounding;
-    let p = &config.process;
     let mut env = environment::Environment::new();
     let envp = env.build(config.hostname, p.user, p.env, p.env_files, process);
     let mut cwd = CPath::new();
@@ -103,6 +115,7 @@ fn create_and_start<'a>(
     if let Some(ready) = context.ready {
         sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&ready), &[0, 0]);
     }
+    Note::STARTED.send(context.report);
     let _ = sys::close_from(3);
     caps::keep_only_kill(privileges.bounding).map_err(fail("capabilities", b""))?;
     let supervisor = Supervisor { child, group: false, place: Place::NamespaceInit };
@@ -131,7 +144,7 @@ fn create<'a>(config: &Config<'a>, context: &Context) -> Result<caps::Privileges
     let mut privileges = caps::privileges(&config.process, false);
     shrink(privileges)?;
     let join = context.network.map(|network| (network, context.parent));
-    let entered = rootfs::enter(config, join, console.as_ref())?;
+    let entered = rootfs::enter(config, join, console.as_ref(), context.report)?;
     drop(console);
     if entered == rootfs::Entered::Chrooted {
         privileges = caps::privileges(&config.process, true);

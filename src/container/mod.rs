@@ -16,6 +16,7 @@
 mod host;
 mod init;
 mod named;
+pub mod report;
 pub mod sync;
 
 use rustix::fs::{Mode, OFlags, open, stat};

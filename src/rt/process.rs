@@ -89,11 +89,98 @@ impl Process {
         self.envp().iter().map(CStr::to_bytes)
     }
 
+    /// The memory map execve(2) recorded for this process, in the order of prctl_mm_map's
+    /// fields from start_code to env_end (what /proc/PID/stat fields 26-28 and 45-51 show),
+    /// worked out from what is at hand, as binfmt_elf set it: the code and data bounds from
+    /// the program headers, the stack from where argc lay, the argument and environment
+    /// areas from their strings (laid out one after the other), start_brk from the break,
+    /// which husk never moves (brk itself is left 0 for the caller). Reading /proc/self/stat
+    /// instead costs a new process ~25 µs here. None without arguments.
+    pub fn memory_map(&self) -> Option<[u64; 11]> {
+        let end_of = |s: &CStr| s.as_ptr() as u64 + s.to_bytes_with_nul().len() as u64;
+        let last = self.argc.checked_sub(1)?;
+        let (arg_start, arg_end) = (self.arg(0).as_ptr() as u64, end_of(self.arg(last)));
+        let env_end = self.envp().iter().last().map_or(arg_end, end_of);
+        let [start_code, end_code, start_data, end_data] = code_and_data()?;
+        // SAFETY: brk(0) changes nothing and returns the current break.
+        let start_brk = unsafe { super::syscall::syscall1(linux_raw_sys::general::__NR_brk, 0) } as u64;
+        // argc lay one word below argv[] (_start's stack pointer): binfmt_elf's start_stack.
+        let start_stack = self.argv as u64 - 8;
+        Some([
+            start_code,
+            end_code,
+            start_data,
+            end_data,
+            start_brk,
+            0,
+            start_stack,
+            arg_start,
+            arg_end,
+            arg_end,
+            env_end,
+        ])
+    }
+
     /// The value of environment variable `name`, if set.
     pub fn getenv(&self, name: &[u8]) -> Option<&'static [u8]> {
         self.env().find_map(|kv| {
             let rest = kv.strip_prefix(name)?;
             rest.strip_prefix(b"=")
         })
+    }
+}
+
+const PT_LOAD: u32 = 1;
+const PF_X: u32 = 1;
+
+/// start_code, end_code, start_data and end_data as binfmt_elf sets them from this
+/// executable's program headers: the lowest and highest file-backed bounds of its
+/// executable loads, the highest start and end of any load; plus the load bias (0 for husk,
+/// which is not position-independent). The headers are read where the loader mapped them
+/// with the first segment (`__ehdr_start`, defined by the linker when they are in a loaded
+/// segment, as husk's script puts them).
+pub(super) fn code_and_data() -> Option<[u64; 4]> {
+    unsafe extern "C" {
+        static __ehdr_start: u8;
+    }
+    let ehdr = core::ptr::addr_of!(__ehdr_start);
+    let read = |at: usize, len: usize| -> u64 {
+        let mut word = [0u8; 8];
+        // SAFETY: callers read within the ELF header and the program header table, which
+        // the loader mapped (readable, never written) with the first segment.
+        unsafe { core::ptr::copy_nonoverlapping(ehdr.add(at), word.as_mut_ptr(), len) };
+        u64::from_le_bytes(word)
+    };
+    let (phoff, phentsize, phnum) = (read(32, 8) as usize, read(54, 2) as usize, read(56, 2) as usize);
+    let (mut code, mut data, mut first) = ([u64::MAX, 0], [0, 0], None);
+    for at in (0..phnum).map(|i| phoff + i * phentsize) {
+        if read(at, 4) as u32 != PT_LOAD {
+            continue;
+        }
+        let (x, offset, vaddr) = (read(at + 4, 4) as u32 & PF_X != 0, read(at + 8, 8), read(at + 16, 8));
+        let end = vaddr + read(at + 32, 8);
+        if x {
+            code = [code[0].min(vaddr), code[1].max(end)];
+        }
+        data = [data[0].max(vaddr), data[1].max(end)];
+        if offset == 0 {
+            first = first.or(Some(vaddr));
+        }
+    }
+    let bias = (ehdr as u64).checked_sub(first?)?;
+    Some([code[0] + bias, code[1] + bias, data[0] + bias, data[1] + bias])
+}
+
+#[cfg(test)]
+mod tests {
+    /// Checked against what the kernel says of this test binary (position-independent,
+    /// unlike husk: the bias is exercised too).
+    #[test]
+    fn code_and_data_as_the_kernel_has_them() {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let fields: Vec<u64> =
+            stat[stat.rfind(')').unwrap() + 2..].split(' ').map(|f| f.trim().parse().unwrap_or(0)).collect();
+        let field = |n: usize| fields[n - 3];
+        assert_eq!(super::code_and_data(), Some([field(26), field(27), field(45), field(46)]));
     }
 }

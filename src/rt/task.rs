@@ -4,6 +4,7 @@
 
 use core::arch::asm;
 use linux_raw_sys::general as k;
+use linux_raw_sys::prctl as k_prctl;
 use rustix::io::Errno;
 
 use super::cstr::CStrArray;
@@ -212,4 +213,77 @@ pub fn seccomp_filter(program: &[SockFilter]) -> Result<()> {
 /// space); execve gives the new program the usual dumpable state back.
 pub fn make_non_dumpable() -> Result<()> {
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+}
+
+/// The page that holds the command line `show_command_line` shows: in .bss, whose page
+/// tables the process has already (a mapping of its own would cost the container's memory
+/// limit its page and two or three page-table pages).
+#[repr(C, align(4096))]
+struct Title([u8; 4096]);
+
+static mut TITLE: Title = Title([0; 4096]);
+
+/// Makes this process's /proc/PID/cmdline read `prefix` (NUL-separated words, NUL-ended)
+/// followed by its own arguments from `from` (one of them) on — cut at 4 KiB — and its name
+/// (comm) `name`: what `ps` shows of it. The words are copied into a page of their own,
+/// which then stands as the argument area; the real arguments are not touched (Process
+/// still reads them). `current` is the memory map (`Process::memory_map`: prctl_mm_map's
+/// fields from start_code to env_end; brk is read here).
+/// Raw: rustix has no PR_SET_MM. PR_SET_MM_MAP sets every field at once and, unlike the
+/// one-field forms, needs no CAP_SYS_RESOURCE (prctl(2)). Call it once.
+pub fn show_command_line(
+    current: &[u64; 11],
+    prefix: &[u8],
+    from: &core::ffi::CStr,
+    name: &core::ffi::CStr,
+) -> Result<()> {
+    let (first, arg_end) = (from.as_ptr() as u64, current[8]);
+    if !(current[7]..arg_end).contains(&first) || prefix.len() > 4096 {
+        return Err(Errno::INVAL);
+    }
+    // SAFETY: [arg_start, arg_end) is the argument area execve(2) laid out on our stack, the
+    // arguments' strings one after the other, never written (see Process); `first` is in it.
+    let tail = unsafe { core::slice::from_raw_parts(first as *const u8, (arg_end - first) as usize) };
+    // SAFETY: TITLE is used nowhere else, so no other reference to it exists while this one
+    // lives (husk is single-threaded).
+    let area = unsafe { &mut (*core::ptr::addr_of_mut!(TITLE)).0 };
+    let len = (prefix.len() + tail.len()).min(area.len());
+    let (head, rest) = area[..len].split_at_mut(prefix.len());
+    head.copy_from_slice(prefix);
+    rest.copy_from_slice(&tail[..rest.len()]);
+    area[len - 1] = 0; // the last word ends here, whole or cut
+    let start = area.as_ptr() as u64;
+    // SAFETY: brk(0) changes nothing and returns the current break.
+    let brk = unsafe { syscall1(k::__NR_brk, 0) } as u64;
+    let [start_code, end_code, start_data, end_data, start_brk, _, start_stack, _, _, env_start, env_end] =
+        *current;
+    let map = k_prctl::prctl_mm_map {
+        start_code,
+        end_code,
+        start_data,
+        end_data,
+        start_brk,
+        brk,
+        start_stack,
+        arg_start: start,
+        arg_end: start + len as u64,
+        env_start,
+        env_end,
+        auxv: core::ptr::null_mut(),
+        auxv_size: 0,
+        exe_fd: u32::MAX, // -1: /proc/PID/exe stays as it is
+    };
+    // SAFETY: `map` is a valid prctl_mm_map of the size passed, read by the kernel during
+    // the call; auxv_size 0 leaves the aux vector alone.
+    check(unsafe {
+        syscall5(
+            k::__NR_prctl,
+            k_prctl::PR_SET_MM as usize,
+            k_prctl::PR_SET_MM_MAP as usize,
+            &map as *const k_prctl::prctl_mm_map as usize,
+            core::mem::size_of::<k_prctl::prctl_mm_map>(),
+            0,
+        )
+    })?;
+    rustix::thread::set_name(name)
 }

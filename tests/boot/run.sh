@@ -11,3 +11,8 @@ echo "run status $?"
 husk run --rootfs /c -- sh -c 'grep CapBnd /proc/self/status; mkdir -p /x; chroot /x /bin/sh 2>&1 | head -1'
 husk run -- sh -c 'echo "default root $(cat /etc/hostname)"; touch /etc/x 2>&1'
 echo "run status $?"
+# The initramfs itself as the rootfs, however spelt: writable, entered by move-mount +
+# chroot (it cannot be attached over itself); a mount point made there goes after the run.
+cd / && husk run --rootfs / --tmpfs /made -- sh -c 'echo "slash root $(cat /etc/hostname)"; touch /from-slash'
+echo "slash status $? $(ls /from-slash) made $(ls -d /made 2>&1)"
+cd /c && husk run --rootfs . -- sh -c 'echo "dot root $(ls /bin/busybox)"'
