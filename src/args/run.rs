@@ -8,7 +8,7 @@
 use super::{Argv, Command, Refusal, UsageError, next_option, option_value};
 use crate::cgroup::{Limits, Swap, parse_cpus, parse_size};
 use crate::config::{Cgroup, Config, EnvArg, Mount, MountKind, Namespace, Namespaces, Process, Root};
-use crate::text::{has_byte, parse_decimal};
+use crate::text::{fields, has_byte, parse_decimal, split_once};
 use crate::users::UserSpec;
 
 const SIZE: &str = "a size like 100M, 512k or 1G (0: no limit)";
@@ -329,6 +329,8 @@ const NOT_YET: [(&[u8], &str); 7] = [
 /// Applies option `opt` with `value` (argv index `at`; `inline` when given as `--opt=v`).
 /// Out of line: parsing is inlined into main, whose frame lives as long as husk, and this
 /// one's locals need not be part of it (it is smaller code this way, too).
+/// (Its helpers for mounts and security options are kept out of line too: inlined here they
+/// made the whole larger.)
 #[inline(never)]
 fn set<'a>(
     spec: &mut RunSpec<'a>,
@@ -460,12 +462,13 @@ pub(super) fn absolute(s: &[u8]) -> Option<&[u8]> {
 /// Exactly two or three fields: a path with a `:` cannot be told from OPTIONS, and goes in
 /// `--mount`, whose fields are named. `-v` takes only host paths (Docker's bare names are
 /// named volumes, which husk does not have).
+#[inline(never)]
 fn bind(value: &[u8], opt: Opt) -> Option<Mount<'_>> {
-    let mut fields = value.split(|&b| b == b':');
-    let (source, dest) = (nonempty(fields.next()?)?, absolute(fields.next()?)?);
+    let mut parts = fields(value, b':');
+    let (source, dest) = (nonempty(parts.next()?)?, absolute(parts.next()?)?);
     let mut read_only = opt == Opt::RoBind;
-    if let Some(options) = fields.next() {
-        for option in options.split(|&b| b == b',') {
+    if let Some(options) = parts.next() {
+        for option in fields(options, b',') {
             match option {
                 b"ro" => read_only = true,
                 // Read-write where --ro-bind was asked for is a contradiction, not a choice.
@@ -475,22 +478,22 @@ fn bind(value: &[u8], opt: Opt) -> Option<Mount<'_>> {
         }
     }
     let host_path = source.starts_with(b"/") || source.starts_with(b".");
-    if fields.next().is_some() || (opt == Opt::Volume && !host_path) {
+    if parts.next().is_some() || (opt == Opt::Volume && !host_path) {
         return None;
     }
     Some(Mount { kind: MountKind::Bind { read_only }, source, dest })
 }
 
 /// `--tmpfs DST[:OPTIONS]`, OPTIONS a comma list of `size=SIZE` and `mode=MODE` (octal).
+#[inline(never)]
 fn tmpfs(value: &[u8]) -> Option<Mount<'_>> {
-    let (dest, options) = match value.iter().position(|&b| b == b':') {
-        Some(c) => (&value[..c], Some(&value[c + 1..])),
-        None => (value, None),
-    };
+    let (dest, options) = split_once(value, b':');
     let mut kind = MountKind::Tmpfs { mode: TMPFS_MODE, size: 0 };
-    for option in options.into_iter().flat_map(|o| o.split(|&b| b == b',')) {
-        let (key, value) = split_key(option);
-        tmpfs_option(&mut kind, key.strip_prefix(b"tmpfs-").unwrap_or(key), value?)?;
+    if let Some(options) = options {
+        for option in fields(options, b',') {
+            let (key, value) = split_once(option, b'=');
+            tmpfs_option(&mut kind, key, value?)?;
+        }
     }
     Some(Mount { kind, source: b"", dest: absolute(dest)? })
 }
@@ -511,25 +514,18 @@ fn tmpfs_option(kind: &mut MountKind, key: &[u8], value: &[u8]) -> Option<()> {
     Some(())
 }
 
-/// `KEY=VALUE` → (KEY, Some(VALUE)); `KEY` → (KEY, None).
-fn split_key(s: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match s.iter().position(|&b| b == b'=') {
-        Some(eq) => (&s[..eq], Some(&s[eq + 1..])),
-        None => (s, None),
-    }
-}
-
 /// `--mount type=bind|tmpfs,…`: Docker's keys (source/src, target/destination/dst,
 /// readonly/ro[=true|false], tmpfs-size, tmpfs-mode); anything else is refused.
+#[inline(never)]
 fn parse_mount(value: &[u8]) -> Option<Mount<'_>> {
-    let fields = || value.split(|&b| b == b',').map(split_key);
-    let kind = match fields().find(|(key, _)| *key == b"type")?.1? {
+    let keys = || fields(value, b',').map(|field| split_once(field, b'='));
+    let kind = match keys().find(|(key, _)| *key == b"type")?.1? {
         b"bind" => MountKind::Bind { read_only: false },
         b"tmpfs" => MountKind::Tmpfs { mode: TMPFS_MODE, size: 0 },
         _ => return None,
     };
     let mut mount = Mount { kind, source: b"", dest: b"" };
-    for (key, v) in fields() {
+    for (key, v) in keys() {
         match (key, v) {
             (b"type", _) => {}
             (b"source" | b"src", Some(path)) => mount.source = nonempty(path)?,
@@ -550,11 +546,12 @@ fn parse_mount(value: &[u8]) -> Option<Mount<'_>> {
 }
 
 /// `--security-opt`: Docker's spellings of what husk has (`KEY=VALUE` or the older `KEY:VALUE`).
+#[inline(never)]
 fn security_opt(spec: &mut RunSpec, value: &[u8]) -> Option<()> {
-    let at = value.iter().position(|&b| b == b'=' || b == b':');
-    let (key, v) = match at {
-        Some(at) => (&value[..at], Some(&value[at + 1..])),
-        None => (value, None),
+    // Split at whichever comes first.
+    let (key, v) = match split_once(value, b'=') {
+        (key, Some(v)) if !has_byte(key, b':') => (key, Some(v)),
+        _ => split_once(value, b':'),
     };
     match (key, v) {
         (b"no-new-privileges", v) => {
@@ -576,7 +573,7 @@ pub(super) fn push_env(
     at: usize,
     inline: bool,
 ) -> Result<(), Refusal> {
-    if split_key(value).0.is_empty() {
+    if split_once(value, b'=').0.is_empty() {
         return Err(Refusal::Expected("KEY=VALUE, or KEY for the caller's value"));
     }
     env.push(EnvArg { index: at as u32, inline }).map_err(|_| Refusal::Full(MAX_ENV))
