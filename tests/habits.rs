@@ -208,6 +208,9 @@ fn user_names_come_from_the_containers_passwd_and_group() {
     std::os::unix::fs::symlink("/alt/passwd", root.join("etc/passwd")).unwrap();
     id("alt").expect(0, "777 777 777 /alt\n", "");
     fs::remove_file(root.join("etc/passwd")).unwrap();
+    std::os::unix::fs::symlink("../../../../../../../alt/passwd", root.join("etc/passwd")).unwrap();
+    id("alt").expect(0, "777 777 777 /alt\n", "");
+    fs::remove_file(root.join("etc/passwd")).unwrap();
     std::os::unix::fs::symlink("/etc/shadow", root.join("etc/passwd")).unwrap();
     refused(&id("root"), "no such user");
     // A FIFO planted there is refused at once, not waited on.
