@@ -26,16 +26,18 @@ pub struct Environment {
 /// Where the environment is built: in zero-filled data, not on the stack, so the room kept
 /// for env files costs nothing when there are none (see `Reserved`).
 struct Storage {
-    /// Every entry in order, before a later entry of the same KEY takes an earlier one out.
-    all: heapless::Vec<&'static CStr, { MAX_FILE_ENTRIES + MAX_ENV + 4 }>,
+    /// `HOSTNAME=…` and `HOME=…`, made here; first, so that with the first pointers they
+    /// share a page.
+    hostname: [u8; 80],
+    home: [u8; 262],
     pointers: crate::rt::CStrSlots<{ MAX_FILE_ENTRIES + MAX_ENV + 5 }>,
 }
 
-static STORAGE: crate::rt::Reserved<Storage> =
-    crate::rt::Reserved::new(Storage { all: heapless::Vec::new(), pointers: crate::rt::CStrSlots::new() });
-/// `HOSTNAME=…` and `HOME=…`, made here.
-static HOSTNAME: crate::rt::Reserved<[u8; 80]> = crate::rt::Reserved::new([0; 80]);
-static HOME: crate::rt::Reserved<[u8; 262]> = crate::rt::Reserved::new([0; 262]);
+static STORAGE: crate::rt::Reserved<Storage> = crate::rt::Reserved::new(Storage {
+    hostname: [0; 80],
+    home: [0; 262],
+    pointers: crate::rt::CStrSlots::new(),
+});
 
 impl Environment {
     pub fn new() -> Environment {
@@ -50,14 +52,37 @@ impl Default for Environment {
 }
 
 /// `prefix` + `value` + NUL in `buf` (which must have room: the callers size it).
-fn entry(buf: Option<&'static mut [u8]>, prefix: &[u8], value: &[u8]) -> Option<&'static CStr> {
-    let buf = buf?;
+fn entry<'b>(buf: &'b mut [u8], prefix: &[u8], value: &[u8]) -> Option<&'b CStr> {
     let end = prefix.len() + value.len();
     buf[..prefix.len()].copy_from_slice(prefix);
     buf[prefix.len()..end].copy_from_slice(value);
     buf[end] = 0;
     // None only for a value with a NUL inside, which neither argv nor a file line can hold.
     crate::rt::c_str(&buf[..=end])
+}
+
+/// Every entry of the environment, in order: the defaults, the env files', then `-e`'s.
+struct Entries<'d, 'a> {
+    defaults: [Option<&'d CStr>; 4],
+    files: &'a [&'static CStr],
+    env: &'a [EnvArg],
+    process: &'a Process,
+}
+
+impl<'d> Entries<'d, '_> {
+    fn len(&self) -> usize {
+        self.defaults.len() + self.files.len() + self.env.len()
+    }
+
+    /// Entry `i`; None for a default the host lacks (TERM) or an `-e KEY` the caller lacks.
+    fn get(&self, i: usize) -> Option<&'d CStr> {
+        let (d, f) = (self.defaults.len(), self.files.len());
+        match i {
+            _ if i < d => self.defaults[i],
+            _ if i < d + f => Some(self.files[i - d]),
+            _ => resolve(self.env[i - d - f], self.process),
+        }
+    }
 }
 
 impl Environment {
@@ -70,44 +95,34 @@ impl Environment {
         files: &[&'static CStr],
         process: &Process,
     ) -> crate::rt::CStrArray<'_> {
-        let Some(storage) = self.storage.as_deref_mut() else { return self.empty.writer().finish() };
+        let Some(Storage { hostname: hostname_buf, home: home_buf, pointers }) = self.storage.as_deref_mut()
+        else {
+            return self.empty.writer().finish();
+        };
         let home: &[u8] = match user {
             Some(u) if !u.home.is_empty() => &u.home,
             _ if Identity::is_root(user) => b"/root",
             _ => b"/",
         };
         let term = process.envp().iter().find(|e| e.to_bytes().starts_with(b"TERM="));
-        // Everything in order (room for all of it: MAX_ENV and MAX_FILE_ENTRIES bound them)...
-        let all = &mut storage.all;
         let defaults = [
             Some(spawn::DEFAULT_PATH_ENV),
-            entry(HOME.take().map(|b| &mut b[..]), b"HOME=", home),
-            entry(HOSTNAME.take().map(|b| &mut b[..]), b"HOSTNAME=", hostname),
+            entry(home_buf, b"HOME=", home),
+            entry(hostname_buf, b"HOSTNAME=", hostname),
             term,
         ];
-        for entry in defaults.into_iter().chain(files.iter().map(|&f| Some(f))) {
-            push(all, entry);
-        }
-        for &arg in env {
-            push(all, resolve(arg, process));
-        }
-        // ...then each one unless a later one has its KEY.
-        let mut pointers = storage.pointers.writer();
-        for (k, entry) in all.iter().enumerate() {
-            if !all[k + 1..].iter().any(|later| key(later.to_bytes()) == key(entry.to_bytes())) {
+        let all = Entries { defaults, files, env, process };
+        // Each entry in order, unless a later one has its KEY (MAX_ENV and MAX_FILE_ENTRIES
+        // bound how many there are: the slots have room for all).
+        let mut pointers = pointers.writer();
+        for i in 0..all.len() {
+            let Some(entry) = all.get(i) else { continue };
+            let key_of = |e: &CStr| key(e.to_bytes()) == key(entry.to_bytes());
+            if !(i + 1..all.len()).any(|later| all.get(later).is_some_and(key_of)) {
                 pointers.push(entry);
             }
         }
         pointers.finish()
-    }
-}
-
-fn push(
-    all: &mut heapless::Vec<&'static CStr, { MAX_FILE_ENTRIES + MAX_ENV + 4 }>,
-    entry: Option<&'static CStr>,
-) {
-    if let Some(entry) = entry {
-        let _ = all.push(entry);
     }
 }
 
