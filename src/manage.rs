@@ -4,7 +4,7 @@
 
 use core::mem::MaybeUninit;
 
-use rustix::fd::{AsFd, AsRawFd, BorrowedFd};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{FlockOperation, RawDir, SeekFrom};
 use rustix::io::Errno;
 
@@ -13,7 +13,6 @@ use crate::out::{self, Line};
 use crate::registry::{self, Exit, Found, Record, Registry};
 use crate::rt::{Process, sys};
 use crate::signals::{SIGKILL, SIGTERM};
-use crate::status;
 
 /// The registry, or None when there is none yet (nothing ever ran here). A failure to open
 /// it is reported (exit 125): a non-root user without $XDG_RUNTIME_DIR learns what is
@@ -27,19 +26,51 @@ fn registry(process: &Process) -> Result<Option<Registry>, u8> {
     }
 }
 
-/// The entry `name`, running, exited or stale; else the failure reported.
-fn entry(name: &[u8], process: &Process) -> Result<(Registry, Found), u8> {
-    let registry = registry(process)?.ok_or_else(|| missing(name, Errno::SRCH))?;
-    match registry.find(name) {
-        Ok(found) => Ok((registry, found)),
-        Err(e) => Err(missing(name, e)),
-    }
+/// Why wait, stop and rm find no entry by that name.
+const NO_CONTAINER: &str = "no container has that name (husk ps -a)";
+
+/// The entry `name`, running, exited or stale; else the failure reported ([`missing`]).
+fn entry(
+    name: &[u8],
+    process: &Process,
+    step: &'static str,
+    hint: &'static str,
+) -> Result<(Registry, Found), u8> {
+    let found = match registry(process)? {
+        Some(registry) => registry.find(name).map(|found| (registry, found)),
+        None => Err(Errno::SRCH),
+    };
+    found.map_err(|e| missing(name, e, step, hint))
 }
 
-/// `husk: container NAME: No such process (ESRCH): no container has that name`, exit 125.
-fn missing(name: &[u8], e: Errno) -> u8 {
-    let hint = if e == Errno::SRCH { "no container has that name (husk ps -a)" } else { "" };
-    Failure::new("container", name, e).with_hint(hint).report()
+/// `husk: STEP NAME: No such process (ESRCH): HINT`, exit 125: ENOENT counts as ESRCH (the
+/// name is not there); any other errno is reported without the hint. Out of line: every
+/// command that takes a NAME ends here when there is no such entry.
+#[inline(never)]
+fn missing(name: &[u8], e: Errno, step: &'static str, hint: &'static str) -> u8 {
+    let e = if e == Errno::NOENT { Errno::SRCH } else { e };
+    Failure::new(step, name, e).with_hint(if e == Errno::SRCH { hint } else { "" }).report()
+}
+
+/// A running container not found or its record refused (exec::not_found), reported: exit
+/// 125. Out of line, one copy for every command.
+#[inline(never)]
+fn refused(name: &[u8], e: Errno) -> u8 {
+    crate::exec::not_found(name, e).report()
+}
+
+/// Sends `signal` to the running container `name`'s init, through a pidfd verified to be
+/// that process (exec::find), and returns the pidfd; None when it runs no more (ESRCH). Any
+/// other failure (a record that does not parse: nothing to signal it by) is reported.
+fn signal(name: &[u8], process: &Process, signal: i32) -> Result<Option<OwnedFd>, u8> {
+    match crate::exec::find(name, process) {
+        Ok((pidfd, _)) => {
+            let _ = sys::pidfd_signal(pidfd.as_fd(), signal);
+            Ok(Some(pidfd))
+        }
+        Err(Errno::SRCH) => Ok(None),
+        Err(e) => Err(refused(name, e)),
+    }
 }
 
 /// How the entry's container ended, by its record: Some once it has, None while it runs
@@ -47,6 +78,11 @@ fn missing(name: &[u8], e: Errno) -> u8 {
 /// EBADMSG when it does not parse.
 fn exit_of(found: &Found) -> Result<Option<Exit>, Errno> {
     found.state()?.record().map(|record| record.head.exit)
+}
+
+/// Whether the entry's container has ended with its end recorded.
+fn exited(found: &Found) -> bool {
+    matches!(exit_of(found), Ok(Some(_)))
 }
 
 /// Whether the entry's container has ended: its end recorded, its record gone (removed,
@@ -99,8 +135,7 @@ pub fn ps(quiet: bool, all: bool, process: &Process) -> u8 {
                 Ok(record) => record,
                 Err(e) => {
                     if print && (held || all) {
-                        crate::exec::not_found(name, e).report();
-                        code = status::FAILURE;
+                        code = refused(name, e);
                     }
                     return;
                 }
@@ -245,10 +280,7 @@ pub fn kill(name: &[u8], signal: i32, process: &Process) -> u8 {
         crate::exec::find(name, process).and_then(|(pidfd, _)| sys::pidfd_signal(pidfd.as_fd(), signal));
     match result {
         Ok(()) => 0,
-        Err(e) => {
-            crate::exec::not_found(name, e).report();
-            status::FAILURE
-        }
+        Err(e) => refused(name, e),
     }
 }
 
@@ -256,35 +288,30 @@ pub fn kill(name: &[u8], signal: i32, process: &Process) -> u8 {
 /// `-f`, then what it writes until it ends.
 #[inline(never)] // a role's own frame: see main.rs
 pub fn logs(name: &[u8], follow: bool, process: &Process) -> u8 {
-    let found = match registry(process) {
-        Ok(registry) => registry.ok_or(Errno::SRCH).and_then(|r| r.find(name)),
+    // ESRCH, as exec and kill say of a name no container has.
+    const HINT: &str = "no detached container has that name";
+    let (_registry, found) = match entry(name, process, "logs", HINT) {
+        Ok(entry) => entry,
         Err(code) => return code,
     };
-    let log = found.as_ref().map_err(|e| *e).and_then(|found| found.open(c"log"));
-    match (found, log) {
-        (Ok(found), Ok(log)) => {
-            // Byte for byte what the container wrote, as `docker logs`; a note on stderr
-            // when the oldest output went to keep the log within --log-size.
-            let (dropped, at) = crate::log::copy_from(log.as_fd(), 1, 0);
-            if dropped > 0 {
-                let mut line = Line::new();
-                line.str("husk: logs ").bytes(name).str(": the first ").num(dropped);
-                line.str(" bytes were dropped (the log keeps the last --log-size bytes)");
-                line.write_to(2);
-            }
-            if follow {
-                interruptible(process);
-                follow_log(&found, log.as_fd(), at);
-            }
-            0
-        }
-        (Err(e), _) | (_, Err(e)) => {
-            // ESRCH, as exec and kill say of a name no container has.
-            let e = if e == Errno::NOENT { Errno::SRCH } else { e };
-            let hint = if e == Errno::SRCH { "no detached container has that name" } else { "" };
-            Failure::new("logs", name, e).with_hint(hint).report()
-        }
+    let log = match found.open(c"log") {
+        Ok(log) => log,
+        Err(e) => return missing(name, e, "logs", HINT),
+    };
+    // Byte for byte what the container wrote, as `docker logs`; a note on stderr when the
+    // oldest output went to keep the log within --log-size.
+    let (dropped, at) = crate::log::copy_from(log.as_fd(), 1, 0);
+    if dropped > 0 {
+        let mut line = Line::new();
+        line.str("husk: logs ").bytes(name).str(": the first ").num(dropped);
+        line.str(" bytes were dropped (the log keeps the last --log-size bytes)");
+        line.write_to(2);
     }
+    if follow {
+        interruptible(process);
+        follow_log(&found, log.as_fd(), at);
+    }
+    0
 }
 
 /// `logs -f`: copies what the container writes into `log` from `at` on until it ends.
@@ -320,7 +347,7 @@ fn follow_log(found: &Found, log: BorrowedFd, mut at: u64) {
 /// `husk wait NAME`: blocks until the container ends, then prints its exit status.
 #[inline(never)] // a role's own frame: see main.rs
 pub fn wait(name: &[u8], process: &Process) -> u8 {
-    let (_registry, found) = match entry(name, process) {
+    let (_registry, found) = match entry(name, process, "container", NO_CONTAINER) {
         Ok(entry) => entry,
         Err(code) => return code,
     };
@@ -331,7 +358,7 @@ pub fn wait(name: &[u8], process: &Process) -> u8 {
         Ok(exit) => exit.map(|exit| exit.status),
         // Removed as it ended (--rm): the status is in the lock file we hold.
         Err(Errno::SRCH) => lock.ok().and_then(|lock| registry::noted_exit(lock.as_fd())),
-        Err(e) => return crate::exec::not_found(name, e).report(),
+        Err(e) => return refused(name, e),
     };
     match status {
         Some(status) => {
@@ -349,24 +376,23 @@ pub fn wait(name: &[u8], process: &Process) -> u8 {
 /// `timeout_ms`; returns once its end is recorded. An exited container: nothing to do.
 #[inline(never)] // a role's own frame: see main.rs
 pub fn stop(name: &[u8], timeout_ms: u64, process: &Process) -> u8 {
-    let (_registry, found) = match entry(name, process) {
+    let (_registry, found) = match entry(name, process, "container", NO_CONTAINER) {
         Ok(entry) => entry,
         Err(code) => return code,
     };
     interruptible(process);
-    match crate::exec::find(name, process) {
-        Ok((pidfd, _)) => {
-            let _ = sys::pidfd_signal(pidfd.as_fd(), SIGTERM);
+    match signal(name, process, SIGTERM) {
+        Ok(Some(pidfd)) => {
             if !ends_within(pidfd.as_fd(), Some(timeout_ms)) {
                 let _ = sys::pidfd_signal(pidfd.as_fd(), SIGKILL);
                 ends_within(pidfd.as_fd(), None);
             }
         }
         // Exited: its end is recorded, nothing to do.
-        Err(Errno::SRCH) if matches!(exit_of(&found), Ok(Some(_))) => return 0,
+        Ok(None) if exited(&found) => return 0,
         // Not running any more: its husk run may be recording the end.
-        Err(Errno::SRCH) => {}
-        Err(e) => return crate::exec::not_found(name, e).report(),
+        Ok(None) => {}
+        Err(code) => return code,
     }
     wait_unlocked(&found);
     0
@@ -387,7 +413,7 @@ fn ends_within(pidfd: BorrowedFd, timeout_ms: Option<u64>) -> bool {
 /// refused, or with `-f` killed (SIGKILL to its init) and removed once its end is recorded.
 #[inline(never)] // a role's own frame: see main.rs
 pub fn rm(name: &[u8], force: bool, process: &Process) -> u8 {
-    let (registry, found) = match entry(name, process) {
+    let (registry, found) = match entry(name, process, "container", NO_CONTAINER) {
         Ok(entry) => entry,
         Err(code) => return code,
     };
@@ -397,19 +423,15 @@ pub fn rm(name: &[u8], force: bool, process: &Process) -> u8 {
         Err(Errno::WOULDBLOCK) => {
             // Held: the container runs, unless its end is recorded and its husk run is on
             // its way out (or another husk looks at it this instant).
-            if !matches!(exit_of(&found), Ok(Some(_))) {
+            if !exited(&found) {
                 if !force {
                     let hint = "it is running (husk stop NAME first, or husk rm -f NAME)";
                     return Failure::new("rm", name, Errno::BUSY).with_hint(hint).report();
                 }
-                match crate::exec::find(name, process) {
-                    Ok((pidfd, _)) => {
-                        let _ = sys::pidfd_signal(pidfd.as_fd(), SIGKILL);
-                    }
-                    // Ending already: its husk run lets go of the lock in a moment.
-                    Err(Errno::SRCH) => {}
-                    // A record that does not parse: nothing to kill it by, and no waiting.
-                    Err(e) => return crate::exec::not_found(name, e).report(),
+                // Not found running: ending already, its husk run lets go of the lock in a
+                // moment. A record that does not parse: nothing to kill it by, no waiting.
+                if let Err(code) = signal(name, process, SIGKILL) {
+                    return code;
                 }
             }
             interruptible(process);
@@ -423,7 +445,7 @@ pub fn rm(name: &[u8], force: bool, process: &Process) -> u8 {
             0
         }
         // Its lock file gone: someone removed it first (its husk run with --rm, another rm).
-        Err(e) => missing(name, if e == Errno::NOENT { Errno::SRCH } else { e }),
+        Err(e) => missing(name, e, "container", NO_CONTAINER),
     }
 }
 
