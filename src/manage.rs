@@ -102,29 +102,24 @@ fn interruptible(process: &Process) {
     sys::set_signal_mask(process.caller_mask());
 }
 
-/// The titles of ps's padded columns (COMMAND, the last, is not padded).
-const HEADER: [&str; 4] = ["NAME", "PID", "UPTIME", "ROOTFS"];
+/// The titles of ps's columns: the padded ones, then COMMAND (the last, not padded).
+const TITLES: [&str; 5] = ["NAME", "PID", "UPTIME", "ROOTFS", "COMMAND"];
 
 /// `husk ps [-a] [-q]`: NAME PID UPTIME ROOTFS COMMAND of every running container (and
 /// with `-a` every exited one), sorted by name, each column as wide as its widest value.
 #[inline(never)] // a role's own frame: see main.rs
 pub fn ps(quiet: bool, all: bool, process: &Process) -> u8 {
-    let mut widths = HEADER.map(str::len);
     let registry = match registry(process) {
-        Ok(Some(registry)) => Some(registry),
-        Ok(None) => None,
+        Ok(registry) => registry,
         Err(code) => return code,
     };
     let now = sys::realtime_s();
+    let mut widths = [0; 4];
     let mut code = 0;
-    // Two passes over the entries: the widths the rows need, then the rows.
+    // Two passes over the titles and the entries: the widths they need, then the lines.
     for print in [false, true] {
-        if print && !quiet {
-            let mut line = Line::new();
-            for (k, title) in HEADER.iter().enumerate() {
-                column(&mut line, title.as_bytes(), title.len(), widths[k]);
-            }
-            line.str("COMMAND").write_to(1);
+        if !quiet {
+            row(None, now, &mut widths, print);
         }
         let Some(registry) = &registry else { continue };
         by_name(registry, &mut |name| {
@@ -146,19 +141,10 @@ pub fn ps(quiet: bool, all: bool, process: &Process) -> u8 {
             if !(exited && all || !exited && held) {
                 return;
             }
-            let mut line = Line::new();
-            if quiet {
-                line.bytes(name);
-            } else {
-                let need = row(&mut line, name, &record, now, &widths);
-                if !print {
-                    for (width, need) in widths.iter_mut().zip(need) {
-                        *width = (*width).max(need);
-                    }
-                }
-            }
-            if print {
-                line.write_to(1);
+            if !quiet {
+                row(Some((name, &record)), now, &mut widths, print);
+            } else if print {
+                Line::new().bytes(name).write_to(1);
             }
         });
     }
@@ -170,48 +156,63 @@ pub fn ps(quiet: bool, all: bool, process: &Process) -> u8 {
 fn by_name(registry: &Registry, each: &mut dyn FnMut(&[u8])) {
     let mut last = heapless::Vec::<u8, { crate::args::MAX_NAME }>::new();
     loop {
-        let mut next: Option<heapless::Vec<u8, { crate::args::MAX_NAME }>> = None;
+        // Empty while there is none: a name never is.
+        let mut next = heapless::Vec::<u8, { crate::args::MAX_NAME }>::new();
         let _ = rustix::fs::seek(registry.fd(), SeekFrom::Start(0));
         let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
         let mut dir = RawDir::new(registry.fd(), &mut buf);
         while let Some(Ok(entry)) = dir.next() {
             let name = entry.file_name().to_bytes();
-            if crate::args::valid_name(name)
-                && name > &last[..]
-                && next.as_ref().is_none_or(|n| name < &n[..])
-            {
-                next = heapless::Vec::from_slice(name).ok();
+            if crate::args::valid_name(name) && name > &last[..] && (next.is_empty() || name < &next[..]) {
+                next.clear();
+                let _ = next.extend_from_slice(name);
             }
         }
-        let Some(name) = next else { return };
-        each(&name);
-        last = name;
+        if next.is_empty() {
+            return;
+        }
+        each(&next);
+        last = next;
     }
 }
 
-/// One row of `husk ps`, each field padded to its column's width in `widths`, COMMAND last;
-/// returns the width each field needs.
-fn row(line: &mut Line, name: &[u8], record: &Record, now: u64, widths: &[usize; 4]) -> [usize; 4] {
-    let head = &record.head;
-    let mut need = [0; 4];
-    for (k, need) in need.iter_mut().enumerate() {
+/// One line of `husk ps`: a container's row (`entry`, its name and record) or the titles
+/// (None), each field but COMMAND padded to its column's width in `widths`. Written when
+/// `print`; else only measured: `widths` grow to what its fields need.
+fn row(entry: Option<(&[u8], &Record)>, now: u64, widths: &mut [usize; 4], print: bool) {
+    let mut line = Line::new();
+    for (k, title) in TITLES.iter().enumerate() {
         let mut field = Line::new();
-        match (k, head.exit) {
-            (0, _) => field.bytes(name),
-            (1, None) => field.num(head.pid as u64),
-            (1, Some(_)) => field.str("-"),
-            (2, None) => ago(&mut field, now.saturating_sub(head.created)),
-            (2, Some(exit)) => {
-                field.str("Exited (").num(exit.status as u64).str(") ");
-                ago(&mut field, now.saturating_sub(exit.ended)).str(" ago")
+        match entry {
+            None => field.str(title),
+            Some((name, record)) => {
+                let head = &record.head;
+                match (k, head.exit) {
+                    (0, _) => field.bytes(name),
+                    (1, None) => field.num(head.pid as u64),
+                    (1, Some(_)) => field.str("-"),
+                    (2, None) => ago(&mut field, now.saturating_sub(head.created)),
+                    (2, Some(exit)) => {
+                        field.str("Exited (").num(exit.status as u64).str(") ");
+                        ago(&mut field, now.saturating_sub(exit.ended)).str(" ago")
+                    }
+                    _ => Decoded::of(if k == 3 { record.rootfs } else { record.command }).show(&mut field),
+                }
             }
-            _ => Decoded::of(record.rootfs).show(&mut field),
         };
-        *need = chars(field.as_bytes());
-        column(line, field.as_bytes(), *need, widths[k]);
+        let Some(width) = widths.get_mut(k) else {
+            line.bytes(field.as_bytes());
+            break;
+        };
+        let need = chars(field.as_bytes());
+        column(&mut line, field.as_bytes(), need, *width);
+        if !print {
+            *width = (*width).max(need);
+        }
     }
-    Decoded::of(record.command).show(line);
-    need
+    if print {
+        line.write_to(1);
+    }
 }
 
 /// A duration as ps shows it: `42s`, `5m`, `3h`, `4d` (whole units, rounded down).
