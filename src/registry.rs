@@ -472,45 +472,57 @@ impl<'r> Encoded<'r> {
     }
 }
 
+/// The keys of a record's lines after the first, in their fixed order (one string: no
+/// array of pointers).
+const KEYS: &[u8] = b"net user bounding added seccomp pid start created exit ended hostname rootfs command";
+
 /// Parses a whole record; None unless every line is where and what it must be.
 pub fn parse(text: &[u8]) -> Option<Record<'_>> {
     let mut lines = Lines(text);
     if lines.next()? != HEADER {
         return None;
     }
-    let own_network = match lines.field(b"net")? {
+    // Every key's line, in order, then `end` and nothing after it.
+    let mut values: [&[u8]; 13] = [b""; 13];
+    for (value, key) in values.iter_mut().zip(crate::text::fields(KEYS, b' ')) {
+        *value = lines.field(key)?;
+    }
+    if lines.next()? != b"end" || !lines.0.is_empty() {
+        return None;
+    }
+    let [net, user, bounding, added, seccomp, pid, start, created, exit, ended, hostname, rootfs, command] =
+        &values;
+    let own_network = match *net {
         b"none" => true,
         b"host" => false,
         _ => return None,
     };
-    let user = lines.field(b"user")?;
-    let colon = user.iter().position(|&b| b == b':')?;
+    let (uid, gid) = crate::text::split_once(user, b':');
     let id = |s: &[u8]| crate::text::parse_decimal(s, 10).filter(|&n| n <= u32::MAX as u64).map(|n| n as u32);
-    let user = (id(&user[..colon])?, id(&user[colon + 1..])?);
-    let bounding = parse_hex(lines.field(b"bounding")?)?;
-    let added = parse_hex(lines.field(b"added")?)?;
-    let seccomp = match lines.field(b"seccomp")? {
+    let user = (id(uid)?, id(gid?)?);
+    let seccomp = match *seccomp {
         b"1" => true,
         b"0" => false,
         _ => return None,
     };
-    let confinement = Confinement { own_network, user, bounding, added, seccomp };
+    let confinement =
+        Confinement { own_network, user, bounding: parse_hex(bounding)?, added: parse_hex(added)?, seccomp };
     let number = |s: &[u8]| crate::text::parse_decimal(s, 19);
-    let pid = number(lines.field(b"pid")?).filter(|&p| p > 0 && p <= i32::MAX as u64)? as i32;
-    let start = number(lines.field(b"start")?)?;
-    let created = number(lines.field(b"created")?)?;
-    let exit = match (lines.field(b"exit")?, lines.field(b"ended")?) {
+    let pid = number(pid).filter(|&p| p > 0 && p <= i32::MAX as u64)? as i32;
+    let exit = match (*exit, *ended) {
         (b"-", b"-") => None,
         (status, ended) => Some(Exit {
             status: crate::text::parse_decimal(status, 3).filter(|&s| s <= 255)? as u8,
             ended: number(ended)?,
         }),
     };
-    let head = Head { confinement, pid, start, created, exit };
-    let hostname = Encoded::new(lines.field(b"hostname")?)?;
-    let rootfs = Encoded::new(lines.field(b"rootfs")?)?;
-    let command = Encoded::new(lines.field(b"command")?)?;
-    (lines.next()? == b"end" && lines.0.is_empty()).then_some(Record { head, hostname, rootfs, command })
+    let head = Head { confinement, pid, start: number(start)?, created: number(created)?, exit };
+    Some(Record {
+        head,
+        hostname: Encoded::new(hostname)?,
+        rootfs: Encoded::new(rootfs)?,
+        command: Encoded::new(command)?,
+    })
 }
 
 /// 16 hexadecimal digits, as [`hex`] writes them.
