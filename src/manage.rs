@@ -366,9 +366,9 @@ pub fn wait(name: &[u8], process: &Process) -> u8 {
             Line::new().num(status as u64).write_to(1);
             0
         }
-        None => Failure::new("wait", name, Errno::SRCH)
-            .with_hint("it ended without a recorded status (its husk run was killed)")
-            .report(),
+        None => {
+            missing(name, Errno::SRCH, "wait", "it ended without a recorded status (its husk run was killed)")
+        }
     }
 }
 

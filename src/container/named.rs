@@ -104,18 +104,10 @@ fn absolute<'b>(path: &'b [u8], buf: &'b mut [u8; PATH_MAX]) -> &'b [u8] {
 /// The directory in `buf[..len]` joined with the relative `path` (see [`absolute`]).
 fn join<'b>(mut len: usize, path: &[u8], buf: &'b mut [u8; PATH_MAX]) -> Option<&'b [u8]> {
     let mut rel = path;
-    loop {
-        rel = if let Some(rest) = rel.strip_prefix(b"./") {
-            rest
-        } else if let Some(rest) = rel.strip_prefix(b"/") {
-            rest
-        } else if let Some(rest) = rel.strip_suffix(b"/") {
-            rest
-        } else if let Some(rest) = rel.strip_suffix(b"/.") {
-            rest
-        } else {
-            break;
-        };
+    // Off come `./` and `/` in front, `/` and `/.` at the end, as often as they are there.
+    while let [b'.', b'/', rest @ ..] | [b'/', rest @ ..] | [rest @ .., b'/'] | [rest @ .., b'/', b'.'] = rel
+    {
+        rel = rest;
     }
     if rel != b"." && !rel.is_empty() {
         if len > 1 {
