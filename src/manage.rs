@@ -9,7 +9,7 @@ use rustix::fs::{FlockOperation, RawDir, SeekFrom};
 use rustix::io::Errno;
 
 use crate::error::Failure;
-use crate::out::{self, Line};
+use crate::out::Line;
 use crate::registry::{self, Exit, Found, Record, Registry};
 use crate::rt::{Process, sys};
 use crate::signals::{SIGKILL, SIGTERM};
@@ -182,24 +182,35 @@ fn by_name(registry: &Registry, each: &mut dyn FnMut(&[u8])) {
 fn row(entry: Option<(&[u8], &Record)>, now: u64, widths: &mut [usize; 4], print: bool) {
     let mut line = Line::new();
     for (k, title) in TITLES.iter().enumerate() {
-        let mut field = Line::new();
+        // The field's text as it is, then as shown.
+        let mut text = Line::new();
         match entry {
-            None => field.str(title),
+            None => text.str(title),
             Some((name, record)) => {
                 let head = &record.head;
                 match (k, head.exit) {
-                    (0, _) => field.bytes(name),
-                    (1, None) => field.num(head.pid as u64),
-                    (1, Some(_)) => field.str("-"),
-                    (2, None) => ago(&mut field, now.saturating_sub(head.created)),
+                    (0, _) => text.bytes(name),
+                    (1, None) => text.num(head.pid as u64),
+                    (1, Some(_)) => text.str("-"),
+                    (2, None) => ago(&mut text, now.saturating_sub(head.created)),
                     (2, Some(exit)) => {
-                        field.str("Exited (").num(exit.status as u64).str(") ");
-                        ago(&mut field, now.saturating_sub(exit.ended)).str(" ago")
+                        text.str("Exited (").num(exit.status as u64).str(") ");
+                        ago(&mut text, now.saturating_sub(exit.ended)).str(" ago")
                     }
-                    _ => Decoded::of(if k == 3 { record.rootfs } else { record.command }).show(&mut field),
+                    // Decoded, with the NULs between a command's arguments as spaces.
+                    _ => {
+                        for b in if k == 3 { record.rootfs } else { record.command }.bytes() {
+                            text.bytes(&[if b == 0 { b' ' } else { b }]);
+                        }
+                        &mut text
+                    }
                 }
             }
         };
+        // Safe for the caller's terminal: the container chose these bytes (out::Line::quoted
+        // cuts them at out::MAX_QUOTED, with `...`).
+        let mut field = Line::new();
+        field.quoted(text.as_bytes());
         let Some(width) = widths.get_mut(k) else {
             line.bytes(field.as_bytes());
             break;
@@ -238,36 +249,6 @@ fn column(line: &mut Line, text: &[u8], chars: usize, width: usize) {
     line.bytes(text);
     for _ in chars..width.max(chars) + 2 {
         line.str(" ");
-    }
-}
-
-/// A record's field decoded (up to out::MAX_QUOTED bytes; `...` marks a cut), with the
-/// NULs between a command's arguments as spaces.
-struct Decoded {
-    bytes: heapless::Vec<u8, { out::MAX_QUOTED }>,
-    cut: bool,
-}
-
-impl Decoded {
-    fn of(field: crate::registry::Encoded) -> Decoded {
-        let mut decoded = Decoded { bytes: heapless::Vec::new(), cut: false };
-        for b in field.bytes() {
-            if decoded.bytes.push(if b == 0 { b' ' } else { b }).is_err() {
-                decoded.cut = true;
-                break;
-            }
-        }
-        decoded
-    }
-
-    /// Appended safe for the caller's terminal: the container chose these bytes
-    /// (out::Line::shown).
-    fn show<'l>(&self, line: &'l mut Line) -> &'l mut Line {
-        line.shown(&self.bytes);
-        if self.cut {
-            line.str("...");
-        }
-        line
     }
 }
 
