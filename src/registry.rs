@@ -94,19 +94,21 @@ impl Registry {
             Mode::from_raw_mode(0o600),
         )
         .map_err(fail("lock", name))?;
-        // Whoever holds the lock owns the name; a lock nobody holds is a stale entry.
-        match flock(&lock, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => {}
-            Err(Errno::WOULDBLOCK) => {
-                return Err(Failure::new("name", name, Errno::EXIST).with_hint("a running container has it"));
-            }
-            Err(e) => return Err(Failure::new("flock", name, e)),
-        }
-        // An exited container keeps its name until it is removed, as docker's do.
+        // Whoever holds the lock owns the name; a lock nobody holds is a stale entry. An
+        // exited container keeps its name until it is removed, as docker's do.
         let found = Found { dir };
-        if found.state().is_ok_and(|state| state.record().is_ok_and(|r| r.head.exit.is_some())) {
-            let hint = "an exited container has it (husk rm NAME)";
-            return Err(Failure::new("name", name, Errno::EXIST).with_hint(hint));
+        let taken = match flock(&lock, FlockOperation::NonBlockingLockExclusive) {
+            Err(Errno::WOULDBLOCK) => "a running container has it",
+            Err(e) => return Err(Failure::new("flock", name, e)),
+            Ok(())
+                if found.state().is_ok_and(|state| state.record().is_ok_and(|r| r.head.exit.is_some())) =>
+            {
+                "an exited container has it (husk rm NAME)"
+            }
+            Ok(()) => "",
+        };
+        if !taken.is_empty() {
+            return Err(Failure::new("name", name, Errno::EXIST).with_hint(taken));
         }
         let dir = found.dir;
         let _ = unlinkat(dir.as_fd(), c"state", AtFlags::empty());
