@@ -19,15 +19,17 @@ use crate::rt::{Process, sys};
 use crate::spawn::{self, CallerSignals};
 use crate::status;
 
-/// A named or detached run: returns the exit code to end with.
+/// A named or detached run: returns the exit code to end with. Out of line, as is
+/// [`detach`]: a run without a name needs neither in its frame, and the binary is smaller
+/// with them apart.
+#[inline(never)]
 pub fn run(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerSignals) -> u8 {
     // A detached container without a name is called husk-PID.
-    let mut generated = heapless::String::<16>::new();
+    let mut generated = out::Line::new();
     let name = match spec.name {
         Some(name) => name,
         None => {
-            let _ = ufmt::uwrite!(generated, "husk-{}", rustix::process::getpid().as_raw_nonzero().get());
-            generated.as_bytes()
+            generated.str("husk-").num(rustix::process::getpid().as_raw_nonzero().get() as u64).as_bytes()
         }
     };
     let claimed = match Registry::open(process, true) {
@@ -124,22 +126,26 @@ fn join<'b>(mut len: usize, path: &[u8], buf: &'b mut [u8; PATH_MAX]) -> Option<
 /// /dev/null and output through a logger into the entry's log (src/log.rs); this one
 /// returns 0 as soon as COMMAND runs (or the code it could not start with, after showing
 /// the log).
+#[inline(never)]
 fn detach(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerSignals, entry: Entry) -> u8 {
     let pipe = || rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC);
-    let (log, (ready_r, ready_w), (output_r, output_w)) = match (entry.create_log(), pipe(), pipe()) {
-        (Ok(log), Ok(ready), Ok(output)) => (log, ready, output),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            let code = Failure::new("log", entry.name(), e).report();
+    // The log, on a file system that punches holes: a cap that cannot be kept is an error.
+    const NO_HOLES: &str = "the log cap needs a file system that punches holes (tmpfs, ext4, xfs, btrfs)";
+    let opened = match (entry.create_log(), pipe(), pipe()) {
+        (Ok(log), Ok(ready), Ok(output)) => match crate::log::check(log.as_fd()) {
+            Ok(()) => Ok((log, ready, output)),
+            Err(e) => Err((e, NO_HOLES)),
+        },
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err((e, "")),
+    };
+    let (log, (ready_r, ready_w), (output_r, output_w)) = match opened {
+        Ok(opened) => opened,
+        Err((e, hint)) => {
+            let code = Failure::new("log", entry.name(), e).with_hint(hint).report();
             entry.remove();
             return code;
         }
     };
-    if let Err(e) = crate::log::check(log.as_fd()) {
-        let hint = "the log cap needs a file system that punches holes (tmpfs, ext4, xfs, btrfs)";
-        let code = Failure::new("log", entry.name(), e).with_hint(hint).report();
-        entry.remove();
-        return code;
-    }
     // Opened before the fork: the background side removes the entry (log included) before it
     // reports a failure, and what the log said must still reach the caller.
     let log_reader = entry.open_log().ok();
