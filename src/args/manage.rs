@@ -104,7 +104,9 @@ const TIME: u8 = 16;
 pub const STOP_TIMEOUT_MS: u64 = 10_000;
 
 /// `husk ps [-a] [-q]`, `kill NAME [SIGNAL]`, `logs [-f] NAME`, `wait NAME`,
-/// `stop [-t SECONDS] NAME`, `rm [-f] NAME`.
+/// `stop [-t SECONDS] NAME`, `rm [-f] NAME`. Out of line: inlined into `args::parse`, it
+/// made the binary larger.
+#[inline(never)]
 pub(super) fn parse_other<'a, A: Argv<'a> + ?Sized>(
     argv: &A,
     topic: Topic,
@@ -139,35 +141,38 @@ pub(super) fn parse_other<'a, A: Argv<'a> + ?Sized>(
         flags |= flag;
         i += 1;
     }
-    let args: heapless::Vec<&'a [u8], 3> = (i..argv.count()).take(3).map(|k| argv.get(k)).collect();
-    let extra = |k: usize| match args.get(k) {
-        Some(a) => Err(UsageError::ExtraArgument { sub, arg: a }),
-        None => Ok(()),
+    // The arguments after the options: ps takes none, kill NAME [SIGNAL], the others NAME.
+    let arg = |k: usize| if i + k < argv.count() { Some(argv.get(i + k)) } else { None };
+    let takes = match topic {
+        Topic::Ps => 0,
+        Topic::Kill => 2,
+        _ => 1,
     };
-    if topic == Topic::Ps {
-        extra(0)?;
-        return Ok(Command::Ps { quiet: flags & QUIET != 0, all: flags & ALL != 0 });
-    }
-    let name = match args.first() {
-        None => return Err(UsageError::MissingArgument { sub, what: "NAME" }),
-        Some(n) if valid_name(n) => *n,
-        Some(n) => return Err(UsageError::BadValue { sub, option: b"NAME", value: n, expected: NAME_RULE }),
-    };
-    if topic == Topic::Kill {
-        let signal = match args.get(1) {
-            None => crate::signals::SIGTERM,
-            Some(s) => crate::signals::parse(s).ok_or(UsageError::BadValue {
-                sub,
-                option: b"SIGNAL",
-                value: s,
-                expected: "a signal, like TERM, 9 or RTMIN+1",
-            })?,
+    let mut name: &[u8] = b"";
+    if takes > 0 {
+        name = match arg(0) {
+            None => return Err(UsageError::MissingArgument { sub, what: "NAME" }),
+            Some(n) if valid_name(n) => n,
+            Some(n) => {
+                return Err(UsageError::BadValue { sub, option: b"NAME", value: n, expected: NAME_RULE });
+            }
         };
-        extra(2)?;
-        return Ok(Command::Kill { name, signal });
     }
-    extra(1)?;
+    let mut signal = crate::signals::SIGTERM;
+    if let (2, Some(s)) = (takes, arg(1)) {
+        signal = crate::signals::parse(s).ok_or(UsageError::BadValue {
+            sub,
+            option: b"SIGNAL",
+            value: s,
+            expected: "a signal, like TERM, 9 or RTMIN+1",
+        })?;
+    }
+    if let Some(extra) = arg(takes) {
+        return Err(UsageError::ExtraArgument { sub, arg: extra });
+    }
     Ok(match topic {
+        Topic::Ps => Command::Ps { quiet: flags & QUIET != 0, all: flags & ALL != 0 },
+        Topic::Kill => Command::Kill { name, signal },
         Topic::Logs => Command::Logs { name, follow: flags & FOLLOW != 0 },
         Topic::Wait => Command::Wait { name },
         Topic::Stop => Command::Stop { name, timeout_ms },
