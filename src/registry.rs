@@ -72,7 +72,9 @@ impl Registry {
         Ok(Registry { dir })
     }
 
-    /// Claims `name`: a new directory, or a stale one whose holder is gone.
+    /// Claims `name`: a new directory, or a stale one whose holder is gone. Out of line: a
+    /// few bytes smaller so.
+    #[inline(never)]
     pub fn claim<'n>(&self, name: &'n [u8]) -> Result<Entry, Failure<'n>> {
         let mut path = CPath::new();
         let c_name = path.of(&[name]).map_err(fail("name", name))?;
