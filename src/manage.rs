@@ -30,6 +30,7 @@ fn registry(process: &Process) -> Result<Option<Registry>, u8> {
 const NO_CONTAINER: &str = "no container has that name (husk ps -a)";
 
 /// The entry `name`, running, exited or stale; else the failure reported ([`missing`]).
+/// Only rm needs the registry after this (the others let it go at once).
 fn entry(
     name: &[u8],
     process: &Process,
@@ -272,7 +273,7 @@ pub fn kill(name: &[u8], signal: i32, process: &Process) -> u8 {
 pub fn logs(name: &[u8], follow: bool, process: &Process) -> u8 {
     // ESRCH, as exec and kill say of a name no container has.
     const HINT: &str = "no detached container has that name";
-    let (_registry, found) = match entry(name, process, "logs", HINT) {
+    let (_, found) = match entry(name, process, "logs", HINT) {
         Ok(entry) => entry,
         Err(code) => return code,
     };
@@ -329,7 +330,7 @@ fn follow_log(found: &Found, log: BorrowedFd, mut at: u64) {
 /// `husk wait NAME`: blocks until the container ends, then prints its exit status.
 #[inline(never)] // a role's own frame: see main.rs
 pub fn wait(name: &[u8], process: &Process) -> u8 {
-    let (_registry, found) = match entry(name, process, "container", NO_CONTAINER) {
+    let (_, found) = match entry(name, process, "container", NO_CONTAINER) {
         Ok(entry) => entry,
         Err(code) => return code,
     };
@@ -358,7 +359,7 @@ pub fn wait(name: &[u8], process: &Process) -> u8 {
 /// `timeout_ms`; returns once its end is recorded. An exited container: nothing to do.
 #[inline(never)] // a role's own frame: see main.rs
 pub fn stop(name: &[u8], timeout_ms: u64, process: &Process) -> u8 {
-    let (_registry, found) = match entry(name, process, "container", NO_CONTAINER) {
+    let (_, found) = match entry(name, process, "container", NO_CONTAINER) {
         Ok(entry) => entry,
         Err(code) => return code,
     };
