@@ -221,14 +221,11 @@ fn detach(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerSi
             let mut byte = [status::FAILURE];
             let started = matches!(rustix::io::read(&ready_r, &mut byte), Ok(1)) && byte[0] == 0;
             if started {
-                let mut line = out::Line::new();
-                line.bytes(entry.name());
-                line.write_to(1);
-                return 0;
-            }
-            if let Some(log) = log_reader {
+                out::Line::new().bytes(entry.name()).write_to(1);
+            } else if let Some(log) = &log_reader {
                 crate::log::copy(log.as_fd(), 2);
             }
+            // 0 once started.
             byte[0]
         }
         Err(e) => {
