@@ -78,21 +78,23 @@ pub(super) fn parse_exec<'a, A: Argv<'a> + ?Sized>(
     Ok(Command::Exec(spec))
 }
 
-/// The options of ps, logs, stop and rm: which subcommand takes each, and its bit.
-const FLAGS: [(&[u8], Topic, u8); 13] = [
-    (b"-a", Topic::Ps, ALL),
-    (b"--all", Topic::Ps, ALL),
-    (b"-q", Topic::Ps, QUIET),
-    (b"--quiet", Topic::Ps, QUIET),
-    (b"-aq", Topic::Ps, ALL | QUIET),
-    (b"-qa", Topic::Ps, ALL | QUIET),
-    (b"-f", Topic::Logs, FOLLOW),
-    (b"--follow", Topic::Logs, FOLLOW),
-    (b"-f", Topic::Rm, FORCE),
-    (b"--force", Topic::Rm, FORCE),
-    (b"-t", Topic::Stop, TIME),
-    (b"--time", Topic::Stop, TIME),
-    (b"--timeout", Topic::Stop, TIME),
+/// The options of ps, logs, stop and rm (one string: no array of pointers), and in the same
+/// order, the subcommand that takes each and its bit.
+const FLAG_NAMES: &[u8] = b"-a --all -q --quiet -aq -qa -f --follow -f --force -t --time --timeout";
+const FLAGS: [(Topic, u8); 13] = [
+    (Topic::Ps, ALL),
+    (Topic::Ps, ALL),
+    (Topic::Ps, QUIET),
+    (Topic::Ps, QUIET),
+    (Topic::Ps, ALL | QUIET),
+    (Topic::Ps, ALL | QUIET),
+    (Topic::Logs, FOLLOW),
+    (Topic::Logs, FOLLOW),
+    (Topic::Rm, FORCE),
+    (Topic::Rm, FORCE),
+    (Topic::Stop, TIME),
+    (Topic::Stop, TIME),
+    (Topic::Stop, TIME),
 ];
 const ALL: u8 = 1;
 const QUIET: u8 = 2;
@@ -126,7 +128,8 @@ pub(super) fn parse_other<'a, A: Argv<'a> + ?Sized>(
         if super::is_help(option) {
             return Ok(Command::Help(topic));
         }
-        let Some(&(_, _, flag)) = FLAGS.iter().find(|(o, t, _)| *o == option && *t == topic) else {
+        let mut known = crate::text::fields(FLAG_NAMES, b' ').zip(&FLAGS);
+        let Some((_, &(_, flag))) = known.find(|&(o, &(t, _))| o == option && t == topic) else {
             return Err(UsageError::UnknownOption { sub, option: arg });
         };
         if flag == TIME {
@@ -212,6 +215,11 @@ mod tests {
         assert!(matches!(p(&["husk", "exec"]), Err(UsageError::MissingArgument { what: "NAME", .. })));
         assert!(matches!(p(&["husk", "exec", "a/b", "x"]), Err(UsageError::BadValue { .. })));
         assert!(matches!(p(&["husk", "exec", "-x", "box", "x"]), Err(UsageError::UnknownOption { .. })));
+    }
+
+    #[test]
+    fn every_option_has_its_subcommand_and_bit() {
+        assert_eq!(crate::text::fields(FLAG_NAMES, b' ').count(), FLAGS.len());
     }
 
     #[test]
