@@ -10,7 +10,7 @@ use rustix::io::Errno;
 
 use crate::error::Failure;
 use crate::out::Line;
-use crate::registry::{self, Exit, Found, Record, Registry};
+use crate::registry::{self, Found, Record, Registry};
 use crate::rt::{Process, sys};
 use crate::signals::{SIGKILL, SIGTERM};
 
@@ -74,22 +74,10 @@ fn signal(name: &[u8], process: &Process, signal: i32) -> Result<Option<OwnedFd>
     }
 }
 
-/// How the entry's container ended, by its record: Some once it has, None while it runs
-/// (or when its husk run died without saying: a stale entry). ESRCH without a record,
-/// EBADMSG when it does not parse.
-fn exit_of(found: &Found) -> Result<Option<Exit>, Errno> {
-    found.state()?.record().map(|record| record.head.exit)
-}
-
-/// Whether the entry's container has ended with its end recorded.
-fn exited(found: &Found) -> bool {
-    matches!(exit_of(found), Ok(Some(_)))
-}
-
 /// Whether the entry's container has ended: its end recorded, its record gone (removed,
 /// `--rm`) or refused, or nobody holding the lock (its husk run died).
 fn ended(found: &Found) -> bool {
-    !matches!(exit_of(found), Ok(None)) || !found.held()
+    !matches!(found.exit(), Ok(None)) || !found.held()
 }
 
 /// Waits until nobody holds the entry's lock: its husk run has recorded the end and exited.
@@ -337,7 +325,7 @@ pub fn wait(name: &[u8], process: &Process) -> u8 {
     interruptible(process);
     // Blocks while its husk run holds the lock: until it has recorded the end and exited.
     let lock = found.lock(FlockOperation::LockShared);
-    let status = match exit_of(&found) {
+    let status = match found.exit() {
         Ok(exit) => exit.map(|exit| exit.status),
         // Removed as it ended (--rm): the status is in the lock file we hold.
         Err(Errno::SRCH) => lock.ok().and_then(|lock| registry::noted_exit(lock.as_fd())),
@@ -372,7 +360,7 @@ pub fn stop(name: &[u8], timeout_ms: u64, process: &Process) -> u8 {
             }
         }
         // Exited: its end is recorded, nothing to do.
-        Ok(None) if exited(&found) => return 0,
+        Ok(None) if found.exited() => return 0,
         // Not running any more: its husk run may be recording the end.
         Ok(None) => {}
         Err(code) => return code,
@@ -406,7 +394,7 @@ pub fn rm(name: &[u8], force: bool, process: &Process) -> u8 {
         Err(Errno::WOULDBLOCK) => {
             // Held: the container runs, unless its end is recorded and its husk run is on
             // its way out (or another husk looks at it this instant).
-            if !exited(&found) {
+            if !found.exited() {
                 if !force {
                     let hint = "it is running (husk stop NAME first, or husk rm -f NAME)";
                     return Failure::new("rm", name, Errno::BUSY).with_hint(hint).report();

@@ -102,11 +102,7 @@ impl Registry {
         let taken = match flock(&lock, FlockOperation::NonBlockingLockExclusive) {
             Err(Errno::WOULDBLOCK) => "a running container has it",
             Err(e) => return Err(Failure::new("flock", name, e)),
-            Ok(())
-                if found.state().is_ok_and(|state| state.record().is_ok_and(|r| r.head.exit.is_some())) =>
-            {
-                "an exited container has it (husk rm NAME)"
-            }
+            Ok(()) if found.exited() => "an exited container has it (husk rm NAME)",
             Ok(()) => "",
         };
         if !taken.is_empty() {
@@ -197,6 +193,18 @@ impl Found {
     pub fn state(&self) -> Result<State, Errno> {
         let fd = self.open(c"state").map_err(srch)?;
         Ok(State { text: crate::rt::sys::map_file(fd.as_fd())? })
+    }
+
+    /// How its container ended, by its record: Some once it has, None while it runs (or
+    /// when its husk run died without saying: a stale entry). ESRCH without a record,
+    /// EBADMSG when it does not parse.
+    pub fn exit(&self) -> Result<Option<Exit>, Errno> {
+        self.state()?.record().map(|record| record.head.exit)
+    }
+
+    /// Whether its container has ended with its end recorded.
+    pub fn exited(&self) -> bool {
+        matches!(self.exit(), Ok(Some(_)))
     }
 
     /// Opens the entry's file `file` for reading (never through a symlink).
