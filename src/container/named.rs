@@ -25,11 +25,12 @@ use crate::status;
 #[inline(never)]
 pub fn run(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerSignals) -> u8 {
     // A detached container without a name is called husk-PID.
-    let mut generated = out::Line::new();
+    let mut generated = heapless::String::<16>::new();
     let name = match spec.name {
         Some(name) => name,
         None => {
-            generated.str("husk-").num(rustix::process::getpid().as_raw_nonzero().get() as u64).as_bytes()
+            let _ = ufmt::uwrite!(generated, "husk-{}", rustix::process::getpid().as_raw_nonzero().get());
+            generated.as_bytes()
         }
     };
     let claimed = match Registry::open(process, true) {
