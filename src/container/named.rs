@@ -222,7 +222,7 @@ fn detach(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerSi
             let mut byte = [status::FAILURE];
             let started = matches!(rustix::io::read(&ready_r, &mut byte), Ok(1)) && byte[0] == 0;
             if started {
-                out::Line::new().bytes(entry.name()).write_to(1);
+                print_name(entry.name());
             } else if let Some(log) = &log_reader {
                 crate::log::copy(log.as_fd(), 2);
             }
@@ -235,6 +235,14 @@ fn detach(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerSi
             code
         }
     }
+}
+
+/// The started container's name on stdout, as `docker run -d` prints its id. Out of line:
+/// detach's frame lasts as long as the container (its supervisor runs in it), and this
+/// line's buffer need not.
+#[inline(never)]
+fn print_name(name: &[u8]) {
+    out::Line::new().bytes(name).write_to(1);
 }
 
 #[cfg(test)]
