@@ -4,16 +4,15 @@
 
 use core::mem::MaybeUninit;
 
-use rustix::fd::{AsFd, AsRawFd, BorrowedFd};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use rustix::fs::{FlockOperation, RawDir, SeekFrom};
 use rustix::io::Errno;
 
 use crate::error::Failure;
-use crate::out::{self, Line};
-use crate::registry::{self, Exit, Found, Record, Registry};
+use crate::out::Line;
+use crate::registry::{self, Found, Record, Registry};
 use crate::rt::{Process, sys};
 use crate::signals::{SIGKILL, SIGTERM};
-use crate::status;
 
 /// The registry, or None when there is none yet (nothing ever ran here). A failure to open
 /// it is reported (exit 125): a non-root user without $XDG_RUNTIME_DIR learns what is
@@ -27,32 +26,58 @@ fn registry(process: &Process) -> Result<Option<Registry>, u8> {
     }
 }
 
-/// The entry `name`, running, exited or stale; else the failure reported.
-fn entry(name: &[u8], process: &Process) -> Result<(Registry, Found), u8> {
-    let registry = registry(process)?.ok_or_else(|| missing(name, Errno::SRCH))?;
-    match registry.find(name) {
-        Ok(found) => Ok((registry, found)),
-        Err(e) => Err(missing(name, e)),
+/// Why wait, stop and rm find no entry by that name.
+const NO_CONTAINER: &str = "no container has that name (husk ps -a)";
+
+/// The entry `name`, running, exited or stale; else the failure reported ([`missing`]).
+/// Only rm needs the registry after this (the others let it go at once).
+fn entry(
+    name: &[u8],
+    process: &Process,
+    step: &'static str,
+    hint: &'static str,
+) -> Result<(Registry, Found), u8> {
+    let found = match registry(process)? {
+        Some(registry) => registry.find(name).map(|found| (registry, found)),
+        None => Err(Errno::SRCH),
+    };
+    found.map_err(|e| missing(name, e, step, hint))
+}
+
+/// `husk: STEP NAME: No such process (ESRCH): HINT`, exit 125: ENOENT counts as ESRCH (the
+/// name is not there); any other errno is reported without the hint. Out of line: every
+/// command that takes a NAME ends here when there is no such entry.
+#[inline(never)]
+fn missing(name: &[u8], e: Errno, step: &'static str, hint: &'static str) -> u8 {
+    let e = if e == Errno::NOENT { Errno::SRCH } else { e };
+    Failure::new(step, name, e).with_hint(if e == Errno::SRCH { hint } else { "" }).report()
+}
+
+/// A running container not found or its record refused (exec::not_found), reported: exit
+/// 125. Out of line, one copy for every command.
+#[inline(never)]
+fn refused(name: &[u8], e: Errno) -> u8 {
+    crate::exec::not_found(name, e).report()
+}
+
+/// Sends `signal` to the running container `name`'s init, through a pidfd verified to be
+/// that process (exec::find), and returns the pidfd; None when it runs no more (ESRCH). Any
+/// other failure (a record that does not parse: nothing to signal it by) is reported.
+fn signal(name: &[u8], process: &Process, signal: i32) -> Result<Option<OwnedFd>, u8> {
+    match crate::exec::find(name, process) {
+        Ok((pidfd, _)) => {
+            let _ = sys::pidfd_signal(pidfd.as_fd(), signal);
+            Ok(Some(pidfd))
+        }
+        Err(Errno::SRCH) => Ok(None),
+        Err(e) => Err(refused(name, e)),
     }
-}
-
-/// `husk: container NAME: No such process (ESRCH): no container has that name`, exit 125.
-fn missing(name: &[u8], e: Errno) -> u8 {
-    let hint = if e == Errno::SRCH { "no container has that name (husk ps -a)" } else { "" };
-    Failure::new("container", name, e).with_hint(hint).report()
-}
-
-/// How the entry's container ended, by its record: Some once it has, None while it runs
-/// (or when its husk run died without saying: a stale entry). ESRCH without a record,
-/// EBADMSG when it does not parse.
-fn exit_of(found: &Found) -> Result<Option<Exit>, Errno> {
-    found.state()?.record().map(|record| record.head.exit)
 }
 
 /// Whether the entry's container has ended: its end recorded, its record gone (removed,
 /// `--rm`) or refused, or nobody holding the lock (its husk run died).
 fn ended(found: &Found) -> bool {
-    !matches!(exit_of(found), Ok(None)) || !found.held()
+    !matches!(found.exit(), Ok(None)) || !found.held()
 }
 
 /// Waits until nobody holds the entry's lock: its husk run has recorded the end and exited.
@@ -66,29 +91,24 @@ fn interruptible(process: &Process) {
     sys::set_signal_mask(process.caller_mask());
 }
 
-/// The titles of ps's padded columns (COMMAND, the last, is not padded).
-const HEADER: [&str; 4] = ["NAME", "PID", "UPTIME", "ROOTFS"];
+/// The titles of ps's columns: the padded ones, then COMMAND (the last, not padded).
+const TITLES: [&str; 5] = ["NAME", "PID", "UPTIME", "ROOTFS", "COMMAND"];
 
 /// `husk ps [-a] [-q]`: NAME PID UPTIME ROOTFS COMMAND of every running container (and
 /// with `-a` every exited one), sorted by name, each column as wide as its widest value.
 #[inline(never)] // a role's own frame: see main.rs
 pub fn ps(quiet: bool, all: bool, process: &Process) -> u8 {
-    let mut widths = HEADER.map(str::len);
     let registry = match registry(process) {
-        Ok(Some(registry)) => Some(registry),
-        Ok(None) => None,
+        Ok(registry) => registry,
         Err(code) => return code,
     };
     let now = sys::realtime_s();
+    let mut widths = [0; 4];
     let mut code = 0;
-    // Two passes over the entries: the widths the rows need, then the rows.
+    // Two passes over the titles and the entries: the widths they need, then the lines.
     for print in [false, true] {
-        if print && !quiet {
-            let mut line = Line::new();
-            for (k, title) in HEADER.iter().enumerate() {
-                column(&mut line, title.as_bytes(), title.len(), widths[k]);
-            }
-            line.str("COMMAND").write_to(1);
+        if !quiet {
+            row(None, now, &mut widths, print);
         }
         let Some(registry) = &registry else { continue };
         by_name(registry, &mut |name| {
@@ -99,8 +119,7 @@ pub fn ps(quiet: bool, all: bool, process: &Process) -> u8 {
                 Ok(record) => record,
                 Err(e) => {
                     if print && (held || all) {
-                        crate::exec::not_found(name, e).report();
-                        code = status::FAILURE;
+                        code = refused(name, e);
                     }
                     return;
                 }
@@ -111,19 +130,10 @@ pub fn ps(quiet: bool, all: bool, process: &Process) -> u8 {
             if !(exited && all || !exited && held) {
                 return;
             }
-            let mut line = Line::new();
-            if quiet {
-                line.bytes(name);
-            } else {
-                let need = row(&mut line, name, &record, now, &widths);
-                if !print {
-                    for (width, need) in widths.iter_mut().zip(need) {
-                        *width = (*width).max(need);
-                    }
-                }
-            }
-            if print {
-                line.write_to(1);
+            if !quiet {
+                row(Some((name, &record)), now, &mut widths, print);
+            } else if print {
+                Line::new().bytes(name).write_to(1);
             }
         });
     }
@@ -135,48 +145,74 @@ pub fn ps(quiet: bool, all: bool, process: &Process) -> u8 {
 fn by_name(registry: &Registry, each: &mut dyn FnMut(&[u8])) {
     let mut last = heapless::Vec::<u8, { crate::args::MAX_NAME }>::new();
     loop {
-        let mut next: Option<heapless::Vec<u8, { crate::args::MAX_NAME }>> = None;
+        // Empty while there is none: a name never is.
+        let mut next = heapless::Vec::<u8, { crate::args::MAX_NAME }>::new();
         let _ = rustix::fs::seek(registry.fd(), SeekFrom::Start(0));
         let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
         let mut dir = RawDir::new(registry.fd(), &mut buf);
         while let Some(Ok(entry)) = dir.next() {
             let name = entry.file_name().to_bytes();
-            if crate::args::valid_name(name)
-                && name > &last[..]
-                && next.as_ref().is_none_or(|n| name < &n[..])
-            {
-                next = heapless::Vec::from_slice(name).ok();
+            if crate::args::valid_name(name) && name > &last[..] && (next.is_empty() || name < &next[..]) {
+                next.clear();
+                let _ = next.extend_from_slice(name);
             }
         }
-        let Some(name) = next else { return };
-        each(&name);
-        last = name;
+        if next.is_empty() {
+            return;
+        }
+        each(&next);
+        last = next;
     }
 }
 
-/// One row of `husk ps`, each field padded to its column's width in `widths`, COMMAND last;
-/// returns the width each field needs.
-fn row(line: &mut Line, name: &[u8], record: &Record, now: u64, widths: &[usize; 4]) -> [usize; 4] {
-    let head = &record.head;
-    let mut need = [0; 4];
-    for (k, need) in need.iter_mut().enumerate() {
-        let mut field = Line::new();
-        match (k, head.exit) {
-            (0, _) => field.bytes(name),
-            (1, None) => field.num(head.pid as u64),
-            (1, Some(_)) => field.str("-"),
-            (2, None) => ago(&mut field, now.saturating_sub(head.created)),
-            (2, Some(exit)) => {
-                field.str("Exited (").num(exit.status as u64).str(") ");
-                ago(&mut field, now.saturating_sub(exit.ended)).str(" ago")
+/// One line of `husk ps`: a container's row (`entry`, its name and record) or the titles
+/// (None), each field but COMMAND padded to its column's width in `widths`. Written when
+/// `print`; else only measured: `widths` grow to what its fields need.
+fn row(entry: Option<(&[u8], &Record)>, now: u64, widths: &mut [usize; 4], print: bool) {
+    let mut line = Line::new();
+    for (k, title) in TITLES.iter().enumerate() {
+        // The field's text as it is, then as shown.
+        let mut text = Line::new();
+        match entry {
+            None => text.str(title),
+            Some((name, record)) => {
+                let head = &record.head;
+                match (k, head.exit) {
+                    (0, _) => text.bytes(name),
+                    (1, None) => text.num(head.pid as u64),
+                    (1, Some(_)) => text.str("-"),
+                    (2, None) => ago(&mut text, now.saturating_sub(head.created)),
+                    (2, Some(exit)) => {
+                        text.str("Exited (").num(exit.status as u64).str(") ");
+                        ago(&mut text, now.saturating_sub(exit.ended)).str(" ago")
+                    }
+                    // Decoded, with the NULs between a command's arguments as spaces.
+                    _ => {
+                        for b in if k == 3 { record.rootfs } else { record.command }.bytes() {
+                            text.bytes(&[if b == 0 { b' ' } else { b }]);
+                        }
+                        &mut text
+                    }
+                }
             }
-            _ => Decoded::of(record.rootfs).show(&mut field),
         };
-        *need = chars(field.as_bytes());
-        column(line, field.as_bytes(), *need, widths[k]);
+        // Safe for the caller's terminal: the container chose these bytes (out::Line::quoted
+        // cuts them at out::MAX_QUOTED, with `...`).
+        let mut field = Line::new();
+        field.quoted(text.as_bytes());
+        let Some(width) = widths.get_mut(k) else {
+            line.bytes(field.as_bytes());
+            break;
+        };
+        let need = chars(field.as_bytes());
+        column(&mut line, field.as_bytes(), need, *width);
+        if !print {
+            *width = (*width).max(need);
+        }
     }
-    Decoded::of(record.command).show(line);
-    need
+    if print {
+        line.write_to(1);
+    }
 }
 
 /// A duration as ps shows it: `42s`, `5m`, `3h`, `4d` (whole units, rounded down).
@@ -205,36 +241,6 @@ fn column(line: &mut Line, text: &[u8], chars: usize, width: usize) {
     }
 }
 
-/// A record's field decoded (up to out::MAX_QUOTED bytes; `...` marks a cut), with the
-/// NULs between a command's arguments as spaces.
-struct Decoded {
-    bytes: heapless::Vec<u8, { out::MAX_QUOTED }>,
-    cut: bool,
-}
-
-impl Decoded {
-    fn of(field: crate::registry::Encoded) -> Decoded {
-        let mut decoded = Decoded { bytes: heapless::Vec::new(), cut: false };
-        for b in field.bytes() {
-            if decoded.bytes.push(if b == 0 { b' ' } else { b }).is_err() {
-                decoded.cut = true;
-                break;
-            }
-        }
-        decoded
-    }
-
-    /// Appended safe for the caller's terminal: the container chose these bytes
-    /// (out::Line::shown).
-    fn show<'l>(&self, line: &'l mut Line) -> &'l mut Line {
-        line.shown(&self.bytes);
-        if self.cut {
-            line.str("...");
-        }
-        line
-    }
-}
-
 /// `husk kill NAME [SIGNAL]`: to the container's init through a verified pidfd.
 #[inline(never)] // a role's own frame: see main.rs
 pub fn kill(name: &[u8], signal: i32, process: &Process) -> u8 {
@@ -245,10 +251,7 @@ pub fn kill(name: &[u8], signal: i32, process: &Process) -> u8 {
         crate::exec::find(name, process).and_then(|(pidfd, _)| sys::pidfd_signal(pidfd.as_fd(), signal));
     match result {
         Ok(()) => 0,
-        Err(e) => {
-            crate::exec::not_found(name, e).report();
-            status::FAILURE
-        }
+        Err(e) => refused(name, e),
     }
 }
 
@@ -256,35 +259,30 @@ pub fn kill(name: &[u8], signal: i32, process: &Process) -> u8 {
 /// `-f`, then what it writes until it ends.
 #[inline(never)] // a role's own frame: see main.rs
 pub fn logs(name: &[u8], follow: bool, process: &Process) -> u8 {
-    let found = match registry(process) {
-        Ok(registry) => registry.ok_or(Errno::SRCH).and_then(|r| r.find(name)),
+    // ESRCH, as exec and kill say of a name no container has.
+    const HINT: &str = "no detached container has that name";
+    let (_, found) = match entry(name, process, "logs", HINT) {
+        Ok(entry) => entry,
         Err(code) => return code,
     };
-    let log = found.as_ref().map_err(|e| *e).and_then(|found| found.open(c"log"));
-    match (found, log) {
-        (Ok(found), Ok(log)) => {
-            // Byte for byte what the container wrote, as `docker logs`; a note on stderr
-            // when the oldest output went to keep the log within --log-size.
-            let (dropped, at) = crate::log::copy_from(log.as_fd(), 1, 0);
-            if dropped > 0 {
-                let mut line = Line::new();
-                line.str("husk: logs ").bytes(name).str(": the first ").num(dropped);
-                line.str(" bytes were dropped (the log keeps the last --log-size bytes)");
-                line.write_to(2);
-            }
-            if follow {
-                interruptible(process);
-                follow_log(&found, log.as_fd(), at);
-            }
-            0
-        }
-        (Err(e), _) | (_, Err(e)) => {
-            // ESRCH, as exec and kill say of a name no container has.
-            let e = if e == Errno::NOENT { Errno::SRCH } else { e };
-            let hint = if e == Errno::SRCH { "no detached container has that name" } else { "" };
-            Failure::new("logs", name, e).with_hint(hint).report()
-        }
+    let log = match found.open(c"log") {
+        Ok(log) => log,
+        Err(e) => return missing(name, e, "logs", HINT),
+    };
+    // Byte for byte what the container wrote, as `docker logs`; a note on stderr when the
+    // oldest output went to keep the log within --log-size.
+    let (dropped, at) = crate::log::copy_from(log.as_fd(), 1, 0);
+    if dropped > 0 {
+        let mut line = Line::new();
+        line.str("husk: logs ").bytes(name).str(": the first ").num(dropped);
+        line.str(" bytes were dropped (the log keeps the last --log-size bytes)");
+        line.write_to(2);
     }
+    if follow {
+        interruptible(process);
+        follow_log(&found, log.as_fd(), at);
+    }
+    0
 }
 
 /// `logs -f`: copies what the container writes into `log` from `at` on until it ends.
@@ -320,27 +318,27 @@ fn follow_log(found: &Found, log: BorrowedFd, mut at: u64) {
 /// `husk wait NAME`: blocks until the container ends, then prints its exit status.
 #[inline(never)] // a role's own frame: see main.rs
 pub fn wait(name: &[u8], process: &Process) -> u8 {
-    let (_registry, found) = match entry(name, process) {
+    let (_, found) = match entry(name, process, "container", NO_CONTAINER) {
         Ok(entry) => entry,
         Err(code) => return code,
     };
     interruptible(process);
     // Blocks while its husk run holds the lock: until it has recorded the end and exited.
     let lock = found.lock(FlockOperation::LockShared);
-    let status = match exit_of(&found) {
+    let status = match found.exit() {
         Ok(exit) => exit.map(|exit| exit.status),
         // Removed as it ended (--rm): the status is in the lock file we hold.
         Err(Errno::SRCH) => lock.ok().and_then(|lock| registry::noted_exit(lock.as_fd())),
-        Err(e) => return crate::exec::not_found(name, e).report(),
+        Err(e) => return refused(name, e),
     };
     match status {
         Some(status) => {
             Line::new().num(status as u64).write_to(1);
             0
         }
-        None => Failure::new("wait", name, Errno::SRCH)
-            .with_hint("it ended without a recorded status (its husk run was killed)")
-            .report(),
+        None => {
+            missing(name, Errno::SRCH, "wait", "it ended without a recorded status (its husk run was killed)")
+        }
     }
 }
 
@@ -349,24 +347,23 @@ pub fn wait(name: &[u8], process: &Process) -> u8 {
 /// `timeout_ms`; returns once its end is recorded. An exited container: nothing to do.
 #[inline(never)] // a role's own frame: see main.rs
 pub fn stop(name: &[u8], timeout_ms: u64, process: &Process) -> u8 {
-    let (_registry, found) = match entry(name, process) {
+    let (_, found) = match entry(name, process, "container", NO_CONTAINER) {
         Ok(entry) => entry,
         Err(code) => return code,
     };
     interruptible(process);
-    match crate::exec::find(name, process) {
-        Ok((pidfd, _)) => {
-            let _ = sys::pidfd_signal(pidfd.as_fd(), SIGTERM);
+    match signal(name, process, SIGTERM) {
+        Ok(Some(pidfd)) => {
             if !ends_within(pidfd.as_fd(), Some(timeout_ms)) {
                 let _ = sys::pidfd_signal(pidfd.as_fd(), SIGKILL);
                 ends_within(pidfd.as_fd(), None);
             }
         }
         // Exited: its end is recorded, nothing to do.
-        Err(Errno::SRCH) if matches!(exit_of(&found), Ok(Some(_))) => return 0,
+        Ok(None) if found.exited() => return 0,
         // Not running any more: its husk run may be recording the end.
-        Err(Errno::SRCH) => {}
-        Err(e) => return crate::exec::not_found(name, e).report(),
+        Ok(None) => {}
+        Err(code) => return code,
     }
     wait_unlocked(&found);
     0
@@ -387,7 +384,7 @@ fn ends_within(pidfd: BorrowedFd, timeout_ms: Option<u64>) -> bool {
 /// refused, or with `-f` killed (SIGKILL to its init) and removed once its end is recorded.
 #[inline(never)] // a role's own frame: see main.rs
 pub fn rm(name: &[u8], force: bool, process: &Process) -> u8 {
-    let (registry, found) = match entry(name, process) {
+    let (registry, found) = match entry(name, process, "container", NO_CONTAINER) {
         Ok(entry) => entry,
         Err(code) => return code,
     };
@@ -397,19 +394,15 @@ pub fn rm(name: &[u8], force: bool, process: &Process) -> u8 {
         Err(Errno::WOULDBLOCK) => {
             // Held: the container runs, unless its end is recorded and its husk run is on
             // its way out (or another husk looks at it this instant).
-            if !matches!(exit_of(&found), Ok(Some(_))) {
+            if !found.exited() {
                 if !force {
                     let hint = "it is running (husk stop NAME first, or husk rm -f NAME)";
                     return Failure::new("rm", name, Errno::BUSY).with_hint(hint).report();
                 }
-                match crate::exec::find(name, process) {
-                    Ok((pidfd, _)) => {
-                        let _ = sys::pidfd_signal(pidfd.as_fd(), SIGKILL);
-                    }
-                    // Ending already: its husk run lets go of the lock in a moment.
-                    Err(Errno::SRCH) => {}
-                    // A record that does not parse: nothing to kill it by, and no waiting.
-                    Err(e) => return crate::exec::not_found(name, e).report(),
+                // Not found running: ending already, its husk run lets go of the lock in a
+                // moment. A record that does not parse: nothing to kill it by, no waiting.
+                if let Err(code) = signal(name, process, SIGKILL) {
+                    return code;
                 }
             }
             interruptible(process);
@@ -423,7 +416,7 @@ pub fn rm(name: &[u8], force: bool, process: &Process) -> u8 {
             0
         }
         // Its lock file gone: someone removed it first (its husk run with --rm, another rm).
-        Err(e) => missing(name, if e == Errno::NOENT { Errno::SRCH } else { e }),
+        Err(e) => missing(name, e, "container", NO_CONTAINER),
     }
 }
 

@@ -72,7 +72,9 @@ impl Registry {
         Ok(Registry { dir })
     }
 
-    /// Claims `name`: a new directory, or a stale one whose holder is gone.
+    /// Claims `name`: a new directory, or a stale one whose holder is gone. Out of line: a
+    /// few bytes smaller so.
+    #[inline(never)]
     pub fn claim<'n>(&self, name: &'n [u8]) -> Result<Entry, Failure<'n>> {
         let mut path = CPath::new();
         let c_name = path.of(&[name]).map_err(fail("name", name))?;
@@ -94,19 +96,17 @@ impl Registry {
             Mode::from_raw_mode(0o600),
         )
         .map_err(fail("lock", name))?;
-        // Whoever holds the lock owns the name; a lock nobody holds is a stale entry.
-        match flock(&lock, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => {}
-            Err(Errno::WOULDBLOCK) => {
-                return Err(Failure::new("name", name, Errno::EXIST).with_hint("a running container has it"));
-            }
-            Err(e) => return Err(Failure::new("flock", name, e)),
-        }
-        // An exited container keeps its name until it is removed, as docker's do.
+        // Whoever holds the lock owns the name; a lock nobody holds is a stale entry. An
+        // exited container keeps its name until it is removed, as docker's do.
         let found = Found { dir };
-        if found.state().is_ok_and(|state| state.record().is_ok_and(|r| r.head.exit.is_some())) {
-            let hint = "an exited container has it (husk rm NAME)";
-            return Err(Failure::new("name", name, Errno::EXIST).with_hint(hint));
+        let taken = match flock(&lock, FlockOperation::NonBlockingLockExclusive) {
+            Err(Errno::WOULDBLOCK) => "a running container has it",
+            Err(e) => return Err(Failure::new("flock", name, e)),
+            Ok(()) if found.exited() => "an exited container has it (husk rm NAME)",
+            Ok(()) => "",
+        };
+        if !taken.is_empty() {
+            return Err(Failure::new("name", name, Errno::EXIST).with_hint(taken));
         }
         let dir = found.dir;
         let _ = unlinkat(dir.as_fd(), c"state", AtFlags::empty());
@@ -193,6 +193,18 @@ impl Found {
     pub fn state(&self) -> Result<State, Errno> {
         let fd = self.open(c"state").map_err(srch)?;
         Ok(State { text: crate::rt::sys::map_file(fd.as_fd())? })
+    }
+
+    /// How its container ended, by its record: Some once it has, None while it runs (or
+    /// when its husk run died without saying: a stale entry). ESRCH without a record,
+    /// EBADMSG when it does not parse.
+    pub fn exit(&self) -> Result<Option<Exit>, Errno> {
+        self.state()?.record().map(|record| record.head.exit)
+    }
+
+    /// Whether its container has ended with its end recorded.
+    pub fn exited(&self) -> bool {
+        matches!(self.exit(), Ok(Some(_)))
     }
 
     /// Opens the entry's file `file` for reading (never through a symlink).
@@ -472,45 +484,57 @@ impl<'r> Encoded<'r> {
     }
 }
 
+/// The keys of a record's lines after the first, in their fixed order (one string: no
+/// array of pointers).
+const KEYS: &[u8] = b"net user bounding added seccomp pid start created exit ended hostname rootfs command";
+
 /// Parses a whole record; None unless every line is where and what it must be.
 pub fn parse(text: &[u8]) -> Option<Record<'_>> {
     let mut lines = Lines(text);
     if lines.next()? != HEADER {
         return None;
     }
-    let own_network = match lines.field(b"net")? {
+    // Every key's line, in order, then `end` and nothing after it.
+    let mut values: [&[u8]; 13] = [b""; 13];
+    for (value, key) in values.iter_mut().zip(crate::text::fields(KEYS, b' ')) {
+        *value = lines.field(key)?;
+    }
+    if lines.next()? != b"end" || !lines.0.is_empty() {
+        return None;
+    }
+    let [net, user, bounding, added, seccomp, pid, start, created, exit, ended, hostname, rootfs, command] =
+        &values;
+    let own_network = match *net {
         b"none" => true,
         b"host" => false,
         _ => return None,
     };
-    let user = lines.field(b"user")?;
-    let colon = user.iter().position(|&b| b == b':')?;
+    let (uid, gid) = crate::text::split_once(user, b':');
     let id = |s: &[u8]| crate::text::parse_decimal(s, 10).filter(|&n| n <= u32::MAX as u64).map(|n| n as u32);
-    let user = (id(&user[..colon])?, id(&user[colon + 1..])?);
-    let bounding = parse_hex(lines.field(b"bounding")?)?;
-    let added = parse_hex(lines.field(b"added")?)?;
-    let seccomp = match lines.field(b"seccomp")? {
+    let user = (id(uid)?, id(gid?)?);
+    let seccomp = match *seccomp {
         b"1" => true,
         b"0" => false,
         _ => return None,
     };
-    let confinement = Confinement { own_network, user, bounding, added, seccomp };
+    let confinement =
+        Confinement { own_network, user, bounding: parse_hex(bounding)?, added: parse_hex(added)?, seccomp };
     let number = |s: &[u8]| crate::text::parse_decimal(s, 19);
-    let pid = number(lines.field(b"pid")?).filter(|&p| p > 0 && p <= i32::MAX as u64)? as i32;
-    let start = number(lines.field(b"start")?)?;
-    let created = number(lines.field(b"created")?)?;
-    let exit = match (lines.field(b"exit")?, lines.field(b"ended")?) {
+    let pid = number(pid).filter(|&p| p > 0 && p <= i32::MAX as u64)? as i32;
+    let exit = match (*exit, *ended) {
         (b"-", b"-") => None,
         (status, ended) => Some(Exit {
             status: crate::text::parse_decimal(status, 3).filter(|&s| s <= 255)? as u8,
             ended: number(ended)?,
         }),
     };
-    let head = Head { confinement, pid, start, created, exit };
-    let hostname = Encoded::new(lines.field(b"hostname")?)?;
-    let rootfs = Encoded::new(lines.field(b"rootfs")?)?;
-    let command = Encoded::new(lines.field(b"command")?)?;
-    (lines.next()? == b"end" && lines.0.is_empty()).then_some(Record { head, hostname, rootfs, command })
+    let head = Head { confinement, pid, start: number(start)?, created: number(created)?, exit };
+    Some(Record {
+        head,
+        hostname: Encoded::new(hostname)?,
+        rootfs: Encoded::new(rootfs)?,
+        command: Encoded::new(command)?,
+    })
 }
 
 /// 16 hexadecimal digits, as [`hex`] writes them.

@@ -78,21 +78,23 @@ pub(super) fn parse_exec<'a, A: Argv<'a> + ?Sized>(
     Ok(Command::Exec(spec))
 }
 
-/// The options of ps, logs, stop and rm: which subcommand takes each, and its bit.
-const FLAGS: [(&[u8], Topic, u8); 13] = [
-    (b"-a", Topic::Ps, ALL),
-    (b"--all", Topic::Ps, ALL),
-    (b"-q", Topic::Ps, QUIET),
-    (b"--quiet", Topic::Ps, QUIET),
-    (b"-aq", Topic::Ps, ALL | QUIET),
-    (b"-qa", Topic::Ps, ALL | QUIET),
-    (b"-f", Topic::Logs, FOLLOW),
-    (b"--follow", Topic::Logs, FOLLOW),
-    (b"-f", Topic::Rm, FORCE),
-    (b"--force", Topic::Rm, FORCE),
-    (b"-t", Topic::Stop, TIME),
-    (b"--time", Topic::Stop, TIME),
-    (b"--timeout", Topic::Stop, TIME),
+/// The options of ps, logs, stop and rm (one string: no array of pointers), and in the same
+/// order, the subcommand that takes each and its bit.
+const FLAG_NAMES: &[u8] = b"-a --all -q --quiet -aq -qa -f --follow -f --force -t --time --timeout";
+const FLAGS: [(Topic, u8); 13] = [
+    (Topic::Ps, ALL),
+    (Topic::Ps, ALL),
+    (Topic::Ps, QUIET),
+    (Topic::Ps, QUIET),
+    (Topic::Ps, ALL | QUIET),
+    (Topic::Ps, ALL | QUIET),
+    (Topic::Logs, FOLLOW),
+    (Topic::Logs, FOLLOW),
+    (Topic::Rm, FORCE),
+    (Topic::Rm, FORCE),
+    (Topic::Stop, TIME),
+    (Topic::Stop, TIME),
+    (Topic::Stop, TIME),
 ];
 const ALL: u8 = 1;
 const QUIET: u8 = 2;
@@ -104,7 +106,9 @@ const TIME: u8 = 16;
 pub const STOP_TIMEOUT_MS: u64 = 10_000;
 
 /// `husk ps [-a] [-q]`, `kill NAME [SIGNAL]`, `logs [-f] NAME`, `wait NAME`,
-/// `stop [-t SECONDS] NAME`, `rm [-f] NAME`.
+/// `stop [-t SECONDS] NAME`, `rm [-f] NAME`. Out of line: inlined into `args::parse`, it
+/// made the binary larger.
+#[inline(never)]
 pub(super) fn parse_other<'a, A: Argv<'a> + ?Sized>(
     argv: &A,
     topic: Topic,
@@ -124,7 +128,8 @@ pub(super) fn parse_other<'a, A: Argv<'a> + ?Sized>(
         if super::is_help(option) {
             return Ok(Command::Help(topic));
         }
-        let Some(&(_, _, flag)) = FLAGS.iter().find(|(o, t, _)| *o == option && *t == topic) else {
+        let mut known = crate::text::fields(FLAG_NAMES, b' ').zip(&FLAGS);
+        let Some((_, &(_, flag))) = known.find(|&(o, &(t, _))| o == option && t == topic) else {
             return Err(UsageError::UnknownOption { sub, option: arg });
         };
         if flag == TIME {
@@ -139,35 +144,38 @@ pub(super) fn parse_other<'a, A: Argv<'a> + ?Sized>(
         flags |= flag;
         i += 1;
     }
-    let args: heapless::Vec<&'a [u8], 3> = (i..argv.count()).take(3).map(|k| argv.get(k)).collect();
-    let extra = |k: usize| match args.get(k) {
-        Some(a) => Err(UsageError::ExtraArgument { sub, arg: a }),
-        None => Ok(()),
+    // The arguments after the options: ps takes none, kill NAME [SIGNAL], the others NAME.
+    let arg = |k: usize| if i + k < argv.count() { Some(argv.get(i + k)) } else { None };
+    let takes = match topic {
+        Topic::Ps => 0,
+        Topic::Kill => 2,
+        _ => 1,
     };
-    if topic == Topic::Ps {
-        extra(0)?;
-        return Ok(Command::Ps { quiet: flags & QUIET != 0, all: flags & ALL != 0 });
-    }
-    let name = match args.first() {
-        None => return Err(UsageError::MissingArgument { sub, what: "NAME" }),
-        Some(n) if valid_name(n) => *n,
-        Some(n) => return Err(UsageError::BadValue { sub, option: b"NAME", value: n, expected: NAME_RULE }),
-    };
-    if topic == Topic::Kill {
-        let signal = match args.get(1) {
-            None => crate::signals::SIGTERM,
-            Some(s) => crate::signals::parse(s).ok_or(UsageError::BadValue {
-                sub,
-                option: b"SIGNAL",
-                value: s,
-                expected: "a signal, like TERM, 9 or RTMIN+1",
-            })?,
+    let mut name: &[u8] = b"";
+    if takes > 0 {
+        name = match arg(0) {
+            None => return Err(UsageError::MissingArgument { sub, what: "NAME" }),
+            Some(n) if valid_name(n) => n,
+            Some(n) => {
+                return Err(UsageError::BadValue { sub, option: b"NAME", value: n, expected: NAME_RULE });
+            }
         };
-        extra(2)?;
-        return Ok(Command::Kill { name, signal });
     }
-    extra(1)?;
+    let mut signal = crate::signals::SIGTERM;
+    if let (2, Some(s)) = (takes, arg(1)) {
+        signal = crate::signals::parse(s).ok_or(UsageError::BadValue {
+            sub,
+            option: b"SIGNAL",
+            value: s,
+            expected: "a signal, like TERM, 9 or RTMIN+1",
+        })?;
+    }
+    if let Some(extra) = arg(takes) {
+        return Err(UsageError::ExtraArgument { sub, arg: extra });
+    }
     Ok(match topic {
+        Topic::Ps => Command::Ps { quiet: flags & QUIET != 0, all: flags & ALL != 0 },
+        Topic::Kill => Command::Kill { name, signal },
         Topic::Logs => Command::Logs { name, follow: flags & FOLLOW != 0 },
         Topic::Wait => Command::Wait { name },
         Topic::Stop => Command::Stop { name, timeout_ms },
@@ -207,6 +215,11 @@ mod tests {
         assert!(matches!(p(&["husk", "exec"]), Err(UsageError::MissingArgument { what: "NAME", .. })));
         assert!(matches!(p(&["husk", "exec", "a/b", "x"]), Err(UsageError::BadValue { .. })));
         assert!(matches!(p(&["husk", "exec", "-x", "box", "x"]), Err(UsageError::UnknownOption { .. })));
+    }
+
+    #[test]
+    fn every_option_has_its_subcommand_and_bit() {
+        assert_eq!(crate::text::fields(FLAG_NAMES, b' ').count(), FLAGS.len());
     }
 
     #[test]

@@ -19,7 +19,10 @@ use crate::rt::{Process, sys};
 use crate::spawn::{self, CallerSignals};
 use crate::status;
 
-/// A named or detached run: returns the exit code to end with.
+/// A named or detached run: returns the exit code to end with. Out of line, as is
+/// [`detach`]: a run without a name needs neither in its frame, and the binary is smaller
+/// with them apart.
+#[inline(never)]
 pub fn run(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerSignals) -> u8 {
     // A detached container without a name is called husk-PID.
     let mut generated = heapless::String::<16>::new();
@@ -104,18 +107,10 @@ fn absolute<'b>(path: &'b [u8], buf: &'b mut [u8; PATH_MAX]) -> &'b [u8] {
 /// The directory in `buf[..len]` joined with the relative `path` (see [`absolute`]).
 fn join<'b>(mut len: usize, path: &[u8], buf: &'b mut [u8; PATH_MAX]) -> Option<&'b [u8]> {
     let mut rel = path;
-    loop {
-        rel = if let Some(rest) = rel.strip_prefix(b"./") {
-            rest
-        } else if let Some(rest) = rel.strip_prefix(b"/") {
-            rest
-        } else if let Some(rest) = rel.strip_suffix(b"/") {
-            rest
-        } else if let Some(rest) = rel.strip_suffix(b"/.") {
-            rest
-        } else {
-            break;
-        };
+    // Off come `./` and `/` in front, `/` and `/.` at the end, as often as they are there.
+    while let [b'.', b'/', rest @ ..] | [b'/', rest @ ..] | [rest @ .., b'/'] | [rest @ .., b'/', b'.'] = rel
+    {
+        rel = rest;
     }
     if rel != b"." && !rel.is_empty() {
         if len > 1 {
@@ -132,22 +127,26 @@ fn join<'b>(mut len: usize, path: &[u8], buf: &'b mut [u8; PATH_MAX]) -> Option<
 /// /dev/null and output through a logger into the entry's log (src/log.rs); this one
 /// returns 0 as soon as COMMAND runs (or the code it could not start with, after showing
 /// the log).
+#[inline(never)]
 fn detach(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerSignals, entry: Entry) -> u8 {
     let pipe = || rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC);
-    let (log, (ready_r, ready_w), (output_r, output_w)) = match (entry.create_log(), pipe(), pipe()) {
-        (Ok(log), Ok(ready), Ok(output)) => (log, ready, output),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            let code = Failure::new("log", entry.name(), e).report();
+    // The log, on a file system that punches holes: a cap that cannot be kept is an error.
+    const NO_HOLES: &str = "the log cap needs a file system that punches holes (tmpfs, ext4, xfs, btrfs)";
+    let opened = match (entry.create_log(), pipe(), pipe()) {
+        (Ok(log), Ok(ready), Ok(output)) => match crate::log::check(log.as_fd()) {
+            Ok(()) => Ok((log, ready, output)),
+            Err(e) => Err((e, NO_HOLES)),
+        },
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err((e, "")),
+    };
+    let (log, (ready_r, ready_w), (output_r, output_w)) = match opened {
+        Ok(opened) => opened,
+        Err((e, hint)) => {
+            let code = Failure::new("log", entry.name(), e).with_hint(hint).report();
             entry.remove();
             return code;
         }
     };
-    if let Err(e) = crate::log::check(log.as_fd()) {
-        let hint = "the log cap needs a file system that punches holes (tmpfs, ext4, xfs, btrfs)";
-        let code = Failure::new("log", entry.name(), e).with_hint(hint).report();
-        entry.remove();
-        return code;
-    }
     // Opened before the fork: the background side removes the entry (log included) before it
     // reports a failure, and what the log said must still reach the caller.
     let log_reader = entry.open_log().ok();
@@ -223,14 +222,11 @@ fn detach(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerSi
             let mut byte = [status::FAILURE];
             let started = matches!(rustix::io::read(&ready_r, &mut byte), Ok(1)) && byte[0] == 0;
             if started {
-                let mut line = out::Line::new();
-                line.bytes(entry.name());
-                line.write_to(1);
-                return 0;
-            }
-            if let Some(log) = log_reader {
+                print_name(entry.name());
+            } else if let Some(log) = &log_reader {
                 crate::log::copy(log.as_fd(), 2);
             }
+            // 0 once started.
             byte[0]
         }
         Err(e) => {
@@ -239,6 +235,14 @@ fn detach(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerSi
             code
         }
     }
+}
+
+/// The started container's name on stdout, as `docker run -d` prints its id. Out of line:
+/// detach's frame lasts as long as the container (its supervisor runs in it), and this
+/// line's buffer need not.
+#[inline(never)]
+fn print_name(name: &[u8]) {
+    out::Line::new().bytes(name).write_to(1);
 }
 
 #[cfg(test)]
