@@ -308,6 +308,10 @@ impl State {
 
 /// The first line of every record: the format and its version.
 const HEADER: &[u8] = b"husk-state 3";
+/// The version before containers could end and stay (issue 13): no `exit` and `ended`
+/// lines. Still read, as a running container's, so that containers started before an
+/// upgrade of husk can be listed, joined and stopped; never written.
+const HEADER_2: &[u8] = b"husk-state 2";
 
 /// How a named container was confined when it started: `husk exec` applies exactly this to
 /// what it starts inside (not what the container or its arguments might say later).
@@ -491,13 +495,17 @@ const KEYS: &[u8] = b"net user bounding added seccomp pid start created exit end
 /// Parses a whole record; None unless every line is where and what it must be.
 pub fn parse(text: &[u8]) -> Option<Record<'_>> {
     let mut lines = Lines(text);
-    if lines.next()? != HEADER {
-        return None;
-    }
+    let version_2 = match lines.next()? {
+        HEADER => false,
+        HEADER_2 => true,
+        _ => return None,
+    };
     // Every key's line, in order, then `end` and nothing after it.
-    let mut values: [&[u8]; 13] = [b""; 13];
+    let mut values: [&[u8]; 13] = [b"-"; 13];
     for (value, key) in values.iter_mut().zip(crate::text::fields(KEYS, b' ')) {
-        *value = lines.field(key)?;
+        if !(version_2 && (key == b"exit" || key == b"ended")) {
+            *value = lines.field(key)?;
+        }
     }
     if lines.next()? != b"end" || !lines.0.is_empty() {
         return None;
@@ -706,6 +714,15 @@ mod tests {
     }
 
     #[test]
+    fn a_record_of_the_version_before_reads_as_a_running_container() {
+        let s = String::from_utf8(text(&sample(), b"h", b"/r", &[b"sh"])).unwrap();
+        let old = s.replace("husk-state 3", "husk-state 2").replace("exit=-\nended=-\n", "");
+        assert_eq!(parse(old.as_bytes()).expect("parses").head, sample());
+        // With the lines of the newer version, or only one of them, it is no record at all.
+        assert_eq!(parse(old.replace("created=", "exit=-\ncreated=").as_bytes()), None);
+    }
+
+    #[test]
     fn anything_but_a_whole_well_formed_record_is_refused() {
         let good = text(&sample(), b"h", b"/r", &[b"sh"]);
         assert!(parse(&good).is_some());
@@ -716,6 +733,7 @@ mod tests {
         let s = String::from_utf8(good).unwrap();
         let bad = [
             s.replace("husk-state 3", "husk-state 2"),
+            s.replace("husk-state 3", "husk-state 4"),
             s.replace("net=none", "net=bridge"),
             s.replace("user=1000:100", "user=1000"),
             s.replace("user=1000:100", "user=99999999999:0"),
