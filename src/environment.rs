@@ -184,6 +184,8 @@ fn read_all<'a>(
     process: &Process,
 ) -> crate::error::Result<'a, &'static [&'static CStr]> {
     use crate::error::{Failure, fail};
+    use rustix::fd::AsFd;
+    use rustix::fs::{Mode, OFlags};
     use rustix::io::Errno;
     let out = FILE_ENTRIES.take().ok_or(Failure::new("env-file", b"", Errno::BUSY))?;
     let mut path = crate::cpath::CPath::new();
@@ -192,7 +194,9 @@ fn read_all<'a>(
         let c = path.of(&[file]).map_err(fail("env-file", file))?;
         // Read whole into memory of its own that is never freed (COMMAND's environment points
         // into it), with a NUL after the last byte.
-        let text = crate::rt::sys::read_whole(c, MAX_FILE).map_err(fail("env-file", file))?;
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
+        let fd = rustix::fs::open(c, flags, Mode::empty()).map_err(fail("env-file", file))?;
+        let text = crate::rt::sys::read_whole(fd.as_fd(), MAX_FILE).map_err(fail("env-file", file))?;
         let (body, _) = text.split_at_mut(text.len() - 1);
         if has_byte(body, 0) {
             return Err(bad("a NUL byte in the file"));

@@ -8,7 +8,7 @@
 //! The parsing below is pure and unit-tested.
 
 use rustix::fd::{AsFd, BorrowedFd};
-use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, fstat, openat2};
+use rustix::fs::{Mode, OFlags, ResolveFlags, openat2};
 use rustix::io::Errno;
 
 use crate::config::Identity;
@@ -111,16 +111,15 @@ fn field_number(line: &[u8], n: usize) -> Option<u32> {
     parse_decimal(field(line, n), 10).filter(|&n| n < u32::MAX as u64).map(|n| n as u32)
 }
 
-/// The most of /etc/passwd or /etc/group that is read (a bigger one is cut here: users
-/// past it are not found).
+/// The most of /etc/passwd or /etc/group that is read (a bigger one is refused, EFBIG).
 const MAX_FILE: usize = 1 << 20;
 
-/// Resolves `spec` in the root whose directory is `root` (on the host, before the container
-/// is built).
+/// Resolves `spec` in the root whose directory is `root`: on the host before the container
+/// is built (`husk run`), or in the container once joined (`husk exec`).
 pub fn resolve_in<'a>(root: BorrowedFd, spec: &UserSpec<'a>) -> crate::error::Result<'a, Identity> {
     let passwd = read_in_root(root, c"etc/passwd").map_err(fail("user", b"/etc/passwd"))?;
     let group = read_in_root(root, c"etc/group").map_err(fail("user", b"/etc/group"))?;
-    resolve(spec, text(&passwd), text(&group)).map_err(|missing| {
+    resolve(spec, passwd, group).map_err(|missing| {
         let hint = if missing.file == "/etc/group" {
             "no such group in the container's /etc/group"
         } else {
@@ -130,25 +129,19 @@ pub fn resolve_in<'a>(root: BorrowedFd, spec: &UserSpec<'a>) -> crate::error::Re
     })
 }
 
-/// A file's text, up to MAX_FILE; empty for a missing file.
-fn text(file: &Option<crate::rt::sys::Mapped>) -> &[u8] {
-    let bytes = file.as_ref().map_or(&[][..], |m| m.bytes());
-    &bytes[..bytes.len().min(MAX_FILE)]
-}
-
-/// `path` inside `root`, mapped; None when it does not exist. Only a regular file is read
-/// (opened non-blocking: a FIFO planted there must not hang `husk run`).
-fn read_in_root(root: BorrowedFd, path: &core::ffi::CStr) -> Result<Option<crate::rt::sys::Mapped>, Errno> {
+/// The text of `path` inside `root`; empty when it does not exist. Read whole into memory
+/// of its own, not mapped: root in a running container (for `husk exec`) may truncate the
+/// file meanwhile, which would fault a mapping's reader. Only a regular file is read, opened
+/// non-blocking (a FIFO planted there must not hang husk).
+fn read_in_root(root: BorrowedFd, path: &core::ffi::CStr) -> Result<&'static [u8], Errno> {
     let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
     let fd = match openat2(root, path, flags, Mode::empty(), ResolveFlags::IN_ROOT) {
         Ok(fd) => fd,
-        Err(Errno::NOENT) => return Ok(None),
+        Err(Errno::NOENT) => return Ok(b""),
         Err(e) => return Err(e),
     };
-    if FileType::from_raw_mode(fstat(&fd)?.st_mode) != FileType::RegularFile {
-        return Err(Errno::INVAL);
-    }
-    crate::rt::sys::map_file(fd.as_fd()).map(Some)
+    let text = crate::rt::sys::read_whole(fd.as_fd(), MAX_FILE)?;
+    Ok(&text[..text.len() - 1])
 }
 
 #[cfg(test)]

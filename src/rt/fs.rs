@@ -78,16 +78,17 @@ pub fn map_file(fd: rustix::fd::BorrowedFd) -> Result<Mapped> {
     Ok(Mapped { addr, len })
 }
 
-/// The whole of the regular file at `path` (at most `max` bytes, else EFBIG), read into
-/// memory of its own that is never freed; the slice ends with one NUL byte after the file's. For what must
-/// outlive every frame, as COMMAND's environment from an env file does until its execve.
-/// A FIFO or a device there is refused (EINVAL) rather than read: opened non-blocking, never
+/// The whole of the regular file open at `fd` (at most `max` bytes, else EFBIG), read into
+/// memory of its own that is never freed; the slice ends with one NUL byte after the file's.
+/// For what must outlive every frame, as COMMAND's environment from an env file does until
+/// its execve, and for files someone else may change meanwhile (a copy, unlike a mapping,
+/// cannot fault with SIGBUS when the file is truncated under it). Anything but a regular
+/// file is refused (EINVAL) rather than read: open it non-blocking, and a FIFO is never
 /// waited on.
-pub fn read_whole(path: &core::ffi::CStr, max: usize) -> Result<&'static mut [u8]> {
-    use rustix::fs::{FileType, Mode, OFlags, fstat, open};
+pub fn read_whole(fd: rustix::fd::BorrowedFd, max: usize) -> Result<&'static mut [u8]> {
+    use rustix::fs::{FileType, fstat};
     use rustix::mm::{MapFlags, ProtFlags, mmap_anonymous};
-    let fd = open(path, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY, Mode::empty())?;
-    let st = fstat(&fd)?;
+    let st = fstat(fd)?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(rustix::io::Errno::INVAL);
     }
@@ -110,7 +111,7 @@ pub fn read_whole(path: &core::ffi::CStr, max: usize) -> Result<&'static mut [u8
     // A file that shrank meanwhile leaves zeros; one that grew is read up to its old size.
     let mut at = 0;
     while at < len {
-        match rustix::io::read(&fd, &mut buf[at..len]) {
+        match rustix::io::read(fd, &mut buf[at..len]) {
             Ok(0) => break,
             Ok(n) => at += n,
             Err(rustix::io::Errno::INTR) => {}
