@@ -82,7 +82,7 @@ fn join_and_run<'a>(spec: &ExecSpec<'a>, process: &Process) -> Result<u8, Failur
         cwd: Some(Dir::Path(cwd.of(&[dir]).map_err(fail("chdir", dir))?)),
         caps: Some(caps::recorded_privileges(&head.confinement, user)),
     };
-    let helper = start_helper(&launch, &signals, pidfd, cgroup).map_err(fail("clone", spec.name))?;
+    let helper = start_helper(&launch, &signals, pidfd, cgroup, process).map_err(fail("clone", spec.name))?;
     Ok(Supervisor { child: helper, group: false, place: Place::Subreaper }.wait(&mut Some).exit_code())
 }
 
@@ -111,6 +111,7 @@ fn start_helper(
     signals: &CallerSignals,
     pidfd: OwnedFd,
     cgroup: Option<OwnedFd>,
+    process: &Process,
 ) -> Result<i32, Errno> {
     let helper = sys::clone(sys::Namespaces::NONE, cgroup.as_ref().map(AsFd::as_fd))?;
     if helper != 0 {
@@ -119,6 +120,12 @@ fn start_helper(
     let _ = sys::set_parent_death_signal(crate::signals::SIGKILL);
     if let Err(e) = move_into_thread_name_spaces(pidfd.as_fd(), ThreadNameSpaceType::CONTROL_GROUP) {
         sys::exit(Failure::new("setns cgroup", b"", e).report());
+    }
+    // What the container sees of the helper (`ps`, /proc/PID/cmdline, which anyone may read):
+    // `husk exec -- COMMAND…`, not the caller's line with the host's path of husk, as for the
+    // container's PID 1 (container/init.rs). Best effort: cosmetic where the kernel refuses.
+    if let Some(map) = process.memory_map() {
+        let _ = sys::show_command_line(&map, b"husk\0exec\0--\0", launch.name, c"husk");
     }
     // husk's own descriptors go too: from here on only stdio (and spawn's pipe).
     let _ = sys::close_from(3);

@@ -398,6 +398,10 @@ fn exec_gets_the_containers_identity_and_nothing_of_the_callers() {
     husk(&["exec", &name, "id"]).expect(0, "uid=0(root) gid=0(root)\n", "");
     husk(&["exec", "-u", "1000", &name, "id"]).expect(0, "uid=1000(user) gid=1000(user)\n", "");
     husk(&["exec", "-u", "1000:5", &name, "id"]).expect(0, "uid=1000(user) gid=5\n", "");
+    // The helper COMMAND runs under shows `husk exec -- COMMAND…`, nothing of the host (the
+    // path of husk, the container's name): as PID 1 does.
+    let out = husk(&["exec", &name, "sh", "-c", "tr '\\0' ' ' < /proc/$PPID/cmdline; cat /proc/$PPID/comm"]);
+    out.expect(0, "husk exec -- sh -c tr '\\0' ' ' < /proc/$PPID/cmdline; cat /proc/$PPID/comm husk\n", "");
     // Names, looked up in the container's /etc/passwd as husk run does (HOME too).
     husk(&["exec", "-u", "user", &name, "sh", "-c", "id; echo $HOME"]).expect(
         0,
