@@ -364,6 +364,59 @@ fn with_leaked_fds(secret: &Path, args: &[&str]) -> Outcome {
     run(Command::new("python3").args(["-c", LEAK]).arg(secret).args(args))
 }
 
+/// `husk exec` racing a named container's start never joins it half-built. (Found by a red
+/// team: the record was written right after the clone, before the init had entered its root,
+/// so an exec in that window ran in the host's mount namespace, or in the init's copy of the
+/// host's tree, with the container's capabilities, and could write to the host's `/`.) A
+/// directory that exists only on the host tells where the exec landed, and so does its mount
+/// namespace.
+#[test]
+fn exec_never_joins_a_container_still_being_built() {
+    let bb = need!("exec_never_joins_a_container_still_being_built", busybox());
+    let mut case = Case::new("half-built", &[bb]);
+    let mark = case.host_root_dir("mark");
+    let name = unique("half-built");
+    let host_mnt = fs::read_link("/proc/self/ns/mnt").unwrap().to_string_lossy().into_owned();
+    let probe = format!("test -e {} && echo HIT; readlink /proc/self/ns/mnt", path_str(&mark));
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (mut joined, mut escaped) = (0, Vec::new());
+    thread::scope(|s| {
+        let execs: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut seen = Vec::new();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let out = husk(&["exec", &name, "sh", "-c", &probe]);
+                        if out.status.success() {
+                            seen.push(out.stdout);
+                        }
+                    }
+                    seen
+                })
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for _ in 0..600 {
+            if Instant::now() > deadline {
+                break;
+            }
+            run(Command::new(HUSK).args(["run", "--name", &name, "--rootfs", path_str(bb), "--", "true"]));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for exec in execs {
+            for out in exec.join().unwrap() {
+                joined += 1;
+                if out.contains("HIT") || out.trim() == host_mnt {
+                    escaped.push(out);
+                }
+            }
+        }
+    });
+    eprintln!("{joined} execs joined a starting container");
+    assert!(escaped.is_empty(), "husk exec joined a container still being built: {escaped:?}");
+    assert!(joined > 0, "no exec joined at all: the race was not run");
+}
+
 #[test]
 fn exec_gets_the_containers_identity_and_nothing_of_the_callers() {
     let bb = need!("exec_gets_the_containers_identity_and_nothing_of_the_callers", busybox());

@@ -62,7 +62,7 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         if entry.is_some() { Gate::closed() } else { Ok(Gate::open()) },
         (stats || rootfs.is_some()).then(Report::new).transpose(),
     );
-    let (network, gate, report) = match handshakes {
+    let (network, mut gate, report) = match handshakes {
         (Ok(network), Ok(gate), Ok(report)) => (network, gate, report),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Failure::new("pipe", b"", e).report(),
     };
@@ -96,7 +96,11 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         // The init ends with 125 on its own; its status is the one passed on.
         failure.report();
     }
-    if let Some(entry) = entry {
+    // Only once built (see Gate): an init that ended before has nothing to record, and its
+    // status says why.
+    if let Some(entry) = entry
+        && gate.wait_built()
+    {
         named::record(entry, config, caller.process, child);
     }
     gate.release();

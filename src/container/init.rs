@@ -62,6 +62,7 @@ pub fn run(config: &Config, process: &Process, signals: &CallerSignals, context:
         sys::raw(context.ready),
         sys::raw(context.report),
         sys::raw(context.gate.fd()),
+        sys::raw(context.gate.built_fd()),
         sys::raw(network),
         sys::raw(network.and(Some(context.parent))),
     ]);
@@ -87,7 +88,9 @@ fn create_and_start<'a>(
     if let Some(map) = process.memory_map() {
         let _ = sys::show_command_line(&map, b"husk\0init\0--\0", process.arg(p.command), c"husk");
     }
-    // The gate: a named container is recorded before its COMMAND runs.
+    // The gate: a named container is recorded once built (so that `husk exec` never joins
+    // it half-built) and before its COMMAND runs.
+    context.gate.built();
     context.gate.pass();
     // From here on, as at the start, no descriptor but stdio, --detach's pipe and the report.
     sys::close_all_but(&[sys::raw(context.ready), sys::raw(context.report)]);

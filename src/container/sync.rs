@@ -95,23 +95,53 @@ impl Handshake {
 /// side lets COMMAND start — so that create and start are two steps. `husk run` opens it at
 /// once, or, for a named container, once the container is recorded (so that whoever sees
 /// COMMAND run can find the container by its name). An open gate costs nothing: no pipe.
+///
+/// A closed gate also carries the other way the init's word that the container is built
+/// (its root entered, its mounts made, its command line rewritten): only then is a named
+/// container recorded, so `husk exec` never finds one half-built — still in the host's
+/// mount namespace, or in a copy of the host's tree before pivot_root.
 pub struct Gate {
     /// (read end, write end), or None for a gate that is open from the start.
     pipe: Option<(OwnedFd, OwnedFd)>,
+    /// "Built", from the init: (the host's read end, the init's write end, which the host
+    /// drops once the init has its copy).
+    built: Option<(OwnedFd, Option<OwnedFd>)>,
 }
 
 impl Gate {
     pub fn open() -> Gate {
-        Gate { pipe: None }
+        Gate { pipe: None, built: None }
     }
 
     pub fn closed() -> Result<Gate, Errno> {
-        Ok(Gate { pipe: Some(pipe_with(PipeFlags::CLOEXEC)?) })
+        let (read, write) = pipe_with(PipeFlags::CLOEXEC)?;
+        Ok(Gate { pipe: Some(pipe_with(PipeFlags::CLOEXEC)?), built: Some((read, Some(write))) })
     }
 
     /// The init's end, kept across its descriptor clean-up until it has passed.
     pub fn fd(&self) -> Option<BorrowedFd<'_>> {
         self.pipe.as_ref().map(|(read, _)| read.as_fd())
+    }
+
+    /// The init's end of "built", kept with `fd` until the init has passed.
+    pub fn built_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.built.as_ref().and_then(|(_, write)| write.as_ref()).map(|write| write.as_fd())
+    }
+
+    /// The init: the container is built.
+    pub fn built(&self) {
+        if let Some(write) = self.built_fd() {
+            sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&write), &[0]);
+        }
+    }
+
+    /// The host side, after the clone: waits until the init has built the container; false
+    /// if it ended first (end of file: its copy of the write end went with it).
+    pub fn wait_built(&mut self) -> bool {
+        let Some((read, write)) = &mut self.built else { return true };
+        drop(write.take());
+        let mut byte = [1u8];
+        rustix::io::read(&*read, &mut byte) == Ok(1)
     }
 
     /// The host side: COMMAND may start.
