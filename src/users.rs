@@ -7,8 +7,8 @@
 //! RESOLVE_IN_ROOT, so a symlink in the rootfs cannot point the lookup at the host's files.
 //! The parsing below is pure and unit-tested.
 
-use rustix::fd::{AsFd, BorrowedFd};
-use rustix::fs::{Mode, OFlags, ResolveFlags, openat2};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, fstat, openat2};
 use rustix::io::Errno;
 
 use crate::config::Identity;
@@ -131,17 +131,49 @@ pub fn resolve_in<'a>(root: BorrowedFd, spec: &UserSpec<'a>) -> crate::error::Re
 
 /// The text of `path` inside `root`; empty when it does not exist. Read whole into memory
 /// of its own, not mapped: root in a running container (for `husk exec`) may truncate the
-/// file meanwhile, which would fault a mapping's reader. Only a regular file is read, opened
-/// non-blocking (a FIFO planted there must not hang husk).
+/// file meanwhile, which would fault a mapping's reader. Only a regular file is read.
 fn read_in_root(root: BorrowedFd, path: &core::ffi::CStr) -> Result<&'static [u8], Errno> {
-    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
-    let fd = match openat2(root, path, flags, Mode::empty(), ResolveFlags::IN_ROOT) {
-        Ok(fd) => fd,
+    let file = match open_regular(root, path) {
+        Ok(file) => file,
         Err(Errno::NOENT) => return Ok(b""),
         Err(e) => return Err(e),
     };
-    let text = crate::rt::sys::read_whole(fd.as_fd(), MAX_FILE)?;
+    let text = crate::rt::sys::read_whole(file.as_fd(), MAX_FILE)?;
     Ok(&text[..text.len() - 1])
+}
+
+/// `path` inside `root`, opened for reading only once known to be a regular file. A rootfs
+/// on the host is not nodev: opening a device node planted as /etc/passwd would be an open
+/// of that device by root on the host, with its side effects (a watchdog armed, a module
+/// loaded). So it is looked up as a bare O_PATH first, and the file it found is then opened
+/// through /proc/self/fd, which reopens exactly that file. Where /proc/self does not name
+/// husk (`husk exec`, inside the container's mount namespace but not its PID namespace),
+/// it is opened directly: every mount of a container is nodev there, and non-blocking so a
+/// FIFO does not hang husk.
+fn open_regular(root: BorrowedFd, path: &core::ffi::CStr) -> Result<OwnedFd, Errno> {
+    let read = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
+    let found = openat2(root, path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty(), ResolveFlags::IN_ROOT)?;
+    if FileType::from_raw_mode(fstat(&found)?.st_mode) != FileType::RegularFile {
+        return Err(Errno::INVAL);
+    }
+    // "/proc/self/fd/N": N's digits from the end of the buffer, no leading zeros (procfs
+    // refuses them).
+    let mut link = [0u8; 26];
+    let (mut at, mut n) = (25, rustix::fd::AsRawFd::as_raw_fd(&found) as u32);
+    loop {
+        at -= 1;
+        link[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    at -= 14;
+    link[at..at + 14].copy_from_slice(b"/proc/self/fd/");
+    match rustix::fs::open(crate::rt::c_str(&link[at..]).ok_or(Errno::INVAL)?, read, Mode::empty()) {
+        Err(Errno::NOENT) => openat2(root, path, read, Mode::empty(), ResolveFlags::IN_ROOT),
+        reopened => reopened,
+    }
 }
 
 #[cfg(test)]

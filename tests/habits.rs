@@ -218,6 +218,24 @@ fn user_names_come_from_the_containers_passwd_and_group() {
     let mkfifo = Command::new("mkfifo").arg(root.join("etc/passwd")).status().unwrap();
     assert!(mkfifo.success());
     refused(&id("app"), "husk: user /etc/passwd: Invalid argument (EINVAL)");
+    // A device node there is never opened by root on the host (its open alone can act: a
+    // watchdog, a tape, a module loaded): only looked at, through O_PATH.
+    fs::remove_file(root.join("etc/passwd")).unwrap();
+    let mknod = Command::new("mknod").arg(root.join("etc/passwd")).args(["c", "1", "3"]).status().unwrap();
+    assert!(mknod.success());
+    let strace = need!("user_names_come_from_the_containers_passwd_and_group", tool("strace", "strace"));
+    let trace = case.join("trace");
+    let mut cmd = Command::new(strace);
+    cmd.args(["-f", "-e", "trace=open,openat,openat2", "-o"]).arg(&trace).arg(HUSK);
+    cmd.args(["run", "--rootfs", rootfs, "-u", "app", "--", "sh", "-c", show, &case.marker]);
+    refused(&case.run(&mut cmd), "husk: user /etc/passwd: Invalid argument (EINVAL)");
+    let opens: Vec<String> = fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("etc/passwd") && !l.contains("O_PATH"))
+        .map(str::to_string)
+        .collect();
+    assert!(opens.is_empty(), "the device node was opened: {opens:?}");
 }
 
 #[test]
