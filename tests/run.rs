@@ -917,6 +917,29 @@ fn mount_point_removal_is_fooled_by_nothing_the_container_does() {
     assert!(!root.join("gone").exists(), "the untouched mount point /gone/t stayed");
 }
 
+/// The rootfs directory's lock is never waited on without end: anyone who may read the
+/// directory may flock it (a user on the host, a container with it mounted).
+#[test]
+fn a_lock_held_on_the_rootfs_does_not_hang_husk_run() {
+    let bb = need!("a_lock_held_on_the_rootfs_does_not_hang_husk_run", busybox());
+    let flock = need!("a_lock_held_on_the_rootfs_does_not_hang_husk_run", tool("flock", "util-linux"));
+    let case = Case::new("held-lock", &[bb]);
+    let root = case.rootfs_copy(bb);
+    // The holder's command line must not name the test's directory (its marker).
+    let holder = Proc::start(
+        Command::new("sh")
+            .args(["-c", "exec 9<\"$LOCKED\"; \"$FLOCK\" -x 9; echo held; exec sleep 60"])
+            .env("LOCKED", &root)
+            .env("FLOCK", &flock),
+    );
+    holder.wait_stdout("held");
+    let started = std::time::Instant::now();
+    case.run(&mut case.sh(&["--rootfs", path_str(&root)], "echo ran")).expect(0, "ran\n", "");
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(10), "husk run waited {took:?} for the lock");
+    drop(holder);
+}
+
 #[test]
 fn mount_points_stay_while_another_run_of_the_rootfs_uses_them() {
     // Removing a directory takes away whatever another mount namespace has mounted on it:
@@ -949,6 +972,26 @@ fn mount_points_stay_while_another_run_of_the_rootfs_uses_them() {
     fs::write(sync.join("first-gone"), "").unwrap();
     second.wait().expect(0, "from-host\n", "");
     case.assert_clean("the two runs");
+    // The same with the second run --read-only (a fresh destination the first makes): it
+    // holds the directory too, and keeps its mounts.
+    for file in ["second-up", "first-gone"] {
+        fs::remove_file(sync.join(file)).unwrap();
+    }
+    let third = [format!("{}:/vol3", path_str(&src)), format!("{}:/sync", path_str(&sync))];
+    let writable = ["--rootfs", path_str(&root), "--bind", &third[0], "--bind", &third[1]];
+    let mut first = Proc::start(
+        &mut case.sh(&writable, "echo first-up; until test -e /sync/second-up; do sleep 0.02; done"),
+    );
+    first.wait_stdout("first-up");
+    let read_only = ["--read-only", "--rootfs", path_str(&root), "--bind", &third[0], "--bind", &third[1]];
+    let mut second = Proc::start(&mut case.sh(
+        &read_only,
+        "touch /sync/second-up; until test -e /sync/first-gone; do sleep 0.02; done; cat /vol3/in.txt",
+    ));
+    first.wait().expect(0, "first-up\n", "");
+    fs::write(sync.join("first-gone"), "").unwrap();
+    second.wait().expect(0, "from-host\n", "");
+    case.assert_clean("a writable and a read-only run");
     // Alone, a run removes what it made.
     let alone =
         ["--rootfs", path_str(&root), "--bind", &format!("{}:/vol2", path_str(&src))].map(String::from);

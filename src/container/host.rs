@@ -54,13 +54,13 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
     let stats = config.cgroup.is_some_and(|c| c.stats);
     // Mount points the init creates in a writable rootfs directory are removed after the
     // run: the init reports them (report.rs), and this lock keeps another run of the same
-    // directory from losing its mounts to that removal (see `clean_up`).
+    // directory, read-only or not, from losing its mounts to that removal (see `clean_up`).
     let rootfs = lock_rootfs(config.root);
     let handshakes = (
         (config.namespaces.network == Namespace::New).then(Handshake::new).transpose(),
         // A named container must be recorded before COMMAND runs: the gate waits for that.
         if entry.is_some() { Gate::closed() } else { Ok(Gate::open()) },
-        (stats || rootfs.is_some()).then(Report::new).transpose(),
+        (stats || (rootfs.is_some() && !config.root.read_only())).then(Report::new).transpose(),
     );
     let (network, mut gate, report) = match handshakes {
         (Ok(network), Ok(gate), Ok(report)) => (network, gate, report),
@@ -111,17 +111,32 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
     code
 }
 
-/// A writable rootfs directory, opened and share-locked (flock(2)) for the whole run; None
-/// for any other root, or where the lock cannot be had (nothing is removed then).
+/// A rootfs directory, opened and share-locked (flock(2)) for the whole run; None for the
+/// host's root, or where the lock cannot be had (nothing is removed then).
 #[inline(never)] // its path buffer off the frame that supervises the container
 fn lock_rootfs(root: Root) -> Option<OwnedFd> {
-    let Root::Dir { path, read_only: false } = root else { return None };
+    // Every run of a directory takes it, read-only ones too: their mount points are as
+    // much in use as a writable run's.
+    let Root::Dir { path, .. } = root else { return None };
     let mut c = crate::cpath::CPath::new();
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let fd = rustix::fs::open(c.of(&[path]).ok()?, flags, Mode::empty()).ok()?;
-    flock(&fd, FlockOperation::LockShared).ok()?;
-    Some(fd)
+    // Never waited on without end: anyone who may read the directory may lock it, a
+    // container with it mounted too. husk's own exclusive holders (a cleanup) hold it for
+    // milliseconds: a second of tries covers them; past that, the run goes on without the
+    // lock (and so removes nothing itself).
+    for _ in 0..LOCK_TRIES {
+        if flock(&fd, FlockOperation::NonBlockingLockShared).is_ok() {
+            return Some(fd);
+        }
+        sys::sleep_ns(LOCK_PAUSE_NS);
+    }
+    None
 }
+
+/// How often, and how long apart, the rootfs's lock is tried: a second in all.
+const LOCK_TRIES: u32 = 200;
+const LOCK_PAUSE_NS: u64 = 5_000_000;
 
 /// After the container, with what its init reported: removes the mount points it created
 /// in the rootfs directory (`rootfs::remove_made`) — unless another run of the same
