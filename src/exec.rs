@@ -113,6 +113,16 @@ fn start_helper(
     cgroup: Option<OwnedFd>,
     process: &Process,
 ) -> Result<i32, Errno> {
+    // What the container sees of the helper (`ps`, /proc/PID/cmdline, which anyone may read,
+    // non-dumpable or not): `husk exec -- COMMAND…`, not the caller's line with the host's
+    // path of husk and exec's options, as for the container's PID 1 (container/init.rs).
+    // Rewritten here, before the clone, so the helper is born with it: done in the helper,
+    // a process in the container watching for new pids read the old line first. (The
+    // caller's side shows the same from now on.) Best effort: cosmetic where the kernel
+    // refuses.
+    if let Some(map) = process.memory_map() {
+        let _ = sys::show_command_line(&map, b"husk\0exec\0--\0", launch.name, c"husk");
+    }
     let helper = sys::clone(sys::Namespaces::NONE, cgroup.as_ref().map(AsFd::as_fd))?;
     if helper != 0 {
         return Ok(helper);
@@ -120,12 +130,6 @@ fn start_helper(
     let _ = sys::set_parent_death_signal(crate::signals::SIGKILL);
     if let Err(e) = move_into_thread_name_spaces(pidfd.as_fd(), ThreadNameSpaceType::CONTROL_GROUP) {
         sys::exit(Failure::new("setns cgroup", b"", e).report());
-    }
-    // What the container sees of the helper (`ps`, /proc/PID/cmdline, which anyone may read):
-    // `husk exec -- COMMAND…`, not the caller's line with the host's path of husk, as for the
-    // container's PID 1 (container/init.rs). Best effort: cosmetic where the kernel refuses.
-    if let Some(map) = process.memory_map() {
-        let _ = sys::show_command_line(&map, b"husk\0exec\0--\0", launch.name, c"husk");
     }
     // husk's own descriptors go too: from here on only stdio (and spawn's pipe).
     let _ = sys::close_from(3);

@@ -66,9 +66,10 @@ const MIN_TRIED: usize = 50;
 const MIN_SPANNED: usize = 10;
 
 /// The attacker, run as the container's COMMAND: `python3 -c ATTACKER MARKER HUSK_DEV
-/// HUSK_INO CANARY_DEV CANARY_INO COMM`, with the test's volume on /mnt. Writes /mnt/ready
+/// HUSK_INO CANARY_DEV CANARY_INO COMM HUSK_PATH`, with the test's volume on /mnt. Writes /mnt/ready
 /// when it watches, stops when /mnt/stop appears and then writes /mnt/report: `count KIND
-/// OUTCOME N` lines (KIND exe, fd, ptrace; OUTCOME denied, gone, errnoN, command — reached
+/// OUTCOME N` lines (KIND exe, fd, ptrace, cmdline — which must never show the host's path
+/// of husk; OUTCOME denied, gone, errnoN, command — reached
 /// after the execve, harmless — or HOLE), `tried N`, `spanned N`, then one `hole WHAT` line per hole
 /// (the first 50) and an `error TRACEBACK` line if the attacker itself broke.
 const ATTACKER: &str = r#"
@@ -77,6 +78,7 @@ import ctypes, os, stat, sys, traceback
 HUSK = (int(sys.argv[2]), int(sys.argv[3]))    # the host's husk binary, (st_dev, st_ino)
 CANARY = (int(sys.argv[4]), int(sys.argv[5]))  # the caller's host directory
 COMM = sys.argv[6] + '\n'                      # /proc/PID/comm of a husk process
+HUSK_PATH = sys.argv[7].encode()               # the host's path of husk, never to be shown
 DENIED, GONE = (1, 13), (2, 3)                 # EPERM, EACCES; ENOENT, ESRCH
 SYS_PTRACE, SEIZE, INTERRUPT, DETACH = 101, 0x4206, 0x4207, 17
 O_TRACEEXEC, WALL, EVENT_EXEC = 0x10, 0x40000000, 4
@@ -208,6 +210,14 @@ def race():
             if was == 'husk':
                 spanned.add(pid)
             continue
+        try:
+            shown = open(p + b'cmdline', 'rb').read()
+            if HUSK_PATH in shown:
+                hole('cmdline', pid, 'shows the host\'s command line %r' % shown[:200])
+            else:
+                count('cmdline', 'denied')
+        except OSError as e:
+            failed('cmdline', e.errno)
         if fds is None:
             fds = ()
             try:
@@ -361,8 +371,18 @@ fn exec_cannot_be_raced_from_inside_the_container() {
     // The attacker: the container's COMMAND, default confinement, the volume on /mnt.
     let bind = format!("{}:/mnt", path_str(&vol));
     let opts = ["--rootfs", path_str(deb), "--read-only", "--bind", &bind];
-    let attacker =
-        ["python3", "-c", ATTACKER, &case.marker, &husk_dev, &husk_ino, &dir_dev, &dir_ino, comm.as_str()];
+    let attacker = [
+        "python3",
+        "-c",
+        ATTACKER,
+        &case.marker,
+        &husk_dev,
+        &husk_ino,
+        &dir_dev,
+        &dir_ino,
+        comm.as_str(),
+        HUSK,
+    ];
     let guard = case.detach_command(&name, &opts, &attacker);
     let logs = || run(Command::new(HUSK).args(["logs", &name])).stdout;
     PATIENCE.wait_until(
@@ -399,7 +419,8 @@ fn exec_cannot_be_raced_from_inside_the_container() {
     assert!(
         report.holes.is_empty() && !report.text.contains(&canary),
         "the container's root reached a husk process of husk exec (exe: the host's binary; fd: a \
-         descriptor of the caller's or husk's; ptrace: a process stopped inside husk); the first \
+         descriptor of the caller's or husk's; ptrace: a process stopped inside husk; cmdline: the \
+         host's command line shown); the first \
          holes:\n  {}\ncounts:\n{}",
         report.holes.join("\n  "),
         report.summary()
@@ -420,7 +441,7 @@ fn exec_cannot_be_raced_from_inside_the_container() {
         report.spanned,
         report.summary()
     );
-    for kind in ["exe", "fd", "ptrace"] {
+    for kind in ["exe", "fd", "ptrace", "cmdline"] {
         assert!(
             report.count(&format!("{kind} denied")) > 0,
             "no {kind} attempt was refused\n{}",
