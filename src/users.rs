@@ -117,8 +117,15 @@ const MAX_FILE: usize = 1 << 20;
 /// Resolves `spec` in the root whose directory is `root`: on the host before the container
 /// is built (`husk run`), or in the container once joined (`husk exec`).
 pub fn resolve_in<'a>(root: BorrowedFd, spec: &UserSpec<'a>) -> crate::error::Result<'a, Identity> {
-    let passwd = read_in_root(root, c"etc/passwd").map_err(fail("user", b"/etc/passwd"))?;
-    let group = read_in_root(root, c"etc/group").map_err(fail("user", b"/etc/group"))?;
+    // Numbers need no file: one that cannot be read (a directory or a FIFO put there by root
+    // in a running container, to stop `husk exec`) is as good as none for them.
+    let numbers = matches!(spec.user, Id::Number(_)) && !matches!(spec.group, Some(Id::Name(_)));
+    let read = |path, shown: &'static [u8]| match read_in_root(root, path) {
+        Err(_) if numbers => Ok(&b""[..]),
+        other => other.map_err(fail("user", shown)),
+    };
+    let passwd = read(c"etc/passwd", b"/etc/passwd")?;
+    let group = read(c"etc/group", b"/etc/group")?;
     resolve(spec, passwd, group).map_err(|missing| {
         let hint = if missing.file == "/etc/group" {
             "no such group in the container's /etc/group"

@@ -364,6 +364,23 @@ fn with_leaked_fds(secret: &Path, args: &[&str]) -> Outcome {
     run(Command::new("python3").args(["-c", LEAK]).arg(secret).args(args))
 }
 
+/// Root in a container cannot stop `husk exec` by making /etc/passwd unreadable: a user
+/// given by number needs no file (a name still does, and says so).
+#[test]
+fn exec_as_a_number_needs_no_passwd() {
+    let bb = need!("exec_as_a_number_needs_no_passwd", busybox());
+    let case = Case::new("no-passwd", &[]);
+    let root = case.rootfs_copy(bb);
+    let name = unique("no-passwd");
+    let _guard = case.detach(&name, &["--rootfs", path_str(&root)], IDLE);
+    husk(&["exec", &name, "sh", "-c", "mv /etc/passwd /etc/passwd.was && mkdir /etc/passwd"])
+        .expect(0, "", "");
+    husk(&["exec", &name, "id", "-u"]).expect(0, "0\n", "");
+    husk(&["exec", "-u", "1000:5", &name, "id", "-u"]).expect(0, "1000\n", "");
+    let out = husk(&["exec", "-u", "user", &name, "true"]);
+    out.expect(125, "", "husk: user /etc/passwd: Invalid argument (EINVAL)\n");
+}
+
 /// `husk exec` racing a named container's start never joins it half-built. (Found by a red
 /// team: the record was written right after the clone, before the init had entered its root,
 /// so an exec in that window ran in the host's mount namespace, or in the init's copy of the
