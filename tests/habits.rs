@@ -238,6 +238,21 @@ fn user_names_come_from_the_containers_passwd_and_group() {
     assert!(opens.is_empty(), "the device node was opened: {opens:?}");
 }
 
+/// COMMAND never keeps the supplementary groups husk was started with (a service's `docker`
+/// group, say): root's by default, the user's from the root's /etc/group with `-u`.
+#[test]
+fn the_callers_supplementary_groups_stay_outside() {
+    let bb = need!("the_callers_supplementary_groups_stay_outside", busybox());
+    let setpriv = need!("the_callers_supplementary_groups_stay_outside", tool("setpriv", "util-linux"));
+    let case = new_case("groups", &[bb]);
+    for (opts, want) in [(&[][..], "0\n"), (&["-u", "1000"], "1000\n")] {
+        let mut cmd = Command::new(&setpriv);
+        cmd.args(["--groups", "4242,4343", HUSK, "run", "--rootfs", path_str(bb)]).args(opts);
+        cmd.args(["--", "sh", "-c", "id -G", &case.marker]);
+        case.run(&mut cmd).expect(0, want, "");
+    }
+}
+
 #[test]
 fn a_terminal_is_passed_through_and_t_without_one_is_refused() {
     let bb = need!("a_terminal_is_passed_through_and_t_without_one_is_refused", busybox());

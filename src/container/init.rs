@@ -104,7 +104,9 @@ fn create_and_start<'a>(
         envp,
         path: environment::command_path(p.env, p.env_files, process),
         take_terminal: context.take_terminal,
-        user: p.user.map(|u| (u.uid, u.gid)),
+        // Always an identity, root's by default: COMMAND never keeps the supplementary
+        // groups husk itself was started with (a service's `docker` group, say).
+        user: Some(p.user.map_or((0, 0), |u| (u.uid, u.gid))),
         groups: p.user.map_or(&[][..], |u| &u.groups),
         cwd: Some(Dir::Path(cwd.of(&[p.cwd]).map_err(fail("chdir", p.cwd))?)),
         caps: Some(privileges),
