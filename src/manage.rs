@@ -4,7 +4,7 @@
 
 use core::mem::MaybeUninit;
 
-use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{FlockOperation, RawDir, SeekFrom};
 use rustix::io::Errno;
 
@@ -290,12 +290,10 @@ pub fn logs(name: &[u8], follow: bool, process: &Process) -> u8 {
 /// writes and its last close, and for the record rewritten (the end) or removed.
 fn follow_log(found: &Found, log: BorrowedFd, mut at: u64) {
     use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
-    let mut path = Line::new();
-    path.str("/proc/self/fd/").num(found.fd().as_raw_fd() as u64);
-    let mut c_path = crate::cpath::CPath::new();
+    let mut path = [0; 40];
     let events = WatchFlags::MODIFY | WatchFlags::CLOSE_WRITE | WatchFlags::MOVED_TO | WatchFlags::DELETE;
     let watch = inotify::init(CreateFlags::CLOEXEC).and_then(|fd| {
-        inotify::add_watch(&fd, c_path.of(&[path.as_bytes()])?, events)?;
+        inotify::add_watch(&fd, crate::procfs::fd_path(found.fd(), &mut path), events)?;
         Ok(fd)
     });
     // Watched first, then looked at: whatever happens after the look wakes the read.

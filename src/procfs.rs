@@ -10,6 +10,18 @@ use rustix::fs::{Mode, OFlags, open, openat};
 use crate::cpath::CPath;
 use crate::text::parse_decimal;
 
+/// `/proc/self/fd/N` for `fd`, in `buf`: the path that reopens exactly the file `fd` holds
+/// (or names it for a call that takes only paths, as inotify does).
+pub fn fd_path<'b>(fd: BorrowedFd, buf: &'b mut [u8; 40]) -> &'b CStr {
+    const PREFIX: &[u8] = b"/proc/self/fd/";
+    let mut number = [0u8; 24];
+    let n =
+        crate::text::digits(rustix::fd::AsRawFd::as_raw_fd(&fd) as u64, 10, &mut number).to_bytes_with_nul();
+    buf[..PREFIX.len()].copy_from_slice(PREFIX);
+    buf[PREFIX.len()..PREFIX.len() + n.len()].copy_from_slice(n);
+    crate::rt::c_str(&buf[..PREFIX.len() + n.len()]).unwrap_or(c"/proc/self/fd")
+}
+
 /// Reads `/proc/PID/<file>` into `buf` (what one read(2) gives: these files are small).
 fn read_pid_file<'b>(pid: i32, file: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8]> {
     let mut path = CPath::new();

@@ -135,8 +135,8 @@ impl Walk<'_> {
             MountKind::Dev => populate_dev(self.root, dest, self.console),
             MountKind::Tmpfs { mode, size } => {
                 let (mut mode_text, mut size_text) = ([0u8; 24], [0u8; 24]);
-                let mode = (c"mode", digits(mode as u64, 8, &mut mode_text));
-                let size = (c"size", digits(size, 10, &mut size_text));
+                let mode = (c"mode", crate::text::digits(mode as u64, 8, &mut mode_text));
+                let size = (c"size", crate::text::digits(size, 10, &mut size_text));
                 // Size 0 is the kernel's default (half of RAM), not "unlimited": leave it out.
                 let options = if size.1 == c"0" { &[mode][..] } else { &[mode, size] };
                 attach_fresh(self.root, dest, c"tmpfs", options, basic).map(drop)
@@ -240,21 +240,6 @@ fn is_current_root(dir: BorrowedFd) -> bool {
         (Ok(a), Ok(b)) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
         _ => false,
     }
-}
-
-/// `n` in `base` (8 for tmpfs's `mode=`, 10 for its `size=`), NUL-terminated, in `buf`.
-fn digits(mut n: u64, base: u64, buf: &mut [u8; 24]) -> &CStr {
-    let mut at = buf.len() - 1;
-    buf[at] = 0;
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % base) as u8;
-        n /= base;
-        if n == 0 {
-            break;
-        }
-    }
-    crate::rt::c_str(&buf[at..]).unwrap_or(c"0")
 }
 
 /// The terminal on stdin, when there is one, as a detached bind mount that will become the

@@ -68,6 +68,22 @@ impl<'a> Iterator for Fields<'a> {
     }
 }
 
+/// `n` in `base` (8 for tmpfs's `mode=`, 10 for a size or a descriptor), NUL-terminated, at
+/// the end of `buf`, no leading zeros.
+pub fn digits(mut n: u64, base: u64, buf: &mut [u8; 24]) -> &core::ffi::CStr {
+    let mut at = buf.len() - 1;
+    buf[at] = 0;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % base) as u8;
+        n /= base;
+        if n == 0 {
+            break;
+        }
+    }
+    crate::rt::c_str(&buf[at..]).unwrap_or(c"0")
+}
+
 /// The part of a path after its last `/`.
 pub fn basename(path: &[u8]) -> &[u8] {
     match path.iter().rposition(|&b| b == b'/') {
@@ -87,6 +103,9 @@ mod tests {
         assert!(has_byte(b"a/b", b'/') && !has_byte(b"ab", b'/'));
         assert_eq!(split_once(b"k=v=w", b'='), (&b"k"[..], Some(&b"v=w"[..])));
         assert_eq!(split_once(b"k", b'='), (&b"k"[..], None));
+        assert_eq!(digits(0o1777, 8, &mut [0; 24]), c"1777");
+        assert_eq!(digits(0, 10, &mut [0; 24]), c"0");
+        assert_eq!(digits(u64::MAX, 10, &mut [0; 24]), c"18446744073709551615");
         assert_eq!(fields(b"a::b", b':').collect::<Vec<_>>(), [&b"a"[..], b"", b"b"]);
         assert_eq!(fields(b"", b':').collect::<Vec<_>>(), [&b""[..]]);
         assert_eq!(words(b"HUP INT QUIT").collect::<Vec<_>>(), [&b"HUP"[..], b"INT", b"QUIT"]);

@@ -163,21 +163,7 @@ fn open_regular(root: BorrowedFd, path: &core::ffi::CStr) -> Result<OwnedFd, Err
     if FileType::from_raw_mode(fstat(&found)?.st_mode) != FileType::RegularFile {
         return Err(Errno::INVAL);
     }
-    // "/proc/self/fd/N": N's digits from the end of the buffer, no leading zeros (procfs
-    // refuses them).
-    let mut link = [0u8; 26];
-    let (mut at, mut n) = (25, rustix::fd::AsRawFd::as_raw_fd(&found) as u32);
-    loop {
-        at -= 1;
-        link[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    at -= 14;
-    link[at..at + 14].copy_from_slice(b"/proc/self/fd/");
-    match rustix::fs::open(crate::rt::c_str(&link[at..]).ok_or(Errno::INVAL)?, read, Mode::empty()) {
+    match rustix::fs::open(crate::procfs::fd_path(found.as_fd(), &mut [0; 40]), read, Mode::empty()) {
         Err(Errno::NOENT) => openat2(root, path, read, Mode::empty(), ResolveFlags::IN_ROOT),
         reopened => reopened,
     }
