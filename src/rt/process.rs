@@ -93,8 +93,8 @@ impl Process {
     /// fields from start_code to env_end (what /proc/PID/stat fields 26-28 and 45-51 show),
     /// worked out from what is at hand, as binfmt_elf set it: the code and data bounds from
     /// the program headers, the stack from where argc lay, the argument and environment
-    /// areas from their strings (laid out one after the other), start_brk from the break,
-    /// which husk never moves (brk itself is left 0 for the caller). Reading /proc/self/stat
+    /// areas from their strings (laid out one after the other), start_brk and brk from the
+    /// break, which husk never moves. Reading /proc/self/stat
     /// instead costs a new process ~25 µs here. None without arguments.
     pub fn memory_map(&self) -> Option<[u64; 11]> {
         let end_of = |s: &CStr| s.as_ptr() as u64 + s.to_bytes_with_nul().len() as u64;
@@ -112,7 +112,7 @@ impl Process {
             start_data,
             end_data,
             start_brk,
-            0,
+            start_brk,
             start_stack,
             arg_start,
             arg_end,

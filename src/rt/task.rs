@@ -228,7 +228,7 @@ static mut TITLE: Title = Title([0; 4096]);
 /// (comm) `name`: what `ps` shows of it. The words are copied into a page of their own,
 /// which then stands as the argument area; the real arguments are not touched (Process
 /// still reads them). `current` is the memory map (`Process::memory_map`: prctl_mm_map's
-/// fields from start_code to env_end; brk is read here).
+/// fields from start_code to env_end).
 /// Raw: rustix has no PR_SET_MM. PR_SET_MM_MAP sets every field at once and, unlike the
 /// one-field forms, needs no CAP_SYS_RESOURCE (prctl(2)). Call it once.
 pub fn show_command_line(
@@ -253,9 +253,7 @@ pub fn show_command_line(
     rest.copy_from_slice(&tail[..rest.len()]);
     area[len - 1] = 0; // the last word ends here, whole or cut
     let start = area.as_ptr() as u64;
-    // SAFETY: brk(0) changes nothing and returns the current break.
-    let brk = unsafe { syscall1(k::__NR_brk, 0) } as u64;
-    let [start_code, end_code, start_data, end_data, start_brk, _, start_stack, _, _, env_start, env_end] =
+    let [start_code, end_code, start_data, end_data, start_brk, brk, start_stack, _, _, env_start, env_end] =
         *current;
     let map = k_prctl::prctl_mm_map {
         start_code,
