@@ -20,6 +20,7 @@ pub mod init;
 pub mod log;
 pub mod manage;
 pub mod mask;
+pub mod nsknobs;
 pub mod out;
 pub mod pid1;
 pub mod procfs;
