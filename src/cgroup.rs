@@ -87,18 +87,12 @@ pub fn settings(limits: &Limits) -> Result<heapless::Vec<Setting, 4>, &'static s
 
 /// The controllers the settings need enabled in the parent's cgroup.subtree_control.
 pub fn controllers(limits: &Limits) -> heapless::Vec<&'static str, 3> {
-    let mut out = heapless::Vec::new();
-    if limits.memory.is_some() {
-        let _ = out.push("memory");
-    }
-    if limits.pids.is_some() {
-        let _ = out.push("pids");
-    }
-    if limits.cpus_milli.is_some() {
-        let _ = out.push("cpu");
-    }
-    out
+    let wanted = [limits.memory.is_some(), limits.pids.is_some(), limits.cpus_milli.is_some()];
+    CONTROLLERS.iter().zip(wanted).filter(|(_, on)| *on).map(|(name, _)| *name).collect()
 }
+
+/// Every controller husk enables, for memory, pids and cpu limits.
+const CONTROLLERS: [&str; 3] = ["memory", "pids", "cpu"];
 
 fn number(n: u64) -> heapless::String<32> {
     let mut s = heapless::String::new();
@@ -197,6 +191,9 @@ pub struct Group {
     /// The parent directory, to remove the group from.
     parent: OwnedFd,
     name: heapless::String<32>,
+    /// Whether husk moved itself out of the parent into the leaf `NAME.sup` beside the
+    /// group (see `Group::create`).
+    moved: bool,
 }
 
 /// Room for the default parent's path (husk's own group and `/husk`), which an error may
@@ -204,11 +201,36 @@ pub struct Group {
 pub type ParentPath = [u8; 600];
 
 const NOT_DELEGATED: &str = "the controller is not available or not delegated here";
+/// For a group the caller may not write (EACCES, EPERM, EROFS), or one that holds other
+/// processes (EBUSY: see `Group::create`).
+const NOT_YOURS: &str = "limits need a group delegated to you and to husk alone: systemd-run --user --scope \
+                         -p Delegate=yes husk run …, or --cgroup-parent with a group root chowned to you";
+
+/// What to do when a group cannot be made or a controller not enabled.
+fn hint(e: Errno) -> &'static str {
+    match e {
+        Errno::ACCESS | Errno::PERM | Errno::ROFS | Errno::BUSY => NOT_YOURS,
+        _ => NOT_DELEGATED,
+    }
+}
 
 impl Group {
     /// Creates `PARENT/husk-PID` (PARENT: `--cgroup-parent`, else `husk` under the group
-    /// husk runs in), enables the needed controllers on the way down, and writes the limits.
-    /// Nothing is left behind on failure, whose hint says what to do.
+    /// husk runs in — for a user, that group itself: see below), enables the needed
+    /// controllers on the way down, and writes the limits. Nothing is left behind on
+    /// failure, whose hint says what to do.
+    ///
+    /// A user may write only a group delegated to them (Documentation/admin-guide/
+    /// cgroup-v2.rst, "Delegation": root chowns the directory and its cgroup.procs,
+    /// cgroup.threads and cgroup.subtree_control; systemd's `Delegate=yes`), and the one
+    /// they run in is the one delegated: a scope started for husk holds husk itself. cgroup
+    /// v2's "No Internal Process Constraint" allows no controller in the subtree_control of
+    /// a (non-root) group that holds processes (EBUSY), so husk first moves itself into a
+    /// leaf of its own beside the container's group, `husk-PID.sup` (which needs write
+    /// access to the common ancestor's cgroup.procs: the delegated group's own), then
+    /// enables the controllers in its group and makes the container's group there.
+    /// `remove` undoes it all. Only for users: what root may write says nothing about
+    /// who manages a group (systemd's own), so root keeps `husk/` below its group.
     pub fn create<'a>(
         parent: Option<&'a [u8]>,
         scratch: &'a mut ParentPath,
@@ -216,9 +238,31 @@ impl Group {
         settings: &[Setting],
     ) -> Result<Group, Failure<'a>> {
         let root = unified_hierarchy()?;
-        let parent_rel = parent_path(parent, scratch)?;
-        let level = descend(root, parent_rel, &controllers(limits))?;
-        let group = make(level, parent_rel)?;
+        let wanted = controllers(limits);
+        let (parent_rel, move_out) = parent_path(parent, scratch)?;
+        let level = descend(root, parent_rel, &wanted)?;
+        let mut group = make(level, parent_rel)?;
+        if move_out {
+            group.moved = true;
+            if let Err(e) = group.enter_leaf() {
+                group.remove();
+                return Err(Failure::new("cgroup", parent_rel, e).with_hint(hint(e)));
+            }
+        }
+        // Right after husk left it, the group still counts as holding a process for a
+        // moment (EBUSY within a millisecond or so, seen on Linux 6.1 under QEMU): retry.
+        let mut enabled = enable(group.parent.as_fd(), &wanted);
+        for _ in 0..if group.moved { 100 } else { 0 } {
+            if enabled != Err(Errno::BUSY) {
+                break;
+            }
+            crate::rt::sys::sleep_ns(1_000_000);
+            enabled = enable(group.parent.as_fd(), &wanted);
+        }
+        if let Err(e) = enabled {
+            group.remove();
+            return Err(Failure::new("cgroup.subtree_control", parent_rel, e).with_hint(hint(e)));
+        }
         for (file, value) in settings {
             if let Err(e) = write_at(group.dir.as_fd(), file.as_bytes(), value.as_bytes()) {
                 group.remove();
@@ -274,17 +318,59 @@ impl Group {
     /// a few times.
     pub fn remove(&self) {
         let mut cpath = CPath::new();
-        let Ok(name) = cpath.of(&[self.name.as_bytes()]) else { return };
-        for _ in 0..100 {
-            match unlinkat(self.parent.as_fd(), name, AtFlags::REMOVEDIR) {
-                Err(Errno::BUSY) => crate::rt::sys::sleep_ns(10_000_000),
-                _ => return,
+        if let Ok(name) = cpath.of(&[self.name.as_bytes()]) {
+            for _ in 0..100 {
+                match unlinkat(self.parent.as_fd(), name, AtFlags::REMOVEDIR) {
+                    Err(Errno::BUSY) => crate::rt::sys::sleep_ns(10_000_000),
+                    _ => break,
+                }
             }
+        }
+        if self.moved {
+            self.leave_leaf();
+        }
+    }
+
+    /// Makes `NAME.sup` beside the group and moves husk into it (`0` in cgroup.procs: the
+    /// writer itself).
+    fn enter_leaf(&self) -> Result<(), Errno> {
+        let mut cpath = CPath::new();
+        let leaf = cpath.of(&[self.name.as_bytes(), LEAF])?;
+        mkdirat(self.parent.as_fd(), leaf, Mode::from_raw_mode(0o755))?;
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        let dir = openat(self.parent.as_fd(), leaf, flags, Mode::empty())?;
+        write_at(dir.as_fd(), b"cgroup.procs", b"0")
+    }
+
+    /// Back where husk was, once the container's group is gone: a group with controllers
+    /// in its subtree_control takes no process (EBUSY), so they are disabled first — only
+    /// husk can have enabled them, since the group held husk — and only while the leaf is
+    /// the parent's last child (cgroup.stat `nr_descendants`), else another group may be
+    /// using them and the empty leaf stays (systemd removes a scope's groups with the
+    /// scope). No process could have entered the parent meanwhile, for the same reason.
+    /// Best effort: husk is on its way out.
+    fn leave_leaf(&self) {
+        let parent = self.parent.as_fd();
+        let mut buf = [0u8; 256];
+        if read_at(parent, b"cgroup.stat", &mut buf)
+            .is_ok_and(|n| keyed(&buf[..n], b"nr_descendants") == Some(1))
+        {
+            for name in CONTROLLERS {
+                let _ = switch(parent, b'-', name);
+            }
+        }
+        let _ = write_at(parent, b"cgroup.procs", b"0");
+        // Refused (EBUSY) while husk is still in it.
+        let mut cpath = CPath::new();
+        if let Ok(leaf) = cpath.of(&[self.name.as_bytes(), LEAF]) {
+            let _ = unlinkat(parent, leaf, AtFlags::REMOVEDIR);
         }
     }
 }
 
-/// Writes `+NAME` for each controller not yet enabled in `dir`'s cgroup.subtree_control.
+/// The suffix of the leaf husk moves itself into (see `Group::create`).
+const LEAF: &[u8] = b".sup";
+
 /// The cgroup2 mount, opened; refused when /sys/fs/cgroup is not cgroup v2 (a v1 or
 /// hybrid host: a limit there would not be applied).
 fn unified_hierarchy() -> Result<OwnedFd, Failure<'static>> {
@@ -301,47 +387,57 @@ fn unified_hierarchy() -> Result<OwnedFd, Failure<'static>> {
 }
 
 /// The parent group, relative to the mount: `parent`, or `husk` under husk's own group
-/// (written into `scratch`).
-fn parent_path<'a>(parent: Option<&'a [u8]>, scratch: &'a mut ParentPath) -> Result<&'a [u8], Failure<'a>> {
+/// (written into `scratch`) — for a user whose group is not the root, that group itself,
+/// and then husk has to move out of it (true; see `Group::create`).
+fn parent_path<'a>(
+    parent: Option<&'a [u8]>,
+    scratch: &'a mut ParentPath,
+) -> Result<(&'a [u8], bool), Failure<'a>> {
     if let Some(p) = parent {
-        return Ok(p);
+        return Ok((p, false));
     }
     let mut own = [0u8; 512];
     let own_len = read_all(c"/proc/self/cgroup", &mut own).map_err(fail("cgroup", b"/proc/self/cgroup"))?;
+    // The root group as "", so that its `husk` is `/husk`.
     let mine = crate::procfs::cgroup_path(&own[..own_len]).unwrap_or(b"/");
+    let mine = mine.strip_suffix(b"/").unwrap_or(mine);
     let n = mine.len().min(500);
     scratch[..n].copy_from_slice(&mine[..n]);
+    if n > 0 && !rustix::process::geteuid().is_root() {
+        return Ok((&scratch[..n], true));
+    }
     scratch[n..n + 5].copy_from_slice(b"/husk");
-    Ok(&scratch[..n + 5])
+    Ok((&scratch[..n + 5], false))
 }
 
 /// Walks down from the mount to `parent_rel`, creating what is missing and enabling the
 /// `wanted` controllers in each level's cgroup.subtree_control so the next level may use
-/// them. Returns the parent's directory.
+/// them (the parent's own, which its children need, is left to the caller). Returns the
+/// parent's directory. An error names the level that failed.
 fn descend<'a>(root: OwnedFd, parent_rel: &'a [u8], wanted: &[&str]) -> Result<OwnedFd, Failure<'a>> {
     let mut cpath = CPath::new();
     let mut level = root;
-    enable(level.as_fd(), wanted)
-        .map_err(|e| Failure::new("cgroup.subtree_control", MOUNT, e).with_hint(NOT_DELEGATED))?;
-    for part in parent_rel.split(|&b| b == b'/').filter(|p| !p.is_empty() && *p != b".") {
+    let mut done: &[u8] = MOUNT;
+    let mut end = 0;
+    for part in parent_rel.split(|&b| b == b'/') {
+        end += part.len() + 1;
+        if part.is_empty() || part == b"." {
+            continue;
+        }
         if part == b".." {
             let hint = "the path must stay inside the hierarchy";
             return Err(Failure::new("cgroup-parent", parent_rel, Errno::INVAL).with_hint(hint));
         }
+        enable(level.as_fd(), wanted)
+            .map_err(|e| Failure::new("cgroup.subtree_control", done, e).with_hint(hint(e)))?;
+        done = &parent_rel[..end - 1];
         let name = cpath.of(&[part]).map_err(fail("cgroup-parent", parent_rel))?;
         match mkdirat(level.as_fd(), name, Mode::from_raw_mode(0o755)) {
             Ok(()) | Err(Errno::EXIST) => {}
-            Err(e) => {
-                return Err(
-                    Failure::new("mkdir", parent_rel, e).with_hint("no permission to create cgroups here")
-                );
-            }
+            Err(e) => return Err(Failure::new("mkdir", done, e).with_hint(hint(e))),
         }
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-        level =
-            openat(level.as_fd(), name, flags, Mode::empty()).map_err(fail("cgroup-parent", parent_rel))?;
-        enable(level.as_fd(), wanted)
-            .map_err(|e| Failure::new("cgroup.subtree_control", parent_rel, e).with_hint(NOT_DELEGATED))?;
+        level = openat(level.as_fd(), name, flags, Mode::empty()).map_err(fail("cgroup-parent", done))?;
     }
     Ok(level)
 }
@@ -352,25 +448,32 @@ fn make(parent: OwnedFd, parent_rel: &[u8]) -> Result<Group, Failure<'_>> {
     let mut name = heapless::String::<32>::new();
     let _ = ufmt::uwrite!(name, "husk-{}", rustix::process::getpid().as_raw_nonzero().get());
     let c_name = cpath.of(&[name.as_bytes()]).map_err(fail("mkdir", parent_rel))?;
-    mkdirat(parent.as_fd(), c_name, Mode::from_raw_mode(0o755)).map_err(fail("mkdir", parent_rel))?;
+    mkdirat(parent.as_fd(), c_name, Mode::from_raw_mode(0o755))
+        .map_err(|e| Failure::new("cgroup", parent_rel, e).with_hint(hint(e)))?;
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let dir = openat(parent.as_fd(), c_name, flags, Mode::empty()).map_err(fail("cgroup", parent_rel))?;
-    Ok(Group { dir, parent, name })
+    Ok(Group { dir, parent, name, moved: false })
 }
 
+/// Writes `+NAME` for each controller not yet enabled in `dir`'s cgroup.subtree_control.
 fn enable(dir: BorrowedFd, wanted: &[&str]) -> Result<(), Errno> {
     let mut current = [0u8; 256];
     let n = read_at(dir, b"cgroup.subtree_control", &mut current)?;
     for name in wanted {
         let on = current[..n].split(|b| b.is_ascii_whitespace()).any(|w| w == name.as_bytes());
         if !on {
-            let mut word = [0u8; 16];
-            word[0] = b'+';
-            word[1..=name.len()].copy_from_slice(name.as_bytes());
-            write_at(dir, b"cgroup.subtree_control", &word[..=name.len()])?;
+            switch(dir, b'+', name)?;
         }
     }
     Ok(())
+}
+
+/// Writes `+NAME` or `-NAME` (`sign`) to `dir`'s cgroup.subtree_control.
+fn switch(dir: BorrowedFd, sign: u8, name: &str) -> Result<(), Errno> {
+    let mut word = [0u8; 16];
+    word[0] = sign;
+    word[1..=name.len()].copy_from_slice(name.as_bytes());
+    write_at(dir, b"cgroup.subtree_control", &word[..=name.len()])
 }
 
 fn write_at(dir: BorrowedFd, file: &[u8], value: &[u8]) -> Result<(), Errno> {
