@@ -60,6 +60,11 @@ impl IdMap {
         IdMap { first: Extent { inside, outside, count }, second: None }
     }
 
+    /// Whether `id` inside is mapped.
+    pub fn contains(&self, id: u32) -> bool {
+        self.lines().any(|e| id >= e.inside && id - e.inside < e.count)
+    }
+
     fn lines(&self) -> impl Iterator<Item = &Extent> {
         core::iter::once(&self.first).chain(self.second.as_ref())
     }
@@ -387,6 +392,7 @@ mod tests {
         assert_eq!(text(&user.uids), "0 1001 1\n1 100000 65536\n");
         assert_eq!(text(&user.gids), "0 1002 1\n1 200000 1000\n");
         assert!(user.helpers && !user.deny_setgroups);
+        assert!(user.uids.contains(0) && user.uids.contains(65536) && !user.uids.contains(65537));
         let keep = plan(Request::KeepId, (1001, 1002), false, sub).unwrap().unwrap();
         assert_eq!((text(&keep.uids), keep.ids), ("1001 1001 1\n".into(), (1001, 1002)));
         assert!(plan(Request::Host, (1001, 1002), false, None).is_err());
