@@ -33,4 +33,5 @@ pub mod spawn;
 
 pub mod status;
 pub mod text;
+pub mod userns;
 pub mod users;
