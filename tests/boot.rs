@@ -330,3 +330,112 @@ fn cgroup_limits_are_enforced_reported_and_removed() {
     assert_eq!(b.exit_status(), 0);
     b.assert_powered_off();
 }
+
+/// The initramfs of the rootless tests: the shared one plus an ordinary user, `huskuser`
+/// (uid and gid 1000), in /etc/passwd and /etc/group for busybox's `su`.
+fn rootless_initramfs() -> &'static Path {
+    static CPIO: OnceLock<PathBuf> = OnceLock::new();
+    CPIO.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("boot");
+        std::fs::create_dir_all(&dir).unwrap();
+        let passwd = dir.join("passwd");
+        std::fs::write(&passwd, "root:x:0:0:root:/root:/bin/sh\nhuskuser:x:1000:1000::/tmp:/bin/sh\n")
+            .unwrap();
+        let group = dir.join("group");
+        std::fs::write(&group, "root:x:0:\nhuskuser:x:1000:\n").unwrap();
+        build_initramfs(
+            "rootless",
+            &[
+                format!("{}:/etc/passwd", passwd.display()),
+                format!("{}:/etc/group", group.display()),
+                format!("{REPO}/tests/boot/rootless.sh:/test/rootless.sh"),
+            ],
+        )
+    })
+}
+
+#[test]
+fn forbidden_user_namespaces_are_named() {
+    require_qemu!("forbidden_user_namespaces_are_named");
+    let b = boot_image(rootless_initramfs(), "", false, &["sh", "/test/rootless.sh", "forbidden"]);
+    // The premise: the user (uid 1000 on the VM) is root in a user namespace of its own.
+    assert_eq!(line_after(&b, "user status "), "0 uid 0 as 1000");
+    // user.max_user_namespaces=0: clone3 fails ENOSPC; one line names the setting.
+    let max = line_after(&b, "max status ");
+    assert!(max.starts_with("125 lines 1 err husk: "), "{max}");
+    assert!(
+        max.ends_with("(ENOSPC): user namespaces are disabled: user.max_user_namespaces=0 (sysctl)"),
+        "{max}"
+    );
+    // Debian's kernel.unprivileged_userns_clone=0: EPERM, named likewise.
+    if b.has_line("debian absent") {
+        eprintln!("forbidden_user_namespaces_are_named: this kernel has no kernel.unprivileged_userns_clone");
+    } else {
+        let debian = line_after(&b, "debian status ");
+        assert!(debian.starts_with("125 lines 1 err husk: "), "{debian}");
+        assert!(
+            debian.ends_with(
+                "(EPERM): user namespaces are disabled: kernel.unprivileged_userns_clone=0 (sysctl)"
+            ),
+            "{debian}"
+        );
+    }
+    // The settings put back, the same run works again: they were the cause.
+    assert_eq!(line_after(&b, "restored status "), "0");
+    assert_eq!(b.exit_status(), 0);
+    b.assert_powered_off();
+}
+
+#[test]
+fn limits_as_a_user_need_a_delegated_group() {
+    require_qemu!("limits_as_a_user_need_a_delegated_group");
+    let b = boot_image(rootless_initramfs(), "", false, &["sh", "/test/rootless.sh", "limits"]);
+    assert_eq!(line_after(&b, "shell in "), "0::/u/shell");
+    // --cgroup-parent in the delegated group: killed near 100 MB, 137 and husk's OOM line.
+    let m100 = line_after(&b, "m100 status ");
+    assert!(m100.starts_with("137 last got "), "{m100}");
+    let got: u32 = m100["137 last got ".len()..].split(' ').next().unwrap().parse().unwrap();
+    assert!((70..100).contains(&got), "killed after {got} MB under a 100 MB limit:\n{}", b.console);
+    assert!(m100.ends_with("err husk: out of memory (memory.max=104857600)"), "{m100}");
+    // The fork bomb hit --pids-limit 10 and the container still ended with its own status.
+    let bomb = line_after(&b, "bomb status ");
+    let rest = bomb.strip_prefix("4 bomb current ").unwrap_or_else(|| panic!("{bomb}"));
+    let (current, events) = rest.split_once(" events max ").unwrap();
+    assert!(current.parse::<u32>().unwrap() <= 10, "{bomb}");
+    assert!(events.parse::<u32>().unwrap() > 0, "the limit was never hit: {bomb}");
+    // The default parent, the user's own group holding husk alone: the container's group
+    // is made there (its cgroup root inside, with the limit), the hog killed...
+    assert_eq!(
+        line_after(&b, "scope status "),
+        "137 inside 0::/ max 104857600 err husk: out of memory (memory.max=104857600)"
+    );
+    // ... and the group is left as it was found.
+    assert_eq!(line_after(&b, "scope after "), "[] groups 0 procs 0");
+    // A group holding other processes too: one line, 125, what to do.
+    let hint = "limits need a group delegated to you and to husk alone: systemd-run --user --scope -p \
+                Delegate=yes husk run …, or --cgroup-parent with a group root chowned to you";
+    assert_eq!(
+        line_after(&b, "busy status "),
+        format!(
+            "125 lines 1 err husk: cgroup.subtree_control /u/shell: Device or resource busy (EBUSY): {hint}"
+        )
+    );
+    // No container's group (nor husk's own leaf) is left in the delegated group.
+    assert_eq!(line_after(&b, "groups left "), "0");
+    // Not delegated: 125 naming the group the user may not write, never a run without limits.
+    assert_eq!(
+        line_after(&b, "v status "),
+        format!("125 lines 1 err husk: cgroup.subtree_control /v: Permission denied (EACCES): {hint}")
+    );
+    assert_eq!(
+        line_after(&b, "vctr status "),
+        format!("125 lines 1 err husk: mkdir /v/ctr: Permission denied (EACCES): {hint}")
+    );
+    assert_eq!(
+        line_after(&b, "w status "),
+        format!("125 lines 1 err husk: cgroup /w: Permission denied (EACCES): {hint}")
+    );
+    assert_eq!(line_after(&b, "v w left "), "0");
+    assert_eq!(b.exit_status(), 0);
+    b.assert_powered_off();
+}
