@@ -251,14 +251,14 @@ impl Group {
         }
         // Right after husk left it, the group still counts as holding a process for a
         // moment (EBUSY within a millisecond or so, seen on Linux 6.1 under QEMU): retry.
-        let mut enabled = enable(group.parent.as_fd(), &wanted);
-        for _ in 0..if group.moved { 100 } else { 0 } {
-            if enabled != Err(Errno::BUSY) {
-                break;
+        let mut tries = if group.moved { 100 } else { 1 };
+        let enabled = loop {
+            match enable(group.parent.as_fd(), &wanted) {
+                Err(Errno::BUSY) if tries > 1 => crate::rt::sys::sleep_ns(1_000_000),
+                done => break done,
             }
-            crate::rt::sys::sleep_ns(1_000_000);
-            enabled = enable(group.parent.as_fd(), &wanted);
-        }
+            tries -= 1;
+        };
         if let Err(e) = enabled {
             group.remove();
             return Err(Failure::new("cgroup.subtree_control", parent_rel, e).with_hint(hint(e)));

@@ -66,6 +66,7 @@ fn build_initramfs(name: &str, extra: &[String]) -> PathBuf {
         .args(["--add", &format!("{REPO}/tests/boot/basics.sh:/test/basics.sh")])
         .args(["--add", &format!("{REPO}/tests/boot/run.sh:/test/run.sh")])
         .args(["--add", &format!("{REPO}/tests/boot/limits.sh:/test/limits.sh")])
+        .args(["--add", &format!("{REPO}/tests/boot/forkbomb.sh:/test/forkbomb.sh")])
         .args(["--add", &format!("{}:/test/memhog", memhog.display())])
         .args(extra.iter().flat_map(|e| ["--add", e.as_str()]))
         .status()
@@ -278,6 +279,26 @@ fn line_after<'a>(b: &'a Boot, prefix: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no line starting with {prefix:?}:\n{}", b.console))
 }
 
+/// `m100 status …`: memhog's 10 MB steps under --memory 100M were killed near 100 MB, with
+/// status 137 and husk's OOM line.
+fn assert_killed_near_100_mb(b: &Boot) {
+    let m100 = line_after(b, "m100 status ");
+    assert!(m100.starts_with("137 last got "), "{m100}");
+    let got: u32 = m100["137 last got ".len()..].split(' ').next().unwrap().parse().unwrap();
+    assert!((70..100).contains(&got), "killed after {got} MB under a 100 MB limit:\n{}", b.console);
+    assert!(m100.ends_with("err husk: out of memory (memory.max=104857600)"), "{m100}");
+}
+
+/// forkbomb.sh under --pids-limit 10: the bomb hit the limit and the container still ended
+/// with its own status.
+fn assert_bomb_contained(b: &Boot) {
+    let bomb = line_after(b, "bomb current ");
+    let (current, events) = bomb.split_once(" events max ").unwrap();
+    assert!(current.parse::<u32>().unwrap() <= 10, "{bomb}");
+    assert!(events.parse::<u32>().unwrap() > 0, "the limit was never hit: {bomb}");
+    assert_eq!(line_after(b, "bomb status "), "4");
+}
+
 #[test]
 fn cgroup_limits_are_enforced_reported_and_removed() {
     require_qemu!("cgroup_limits_are_enforced_reported_and_removed");
@@ -285,23 +306,14 @@ fn cgroup_limits_are_enforced_reported_and_removed() {
     // development host: the real limit tests live here.
     let b = boot("", false, &["sh", "/test/limits.sh"]);
     // 10 MB steps under --memory 100M: killed near 100 MB, status 137, husk's OOM line.
-    let m100 = line_after(&b, "m100 status ");
-    assert!(m100.starts_with("137 last got "), "{m100}");
-    let got: u32 = m100["137 last got ".len()..].split(' ').next().unwrap().parse().unwrap();
-    assert!((70..100).contains(&got), "killed after {got} MB under a 100 MB limit:\n{}", b.console);
-    assert!(m100.ends_with("err husk: out of memory (memory.max=104857600)"), "{m100}");
+    assert_killed_near_100_mb(&b);
     // Under --memory 10M: killed before the first 10 MB step completes.
     assert_eq!(line_after(&b, "m10 status "), "137 last  err husk: out of memory (memory.max=10485760)");
     // 50 MB fits under 100M.
     assert_eq!(line_after(&b, "m50 status "), "0 last got 50 MB");
     // Inside: the container's group is its cgroup root, with its own limits; swap off.
     assert_eq!(line_after(&b, "inside "), "0::/ max 67108864 swap 0 pids 20");
-    // The fork bomb hit the limit and the container still ended with its own status.
-    let bomb = line_after(&b, "bomb current ");
-    let (current, events) = bomb.split_once(" events max ").unwrap();
-    assert!(current.parse::<u32>().unwrap() <= 10, "{bomb}");
-    assert!(events.parse::<u32>().unwrap() > 0, "the limit was never hit: {bomb}");
-    assert_eq!(line_after(&b, "bomb status "), "4");
+    assert_bomb_contained(&b);
     // --cpus 0.5: about half of the wall time (generous bounds: this is an emulated VM).
     let cpu = line_after(&b, "cpu wall_cs ");
     let (wall_cs, usage_us) = cpu.split_once(" usage_us ").unwrap();
@@ -392,17 +404,8 @@ fn limits_as_a_user_need_a_delegated_group() {
     let b = boot_image(rootless_initramfs(), "", false, &["sh", "/test/rootless.sh", "limits"]);
     assert_eq!(line_after(&b, "shell in "), "0::/u/shell");
     // --cgroup-parent in the delegated group: killed near 100 MB, 137 and husk's OOM line.
-    let m100 = line_after(&b, "m100 status ");
-    assert!(m100.starts_with("137 last got "), "{m100}");
-    let got: u32 = m100["137 last got ".len()..].split(' ').next().unwrap().parse().unwrap();
-    assert!((70..100).contains(&got), "killed after {got} MB under a 100 MB limit:\n{}", b.console);
-    assert!(m100.ends_with("err husk: out of memory (memory.max=104857600)"), "{m100}");
-    // The fork bomb hit --pids-limit 10 and the container still ended with its own status.
-    let bomb = line_after(&b, "bomb status ");
-    let rest = bomb.strip_prefix("4 bomb current ").unwrap_or_else(|| panic!("{bomb}"));
-    let (current, events) = rest.split_once(" events max ").unwrap();
-    assert!(current.parse::<u32>().unwrap() <= 10, "{bomb}");
-    assert!(events.parse::<u32>().unwrap() > 0, "the limit was never hit: {bomb}");
+    assert_killed_near_100_mb(&b);
+    assert_bomb_contained(&b);
     // The default parent, the user's own group holding husk alone: the container's group
     // is made there (its cgroup root inside, with the limit), the hog killed...
     assert_eq!(
