@@ -92,6 +92,8 @@ impl MountKind {
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub struct Namespaces {
     pub network: Namespace,
+    /// A user namespace of the container's own and its id maps (userns.rs), or the host's.
+    pub user: Option<crate::userns::UserNs>,
 }
 
 /// Where a namespace comes from.

@@ -32,4 +32,5 @@ pub mod spawn;
 
 pub mod status;
 pub mod text;
+pub mod userns;
 pub mod users;

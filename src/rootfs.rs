@@ -21,7 +21,7 @@ use rustix::mount::{
     unmount,
 };
 
-use crate::config::{Config, MAX_MOUNTS, Mount, MountKind, Root};
+use crate::config::{Config, MAX_MOUNTS, Mount, MountKind, Namespace, Root};
 use crate::container::report::Note;
 use crate::container::sync::Handshake;
 use crate::cpath::CPath;
@@ -70,6 +70,7 @@ pub enum Entered {
 #[inline(never)] // its path buffer on its own frame, not on the init's whole life
 pub fn enter<'a>(
     config: &Config<'a>,
+    trees: Option<&Trees>,
     network: Option<(&Handshake, BorrowedFd)>,
     console: Option<&OwnedFd>,
     report: Option<BorrowedFd>,
@@ -79,19 +80,29 @@ pub fn enter<'a>(
     // subtrees"; a new namespace starts with the host's propagation types).
     mount_change(c"/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC)
         .map_err(fail("make-private", b"/"))?;
-    // Clone every host tree we need *before* the root is attached: attaching shadows a host
-    // path (the default stage, /tmp), and a source beneath it would then be out of reach.
+    // Every host tree we need, cloned *before* the root is attached: attaching shadows a
+    // host path (the default stage, /tmp), and a source beneath it would then be out of
+    // reach. Root's user namespace has them from the host side (see Trees).
+    let cloned;
+    let trees = match trees {
+        Some(trees) => trees,
+        None => {
+            cloned = Trees::clone(config)?;
+            &cloned
+        }
+    };
     let mut path = CPath::new();
-    let root_tree = clone_root(&mut path, config.root)?;
-    let mut sources: heapless::Vec<Option<OwnedFd>, MAX_MOUNTS> = heapless::Vec::new();
-    for mount in &config.mounts {
-        let _ = sources.push(clone_source(&mut path, mount)?);
-    }
-    let root = attach_root(&mut path, config.root, root_tree)?;
-    let root = Tree { fd: root.as_fd(), report, mount: 0 };
-    let mut walk = Walk { root, masks: crate::mask::Masks::default(), console, network, entered: None };
-    for (i, (mount, source)) in config.mounts.iter().zip(sources.iter()).enumerate() {
-        if mount.kind.needs_network() {
+    attach_root(&mut path, config.root, trees.root.as_fd())?;
+    let root = Tree { fd: trees.root.as_fd(), report, mount: 0 };
+    let userns = config.namespaces.user.is_some();
+    let masks = crate::mask::Masks::default();
+    let mut walk = Walk { root, masks, console, network, entered: None, userns };
+    for (i, (mount, source)) in config.mounts.iter().zip(trees.sources.iter()).enumerate() {
+        // In a user namespace the host side makes no network namespace (the init has its
+        // own already), and the root is entered last: once the host's /proc and /sys are
+        // gone from the mount namespace, the kernel refuses a new procfs or sysfs there
+        // (mount_too_revealing(); user_namespaces(7), "Restrictions on mount operations").
+        if mount.kind.needs_network() && network.is_some() {
             walk.enter_root()?;
         }
         walk.root.mount = i as u8; // MAX_MOUNTS fits
@@ -109,6 +120,60 @@ pub(crate) struct Tree<'f> {
     mount: u8,
 }
 
+/// The host trees a container is made of, cloned detached (open_tree(2)): the root and
+/// each mount's source (a bind's; the host's /sys for a user namespace that shares the
+/// host's network, where a new sysfs is refused). The init clones them itself, after its
+/// mount namespace is private; for root's user namespace the host side clones them
+/// before the clone3, so that they stay the host's: not locked (a copy of the host's
+/// mounts into a less privileged namespace is: mount_namespaces(7)), and idmappable by
+/// the host side once the maps are written ([`Trees::idmap`]). The init inherits them.
+pub struct Trees {
+    root: OwnedFd,
+    sources: heapless::Vec<Option<OwnedFd>, MAX_MOUNTS>,
+}
+
+impl Trees {
+    pub fn clone<'a>(config: &Config<'a>) -> Result<'a, Trees> {
+        let mut path = CPath::new();
+        let root = clone_root(&mut path, config.root)?;
+        let host_sysfs = config.namespaces.user.is_some() && config.namespaces.network == Namespace::Host;
+        let mut sources = heapless::Vec::new();
+        for mount in &config.mounts {
+            let _ = sources.push(clone_source(&mut path, mount, host_sysfs)?);
+        }
+        Ok(Trees { root, sources })
+    }
+
+    /// Root's private user namespace: the root directory and the volumes show their files'
+    /// owners through `userns` (mount_setattr(2), MOUNT_ATTR_IDMAP), so the container's root
+    /// owns what the host's root owns there, and what it makes is root's on disk. The
+    /// host's own tree is not idmapped: its files show as nobody's.
+    pub fn idmap<'a>(&self, config: &Config<'a>, userns: BorrowedFd) -> Result<'a, ()> {
+        let idmap = |tree: &OwnedFd, path: &'a [u8]| {
+            sys::mount_idmap(tree.as_fd(), userns).map_err(|e| {
+                Failure::new("idmap", path, e).with_hint("its file system cannot be idmapped (mount_setattr)")
+            })
+        };
+        if let Root::Dir { path, .. } = config.root
+            && !is_current_root(self.root.as_fd())
+        {
+            idmap(&self.root, path)?;
+        }
+        for (mount, source) in config.mounts.iter().zip(self.sources.iter()) {
+            if let (MountKind::Bind { .. }, Some(tree)) = (mount.kind, source) {
+                idmap(tree, mount.source)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The descriptors, for the init to keep across its clean-up.
+    pub fn fds(&self) -> impl Iterator<Item = i32> + '_ {
+        let sources = self.sources.iter().flatten();
+        core::iter::once(&self.root).chain(sources).map(|fd| sys::raw(Some(fd.as_fd())))
+    }
+}
+
 /// The walk's state between mounts.
 struct Walk<'f> {
     root: Tree<'f>,
@@ -118,6 +183,8 @@ struct Walk<'f> {
     network: Option<(&'f Handshake, BorrowedFd<'f>)>,
     /// Set once the root is entered (and the network namespace joined).
     entered: Option<Entered>,
+    /// In a user namespace of its own (device nodes cannot be made there: see populate_dev).
+    userns: bool,
 }
 
 impl Walk<'_> {
@@ -132,7 +199,7 @@ impl Walk<'_> {
                 let proc = attach_fresh(self.root, dest, c"proc", &[], noexec)?;
                 self.masks.apply(proc.as_fd(), b"/proc/")
             }
-            MountKind::Dev => populate_dev(self.root, dest, self.console),
+            MountKind::Dev => populate_dev(self.root, dest, self.console, self.userns),
             MountKind::Tmpfs { mode, size } => {
                 let (mut mode_text, mut size_text) = ([0u8; 24], [0u8; 24]);
                 let mode = (c"mode", crate::text::digits(mode as u64, 8, &mut mode_text));
@@ -142,7 +209,14 @@ impl Walk<'_> {
                 attach_fresh(self.root, dest, c"tmpfs", options, basic).map(drop)
             }
             MountKind::Sysfs => {
-                let sys = attach_fresh(self.root, dest, c"sysfs", &[], read_only)?;
+                let sys = match source {
+                    // The host's, read-only (cloned with the binds: see Trees).
+                    Some(tree) => {
+                        attach(tree.as_fd(), resolve(self.root, dest, true)?.as_fd(), dest)?;
+                        rustix::io::dup(tree).map_err(fail("dup", dest))?
+                    }
+                    None => attach_fresh(self.root, dest, c"sysfs", &[], read_only)?,
+                };
                 self.masks.apply(sys.as_fd(), b"/sys/")
             }
             MountKind::Cgroup2 => attach_fresh(self.root, dest, c"cgroup2", &[], read_only).map(drop),
@@ -184,20 +258,23 @@ fn clone_root<'a>(path: &mut CPath, root: Root<'a>) -> Result<'a, OwnedFd> {
     };
     let tree = clone_tree(path, source, "rootfs", true)?;
     let read_only = if root.read_only() { MOUNT_ATTR_RDONLY } else { 0 };
-    sys::mount_setattr(tree.as_fd(), MOUNT_ATTR_NODEV | read_only, true)
+    sys::mount_setattr_private(tree.as_fd(), MOUNT_ATTR_NODEV | read_only)
         .map_err(fail("mount_setattr", source))?;
     Ok(tree)
 }
 
-/// The detached tree a mount needs from the host (a bind's source), or None.
-fn clone_source<'a>(path: &mut CPath, mount: &Mount<'a>) -> Result<'a, Option<OwnedFd>> {
-    let MountKind::Bind { read_only } = mount.kind else {
-        return Ok(None);
+/// The detached tree a mount needs from the host (a bind's source; the host's /sys when
+/// `host_sysfs`), or None.
+fn clone_source<'a>(path: &mut CPath, mount: &Mount<'a>, host_sysfs: bool) -> Result<'a, Option<OwnedFd>> {
+    let (source, step, attrs) = match mount.kind {
+        MountKind::Bind { read_only } => {
+            (mount.source, "bind", MOUNT_ATTR_NODEV | if read_only { MOUNT_ATTR_RDONLY } else { 0 })
+        }
+        MountKind::Sysfs if host_sysfs => (&b"/sys"[..], "sysfs", MOUNT_ATTR_READ_ONLY_ALL),
+        _ => return Ok(None),
     };
-    let tree = clone_tree(path, mount.source, "bind", true)?;
-    let read_only = if read_only { MOUNT_ATTR_RDONLY } else { 0 };
-    sys::mount_setattr(tree.as_fd(), MOUNT_ATTR_NODEV | read_only, true)
-        .map_err(fail("mount_setattr", mount.source))?;
+    let tree = clone_tree(path, source, step, true)?;
+    sys::mount_setattr_private(tree.as_fd(), attrs).map_err(fail("mount_setattr", source))?;
     Ok(Some(tree))
 }
 
@@ -206,14 +283,14 @@ fn clone_source<'a>(path: &mut CPath, mount: &Mount<'a>) -> Result<'a, Option<Ow
 /// root. Not the stage looked up again: `.` and `/` name the directory *under* a mount made
 /// on them (path lookup does not step into a mount at the start directory), so the walk
 /// would build on the host's directory and pivot_root would refuse it (EBUSY).
-fn attach_root<'a>(path: &mut CPath, root: Root<'a>, tree: OwnedFd) -> Result<'a, OwnedFd> {
+fn attach_root<'a>(path: &mut CPath, root: Root<'a>, tree: BorrowedFd) -> Result<'a, ()> {
     // The host's own tree, however spelt (`--rootfs /`, `.` in /, `/tmp/..`), cannot be
     // attached over itself (a mount over the current root is not reachable as a new root:
     // pivot_root refuses it, EBUSY, and an initramfs cannot be moved, EINVAL): it goes to
     // the default root's stage and loses the host's /proc, /sys and /dev as that one does.
     let host_tree = match root {
         Root::Host => true,
-        Root::Dir { .. } => is_current_root(tree.as_fd()),
+        Root::Dir { .. } => is_current_root(tree),
     };
     let stage = match root {
         Root::Dir { path, .. } if !host_tree => path,
@@ -223,15 +300,17 @@ fn attach_root<'a>(path: &mut CPath, root: Root<'a>, tree: OwnedFd) -> Result<'a
     // A host path given by the user, so a symlink to the tree is followed, as open_tree did
     // (move_mount(2) does not follow one unless told: EINVAL).
     let flags = MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_SYMLINKS;
-    move_mount(tree.as_fd(), c"", CWD, stage_c, flags).map_err(fail("attach", stage))?;
+    move_mount(tree, c"", CWD, stage_c, flags).map_err(fail("attach", stage))?;
     // The host's own /proc, /sys and /dev come along in a clone of `/`: take them away
-    // rather than leave them under ours, where unmounting ours would reveal them.
+    // rather than leave them under ours, where unmounting ours would reveal them. (An
+    // ordinary user's clone is locked and keeps them, EINVAL: root in the container has no
+    // CAP_SYS_ADMIN and no umount2 to reveal them with, and they are the user's own view.)
     if host_tree {
         for sub in [&b"/proc"[..], b"/sys", b"/dev"] {
             detach_all(path, stage, sub);
         }
     }
-    Ok(tree)
+    Ok(())
 }
 
 /// Whether `dir` is the directory this process has as its root (the same inode).
@@ -254,6 +333,32 @@ pub fn clone_console<'a>() -> Result<'a, Option<OwnedFd>> {
     let flags =
         OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC | OpenTreeFlags::AT_EMPTY_PATH;
     open_tree(stdin, c"", flags).map(Some).map_err(fail("console", b"/dev/console"))
+}
+
+/// The same, in a user namespace, where the host's mount namespace is not ours to clone
+/// from (EPERM): called once the init has its own copy of the host's mounts, it clones the
+/// terminal by its path there, and keeps the clone only if it is the very terminal on
+/// stdin (same device).
+pub fn clone_console_by_path<'a>() -> Result<'a, Option<OwnedFd>> {
+    let stdin = sys::stdio(0);
+    if !rustix::termios::isatty(stdin) {
+        return Ok(None);
+    }
+    let mut buf = [0u8; 64];
+    let mut fd_buf = [0; 40];
+    let fd_path = crate::procfs::fd_path(stdin, &mut fd_buf);
+    let n =
+        rustix::fs::readlinkat_raw(CWD, fd_path, &mut buf[..63]).map_err(fail("console", b"/dev/console"))?;
+    let flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
+    let tree = crate::rt::c_str(&buf[..n + 1])
+        .ok_or(Errno::NAMETOOLONG)
+        .and_then(|path| open_tree(CWD, path, flags));
+    let tree = tree.map_err(fail("console", b"/dev/console"))?;
+    let same = |a: rustix::fs::Stat, b: rustix::fs::Stat| a.st_rdev == b.st_rdev;
+    match (fstat(&tree), fstat(stdin)) {
+        (Ok(a), Ok(b)) if same(a, b) => Ok(Some(tree)),
+        _ => Err(Failure::new("console", b"/dev/console", Errno::NODEV)),
+    }
 }
 
 /// The host's /run (and /var/run, when it is a directory of its own rather than a link to
@@ -281,6 +386,10 @@ fn hide_host_run<'a>(root: Tree) -> Result<'a, ()> {
 
 const MOUNT_ATTR_RDONLY: u64 = linux_raw_sys::general::MOUNT_ATTR_RDONLY as u64;
 const MOUNT_ATTR_NODEV: u64 = linux_raw_sys::general::MOUNT_ATTR_NODEV as u64;
+const MOUNT_ATTR_READ_ONLY_ALL: u64 = MOUNT_ATTR_RDONLY
+    | MOUNT_ATTR_NODEV
+    | linux_raw_sys::general::MOUNT_ATTR_NOSUID as u64
+    | linux_raw_sys::general::MOUNT_ATTR_NOEXEC as u64;
 
 /// A detached copy of the host tree at `source` (with its submounts when `recursive`).
 fn clone_tree<'a>(
@@ -415,7 +524,7 @@ pub(crate) fn fresh(
 /// devpts instance with its own ptmx, /dev/shm, and the usual links into /proc/self/fd.
 /// Everything in it is made through the descriptor of the new mount, so nothing there is
 /// looked up by path.
-fn populate_dev<'a>(root: Tree, dest: &'a [u8], console: Option<&OwnedFd>) -> Result<'a, ()> {
+fn populate_dev<'a>(root: Tree, dest: &'a [u8], console: Option<&OwnedFd>, userns: bool) -> Result<'a, ()> {
     let basic = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC;
     let dev =
         fresh(c"tmpfs", &[(c"mode", c"0755"), (c"size", c"64k")], basic).map_err(fail("mount", dest))?;
@@ -423,7 +532,7 @@ fn populate_dev<'a>(root: Tree, dest: &'a [u8], console: Option<&OwnedFd>) -> Re
     let dev = dev.as_fd();
     // The modes below exactly, whatever husk's umask (restored before COMMAND is forked).
     let umask = rustix::process::umask(Mode::empty());
-    let made = make_dev_entries(dev, console);
+    let made = make_dev_entries(dev, console, userns);
     rustix::process::umask(umask);
     made?;
     // From here a node made in /dev (or anywhere else: everything is nodev) is inert, so the
@@ -443,13 +552,33 @@ fn populate_dev<'a>(root: Tree, dest: &'a [u8], console: Option<&OwnedFd>) -> Re
 /// The nodes, links and mount points of /dev. husk's own nodes, not binds of the host's: a
 /// chmod inside must not change the host's /dev/null. Each becomes a mount of its own
 /// (bound over itself), so it keeps working once /dev itself is made nodev.
-fn make_dev_entries<'a>(dev: BorrowedFd, console: Option<&OwnedFd>) -> Result<'a, ()> {
+///
+/// In a user namespace no node can be made (mknod(2): EPERM): there each is a bind of the
+/// host's node instead, checked to be that device (the host's /dev could hold anything in
+/// a nested set-up). They stay owned by the host's root, whom the namespace does not map:
+/// a chmod or chown inside fails (EPERM), as in bubblewrap.
+fn make_dev_entries<'a>(dev: BorrowedFd, console: Option<&OwnedFd>, userns: bool) -> Result<'a, ()> {
+    let mut path = CPath::new();
     for (name, major, minor) in DEVICES {
         let mode = Mode::from_raw_mode(0o666);
-        mknodat(dev, name, FileType::CharacterDevice, mode, makedev(major, minor))
-            .map_err(fail("mknod", name.to_bytes()))?;
         let flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
-        let node = open_tree(dev, name, flags).map_err(fail("mount", name.to_bytes()))?;
+        let node = if userns {
+            let host = path.of(&[b"/dev/", name.to_bytes()]).map_err(fail("mount", name.to_bytes()))?;
+            let node = open_tree(CWD, host, flags).map_err(fail("mount", name.to_bytes()))?;
+            let st = fstat(&node).map_err(fail("stat", name.to_bytes()))?;
+            if FileType::from_raw_mode(st.st_mode) != FileType::CharacterDevice
+                || st.st_rdev != makedev(major, minor)
+            {
+                return Err(Failure::new("mount", name.to_bytes(), Errno::NODEV));
+            }
+            let created = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC;
+            openat(dev, name, created, Mode::from_raw_mode(0o444)).map_err(fail("mknod", name.to_bytes()))?;
+            node
+        } else {
+            mknodat(dev, name, FileType::CharacterDevice, mode, makedev(major, minor))
+                .map_err(fail("mknod", name.to_bytes()))?;
+            open_tree(dev, name, flags).map_err(fail("mount", name.to_bytes()))?
+        };
         move_mount(node.as_fd(), c"", dev, name, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)
             .map_err(fail("mount", name.to_bytes()))?;
     }

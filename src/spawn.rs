@@ -206,7 +206,13 @@ fn take_identity_and_cwd(launch: &Launch) -> Result<(), (Step, Errno)> {
             *slot = rustix::process::Gid::from_raw(gid);
         }
         let groups = &groups[..launch.groups.len().min(crate::config::MAX_GROUPS)];
-        rustix::thread::set_thread_groups(groups).map_err(|e| (Step::SetGroups, e))?;
+        // Where an ordinary user's namespace has `setgroups` denied (userns.rs), no process
+        // in it may change its groups: COMMAND keeps the caller's own (they show as
+        // nobody's), which is no more than the caller has (user_namespaces(7)).
+        match rustix::thread::set_thread_groups(groups) {
+            Err(Errno::PERM) if setgroups_denied() => {}
+            done => done.map_err(|e| (Step::SetGroups, e))?,
+        }
         let gid = rustix::process::Gid::from_raw(gid);
         rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(|e| (Step::SetGid, e))?;
         let uid = rustix::process::Uid::from_raw(uid);
@@ -223,6 +229,15 @@ fn take_identity_and_cwd(launch: &Launch) -> Result<(), (Step, Errno)> {
     }
     .map_err(|e| (Step::Chdir, e))?;
     Ok(())
+}
+
+/// Whether /proc/self/setgroups says `deny` (user_namespaces(7)).
+fn setgroups_denied() -> bool {
+    let mut text = [0u8; 8];
+    let read =
+        rustix::fs::open(c"/proc/self/setgroups", rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty())
+            .and_then(|fd| rustix::io::read(&fd, &mut text[..]));
+    matches!(read, Ok(n) if text[..n].starts_with(b"deny"))
 }
 
 /// execvpe(3) without libc: a name with a slash is run as is; otherwise each PATH entry is

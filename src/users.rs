@@ -97,6 +97,11 @@ pub fn resolve<'a>(spec: &UserSpec<'a>, passwd: &[u8], group: &[u8]) -> Result<I
     Ok(identity)
 }
 
+/// The name of the user `uid` in a passwd text.
+pub fn name_of(passwd: &[u8], uid: u32) -> Option<&[u8]> {
+    lines(passwd).find(|line| field_number(line, 2) == Some(uid)).map(|line| field(line, 0))
+}
+
 /// The non-empty, non-comment lines of a passwd or group file.
 fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
     fields(text, b'\n').filter(|l| !l.is_empty() && l[0] != b'#')

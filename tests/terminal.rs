@@ -4,6 +4,8 @@
 
 use std::process::Command;
 
+mod common;
+
 const HUSK: &str = env!("CARGO_BIN_EXE_husk");
 
 /// Runs `husk ARGS...` as the session leader of a new pty, types each of `keys` once the
@@ -154,10 +156,19 @@ fn the_terminal_is_the_containers_console() {
     // /dev/console is the caller's terminal (a pty: major 136), bound in before the init left
     // the host's mount namespace; what is written to it reaches the screen. (Before issue 11
     // the bind failed with EINVAL and was silently left out.)
+    let rootfs = common::need!("the_terminal_is_the_containers_console", common::rootfs::busybox());
+    let rootfs = rootfs.to_str().unwrap();
     let script = "if [ -c /dev/console ]; then stat -c 'console %t' /dev/console; fi; \
                   echo through-the-console > /dev/console; exit 5";
-    let (status, screen) = on_terminal(&["run", "--", "sh", "-c", script], &[]);
+    let (status, screen) = on_terminal(&["run", "--rootfs", rootfs, "--", "sh", "-c", script], &[]);
     assert_eq!(status, 5, "{screen}");
     assert!(screen.contains("console 88"), "/dev/console is not the pty (0x88 = 136):\n{screen}");
     assert!(screen.contains("through-the-console"), "{screen}");
+    // On the host's own tree, root in the container is nobody on the host (issue 14): the
+    // pty is there, but root's own terminal (0620) cannot be opened again by its path;
+    // COMMAND still has it on its standard streams.
+    let (status, screen) = on_terminal(&["run", "--", "sh", "-c", script], &[]);
+    assert_eq!(status, 5, "{screen}");
+    assert!(screen.contains("console 88"), "{screen}");
+    assert!(screen.contains("Permission denied") && !screen.contains("through-the-console"), "{screen}");
 }

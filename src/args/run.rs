@@ -45,6 +45,8 @@ pub struct RunSpec<'a> {
     /// `-u USER[:GROUP]`; None: root.
     pub user: Option<UserSpec<'a>>,
     pub net: Net,
+    /// `--userns`: the user namespace asked for (userns.rs decides with the caller's ids).
+    pub userns: crate::userns::Request,
     /// `--cap-add` and `--cap-drop`, as capability sets (see `caps::resolve`).
     pub caps_added: u64,
     pub caps_dropped: u64,
@@ -117,7 +119,7 @@ impl<'a> RunSpec<'a> {
         Config {
             root,
             mounts,
-            namespaces: Namespaces { network },
+            namespaces: Namespaces { network, user: None },
             hostname: self.hostname,
             process: Process {
                 command: self.command,
@@ -156,6 +158,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
         cwd: b"/",
         user: None,
         net: Net::None,
+        userns: crate::userns::Request::Default,
         caps_added: 0,
         caps_dropped: 0,
         seccomp: true,
@@ -250,6 +253,7 @@ pub(super) enum Opt {
     Cwd,
     User,
     Net,
+    Userns,
     CapAdd,
     CapDrop,
     Seccomp,
@@ -265,7 +269,7 @@ pub(super) enum Opt {
 
 /// `--help` is not here: every subcommand takes it (`is_help`). `husk exec` takes `-e`, `-w`
 /// and `-u` from this table too.
-pub(super) const OPTIONS: [(&[u8], Opt); 41] = [
+pub(super) const OPTIONS: [(&[u8], Opt); 42] = [
     (b"--read-only", Opt::Flag(b'r')),
     (b"--stats", Opt::Flag(b's')),
     (b"-d", Opt::Flag(b'd')),
@@ -295,6 +299,7 @@ pub(super) const OPTIONS: [(&[u8], Opt); 41] = [
     (b"--user", Opt::User),
     (b"--net", Opt::Net),
     (b"--network", Opt::Net),
+    (b"--userns", Opt::Userns),
     (b"--cap-add", Opt::CapAdd),
     (b"--cap-drop", Opt::CapDrop),
     (b"--seccomp", Opt::Seccomp),
@@ -313,7 +318,7 @@ const PUBLISH: &str = "publishing ports needs a network of the container's own, 
      (--net host shares the host's ports)";
 
 /// Docker options husk does not have (yet): refused with what to do instead.
-const NOT_YET: [(&[u8], &str); 7] = [
+const NOT_YET: [(&[u8], &str); 6] = [
     (b"-p", PUBLISH),
     (b"--publish", PUBLISH),
     (b"-P", PUBLISH),
@@ -323,7 +328,6 @@ const NOT_YET: [(&[u8], &str); 7] = [
         "husk has no such mode: ask for what is needed (--cap-add ALL, --seccomp unconfined, --bind)",
     ),
     (b"--pull", "husk runs a root filesystem directory (--rootfs), it pulls no images"),
-    (b"--userns", "user namespaces are not supported yet: husk runs as root"),
 ];
 
 /// Applies option `opt` with `value` (argv index `at`; `inline` when given as `--opt=v`).
@@ -439,6 +443,15 @@ fn set<'a>(
         Opt::Net => {
             spec.net = super::lookup(&[(b"none", Net::None), (b"host", Net::Host)], value)
                 .ok_or(bad("none or host (husk cannot make a bridge network yet)"))?;
+        }
+        Opt::Userns => {
+            use crate::userns::Request;
+            let modes = [
+                (&b"private"[..], Request::Private),
+                (b"keep-id", Request::KeepId),
+                (b"host", Request::Host),
+            ];
+            spec.userns = super::lookup(&modes, value).ok_or(bad("private, keep-id or host"))?;
         }
         // Flags, handled by the caller.
         Opt::Flag(_) => {}
@@ -716,7 +729,7 @@ mod tests {
         let config = spec.config();
         assert_eq!(config.root, Root::Host);
         assert!(config.root.read_only(), "the host's tree is never writable");
-        assert_eq!(config.namespaces, Namespaces { network: Namespace::New });
+        assert_eq!(config.namespaces, Namespaces { network: Namespace::New, user: None });
         assert_eq!(config.hostname, b"husk");
         assert_eq!(config.cgroup, None);
         assert_eq!(

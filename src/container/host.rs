@@ -11,10 +11,10 @@ use rustix::process::PidfdFlags;
 use super::init::{self, Context};
 use super::named;
 use super::report::{self, Note, Report};
-use super::sync::{Gate, Handshake};
+use super::sync::{Gate, Handshake, IdMaps};
 use crate::cgroup::{self, Group};
 use crate::config::{Config, Namespace, Root};
-use crate::error::Failure;
+use crate::error::{Failure, fail};
 use crate::out;
 use crate::pid1::{Place, Supervisor};
 use crate::registry::Entry;
@@ -52,12 +52,26 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         Err(failure) => return failure.report(),
     };
     let stats = config.cgroup.is_some_and(|c| c.stats);
+    // Root's private range: a slot claimed for the container's life (userns.rs).
+    let slot = match config.namespaces.user.filter(|u| u.private).map(|_| crate::userns::Slot::claim()) {
+        Some(Err(failure)) => return failure.report(),
+        slot => slot.and_then(Result::ok),
+    };
+    let user =
+        config.namespaces.user.map(|u| slot.as_ref().map_or(u, |slot| crate::userns::private(slot.base)));
+    // Root's trees for a user namespace are cloned here, still in the host's namespaces
+    // (rootfs::Trees); an ordinary user cannot (EPERM), and the init does it.
+    let host_clones = user.is_some() && rustix::process::geteuid().is_root();
+    let trees = match host_clones.then(|| crate::rootfs::Trees::clone(config)).transpose() {
+        Ok(trees) => trees,
+        Err(failure) => return failure.report(),
+    };
     // Mount points the init creates in a writable rootfs directory are removed after the
     // run: the init reports them (report.rs), and this lock keeps another run of the same
     // directory, read-only or not, from losing its mounts to that removal (see `clean_up`).
     let rootfs = lock_rootfs(config.root);
     let handshakes = (
-        (config.namespaces.network == Namespace::New).then(Handshake::new).transpose(),
+        (config.namespaces.network == Namespace::New && user.is_none()).then(Handshake::new).transpose(),
         // A named container must be recorded before COMMAND runs: the gate waits for that.
         if entry.is_some() { Gate::closed() } else { Ok(Gate::open()) },
         (stats || (rootfs.is_some() && !config.root.read_only())).then(Report::new).transpose(),
@@ -66,6 +80,10 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         (Ok(network), Ok(gate), Ok(report)) => (network, gate, report),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Failure::new("pipe", b"", e).report(),
     };
+    let maps = match user.map(|_| IdMaps::new()).transpose() {
+        Ok(maps) => maps,
+        Err(e) => return Failure::new("pipe", b"", e).report(),
+    };
     let context = Context {
         take_terminal: caller.take_terminal,
         parent: lifeline.as_fd(),
@@ -73,8 +91,13 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         network: network.as_ref(),
         gate: &gate,
         report: report.as_ref().map(Report::fd),
+        maps: maps.as_ref(),
+        trees: trees.as_ref(),
     };
-    let child = match sys::clone(NEW_PID, group.as_ref().map(Group::fd)) {
+    // A user namespace comes with the PID namespace, in the same clone3: the PID namespace
+    // is then the user namespace's, so its procfs may be mounted there (pid_namespaces(7)).
+    let namespaces = if user.is_some() { NEW_PID | sys::Namespaces::USER } else { NEW_PID };
+    let child = match sys::clone(namespaces, group.as_ref().map(Group::fd)) {
         Ok(0) => init::run(config, caller.process, caller.signals, &context),
         Ok(pid) => pid,
         Err(e) => {
@@ -91,6 +114,15 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         }
     };
     drop(lifeline);
+    // The init waits for its id maps before it builds anything (sync.rs, IdMaps).
+    if let (Some(user), Some(maps)) = (&user, maps) {
+        match write_maps(config, child, user, trees.as_ref()) {
+            Ok(()) => maps.written(),
+            // The init ends with 125 on its own, hearing nothing.
+            Err(failure) => drop(failure.report()),
+        }
+    }
+    drop(trees);
     // Beside the init (see sync.rs): the network namespace, then the record, then the gate.
     if let Some(Err(failure)) = network.map(|network| network.make(child)) {
         // The init ends with 125 on its own; its status is the one passed on.
@@ -108,7 +140,31 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
     let supervisor = Supervisor { child, group: false, place: Place::Subreaper };
     let code = supervisor.wait(&mut |sig| Some(sig)).exit_code();
     clean_up(config, report, rootfs, group, code);
+    drop(slot);
     code
+}
+
+/// The init's id maps (userns.rs), and root's trees idmapped through its namespace; then
+/// nothing of husk's on the host may be ptraced or read by the container either (see
+/// container::run: an ordinary user's husk stayed dumpable for the maps).
+#[inline(never)] // out of the supervising frame
+fn write_maps<'a>(
+    config: &Config<'a>,
+    child: i32,
+    user: &crate::userns::UserNs,
+    trees: Option<&crate::rootfs::Trees>,
+) -> Result<(), Failure<'a>> {
+    crate::userns::write_maps(child, user)?;
+    if let Some(trees) = trees.filter(|_| user.private) {
+        let mut number = [0u8; 24];
+        let pid = crate::text::digits(child as u64, 10, &mut number).to_bytes();
+        let mut path = crate::cpath::CPath::new();
+        let c = path.of(&[b"/proc/", pid, b"/ns/user"]).map_err(fail("userns", b""))?;
+        let ns = rustix::fs::open(c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(fail("userns", b""))?;
+        trees.idmap(config, ns.as_fd())?;
+    }
+    sys::make_non_dumpable().map_err(fail("prctl dumpable", b""))
 }
 
 /// A rootfs directory, opened and share-locked (flock(2)) for the whole run; None for the

@@ -5,18 +5,20 @@
 use rustix::fd::BorrowedFd;
 
 use super::report::Note;
-use super::sync::{Gate, Handshake};
+use super::sync::{Gate, Handshake, IdMaps};
 use crate::caps;
-use crate::config::Config;
+use crate::config::{Config, Namespace};
 use crate::cpath::CPath;
 use crate::environment;
 use crate::error::{Failure, fail};
 use crate::pid1::{Place, Supervisor};
 use crate::rootfs;
+use crate::rootfs::Trees;
 use crate::rt::{Process, sys};
 use crate::signals::SIGKILL;
 use crate::spawn::{self, CallerSignals, Dir, Launch};
 use crate::status;
+use rustix::process::{Gid, Uid};
 
 /// The namespaces the init moves into itself, so that making them (the mount table copied,
 /// IPC's sysctls registered) runs alongside the network namespace the host side makes (see
@@ -40,6 +42,10 @@ pub struct Context<'f> {
     /// Where to report the mount points made in the root and that COMMAND started
     /// (report.rs), when the host side listens.
     pub report: Option<BorrowedFd<'f>>,
+    /// In a user namespace of its own: the word that the host side wrote its id maps.
+    pub maps: Option<&'f IdMaps>,
+    /// The host trees, when the host side cloned them (root's user namespace: rootfs.rs).
+    pub trees: Option<&'f Trees>,
 }
 
 /// The init, right after clone3. Never returns.
@@ -58,14 +64,20 @@ pub fn run(config: &Config, process: &Process, signals: &CallerSignals, context:
     // the report's, the gate's end, and until the init has joined the network namespace,
     // its pipe and the host's pidfd.)
     let network = context.network.map(Handshake::ready_fd);
-    sys::close_all_but(&[
+    let mut keep: heapless::Vec<i32, { 7 + crate::config::MAX_MOUNTS }> = heapless::Vec::new();
+    let _ = keep.extend_from_slice(&[
         sys::raw(context.ready),
         sys::raw(context.report),
         sys::raw(context.gate.fd()),
         sys::raw(context.gate.built_fd()),
         sys::raw(network),
         sys::raw(network.and(Some(context.parent))),
+        sys::raw(context.maps.map(IdMaps::fd)),
     ]);
+    for fd in context.trees.iter().flat_map(|trees| trees.fds()) {
+        let _ = keep.push(fd);
+    }
+    sys::close_all_but(&keep);
     sys::exit(match create_and_start(config, process, signals, context) {
         Ok(code) => code,
         Err(failure) => failure.report(),
@@ -136,8 +148,34 @@ fn create<'a>(config: &Config<'a>, context: &Context) -> Result<caps::Privileges
     // which is all there is yet; the new cgroup namespace is rooted where the init is
     // (cgroup_namespaces(7)): in the container's own cgroup when there is one, since it was
     // cloned into it.
-    let console = rootfs::clone_console()?;
-    sys::unshare(NEW_OTHERS).map_err(fail("unshare", b""))?;
+    let user = config.namespaces.user;
+    let console = if user.is_none() { rootfs::clone_console()? } else { None };
+    // In a user namespace the network namespace is the init's own making: one made by the
+    // host side would belong to the host's user namespace, and a sysfs shows only a network
+    // namespace its mounter's user namespace owns (user_namespaces(7)).
+    let own_network = user.is_some() && config.namespaces.network == Namespace::New;
+    let network = if own_network { sys::Namespaces::NET } else { sys::Namespaces::NONE };
+    sys::unshare(NEW_OTHERS | network).map_err(fail("unshare", b""))?;
+    if own_network {
+        sys::loopback_up().map_err(fail("loopback network", b""))?;
+    }
+    let console = match (user, context.maps) {
+        (Some(user), Some(maps)) => {
+            // Until the maps are there, the init's ids are unmapped and it can make nothing.
+            maps.wait();
+            // The host side left it dumpable for the maps (container::run): no longer.
+            sys::make_non_dumpable().map_err(fail("prctl dumpable", b""))?;
+            // Root's own ids (0 on the host) are unmapped in a private range: take the
+            // namespace's, else whatever the init makes would overflow (EOVERFLOW).
+            let (uid, gid) = user.ids;
+            rustix::thread::set_thread_res_gid(Gid::from_raw(gid), Gid::from_raw(gid), Gid::from_raw(gid))
+                .map_err(fail("setgid", b""))?;
+            rustix::thread::set_thread_res_uid(Uid::from_raw(uid), Uid::from_raw(uid), Uid::from_raw(uid))
+                .map_err(fail("setuid", b""))?;
+            rootfs::clone_console_by_path()?
+        }
+        _ => console,
+    };
     rustix::system::sethostname(config.hostname).map_err(fail("sethostname", config.hostname))?;
     // The bounding set is shrunk here, once, for COMMAND (which inherits it) and for the init
     // itself, which later keeps even less (keep_only_kill): each drop builds new
@@ -149,7 +187,7 @@ fn create<'a>(config: &Config<'a>, context: &Context) -> Result<caps::Privileges
     let mut privileges = caps::privileges(&config.process, false);
     shrink(privileges)?;
     let join = context.network.map(|network| (network, context.parent));
-    let entered = rootfs::enter(config, join, console.as_ref(), context.report)?;
+    let entered = rootfs::enter(config, context.trees, join, console.as_ref(), context.report)?;
     drop(console);
     if entered == rootfs::Entered::Chrooted {
         privileges = caps::privileges(&config.process, true);

@@ -43,7 +43,14 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
     }
     // What the config needs read from files, also before anything changes: who COMMAND is
     // (the root's /etc/passwd and /etc/group) and the env files.
+    config.namespaces.user = match user_namespace(spec, &config) {
+        Ok(user) => user,
+        Err(failure) => return failure.report(),
+    };
+    // `--userns keep-id` without `-u`: the caller's own ids, as an ordinary user's.
+    let own = config.namespaces.user.map(|u| u.ids).filter(|&ids| ids != (0, 0));
     identity = match spec.user.as_ref().map(|user| resolve_user(&config.root, user)).transpose() {
+        Ok(None) => own.map(|(uid, gid)| Identity::ids(uid, gid)),
         Ok(identity) => identity,
         Err(failure) => return failure.report(),
     };
@@ -58,7 +65,12 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
     // the usual state back): nothing in the container, root included, may ptrace them, read
     // their memory or open /proc/PID/exe or fd/N (the runc CVE-2019-5736 class; ptrace(2),
     // "Ptrace access mode checking").
-    if let Err(e) = sys::make_non_dumpable() {
+    // But an ordinary user's init must stay dumpable until its id maps are written: a
+    // non-dumpable process's /proc/PID files belong to root, so its owner could not open
+    // uid_map (proc(5), /proc/pid). The host side and the init go non-dumpable right after
+    // the maps (host.rs, init.rs), before anything of the container runs.
+    let maps_first = config.namespaces.user.is_some() && !rustix::process::geteuid().is_root();
+    if !maps_first && let Err(e) = sys::make_non_dumpable() {
         return Failure::new("prctl dumpable", b"", e).report();
     }
     let signals = CallerSignals::take_over(process);
@@ -94,6 +106,21 @@ fn check_input<'a>(spec: &RunSpec, config: &Config<'a>) -> Result<(), Failure<'a
         stat(c).map_err(fail("bind", mount.source))?;
     }
     Ok(())
+}
+
+/// The container's user namespace, from `--userns`, who the caller is (their effective ids:
+/// those the kernel lets them map) and their subordinate ranges (userns.rs).
+#[inline(never)]
+fn user_namespace<'a>(spec: &RunSpec, config: &Config) -> Result<Option<crate::userns::UserNs>, Failure<'a>> {
+    let (uid, gid) = (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw());
+    let asked = spec.userns;
+    let sub = if uid != 0 && asked != crate::userns::Request::KeepId {
+        crate::userns::caller_subordinate(uid)
+    } else {
+        None
+    };
+    crate::userns::plan(asked, (uid, gid), config.root == Root::Host, sub)
+        .map_err(|why| Failure::new("userns", b"", Errno::INVAL).with_hint(why))
 }
 
 /// `--user`, looked up in the root's own /etc/passwd and /etc/group (users.rs).

@@ -161,3 +161,38 @@ impl Gate {
         }
     }
 }
+
+/// The container's user namespace maps (userns.rs): the host side writes them once the
+/// init is cloned, then says so with a byte down a pipe made before the clone. Until then
+/// the init's ids are unmapped (it reads as 65534 and may create no file:
+/// user_namespaces(7)), so it waits for the byte before it builds anything; what needs no
+/// ids (its other namespaces, the network's loopback) it does meanwhile.
+pub struct IdMaps {
+    /// (the init's read end, the host side's write end).
+    pipe: (OwnedFd, OwnedFd),
+}
+
+impl IdMaps {
+    pub fn new() -> Result<Self, Errno> {
+        Ok(IdMaps { pipe: pipe_with(PipeFlags::CLOEXEC)? })
+    }
+
+    /// The descriptor the init keeps until the maps are there.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.pipe.0.as_fd()
+    }
+
+    /// The host side: the maps are written.
+    pub fn written(self) {
+        sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&self.pipe.1), &[0]);
+    }
+
+    /// The init: waits for the maps. If they never come (the host side said why, or died),
+    /// ends here: nothing is built yet.
+    pub fn wait(&self) {
+        let mut byte = [1u8];
+        if rustix::io::read(self.fd(), &mut byte) != Ok(1) {
+            sys::exit(status::FAILURE);
+        }
+    }
+}

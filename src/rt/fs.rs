@@ -8,6 +8,29 @@ use super::syscall::{Result, check, syscall5};
 /// MOUNT_ATTR_* bits in `set`, on the whole tree when `recursive`.
 /// Raw: rustix 1.1 has no mount_setattr(2).
 pub fn mount_setattr(fd: rustix::fd::BorrowedFd, set: u64, recursive: bool) -> Result<()> {
+    mount_setattr_in(fd, set, recursive, 0, None)
+}
+
+/// mount_setattr(2) of `set` on the detached tree `fd` and all its mounts, which also
+/// become private: a clone of a shared mount is that mount's peer (mount_namespaces(7),
+/// "Shared subtrees"), and what is mounted on it must never propagate back to the host.
+pub fn mount_setattr_private(fd: rustix::fd::BorrowedFd, set: u64) -> Result<()> {
+    mount_setattr_in(fd, set, true, k::MS_PRIVATE as u64, None)
+}
+
+/// mount_setattr(2) with MOUNT_ATTR_IDMAP, recursively: the detached tree `fd` shows its
+/// files' owners as seen through the user namespace `userns` (kernel 5.12 and later).
+pub fn mount_idmap(fd: rustix::fd::BorrowedFd, userns: rustix::fd::BorrowedFd) -> Result<()> {
+    mount_setattr_in(fd, k::MOUNT_ATTR_IDMAP as u64, true, 0, Some(userns))
+}
+
+fn mount_setattr_in(
+    fd: rustix::fd::BorrowedFd,
+    set: u64,
+    recursive: bool,
+    propagation: u64,
+    userns: Option<rustix::fd::BorrowedFd>,
+) -> Result<()> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -15,7 +38,8 @@ pub fn mount_setattr(fd: rustix::fd::BorrowedFd, set: u64, recursive: bool) -> R
         propagation: u64,
         userns_fd: u64,
     }
-    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    let userns_fd = userns.map_or(0, |ns| rustix::fd::AsRawFd::as_raw_fd(&ns) as u64);
+    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation, userns_fd };
     let mut flags = k::AT_EMPTY_PATH as usize;
     if recursive {
         flags |= k::AT_RECURSIVE as usize;

@@ -1,0 +1,406 @@
+//! User namespaces: which ids the container's user namespace maps (decided on the host
+//! before anything is built), and writing those maps for the container's init
+//! (user_namespaces(7), "User and group ID mappings: uid_map and gid_map").
+//!
+//! Four cases:
+//!
+//! | who, option                         | uid_map (gid_map alike)           | written by            |
+//! |-------------------------------------|-----------------------------------|-----------------------|
+//! | a user                              | `0 UID 1`                         | husk (setgroups deny) |
+//! | a user with subordinate ids         | `0 UID 1` + `1 SUBSTART SUBCOUNT` | newuidmap, newgidmap  |
+//! | a user, `--userns keep-id`          | `UID UID 1`                       | husk (setgroups deny) |
+//! | root, `--userns private`, or the    | `0 BASE 65536`, BASE a free slot  | husk                  |
+//! | default root                        | ([`Slot`])                        |                       |
+//!
+//! An ordinary user may write only a map of their own ids, and only after `setgroups` is
+//! `deny` (else a map would let them drop a group that denies them access). Wider maps of
+//! their subordinate ranges (/etc/subuid, /etc/subgid) need the setuid helpers of Debian's
+//! `uidmap` package, which check those files.
+
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{FlockOperation, Mode, OFlags, flock, open, openat};
+use rustix::io::Errno;
+
+use crate::cpath::CPath;
+use crate::error::{Failure, fail};
+use crate::rt::sys;
+use crate::text::digits;
+
+/// `--userns`: what the caller asked for.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Request {
+    /// Nothing: a user gets a namespace (the caller is root inside), root none (but for
+    /// the default root, which always gets one).
+    Default,
+    /// A user keeps their own uid and gid inside.
+    KeepId,
+    /// Root: a private range of 65536 ids nobody else uses.
+    Private,
+    /// Root: no user namespace.
+    Host,
+}
+
+/// One line of a map: `count` ids from `inside` map to `outside` in the parent namespace.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub struct Extent {
+    pub inside: u32,
+    pub outside: u32,
+    pub count: u32,
+}
+
+/// A uid_map or gid_map: one or two lines.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub struct IdMap {
+    pub first: Extent,
+    pub second: Option<Extent>,
+}
+
+impl IdMap {
+    fn one(inside: u32, outside: u32, count: u32) -> IdMap {
+        IdMap { first: Extent { inside, outside, count }, second: None }
+    }
+
+    fn lines(&self) -> impl Iterator<Item = &Extent> {
+        core::iter::once(&self.first).chain(self.second.as_ref())
+    }
+
+    /// The map as the kernel reads it, in one write(2): `INSIDE OUTSIDE COUNT\n` lines.
+    pub fn text<'b>(&self, buf: &'b mut [u8; 80]) -> &'b [u8] {
+        let mut n = 0;
+        for extent in self.lines() {
+            for (value, end) in [(extent.inside, b' '), (extent.outside, b' '), (extent.count, b'\n')] {
+                let mut number = [0u8; 24];
+                let d = digits(value as u64, 10, &mut number).to_bytes();
+                buf[n..n + d.len()].copy_from_slice(d);
+                buf[n + d.len()] = end;
+                n += d.len() + 1;
+            }
+        }
+        &buf[..n]
+    }
+}
+
+/// The container's user namespace, as data.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub struct UserNs {
+    pub uids: IdMap,
+    pub gids: IdMap,
+    /// Written by newuidmap and newgidmap (subordinate ranges); else by husk.
+    pub helpers: bool,
+    /// `setgroups` must be `deny` before gid_map is written (a user's own map).
+    pub deny_setgroups: bool,
+    /// The ids the init and, by default, COMMAND have inside: 0:0, or the caller's own.
+    pub ids: (u32, u32),
+    /// Root's private range: its first host id (the slot is claimed by the host side).
+    pub private: bool,
+}
+
+/// Subordinate ranges (start, count) of the caller, uids and gids, when both exist and
+/// the helpers are installed.
+pub type Subordinate = Option<((u32, u32), (u32, u32))>;
+
+/// The ids a private range has: 0..65535, as a container's image expects.
+pub const PRIVATE_COUNT: u32 = 0x10000;
+
+/// Decides the user namespace from the caller's ids and what was asked. `default_root`: the
+/// container's root is the host's own tree (root inside must be nobody on the host then:
+/// read-only does not stop connect(2) to root's sockets, nor reading root's 0600 files).
+/// A private range gets its base from [`Slot::claim`] later (`with_base`).
+pub fn plan(
+    mode: Request,
+    caller: (u32, u32),
+    default_root: bool,
+    sub: Subordinate,
+) -> Result<Option<UserNs>, &'static str> {
+    let (uid, gid) = caller;
+    if uid == 0 {
+        return match mode {
+            Request::KeepId => Err("keep-id is for an ordinary user (root inside is root's own id)"),
+            Request::Host if default_root => {
+                Err("the host's tree as root needs a user namespace: give --rootfs for --userns host")
+            }
+            Request::Host => Ok(None),
+            Request::Default if !default_root => Ok(None),
+            Request::Default | Request::Private => Ok(Some(private(0))),
+        };
+    }
+    let own = |inside_uid, inside_gid| UserNs {
+        uids: IdMap::one(inside_uid, uid, 1),
+        gids: IdMap::one(inside_gid, gid, 1),
+        helpers: false,
+        deny_setgroups: true,
+        ids: (inside_uid, inside_gid),
+        private: false,
+    };
+    match (mode, sub) {
+        (Request::Host, _) => Err("an ordinary user runs husk only in a user namespace"),
+        (Request::KeepId, _) => Ok(Some(own(uid, gid))),
+        (_, Some(((su, nu), (sg, ng)))) => Ok(Some(UserNs {
+            uids: IdMap {
+                second: Some(Extent { inside: 1, outside: su, count: nu }),
+                ..IdMap::one(0, uid, 1)
+            },
+            gids: IdMap {
+                second: Some(Extent { inside: 1, outside: sg, count: ng }),
+                ..IdMap::one(0, gid, 1)
+            },
+            helpers: true,
+            deny_setgroups: false,
+            ids: (0, 0),
+            private: false,
+        })),
+        (_, None) => Ok(Some(own(0, 0))),
+    }
+}
+
+/// Root's private namespace: 0..65535 inside from `base` on the host.
+pub fn private(base: u32) -> UserNs {
+    let map = IdMap::one(0, base, PRIVATE_COUNT);
+    UserNs { uids: map, gids: map, helpers: false, deny_setgroups: false, ids: (0, 0), private: true }
+}
+
+/// The caller's subordinate range in an /etc/subuid or /etc/subgid text (`NAME:START:COUNT`
+/// or `UID:START:COUNT` lines; the first that names the caller, as the helpers take it).
+pub fn subordinate(text: &[u8], name: &[u8], id: u32) -> Option<(u32, u32)> {
+    let mut number = [0u8; 24];
+    let id = digits(id as u64, 10, &mut number).to_bytes();
+    text.split(|&b| b == b'\n').find_map(|line| {
+        let mut fields = line.split(|&b| b == b':');
+        let owner = fields.next()?;
+        if owner != name && owner != id {
+            return None;
+        }
+        let start = crate::text::parse_decimal(fields.next()?, 10)?;
+        let count = crate::text::parse_decimal(fields.next()?, 10)?;
+        let fits = count > 0 && start + count <= u32::MAX as u64;
+        fits.then_some((start as u32, count as u32))
+    })
+}
+
+/// The slots of root's private ranges: base `FIRST_BASE + k * 65536` for k below `SLOTS`,
+/// all above the subordinate ranges `useradd` hands out (login.defs: SUB_UID_MAX 600100000)
+/// and below 2^31 (ids above that are not portable).
+const FIRST_BASE: u32 = 0x4000_0000;
+const SLOTS: u32 = 1024;
+
+/// Where the slots are claimed: a file per slot, held with an exclusive flock(2) for the
+/// container's life, as names are (registry.rs): a SIGKILLed holder lets go with its last
+/// descriptor, so its slot is free again.
+const SLOT_DIR: &core::ffi::CStr = c"/run/husk/.ids";
+
+/// A claimed private range: its slot file, locked; removed when dropped.
+pub struct Slot {
+    dir: OwnedFd,
+    file: OwnedFd,
+    name: [u8; 24],
+    pub base: u32,
+}
+
+impl Slot {
+    /// The first free slot whose range no /etc/subuid or /etc/subgid line overlaps.
+    pub fn claim() -> Result<Slot, Failure<'static>> {
+        let failed = |e| Failure::new("userns", SLOT_DIR.to_bytes(), e);
+        for dir in [c"/run/husk", SLOT_DIR] {
+            match rustix::fs::mkdir(dir, Mode::from_raw_mode(0o700)) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => return Err(failed(e)),
+            }
+        }
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        let dir = open(SLOT_DIR, flags, Mode::empty()).map_err(failed)?;
+        let taken = [read_host(c"/etc/subuid"), read_host(c"/etc/subgid")];
+        for k in 0..SLOTS {
+            let base = FIRST_BASE + k * PRIVATE_COUNT;
+            if taken.iter().any(|text| overlaps(text, base, PRIVATE_COUNT)) {
+                continue;
+            }
+            let mut name = [0u8; 24];
+            let c = digits(k as u64, 10, &mut name);
+            let flags = OFlags::CREATE | OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+            let file = openat(dir.as_fd(), c, flags, Mode::from_raw_mode(0o600)).map_err(failed)?;
+            if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
+                continue;
+            }
+            // Locked, but perhaps a file its last holder unlinked meanwhile (drop): then
+            // whoever made the next one holds that one. Only a linked file is the slot.
+            if rustix::fs::fstat(&file).map_err(failed)?.st_nlink == 0 {
+                continue;
+            }
+            return Ok(Slot { dir, file, name, base });
+        }
+        Err(failed(Errno::AGAIN).with_hint("every private range is in use"))
+    }
+
+    /// The locked slot file, for a process that outlives the claimer (kept open).
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // Unlinked while still locked: see `claim` for the race this leaves harmless.
+        let start = self.name.iter().position(|&b| b != 0).unwrap_or(0);
+        if let Some(c) = crate::rt::c_str(&self.name[start..]) {
+            let _ = rustix::fs::unlinkat(self.dir.as_fd(), c, rustix::fs::AtFlags::empty());
+        }
+        let _ = &self.file;
+    }
+}
+
+/// Whether any range in an /etc/subuid-style text overlaps `base`..`base + count`.
+pub fn overlaps(text: &[u8], base: u32, count: u32) -> bool {
+    text.split(|&b| b == b'\n').any(|line| {
+        let mut fields = line.split(|&b| b == b':').skip(1);
+        let start = fields.next().and_then(|f| crate::text::parse_decimal(f, 10));
+        let n = fields.next().and_then(|f| crate::text::parse_decimal(f, 10));
+        matches!((start, n), (Some(s), Some(n)) if s < base as u64 + count as u64 && base as u64 <= s + n)
+    })
+}
+
+/// A small host file (/etc/subuid, /etc/passwd), or nothing when it cannot be read.
+fn read_host(path: &core::ffi::CStr) -> &'static [u8] {
+    let Ok(fd) = open(path, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK, Mode::empty()) else {
+        return b"";
+    };
+    sys::read_whole(fd.as_fd(), 1 << 20).map_or(&b""[..], |text| &text[..text.len() - 1])
+}
+
+/// The helpers of Debian's `uidmap` package.
+const NEWUIDMAP: &core::ffi::CStr = c"/usr/bin/newuidmap";
+const NEWGIDMAP: &core::ffi::CStr = c"/usr/bin/newgidmap";
+
+/// The caller's subordinate ranges, when they have both and the helpers are there.
+pub fn caller_subordinate(uid: u32) -> Subordinate {
+    let helpers =
+        [NEWUIDMAP, NEWGIDMAP].iter().all(|p| rustix::fs::access(*p, rustix::fs::Access::EXEC_OK).is_ok());
+    if !helpers {
+        return None;
+    }
+    let passwd = read_host(c"/etc/passwd");
+    let name = crate::users::name_of(passwd, uid).unwrap_or(b"");
+    Some((
+        subordinate(read_host(c"/etc/subuid"), name, uid)?,
+        subordinate(read_host(c"/etc/subgid"), name, uid)?,
+    ))
+}
+
+/// The host side, once the init is cloned (`pid`): writes its maps. The init waits for the
+/// word that they are there ([`crate::container::sync::IdMaps`]).
+pub fn write_maps(pid: i32, user: &UserNs) -> Result<(), Failure<'static>> {
+    if user.helpers {
+        // Both at once: each is a setuid program that reads the files again (~1.6 ms).
+        let uids = run_helper(NEWUIDMAP, pid, &user.uids).map_err(fail("newuidmap", b""))?;
+        let gids = run_helper(NEWGIDMAP, pid, &user.gids);
+        let uids = wait_helper(uids);
+        let gids = gids.and_then(wait_helper);
+        uids.map_err(helper_failed("newuidmap"))?;
+        return gids.map_err(helper_failed("newgidmap"));
+    }
+    let mut path = CPath::new();
+    let mut number = [0u8; 24];
+    let pid_text = digits(pid as u64, 10, &mut number).to_bytes();
+    let dir = open(
+        path.of(&[b"/proc/", pid_text]).map_err(fail("userns", b""))?,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(fail("userns", b"/proc"))?;
+    let mut buf = [0u8; 80];
+    if user.deny_setgroups {
+        write_file(dir.as_fd(), c"setgroups", b"deny")?;
+    }
+    write_file(dir.as_fd(), c"gid_map", user.gids.text(&mut buf))?;
+    write_file(dir.as_fd(), c"uid_map", user.uids.text(&mut buf))
+}
+
+fn write_file(dir: BorrowedFd, name: &'static core::ffi::CStr, text: &[u8]) -> Result<(), Failure<'static>> {
+    let written = openat(dir, name, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+        .and_then(|fd| rustix::io::write(&fd, text))
+        .and_then(|n| if n == text.len() { Ok(()) } else { Err(Errno::IO) });
+    written.map_err(fail("userns", name.to_bytes()))
+}
+
+/// Starts `helper PID INSIDE OUTSIDE COUNT…` with an empty environment.
+fn run_helper(helper: &'static core::ffi::CStr, pid: i32, map: &IdMap) -> Result<i32, Errno> {
+    let mut numbers = [[0u8; 24]; 7];
+    let mut slots = crate::rt::CStrSlots::<9>::new();
+    let mut argv = slots.writer();
+    let [p, a, b, c, d, e, f] = &mut numbers;
+    argv.push(helper);
+    argv.push(digits(pid as u64, 10, p));
+    let second = map.second.unwrap_or(map.first);
+    let values =
+        [map.first.inside, map.first.outside, map.first.count, second.inside, second.outside, second.count];
+    let lines = if map.second.is_some() { 6 } else { 3 };
+    for (buf, value) in [a, b, c, d, e, f].into_iter().zip(values).take(lines) {
+        argv.push(digits(value as u64, 10, buf));
+    }
+    let argv = argv.finish();
+    let mut empty = crate::rt::CStrSlots::<1>::new();
+    let envp = empty.writer().finish();
+    sys::vfork_run(&mut || {
+        sys::execve(helper, argv, envp);
+        sys::exit(127)
+    })
+}
+
+/// Waits for a helper; its own message is on stderr already.
+fn wait_helper(pid: i32) -> Result<(), Errno> {
+    let pid = rustix::process::Pid::from_raw(pid).ok_or(Errno::SRCH)?;
+    let status = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty())?;
+    match status.and_then(|(_, s)| s.exit_status()) {
+        Some(0) => Ok(()),
+        _ => Err(Errno::PERM),
+    }
+}
+
+fn helper_failed(step: &'static str) -> impl Fn(Errno) -> Failure<'static> {
+    move |e| {
+        Failure::new(step, b"", e)
+            .with_hint("the map of /etc/subuid and /etc/subgid was refused (its message is above)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(map: &IdMap) -> String {
+        String::from_utf8(map.text(&mut [0; 80]).to_vec()).unwrap()
+    }
+
+    #[test]
+    fn maps_for_each_caller() {
+        let user = plan(Request::Default, (1001, 1002), false, None).unwrap().unwrap();
+        assert_eq!((text(&user.uids), text(&user.gids)), ("0 1001 1\n".into(), "0 1002 1\n".into()));
+        assert!(user.deny_setgroups && !user.helpers && user.ids == (0, 0));
+        let sub = Some(((100000, 65536), (200000, 1000)));
+        let user = plan(Request::Default, (1001, 1002), true, sub).unwrap().unwrap();
+        assert_eq!(text(&user.uids), "0 1001 1\n1 100000 65536\n");
+        assert_eq!(text(&user.gids), "0 1002 1\n1 200000 1000\n");
+        assert!(user.helpers && !user.deny_setgroups);
+        let keep = plan(Request::KeepId, (1001, 1002), false, sub).unwrap().unwrap();
+        assert_eq!((text(&keep.uids), keep.ids), ("1001 1001 1\n".into(), (1001, 1002)));
+        assert!(plan(Request::Host, (1001, 1002), false, None).is_err());
+        // Root: none unless asked, or the host's tree.
+        assert_eq!(plan(Request::Default, (0, 0), false, None), Ok(None));
+        assert_eq!(plan(Request::Host, (0, 0), false, None), Ok(None));
+        assert!(plan(Request::Host, (0, 0), true, None).is_err());
+        assert!(plan(Request::KeepId, (0, 0), false, None).is_err());
+        let private = plan(Request::Default, (0, 0), true, None).unwrap().unwrap();
+        assert!(private.private && !private.deny_setgroups);
+        assert_eq!(text(&super::private(0x4001_0000).uids), "0 1073807360 65536\n");
+    }
+
+    #[test]
+    fn subordinate_ranges_by_name_or_uid() {
+        let text = b"alice:100000:65536\n1002:165536:65536\nbob:x:1\n";
+        assert_eq!(subordinate(text, b"alice", 1001), Some((100000, 65536)));
+        assert_eq!(subordinate(text, b"carol", 1002), Some((165536, 65536)));
+        assert_eq!(subordinate(text, b"bob", 1003), None);
+        assert_eq!(subordinate(b"dave:4294967295:2\n", b"dave", 1), None);
+        assert!(overlaps(text, 160000, 10000));
+        assert!(!overlaps(text, 0x4000_0000, PRIVATE_COUNT));
+    }
+}
