@@ -190,9 +190,9 @@ fn chown_to_another_id_works_only_with_subordinate_ids() {
 // What a user's container cannot do
 // ---------------------------------------------------------------------------------------
 
-/// A script that tries to create each path given as an argument (after the marker) and
-/// prints `PATH written` or `PATH refused`.
-const TRY_WRITES: &str = "shift; for p; do if ( : > \"$p\" ) 2>/dev/null || mkdir \"$p\" 2>/dev/null; \
+/// A script that tries to create each path given as an argument (`$1`...; the marker is
+/// `$0`) and prints `PATH written` or `PATH refused`.
+const TRY_WRITES: &str = "for p; do if ( : > \"$p\" ) 2>/dev/null || mkdir \"$p\" 2>/dev/null; \
                           then echo \"$p written\"; else echo \"$p refused\"; fi; done";
 
 #[test]
@@ -319,21 +319,21 @@ fn read_only_tmpfs_hostname_env_and_workdir_work() {
             path_str(bb),
             "--read-only",
             "--tmpfs",
-            "/scratch",
+            "/mnt",
             "--hostname",
             "box",
             "-e",
             "GREETING=hi there",
             "-w",
-            "/scratch",
+            "/mnt",
         ];
         case.run(&mut u.sh(
             &opts,
             "touch /etc/probe 2>/dev/null && echo root-written || echo root-read-only; \
-             touch /scratch/f /tmp/f && echo tmpfs-written; hostname; echo \"$GREETING\"; pwd",
+             touch /mnt/f /tmp/f && echo tmpfs-written; hostname; echo \"$GREETING\"; pwd",
             &case.marker,
         ))
-        .expect(0, "root-read-only\ntmpfs-written\nbox\nhi there\n/scratch\n", "");
+        .expect(0, "root-read-only\ntmpfs-written\nbox\nhi there\n/mnt\n", "");
     }
 }
 
@@ -341,7 +341,7 @@ fn read_only_tmpfs_hostname_env_and_workdir_work() {
 /// under /sys works.
 const NET_SCRIPT: &str = "cat /proc/net/dev; echo; \
                           echo sys=$(awk '$2 == \"/sys\" { print substr($4, 1, 3) }' /proc/mounts | tr '\\n' ' '); \
-                          if echo 1 > /sys/kernel/profiling 2>/dev/null || mkdir /sys/probe 2>/dev/null; \
+                          if { echo 1 > /sys/kernel/profiling || mkdir /sys/probe; } 2>/dev/null; \
                           then echo sys-written; else echo sys-refused; fi";
 
 #[test]
@@ -360,7 +360,7 @@ fn net_none_and_host_with_a_read_only_sys() {
             );
             let (dev, rest) = out.stdout.split_once("\n\n").unwrap_or_else(|| panic!("{out}"));
             assert_eq!(interfaces(dev), want, "--net {net} as {}", u.name);
-            assert_eq!(rest, "sys=ro, \nsys-refused\n", "/sys with --net {net} as {}", u.name);
+            assert_eq!(rest, "sys=ro,\nsys-refused\n", "/sys with --net {net} as {}", u.name);
         }
     }
 }
@@ -380,9 +380,9 @@ fn proc_is_masked_for_a_user_too() {
     if !absent.is_empty() {
         host_branch(test, &format!("not on this kernel, so not checked: {}", absent.join(" ")));
     }
-    let script = "shift; for p; do if [ -d $p ]; then echo \"$p dir entries=$(ls -A $p | wc -l)\"; \
+    let script = "for p; do if [ -d $p ]; then echo \"$p dir entries=$(ls -A $p | wc -l)\"; \
                   else echo \"$p $(stat -c %t:%T $p) bytes=$(cat $p | wc -c)\"; fi; done; \
-                  echo x > /proc/sys/kernel/domainname 2>/dev/null && echo sysctl-written || echo sysctl-refused";
+                  { echo x > /proc/sys/kernel/domainname; } 2>/dev/null && echo sysctl-written || echo sysctl-refused";
     let expected: String = have
         .iter()
         .map(|p| {
@@ -673,4 +673,52 @@ fn apt_switches_to_apt_user_in_a_debian_tree_with_subordinate_ids() {
     ];
     let out = case.run(&mut u.sh(&opts, APT_SCRIPT, &case.marker));
     out.expect(0, "apt=0\n_apt 42\n42 42 [42]\n", "");
+}
+
+#[test]
+fn husk_exec_joins_the_user_namespace_of_roots_containers() {
+    // root's --userns private container and a default-root one: what husk exec starts is
+    // in the container's user namespace too, never the host's root in the container's mounts.
+    let bb = need!("husk_exec_joins_the_user_namespace_of_roots_containers", busybox());
+    let mut case = case("exec", &[bb]);
+    let rootfs = case.rootfs_copy(bb);
+    let dir = case.host_root_dir("secrets");
+    let secret = dir.join("secret");
+    fs::write(&secret, "s3cret\n").unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
+    let private = common::named::unique("exec-private");
+    let _private = case.detach(
+        &private,
+        &["--userns", "private", "--rootfs", path_str(&rootfs)],
+        "while :; do sleep 0.05; done",
+    );
+    let sh = PATIENCE.wait_for(
+        || format!("the container's sh: {:?}", common::proc::mentioning(&case.marker)),
+        || marked(&case.marker, "sh -c").into_iter().next(),
+    );
+    let base = private_base(sh, "uid_map");
+    let map = format!("{:>10} {base:>10} {:>10}\n", 0, 65536);
+    run(Command::new(common::proc::HUSK).args([
+        "exec",
+        &private,
+        "--",
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map",
+        &case.marker,
+    ]))
+    .expect(0, &map, "");
+    let default = common::named::unique("exec-default");
+    let _default = case.detach(&default, &[], "while :; do sleep 0.05; done");
+    let out = run(Command::new(common::proc::HUSK).args([
+        "exec",
+        &default,
+        "--",
+        "sh",
+        "-c",
+        "cat \"$1\" 2>/dev/null || echo refused",
+        &case.marker,
+        path_str(&secret),
+    ]));
+    out.expect(0, "refused\n", "");
 }
