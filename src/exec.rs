@@ -50,6 +50,14 @@ fn join_and_run<'a>(spec: &ExecSpec<'a>, process: &Process) -> Result<u8, Failur
         return Err(failure);
     }
     let (pidfd, head) = find(spec.name, process).map_err(|e| not_found(spec.name, e))?;
+    let userns = in_user_namespace(head.pid);
+    // In a user namespace of its own, the container is joined through COMMAND, not the
+    // init: the init never executes anything after it was started on the host, so its
+    // memory stays the host's user namespace's, and being non-dumpable, it can be joined
+    // only with CAP_SYS_PTRACE there (ptrace(2), "Ptrace access mode checking"), which an
+    // ordinary user never has — nor husk exec's helper, once in the container. COMMAND's
+    // memory is the container's (execve(2) made it there): its owner may join it.
+    let pidfd = if userns { command_of(head.pid).map_err(|e| not_found(spec.name, e))? } else { pidfd };
     let signals = CallerSignals::take_over(process);
     let take_terminal = spawn::holds_terminal();
     // The container's cgroup, opened on the host side before we move into its namespaces.
@@ -59,7 +67,7 @@ fn join_and_run<'a>(spec: &ExecSpec<'a>, process: &Process) -> Result<u8, Failur
     // close-on-exec, and before joining: the helper below lives in the container's PID
     // namespace and never execs. What is left is husk's own, the helper's to close.
     sys::close_all_but(&[sys::raw(Some(pidfd.as_fd())), sys::raw(cgroup.as_ref().map(AsFd::as_fd))]);
-    join(pidfd.as_fd(), head.confinement.own_network).map_err(fail("setns", spec.name))?;
+    join(pidfd.as_fd(), userns, head.confinement.own_network).map_err(fail("setns", spec.name))?;
     // Who COMMAND is comes from the record of what the container was given; `-u` may only
     // change the user, within the same bounding set. Either is looked up in the container's
     // own /etc/passwd and /etc/group, as `husk run` does (HOME, supplementary groups).
@@ -90,7 +98,11 @@ fn join_and_run<'a>(spec: &ExecSpec<'a>, process: &Process) -> Result<u8, Failur
 /// become ours: the container's pivoted root. All but the cgroup namespace, which the
 /// helper enters once it is in the container's cgroup: from inside that namespace, a
 /// process outside its root cannot be moved (cgroup_attach_permissions() refuses, ENOENT).
-fn join(init: BorrowedFd, own_network: bool) -> Result<(), Errno> {
+///
+/// The user namespace too, when the container has its own: for an ordinary user it is what
+/// gives the right to join the others; for root it is what keeps COMMAND from being the
+/// host's root among the container's files (its ids become the container's: spawn.rs).
+fn join(init: BorrowedFd, userns: bool, own_network: bool) -> Result<(), Errno> {
     let mut kinds = ThreadNameSpaceType::MOUNT
         | ThreadNameSpaceType::HOST_NAME_AND_NIS_DOMAIN_NAME
         | ThreadNameSpaceType::INTER_PROCESS_COMMUNICATION
@@ -98,7 +110,53 @@ fn join(init: BorrowedFd, own_network: bool) -> Result<(), Errno> {
     if own_network {
         kinds |= ThreadNameSpaceType::NETWORK;
     }
+    if userns {
+        kinds |= ThreadNameSpaceType::USER;
+    }
     move_into_thread_name_spaces(init, kinds)
+}
+
+/// Whether the container whose init is `pid` has a user namespace of its own: always for
+/// an ordinary user (husk runs them only so), for root when it is not root's own (setns(2)
+/// refuses to join one's own: EINVAL).
+fn in_user_namespace(pid: i32) -> bool {
+    if !rustix::process::geteuid().is_root() {
+        return true;
+    }
+    let mut path = CPath::new();
+    let mut number = [0u8; 24];
+    let pid = crate::text::digits(pid as u64, 10, &mut number).to_bytes();
+    let theirs = path.of(&[b"/proc/", pid, b"/ns/user"]).map(rustix::fs::stat);
+    match (theirs, rustix::fs::stat(c"/proc/self/ns/user")) {
+        (Ok(Ok(a)), Ok(b)) => (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino),
+        _ => false,
+    }
+}
+
+/// A pidfd of COMMAND: the child of the container's init (`init`, a host pid) that is PID 2
+/// in the container. Checked once the pidfd pins it, so a recycled pid cannot stand in.
+fn command_of(init: i32) -> Result<OwnedFd, Errno> {
+    let mut number = [0u8; 24];
+    let init_text = crate::text::digits(init as u64, 10, &mut number).to_bytes();
+    let mut path = heapless::Vec::<u8, 48>::new();
+    let _ = path.extend_from_slice(b"task/");
+    let _ = path.extend_from_slice(init_text);
+    let _ = path.extend_from_slice(b"/children");
+    let mut children = [0u8; 256];
+    let children = crate::procfs::read_pid_file(init, &path, &mut children).ok_or(Errno::SRCH)?;
+    for child in children.split(|&b| b == b' ').filter_map(crate::procfs::parse_pid) {
+        let Ok(pidfd) = pidfd_open(Pid::from_raw(child).ok_or(Errno::SRCH)?, PidfdFlags::empty()) else {
+            continue;
+        };
+        let mut status = [0u8; 2048];
+        let status = crate::procfs::read_pid_file(child, b"status", &mut status).unwrap_or(b"");
+        let mut stat = [0u8; 1024];
+        let stat = crate::procfs::read_pid_file(child, b"stat", &mut stat).unwrap_or(b"");
+        if crate::procfs::innermost_pid(status) == Some(2) && crate::procfs::stat_parent(stat) == Some(init) {
+            return Ok(pidfd);
+        }
+    }
+    Err(Errno::SRCH)
 }
 
 /// COMMAND's parent lives in the container's PID namespace (see the module comment): a

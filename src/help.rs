@@ -67,6 +67,8 @@ Limits (cgroup v2):
       --pids-limit N  --cpus N.N  --cgroup-parent PATH    0: no limit
       --stats                 peak memory, CPU time, peak pids at the end
 Security:
+      --userns private|keep-id|host   a user always gets a user namespace (root
+                              inside is the caller); private: root's own range
       --cap-add, --cap-drop CAP   from Docker's default set (ALL too)
       --seccomp default|unconfined    --security-opt seccomp=unconfined
       --security-opt no-new-privileges=false   let setuid and file-capability

@@ -23,7 +23,7 @@ pub fn fd_path<'b>(fd: BorrowedFd, buf: &'b mut [u8; 40]) -> &'b CStr {
 }
 
 /// Reads `/proc/PID/<file>` into `buf` (what one read(2) gives: these files are small).
-fn read_pid_file<'b>(pid: i32, file: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8]> {
+pub fn read_pid_file<'b>(pid: i32, file: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8]> {
     let mut path = CPath::new();
     let mut number = heapless::String::<16>::new();
     let _ = ufmt::uwrite!(number, "{}", pid);
@@ -32,6 +32,13 @@ fn read_pid_file<'b>(pid: i32, file: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8
     // A slice: rustix's read is generic, and each array size would be a copy of its own.
     let n = rustix::io::read(&fd, &mut buf[..]).ok()?;
     Some(&buf[..n])
+}
+
+/// The last pid of a /proc/PID/status `NSpid:` line: the process's pid in its own PID
+/// namespace.
+pub fn innermost_pid(status: &[u8]) -> Option<i32> {
+    let line = status.split(|&b| b == b'\n').find_map(|line| line.strip_prefix(b"NSpid:"))?;
+    parse_pid(line.split(|&b| b == b'\t' || b == b' ').rfind(|f| !f.is_empty())?)
 }
 
 /// Field `n` (1-based, as proc(5) numbers them) of a /proc/PID/stat text; the name (field
@@ -100,6 +107,13 @@ mod tests {
         assert_eq!(stat_parent(b"1 (x) S"), None);
         assert_eq!(stat_field(b"1 (x y) S 0", 3), Some(&b"S"[..]));
         assert_eq!(stat_field(b"1 (x y) S 0", 2), None);
+    }
+
+    #[test]
+    fn innermost_pids() {
+        assert_eq!(innermost_pid(b"Name:\tsh\nNSpid:\t4049\t2\nNSpgid:\t1\n"), Some(2));
+        assert_eq!(innermost_pid(b"NSpid:\t77\n"), Some(77));
+        assert_eq!(innermost_pid(b"Name:\tsh\n"), None);
     }
 
     #[test]

@@ -43,32 +43,44 @@ pub struct Found {
     dir: OwnedFd,
 }
 
-/// Why a non-root user has no registry without `$XDG_RUNTIME_DIR`.
-pub const UNSET: &str =
-    "XDG_RUNTIME_DIR is not set; a non-root user's named containers live in $XDG_RUNTIME_DIR/husk";
-
 impl Registry {
-    /// `/run/husk` for root, `$XDG_RUNTIME_DIR/husk` for anyone else (made when `create`).
-    /// A failure names the directory it is in (`/run` or `$XDG_RUNTIME_DIR`), or says that
-    /// `$XDG_RUNTIME_DIR` is not set (the one failure with a hint: nothing was tried).
+    /// `/run/husk` for root; for anyone else `$XDG_RUNTIME_DIR/husk`, or where that is not
+    /// set, `/run/user/UID/husk` when that directory is the user's (as a login session makes
+    /// it), or else `/tmp/husk-UID`, the user's own (made when `create`). A failure names
+    /// the directory it is in.
     pub fn open(process: &Process, create: bool) -> Result<Registry, Failure<'static>> {
-        let runtime = if rustix::process::geteuid().is_root() {
-            &b"/run"[..]
-        } else {
-            let unset = Failure::new("state", b"", Errno::NOENT).with_hint(UNSET);
-            process.getenv(b"XDG_RUNTIME_DIR").filter(|dir| !dir.is_empty()).ok_or(unset)?
-        };
+        let uid = rustix::process::geteuid();
+        let mut number = [0u8; 24];
+        let id = crate::text::digits(uid.as_raw() as u64, 10, &mut number).to_bytes();
         let mut path = CPath::new();
+        let (runtime, base): (&'static [u8], _) = if uid.is_root() {
+            (b"/run", path.of(&[b"/run/husk"]))
+        } else if let Some(dir) = process.getenv(b"XDG_RUNTIME_DIR").filter(|dir| !dir.is_empty()) {
+            (dir, path.of(&[dir, b"/husk"]))
+        } else {
+            let session = path.of(&[b"/run/user/", id]).ok().and_then(|c| rustix::fs::stat(c).ok());
+            if session.is_some_and(|st| st.st_uid == uid.as_raw() && st.st_mode & 0o777 == 0o700) {
+                (b"/run/user", path.of(&[b"/run/user/", id, b"/husk"]))
+            } else {
+                (b"/tmp", path.of(&[b"/tmp/husk-", id]))
+            }
+        };
         let failed = |e| Failure::new("registry in", runtime, e);
-        let base = path.of(&[runtime, b"/husk"]).map_err(failed)?;
+        let base = base.map_err(failed)?;
         if create {
             match rustix::fs::mkdir(base, Mode::from_raw_mode(0o700)) {
                 Ok(()) | Err(Errno::EXIST) => {}
                 Err(e) => return Err(failed(e)),
             }
         }
-        let dir = open(base, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(failed)?;
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        let dir = open(base, flags, Mode::empty()).map_err(failed)?;
+        // In a directory anyone may write (/tmp), someone else may have made it first:
+        // only the user's own, closed to others, is theirs.
+        let st = rustix::fs::fstat(&dir).map_err(failed)?;
+        if st.st_uid != uid.as_raw() || st.st_mode & 0o077 != 0 {
+            return Err(failed(Errno::PERM).with_hint("not the user's own directory, or open to others"));
+        }
         Ok(Registry { dir })
     }
 

@@ -1603,36 +1603,48 @@ fn ps_sorts_sizes_its_columns_and_shows_absolute_roots() {
 }
 
 #[test]
-fn a_user_without_xdg_runtime_dir_is_told_what_is_missing() {
-    need!("a_user_without_xdg_runtime_dir_is_told_what_is_missing", rootfs::require_root());
+fn a_user_without_xdg_runtime_dir_gets_a_registry_of_their_own() {
+    // Without $XDG_RUNTIME_DIR (or with it empty) and without a /run/user/UID of their own,
+    // a user's named containers live in /tmp/husk-UID, made 0700 and theirs (issue 14);
+    // one that someone else made first is refused, never used.
+    need!("a_user_without_xdg_runtime_dir_gets_a_registry_of_their_own", rootfs::require_root());
+    let uid = 64_000 + std::process::id() % 1000;
+    let dir = format!("/tmp/husk-{uid}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let as_user = |xdg: Option<&str>, args: &[&str]| {
+        let mut cmd = Command::new("setpriv");
+        let id = uid.to_string();
+        cmd.args(["--reuid", &id, "--regid", &id, "--clear-groups", "--", HUSK]).args(args);
+        match xdg {
+            None => cmd.env_remove("XDG_RUNTIME_DIR"),
+            Some(value) => cmd.env("XDG_RUNTIME_DIR", value),
+        };
+        run(&mut cmd)
+    };
     let name = unique("xdg");
-    let line = "husk: state: No such file or directory (ENOENT): XDG_RUNTIME_DIR is not set; a non-root user's \
-                named containers live in $XDG_RUNTIME_DIR/husk\n";
-    let commands: [&[&str]; 12] = [
-        &["run", "--name", &name, "--", "true"],
-        &["exec", &name, "true"],
-        &["run", "-d", "--", "true"],
-        &["ps"],
-        &["ps", "-a"],
-        &["logs", &name],
-        &["logs", "-f", &name],
-        &["wait", &name],
-        &["stop", &name],
-        &["rm", &name],
-        &["rm", "-f", &name],
-        &["kill", &name],
-    ];
     for xdg in [None, Some("")] {
-        for args in commands {
-            let mut cmd = Command::new("setpriv");
-            cmd.args(["--reuid", "1000", "--regid", "1000", "--clear-groups", "--", HUSK]).args(args);
-            match xdg {
-                None => cmd.env_remove("XDG_RUNTIME_DIR"),
-                Some(value) => cmd.env("XDG_RUNTIME_DIR", value),
-            };
-            run(&mut cmd).expect(125, "", line);
-        }
+        as_user(xdg, &["run", "-d", "--name", &name, "--", "sleep", "30"]).expect(
+            0,
+            &format!("{name}\n"),
+            "",
+        );
+        let listed = as_user(xdg, &["ps", "-q"]);
+        assert_eq!(listed.expect_success(), format!("{name}\n"));
+        as_user(xdg, &["exec", &name, "true"]).expect(0, "", "");
+        as_user(xdg, &["rm", "-f", &name]).expect(0, "", "");
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let meta = std::fs::symlink_metadata(&dir).expect("the registry is in /tmp/husk-UID");
+        assert!(meta.is_dir() && meta.uid() == uid && meta.permissions().mode() & 0o777 == 0o700, "{meta:?}");
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+    // Made first by another user (root here): refused, and nothing runs.
+    std::fs::create_dir(&dir).unwrap();
+    let refused = as_user(None, &["run", "--name", &name, "--", "true"]);
+    assert!(
+        refused.is_refusal() && refused.stderr.starts_with("husk: registry in /tmp: Operation not permitted"),
+        "{refused}"
+    );
+    std::fs::remove_dir(&dir).unwrap();
 }
 
 #[test]
