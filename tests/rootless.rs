@@ -722,3 +722,42 @@ fn husk_exec_joins_the_user_namespace_of_roots_containers() {
     ]));
     out.expect(0, "refused\n", "");
 }
+
+#[test]
+fn without_xdg_runtime_dir_a_users_session_directory_holds_the_registry() {
+    // A login gives /run/user/UID (0700, the user's): without $XDG_RUNTIME_DIR husk finds
+    // the user's named containers in /run/user/UID/husk, where a session's would be.
+    let u = need!("without_xdg_runtime_dir_a_users_session_directory_holds_the_registry", huskci2());
+    let bb = need!("without_xdg_runtime_dir_a_users_session_directory_holds_the_registry", u.busybox());
+    let case = case("session", &[bb]);
+    let name = format!("t{}-session", std::process::id());
+    let _guard = UserNamed { user: u, name: name.clone(), marker: case.marker.clone() };
+    let husk = |args: &[&str]| {
+        let mut cmd = u.husk(args);
+        cmd.env_remove("XDG_RUNTIME_DIR");
+        run(&mut cmd)
+    };
+    husk(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--rootfs",
+        path_str(bb),
+        "--",
+        "sh",
+        "-c",
+        "sleep 1000",
+        &case.marker,
+    ])
+    .expect(0, &format!("{name}\n"), "");
+    let entry = u.runtime_dir().join("husk").join(&name);
+    let meta = fs::symlink_metadata(&entry).unwrap_or_else(|e| panic!("{}: {e}", entry.display()));
+    assert!(meta.is_dir() && meta.uid() == u.uid, "{} is not {}'s directory", entry.display(), u.name);
+    assert!(husk(&["ps", "-q"]).expect_success().lines().any(|l| l == name), "ps -q without XDG_RUNTIME_DIR");
+    // The same registry as with the variable set.
+    assert!(ps_names(u).contains(&name), "ps -q with XDG_RUNTIME_DIR misses {name}");
+    husk(&["rm", "-f", &name]).expect(0, "", "");
+    assert!(fs::symlink_metadata(&entry).is_err(), "{} left after husk rm -f", entry.display());
+    case.assert_clean("husk rm -f");
+}
