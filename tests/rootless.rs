@@ -747,7 +747,7 @@ fn without_xdg_runtime_dir_a_users_session_directory_holds_the_registry() {
         "--",
         "sh",
         "-c",
-        "sleep 1000",
+        "while :; do sleep 0.05; done",
         &case.marker,
     ])
     .expect(0, &format!("{name}\n"), "");
