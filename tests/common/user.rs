@@ -14,7 +14,9 @@
 //!
 //! The fixtures are copies owned by the user, in directories every parent of which the user
 //! can traverse but not write (target/ is root's, 0755): the user can use them, not change
-//! the shared trees they come from.
+//! the shared trees they come from. Where the user cannot reach target/ (a checkout under
+//! root's 0700 home, as CI may have it), they go under [`FALLBACK`] instead, and the user
+//! runs a copy of the husk binary kept there ([`User::husk_binary`]).
 //! - [`User::busybox`]: the busybox tree, every file the user's (root inside, in the user's
 //!   namespace), under `target/tmp/rootless/busybox-NAME`.
 //! - [`User::debian`]: for a user with subordinate ids, the Debian tree with its owners
@@ -41,6 +43,10 @@ pub const WITHOUT_SUBIDS: &str = "huskci2";
 
 /// Written last into a finished fixture.
 const COMPLETE: &str = ".husk-fixture-complete";
+
+/// Where the users' fixtures and the husk binary they run go when they cannot reach target/
+/// (root's, 0755, made by the tests).
+pub const FALLBACK: &str = "/var/tmp/husk-rootless";
 
 /// A range of subordinate ids: the first, how many.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,9 +156,39 @@ impl User {
         cmd
     }
 
+    /// Whether this user can reach `path` (`test -e`, so every parent is searched as the
+    /// user: modes, ACLs and all).
+    pub fn reaches(&self, path: &Path) -> bool {
+        let status = self.command("test").arg("-e").arg(path).status();
+        status.unwrap_or_else(|e| panic!("run test -e as {}: {e}", self.name)).success()
+    }
+
+    /// The husk binary the users run: the one under test, or, where a user cannot reach it,
+    /// a copy in [`FALLBACK`] (decided once, by the first user asked).
+    pub fn husk_binary(&self) -> PathBuf {
+        static BINARY: OnceLock<PathBuf> = OnceLock::new();
+        BINARY
+            .get_or_init(|| {
+                let tested = Path::new(super::proc::HUSK);
+                if self.reaches(tested) {
+                    return tested.to_path_buf();
+                }
+                let dir = Path::new(FALLBACK);
+                make_root_dir(dir).unwrap_or_else(|why| panic!("{why}"));
+                remove_stale_copies(dir);
+                let copy = dir.join(format!("husk.{}", std::process::id()));
+                // cp, not std: this process never holds an executable open for writing (see
+                // rootfs::copy_tree).
+                let out = Command::new("cp").arg(tested).arg(&copy).output().expect("run cp");
+                assert!(out.status.success(), "cp {} {}: {out:?}", tested.display(), copy.display());
+                copy
+            })
+            .clone()
+    }
+
     /// `husk ARGS...` as this user.
     pub fn husk(&self, args: &[&str]) -> Command {
-        let mut cmd = self.command(super::proc::HUSK);
+        let mut cmd = self.command(self.husk_binary());
         cmd.args(args);
         cmd
     }
@@ -202,7 +238,7 @@ impl User {
         if let Some((_, path)) = trees.iter().find(|(n, _)| *n == self.name) {
             return Ok(path);
         }
-        let parent = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rootless");
+        let parent = self.reachable(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("rootless"))?;
         let done = parent.join(format!("busybox-{}", self.name));
         derive(&parent, &done, |tmp| {
             copy_tree(shared, tmp);
@@ -231,7 +267,7 @@ impl User {
             .ok_or_else(|| format!("{} has no subordinate ids to shift a Debian tree into", self.name))?;
         let result = TREE.get_or_init(|| {
             let shared = rootfs::debian()?;
-            let parent = shared.parent().expect("target/rootfs").to_path_buf();
+            let parent = self.reachable(shared.parent().expect("target/rootfs"))?;
             let done = parent.join(format!("debian-bookworm-{}-{}-{}", self.name, uids.start, gids.start));
             derive(&parent, &done, |tmp| {
                 copy_tree(shared, tmp);
@@ -243,12 +279,49 @@ impl User {
     }
 }
 
-/// Builds the fixture `done` (under `parent`, made 0755 if new) with `build` into a temporary
+impl User {
+    /// `dir` (made, root's, 0755) if this user can reach it, else [`FALLBACK`] (the same).
+    fn reachable(&self, dir: &Path) -> Result<PathBuf, String> {
+        make_root_dir(dir)?;
+        if self.reaches(dir) {
+            return Ok(dir.to_path_buf());
+        }
+        make_root_dir(Path::new(FALLBACK))?;
+        Ok(PathBuf::from(FALLBACK))
+    }
+}
+
+/// Makes `dir` (and its parents) if missing, and makes it root's, 0755: others may search
+/// it, only root may write in it.
+fn make_root_dir(dir: &Path) -> Result<(), String> {
+    fs::create_dir_all(dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    let meta = fs::symlink_metadata(dir).map_err(|e| format!("lstat {}: {e}", dir.display()))?;
+    if !meta.is_dir() || meta.uid() != 0 {
+        return Err(format!("{} is not root's own directory", dir.display()));
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("chmod {}: {e}", dir.display()))
+}
+
+/// Removes the copies `husk.PID` of test processes that are gone.
+fn remove_stale_copies(dir: &Path) {
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let gone = name
+            .strip_prefix("husk.")
+            .and_then(|pid| pid.parse::<u32>().ok())
+            .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+        if gone {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Builds the fixture `done` (under `parent`, root's, 0755) with `build` into a temporary
 /// sibling, renamed into place when complete; one build at a time across test binaries (a
 /// lock file), reused when it exists complete.
 fn derive(parent: &Path, done: &Path, build: impl FnOnce(&Path) -> Result<(), String>) -> Result<(), String> {
-    fs::create_dir_all(parent).map_err(|e| format!("mkdir {}: {e}", parent.display()))?;
-    fs::set_permissions(parent, fs::Permissions::from_mode(0o755)).map_err(|e| format!("chmod: {e}"))?;
+    make_root_dir(parent)?;
     let name = done.file_name().unwrap().to_string_lossy().into_owned();
     let lock = File::create(parent.join(format!("{name}.lock"))).map_err(|e| format!("lock: {e}"))?;
     lock.lock().map_err(|e| format!("lock: {e}"))?;
