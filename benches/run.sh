@@ -12,6 +12,7 @@
 # names others). Each user runs from its own copy of the rootfs, as someone
 # who unpacked it would. A "setpriv alone" row times the switch to the user
 # by itself (exec'ing busybox true), so its share can be read off.
+# Users who cannot reach $HUSK (a checkout in root's home) run a copy in TMP.
 #
 # Usage (as root: every sandbox here needs it):
 #   benches/run.sh                         # uses target/release/husk
@@ -223,6 +224,18 @@ done
 as_user() { # USER: sets AS to the prefix that runs a command as USER
     AS=(setpriv "--reuid=$(id -u -- "$1")" "--regid=$(id -g -- "$1")" --init-groups --reset-env --)
 }
+# The users run $HUSK itself when they can reach it; a checkout in root's
+# 0700 home they cannot, and then they run a copy in $TMP.
+USER_HUSK=$HUSK
+for user in "${BENCH_USERS[@]}"; do
+    as_user "$user"
+    if ! "${AS[@]}" test -x "$HUSK"; then
+        cp -- "$HUSK" "$TMP/husk"
+        USER_HUSK=$TMP/husk
+        log "$user cannot reach $HUSK: the unprivileged rows run a copy, $USER_HUSK"
+        break
+    fi
+done
 
 # ---------------------------------------------------------------------------
 # OCI bundles for crun and runc: one runs /bin/true (timed), one runs sleep
@@ -291,7 +304,7 @@ sandbox_argv() { # NAME MODE
         root=$TMP/rootfs-$user
         as_user "$user"
         case ${name% as *} in
-            husk) ARGV=("${AS[@]}" "$HUSK" run --rootfs "$root" -- "${cmd[@]}") ;;
+            husk) ARGV=("${AS[@]}" "$USER_HUSK" run --rootfs "$root" -- "${cmd[@]}") ;;
             bwrap) ARGV=("${AS[@]}" bwrap --unshare-all --ro-bind "$root" / --proc /proc --dev /dev "${cmd[@]}") ;;
             # -U -r: a user namespace with the user as its root, which may
             # then make the other namespaces and chroot (by its full path:
