@@ -721,6 +721,10 @@ fn husk_exec_joins_the_user_namespace_of_roots_containers() {
         path_str(&secret),
     ]));
     out.expect(0, "refused\n", "");
+    for name in [&private, &default] {
+        run(Command::new(common::proc::HUSK).args(["rm", "-f", name])).expect(0, "", "");
+    }
+    case.assert_clean("husk rm -f");
 }
 
 #[test]
