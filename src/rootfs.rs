@@ -98,11 +98,12 @@ pub fn enter<'a>(
     let masks = crate::mask::Masks::default();
     let mut walk = Walk { root, masks, console, network, entered: None, userns };
     for (i, (mount, source)) in config.mounts.iter().zip(trees.sources.iter()).enumerate() {
-        // In a user namespace the host side makes no network namespace (the init has its
-        // own already), and the root is entered last: once the host's /proc and /sys are
+        // In a user namespace the root is entered last: once the host's /proc and /sys are
         // gone from the mount namespace, the kernel refuses a new procfs or sysfs there
         // (mount_too_revealing(); user_namespaces(7), "Restrictions on mount operations").
-        if mount.kind.needs_network() && network.is_some() {
+        if mount.kind.needs_network() && userns {
+            walk.join_network()?;
+        } else if mount.kind.needs_network() && walk.network.is_some() {
             walk.enter_root()?;
         }
         walk.root.mount = i as u8; // MAX_MOUNTS fits
@@ -240,12 +241,18 @@ impl Walk<'_> {
         // The rest is attached through `root`'s descriptor, so the root can be entered now:
         // the wait for the old root's unmount then overlaps with the network namespace.
         let entered = pivot(self.root.fd)?;
-        // Everything before ran alongside the host side making the network namespace.
-        if let Some((network, host)) = self.network {
-            network.join(host).map_err(fail("setns network", b""))?;
-        }
+        self.join_network()?;
         self.entered = Some(entered);
         Ok(entered)
+    }
+
+    /// Joins the network namespace the host side made meanwhile (everything before ran
+    /// alongside), once.
+    fn join_network<'a>(&mut self) -> Result<'a, ()> {
+        match self.network.take() {
+            Some((network, host)) => network.join(host).map_err(fail("setns network", b"")),
+            None => Ok(()),
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{FlockOperation, Mode, OFlags, flock};
 use rustix::io::Errno;
 use rustix::process::PidfdFlags;
+use rustix::thread::{ThreadNameSpaceType, move_into_thread_name_spaces};
 
 use super::init::{self, Context};
 use super::named;
@@ -71,7 +72,9 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
     // directory, read-only or not, from losing its mounts to that removal (see `clean_up`).
     let rootfs = lock_rootfs(config.root);
     let handshakes = (
-        (config.namespaces.network == Namespace::New && user.is_none()).then(Handshake::new).transpose(),
+        (config.namespaces.network == Namespace::New && !(user.is_some() && host_clones))
+            .then(Handshake::new)
+            .transpose(),
         // A named container must be recorded before COMMAND runs: the gate waits for that.
         if entry.is_some() { Gate::closed() } else { Ok(Gate::open()) },
         (stats || (rootfs.is_some() && !config.root.read_only())).then(Report::new).transpose(),
@@ -116,7 +119,7 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
     drop(lifeline);
     // The init waits for its id maps before it builds anything (sync.rs, IdMaps).
     if let (Some(user), Some(maps)) = (&user, maps) {
-        match write_maps(config, child, user, trees.as_ref()) {
+        match write_maps(config, child, user, trees.as_ref(), network.is_some()) {
             Ok(()) => maps.written(),
             // The init ends with 125 on its own, hearing nothing.
             Err(failure) => drop(failure.report()),
@@ -144,27 +147,38 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
     code
 }
 
-/// The init's id maps (userns.rs), and root's trees idmapped through its namespace; then
-/// nothing of husk's on the host may be ptraced or read by the container either (see
-/// container::run: an ordinary user's husk stayed dumpable for the maps).
+/// The init's id maps (userns.rs), and root's trees idmapped through its namespace.
 #[inline(never)] // out of the supervising frame
 fn write_maps<'a>(
     config: &Config<'a>,
     child: i32,
     user: &crate::userns::UserNs,
     trees: Option<&crate::rootfs::Trees>,
+    network: bool,
 ) -> Result<(), Failure<'a>> {
     crate::userns::write_maps(child, user)?;
+    let mut number = [0u8; 24];
+    let pid = crate::text::digits(child as u64, 10, &mut number).to_bytes();
+    let mut path = crate::cpath::CPath::new();
+    let c = path.of(&[b"/proc/", pid, b"/ns/user"]).map_err(fail("userns", b""))?;
+    let ns =
+        rustix::fs::open(c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(fail("userns", b""))?;
     if let Some(trees) = trees.filter(|_| user.private) {
-        let mut number = [0u8; 24];
-        let pid = crate::text::digits(child as u64, 10, &mut number).to_bytes();
-        let mut path = crate::cpath::CPath::new();
-        let c = path.of(&[b"/proc/", pid, b"/ns/user"]).map_err(fail("userns", b""))?;
-        let ns = rustix::fs::open(c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(fail("userns", b""))?;
         trees.idmap(config, ns.as_fd())?;
     }
-    sys::make_non_dumpable().map_err(fail("prctl dumpable", b""))
+    // An ordinary user's host side makes the network namespace beside the init, as root's
+    // does (sync.rs), but from inside the container's user namespace, which must own it
+    // for the init's sysfs: it moves there for good (still the caller's uid, with the
+    // capabilities of the namespace's owner, which are the caller's own anyway). Root's
+    // host side would lose its own there: its init makes the namespace itself (init.rs).
+    // (It stays dumpable, as it was for the maps: the init joins its network namespace
+    // through it, which a non-dumpable process would refuse the init, ptrace(2). Nothing in
+    // the container can reach it: it is no process of the container's PID namespace.)
+    if network {
+        move_into_thread_name_spaces(ns.as_fd(), ThreadNameSpaceType::USER)
+            .map_err(fail("setns user", b""))?;
+    }
+    Ok(())
 }
 
 /// A rootfs directory, opened and share-locked (flock(2)) for the whole run; None for the

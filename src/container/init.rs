@@ -150,10 +150,12 @@ fn create<'a>(config: &Config<'a>, context: &Context) -> Result<caps::Privileges
     // cloned into it.
     let user = config.namespaces.user;
     let console = if user.is_none() { rootfs::clone_console()? } else { None };
-    // In a user namespace the network namespace is the init's own making: one made by the
-    // host side would belong to the host's user namespace, and a sysfs shows only a network
-    // namespace its mounter's user namespace owns (user_namespaces(7)).
-    let own_network = user.is_some() && config.namespaces.network == Namespace::New;
+    // In root's user namespace the network namespace is the init's own making: one made by
+    // root's host side would belong to the host's user namespace, and a sysfs shows only a
+    // network namespace its mounter's user namespace owns (user_namespaces(7)); an ordinary
+    // user's host side makes it from inside the container's (host.rs, write_maps).
+    let own_network =
+        user.is_some() && config.namespaces.network == Namespace::New && context.network.is_none();
     let network = if own_network { sys::Namespaces::NET } else { sys::Namespaces::NONE };
     sys::unshare(NEW_OTHERS | network).map_err(fail("unshare", b""))?;
     if own_network {

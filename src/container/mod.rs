@@ -67,8 +67,10 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
     // "Ptrace access mode checking").
     // But an ordinary user's init must stay dumpable until its id maps are written: a
     // non-dumpable process's /proc/PID files belong to root, so its owner could not open
-    // uid_map (proc(5), /proc/pid). The host side and the init go non-dumpable right after
-    // the maps (host.rs, init.rs), before anything of the container runs.
+    // uid_map (proc(5), /proc/pid). The init goes non-dumpable right after the maps
+    // (init.rs), before anything of the container runs, and so is everything forked from it
+    // (COMMAND until its execve); the host side, which no process of the container can
+    // name (it is not in their PID namespace), stays as it is (host.rs, write_maps).
     let maps_first = config.namespaces.user.is_some() && !rustix::process::geteuid().is_root();
     if !maps_first && let Err(e) = sys::make_non_dumpable() {
         return Failure::new("prctl dumpable", b"", e).report();
