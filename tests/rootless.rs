@@ -765,3 +765,31 @@ fn without_xdg_runtime_dir_a_users_session_directory_holds_the_registry() {
     assert!(fs::symlink_metadata(&entry).is_err(), "{} left after husk rm -f", entry.display());
     case.assert_clean("husk rm -f");
 }
+
+#[test]
+fn user_option_inside_a_users_namespace() {
+    // -u 1000 with subordinate ids: 1000 inside, SUBSTART+999 on the host. Without them 1000
+    // is not mapped: husk refuses before COMMAND runs.
+    let users = need!("user_option_inside_a_users_namespace", users_with_busybox());
+    let case = case("user", &users.iter().map(|(_, b)| *b).collect::<Vec<_>>());
+    for (u, bb) in users {
+        let vol = u.mkdir(&case.join(&format!("vol-{}", u.name)), 0o777);
+        let bind = format!("{}:/v", path_str(&vol));
+        let out = case.run(&mut u.sh(
+            &["--rootfs", path_str(bb), "--bind", &bind, "-u", "1000"],
+            "id -u; id -g; touch /v/made",
+            &case.marker,
+        ));
+        match u.subids {
+            Some((uids, gids)) => {
+                out.expect(0, "1000\n1000\n", "");
+                let meta = fs::metadata(vol.join("made")).unwrap();
+                assert_eq!((meta.uid(), meta.gid()), (uids.start + 999, gids.start + 999), "made as 1000");
+            }
+            None => {
+                assert!(out.is_refusal(), "-u 1000 without subordinate ids: {out}");
+                assert!(fs::symlink_metadata(vol.join("made")).is_err(), "COMMAND ran");
+            }
+        }
+    }
+}
