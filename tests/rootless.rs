@@ -793,3 +793,45 @@ fn user_option_inside_a_users_namespace() {
         }
     }
 }
+
+/// Runs argv[2:] as the session leader of a new pseudo-terminal; types Ctrl-C once the
+/// screen shows argv[1]; prints what the screen showed (repr) and the exit status.
+const PTY_DRIVER: &str = "import os, pty, select, sys, time\n\
+                          pid, fd = pty.fork()\n\
+                          if pid == 0:\n\
+                          \x20   os.execvp(sys.argv[2], sys.argv[2:])\n\
+                          screen, typed, deadline = b'', False, time.monotonic() + 30\n\
+                          while time.monotonic() < deadline:\n\
+                          \x20   if not typed and sys.argv[1].encode() in screen:\n\
+                          \x20       os.write(fd, b'\\x03'); typed = True\n\
+                          \x20   r, _, _ = select.select([fd], [], [], 0.2)\n\
+                          \x20   if r:\n\
+                          \x20       try:\n\
+                          \x20           chunk = os.read(fd, 4096)\n\
+                          \x20       except OSError:\n\
+                          \x20           break\n\
+                          \x20       if not chunk:\n\
+                          \x20           break\n\
+                          \x20       screen += chunk\n\
+                          _, status = os.waitpid(pid, 0)\n\
+                          print(repr(screen.decode()), os.waitstatus_to_exitcode(status))\n";
+
+#[test]
+fn a_users_container_on_a_terminal_takes_ctrl_c() {
+    let users = need!("a_users_container_on_a_terminal_takes_ctrl_c", users_with_busybox());
+    let case = case("terminal", &users.iter().map(|(_, b)| *b).collect::<Vec<_>>());
+    for (u, bb) in users {
+        let mut cmd = Command::new(PYTHON);
+        cmd.args(["-c", PTY_DRIVER, "ready"])
+            .args(["setpriv", &format!("--reuid={}", u.uid), &format!("--regid={}", u.gid), "--init-groups"])
+            .args(["--reset-env", "--"])
+            .arg(u.husk_binary())
+            .args(["run", "-it", "--rootfs", path_str(bb), "--", "sh", "-c"])
+            .args([
+                "test -t 0 && test -t 1 && echo interactive; echo ready; while :; do sleep 0.05; done",
+                &case.marker,
+            ]);
+        // Ctrl-C reaches COMMAND (the foreground of the terminal): 128 + SIGINT.
+        case.run(&mut cmd).expect(0, "'interactive\\r\\nready\\r\\n^C' 130\n", "");
+    }
+}
