@@ -119,6 +119,7 @@ fn join(init: BorrowedFd, userns: bool, own_network: bool) -> Result<(), Errno> 
 /// Whether the container whose init is `pid` has a user namespace of its own: always for
 /// an ordinary user (husk runs them only so), for root when it is not root's own (setns(2)
 /// refuses to join one's own: EINVAL).
+#[inline(never)] // smaller so
 fn in_user_namespace(pid: i32) -> bool {
     if !rustix::process::geteuid().is_root() {
         return true;

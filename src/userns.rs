@@ -60,12 +60,17 @@ impl IdMap {
         IdMap { first: Extent { inside, outside, count }, second: None }
     }
 
+    /// Whether `id` inside is mapped.
+    pub fn contains(&self, id: u32) -> bool {
+        self.lines().any(|e| id >= e.inside && id - e.inside < e.count)
+    }
+
     fn lines(&self) -> impl Iterator<Item = &Extent> {
         core::iter::once(&self.first).chain(self.second.as_ref())
     }
 
     /// The map as the kernel reads it, in one write(2): `INSIDE OUTSIDE COUNT\n` lines.
-    pub fn text<'b>(&self, buf: &'b mut [u8; 80]) -> &'b [u8] {
+    pub fn text<'b>(&self, buf: &'b mut [u8]) -> &'b [u8] {
         let mut n = 0;
         for extent in self.lines() {
             for (value, end) in [(extent.inside, b' '), (extent.outside, b' '), (extent.count, b'\n')] {
@@ -164,16 +169,17 @@ pub fn private(base: u32) -> UserNs {
 pub fn subordinate(text: &[u8], name: &[u8], id: u32) -> Option<(u32, u32)> {
     let mut number = [0u8; 24];
     let id = digits(id as u64, 10, &mut number).to_bytes();
-    text.split(|&b| b == b'\n').find_map(|line| {
+    let (_, start, count) = ranges(text).find(|&(owner, _, _)| owner == name || owner == id)?;
+    (count > 0 && start + count <= u32::MAX as u64).then_some((start as u32, count as u32))
+}
+
+/// The `OWNER:START:COUNT` lines of an /etc/subuid-style text that parse.
+fn ranges(text: &[u8]) -> impl Iterator<Item = (&[u8], u64, u64)> {
+    text.split(|&b| b == b'\n').filter_map(|line| {
         let mut fields = line.split(|&b| b == b':');
         let owner = fields.next()?;
-        if owner != name && owner != id {
-            return None;
-        }
-        let start = crate::text::parse_decimal(fields.next()?, 10)?;
-        let count = crate::text::parse_decimal(fields.next()?, 10)?;
-        let fits = count > 0 && start + count <= u32::MAX as u64;
-        fits.then_some((start as u32, count as u32))
+        let mut number = || crate::text::parse_decimal(fields.next()?, 10);
+        Some((owner, number()?, number()?))
     })
 }
 
@@ -198,6 +204,7 @@ pub struct Slot {
 
 impl Slot {
     /// The first free slot whose range no /etc/subuid or /etc/subgid line overlaps.
+    #[inline(never)]
     pub fn claim() -> Result<Slot, Failure<'static>> {
         let failed = |e| Failure::new("userns", SLOT_DIR.to_bytes(), e);
         for dir in [c"/run/husk", SLOT_DIR] {
@@ -250,12 +257,8 @@ impl Drop for Slot {
 
 /// Whether any range in an /etc/subuid-style text overlaps `base`..`base + count`.
 pub fn overlaps(text: &[u8], base: u32, count: u32) -> bool {
-    text.split(|&b| b == b'\n').any(|line| {
-        let mut fields = line.split(|&b| b == b':').skip(1);
-        let start = fields.next().and_then(|f| crate::text::parse_decimal(f, 10));
-        let n = fields.next().and_then(|f| crate::text::parse_decimal(f, 10));
-        matches!((start, n), (Some(s), Some(n)) if s < base as u64 + count as u64 && base as u64 <= s + n)
-    })
+    let (base, end) = (base as u64, base as u64 + count as u64);
+    ranges(text).any(|(_, start, n)| start < end && base < start + n)
 }
 
 /// A small host file (/etc/subuid, /etc/passwd), or nothing when it cannot be read.
@@ -287,6 +290,7 @@ pub fn caller_subordinate(uid: u32) -> Subordinate {
 
 /// The host side, once the init is cloned (`pid`): writes its maps. The init waits for the
 /// word that they are there ([`crate::container::sync::IdMaps`]).
+#[inline(never)] // smaller so
 pub fn write_maps(pid: i32, user: &UserNs) -> Result<(), Failure<'static>> {
     if user.helpers {
         // Both at once: each is a setuid program that reads the files again (~1.6 ms).
@@ -323,18 +327,26 @@ fn write_file(dir: BorrowedFd, name: &'static core::ffi::CStr, text: &[u8]) -> R
 
 /// Starts `helper PID INSIDE OUTSIDE COUNT…` with an empty environment.
 fn run_helper(helper: &'static core::ffi::CStr, pid: i32, map: &IdMap) -> Result<i32, Errno> {
-    let mut numbers = [[0u8; 24]; 7];
+    // `PID` and the map's text, each number then a C string of its own in place.
+    let mut buf = [0u8; 112];
+    let mut number = [0u8; 24];
+    let pid = digits(pid as u64, 10, &mut number).to_bytes();
+    buf[..pid.len()].copy_from_slice(pid);
+    let len = pid.len() + 1 + map.text(&mut buf[pid.len() + 1..]).len();
+    for b in &mut buf[..len] {
+        if *b == b' ' || *b == b'\n' {
+            *b = 0;
+        }
+    }
     let mut slots = crate::rt::CStrSlots::<9>::new();
     let mut argv = slots.writer();
-    let [p, a, b, c, d, e, f] = &mut numbers;
     argv.push(helper);
-    argv.push(digits(pid as u64, 10, p));
-    let second = map.second.unwrap_or(map.first);
-    let values =
-        [map.first.inside, map.first.outside, map.first.count, second.inside, second.outside, second.count];
-    let lines = if map.second.is_some() { 6 } else { 3 };
-    for (buf, value) in [a, b, c, d, e, f].into_iter().zip(values).take(lines) {
-        argv.push(digits(value as u64, 10, buf));
+    let mut start = 0;
+    for end in (0..len).filter(|&i| buf[i] == 0) {
+        if let Some(arg) = crate::rt::c_str(&buf[start..=end]) {
+            argv.push(arg);
+        }
+        start = end + 1;
     }
     let argv = argv.finish();
     let mut empty = crate::rt::CStrSlots::<1>::new();
@@ -380,6 +392,7 @@ mod tests {
         assert_eq!(text(&user.uids), "0 1001 1\n1 100000 65536\n");
         assert_eq!(text(&user.gids), "0 1002 1\n1 200000 1000\n");
         assert!(user.helpers && !user.deny_setgroups);
+        assert!(user.uids.contains(0) && user.uids.contains(65536) && !user.uids.contains(65537));
         let keep = plan(Request::KeepId, (1001, 1002), false, sub).unwrap().unwrap();
         assert_eq!((text(&keep.uids), keep.ids), ("1001 1001 1\n".into(), (1001, 1002)));
         assert!(plan(Request::Host, (1001, 1002), false, None).is_err());
@@ -401,6 +414,7 @@ mod tests {
         assert_eq!(subordinate(text, b"bob", 1003), None);
         assert_eq!(subordinate(b"dave:4294967295:2\n", b"dave", 1), None);
         assert!(overlaps(text, 160000, 10000));
+        assert!(!overlaps(text, 165536 + 65536, 10) && overlaps(text, 165536 + 65535, 10));
         assert!(!overlaps(text, 0x4000_0000, PRIVATE_COUNT));
     }
 }

@@ -162,20 +162,7 @@ fn create<'a>(config: &Config<'a>, context: &Context) -> Result<caps::Privileges
         sys::loopback_up().map_err(fail("loopback network", b""))?;
     }
     let console = match (user, context.maps) {
-        (Some(user), Some(maps)) => {
-            // Until the maps are there, the init's ids are unmapped and it can make nothing.
-            maps.wait();
-            // The host side left it dumpable for the maps (container::run): no longer.
-            sys::make_non_dumpable().map_err(fail("prctl dumpable", b""))?;
-            // Root's own ids (0 on the host) are unmapped in a private range: take the
-            // namespace's, else whatever the init makes would overflow (EOVERFLOW).
-            let (uid, gid) = user.ids;
-            rustix::thread::set_thread_res_gid(Gid::from_raw(gid), Gid::from_raw(gid), Gid::from_raw(gid))
-                .map_err(fail("setgid", b""))?;
-            rustix::thread::set_thread_res_uid(Uid::from_raw(uid), Uid::from_raw(uid), Uid::from_raw(uid))
-                .map_err(fail("setuid", b""))?;
-            rootfs::clone_console_by_path()?
-        }
+        (Some(user), Some(maps)) => take_mapped_ids(&user, maps)?,
         _ => console,
     };
     rustix::system::sethostname(config.hostname).map_err(fail("sethostname", config.hostname))?;
@@ -196,4 +183,22 @@ fn create<'a>(config: &Config<'a>, context: &Context) -> Result<caps::Privileges
         shrink(privileges)?;
     }
     Ok(privileges)
+}
+
+/// In a user namespace of its own, once the host side says the maps are written: the
+/// namespace's own ids, non-dumpable, and the terminal (by path: see rootfs.rs).
+fn take_mapped_ids<'a>(
+    user: &crate::userns::UserNs,
+    maps: &IdMaps,
+) -> Result<Option<rustix::fd::OwnedFd>, Failure<'a>> {
+    // Until the maps are there, the init's ids are unmapped and it can make nothing.
+    maps.wait();
+    // The host side left it dumpable for the maps (container::run): no longer.
+    sys::make_non_dumpable().map_err(fail("prctl dumpable", b""))?;
+    // Root's own ids (0 on the host) are unmapped in a private range: take the namespace's,
+    // else whatever the init makes would overflow (EOVERFLOW).
+    let (uid, gid) = (Uid::from_raw(user.ids.0), Gid::from_raw(user.ids.1));
+    rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(fail("setgid", b""))?;
+    rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(fail("setuid", b""))?;
+    rootfs::clone_console_by_path()
 }

@@ -54,6 +54,15 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
         Ok(identity) => identity,
         Err(failure) => return failure.report(),
     };
+    // A user namespace maps only some ids: COMMAND's must be among them (else setresuid
+    // fails, EINVAL, once everything is built).
+    if let (Some(user), Some(who)) = (config.namespaces.user, identity.as_ref())
+        && !(user.uids.contains(who.uid) && user.gids.contains(who.gid))
+    {
+        let hint = "not mapped in the container's user namespace (a user's own id is 0 there; \
+                    more need subordinate ids: /etc/subuid, /etc/subgid and newuidmap)";
+        return Failure::new("user", b"", Errno::INVAL).with_hint(hint).report();
+    }
     env_files = match environment::read_files(&spec.env_files, process) {
         Ok(files) => files,
         Err(failure) => return failure.report(),
