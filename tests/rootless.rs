@@ -835,3 +835,34 @@ fn a_users_container_on_a_terminal_takes_ctrl_c() {
         case.run(&mut cmd).expect(0, "'interactive\\r\\nready\\r\\n^C' 130\n", "");
     }
 }
+
+#[test]
+fn userns_private_refuses_a_rootfs_that_cannot_be_idmapped() {
+    // overlayfs cannot be idmapped (mount_setattr MOUNT_ATTR_IDMAP: EINVAL): the rootfs would
+    // show as nobody's inside, and root there could not write it. Exit 125 with the reason,
+    // before COMMAND runs.
+    let bb = need!("userns_private_refuses_a_rootfs_that_cannot_be_idmapped", busybox());
+    let case = case("idmap", &[bb]);
+    let (lower, upper, work, merged) =
+        (case.rootfs_copy(bb), case.mkdir("upper"), case.mkdir("work"), case.mkdir("merged"));
+    let options =
+        format!("lowerdir={},upperdir={},workdir={}", path_str(&lower), path_str(&upper), path_str(&work));
+    let mounted =
+        Command::new("mount").args(["-t", "overlay", "overlay", "-o", &options, path_str(&merged)]).status();
+    assert!(mounted.unwrap().success(), "mount -t overlay");
+    let out = run(&mut case.cmd(&["--userns", "private", "--rootfs", path_str(&merged)], &["true"]));
+    let _ = Command::new("umount").arg(&merged).status();
+    assert!(out.is_refusal(), "{out}");
+    assert!(
+        out.stderr.starts_with(&format!("husk: idmap {}: Invalid argument (EINVAL)", path_str(&merged)))
+            && out.stderr.contains("cannot be idmapped"),
+        "{out}"
+    );
+    case.assert_clean("an overlay rootfs refused for --userns private");
+    // The same tree runs without a private range (root's own ids need no idmapping).
+    let _ =
+        Command::new("mount").args(["-t", "overlay", "overlay", "-o", &options, path_str(&merged)]).status();
+    let out = run(&mut case.cmd(&["--rootfs", path_str(&merged)], &["true"]));
+    let _ = Command::new("umount").arg(&merged).status();
+    assert_eq!(out.status.code(), Some(0), "{out}");
+}
