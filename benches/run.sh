@@ -4,6 +4,16 @@
 # (bubblewrap, unshare + chroot, crun, runc). It prints a markdown table for
 # the README and writes the same table to benches/results/run.md.
 #
+# The unprivileged case is in the same run: husk, bwrap and unshare + chroot
+# started as an ordinary user (through setpriv), once for a user with
+# subordinate ids (huskci: husk maps them with newuidmap/newgidmap) and once
+# for one without (huskci2: the single map husk writes itself); these are the
+# users .ci/run makes. A user that does not exist is skipped (USERS="a b"
+# names others). Each user runs from its own copy of the rootfs, as someone
+# who unpacked it would. A "setpriv alone" row times the switch to the user
+# by itself (exec'ing busybox true), so its share can be read off.
+# Users who cannot reach $HUSK (a checkout in root's home) run a copy in TMP.
+#
 # Usage (as root: every sandbox here needs it):
 #   benches/run.sh                         # uses target/release/husk
 #   HUSK=/path/to/husk benches/run.sh
@@ -11,7 +21,7 @@
 #
 # Needs (Debian):
 #   apt-get install -y --no-install-recommends \
-#     hyperfine bubblewrap crun runc util-linux busybox-static procps python3
+#     hyperfine bubblewrap crun runc util-linux busybox-static procps python3 uidmap
 #
 # Progress and hyperfine's own output go to stderr. Only the table goes to
 # stdout, so `benches/run.sh > table.md` works.
@@ -89,6 +99,8 @@ JSON=$RESULTS_DIR/run.json # kept for inspection; ignored by $RESULTS_DIR/.gitig
 TABLE=$RESULTS_DIR/run.md
 mkdir -p "$RESULTS_DIR"
 TMP=$(mktemp -d)
+# The unprivileged users must reach their rootfs copies and busybox in here.
+chmod 0711 "$TMP"
 # One ID per script run. crun and runc keep container state under /run, so
 # a fixed name could collide with a container someone else runs.
 CONTAINER_ID=husk-bench-$$
@@ -193,6 +205,39 @@ trap 'exit 143' TERM
 busybox_rootfs "$TMP/rootfs"
 
 # ---------------------------------------------------------------------------
+# The unprivileged users: each present one gets its own copy of the rootfs,
+# owned by it (root inside its user namespace), in $TMP (0711).
+# ---------------------------------------------------------------------------
+BENCH_USERS=() # the users present, in table order
+for user in ${USERS:-huskci huskci2}; do
+    if ! id -u -- "$user" >/dev/null 2>&1; then
+        log "skipping the unprivileged rows of $user: no such user (.ci/run makes huskci and huskci2)"
+        continue
+    fi
+    mkdir -- "$TMP/rootfs-$user"
+    cp -a -- "$ROOTFS/." "$TMP/rootfs-$user/"
+    chown -R -h -- "$user:$(id -g -- "$user")" "$TMP/rootfs-$user"
+    BENCH_USERS+=("$user")
+done
+# setpriv execs the command as USER with a login's environment: the process
+# hyperfine times is the sandbox itself, after one extra exec.
+as_user() { # USER: sets AS to the prefix that runs a command as USER
+    AS=(setpriv "--reuid=$(id -u -- "$1")" "--regid=$(id -g -- "$1")" --init-groups --reset-env --)
+}
+# The users run $HUSK itself when they can reach it; a checkout in root's
+# 0700 home they cannot, and then they run a copy in $TMP.
+USER_HUSK=$HUSK
+for user in "${BENCH_USERS[@]}"; do
+    as_user "$user"
+    if ! "${AS[@]}" test -x "$HUSK"; then
+        cp -- "$HUSK" "$TMP/husk"
+        USER_HUSK=$TMP/husk
+        log "$user cannot reach $HUSK: the unprivileged rows run a copy, $USER_HUSK"
+        break
+    fi
+done
+
+# ---------------------------------------------------------------------------
 # OCI bundles for crun and runc: one runs /bin/true (timed), one runs sleep
 # (VmRSS). Each starts from the runtime's own default `spec`, with
 # only what this benchmark needs changed.
@@ -247,13 +292,33 @@ fi
 # or a long sleep (MODE sleep) from the rootfs.
 # ---------------------------------------------------------------------------
 sandbox_argv() { # NAME MODE
-    local name=$1 mode=$2 cmd
+    local name=$1 mode=$2 cmd user root
     case $mode in
         true) cmd=(/bin/true) ;;
         sleep) cmd=(/bin/sleep "$SLEEP_SECONDS") ;;
         *) die "unknown mode '$mode'" ;;
     esac
+    # "SANDBOX as USER": the same sandbox started by USER, on USER's copy.
+    if [[ $name == *" as "* ]]; then
+        user=${name##* as }
+        root=$TMP/rootfs-$user
+        as_user "$user"
+        case ${name% as *} in
+            husk) ARGV=("${AS[@]}" "$USER_HUSK" run --rootfs "$root" -- "${cmd[@]}") ;;
+            bwrap) ARGV=("${AS[@]}" bwrap --unshare-all --ro-bind "$root" / --proc /proc --dev /dev "${cmd[@]}") ;;
+            # -U -r: a user namespace with the user as its root, which may
+            # then make the other namespaces and chroot (by its full path:
+            # --reset-env gives the user's PATH, without sbin).
+            unshare+chroot) ARGV=("${AS[@]}" unshare -Urpmuinf --mount-proc="$root/proc" "$(command -v chroot)" "$root" "${cmd[@]}") ;;
+            *) die "unknown sandbox '$name'" ;;
+        esac
+        return
+    fi
     case $name in
+        "setpriv alone")
+            as_user "${BENCH_USERS[0]}"
+            ARGV=("${AS[@]}" "${HARNESS_TRUE[@]}")
+            ;;
         husk) ARGV=("$HUSK" run --rootfs "$ROOTFS" -- "${cmd[@]}") ;;
         bwrap) ARGV=(bwrap --unshare-all --ro-bind "$ROOTFS" / --proc /proc --dev /dev "${cmd[@]}") ;;
         # -f: the new PID namespace applies to children only, so unshare
@@ -287,9 +352,20 @@ shell_join() {
 }
 
 SANDBOXES=() # the sandboxes that are present and work, in table order
-for name in husk bwrap unshare+chroot crun "crun harness" runc; do
+UNPRIVILEGED=()
+for user in "${BENCH_USERS[@]}"; do
+    UNPRIVILEGED+=("husk as $user" "bwrap as $user" "unshare+chroot as $user")
+done
+((${#BENCH_USERS[@]})) && UNPRIVILEGED+=("setpriv alone")
+for name in husk bwrap unshare+chroot crun "crun harness" runc "${UNPRIVILEGED[@]}"; do
     case $name in
-        bwrap) have bwrap bubblewrap || { log "skipping bwrap: not installed"; continue; } ;;
+        *" as "* | "setpriv alone")
+            have setpriv util-linux || { log "skipping $name: setpriv not installed"; continue; }
+            ;;& # and on to the sandbox's own checks
+        bwrap | "bwrap as "*) have bwrap bubblewrap || { log "skipping $name: not installed"; continue; } ;;
+        "unshare+chroot as "*)
+            have unshare util-linux || { log "skipping $name: unshare not installed"; continue; }
+            ;;
         unshare+chroot)
             have unshare util-linux || { log "skipping unshare+chroot: unshare not installed"; continue; }
             have chroot coreutils || { log "skipping unshare+chroot: chroot not installed"; continue; }
@@ -315,6 +391,8 @@ for name in husk bwrap unshare+chroot crun "crun harness" runc; do
     # whole hyperfine run fail.
     sandbox_argv "$name" true
     if ! err=$("${ARGV[@]}" 2>&1 </dev/null >/dev/null); then
+        # Unprivileged runs need a build with user namespaces (issue 14): an
+        # older one only loses those rows.
         [[ $name == husk ]] &&
             die "'${ARGV[*]}' failed (does this build have 'husk run'?): ${err%%$'\n'*}"
         log "skipping $name: '${ARGV[*]}' failed: ${err%%$'\n'*}"
@@ -427,8 +505,8 @@ wait_for_sleep() {
 
 declare -A RSS # name -> "KiB KiB ..." of CHAIN, outermost first
 for name in "${SANDBOXES[@]}"; do
-    # The harness runs no container; there is nothing of crun's to measure.
-    [[ $name == "crun harness" ]] && continue
+    # The harnesses run no container; there is nothing of theirs to measure.
+    [[ $name == "crun harness" || $name == "setpriv alone" ]] && continue
     sandbox_argv "$name" sleep
     "${ARGV[@]}" </dev/null >/dev/null 2>&1 &
     IDLE_TOP=$!
@@ -474,20 +552,35 @@ for line in open(facts_path):
 
 bwrap = results["bwrap"]["mean"] if "bwrap" in results else None
 
+def user_of(name):
+    """The user of a "SANDBOX as USER" row, or None for root's rows."""
+    return name.split(" as ", 1)[1] if " as " in name else None
+
+def bwrap_for(name):
+    """The mean of the bwrap row a row is compared with: the same user's."""
+    user = user_of(name)
+    key = f"bwrap as {user}" if user else "bwrap"
+    return results[key]["mean"] if key in results else None
+
 def mean_sd(name):
     r = results[name]
     return f"{r['mean']*MS:.3f} ± {r['stddev']*MS:.3f} ms"
 
 def label(name):
-    return "crun's harness alone" if name == "crun harness" else name
+    if name == "crun harness":
+        return "crun's harness alone"
+    if name == "setpriv alone":
+        return "setpriv alone (the switch to the user)"
+    return name
 
 rows = []
 for name, rss, _ in facts:
-    ratio = f"{results[name]['mean'] / bwrap:.2f}×" if bwrap else "n/a"
+    anchor = bwrap if name == "setpriv alone" else bwrap_for(name)
+    ratio = f"{results[name]['mean'] / anchor:.2f}×" if anchor else "n/a"
     rows.append([label(name), mean_sd(name), ratio,
                  " + ".join(map(str, rss)) + " KiB" if rss else "—"])
 
-head = ["sandbox", "start-up mean ± sd", "vs bwrap", "processes' VmRSS"]
+head = ["sandbox", "start-up mean ± sd", "vs bwrap (same user)", "processes' VmRSS"]
 out = ["| " + " | ".join(head) + " |",
        "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
 out += ["| " + " | ".join(r) + " |" for r in rows]
@@ -512,6 +605,18 @@ if "crun" in results and "crun harness" in results:
             f"{mean_sd('crun harness')}, so crun's own share is about {own*MS:.3f} ms."
             + (" `crun run` deleted its container on exit (checked with `crun state`), so one "
                "container ID served every run with no `crun delete`." if crun_clean == "yes" else "")]
+users = [n.split(" as ", 1)[1] for n in results if n.startswith("husk as ")]
+if users:
+    setpriv = results.get("setpriv alone")
+    out += ["",
+            "The rows \"as USER\" run unprivileged, started through `setpriv` as "
+            + " and ".join(f"`{u}`" for u in users)
+            + " (huskci has subordinate ids, so husk maps them with newuidmap/newgidmap; huskci2 has "
+            "none, so husk writes the single map itself), each on its own copy of the rootfs, owned by "
+            "that user. Their ratio is to bwrap run by the same user"
+            + (f"; setpriv's switch alone (exec'ing busybox `true`) takes {mean_sd('setpriv alone')}, "
+               "included in every such row, so the ratio with it taken out is given in the targets."
+               if setpriv else ".")]
 
 out += ["", "Commands (ROOTFS is the busybox tree; crun/runc bundles come from `<runtime> spec` with "
         "root.path = ROOTFS, root.readonly, no terminal, args `/bin/true` and an added cgroup namespace):", ""]
@@ -553,6 +658,23 @@ if husk_rss:
                + verdict(all(k <= RSS_TARGET for k in husk_rss)))
 else:
     out.append(f"- each husk process's VmRSS ≤ {RSS_TARGET} KiB: not measured")
+for user in users:
+    mine, theirs = f"husk as {user}", f"bwrap as {user}"
+    if theirs not in results:
+        out.append(f"- as {user}, start-up ≤ 0.5 × bwrap's: n/a (bwrap not measured)")
+        continue
+    frac = results[mine]["mean"] / results[theirs]["mean"]
+    per_round = [h / b for h, b in zip(results[mine]["round_means"], results[theirs]["round_means"])]
+    spread = f" (rounds: {min(per_round):.2f}–{max(per_round):.2f}×)" if len(per_round) > 1 else ""
+    net = ""
+    if "setpriv alone" in results:
+        s = results["setpriv alone"]["mean"]
+        net = f"; without setpriv's share {(results[mine]['mean'] - s) / (results[theirs]['mean'] - s):.2f}×"
+    out.append(f"- as {user}, start-up ≤ 0.5 × bwrap's: {frac:.2f}×{spread}{net} — {verdict(frac <= 0.5)}")
+    rss = next(r for name, r, _ in facts if name == mine)
+    if rss:
+        out.append(f"- as {user}, each husk process's VmRSS ≤ {RSS_TARGET} KiB: "
+                   + " + ".join(map(str, rss)) + " KiB — " + verdict(all(k <= RSS_TARGET for k in rss)))
 print("\n".join(out))
 PY
 

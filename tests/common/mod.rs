@@ -7,6 +7,7 @@
 //! - [`named`]: the registry of named containers and the guard of one ([`named::Named`]);
 //! - [`rootfs`]: the busybox and Debian root filesystem fixtures;
 //! - [`tree`]: process trees, and the more generous patience of the python3 tests;
+//! - [`user`]: the ordinary users of the rootless tests, running as them, their fixtures;
 //! - here: whether the tests run in CI ([`in_ci`]), and what a test that cannot run does
 //!   ([`skip`], [`missing`], [`need!`]) or a test that takes a branch of this host says
 //!   ([`host_branch`]).
@@ -23,6 +24,7 @@ pub mod named;
 pub mod proc;
 pub mod rootfs;
 pub mod tree;
+pub mod user;
 
 use std::path::PathBuf;
 
