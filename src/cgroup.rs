@@ -587,6 +587,18 @@ mod tests {
     }
 
     #[test]
+    fn hints_say_how_to_get_a_group() {
+        // Not the caller's to write, or not husk's alone: how to get a delegated one.
+        for e in [Errno::ACCESS, Errno::PERM, Errno::ROFS, Errno::BUSY] {
+            assert!(hint(e).contains("systemd-run --user --scope -p Delegate=yes husk run"), "{e:?}");
+        }
+        // ENOENT from cgroup.subtree_control: the controller is not in cgroup.controllers.
+        assert_eq!(hint(Errno::NOENT), NOT_DELEGATED);
+        assert_eq!(controllers(&Limits::default()).as_slice(), [""; 0]);
+        assert_eq!(controllers(&Limits { pids: Some(1), ..Default::default() }).as_slice(), ["pids"]);
+    }
+
+    #[test]
     fn kernel_files() {
         let events = b"low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n";
         assert_eq!(keyed(events, b"oom_kill"), Some(2));
