@@ -107,12 +107,8 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
             if let Some(group) = &group {
                 group.remove();
             }
-            let hint = match e {
-                Errno::PERM | Errno::NOSPC => {
-                    "creating namespaces needs root (user namespaces are not supported yet)"
-                }
-                _ => "",
-            };
+            // Where a user namespace was refused, the setting that refuses it, if one does.
+            let hint = if user.is_some() { crate::nsknobs::why_forbidden(e) } else { "" };
             return Failure::new("clone", b"", e).with_hint(hint).report();
         }
     };

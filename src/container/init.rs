@@ -157,7 +157,12 @@ fn create<'a>(config: &Config<'a>, context: &Context) -> Result<caps::Privileges
     let own_network =
         user.is_some() && config.namespaces.network == Namespace::New && context.network.is_none();
     let network = if own_network { sys::Namespaces::NET } else { sys::Namespaces::NONE };
-    sys::unshare(NEW_OTHERS | network).map_err(fail("unshare", b""))?;
+    // The first privileged step in a user namespace: where a security module denies the
+    // namespace its capabilities (Ubuntu's AppArmor setting), this is where it shows.
+    sys::unshare(NEW_OTHERS | network).map_err(|e| {
+        let hint = if user.is_some() { crate::nsknobs::why_forbidden(e) } else { "" };
+        Failure::new("unshare", b"", e).with_hint(hint)
+    })?;
     if own_network {
         sys::loopback_up().map_err(fail("loopback network", b""))?;
     }
