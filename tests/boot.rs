@@ -337,6 +337,12 @@ fn cgroup_limits_are_enforced_reported_and_removed() {
     // command, exec's helper and the cat itself.
     assert_eq!(line_after(&b, "exec cgroup "), "0::/ max 67108864");
     assert_eq!(line_after(&b, "exec procs "), "4");
+    // The same in root's private user namespace, which the host's own tree always gets
+    // (issue 14): exec's COMMAND is the range's root, in the container's group.
+    let private = line_after(&b, "private exec cgroup ").split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(private, "0::/ max 67108864 map 0 1073741824 65536", "{}", b.console);
+    assert_eq!(line_after(&b, "private exec procs "), "4");
+    assert_eq!(line_after(&b, "private m10 status "), "137 err husk: out of memory (memory.max=10485760)");
     // Every container's group was removed.
     assert_eq!(line_after(&b, "groups left "), "0");
     assert_eq!(b.exit_status(), 0);
