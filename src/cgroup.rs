@@ -194,6 +194,9 @@ pub struct Group {
     /// Whether husk moved itself out of the parent into the leaf `NAME.sup` beside the
     /// group (see `Group::create`).
     moved: bool,
+    /// husk's other processes in the caller's group, moved into the leaf and back with it
+    /// (a detached container's caller and logger; 0: none).
+    companions: [i32; 2],
 }
 
 /// Room for the default parent's path (husk's own group and `/husk`), which an error may
@@ -236,6 +239,7 @@ impl Group {
         scratch: &'a mut ParentPath,
         limits: &Limits,
         settings: &[Setting],
+        companions: [i32; 2],
     ) -> Result<Group, Failure<'a>> {
         let root = unified_hierarchy()?;
         let wanted = controllers(limits);
@@ -244,6 +248,7 @@ impl Group {
         let mut group = make(level, parent_rel)?;
         if move_out {
             group.moved = true;
+            group.companions = companions;
             if let Err(e) = group.enter_leaf() {
                 group.remove();
                 return Err(Failure::new("cgroup", parent_rel, e).with_hint(hint(e)));
@@ -339,7 +344,20 @@ impl Group {
         mkdirat(self.parent.as_fd(), leaf, Mode::from_raw_mode(0o755))?;
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
         let dir = openat(self.parent.as_fd(), leaf, flags, Mode::empty())?;
-        write_at(dir.as_fd(), b"cgroup.procs", b"0")
+        write_at(dir.as_fd(), b"cgroup.procs", b"0")?;
+        // (One already gone, a caller that returned: nothing to move.)
+        self.move_companions(dir.as_fd())
+    }
+
+    /// Writes each companion's pid to `dir`'s cgroup.procs.
+    fn move_companions(&self, dir: BorrowedFd) -> Result<(), Errno> {
+        for pid in self.companions.into_iter().filter(|&pid| pid > 0) {
+            match write_at(dir, b"cgroup.procs", number(pid as u64).as_bytes()) {
+                Ok(()) | Err(Errno::SRCH) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Back where husk was, once the container's group is gone: a group with controllers
@@ -359,6 +377,7 @@ impl Group {
                 let _ = switch(parent, b'-', name);
             }
         }
+        let _ = self.move_companions(parent);
         let _ = write_at(parent, b"cgroup.procs", b"0");
         // Refused (EBUSY) while husk is still in it.
         let mut cpath = CPath::new();
@@ -452,7 +471,7 @@ fn make(parent: OwnedFd, parent_rel: &[u8]) -> Result<Group, Failure<'_>> {
         .map_err(|e| Failure::new("cgroup", parent_rel, e).with_hint(hint(e)))?;
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let dir = openat(parent.as_fd(), c_name, flags, Mode::empty()).map_err(fail("cgroup", parent_rel))?;
-    Ok(Group { dir, parent, name, moved: false })
+    Ok(Group { dir, parent, name, moved: false, companions: [0; 2] })
 }
 
 /// Writes `+NAME` for each controller not yet enabled in `dir`'s cgroup.subtree_control.

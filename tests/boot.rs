@@ -420,6 +420,11 @@ fn limits_as_a_user_need_a_delegated_group() {
     );
     // ... and the group is left as it was found.
     assert_eq!(line_after(&b, "scope after "), "[] groups 0 procs 0");
+    // Detached in such a scope: the caller's husk and the logger move out with the
+    // supervisor, the limit holds, and the scope is left as it was found.
+    assert_eq!(line_after(&b, "detached status "), "0 dl err ");
+    assert_eq!(line_after(&b, "detached log "), "67108864 err ");
+    assert_eq!(line_after(&b, "dscope after "), "[] groups 0 procs 0");
     // A group holding other processes too: one line, 125, what to do.
     let hint = "limits need a group delegated to you and to husk alone: systemd-run --user --scope -p \
                 Delegate=yes husk run …, or --cgroup-parent with a group root chowned to you";

@@ -32,6 +32,9 @@ pub struct Caller<'c> {
     pub process: &'c Process,
     pub signals: &'c CallerSignals,
     pub take_terminal: bool,
+    /// husk's other processes that share the caller's cgroup (a detached container's caller
+    /// and logger: see cgroup::Group::create); 0: none.
+    pub companions: [i32; 2],
 }
 
 /// Creates the container, starts it and supervises it until it ends; returns the exit code.
@@ -48,7 +51,8 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
     // it starts inside (CLONE_INTO_CGROUP). A limit that cannot be applied is an error,
     // never a silent skip.
     let mut scratch: cgroup::ParentPath = [0; 600];
-    let group = match config.cgroup.as_ref().map(|wanted| create_group(wanted, &mut scratch)).transpose() {
+    let made = config.cgroup.as_ref().map(|wanted| create_group(wanted, &mut scratch, caller.companions));
+    let group = match made.transpose() {
         Ok(group) => group,
         Err(failure) => return failure.report(),
     };
@@ -236,11 +240,12 @@ fn clean_up(
 fn create_group<'a>(
     wanted: &crate::config::Cgroup<'a>,
     scratch: &'a mut cgroup::ParentPath,
+    companions: [i32; 2],
 ) -> Result<Group, Failure<'a>> {
     // Validated when the options were parsed; checked again for any other front end.
     let settings = cgroup::settings(&wanted.limits)
         .map_err(|why| Failure::new("run", b"", Errno::INVAL).with_hint(why))?;
-    Group::create(wanted.parent, scratch, &wanted.limits, &settings)
+    Group::create(wanted.parent, scratch, &wanted.limits, &settings, companions)
 }
 
 /// After the container: say when the OOM killer ended it, print `--stats` if COMMAND

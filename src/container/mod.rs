@@ -88,7 +88,12 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
     if spec.name.is_none() && !spec.detach {
         // Decided here, where husk's group is visible: inside the new PID namespace the
         // terminal's foreground group is outside and reads as 0.
-        let caller = host::Caller { process, signals: &signals, take_terminal: spawn::holds_terminal() };
+        let caller = host::Caller {
+            process,
+            signals: &signals,
+            take_terminal: spawn::holds_terminal(),
+            companions: [0; 2],
+        };
         return host::start(&config, &caller, None, None);
     }
     named::run(spec, &config, process, &signals)

@@ -65,6 +65,18 @@ limits() {
     echo "scope status $? $(head -n 1 /tmp/out) err $(cat /tmp/err)"
     # ... and that group is as it was: no controllers, no groups, no process.
     echo "scope after [$(cat $cg/u/scope/cgroup.subtree_control)] groups $(find $cg/u/scope -mindepth 1 -type d | wc -l) procs $(wc -l <$cg/u/scope/cgroup.procs)"
+    # Detached, in a scope of its own: the caller's husk and the logger share the scope with
+    # the supervisor, and go into husk's leaf and back with it.
+    as_user 'mkdir /sys/fs/cgroup/u/dscope && echo $$ >/sys/fs/cgroup/u/dscope/cgroup.procs &&
+        exec husk run -d --name dl --rootfs /c --memory 64M -- sh -c "cat /sys/fs/cgroup/memory.max; sleep 100"'
+    echo "detached status $? $(cat /tmp/out) err $(cat /tmp/err)"
+    as_user 'husk logs dl; husk rm -f dl'
+    echo "detached log $(cat /tmp/out) err $(cat /tmp/err)"
+    for i in $(seq 50); do
+        [ -z "$(cat $cg/u/dscope/cgroup.procs)" ] && [ "$(find $cg/u/dscope -mindepth 1 -type d | wc -l)" = 0 ] && break
+        sleep 0.1
+    done
+    echo "dscope after [$(cat $cg/u/dscope/cgroup.subtree_control)] groups $(find $cg/u/dscope -mindepth 1 -type d | wc -l) procs $(wc -l <$cg/u/dscope/cgroup.procs)"
     # A group that holds other processes too (the user's shell's own) cannot take limits.
     as_user 'husk run --rootfs /c --memory 100M -- true'
     said busy $?
