@@ -95,8 +95,17 @@ pub fn controllers(limits: &Limits) -> heapless::Vec<&'static str, 3> {
 const CONTROLLERS: [&str; 3] = ["memory", "pids", "cpu"];
 
 fn number(n: u64) -> heapless::String<32> {
+    named(b"", n)
+}
+
+/// `prefix` and `n` in decimal, as a string.
+pub fn named(prefix: &[u8], n: u64) -> heapless::String<32> {
     let mut s = heapless::String::new();
-    let _ = ufmt::uwrite!(s, "{}", n);
+    let mut buf = [0; 24];
+    let digits = crate::text::digits(n, 10, &mut buf).to_bytes();
+    for &b in prefix.iter().chain(digits) {
+        let _ = s.push(b as char);
+    }
     s
 }
 
@@ -464,8 +473,7 @@ fn descend<'a>(root: OwnedFd, parent_rel: &'a [u8], wanted: &[&str]) -> Result<O
 /// The container's own group, `husk-PID`, in `parent`.
 fn make(parent: OwnedFd, parent_rel: &[u8]) -> Result<Group, Failure<'_>> {
     let mut cpath = CPath::new();
-    let mut name = heapless::String::<32>::new();
-    let _ = ufmt::uwrite!(name, "husk-{}", rustix::process::getpid().as_raw_nonzero().get());
+    let name = named(b"husk-", rustix::process::getpid().as_raw_nonzero().get() as u64);
     let c_name = cpath.of(&[name.as_bytes()]).map_err(fail("mkdir", parent_rel))?;
     mkdirat(parent.as_fd(), c_name, Mode::from_raw_mode(0o755))
         .map_err(|e| Failure::new("cgroup", parent_rel, e).with_hint(hint(e)))?;

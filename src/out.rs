@@ -71,8 +71,7 @@ impl Line {
 
     #[inline(never)]
     pub fn num(&mut self, n: u64) -> &mut Line {
-        let _ = ufmt::uwrite!(self, "{}", n);
-        self
+        self.bytes(crate::text::digits(n, 10, &mut [0; 24]).to_bytes())
     }
 
     pub fn as_bytes(&self) -> &[u8] {

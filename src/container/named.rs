@@ -25,11 +25,12 @@ use crate::status;
 #[inline(never)]
 pub fn run(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerSignals) -> u8 {
     // A detached container without a name is called husk-PID.
-    let mut generated = heapless::String::<16>::new();
+    let generated;
     let name = match spec.name {
         Some(name) => name,
         None => {
-            let _ = ufmt::uwrite!(generated, "husk-{}", rustix::process::getpid().as_raw_nonzero().get());
+            generated =
+                crate::cgroup::named(b"husk-", rustix::process::getpid().as_raw_nonzero().get() as u64);
             generated.as_bytes()
         }
     };
