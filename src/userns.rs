@@ -96,8 +96,11 @@ pub struct UserNs {
     pub deny_setgroups: bool,
     /// The ids the init and, by default, COMMAND have inside: 0:0, or the caller's own.
     pub ids: (u32, u32),
-    /// Root's private range: its first host id (the slot is claimed by the host side).
+    /// Root's private range (the slot is claimed by the host side).
     pub private: bool,
+    /// The rootfs and volumes idmapped through the namespace (`--userns private` asked for
+    /// explicitly): root inside then owns them as the host's root does.
+    pub idmap: bool,
 }
 
 /// Subordinate ranges (start, count) of the caller, uids and gids, when both exist and
@@ -126,7 +129,10 @@ pub fn plan(
             }
             Request::Host => Ok(None),
             Request::Default if !default_root => Ok(None),
-            Request::Default | Request::Private => Ok(Some(private(0))),
+            // The host's tree: a private range, nothing idmapped (root inside must stay nobody
+            // on the host, volumes included).
+            Request::Default => Ok(Some(private(0, false))),
+            Request::Private => Ok(Some(private(0, true))),
         };
     }
     let own = |inside_uid, inside_gid| UserNs {
@@ -136,6 +142,7 @@ pub fn plan(
         deny_setgroups: true,
         ids: (inside_uid, inside_gid),
         private: false,
+        idmap: false,
     };
     match (mode, sub) {
         (Request::Host, _) => Err("an ordinary user runs husk only in a user namespace"),
@@ -153,15 +160,16 @@ pub fn plan(
             deny_setgroups: false,
             ids: (0, 0),
             private: false,
+            idmap: false,
         })),
         (_, None) => Ok(Some(own(0, 0))),
     }
 }
 
 /// Root's private namespace: 0..65535 inside from `base` on the host.
-pub fn private(base: u32) -> UserNs {
+pub fn private(base: u32, idmap: bool) -> UserNs {
     let map = IdMap::one(0, base, PRIVATE_COUNT);
-    UserNs { uids: map, gids: map, helpers: false, deny_setgroups: false, ids: (0, 0), private: true }
+    UserNs { uids: map, gids: map, helpers: false, deny_setgroups: false, ids: (0, 0), private: true, idmap }
 }
 
 /// The caller's subordinate range in an /etc/subuid or /etc/subgid text (`NAME:START:COUNT`
@@ -169,17 +177,36 @@ pub fn private(base: u32) -> UserNs {
 pub fn subordinate(text: &[u8], name: &[u8], id: u32) -> Option<(u32, u32)> {
     let mut number = [0u8; 24];
     let id = digits(id as u64, 10, &mut number).to_bytes();
-    let (_, start, count) = ranges(text).find(|&(owner, _, _)| owner == name || owner == id)?;
+    let (_, range) = ranges(text).find(|&(owner, _)| owner == name || owner == id)?;
+    let (start, count) = range?;
     (count > 0 && start + count <= u32::MAX as u64).then_some((start as u32, count as u32))
 }
 
-/// The `OWNER:START:COUNT` lines of an /etc/subuid-style text that parse.
-fn ranges(text: &[u8]) -> impl Iterator<Item = (&[u8], u64, u64)> {
-    text.split(|&b| b == b'\n').filter_map(|line| {
+/// The `OWNER:START:COUNT` lines of an /etc/subuid-style text (blank ones skipped), with
+/// the range when it parses.
+fn ranges(text: &[u8]) -> impl Iterator<Item = (&[u8], Option<(u64, u64)>)> {
+    text.split(|&b| b == b'\n').filter(|line| !line.is_empty()).map(|line| {
         let mut fields = line.split(|&b| b == b':');
-        let owner = fields.next()?;
-        let mut number = || crate::text::parse_decimal(fields.next()?, 10);
-        Some((owner, number()?, number()?))
+        let owner = fields.next().unwrap_or(b"");
+        let mut number = || number(fields.next()?);
+        (owner, number().zip(number()))
+    })
+}
+
+/// A number as shadow's helpers read one (strtoul, base 0): `0x…` hexadecimal, `0…` octal,
+/// else decimal. Read otherwise, a line newuidmap honours could be missed.
+fn number(s: &[u8]) -> Option<u64> {
+    let (digits, base) = match s {
+        [b'0', b'x' | b'X', rest @ ..] => (rest, 16),
+        [b'0', rest @ ..] if !rest.is_empty() => (rest, 8),
+        _ => (s, 10),
+    };
+    if digits.is_empty() || digits.len() > 16 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        let d = (d as char).to_digit(base)? as u64;
+        Some(n * base as u64 + d)
     })
 }
 
@@ -215,7 +242,12 @@ impl Slot {
         }
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
         let dir = open(SLOT_DIR, flags, Mode::empty()).map_err(failed)?;
-        let taken = [read_host(c"/etc/subuid"), read_host(c"/etc/subgid")];
+        // Unreadable, they could hold any range: no slot is known to be free.
+        let unreadable = |path: &'static core::ffi::CStr| Failure::new("userns", path.to_bytes(), Errno::IO);
+        let taken = [
+            read_host(c"/etc/subuid").ok_or_else(|| unreadable(c"/etc/subuid"))?,
+            read_host(c"/etc/subgid").ok_or_else(|| unreadable(c"/etc/subgid"))?,
+        ];
         for k in 0..SLOTS {
             let base = FIRST_BASE + k * PRIVATE_COUNT;
             if taken.iter().any(|text| overlaps(text, base, PRIVATE_COUNT)) {
@@ -255,18 +287,22 @@ impl Drop for Slot {
     }
 }
 
-/// Whether any range in an /etc/subuid-style text overlaps `base`..`base + count`.
+/// Whether any range in an /etc/subuid-style text overlaps `base`..`base + count`. A line
+/// that does not parse counts as overlapping everything: what it means is unknown.
 pub fn overlaps(text: &[u8], base: u32, count: u32) -> bool {
     let (base, end) = (base as u64, base as u64 + count as u64);
-    ranges(text).any(|(_, start, n)| start < end && base < start + n)
+    ranges(text).any(|(_, range)| range.is_none_or(|(start, n)| start < end && base < start + n))
 }
 
 /// A small host file (/etc/subuid, /etc/passwd), or nothing when it cannot be read.
-fn read_host(path: &core::ffi::CStr) -> &'static [u8] {
-    let Ok(fd) = open(path, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK, Mode::empty()) else {
-        return b"";
-    };
-    sys::read_whole(fd.as_fd(), 1 << 20).map_or(&b""[..], |text| &text[..text.len() - 1])
+/// A small host file (/etc/subuid, /etc/passwd): empty when there is none, None when it is
+/// there but cannot be read whole.
+fn read_host(path: &core::ffi::CStr) -> Option<&'static [u8]> {
+    match open(path, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK, Mode::empty()) {
+        Ok(fd) => sys::read_whole(fd.as_fd(), 1 << 20).ok().map(|text| &text[..text.len() - 1]),
+        Err(Errno::NOENT) => Some(b""),
+        Err(_) => None,
+    }
 }
 
 /// The helpers of Debian's `uidmap` package.
@@ -280,11 +316,11 @@ pub fn caller_subordinate(uid: u32) -> Subordinate {
     if !helpers {
         return None;
     }
-    let passwd = read_host(c"/etc/passwd");
+    let passwd = read_host(c"/etc/passwd").unwrap_or(b"");
     let name = crate::users::name_of(passwd, uid).unwrap_or(b"");
     Some((
-        subordinate(read_host(c"/etc/subuid"), name, uid)?,
-        subordinate(read_host(c"/etc/subgid"), name, uid)?,
+        subordinate(read_host(c"/etc/subuid")?, name, uid)?,
+        subordinate(read_host(c"/etc/subgid")?, name, uid)?,
     ))
 }
 
@@ -402,8 +438,9 @@ mod tests {
         assert!(plan(Request::Host, (0, 0), true, None).is_err());
         assert!(plan(Request::KeepId, (0, 0), false, None).is_err());
         let private = plan(Request::Default, (0, 0), true, None).unwrap().unwrap();
-        assert!(private.private && !private.deny_setgroups);
-        assert_eq!(text(&super::private(0x4001_0000).uids), "0 1073807360 65536\n");
+        assert!(private.private && !private.idmap && !private.deny_setgroups);
+        assert!(plan(Request::Private, (0, 0), false, None).unwrap().unwrap().idmap);
+        assert_eq!(text(&super::private(0x4001_0000, true).uids), "0 1073807360 65536\n");
     }
 
     #[test]
@@ -414,7 +451,12 @@ mod tests {
         assert_eq!(subordinate(text, b"bob", 1003), None);
         assert_eq!(subordinate(b"dave:4294967295:2\n", b"dave", 1), None);
         assert!(overlaps(text, 160000, 10000));
-        assert!(!overlaps(text, 165536 + 65536, 10) && overlaps(text, 165536 + 65535, 10));
-        assert!(!overlaps(text, 0x4000_0000, PRIVATE_COUNT));
+        assert!(!overlaps(b"a:1:2\n", 165536 + 65536, 10) && overlaps(text, 165536 + 65535, 10));
+        // As newuidmap reads them: hexadecimal and octal too; a line that does not parse
+        // (`bob:x:1`) stands in the way of every range.
+        assert_eq!(subordinate(b"e:0x40000000:0200\n", b"e", 9), Some((0x4000_0000, 128)));
+        assert!(overlaps(b"e:0x40000000:65536\n", 0x4000_0000, PRIVATE_COUNT));
+        assert!(overlaps(text, 0x5000_0000, PRIVATE_COUNT));
+        assert!(!overlaps(b"alice:100000:65536\n", 0x4000_0000, PRIVATE_COUNT));
     }
 }

@@ -424,27 +424,33 @@ fn sigterm_to_husk_run_reaches_the_command_and_its_status_comes_back() {
     }
 }
 
+/// Once the container (a script printing `ready`, with a second process) runs: SIGKILL to
+/// `proc`, its husk run, then nothing of the container may be left.
+fn kill_husk_run(case: &Case, mut proc: Proc, what: &str) {
+    proc.wait_stdout("ready\n");
+    PATIENCE.wait_until(
+        || format!("two processes of the container: {:?}", common::proc::mentioning(&case.marker)),
+        || marked(&case.marker, "sh -c").len() >= 2,
+    );
+    send(proc.pid(), SIGKILL);
+    let out = proc.wait();
+    assert_eq!(out.status.signal(), Some(SIGKILL), "{out}");
+    // Nothing mentioning the marker is left: the container went with husk run.
+    case.assert_clean(what);
+}
+
 #[test]
 fn sigkill_to_a_users_husk_run_ends_the_container() {
     let users = need!("sigkill_to_a_users_husk_run_ends_the_container", users_with_busybox());
     let case = case("sigkill", &users.iter().map(|(_, b)| *b).collect::<Vec<_>>());
     for (u, bb) in users {
-        let mut proc = Proc::start(&mut u.sh(
+        let proc = Proc::start(&mut u.sh(
             &["--rootfs", path_str(bb)],
             "(while :; do sleep 0.05; done; echo $0) & echo ready; while :; do sleep 0.05; done",
             &case.marker,
         ))
         .patient(PATIENCE);
-        proc.wait_stdout("ready\n");
-        PATIENCE.wait_until(
-            || format!("two processes of the container: {:?}", common::proc::mentioning(&case.marker)),
-            || marked(&case.marker, "sh -c").len() >= 2,
-        );
-        send(proc.pid(), SIGKILL);
-        let out = proc.wait();
-        assert_eq!(out.status.signal(), Some(SIGKILL), "{out}");
-        // Nothing mentioning the marker is left: the container went with husk run.
-        case.assert_clean(&format!("SIGKILL to {}'s husk run", u.name));
+        kill_husk_run(&case, proc, &format!("SIGKILL to {}'s husk run", u.name));
     }
 }
 
@@ -865,4 +871,37 @@ fn userns_private_refuses_a_rootfs_that_cannot_be_idmapped() {
     let out = run(&mut case.cmd(&["--rootfs", path_str(&merged)], &["true"]));
     let _ = Command::new("umount").arg(&merged).status();
     assert_eq!(out.status.code(), Some(0), "{out}");
+}
+
+#[test]
+fn sigkill_to_roots_husk_run_ends_a_private_container() {
+    // Taking the range's ids (an effective-id change) clears the init's parent-death
+    // signal (prctl(2)); before the red team's finding, a SIGKILLed husk run left root's
+    // private container running and its range was handed out again.
+    let bb = need!("sigkill_to_roots_husk_run_ends_a_private_container", busybox());
+    let case = case("rootkill", &[bb]);
+    let rootfs = case.rootfs_copy(bb);
+    for opts in [&["--userns", "private", "--rootfs", path_str(&rootfs)][..], &[]] {
+        let script = "(while :; do sleep 0.05; done; echo $0) & echo ready; while :; do sleep 0.05; done";
+        let proc = Proc::start(&mut case.sh(opts, script)).patient(PATIENCE);
+        kill_husk_run(&case, proc, &format!("SIGKILL to root's husk run {opts:?}"));
+    }
+}
+
+#[test]
+fn the_default_roots_volumes_are_not_idmapped_for_root() {
+    // Root in the host's tree is nobody on the host, in its volumes too: what it makes there
+    // is its range's on disk, so a setuid file it makes is no setuid-root one (the red
+    // team's finding: idmapped, a volume took a setuid-root program from inside).
+    let bb = need!("the_default_roots_volumes_are_not_idmapped_for_root", busybox());
+    let case = case("novolmap", &[bb]);
+    // Writable by anyone (root inside is nobody to a root-owned 0755 one).
+    let vol = case.mkdir("vol");
+    fs::set_permissions(&vol, fs::Permissions::from_mode(0o777)).unwrap();
+    let bind = format!("{}:/mnt", path_str(&vol));
+    let out = run(&mut case.sh(&["-v", &bind], "cp /bin/sh /mnt/prog && chmod 4755 /mnt/prog && echo made"));
+    assert_eq!(out.expect_success(), "made\n");
+    let meta = fs::metadata(vol.join("prog")).unwrap();
+    assert!(meta.uid() >= 0x4000_0000 && meta.gid() >= 0x4000_0000, "uid {} gid {}", meta.uid(), meta.gid());
+    case.assert_clean("a volume of the default root");
 }

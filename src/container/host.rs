@@ -62,11 +62,18 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         Some(Err(failure)) => return failure.report(),
         slot => slot.and_then(Result::ok),
     };
-    let user =
-        config.namespaces.user.map(|u| slot.as_ref().map_or(u, |slot| crate::userns::private(slot.base)));
-    // Root's trees for a user namespace are cloned here, still in the host's namespaces
-    // (rootfs::Trees); an ordinary user cannot (EPERM), and the init does it.
-    let host_clones = user.is_some() && rustix::process::geteuid().is_root();
+    let user = config
+        .namespaces
+        .user
+        .map(|u| slot.as_ref().map_or(u, |slot| crate::userns::private(slot.base, u.idmap)));
+    // Trees to idmap (root's `--userns private`) are cloned here, still in the host's
+    // namespaces, where the host side may idmap them (rootfs::Trees). All others are
+    // cloned by the init from its own mount namespace, a copy the kernel locks: root inside
+    // cannot unmount or remount what came from the host, even given CAP_SYS_ADMIN.
+    let host_clones = user.is_some_and(|u| u.idmap);
+    // (Root's host side keeps its own privileges: in a user namespace its init makes the
+    // network namespace itself, init.rs.)
+    let root = rustix::process::geteuid().is_root();
     let trees = match host_clones.then(|| crate::rootfs::Trees::clone(config)).transpose() {
         Ok(trees) => trees,
         Err(failure) => return failure.report(),
@@ -76,7 +83,7 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
     // directory, read-only or not, from losing its mounts to that removal (see `clean_up`).
     let rootfs = lock_rootfs(config.root);
     let handshakes = (
-        (config.namespaces.network == Namespace::New && !(user.is_some() && host_clones))
+        (config.namespaces.network == Namespace::New && (user.is_none() || !root))
             .then(Handshake::new)
             .transpose(),
         // A named container must be recorded before COMMAND runs: the gate waits for that.
@@ -163,7 +170,7 @@ fn write_maps<'a>(
     let c = path.of(&[b"/proc/", pid, b"/ns/user"]).map_err(fail("userns", b""))?;
     let ns =
         rustix::fs::open(c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(fail("userns", b""))?;
-    if let Some(trees) = trees.filter(|_| user.private) {
+    if let Some(trees) = trees.filter(|_| user.idmap) {
         trees.idmap(config, ns.as_fd())?;
     }
     // An ordinary user's host side makes the network namespace beside the init, as root's

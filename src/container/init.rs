@@ -71,7 +71,8 @@ pub fn run(config: &Config, process: &Process, signals: &CallerSignals, context:
         sys::raw(context.gate.fd()),
         sys::raw(context.gate.built_fd()),
         sys::raw(network),
-        sys::raw(network.and(Some(context.parent))),
+        // (Also kept until the init has taken its ids in a user namespace: see take_mapped_ids.)
+        sys::raw((network.is_some() || context.maps.is_some()).then_some(context.parent)),
         sys::raw(context.maps.map(IdMaps::fd)),
     ]);
     for fd in context.trees.iter().flat_map(|trees| trees.fds()) {
@@ -167,7 +168,7 @@ fn create<'a>(config: &Config<'a>, context: &Context) -> Result<caps::Privileges
         sys::loopback_up().map_err(fail("loopback network", b""))?;
     }
     let console = match (user, context.maps) {
-        (Some(user), Some(maps)) => take_mapped_ids(&user, maps)?,
+        (Some(user), Some(maps)) => take_mapped_ids(&user, maps, context.parent)?,
         _ => console,
     };
     rustix::system::sethostname(config.hostname).map_err(fail("sethostname", config.hostname))?;
@@ -195,6 +196,7 @@ fn create<'a>(config: &Config<'a>, context: &Context) -> Result<caps::Privileges
 fn take_mapped_ids<'a>(
     user: &crate::userns::UserNs,
     maps: &IdMaps,
+    parent: BorrowedFd,
 ) -> Result<Option<rustix::fd::OwnedFd>, Failure<'a>> {
     // Until the maps are there, the init's ids are unmapped and it can make nothing.
     maps.wait();
@@ -205,5 +207,17 @@ fn take_mapped_ids<'a>(
     let (uid, gid) = (Uid::from_raw(user.ids.0), Gid::from_raw(user.ids.1));
     rustix::thread::set_thread_res_gid(gid, gid, gid).map_err(fail("setgid", b""))?;
     rustix::thread::set_thread_res_uid(uid, uid, uid).map_err(fail("setuid", b""))?;
+    // Root's supplementary groups (a service's `disk`, `adm`) are no business of the init's
+    // where they may be dropped.
+    if !user.deny_setgroups {
+        rustix::thread::set_thread_groups(&[]).map_err(fail("setgroups", b""))?;
+    }
+    // Changing the effective ids cleared the parent-death signal (prctl(2), PR_SET_PDEATHSIG):
+    // without it again, a SIGKILLed husk run would leave root's private container running.
+    // Asked for again, then the parent checked once more for the race, as at the start.
+    let _ = sys::set_parent_death_signal(SIGKILL);
+    if !sys::pidfd_alive(parent) {
+        sys::exit(status::FAILURE);
+    }
     rootfs::clone_console_by_path()
 }
