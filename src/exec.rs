@@ -125,9 +125,7 @@ fn in_user_namespace(pid: i32) -> bool {
         return true;
     }
     let mut path = CPath::new();
-    let mut number = [0u8; 24];
-    let pid = crate::text::digits(pid as u64, 10, &mut number).to_bytes();
-    let theirs = path.of(&[b"/proc/", pid, b"/ns/user"]).map(rustix::fs::stat);
+    let theirs = crate::procfs::pid_path(&mut path, pid, b"ns/user").map(rustix::fs::stat);
     match (theirs, rustix::fs::stat(c"/proc/self/ns/user")) {
         (Ok(Ok(a)), Ok(b)) => (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino),
         _ => false,

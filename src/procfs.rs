@@ -22,12 +22,16 @@ pub fn fd_path<'b>(fd: BorrowedFd, buf: &'b mut [u8; 40]) -> &'b CStr {
     crate::rt::c_str(&buf[..PREFIX.len() + n.len()]).unwrap_or(c"/proc/self/fd")
 }
 
+/// `/proc/PID/<file>` as a C string in `path`.
+pub fn pid_path<'p>(path: &'p mut CPath, pid: i32, file: &[u8]) -> rustix::io::Result<&'p CStr> {
+    let mut number = [0u8; 24];
+    path.of(&[b"/proc/", crate::text::digits(pid as u64, 10, &mut number).to_bytes(), b"/", file])
+}
+
 /// Reads `/proc/PID/<file>` into `buf` (what one read(2) gives: these files are small).
 pub fn read_pid_file<'b>(pid: i32, file: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8]> {
     let mut path = CPath::new();
-    let mut number = [0u8; 24];
-    let number = crate::text::digits(pid as u64, 10, &mut number).to_bytes();
-    let c = path.of(&[b"/proc/", number, b"/", file]).ok()?;
+    let c = pid_path(&mut path, pid, file).ok()?;
     let fd = open(c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
     // A slice: rustix's read is generic, and each array size would be a copy of its own.
     let n = rustix::io::read(&fd, &mut buf[..]).ok()?;

@@ -124,10 +124,11 @@ pub(crate) struct Tree<'f> {
 /// The host trees a container is made of, cloned detached (open_tree(2)): the root and
 /// each mount's source (a bind's; the host's /sys for a user namespace that shares the
 /// host's network, where a new sysfs is refused). The init clones them itself, after its
-/// mount namespace is private; for root's user namespace the host side clones them
-/// before the clone3, so that they stay the host's: not locked (a copy of the host's
-/// mounts into a less privileged namespace is: mount_namespaces(7)), and idmappable by
-/// the host side once the maps are written ([`Trees::idmap`]). The init inherits them.
+/// mount namespace is private; in a user namespace that copy of the host's mounts is
+/// locked (mount_namespaces(7)), so root inside cannot undo them. Only to idmap them
+/// (root's `--userns private`) does the host side clone them before the clone3: idmapping
+/// takes the host's privileges and a tree of the host's own ([`Trees::idmap`]). The init
+/// inherits those.
 pub struct Trees {
     root: OwnedFd,
     sources: heapless::Vec<Option<OwnedFd>, MAX_MOUNTS>,

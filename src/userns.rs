@@ -224,7 +224,8 @@ const SLOT_DIR: &core::ffi::CStr = c"/run/husk/.ids";
 /// A claimed private range: its slot file, locked; removed when dropped.
 pub struct Slot {
     dir: OwnedFd,
-    file: OwnedFd,
+    /// Only held open: its flock is the claim, for as long as this descriptor lives.
+    _lock: OwnedFd,
     name: [u8; 24],
     pub base: u32,
 }
@@ -265,14 +266,9 @@ impl Slot {
             if rustix::fs::fstat(&file).map_err(failed)?.st_nlink == 0 {
                 continue;
             }
-            return Ok(Slot { dir, file, name, base });
+            return Ok(Slot { dir, _lock: file, name, base });
         }
         Err(failed(Errno::AGAIN).with_hint("every private range is in use"))
-    }
-
-    /// The locked slot file, for a process that outlives the claimer (kept open).
-    pub fn fd(&self) -> BorrowedFd<'_> {
-        self.file.as_fd()
     }
 }
 
@@ -283,7 +279,6 @@ impl Drop for Slot {
         if let Some(c) = crate::rt::c_str(&self.name[start..]) {
             let _ = rustix::fs::unlinkat(self.dir.as_fd(), c, rustix::fs::AtFlags::empty());
         }
-        let _ = &self.file;
     }
 }
 
@@ -338,14 +333,9 @@ pub fn write_maps(pid: i32, user: &UserNs) -> Result<(), Failure<'static>> {
         return gids.map_err(helper_failed("newgidmap"));
     }
     let mut path = CPath::new();
-    let mut number = [0u8; 24];
-    let pid_text = digits(pid as u64, 10, &mut number).to_bytes();
-    let dir = open(
-        path.of(&[b"/proc/", pid_text]).map_err(fail("userns", b""))?,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(fail("userns", b"/proc"))?;
+    let proc_dir = crate::procfs::pid_path(&mut path, pid, b"").map_err(fail("userns", b""))?;
+    let dir = open(proc_dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(fail("userns", b"/proc"))?;
     let mut buf = [0u8; 80];
     if user.deny_setgroups {
         write_file(dir.as_fd(), c"setgroups", b"deny")?;

@@ -164,10 +164,8 @@ fn write_maps<'a>(
     network: bool,
 ) -> Result<(), Failure<'a>> {
     crate::userns::write_maps(child, user)?;
-    let mut number = [0u8; 24];
-    let pid = crate::text::digits(child as u64, 10, &mut number).to_bytes();
     let mut path = crate::cpath::CPath::new();
-    let c = path.of(&[b"/proc/", pid, b"/ns/user"]).map_err(fail("userns", b""))?;
+    let c = crate::procfs::pid_path(&mut path, child, b"ns/user").map_err(fail("userns", b""))?;
     let ns =
         rustix::fs::open(c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(fail("userns", b""))?;
     if let Some(trees) = trees.filter(|_| user.idmap) {

@@ -44,7 +44,8 @@ pub struct Context<'f> {
     pub report: Option<BorrowedFd<'f>>,
     /// In a user namespace of its own: the word that the host side wrote its id maps.
     pub maps: Option<&'f IdMaps>,
-    /// The host trees, when the host side cloned them (root's user namespace: rootfs.rs).
+    /// The host trees, when the host side cloned them to idmap them (`--userns private`:
+    /// rootfs::Trees).
     pub trees: Option<&'f Trees>,
 }
 
