@@ -410,6 +410,14 @@ fn assert_limits_on_other_layouts(b: &Boot, test: &str, pids: &str, controllers:
     // The host's view while it ran: husk/husk-PID in each hierarchy, with the limits.
     assert_eq!(line_after(b, "host memory "), "67108864 pids 20");
     assert_eq!(line_after(b, "host status "), "0");
+    // After SIGKILL of husk run, the next start sweeps the dead container's groups.
+    assert_ne!(line_after(b, "killed stale "), "0", "no group to sweep: the check proves nothing");
+    assert_eq!(line_after(b, "killed swept "), "0");
+    // husk exec joins the container's groups.
+    let exec = line_after(b, "exec cgroup ");
+    let inside: Vec<&str> = line_after(b, "inside cgroup ").split_whitespace().collect();
+    assert_eq!(exec.split_whitespace().collect::<Vec<_>>(), inside, "exec's groups");
+    assert_eq!(line_after(b, "exec procs "), "4");
     assert_bomb_contained(b);
     assert_half_a_cpu(b);
     assert_stats_match_inside(b);

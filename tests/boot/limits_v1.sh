@@ -119,6 +119,44 @@ touch /c/go
 wait $pid
 echo "host status $?"
 
+# SIGKILL of husk run: its container dies with it, and the next start with the same limits
+# (the same parent groups) removes the dead one's groups.
+rm -f /c/ready
+husk run --rootfs /c --memory 64M --pids-limit 20 -- sh -c 'touch /ready; sleep 1000' &
+pid=$!
+while [ ! -e /c/ready ] && kill -0 $pid 2>/dev/null; do sleep 0.1; done
+kill -KILL $pid
+wait $pid
+tries=0
+while [ $tries -lt 100 ] && [ -n "$(cat $cg/memory/husk/husk-$pid/cgroup.procs)" ]; do
+    sleep 0.1; tries=$((tries + 1))
+done
+named() { # how many hierarchies hold a group husk-$pid
+    found=0
+    for h in $hierarchies; do [ -d $h/husk/husk-$pid ] && found=$((found + 1)); done
+    echo $found
+}
+echo "killed stale $(named)"
+husk run --rootfs /c --memory 64M --pids-limit 20 -- true
+echo "killed swept $(named)"
+
+# husk exec lands in the container's groups: every line of its /proc/self/cgroup is the
+# container's root there, and the memory group lists the init, the command, exec's helper
+# and the cat.
+husk run -d --name lim --rootfs /c --memory 64M --pids-limit 20 -- /bin/sh -c \
+    'while :; do read x < /proc/uptime; done' >/dev/null
+echo "exec cgroup $(husk exec lim cat /proc/self/cgroup | tr '\n' ' ')"
+echo "exec procs $(husk exec lim cat /sys/fs/cgroup/memory/cgroup.procs | wc -l)"
+husk kill lim KILL
+# Its supervisor removes its groups once it has ended.
+left() { # how many groups husk-* there are, in all hierarchies
+    found=0
+    for h in $hierarchies; do found=$((found + $(ls $h/husk | grep -c husk-))); done
+    echo $found
+}
+tries=0
+while [ $tries -lt 100 ] && [ $(left) != 0 ]; do sleep 0.1; tries=$((tries + 1)); done
+
 # A fork bomb under --pids-limit 10 is contained and the container still ends with its
 # status.
 husk run --rootfs /c --pids-limit 10 -- forkbomb $pids
@@ -143,12 +181,9 @@ husk run --rootfs /c --memory 100M --stats -- sh -c \
 echo "stats status $? $(cat /tmp/err)"
 
 # Every container's group is gone afterwards (their parents, husk, stay).
-parents=0 left=0
-for h in $hierarchies; do
-    [ -d $h/husk ] && parents=$((parents + 1))
-    left=$((left + $(ls $h/husk | grep -c husk-)))
-done
-echo "groups left $left parents $parents"
+parents=0
+for h in $hierarchies; do [ -d $h/husk ] && parents=$((parents + 1)); done
+echo "groups left $(left) parents $parents"
 
 if [ $mode = v1 ]; then
     # The pids hierarchy unmounted (it lives on, holding husk/): its empty directory on the
