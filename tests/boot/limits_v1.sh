@@ -93,7 +93,7 @@ husk run --rootfs /c --memory 64M --pids-limit 20 --cpus 0.5 -- sh -c "
         echo \"inside cpulink \$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) acct \$(ls /sys/fs/cgroup/cpuacct/cpuacct.usage)\"
     else
         echo \"inside cpu \$(cat /sys/fs/cgroup/unified/cpu.max)\"
-        echo \"inside v2 memory \$(ls /sys/fs/cgroup/unified | grep -c '^memory\.')\"
+        echo \"inside v2 memory \$(ls /sys/fs/cgroup/unified | grep -cxE 'memory\.(max|current)')\"
     fi
     echo \"inside rofs memory \$(echo 1 2>&1 >/sys/fs/cgroup/memory/memory.limit_in_bytes)\"
     echo \"inside rofs pids \$(echo 1 2>&1 >$pids/pids.max)\""
@@ -113,7 +113,7 @@ echo "host memory $(cat $cg/memory/$g/memory.limit_in_bytes) pids $(cat $pids/$g
 if [ $mode = v1 ]; then
     echo "host cpu $(cat $cpu/$g/cpu.cfs_quota_us) $(cat $cpu/$g/cpu.cfs_period_us)"
 else
-    echo "host cpu $(cat $cpu/$g/cpu.max) v2 memory $(ls $cg/unified/$g | grep -c '^memory\.')"
+    echo "host cpu $(cat $cpu/$g/cpu.max) v2 memory $(ls $cg/unified/$g | grep -cxE 'memory\.(max|current)')"
 fi
 touch /c/go
 wait $pid
