@@ -69,9 +69,9 @@ pub enum MountKind {
     /// A read-only sysfs, masked. It shows the network namespace of whoever mounts it, so it
     /// is made once the container's network namespace is joined.
     Sysfs,
-    /// The container's own cgroup (cgroup2, read-only; it is the root of the container's
-    /// cgroup namespace).
-    Cgroup2,
+    /// The container's own cgroups, read-only, as the roots of its cgroup namespace: a
+    /// cgroup2, or on a v1 or hybrid host a tmpfs of each hierarchy (cgroup::mount_view).
+    Cgroup,
     /// The host's `source` bound, read-write or read-only.
     Bind { read_only: bool },
     /// For the host's own root: a fresh tmpfs over /run, and over /var/run when that is a
@@ -166,9 +166,13 @@ impl Identity {
 /// The container's own cgroup.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub struct Cgroup<'a> {
-    /// Where it goes, relative to the cgroup2 mount; None: `husk` under husk's own group.
+    /// Where it goes, relative to each hierarchy's root; None: `husk` under husk's own
+    /// group.
     pub parent: Option<&'a [u8]>,
     pub limits: Limits,
     /// Report peak memory, CPU time and peak pids at the end.
     pub stats: bool,
+    /// The host's cgroups, read before anything is built (container::run; the front end
+    /// leaves the default).
+    pub host: crate::cgroup::Host<'a>,
 }

@@ -10,7 +10,7 @@
 //! COMMAND.
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{Mode, OFlags, open, openat};
+use rustix::fs::{Mode, OFlags, open};
 use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags, pidfd_open};
 use rustix::thread::{ThreadNameSpaceType, move_into_thread_name_spaces};
@@ -60,13 +60,18 @@ fn join_and_run<'a>(spec: &ExecSpec<'a>, process: &Process) -> Result<u8, Failur
     let pidfd = if userns { command_of(head.pid).map_err(|e| not_found(spec.name, e))? } else { pidfd };
     let signals = CallerSignals::take_over(process);
     let take_terminal = spawn::holds_terminal();
-    // The container's cgroup, opened on the host side before we move into its namespaces.
-    let cgroup = container_cgroup(head.pid);
+    // The container's cgroups, opened on the host side before we move into its namespaces.
+    let cgroups = crate::cgroup::Joined::of(head.pid).map_err(fail("cgroup", spec.name))?;
     // Nothing of the caller's but stdio may reach the container: an fd of a host directory
     // would be a way out of its root (the runc CVE-2024-21626 class). Closed, not just
     // close-on-exec, and before joining: the helper below lives in the container's PID
     // namespace and never execs. What is left is husk's own, the helper's to close.
-    sys::close_all_but(&[sys::raw(Some(pidfd.as_fd())), sys::raw(cgroup.as_ref().map(AsFd::as_fd))]);
+    let mut keep =
+        [sys::raw(Some(pidfd.as_fd())), sys::raw(cgroups.unified.as_ref().map(AsFd::as_fd)), -1, -1, -1, -1];
+    for (slot, procs) in keep[2..].iter_mut().zip(&cgroups.procs) {
+        *slot = sys::raw(Some(procs.as_fd()));
+    }
+    sys::close_all_but(&keep);
     join(pidfd.as_fd(), userns, head.confinement.own_network).map_err(fail("setns", spec.name))?;
     // Who COMMAND is comes from the record of what the container was given; `-u` may only
     // change the user, within the same bounding set. Either is looked up in the container's
@@ -90,7 +95,8 @@ fn join_and_run<'a>(spec: &ExecSpec<'a>, process: &Process) -> Result<u8, Failur
         cwd: Some(Dir::Path(cwd.of(&[dir]).map_err(fail("chdir", dir))?)),
         caps: Some(caps::recorded_privileges(&head.confinement, user)),
     };
-    let helper = start_helper(&launch, &signals, pidfd, cgroup, process).map_err(fail("clone", spec.name))?;
+    let helper =
+        start_helper(&launch, &signals, pidfd, cgroups, process).map_err(fail("clone", spec.name))?;
     Ok(Supervisor { child: helper, group: false, place: Place::Subreaper }.wait(&mut Some).exit_code())
 }
 
@@ -161,13 +167,14 @@ fn command_of(init: i32) -> Result<OwnedFd, Errno> {
 /// COMMAND's parent lives in the container's PID namespace (see the module comment): a
 /// small husk there starts COMMAND, forwards to it and passes its status up, and dies with
 /// husk exec, leaving COMMAND to the container's init. It is cloned straight into the
-/// container's cgroup (CLONE_INTO_CGROUP), so it never runs outside the limits. Returns its
-/// pid; the descriptors are the helper's alone from here.
+/// container's cgroup (CLONE_INTO_CGROUP), or put itself into its v1 ones first thing, so it
+/// never runs anything outside the limits. Returns its pid; the descriptors are the helper's
+/// alone from here.
 fn start_helper(
     launch: &Launch,
     signals: &CallerSignals,
     pidfd: OwnedFd,
-    cgroup: Option<OwnedFd>,
+    cgroups: crate::cgroup::Joined,
     process: &Process,
 ) -> Result<i32, Errno> {
     // What the container sees of the helper (`ps`, /proc/PID/cmdline, which anyone may read,
@@ -180,11 +187,15 @@ fn start_helper(
     if let Some(map) = process.memory_map() {
         let _ = sys::show_command_line(&map, b"husk\0exec\0--\0", launch.name, c"husk");
     }
-    let helper = sys::clone(sys::Namespaces::NONE, cgroup.as_ref().map(AsFd::as_fd))?;
+    let helper = sys::clone(sys::Namespaces::NONE, cgroups.unified.as_ref().map(AsFd::as_fd))?;
     if helper != 0 {
         return Ok(helper);
     }
     let _ = sys::set_parent_death_signal(crate::signals::SIGKILL);
+    // Its cgroup namespace is rooted where the container's is: joined once in its groups.
+    if let Err(e) = cgroups.enter() {
+        sys::exit(Failure::new("cgroup", b"cgroup.procs", e).report());
+    }
     if let Err(e) = move_into_thread_name_spaces(pidfd.as_fd(), ThreadNameSpaceType::CONTROL_GROUP) {
         sys::exit(Failure::new("setns cgroup", b"", e).report());
     }
@@ -241,22 +252,6 @@ pub fn find(name: &[u8], process: &Process) -> Result<(OwnedFd, Head), Errno> {
         return Err(Errno::SRCH);
     }
     Ok((pidfd, head))
-}
-
-/// The container's cgroup directory, from the init's /proc/PID/cgroup (`0::/path`), when the
-/// host has cgroup v2 at /sys/fs/cgroup.
-fn container_cgroup(pid: i32) -> Option<OwnedFd> {
-    let mut buf = [0u8; 1024];
-    let own = crate::procfs::cgroup_of(pid, &mut buf)?;
-    let mut path = CPath::new();
-    let fs = rustix::fs::statfs(c"/sys/fs/cgroup").ok()?;
-    if fs.f_type as u32 != linux_raw_sys::general::CGROUP2_SUPER_MAGIC || own == b"/" {
-        return None;
-    }
-    let root =
-        open(c"/sys/fs/cgroup", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()?;
-    let rel = path.of(&[b".", own]).ok()?;
-    openat(root.as_fd(), rel, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()
 }
 
 /// `user` looked up in the container joined (its root is ours now). Out of line: the lookup's

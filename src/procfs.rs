@@ -82,7 +82,28 @@ pub fn parse_pid(s: &[u8]) -> Option<i32> {
 
 /// The cgroup v2 path in a /proc/PID/cgroup text (its `0::/path` line).
 pub fn cgroup_path(text: &[u8]) -> Option<&[u8]> {
-    text.split(|&b| b == b'\n').find_map(|line| line.strip_prefix(b"0::")).map(<[u8]>::trim_ascii_end)
+    cgroup_line(text, b"")
+}
+
+/// The path in a /proc/PID/cgroup text of the hierarchy `controller` is in (a v1 line
+/// `ID:memory:/path`, `ID:cpu,cpuacct:/path`); `b""`: the v2 one, `0::/path` (cgroups(7)).
+pub fn cgroup_line<'t>(text: &'t [u8], controller: &[u8]) -> Option<&'t [u8]> {
+    hierarchies(text).find_map(|(id, list, path)| {
+        let found = if controller.is_empty() {
+            id == b"0" && list.is_empty()
+        } else {
+            list.split(|&b| b == b',').any(|c| c == controller)
+        };
+        found.then_some(path)
+    })
+}
+
+/// Each line of a /proc/PID/cgroup text: (hierarchy ID, controller list, path).
+pub fn hierarchies(text: &[u8]) -> impl Iterator<Item = (&[u8], &[u8], &[u8])> {
+    text.split(|&b| b == b'\n').filter_map(|line| {
+        let mut fields = line.splitn(3, |&b| b == b':');
+        Some((fields.next()?, fields.next()?, fields.next()?.trim_ascii_end()))
+    })
 }
 
 /// Process `pid`'s cgroup v2 path, into `buf`.
@@ -134,6 +155,13 @@ mod tests {
         assert_eq!(cgroup_path(b"12:pids:/x\n0::/user.slice/a.scope\n"), Some(&b"/user.slice/a.scope"[..]));
         assert_eq!(cgroup_path(b"0::/\n"), Some(&b"/"[..]));
         assert_eq!(cgroup_path(b"1:name=systemd:/\n"), None);
+        let hybrid = b"9:name=systemd:/s\n4:memory:/a/b\n2:cpu,cpuacct:/c:d\n0::/u\n";
+        assert_eq!(cgroup_line(hybrid, b"memory"), Some(&b"/a/b"[..]));
+        assert_eq!(cgroup_line(hybrid, b"cpuacct"), Some(&b"/c:d"[..]));
+        assert_eq!(cgroup_line(hybrid, b"cpu"), Some(&b"/c:d"[..]));
+        assert_eq!(cgroup_line(hybrid, b"pids"), None);
+        assert_eq!(cgroup_line(hybrid, b""), Some(&b"/u"[..]));
+        assert_eq!(hierarchies(hybrid).count(), 4);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use rustix::mount::{
     unmount,
 };
 
+use crate::cgroup::Layout;
 use crate::config::{Config, MAX_MOUNTS, Mount, MountKind, Namespace, Root};
 use crate::container::report::Note;
 use crate::container::sync::Handshake;
@@ -74,6 +75,7 @@ pub fn enter<'a>(
     network: Option<(&Handshake, BorrowedFd)>,
     console: Option<&OwnedFd>,
     report: Option<BorrowedFd>,
+    joined: u8,
 ) -> Result<'a, Entered> {
     // Nothing mounted from here on may propagate back to the host (or in from it): make
     // every mount in our copy of the tree private first (mount_namespaces(7), "Shared
@@ -96,7 +98,8 @@ pub fn enter<'a>(
     let root = Tree { fd: trees.root.as_fd(), report, mount: 0 };
     let userns = config.namespaces.user.is_some();
     let masks = crate::mask::Masks::default();
-    let mut walk = Walk { root, masks, console, network, entered: None, userns };
+    let cgroups = config.cgroup.map(|c| (c.host, joined));
+    let mut walk = Walk { root, masks, console, network, entered: None, userns, cgroups };
     for (i, (mount, source)) in config.mounts.iter().zip(trees.sources.iter()).enumerate() {
         // In a user namespace the root is entered last: once the host's /proc and /sys are
         // gone from the mount namespace, the kernel refuses a new procfs or sysfs there
@@ -187,6 +190,9 @@ struct Walk<'f> {
     entered: Option<Entered>,
     /// In a user namespace of its own (device nodes cannot be made there: see populate_dev).
     userns: bool,
+    /// The host's cgroups, which /sys/fs/cgroup shows as they are laid out there, and the
+    /// hierarchies the container has a group in (cgroup::Group::joined).
+    cgroups: Option<(crate::cgroup::Host<'f>, u8)>,
 }
 
 impl Walk<'_> {
@@ -221,7 +227,12 @@ impl Walk<'_> {
                 };
                 self.masks.apply(sys.as_fd(), b"/sys/")
             }
-            MountKind::Cgroup2 => attach_fresh(self.root, dest, c"cgroup2", &[], read_only).map(drop),
+            MountKind::Cgroup => match self.cgroups {
+                Some((host, joined)) if host.layout != Layout::Unified => {
+                    crate::cgroup::mount_view(self.root, dest, host.own, joined)
+                }
+                _ => attach_fresh(self.root, dest, c"cgroup2", &[], read_only).map(drop),
+            },
             MountKind::Bind { .. } => {
                 // Cloned (and made read-only) before the root was attached: clone_source.
                 let tree = source.ok_or(Failure::new("mount", dest, Errno::INVAL))?;

@@ -22,9 +22,9 @@ mod common;
 
 use common::case::Case;
 use common::proc::{
-    HUSK, NOT_CGROUP2, NR_RT_SIGTIMEDWAIT, Outcome, Proc, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM, SIGUSR1,
-    SIGUSR2, busybox, cmdline, debian, dir_names, host_has_cgroup2, interfaces, mentioning, path_str, pids,
-    send, wait_for, wait_until,
+    HUSK, NR_RT_SIGTIMEDWAIT, Outcome, Proc, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
+    busybox, cmdline, debian, dir_names, host_has_cgroup2, interfaces, mentioning, path_str, pids, send,
+    wait_for, wait_until,
 };
 use common::rootfs;
 use common::tree::{in_pid_namespace, namespace, stat};
@@ -1689,32 +1689,37 @@ fn python_serves_and_fetches_http_inside() {
 }
 
 #[test]
-fn limits_fail_loudly_without_cgroup2_and_runs_without_them_work() {
-    let test = "limits_fail_loudly_without_cgroup2_and_runs_without_them_work";
-    let bb = need!("limits_fail_loudly_without_cgroup2_and_runs_without_them_work", busybox());
-    let case = Case::new("no-cgroup2", &[bb]);
-    if host_has_cgroup2() {
-        // A branch of this host, not a skip: its cgroup layout, which no package installs,
-        // gives the limits what they need, so they cannot fail for want of it; they are
-        // tested where they apply (tests/boot.rs's VM, named.rs's
-        // exec_joins_the_containers_cgroup). Only the run without limits is checked.
-        host_branch(test, "this host has cgroup v2 at /sys/fs/cgroup: no refusal to check");
-    } else {
-        for opts in [
-            &["--memory", "100M"][..],
-            &["--memory", "100M", "--memory-swap", "200M"],
-            &["--pids-limit", "10"],
-            &["--cpus", "0.5"],
-            &["--stats"],
-            &["--cgroup-parent", "/mine"],
-        ] {
-            let mut all = vec!["--rootfs", path_str(bb)];
-            all.extend_from_slice(opts);
-            // The command would print if it ran: it must not run unlimited.
-            case.run(&mut case.sh(&all, "echo ran")).expect(125, "", NOT_CGROUP2);
-        }
+fn limits_fail_loudly_where_their_controller_is_missing() {
+    // A host without the controller a limit needs: husk runs in a mount namespace of the
+    // test's own where /sys/fs/cgroup is an empty tmpfs (a v1 layout with no hierarchy at
+    // all). Every limit is refused with the controller's place named, never run unlimited;
+    // --stats and --cgroup-parent alone have no group to go in either.
+    let bb = need!("limits_fail_loudly_where_their_controller_is_missing", busybox());
+    let case = Case::new("no-controller", &[bb]);
+    let missing = |controller: &str| {
+        format!(
+            "husk: cgroup /sys/fs/cgroup/{controller}: No such file or directory (ENOENT): the controller is \
+             not mounted there (a v1 hierarchy of its own, or listed in /sys/fs/cgroup/unified/cgroup.controllers)\n"
+        )
+    };
+    let nowhere = "husk: cgroup /sys/fs/cgroup: No such file or directory (ENOENT): no cgroup hierarchy here to \
+                   put the container in\n";
+    for (opts, stderr) in [
+        (&["--memory", "100M"][..], missing("memory")),
+        (&["--memory", "100M", "--memory-swap", "200M"], missing("memory")),
+        (&["--pids-limit", "10"], missing("pids")),
+        (&["--cpus", "0.5"], missing("cpu")),
+        (&["--stats"], nowhere.to_string()),
+        (&["--cgroup-parent", "/mine"], nowhere.to_string()),
+    ] {
+        let mut cmd = Command::new("unshare");
+        let script = "mount -t tmpfs none /sys/fs/cgroup && exec \"$@\"";
+        cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", HUSK, "run"]);
+        cmd.args(["--rootfs", path_str(bb)]).args(opts).args(["--", "sh", "-c", "echo ran", &case.marker]);
+        // The command would print if it ran: it must not run unlimited.
+        case.run(&mut cmd).expect(125, "", &stderr);
     }
-    // No limits, no cgroup: works here.
+    // No limits, no cgroup: works there too.
     case.run(&mut case.sh(&["--rootfs", path_str(bb)], "echo ran")).expect(0, "ran\n", "");
     case.assert_clean("limit refusals");
 }

@@ -105,9 +105,10 @@ impl<'a> RunSpec<'a> {
             parent: self.cgroup_parent,
             limits: self.limits,
             stats: self.stats,
+            host: crate::cgroup::Host::default(),
         });
         if cgroup.is_some() {
-            add(MountKind::Cgroup2, b"/sys/fs/cgroup");
+            add(MountKind::Cgroup, b"/sys/fs/cgroup");
         }
         for v in &self.volumes {
             let _ = mounts.push(*v);
@@ -204,7 +205,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
     if i >= argv.count() {
         return Err(UsageError::MissingCommand { sub: SUB });
     }
-    let conflict = if let Err(why) = crate::cgroup::settings(&spec.limits) {
+    let conflict = if let Err(why) = crate::cgroup::settings(&spec.limits, 0) {
         why
     } else if spec.log_size.is_some() && !spec.detach {
         "--log-size is for --detach: only a detached container has a log"
@@ -820,7 +821,7 @@ mod tests {
             let cgroup = config.cgroup.expect("a cgroup of its own");
             assert_eq!(cgroup.stats, args.contains(&"--stats"));
             assert_eq!(cgroup.parent, args.contains(&"a/b").then_some(&b"a/b"[..]));
-            assert_eq!(mounts(args)[4..], ["Sysfs  /sys", "Cgroup2  /sys/fs/cgroup"], "{args:?}");
+            assert_eq!(mounts(args)[4..], ["Sysfs  /sys", "Cgroup  /sys/fs/cgroup"], "{args:?}");
         }
         let spec = run(&["husk", "run", "-m", "1G", "--pids-limit", "5", "sh"]);
         assert_eq!(

@@ -5,14 +5,14 @@
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{FlockOperation, Mode, OFlags, flock};
-use rustix::io::Errno;
+
 use rustix::process::PidfdFlags;
 use rustix::thread::{ThreadNameSpaceType, move_into_thread_name_spaces};
 
 use super::init::{self, Context};
 use super::named;
 use super::report::{self, Note, Report};
-use super::sync::{Gate, Handshake, IdMaps};
+use super::sync::{Gate, Handshake, Placed};
 use crate::cgroup::{self, Group};
 use crate::config::{Config, Namespace, Root};
 use crate::error::{Failure, fail};
@@ -47,10 +47,10 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         Ok(fd) => fd,
         Err(e) => return Failure::new("pidfd_open", b"", e).report(),
     };
-    // Limits come from a cgroup of the container's own, made before the container so that
-    // it starts inside (CLONE_INTO_CGROUP). A limit that cannot be applied is an error,
-    // never a silent skip.
-    let mut scratch: cgroup::ParentPath = [0; 600];
+    // Limits come from cgroups of the container's own, made before the container so that
+    // it starts inside (CLONE_INTO_CGROUP on v2; on v1, placed before it goes on: see
+    // Placed). A limit that cannot be applied is an error, never a silent skip.
+    let mut scratch: cgroup::ParentPath = [[0; 600]; 5];
     let made = config.cgroup.as_ref().map(|wanted| create_group(wanted, &mut scratch, caller.companions));
     let group = match made.transpose() {
         Ok(group) => group,
@@ -94,8 +94,10 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         (Ok(network), Ok(gate), Ok(report)) => (network, gate, report),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Failure::new("pipe", b"", e).report(),
     };
-    let maps = match user.map(|_| IdMaps::new()).transpose() {
-        Ok(maps) => maps,
+    let joined = group.as_ref().map_or(0, Group::joined);
+    let place = joined & cgroup::LEGACY != 0;
+    let placed = match (user.is_some() || place).then(Placed::new).transpose() {
+        Ok(placed) => placed,
         Err(e) => return Failure::new("pipe", b"", e).report(),
     };
     let context = Context {
@@ -105,13 +107,14 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         network: network.as_ref(),
         gate: &gate,
         report: report.as_ref().map(Report::fd),
-        maps: maps.as_ref(),
+        placed: placed.as_ref(),
+        cgroups: joined,
         trees: trees.as_ref(),
     };
     // A user namespace comes with the PID namespace, in the same clone3: the PID namespace
     // is then the user namespace's, so its procfs may be mounted there (pid_namespaces(7)).
     let namespaces = if user.is_some() { NEW_PID | sys::Namespaces::USER } else { NEW_PID };
-    let child = match sys::clone(namespaces, group.as_ref().map(Group::fd)) {
+    let child = match sys::clone(namespaces, group.as_ref().and_then(Group::clone_into)) {
         Ok(0) => init::run(config, caller.process, caller.signals, &context),
         Ok(pid) => pid,
         Err(e) => {
@@ -124,10 +127,20 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         }
     };
     drop(lifeline);
-    // The init waits for its id maps before it builds anything (sync.rs, IdMaps).
-    if let (Some(user), Some(maps)) = (&user, maps) {
-        match write_maps(config, child, user, trees.as_ref(), network.is_some()) {
-            Ok(()) => maps.written(),
+    // The init waits to be placed before it builds anything (sync.rs, Placed): in its v1
+    // cgroups first (a user's host side cannot write them once in the container's user
+    // namespace: write_maps), then its id maps.
+    if let Some(placed) = placed {
+        let done = match &group {
+            Some(group) if place => group.place(child),
+            _ => Ok(()),
+        };
+        let done = done.and_then(|()| match &user {
+            Some(user) => write_maps(config, child, user, trees.as_ref(), network.is_some()),
+            None => Ok(()),
+        });
+        match done {
+            Ok(()) => placed.done(),
             // The init ends with 125 on its own, hearing nothing.
             Err(failure) => drop(failure.report()),
         }
@@ -240,17 +253,14 @@ fn clean_up(
     }
 }
 
-/// The container's cgroup with the limits written.
+/// The container's cgroups with the limits written.
 #[inline(never)] // out of the caller's frame: see named::record
 fn create_group<'a>(
     wanted: &crate::config::Cgroup<'a>,
     scratch: &'a mut cgroup::ParentPath,
     companions: [i32; 2],
 ) -> Result<Group, Failure<'a>> {
-    // Validated when the options were parsed; checked again for any other front end.
-    let settings = cgroup::settings(&wanted.limits)
-        .map_err(|why| Failure::new("run", b"", Errno::INVAL).with_hint(why))?;
-    Group::create(wanted.parent, scratch, &wanted.limits, &settings, companions)
+    Group::create(wanted, scratch, companions)
 }
 
 /// After the container: say when the OOM killer ended it, print `--stats` if COMMAND
@@ -258,10 +268,11 @@ fn create_group<'a>(
 /// group (every process in it is gone: the container's init has been reaped).
 #[inline(never)] // see create_group
 fn report_and_remove(config: &Config, group: &Group, code: u8, ran: bool) {
-    if code == 128 + SIGKILL as u8 && group.oom_killed() {
-        let mut max = [0u8; 32];
-        let n = group.read_value(b"memory.max", &mut max);
-        out::message(&[b"out of memory (memory.max=", max[..n].trim_ascii(), b")"]);
+    let mut max = [0u8; 512];
+    if code == 128 + SIGKILL as u8
+        && let Some((file, limit)) = group.oom_kill(&mut max)
+    {
+        out::message(&[b"out of memory (", file, b"=", limit, b")"]);
     }
     if ran && config.cgroup.is_some_and(|c| c.stats) {
         let mut line = out::Line::new();

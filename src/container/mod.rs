@@ -36,6 +36,7 @@ use crate::spawn::{self, CallerSignals};
 pub fn run(spec: &RunSpec, process: &Process) -> u8 {
     // Declared first: the config borrows them once they are read.
     let (identity, env_files);
+    let mut own_cgroups = [0u8; 2048];
     let mut config = spec.config();
     // Bad input is reported before anything changes anywhere (README, "Errors").
     if let Err(failure) = check_input(spec, &config) {
@@ -62,6 +63,13 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
         let hint = "not mapped in the container's user namespace (a user's own id is 0 there; \
                     more need subordinate ids: /etc/subuid, /etc/subgid and newuidmap)";
         return Failure::new("user", b"", Errno::INVAL).with_hint(hint).report();
+    }
+    // The host's cgroup layout and husk's own groups, which the container's go below.
+    if let Some(cgroup) = config.cgroup.as_mut() {
+        cgroup.host = match crate::cgroup::host(&mut own_cgroups) {
+            Ok(host) => host,
+            Err(failure) => return failure.report(),
+        };
     }
     env_files = match environment::read_files(&spec.env_files, process) {
         Ok(files) => files,

@@ -378,7 +378,7 @@ impl Drop for KillMentioning {
 }
 
 /// Whether /sys/fs/cgroup is a cgroup v2 mount here (it is not on the development host and
-/// CI's, whose layout is hybrid: limits then fail with [`NOT_CGROUP2`]).
+/// CI's, whose layout is hybrid: limits then go to v1 hierarchies).
 pub fn host_has_cgroup2() -> bool {
     fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().lines().any(|l| {
         let f: Vec<&str> = l.split(' ').collect();
@@ -386,11 +386,6 @@ pub fn host_has_cgroup2() -> bool {
         f.get(4) == Some(&"/sys/fs/cgroup") && sep.and_then(|s| f.get(s + 1)) == Some(&"cgroup2")
     })
 }
-
-/// What `husk run` with a limit says where /sys/fs/cgroup is not a cgroup v2 mount (README).
-pub const NOT_CGROUP2: &str = "husk: cgroup /sys/fs/cgroup: Operation not supported (EOPNOTSUPP): not a \
-                               cgroup v2 mount: limits need the unified hierarchy \
-                               (systemd.unified_cgroup_hierarchy=1)\n";
 
 /// The interface names in a /proc/net/dev text, sorted.
 pub fn interfaces(net_dev: &str) -> Vec<String> {

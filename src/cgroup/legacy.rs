@@ -1,0 +1,152 @@
+//! A container's groups in v1 hierarchies (cgroup v1: Documentation/admin-guide/cgroup-v1/),
+//! one per hierarchy it needs: memory (memory.limit_in_bytes, memory.memsw.limit_in_bytes
+//! or memory.swappiness), pids (pids.max), cpu (cpu.cfs_quota_us, cpu.cfs_period_us),
+//! cpuacct (for `--stats`); and what the container sees of them at /sys/fs/cgroup.
+//!
+//! v1 has no CLONE_INTO_CGROUP: the host side writes the init's pid into each group's
+//! cgroup.procs while the init waits, before it makes its cgroup namespace (whose root in
+//! each hierarchy is where the init is then: cgroup_namespaces(7)) and before anything of
+//! the container runs (container/host.rs, sync.rs).
+
+use core::ffi::CStr;
+
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{fstat, fstatfs};
+use rustix::io::Errno;
+use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags};
+
+use super::{CPUACCT, MEMORY, PIDS, Stats, descend, make, open_dir, parent_path, single};
+use crate::cpath::CPath;
+use crate::error::{Failure, fail};
+use crate::rootfs::Tree;
+
+/// A container's group in one v1 hierarchy.
+pub struct Legacy {
+    dir: OwnedFd,
+    /// The parent directory, to remove the group from.
+    parent: OwnedFd,
+    name: heapless::String<32>,
+    /// The hierarchy's device: one per hierarchy, so co-mounted controllers share a group.
+    pub dev: u64,
+    /// The controllers husk uses here (bits: `super::MEMORY`…); more than one where they
+    /// are mounted together (cpu,cpuacct).
+    pub serves: u8,
+}
+
+/// The step an error names, by controller (`super::NAMES`' order).
+const STEPS: [&str; 4] = ["cgroup memory", "cgroup pids", "cgroup cpu", "cgroup cpuacct"];
+
+/// The v1 hierarchy at `mount` (/sys/fs/cgroup/CONTROLLER, through the link systemd makes
+/// for a co-mounted one: cpu -> cpu,cpuacct) and its device; ENOENT if none is mounted
+/// there.
+pub fn hierarchy(mount: &CStr) -> Result<(OwnedFd, u64), Errno> {
+    let root = open_dir(mount)?;
+    if fstatfs(&root)?.f_type as u32 != linux_raw_sys::general::CGROUP_SUPER_MAGIC {
+        return Err(Errno::NOENT);
+    }
+    let dev = fstat(&root)?.st_dev;
+    Ok((root, dev))
+}
+
+impl Legacy {
+    /// Makes the container's group in the hierarchy `root` (at `mount`, of `controller`),
+    /// below `parent` or husk's own group there (`own`: husk's /proc/self/cgroup); the
+    /// parent's path goes into `scratch`, for errors.
+    pub fn create<'a>(
+        (root, dev): (OwnedFd, u64),
+        (bit, controller, mount): (u8, &str, &'a [u8]),
+        parent: Option<&'a [u8]>,
+        own: &[u8],
+        scratch: &'a mut [u8; 600],
+    ) -> Result<Legacy, Failure<'a>> {
+        let own = crate::procfs::cgroup_line(own, controller.as_bytes()).unwrap_or(b"/");
+        let (parent_rel, _) = parent_path(parent, own, scratch);
+        let made = descend(root, mount, parent_rel, None)
+            .and_then(|level| make(level.as_fd(), parent_rel).map(|(dir, name)| (dir, name, level)));
+        let (dir, name, parent) = made.map_err(|mut failure| {
+            // Which hierarchy: a path in it alone does not say.
+            failure.step = STEPS[bit.trailing_zeros() as usize];
+            if matches!(failure.errno, Errno::ACCESS | Errno::PERM | Errno::ROFS) {
+                failure.hint = "v1 hierarchies are root's: limits there need root, or --cgroup-parent \
+                                naming a group made and chowned for you in each";
+            }
+            failure
+        })?;
+        Ok(Legacy { dir, parent, name, dev, serves: bit })
+    }
+
+    pub fn dir(&self) -> BorrowedFd<'_> {
+        self.dir.as_fd()
+    }
+
+    /// What `--stats` reports from this hierarchy: memory.max_usage_in_bytes, pids.peak,
+    /// cpuacct.usage_user and usage_sys (nanoseconds).
+    pub fn stats(&self) -> Stats {
+        let dir = self.dir.as_fd();
+        let has = |bit: u8| self.serves & bit != 0;
+        let usec = |file: &[u8]| single(dir, file).map(|ns| ns / 1000);
+        Stats {
+            memory_peak: has(MEMORY).then(|| single(dir, b"memory.max_usage_in_bytes")).flatten(),
+            user_usec: has(CPUACCT).then(|| usec(b"cpuacct.usage_user")).flatten(),
+            system_usec: has(CPUACCT).then(|| usec(b"cpuacct.usage_sys")).flatten(),
+            pids_peak: has(PIDS).then(|| single(dir, b"pids.peak")).flatten(),
+        }
+    }
+
+    pub fn remove(&self) {
+        super::remove(self.parent.as_fd(), &self.name);
+    }
+}
+
+/// The container's /sys/fs/cgroup (at `dest` in `root`), as a v1 or hybrid host lays it
+/// out, as runc does: a small read-only tmpfs holding each hierarchy the container has a
+/// group in (`joined`: super::Group::joined), named as /proc/self/cgroup lists them
+/// (`host_own`: husk's; `memory`, `cpu,cpuacct`), with a link for each of several
+/// co-mounted controllers (cpu -> cpu,cpuacct), and the unified one as `unified`. Each is a
+/// new mount made from inside the container's cgroup namespace, so it shows the
+/// container's own group as its root (cgroup_namespaces(7)), read-only. (The hierarchies
+/// it has no group in would show husk's own group and all below: the host's, as often as
+/// not. They are left out.)
+pub(crate) fn mount_view<'a>(
+    root: Tree,
+    dest: &'a [u8],
+    host_own: &[u8],
+    joined: u8,
+) -> crate::error::Result<'a, ()> {
+    let read_only = MountAttrFlags::MOUNT_ATTR_NOSUID
+        | MountAttrFlags::MOUNT_ATTR_NODEV
+        | MountAttrFlags::MOUNT_ATTR_NOEXEC
+        | MountAttrFlags::MOUNT_ATTR_RDONLY;
+    let options = [(c"mode", c"755"), (c"size", c"64k")];
+    let writable = read_only.difference(MountAttrFlags::MOUNT_ATTR_RDONLY);
+    let tmpfs = crate::rootfs::attach_fresh(root, dest, c"tmpfs", &options, writable)?;
+    fill_view(tmpfs.as_fd(), host_own, joined, read_only).map_err(fail("mount cgroup", dest))
+}
+
+/// The hierarchies and links of `mount_view`, in the tmpfs `dir`, which is then made
+/// read-only.
+fn fill_view(dir: BorrowedFd, host_own: &[u8], joined: u8, read_only: MountAttrFlags) -> Result<(), Errno> {
+    let mut path = CPath::new();
+    let mut link = CPath::new();
+    for (id, list, _) in crate::procfs::hierarchies(host_own) {
+        let v2 = id == b"0" && list.is_empty();
+        if joined & if v2 { super::UNIFIED } else { super::bits_of(list) } == 0 {
+            continue;
+        }
+        let name = path.of(&[if v2 { b"unified" } else { list }])?;
+        rustix::fs::mkdirat(dir, name, rustix::fs::Mode::from_raw_mode(0o755))?;
+        let fs = rustix::mount::fsopen(if v2 { c"cgroup2" } else { c"cgroup" }, FsOpenFlags::FSOPEN_CLOEXEC)?;
+        // v1: the hierarchy's controllers as flags, to be found among the existing ones.
+        for part in list.split(|&b| b == b',').filter(|part| !part.is_empty()) {
+            rustix::mount::fsconfig_set_flag(fs.as_fd(), link.of(&[part])?)?;
+        }
+        rustix::mount::fsconfig_create(fs.as_fd())?;
+        let mount = rustix::mount::fsmount(fs.as_fd(), FsMountFlags::FSMOUNT_CLOEXEC, read_only)?;
+        rustix::mount::move_mount(mount.as_fd(), c"", dir, name, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)?;
+        // `cpu,cpuacct`: `cpu` and `cpuacct` link to it.
+        for part in list.split(|&b| b == b',').filter(|part| part.len() < list.len()) {
+            rustix::fs::symlinkat(name, dir, link.of(&[part])?)?;
+        }
+    }
+    crate::rt::sys::mount_setattr(dir, MountAttrFlags::MOUNT_ATTR_RDONLY.bits() as u64, false)
+}

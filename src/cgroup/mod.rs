@@ -1,0 +1,909 @@
+//! Limits for a container: memory, swap, pids, cpu — enforced by the kernel, reported at
+//! the end, and removed after. See cgroups(7) and the kernel's Documentation/admin-guide/
+//! cgroup-v2.rst and cgroup-v1/ for each file written here.
+//!
+//! A host has one of three layouts ([`Layout`]): the unified hierarchy (cgroup v2) at
+//! /sys/fs/cgroup; a tmpfs there with one v1 hierarchy per controller (the "legacy"
+//! layout); or both, with cgroup2 at /sys/fs/cgroup/unified ("hybrid"). On the last, a
+//! controller is used where it is attached: in the unified hierarchy when it is listed in
+//! its cgroup.controllers, else in its v1 hierarchy. A container gets a group in each
+//! hierarchy it needs (`unified.rs`, `legacy.rs`); [`Group`] is all of them.
+//!
+//! The pure part (sizes, values, parsing the kernel's files) is unit-tested; the groups do
+//! the file system work.
+
+mod legacy;
+mod unified;
+
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, Mode, OFlags, RawDir, mkdirat, open, openat, statfs, unlinkat};
+use rustix::io::Errno;
+
+use crate::config::Cgroup;
+use crate::cpath::CPath;
+use crate::error::{Failure, fail};
+use crate::out::Line;
+use legacy::Legacy;
+use unified::Unified;
+
+pub(crate) use legacy::mount_view;
+
+/// Where husk expects the unified hierarchy, and the hybrid layout's.
+pub const MOUNT: &[u8] = b"/sys/fs/cgroup";
+const HYBRID_MOUNT: &[u8] = b"/sys/fs/cgroup/unified";
+
+/// The cpu.max period (cpu.cfs_period_us on v1): 100 ms, the kernel's default.
+pub const CPU_PERIOD_US: u64 = 100_000;
+
+/// The host's cgroup layout (see the module's comment).
+#[derive(Debug, PartialEq, Eq, Clone, Copy, Default)]
+pub enum Layout {
+    #[default]
+    Unified,
+    Legacy,
+    Hybrid,
+}
+
+/// What the host's cgroups are, read before anything is built (container::run): the
+/// layout and husk's own groups (its /proc/self/cgroup), which the container's groups go
+/// below and whose controller lists name the hierarchies the container sees.
+#[derive(Debug, PartialEq, Eq, Clone, Copy, Default)]
+pub struct Host<'a> {
+    pub layout: Layout,
+    pub own: &'a [u8],
+}
+
+/// The host's layout and husk's /proc/self/cgroup (into `buf`).
+pub fn host(buf: &mut [u8]) -> Result<Host<'_>, Failure<'static>> {
+    let layout = layout()
+        .map_err(|e| Failure::new("cgroup", MOUNT, e).with_hint("limits need cgroups mounted there"))?;
+    let n = read_all(c"/proc/self/cgroup", buf).map_err(fail("cgroup", b"/proc/self/cgroup"))?;
+    Ok(Host { layout, own: &buf[..n] })
+}
+
+/// The host's layout, by the file systems at /sys/fs/cgroup and /sys/fs/cgroup/unified.
+fn layout() -> Result<Layout, Errno> {
+    let cgroup2 =
+        |path| statfs(path).is_ok_and(|fs| fs.f_type as u32 == linux_raw_sys::general::CGROUP2_SUPER_MAGIC);
+    statfs(c"/sys/fs/cgroup")?;
+    Ok(if cgroup2(c"/sys/fs/cgroup") {
+        Layout::Unified
+    } else if cgroup2(c"/sys/fs/cgroup/unified") {
+        Layout::Hybrid
+    } else {
+        Layout::Legacy
+    })
+}
+
+/// A running container's groups (from its init's /proc/PID/cgroup), for `husk exec` to start
+/// its helper in: the unified one, to be cloned into (CLONE_INTO_CGROUP), and each v1 one's
+/// cgroup.procs, opened here, on the host's side of every namespace, for the helper to
+/// write itself into (v1 has no CLONE_INTO_CGROUP). In v1 hierarchies only the groups husk
+/// made (`husk-PID`) are joined: the init's others are its caller's, not the container's.
+pub struct Joined {
+    pub unified: Option<OwnedFd>,
+    pub procs: heapless::Vec<OwnedFd, 4>,
+}
+
+impl Joined {
+    pub fn of(pid: i32) -> Result<Joined, Errno> {
+        let mut buf = [0u8; 2048];
+        let text = crate::procfs::read_pid_file(pid, b"cgroup", &mut buf).ok_or(Errno::SRCH)?;
+        let layout = layout()?;
+        let mut joined = Joined { unified: None, procs: heapless::Vec::new() };
+        let mut mount = CPath::new();
+        for (id, list, path) in crate::procfs::hierarchies(text) {
+            if id == b"0" && list.is_empty() {
+                let at = match layout {
+                    Layout::Unified => MOUNT,
+                    Layout::Hybrid => HYBRID_MOUNT,
+                    Layout::Legacy => continue,
+                };
+                if path != b"/" {
+                    joined.unified =
+                        Some(beneath(mount.of(&[at])?, path, b"", OFlags::PATH | OFlags::DIRECTORY)?);
+                }
+            } else if bits_of(list) != 0
+                && path.rsplit(|&b| b == b'/').next().is_some_and(|n| n.starts_with(b"husk-"))
+            {
+                let procs = beneath(mount.of(&[MOUNT, b"/", list])?, path, b"/cgroup.procs", OFlags::WRONLY)?;
+                let _ = joined.procs.push(procs);
+            }
+        }
+        Ok(joined)
+    }
+
+    /// The helper: into each v1 group (`0`: the writer itself).
+    pub fn enter(&self) -> Result<(), Errno> {
+        self.procs.iter().try_for_each(|procs| rustix::io::write(procs, b"0").map(drop))
+    }
+}
+
+/// `path` + `file` opened below the hierarchy mounted at `mount`, never above it (a path
+/// from /proc is the kernel's, but beneath is cheap to insist on).
+fn beneath(mount: &core::ffi::CStr, path: &[u8], file: &[u8], flags: OFlags) -> Result<OwnedFd, Errno> {
+    let root = open_dir(mount)?;
+    let mut c = CPath::new();
+    let resolve = rustix::fs::ResolveFlags::BENEATH | rustix::fs::ResolveFlags::NO_MAGICLINKS;
+    rustix::fs::openat2(root, c.of(&[b".", path, file])?, flags | OFlags::CLOEXEC, Mode::empty(), resolve)
+}
+
+/// The controllers husk uses, as bits: limits for memory, pids and cpu; cpuacct only for
+/// `--stats` on v1 (v2's cpu.stat needs no controller).
+pub const MEMORY: u8 = 1;
+pub const PIDS: u8 = 2;
+pub const CPU: u8 = 4;
+pub const CPUACCT: u8 = 8;
+/// Not a controller: the container's group in the unified hierarchy.
+pub const UNIFIED: u8 = 16;
+/// The bits of v1 hierarchies.
+pub const LEGACY: u8 = MEMORY | PIDS | CPU | CPUACCT;
+const NAMES: [(u8, &str); 4] = [(MEMORY, "memory"), (PIDS, "pids"), (CPU, "cpu"), (CPUACCT, "cpuacct")];
+/// Where each has its v1 hierarchy, as systemd and others mount them (a co-mounted one
+/// through a link: cpu -> cpu,cpuacct).
+const V1_MOUNTS: [&core::ffi::CStr; 4] =
+    [c"/sys/fs/cgroup/memory", c"/sys/fs/cgroup/pids", c"/sys/fs/cgroup/cpu", c"/sys/fs/cgroup/cpuacct"];
+
+/// Every controller husk enables in the unified hierarchy, for memory, pids and cpu limits.
+const CONTROLLERS: [&str; 3] = ["memory", "pids", "cpu"];
+
+/// What the user asked to limit.
+#[derive(Debug, PartialEq, Eq, Clone, Copy, Default)]
+pub struct Limits {
+    /// `--memory`: memory.max in bytes.
+    pub memory: Option<u64>,
+    /// `--memory-swap`: memory plus swap, as Docker means it (`-1`: unlimited swap).
+    /// None: not given, and then a `--memory` limit turns swap off (memory.swap.max 0).
+    pub memory_swap: Option<Swap>,
+    /// `--pids-limit`: pids.max.
+    pub pids: Option<u64>,
+    /// `--cpus`, in thousandths of a CPU.
+    pub cpus_milli: Option<u64>,
+}
+
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Swap {
+    /// memory + swap together, in bytes.
+    Total(u64),
+    Unlimited,
+}
+
+impl Limits {
+    pub fn any(&self) -> bool {
+        self.memory.is_some()
+            || self.memory_swap.is_some()
+            || self.pids.is_some()
+            || self.cpus_milli.is_some()
+    }
+}
+
+/// One file to write in a group: name and value (as text). The name's first word is its
+/// controller's (`memory.max`: memory).
+pub type Setting = (&'static str, heapless::String<32>);
+
+/// Turns the limits into cgroup files and values, v1 ones for the controllers in `legacy`
+/// (bits), v2 ones for the others. Errors describe an inconsistent request.
+pub fn settings(limits: &Limits, legacy: u8) -> Result<heapless::Vec<Setting, 6>, &'static str> {
+    let mut out = heapless::Vec::new();
+    let mut push = |file: &'static str, value: heapless::String<32>| {
+        let _ = out.push((file, value));
+    };
+    let v1 = |bit: u8| legacy & bit != 0;
+    if let Some(memory) = limits.memory {
+        // Docker's meaning: --memory alone means no swap at all; --memory-swap is the total.
+        // v2 limits swap alone (memory.swap.max); v1 memory and swap together (memsw), which
+        // must be at least the memory limit, so that is written first.
+        let total = match limits.memory_swap {
+            None => Some(memory),
+            Some(Swap::Unlimited) => None,
+            Some(Swap::Total(total)) if total >= memory => Some(total),
+            Some(Swap::Total(_)) => return Err("--memory-swap must be at least --memory"),
+        };
+        if v1(MEMORY) {
+            push("memory.limit_in_bytes", number(memory));
+            push(MEMSW, total.map_or_else(|| text("-1"), number));
+        } else {
+            push("memory.max", number(memory));
+            push("memory.swap.max", total.map_or_else(|| text("max"), |t| number(t - memory)));
+        }
+    } else if limits.memory_swap.is_some() {
+        return Err("--memory-swap needs --memory");
+    }
+    if let Some(pids) = limits.pids {
+        push("pids.max", number(pids));
+    }
+    if let Some(milli) = limits.cpus_milli {
+        // The kernel's smallest quota is 1 ms.
+        let quota = number((milli * CPU_PERIOD_US / 1000).max(1000));
+        if v1(CPU) {
+            push("cpu.cfs_period_us", number(CPU_PERIOD_US));
+            push("cpu.cfs_quota_us", quota);
+        } else {
+            let mut value = quota;
+            let _ = value.push(' ');
+            let _ = value.push_str(&number(CPU_PERIOD_US));
+            push("cpu.max", value);
+        }
+    }
+    Ok(out)
+}
+
+/// v1's memory and swap limit; without swap accounting (no such file), swap is turned off
+/// by memory.swappiness 0 instead, and a total above the memory limit cannot be had.
+const MEMSW: &str = "memory.memsw.limit_in_bytes";
+
+/// The controllers the limits need (bits).
+pub fn required(limits: &Limits) -> u8 {
+    let bit = |on: bool, bit: u8| if on { bit } else { 0 };
+    bit(limits.memory.is_some(), MEMORY)
+        | bit(limits.pids.is_some(), PIDS)
+        | bit(limits.cpus_milli.is_some(), CPU)
+}
+
+/// The controllers of `bits` that are enabled in a unified hierarchy's subtree_control.
+pub fn controllers(bits: u8) -> heapless::Vec<&'static str, 3> {
+    NAMES.iter().filter(|(bit, _)| bits & bit & !CPUACCT != 0).map(|(_, name)| *name).collect()
+}
+
+/// The controller bit of a setting's file.
+fn controller_of(file: &str) -> u8 {
+    let word = file.as_bytes().split(|&b| b == b'.').next().unwrap_or(b"");
+    bits_of(word)
+}
+
+/// The bits of the controllers husk uses in a list like `cpu,cpuacct`.
+pub fn bits_of(list: &[u8]) -> u8 {
+    let named =
+        |part: &[u8]| NAMES.iter().find(|(_, name)| name.as_bytes() == part).map_or(0, |(bit, _)| *bit);
+    list.split(|&b| b == b',').fold(0, |bits, part| bits | named(part))
+}
+
+/// Whether the whitespace-separated list `text` (cgroup.controllers, subtree_control) has
+/// `name`.
+fn listed(text: &[u8], name: &[u8]) -> bool {
+    text.split(|b| b.is_ascii_whitespace()).any(|w| w == name)
+}
+
+/// A container's groups, created for one run and removed after it: in the unified
+/// hierarchy, in v1 hierarchies, or both (see the module's comment).
+pub struct Group {
+    unified: Option<Unified>,
+    /// One per v1 hierarchy used (co-mounted controllers share one: cpu,cpuacct).
+    legacy: heapless::Vec<Legacy, 4>,
+}
+
+/// Room for the paths of the parent groups, which an error may name: the caller's, so that
+/// the error can outlive `Group::create`. One per hierarchy: the unified one and up to four
+/// v1 ones.
+pub type ParentPath = [[u8; 600]; 5];
+
+const NOT_DELEGATED: &str = "the controller is not available or not delegated here";
+/// For a group the caller may not write (EACCES, EPERM, EROFS), or one that holds other
+/// processes (EBUSY: see `Unified::create`).
+const NOT_YOURS: &str = "limits need a group delegated to you and to husk alone: systemd-run --user --scope \
+                         -p Delegate=yes husk run …, or --cgroup-parent with a group root chowned to you";
+
+/// What to do when a group cannot be made or a controller not enabled.
+fn hint(e: Errno) -> &'static str {
+    match e {
+        Errno::ACCESS | Errno::PERM | Errno::ROFS | Errno::BUSY => NOT_YOURS,
+        _ => NOT_DELEGATED,
+    }
+}
+
+impl Group {
+    /// Creates the container's group in each hierarchy it needs (below `--cgroup-parent`,
+    /// else `husk` under the group husk runs in: for a user, that group itself, see
+    /// `Unified::create`) and writes the limits. A limit whose controller is nowhere, or
+    /// whose group cannot be written, is an error, never a silent skip; nothing is left
+    /// behind then.
+    pub fn create<'a>(
+        wanted: &Cgroup<'a>,
+        scratch: &'a mut ParentPath,
+        companions: [i32; 2],
+    ) -> Result<Group, Failure<'a>> {
+        let mut group = Group { unified: None, legacy: heapless::Vec::new() };
+        match group.build(wanted, scratch, companions) {
+            Ok(()) => Ok(group),
+            Err(failure) => {
+                group.remove();
+                Err(failure)
+            }
+        }
+    }
+
+    fn build<'a>(
+        &mut self,
+        wanted: &Cgroup<'a>,
+        [v2_path, v1_paths @ ..]: &'a mut ParentPath,
+        companions: [i32; 2],
+    ) -> Result<(), Failure<'a>> {
+        let host = wanted.host;
+        let required = required(&wanted.limits);
+        // In the unified hierarchy: everything on a v2 host; on a hybrid one, what is
+        // attached there (listed in its cgroup.controllers).
+        let (mount, unified_root) = match host.layout {
+            Layout::Unified => (MOUNT, Some(open_dir(c"/sys/fs/cgroup").map_err(fail("cgroup", MOUNT))?)),
+            Layout::Hybrid => (HYBRID_MOUNT, open_dir(c"/sys/fs/cgroup/unified").ok()),
+            Layout::Legacy => (MOUNT, None),
+        };
+        let mut buf = [0u8; 256];
+        let attached = match (&unified_root, host.layout) {
+            (_, Layout::Unified) => CPU | MEMORY | PIDS,
+            (Some(root), _) => {
+                let n = read_at(root.as_fd(), b"cgroup.controllers", &mut buf).unwrap_or(0);
+                buf[..n].split(|b| b.is_ascii_whitespace()).fold(0, |bits, word| bits | bits_of(word))
+                    & !CPUACCT
+            }
+            (None, _) => 0,
+        };
+        // --stats, or a parent alone: groups where the figures are, as far as the host has
+        // them (in the unified hierarchy one group has them all).
+        let stats = if wanted.stats || wanted.parent.is_some() { MEMORY | PIDS | CPUACCT } else { 0 };
+        let legacy = (required | stats) & !attached;
+        let v1 = NAMES.iter().zip(V1_MOUNTS).filter(|((bit, _), _)| legacy & bit != 0);
+        for (((bit, name), mount), path) in v1.zip(v1_paths) {
+            match legacy::hierarchy(mount) {
+                // Co-mounted with one already used (cpu,cpuacct): the same group.
+                Ok((_, dev)) if let Some(same) = self.legacy.iter_mut().find(|l| l.dev == dev) => {
+                    same.serves |= bit
+                }
+                Ok(root) => {
+                    let made =
+                        Legacy::create(root, (*bit, name, mount.to_bytes()), wanted.parent, host.own, path)?;
+                    let _ = self.legacy.push(made);
+                }
+                // For --stats alone, a controller the host lacks is `n/a`.
+                Err(_) if required & bit == 0 => {}
+                Err(e) => {
+                    let hint = "the controller is not mounted there (a v1 hierarchy of its own, or \
+                                listed in /sys/fs/cgroup/unified/cgroup.controllers)";
+                    return Err(Failure::new("cgroup", mount.to_bytes(), e).with_hint(hint));
+                }
+            }
+        }
+        if let Some(root) =
+            unified_root.filter(|_| host.layout == Layout::Unified || (required | stats) & attached != 0)
+        {
+            let own = crate::procfs::cgroup_path(host.own).unwrap_or(b"/");
+            let (parent, move_out) = parent_path(wanted.parent, own, v2_path);
+            let wanted = controllers(required & attached);
+            self.unified = Some(Unified::create(root, mount, parent, move_out, &wanted, companions)?);
+        }
+        if self.joined() == 0 {
+            let hint = "no cgroup hierarchy here to put the container in";
+            return Err(Failure::new("cgroup", MOUNT, Errno::NOENT).with_hint(hint));
+        }
+        // Validated when the options were parsed; checked again for any other front end.
+        let settings = settings(&wanted.limits, required & !attached)
+            .map_err(|why| Failure::new("run", b"", Errno::INVAL).with_hint(why))?;
+        self.write(&settings, &wanted.limits)
+    }
+
+    /// Writes each setting into the group of its controller.
+    fn write<'a>(&self, settings: &[Setting], limits: &Limits) -> Result<(), Failure<'a>> {
+        for (file, value) in settings {
+            let bit = controller_of(file);
+            let dir = match self.legacy.iter().find(|l| l.serves & bit != 0) {
+                Some(hierarchy) => hierarchy.dir(),
+                None => self.unified.as_ref().map(|u| u.dir.as_fd()).ok_or(Failure::new(
+                    "cgroup",
+                    b"",
+                    Errno::NOENT,
+                ))?,
+            };
+            let written = match write_at(dir, file.as_bytes(), value.as_bytes()) {
+                // v1 without swap accounting: swap off another way, or not at all.
+                Err(Errno::NOENT) if *file == MEMSW => match limits.memory_swap {
+                    Some(Swap::Unlimited) => Ok(()),
+                    Some(Swap::Total(total)) if Some(total) != limits.memory => {
+                        let hint = "no swap accounting on this host (boot with swapaccount=1): \
+                                    --memory-swap cannot be applied";
+                        return Err(Failure::new("cgroup", MEMSW.as_bytes(), Errno::NOENT).with_hint(hint));
+                    }
+                    _ => write_at(dir, b"memory.swappiness", b"0"),
+                },
+                done => done,
+            };
+            if let Err(e) = written {
+                let hint = match e {
+                    Errno::NOENT => "the controller for this limit is not enabled (swap accounting off?)",
+                    _ => "",
+                };
+                return Err(Failure::new("cgroup", file.as_bytes(), e).with_hint(hint));
+            }
+        }
+        Ok(())
+    }
+
+    /// The unified group's directory, for clone3's CLONE_INTO_CGROUP.
+    pub fn clone_into(&self) -> Option<BorrowedFd<'_>> {
+        self.unified.as_ref().map(|u| u.dir.as_fd())
+    }
+
+    /// The hierarchies the container has a group in: the v1 controllers there (bits) and
+    /// UNIFIED. With a v1 one, the host side must put the container's init there
+    /// ([`Group::place`]): v1 has no CLONE_INTO_CGROUP.
+    pub fn joined(&self) -> u8 {
+        let unified = if self.unified.is_some() { UNIFIED } else { 0 };
+        self.legacy.iter().fold(unified, |bits, l| bits | l.serves)
+    }
+
+    /// Puts process `pid` (the container's init, which waits for it before anything of the
+    /// container runs) into each v1 group.
+    pub fn place(&self, pid: i32) -> Result<(), Failure<'static>> {
+        let pid = number(pid as u64);
+        for hierarchy in &self.legacy {
+            write_at(hierarchy.dir(), b"cgroup.procs", pid.as_bytes())
+                .map_err(fail("cgroup", b"cgroup.procs"))?;
+        }
+        Ok(())
+    }
+
+    /// Whether the OOM killer killed anything in the group (the `oom_kill` count of v2's
+    /// memory.events, v1's memory.oom_control since Linux 4.13), and if so the limit it kept
+    /// (memory.max or memory.limit_in_bytes, with its value in `buf`).
+    pub fn oom_kill<'b>(&self, buf: &'b mut [u8; 512]) -> Option<(&'static [u8], &'b [u8])> {
+        let (dir, events, limit): (_, &[u8], &'static [u8]) =
+            match self.legacy.iter().find(|l| l.serves & MEMORY != 0) {
+                Some(memory) => (memory.dir(), b"memory.oom_control", b"memory.limit_in_bytes"),
+                None => (self.unified.as_ref()?.dir.as_fd(), b"memory.events", b"memory.max"),
+            };
+        let n = read_at(dir, events, buf).ok()?;
+        keyed(&buf[..n], b"oom_kill").filter(|&kills| kills > 0)?;
+        let n = read_at(dir, limit, buf).ok()?;
+        Some((limit, buf[..n].trim_ascii()))
+    }
+
+    /// The figures `--stats` reports, from whichever group has each.
+    pub fn stats(&self) -> Stats {
+        let mut stats = self.unified.as_ref().map(Unified::stats).unwrap_or_default();
+        for hierarchy in &self.legacy {
+            stats = stats.or(hierarchy.stats());
+        }
+        stats
+    }
+
+    /// Removes every group. Called once every process in them is gone (the container's init
+    /// has been reaped).
+    pub fn remove(&self) {
+        for hierarchy in &self.legacy {
+            hierarchy.remove();
+        }
+        if let Some(unified) = &self.unified {
+            unified.remove();
+        }
+    }
+}
+
+/// A cgroup directory, for descending from.
+fn open_dir(path: &core::ffi::CStr) -> Result<OwnedFd, Errno> {
+    open(path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+}
+
+/// The parent group, relative to its hierarchy: `parent`, or `husk` under husk's own group
+/// `own` (written into `scratch`) — for a user whose group is not the root, that group
+/// itself, and then husk has to move out of it (true; see `Unified::create`).
+fn parent_path<'a>(parent: Option<&'a [u8]>, own: &[u8], scratch: &'a mut [u8; 600]) -> (&'a [u8], bool) {
+    if let Some(p) = parent {
+        return (p, false);
+    }
+    // The root group as "", so that its `husk` is `/husk`.
+    let mine = own.strip_suffix(b"/").unwrap_or(own);
+    let n = mine.len().min(500);
+    scratch[..n].copy_from_slice(&mine[..n]);
+    if n > 0 && !rustix::process::geteuid().is_root() {
+        return (&scratch[..n], true);
+    }
+    scratch[n..n + 5].copy_from_slice(b"/husk");
+    (&scratch[..n + 5], false)
+}
+
+/// Walks down from the hierarchy's root (`mount`, for errors) to `parent_rel`, creating
+/// what is missing; in the unified hierarchy (`wanted`) it enables those controllers in
+/// each level's cgroup.subtree_control so the next level may use them (the parent's own,
+/// which its children need, is left to the caller). Returns the parent's directory. An
+/// error names the level that failed.
+fn descend<'a>(
+    root: OwnedFd,
+    mount: &'a [u8],
+    parent_rel: &'a [u8],
+    wanted: Option<&[&str]>,
+) -> Result<OwnedFd, Failure<'a>> {
+    let mut cpath = CPath::new();
+    let mut level = root;
+    let mut done: &[u8] = mount;
+    let mut end = 0;
+    for part in parent_rel.split(|&b| b == b'/') {
+        end += part.len() + 1;
+        if part.is_empty() || part == b"." {
+            continue;
+        }
+        if part == b".." {
+            let hint = "the path must stay inside the hierarchy";
+            return Err(Failure::new("cgroup-parent", parent_rel, Errno::INVAL).with_hint(hint));
+        }
+        if let Some(wanted) = wanted {
+            unified::enable(level.as_fd(), wanted)
+                .map_err(|e| Failure::new("cgroup.subtree_control", done, e).with_hint(hint(e)))?;
+        }
+        done = &parent_rel[..end - 1];
+        let name = cpath.of(&[part]).map_err(fail("cgroup-parent", parent_rel))?;
+        match mkdirat(level.as_fd(), name, Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(Failure::new("mkdir", done, e).with_hint(hint(e))),
+        }
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        level = openat(level.as_fd(), name, flags, Mode::empty()).map_err(fail("cgroup-parent", done))?;
+    }
+    Ok(level)
+}
+
+/// The container's own group, `husk-PID`, in `parent`: its directory and name. First the
+/// groups of earlier runs whose husk is gone (a SIGKILLed `husk run`: its container died
+/// with it, but nothing removed its group) are swept.
+fn make<'a>(
+    parent: BorrowedFd,
+    parent_rel: &'a [u8],
+) -> Result<(OwnedFd, heapless::String<32>), Failure<'a>> {
+    sweep(parent);
+    let mut cpath = CPath::new();
+    let name = named(b"husk-", rustix::process::getpid().as_raw_nonzero().get() as u64);
+    let c_name = cpath.of(&[name.as_bytes()]).map_err(fail("mkdir", parent_rel))?;
+    mkdirat(parent, c_name, Mode::from_raw_mode(0o755))
+        .map_err(|e| Failure::new("cgroup", parent_rel, e).with_hint(hint(e)))?;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let dir = openat(parent, c_name, flags, Mode::empty()).map_err(fail("cgroup", parent_rel))?;
+    Ok((dir, name))
+}
+
+/// Removes `husk-PID` (and a user's `husk-PID.sup`) groups in `parent` whose PID is no
+/// process: left by a husk that was killed. A group that still holds a process is not
+/// removed (EBUSY), so a live container's never is, whatever its PID; best effort.
+fn sweep(parent: BorrowedFd) {
+    let Ok(dir) = openat(parent, c".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+    else {
+        return;
+    };
+    let mut buf = [core::mem::MaybeUninit::uninit(); 1024];
+    let mut entries = RawDir::new(&dir, &mut buf);
+    while let Some(Ok(entry)) = entries.next() {
+        let name = entry.file_name();
+        let digits = name
+            .to_bytes()
+            .strip_prefix(b"husk-")
+            .map(|rest| rest.strip_suffix(unified::LEAF).unwrap_or(rest));
+        let pid = digits.and_then(crate::procfs::parse_pid).and_then(rustix::process::Pid::from_raw);
+        if pid.is_some_and(|pid| rustix::process::test_kill_process(pid) == Err(Errno::SRCH)) {
+            let _ = unlinkat(parent, name, AtFlags::REMOVEDIR);
+        }
+    }
+}
+
+/// Removes the group `name` in `parent`. Called once every process in it is gone; a group
+/// that still holds a zombie for a moment says EBUSY, so try a few times.
+fn remove(parent: BorrowedFd, name: &str) {
+    let mut cpath = CPath::new();
+    if let Ok(name) = cpath.of(&[name.as_bytes()]) {
+        for _ in 0..100 {
+            match unlinkat(parent, name, AtFlags::REMOVEDIR) {
+                Err(Errno::BUSY) => crate::rt::sys::sleep_ns(10_000_000),
+                _ => break,
+            }
+        }
+    }
+}
+
+/// A file holding one number (memory.peak, pids.peak).
+fn single(dir: BorrowedFd, file: &[u8]) -> Option<u64> {
+    let mut buf = [0u8; 32];
+    let n = read_at(dir, file, &mut buf).ok()?;
+    crate::text::parse_decimal(buf[..n].trim_ascii(), 19)
+}
+
+fn write_at(dir: BorrowedFd, file: &[u8], value: &[u8]) -> Result<(), Errno> {
+    let mut cpath = CPath::new();
+    let c = cpath.of(&[file])?;
+    let fd = openat(dir, c, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+    rustix::io::write(&fd, value).map(|_| ())
+}
+
+fn read_at(dir: BorrowedFd, file: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
+    let mut cpath = CPath::new();
+    let c = cpath.of(&[file])?;
+    let fd = openat(dir, c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    rustix::io::read(&fd, buf)
+}
+
+fn read_all(path: &core::ffi::CStr, buf: &mut [u8]) -> Result<usize, Errno> {
+    let fd = open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    rustix::io::read(&fd, buf)
+}
+
+fn number(n: u64) -> heapless::String<32> {
+    named(b"", n)
+}
+
+/// `prefix` and `n` in decimal, as a string.
+pub fn named(prefix: &[u8], n: u64) -> heapless::String<32> {
+    let mut s = heapless::String::new();
+    let mut buf = [0; 24];
+    let digits = crate::text::digits(n, 10, &mut buf).to_bytes();
+    for &b in prefix.iter().chain(digits) {
+        let _ = s.push(b as char);
+    }
+    s
+}
+
+fn text(t: &str) -> heapless::String<32> {
+    let mut s = heapless::String::new();
+    let _ = s.push_str(t);
+    s
+}
+
+/// A size like `100M`, `512k`, `1G`, `2t` or plain bytes (suffixes are powers of 1024, any
+/// case, an optional trailing `b`).
+pub fn parse_size(s: &[u8]) -> Option<u64> {
+    let s = s.strip_suffix(b"b").or_else(|| s.strip_suffix(b"B")).filter(|r| !r.is_empty()).unwrap_or(s);
+    let (digits, shift) = match s.last()?.to_ascii_lowercase() {
+        b'k' => (&s[..s.len() - 1], 10),
+        b'm' => (&s[..s.len() - 1], 20),
+        b'g' => (&s[..s.len() - 1], 30),
+        b't' => (&s[..s.len() - 1], 40),
+        _ => (s, 0),
+    };
+    let n = crate::text::parse_decimal(digits, 19)?;
+    n.checked_mul(1 << shift)
+}
+
+/// CPUs as `N`, `N.N` (up to three decimals) → thousandths; at least 0.001.
+pub fn parse_cpus(s: &[u8]) -> Option<u64> {
+    let ms = crate::args::parse_seconds_ms(s)?; // same shape: whole part and 3 decimals
+    (ms > 0).then_some(ms)
+}
+
+/// The value of `key` in a flat-keyed file (memory.events, cpu.stat: `key value` lines).
+pub fn keyed(text: &[u8], key: &[u8]) -> Option<u64> {
+    text.split(|&b| b == b'\n').find_map(|line| {
+        let rest = line.strip_prefix(key)?.strip_prefix(b" ")?;
+        crate::text::parse_decimal(rest.trim_ascii(), 19)
+    })
+}
+
+/// What `--stats` prints at the end, from the group's files.
+#[derive(Debug, PartialEq, Eq, Default, Clone, Copy)]
+pub struct Stats {
+    pub memory_peak: Option<u64>,
+    pub user_usec: Option<u64>,
+    pub system_usec: Option<u64>,
+    pub pids_peak: Option<u64>,
+}
+
+impl Stats {
+    /// Each figure from `self`, or where it has none, from `other`.
+    pub fn or(self, other: Stats) -> Stats {
+        Stats {
+            memory_peak: self.memory_peak.or(other.memory_peak),
+            user_usec: self.user_usec.or(other.user_usec),
+            system_usec: self.system_usec.or(other.system_usec),
+            pids_peak: self.pids_peak.or(other.pids_peak),
+        }
+    }
+}
+
+/// `husk: stats: memory.peak=… cpu.user=…s cpu.system=…s pids.peak=…` (n/a where the kernel
+/// has no such file).
+pub fn format_stats(line: &mut Line, stats: &Stats) {
+    line.str("husk: stats: memory.peak=");
+    opt(line, stats.memory_peak);
+    line.str(" cpu.user=");
+    seconds(line, stats.user_usec);
+    line.str(" cpu.system=");
+    seconds(line, stats.system_usec);
+    line.str(" pids.peak=");
+    opt(line, stats.pids_peak);
+}
+
+fn opt(line: &mut Line, v: Option<u64>) {
+    match v {
+        Some(n) => line.num(n),
+        None => line.str("n/a"),
+    };
+}
+
+fn seconds(line: &mut Line, usec: Option<u64>) {
+    match usec {
+        Some(us) => {
+            let ms = us / 1000;
+            line.num(ms / 1000).str(".");
+            let frac = ms % 1000;
+            if frac < 100 {
+                line.str("0");
+            }
+            if frac < 10 {
+                line.str("0");
+            }
+            line.num(frac).str("s");
+        }
+        None => {
+            line.str("n/a");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("100M", Some(100 << 20)),
+            ("100m", Some(100 << 20)),
+            ("100MB", Some(100 << 20)),
+            ("512k", Some(512 << 10)),
+            ("1G", Some(1 << 30)),
+            ("2t", Some(2 << 40)),
+            ("4096", Some(4096)),
+            ("4096b", Some(4096)),
+            ("0", Some(0)),
+            ("", None),
+            ("M", None),
+            ("b", None),
+            ("1.5G", None),
+            ("-1", None),
+            ("10X", None),
+            ("99999999999999999t", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_size(s.as_bytes()), *want, "{s}");
+        }
+    }
+
+    #[test]
+    fn cpus() {
+        assert_eq!(parse_cpus(b"0.5"), Some(500));
+        assert_eq!(parse_cpus(b"2"), Some(2000));
+        assert_eq!(parse_cpus(b"0.001"), Some(1));
+        assert_eq!(parse_cpus(b"0"), None);
+        assert_eq!(parse_cpus(b"abc"), None);
+    }
+
+    fn values(limits: Limits) -> Vec<(String, String)> {
+        values_in(limits, 0)
+    }
+
+    fn values_in(limits: Limits, legacy: u8) -> Vec<(String, String)> {
+        settings(&limits, legacy).unwrap().iter().map(|(f, v)| (f.to_string(), v.to_string())).collect()
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(f, v)| (f.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn settings_on_v1_mean_the_same() {
+        let m = 100 << 20;
+        let memory = Limits { memory: Some(m), ..Default::default() };
+        // Swap off: memory and swap together no more than memory alone.
+        assert_eq!(
+            values_in(memory, MEMORY),
+            pairs(&[("memory.limit_in_bytes", "104857600"), ("memory.memsw.limit_in_bytes", "104857600")])
+        );
+        let total = Limits { memory_swap: Some(Swap::Total(3 * m)), ..memory };
+        assert_eq!(values_in(total, MEMORY)[1], ("memory.memsw.limit_in_bytes".into(), (3 * m).to_string()));
+        let unlimited = Limits { memory_swap: Some(Swap::Unlimited), ..memory };
+        assert_eq!(values_in(unlimited, MEMORY)[1], ("memory.memsw.limit_in_bytes".into(), "-1".into()));
+        let cpu = Limits { cpus_milli: Some(500), ..Default::default() };
+        assert_eq!(
+            values_in(cpu, CPU),
+            pairs(&[("cpu.cfs_period_us", "100000"), ("cpu.cfs_quota_us", "50000")])
+        );
+        // A hybrid host: memory in v1, cpu and pids in the unified hierarchy.
+        let all = Limits { pids: Some(7), cpus_milli: Some(2000), ..memory };
+        assert_eq!(
+            values_in(all, MEMORY),
+            pairs(&[
+                ("memory.limit_in_bytes", "104857600"),
+                ("memory.memsw.limit_in_bytes", "104857600"),
+                ("pids.max", "7"),
+                ("cpu.max", "200000 100000"),
+            ])
+        );
+        // Each file goes to its controller's group.
+        for (file, bit) in
+            [("memory.memsw.limit_in_bytes", MEMORY), ("pids.max", PIDS), ("cpu.cfs_quota_us", CPU)]
+        {
+            assert_eq!(controller_of(file), bit, "{file}");
+        }
+        assert_eq!(bits_of(b"cpu,cpuacct"), CPU | CPUACCT);
+        assert_eq!(bits_of(b"name=systemd"), 0);
+        assert_eq!(bits_of(b"net_cls,net_prio"), 0);
+    }
+
+    #[test]
+    fn settings_follow_dockers_meaning() {
+        let m = 100 << 20;
+        assert_eq!(
+            values(Limits { memory: Some(m), ..Default::default() }),
+            [("memory.max".into(), "104857600".into()), ("memory.swap.max".into(), "0".into())]
+        );
+        assert_eq!(
+            values(Limits { memory: Some(m), memory_swap: Some(Swap::Total(3 * m)), ..Default::default() })
+                [1],
+            ("memory.swap.max".into(), (2 * m).to_string())
+        );
+        assert_eq!(
+            values(Limits { memory: Some(m), memory_swap: Some(Swap::Unlimited), ..Default::default() })[1],
+            ("memory.swap.max".into(), "max".into())
+        );
+        assert!(
+            settings(
+                &Limits { memory: Some(m), memory_swap: Some(Swap::Total(m - 1)), ..Default::default() },
+                0
+            )
+            .is_err()
+        );
+        assert!(settings(&Limits { memory_swap: Some(Swap::Total(m)), ..Default::default() }, 0).is_err());
+        assert_eq!(
+            values(Limits { pids: Some(10), ..Default::default() }),
+            [("pids.max".into(), "10".into())]
+        );
+        assert_eq!(
+            values(Limits { cpus_milli: Some(500), ..Default::default() }),
+            [("cpu.max".into(), "50000 100000".into())]
+        );
+        assert_eq!(
+            values(Limits { cpus_milli: Some(1), ..Default::default() }),
+            [("cpu.max".into(), "1000 100000".into())]
+        );
+        assert_eq!(controllers(MEMORY | PIDS | CPU | CPUACCT).as_slice(), ["memory", "pids", "cpu"]);
+    }
+
+    #[test]
+    fn hints_say_how_to_get_a_group() {
+        // Not the caller's to write, or not husk's alone: how to get a delegated one.
+        for e in [Errno::ACCESS, Errno::PERM, Errno::ROFS, Errno::BUSY] {
+            assert!(hint(e).contains("systemd-run --user --scope -p Delegate=yes husk run"), "{e:?}");
+        }
+        // ENOENT from cgroup.subtree_control: the controller is not in cgroup.controllers.
+        assert_eq!(hint(Errno::NOENT), NOT_DELEGATED);
+        assert_eq!(controllers(required(&Limits::default())).as_slice(), [""; 0]);
+        assert_eq!(
+            controllers(required(&Limits { pids: Some(1), ..Default::default() })).as_slice(),
+            ["pids"]
+        );
+    }
+
+    #[test]
+    fn kernel_files() {
+        let events = b"low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n";
+        assert_eq!(keyed(events, b"oom_kill"), Some(2));
+        assert_eq!(keyed(events, b"oom"), Some(3));
+        assert_eq!(keyed(events, b"missing"), None);
+    }
+
+    #[test]
+    fn stats_line() {
+        let mut line = Line::new();
+        format_stats(
+            &mut line,
+            &Stats {
+                memory_peak: Some(5 << 20),
+                user_usec: Some(1_234_567),
+                system_usec: Some(5_000),
+                pids_peak: Some(3),
+            },
+        );
+        assert_eq!(
+            std::str::from_utf8(line.as_bytes()).unwrap(),
+            "husk: stats: memory.peak=5242880 cpu.user=1.234s cpu.system=0.005s pids.peak=3"
+        );
+        let mut line = Line::new();
+        format_stats(&mut line, &Stats::default());
+        assert_eq!(
+            std::str::from_utf8(line.as_bytes()).unwrap(),
+            "husk: stats: memory.peak=n/a cpu.user=n/a cpu.system=n/a pids.peak=n/a"
+        );
+    }
+}
