@@ -213,6 +213,13 @@ fn find_dirs(dir: &Path, name: &str, found: &mut Vec<PathBuf>) {
     }
 }
 
+/// This process's /proc/self/cgroup with every group `/`: what a process in a container with
+/// a group of its own sees there (every hierarchy, its cgroup namespace's root in each).
+fn own_groups_as_root() -> String {
+    let cgroup = fs::read_to_string("/proc/self/cgroup").expect("read /proc/self/cgroup");
+    cgroup.lines().map(|l| format!("{}:/\n", &l[..l.rfind(':').unwrap()])).collect()
+}
+
 /// The contents of a cgroup file, trimmed.
 fn read_value(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())).trim().to_string()
@@ -340,7 +347,6 @@ fn memory_limit_kills_the_hog_near_the_limit() {
         hog_case("memory_limit_kills_the_hog_near_the_limit", "oom")
     );
     let root = path_str(&root);
-    // Not `exec memhog`: the shell stays, and with it the marker.
     // 150 MB in 10 MB steps under 100M: killed near 100 MB, 137 and husk's line.
     let mut cmd = case.sh(&["--rootfs", root, "--memory", "100M"], "memhog 10 150");
     let hog_proc = Proc::start(&mut cmd);
@@ -472,12 +478,7 @@ fn the_limits_are_visible_and_read_only_inside() {
     let parts: Vec<&str> = out.stdout.split("--\n").collect();
     assert_eq!(parts.len(), 5, "{out}");
     // Every hierarchy the host has, each the container's own group: `/`.
-    let own: Vec<String> = fs::read_to_string("/proc/self/cgroup")
-        .unwrap()
-        .lines()
-        .map(|l| format!("{}:/", &l[..l.rfind(':').unwrap()]))
-        .collect();
-    assert_eq!(parts[0].lines().collect::<Vec<_>>(), own, "/proc/self/cgroup inside\n{out}");
+    assert_eq!(parts[0], own_groups_as_root(), "/proc/self/cgroup inside\n{out}");
     let mib64 = (64u64 << 20).to_string();
     let expected =
         [mib64.as_str(), if m.v1 { mib64.as_str() } else { "0" }, "20", c.file("50000", "50000 100000")];
@@ -658,6 +659,13 @@ fn exec_joins_the_containers_groups_and_its_memory_limit() {
     assert_eq!(cgroup_of(sleeper), init_cgroup, "the exec'd process is in the init's groups");
     send(exec.pid(), SIGTERM);
     exec.wait().expect(143, "ready\n", "");
+    // Inside, the exec'd process sees the container's groups as its roots, with the limit.
+    let limit = format!("{}/{}", host.memory.inside, host.memory.file("memory.limit_in_bytes", "memory.max"));
+    husk(&["exec", &name, "cat", "/proc/self/cgroup", &limit]).expect(
+        0,
+        &format!("{}{}\n", own_groups_as_root(), 64u64 << 20),
+        "",
+    );
     // A hog exec'd into it is held to the container's 64M.
     let out = husk(&["exec", &name, "memhog", "10", "100"]);
     assert_eq!(out.status.code(), Some(137), "{out}");
