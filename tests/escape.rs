@@ -1,7 +1,8 @@
 //! Black-box "real attack" tests of `husk run`: what a hostile COMMAND tries from inside the
 //! container, and what has to stop it — the default seccomp filter, the masked and read-only
 //! parts of /proc and /sys, the container's init (non-dumpable, only CAP_KILL), and the file
-//! descriptors and working directory COMMAND starts with. Capabilities, setuid and remounts
+//! descriptors and working directory COMMAND starts with, and the container's own cgroup
+//! limits. Capabilities, setuid and remounts
 //! are tests/privileges.rs's; namespaces, mounts and symlink traps are tests/run.rs's.
 //!
 //! Every attack is made for real, by python3 (ctypes for raw system calls) in the Debian
@@ -1340,4 +1341,97 @@ fn the_hosts_sockets_and_fifos_under_run_are_out_of_reach() {
     drop(daemon.child.stdin.take());
     let report = daemon.wait_stdout("connections=");
     assert!(report.contains("connections=2 fifo=b'xx'"), "only the two host-side attempts arrived: {report}");
+}
+
+// ---------------------------------------------------------------------------------------
+// 7. The container's own cgroups (issue 15)
+// ---------------------------------------------------------------------------------------
+
+/// What root inside tries against its own limits, given every chance: CAP_SYS_ADMIN, no
+/// seccomp filter. It makes the read-only view of its groups writable again (a bind
+/// remount of the mounts its init made), then tries to lift the memory and pids limits, to
+/// make a group of its own below (an escape hatch to move into), and to mount a hierarchy
+/// afresh and write there. `t KEY CMD…` prints KEY=ok or KEY=fail; the limits are read at
+/// the end. `$1` (after the marker) is the directory of the memory group, `$2` the pids one,
+/// `$3` the memory limit's file and `$4` its swap one (v1: memory and swap together, which
+/// must be raised first), `$5` the filesystem type to mount afresh.
+const CGROUP_ATTACK: &str = r#"
+mem=$1 pids=$2 limit=$3 swap=$4 fstype=$5
+t() { k=$1; shift; if "$@" 2>/dev/null; then echo "$k=ok"; else echo "$k=fail"; fi; }
+t remount mount -o remount,bind,rw "$mem"
+t remount_pids mount -o remount,bind,rw "$pids"
+t swap sh -c "echo -1 > $mem/$swap"
+t raise sh -c "echo -1 > $mem/$limit"
+t pids sh -c "echo max > $pids/pids.max"
+t subgroup mkdir "$mem/escape"
+rmdir "$mem/escape" 2>/dev/null
+mkdir -p /tmp/m
+t fresh_mount mount -t "$fstype" -o memory none /tmp/m
+t fresh_raise sh -c "test -e /tmp/m/cgroup.procs && echo -1 > /tmp/m/$swap && echo -1 > /tmp/m/$limit"
+umount /tmp/m 2>/dev/null
+echo "limit=$(cat $mem/$limit)"
+echo "pids_max=$(cat $pids/pids.max)"
+"#;
+
+#[test]
+fn the_containers_limits_cannot_be_lifted_from_inside() {
+    let test = "the_containers_limits_cannot_be_lifted_from_inside";
+    let bb = need!("the_containers_limits_cannot_be_lifted_from_inside", busybox());
+    let scratch = scratch("cgroup-limits");
+    let v2 = common::proc::host_has_cgroup2();
+    if v2 {
+        host_branch(test, "cgroup v2 at /sys/fs/cgroup: one group, its files side by side");
+    }
+    let args: [&str; 5] = if v2 {
+        ["/sys/fs/cgroup", "/sys/fs/cgroup", "memory.max", "memory.swap.max", "cgroup2"]
+    } else {
+        [
+            "/sys/fs/cgroup/memory",
+            "/sys/fs/cgroup/pids",
+            "memory.limit_in_bytes",
+            "memory.memsw.limit_in_bytes",
+            "cgroup",
+        ]
+    };
+    let attack = |opts: &[&str]| {
+        let mut cmd = Command::new(HUSK);
+        cmd.args(["run", "--rootfs", path_str(bb), "--read-only", "--tmpfs", "/tmp"]);
+        cmd.args([
+            "--seccomp",
+            "unconfined",
+            "--cap-add",
+            "SYS_ADMIN",
+            "--memory",
+            "64M",
+            "--pids-limit",
+            "20",
+        ]);
+        cmd.args(opts).args(["--", "sh", "-c", CGROUP_ATTACK, &scratch.marker]).args(args);
+        scratch.run(&mut cmd).values(0)
+    };
+    // In a user namespace (root's private range): the view can be made writable — its mounts
+    // are the container's own — but the files are the host root's, and root inside is not
+    // the host's root: nothing is lifted, nothing is made.
+    let expected = table([
+        ("remount", "ok"),
+        ("remount_pids", "ok"),
+        ("swap", "fail"),
+        ("raise", "fail"),
+        ("pids", "fail"),
+        ("subgroup", "fail"),
+        ("fresh_mount", "ok"),
+        ("fresh_raise", "fail"),
+        ("limit", "67108864"),
+        ("pids_max", "20"),
+    ]);
+    assert_table("root in a user namespace of its own", &attack(&["--userns", "private"]), &expected);
+    // The control: the host's root with CAP_SYS_ADMIN (`--userns host`, a container as
+    // privileged as it sounds) gets every step, so the probe would notice if they went
+    // through above. It only changes its own group, which goes with it.
+    let control = attack(&["--userns", "host"]);
+    for key in ["remount", "swap", "raise", "pids", "subgroup"] {
+        assert_eq!(control.get(key).map(String::as_str), Some("ok"), "control {key}: {control:#?}");
+    }
+    assert_eq!(control.get("pids_max").map(String::as_str), Some("max"), "{control:#?}");
+    scratch.assert_clean("the cgroup attack");
 }

@@ -125,6 +125,7 @@ pub(crate) fn mount_view<'a>(
 
 /// The hierarchies and links of `mount_view`, in the tmpfs `dir`, which is then made
 /// read-only.
+#[inline(never)]
 fn fill_view(dir: BorrowedFd, host_own: &[u8], joined: u8, read_only: MountAttrFlags) -> Result<(), Errno> {
     let mut path = CPath::new();
     let mut link = CPath::new();

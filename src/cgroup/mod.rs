@@ -86,6 +86,7 @@ pub struct Joined {
 }
 
 impl Joined {
+    #[inline(never)]
     pub fn of(pid: i32) -> Result<Joined, Errno> {
         let mut buf = [0u8; 2048];
         let text = crate::procfs::read_pid_file(pid, b"cgroup", &mut buf).ok_or(Errno::SRCH)?;
@@ -560,6 +561,7 @@ fn make<'a>(
 /// Removes `husk-PID` (and a user's `husk-PID.sup`) groups in `parent` whose PID is no
 /// process: left by a husk that was killed. A group that still holds a process is not
 /// removed (EBUSY), so a live container's never is, whatever its PID; best effort.
+#[inline(never)]
 fn sweep(parent: BorrowedFd) {
     let Ok(dir) = openat(parent, c".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
     else {
