@@ -14,11 +14,12 @@ cp /bin/busybox /c/bin/
 cp /test/memhog /c/bin/memhog
 for applet in sh cat ls true wc echo sleep touch; do ln -s busybox /c/bin/$applet; done
 # forkbomb.sh with the directory of the pids files as its argument (v1 and v2 both have
-# pids.current and pids.events).
+# pids.current and pids.events). The bomb starts in one background subshell, so that ash's
+# second fork of the pipeline cannot race it and end the script with 2.
 cat >/c/bin/forkbomb <<'BOMB'
 #!/bin/sh
 bomb() { bomb | bomb & }
-bomb 2>/dev/null
+(bomb) 2>/dev/null &
 i=0; while [ $i -lt 20000 ]; do i=$((i + 1)); done
 read current < $1/pids.current
 read events < $1/pids.events
