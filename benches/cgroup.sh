@@ -2,8 +2,9 @@
 # benches/cgroup.sh: what limits cost `husk run --rootfs BUSYBOX -- /bin/true`, in two places.
 #
 # 1. This host, whatever its cgroup layout (this development VM is hybrid: every limit is
-#    cgroup v1): ONE hyperfine run (-N, 5 warm-up + RUNS runs of each) of husk with no
-#    limits, husk with --memory 100M --pids-limit 100, and an OCI runtime with the same
+#    cgroup v1): hyperfine (-N) runs of all three together, ROUNDS of them (5 warm-up each,
+#    the order reversed every other round, RUNS runs of each in all, times pooled): husk with
+#    no limits, husk with --memory 100M --pids-limit 100, and an OCI runtime with the same
 #    limits (resources.memory.limit 104857600, resources.pids.limit 100) on the same host.
 #    The runtime is crun when it accepts the host's layout, else runc (crun refuses a
 #    hybrid layout whose cgroup2 holds any controller: the reason is printed and kept in
@@ -20,7 +21,7 @@
 #    time from /proc/uptime (10 ms ticks) over all runs, so read the per-run figures as
 #    ±10ms/VM_RUNS. Compare those rows with each other, not with the host.
 #
-# Usage (as root): benches/cgroup.sh      RUNS=300, SPACED_RUNS=100, VM_RUNS=100 by default
+# Usage (as root): benches/cgroup.sh   RUNS=300 ROUNDS=10 SPACED_RUNS=100 VM_RUNS=100 by default
 #   HUSK=/path/to/husk BUSYBOX=/path/to/rootfs benches/cgroup.sh
 # Needs (Debian): hyperfine crun runc busybox-static python3 qemu-system-x86 linux-image-amd64
 # cpio. Progress goes to stderr; the tables go to stdout and to benches/results/cgroup.md.
@@ -30,11 +31,13 @@ SCRIPT=cgroup.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS=${RUNS:-300}
+ROUNDS=${ROUNDS:-10}
 SPACED_RUNS=${SPACED_RUNS:-100}
 GAP=0.2
 VM_RUNS=${VM_RUNS:-100}
 WARMUP=5
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, got '$RUNS'"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
 [[ $VM_RUNS =~ ^[1-9][0-9]*$ ]] || die "VM_RUNS must be a positive integer, got '$VM_RUNS'"
 [[ $SPACED_RUNS =~ ^[0-9]+$ ]] || die "SPACED_RUNS must be a number (0: none), got '$SPACED_RUNS'"
 resolve_husk
@@ -126,20 +129,47 @@ layout() { # this host's cgroup layout, in words
     fi
 }
 read -r load _ </proc/loadavg
-log "host: $(layout); load $load; hyperfine, $WARMUP warm-up + $RUNS runs of each"
+log "host: $(layout); load $load; hyperfine, $RUNS runs of each in $ROUNDS rounds"
+# NAME\x1fCOMMAND per line: the three, under the names the tables look for.
 host_runs=(
-    -n "husk" "$HUSK run --rootfs $ROOTFS -- /bin/true"
-    -n "husk-limits" "$HUSK run --rootfs $ROOTFS ${limits[*]} -- /bin/true"
-    -n "$runtime-limits" "$runtime run -b $work/bundle $id"
+    "husk"$'\x1f'"$HUSK run --rootfs $ROOTFS -- /bin/true"
+    "husk-limits"$'\x1f'"$HUSK run --rootfs $ROOTFS ${limits[*]} -- /bin/true"
+    "$runtime-limits"$'\x1f'"$runtime run -b $work/bundle $id"
 )
-hyperfine -N -w "$WARMUP" -r "$RUNS" --style basic --export-json "$work/host.json" "${host_runs[@]}" >&2
+# The machine's load drifts (other work shares its two CPUs), and hyperfine times each
+# command in a window of its own: as benches/run.sh does, the runs are split into ROUNDS
+# rounds, the order reversed every other round, and each command's times pooled.
+timed() { # NAME RUNS HYPERFINE-OPTIONS...: $work/NAME.json, hyperfine-shaped, pooled
+    local name=$1 per_round=$((($2 + ROUNDS - 1) / ROUNDS)) round k entry order
+    shift 2
+    for ((round = 0; round < ROUNDS; round++)); do
+        order=("${host_runs[@]}")
+        if ((round % 2)); then
+            for ((k = 0; k < ${#host_runs[@]}; k++)); do order[k]=${host_runs[${#host_runs[@]} - 1 - k]}; done
+        fi
+        local hf=(-N -r "$per_round" --style basic --export-json "$work/$name-$round.json" "$@")
+        for entry in "${order[@]}"; do hf+=(-n "${entry%%$'\x1f'*}" "${entry#*$'\x1f'}"); done
+        hyperfine "${hf[@]}" >&2
+    done
+    python3 - "$work/$name.json" "$work/$name"-*.json <<'PY'
+import json, statistics, sys
+out, rounds = sys.argv[1], sys.argv[2:]
+pooled = {}
+for path in rounds:
+    for r in json.load(open(path))["results"]:
+        pooled.setdefault(r["command"], []).extend(r["times"])
+results = [{"command": c, "mean": statistics.mean(t), "stddev": statistics.stdev(t),
+            "median": statistics.median(t)} for c, t in pooled.items()]
+json.dump({"results": results}, open(out, "w"))
+PY
+}
+timed host "$RUNS" -w "$WARMUP"
 # Back to back, the kernel's moves of a process into a v1 group are cheap: the last move
 # left cgroup_threadgroup_rwsem in its slow mode. A move after a pause first waits for an
 # RCU grace period, as a lone `husk run` does. So the same commands once more, spaced.
 if ((SPACED_RUNS)); then
     log "host: the same, $SPACED_RUNS runs of each, ${GAP}s apart"
-    hyperfine -N -w 1 -r "$SPACED_RUNS" --prepare "sleep $GAP" --style basic \
-        --export-json "$work/spaced.json" "${host_runs[@]}" >&2
+    timed spaced "$SPACED_RUNS" -w 1 --prepare "sleep $GAP"
 fi
 
 # ---------------------------------------------------------------------------
@@ -177,10 +207,10 @@ smallest=$(awk '$1 == "tiny" && $3 == "ok" { m = $2 } END { print m }' <<<"$cons
 # The tables.
 # ---------------------------------------------------------------------------
 {
-    python3 - "$work" "$runtime" "$RUNS" "$WARMUP" "$SPACED_RUNS" "$GAP" "$(layout)" \
+    python3 - "$work" "$runtime" "$RUNS" "$WARMUP" "$SPACED_RUNS" "$GAP" "$ROUNDS" "$(layout)" \
         "$why_not_crun" "$(hyperfine --version)" "$(uname -r)" "$load" <<'PY'
 import json, os, sys
-work, runtime, runs, warmup, spaced_runs, gap, layout, why_not_crun, hf, kernel, load = sys.argv[1:12]
+work, runtime, runs, warmup, spaced_runs, gap, rounds, layout, why_not_crun, hf, kernel, load = sys.argv[1:13]
 ms = lambda s: s * 1e3
 peer = f"{runtime}-limits"
 
@@ -218,8 +248,10 @@ print(f"Targets (issue 15): the limits add ≤ 0.5 ms: {added:+.3f} ms back to b
       + f"; husk's limited run ≤ 0.5× {runtime}'s: {ratio:.2f}×, {'met' if ratio <= 0.5 else 'NOT met'}"
       + (f" ({s_ratio:.2f}× spaced)" if os.path.exists(spaced) else "") + ".")
 print()
-print(f"{hf} with `-N`: {warmup} warm-up + {runs} runs of each back to back, all in one run"
-      + (f"; then 1 warm-up + {spaced_runs} runs of each with `--prepare 'sleep {gap}'`" if os.path.exists(spaced) else "")
+print(f"{hf} with `-N`: {runs} runs of each back to back, in {rounds} rounds (each a hyperfine "
+      f"run of all three, {warmup} warm-up, the order reversed every other round; times pooled)"
+      + (f"; then {spaced_runs} runs of each with `--prepare 'sleep {gap}'`, likewise (1 warm-up)"
+         if os.path.exists(spaced) else "")
       + f". Linux {kernel}, load average {load} at the start. Host layout: {layout}. Before "
       f"timing, each of the three printed its limits from inside (memory 104857600, pids 100).")
 print("On cgroup v1 the container's init is moved into its groups (no CLONE_INTO_CGROUP there), "
