@@ -77,8 +77,8 @@ fn layout() -> Result<Layout, Errno> {
 
 /// A running container's groups (from its init's /proc/PID/cgroup), for `husk exec` to start
 /// its helper in: the unified one, to be cloned into (CLONE_INTO_CGROUP), and each v1 one's
-/// cgroup.procs, opened here, on the host's side of every namespace, for the helper to
-/// write itself into (v1 has no CLONE_INTO_CGROUP). In v1 hierarchies only the groups husk
+/// `tasks`, opened here, on the host's side of every namespace, for the helper to write
+/// itself into (v1 has no CLONE_INTO_CGROUP). In v1 hierarchies only the groups husk
 /// made (`husk-PID`) are joined: the init's others are its caller's, not the container's.
 pub struct Joined {
     pub unified: Option<OwnedFd>,
@@ -107,16 +107,16 @@ impl Joined {
             } else if bits_of(list) != 0
                 && path.rsplit(|&b| b == b'/').next().is_some_and(|n| n.starts_with(b"husk-"))
             {
-                let procs = beneath(mount.of(&[MOUNT, b"/", list])?, path, b"/cgroup.procs", OFlags::WRONLY)?;
+                let procs = beneath(mount.of(&[MOUNT, b"/", list])?, path, b"/tasks", OFlags::WRONLY)?;
                 let _ = joined.procs.push(procs);
             }
         }
         Ok(joined)
     }
 
-    /// The helper: into each v1 group (`0`: the writer itself).
+    /// The helper: into each v1 group (see `legacy::Legacy::tasks`).
     pub fn enter(&self) -> Result<(), Errno> {
-        self.procs.iter().try_for_each(|procs| rustix::io::write(procs, b"0").map(drop))
+        self.procs.iter().try_for_each(|tasks| legacy::enter(tasks.as_fd()))
     }
 }
 
@@ -423,22 +423,15 @@ impl Group {
     }
 
     /// The hierarchies the container has a group in: the v1 controllers there (bits) and
-    /// UNIFIED. With a v1 one, the host side must put the container's init there
-    /// ([`Group::place`]): v1 has no CLONE_INTO_CGROUP.
+    /// UNIFIED.
     pub fn joined(&self) -> u8 {
         let unified = if self.unified.is_some() { UNIFIED } else { 0 };
         self.legacy.iter().fold(unified, |bits, l| bits | l.serves)
     }
 
-    /// Puts process `pid` (the container's init, which waits for it before anything of the
-    /// container runs) into each v1 group.
-    pub fn place(&self, pid: i32) -> Result<(), Failure<'static>> {
-        let pid = number(pid as u64);
-        for hierarchy in &self.legacy {
-            write_at(hierarchy.dir(), b"cgroup.procs", pid.as_bytes())
-                .map_err(fail("cgroup", b"cgroup.procs"))?;
-        }
-        Ok(())
+    /// The container's init, first thing: into each v1 group (see `legacy::Legacy::tasks`).
+    pub fn enter(&self) -> Result<(), Errno> {
+        self.legacy.iter().try_for_each(|hierarchy| legacy::enter(hierarchy.tasks.as_fd()))
     }
 
     /// Whether the OOM killer killed anything in the group (the `oom_kill` count of v2's
@@ -588,11 +581,34 @@ fn remove(parent: BorrowedFd, name: &str) {
     let mut cpath = CPath::new();
     if let Ok(name) = cpath.of(&[name.as_bytes()]) {
         for _ in 0..100 {
-            match unlinkat(parent, name, AtFlags::REMOVEDIR) {
+            match remove_tree(parent, name, 8) {
                 Err(Errno::BUSY) => crate::rt::sys::sleep_ns(10_000_000),
                 _ => break,
             }
         }
+    }
+}
+
+/// Removes the group `name` in `parent` and the groups below it, down to `depth` levels: a
+/// container allowed to write its groups (the host's root with CAP_SYS_ADMIN, `--userns
+/// host`) may have made some, and a group with children cannot be removed (EBUSY).
+fn remove_tree(parent: BorrowedFd, name: &core::ffi::CStr, depth: u8) -> Result<(), Errno> {
+    match unlinkat(parent, name, AtFlags::REMOVEDIR) {
+        Err(Errno::BUSY) if depth > 0 => {
+            let dir =
+                openat(parent, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+            let mut buf = [core::mem::MaybeUninit::uninit(); 1024];
+            let mut entries = RawDir::new(&dir, &mut buf);
+            while let Some(Ok(entry)) = entries.next() {
+                if entry.file_type() == rustix::fs::FileType::Directory
+                    && !entry.file_name().to_bytes().starts_with(b".")
+                {
+                    let _ = remove_tree(dir.as_fd(), entry.file_name(), depth - 1);
+                }
+            }
+            unlinkat(parent, name, AtFlags::REMOVEDIR)
+        }
+        done => done,
     }
 }
 
