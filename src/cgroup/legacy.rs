@@ -15,7 +15,7 @@ use rustix::fs::{fstat, fstatfs};
 use rustix::io::Errno;
 use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags};
 
-use super::{CPUACCT, MEMORY, PIDS, Stats, descend, make, open_dir, parent_path, single};
+use super::{descend, make, open_dir, parent_path};
 use crate::cpath::CPath;
 use crate::error::{Failure, fail};
 use crate::rootfs::Tree;
@@ -77,20 +77,6 @@ impl Legacy {
 
     pub fn dir(&self) -> BorrowedFd<'_> {
         self.dir.as_fd()
-    }
-
-    /// What `--stats` reports from this hierarchy: memory.max_usage_in_bytes, pids.peak,
-    /// cpuacct.usage_user and usage_sys (nanoseconds).
-    pub fn stats(&self) -> Stats {
-        let dir = self.dir.as_fd();
-        let has = |bit: u8| self.serves & bit != 0;
-        let usec = |file: &[u8]| single(dir, file).map(|ns| ns / 1000);
-        Stats {
-            memory_peak: has(MEMORY).then(|| single(dir, b"memory.max_usage_in_bytes")).flatten(),
-            user_usec: has(CPUACCT).then(|| usec(b"cpuacct.usage_user")).flatten(),
-            system_usec: has(CPUACCT).then(|| usec(b"cpuacct.usage_sys")).flatten(),
-            pids_peak: has(PIDS).then(|| single(dir, b"pids.peak")).flatten(),
-        }
     }
 
     pub fn remove(&self) {

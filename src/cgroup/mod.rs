@@ -456,13 +456,28 @@ impl Group {
         Some((limit, buf[..n].trim_ascii()))
     }
 
-    /// The figures `--stats` reports, from whichever group has each.
+    /// The figures `--stats` reports, each from the first group that has it: the unified
+    /// one, then the v1 one of its controller.
     pub fn stats(&self) -> Stats {
-        let mut stats = self.unified.as_ref().map(Unified::stats).unwrap_or_default();
-        for hierarchy in &self.legacy {
-            stats = stats.or(hierarchy.stats());
-        }
-        stats
+        [
+            self.figure(b"memory.peak", b"", MEMORY, b"memory.max_usage_in_bytes"),
+            self.figure(b"cpu.stat", b"user_usec", CPUACCT, b"cpuacct.usage_user"),
+            self.figure(b"cpu.stat", b"system_usec", CPUACCT, b"cpuacct.usage_sys"),
+            self.figure(b"pids.peak", b"", PIDS, b"pids.peak"),
+        ]
+    }
+
+    /// One figure: the unified group's `v2` (or its `key` there), else `v1` in the group of
+    /// controller `bit` (cpuacct's in nanoseconds, made microseconds).
+    #[inline(never)]
+    fn figure(&self, v2: &[u8], key: &[u8], bit: u8, v1: &[u8]) -> Option<u64> {
+        let unified = self.unified.as_ref().and_then(|u| number_in(u.dir.as_fd(), v2, key));
+        let legacy = || {
+            let group = self.legacy.iter().find(|l| l.serves & bit != 0)?;
+            let n = number_in(group.dir(), v1, b"")?;
+            Some(if bit == CPUACCT { n / 1000 } else { n })
+        };
+        unified.or_else(legacy)
     }
 
     /// Removes every group. Called once every process in them is gone (the container's init
@@ -596,11 +611,15 @@ fn remove(parent: BorrowedFd, name: &str) {
     }
 }
 
-/// A file holding one number (memory.peak, pids.peak).
-fn single(dir: BorrowedFd, file: &[u8]) -> Option<u64> {
-    let mut buf = [0u8; 32];
+/// The number in `dir`'s `file` (memory.peak, pids.peak), or with a `key`, the value of that
+/// key there (cpu.stat's `user_usec`).
+fn number_in(dir: BorrowedFd, file: &[u8], key: &[u8]) -> Option<u64> {
+    let mut buf = [0u8; 1024];
     let n = read_at(dir, file, &mut buf).ok()?;
-    crate::text::parse_decimal(buf[..n].trim_ascii(), 19)
+    match key {
+        b"" => crate::text::parse_decimal(buf[..n].trim_ascii(), 19),
+        key => keyed(&buf[..n], key),
+    }
 }
 
 fn write_at(dir: BorrowedFd, file: &[u8], value: &[u8]) -> Result<(), Errno> {
@@ -672,64 +691,32 @@ pub fn keyed(text: &[u8], key: &[u8]) -> Option<u64> {
     })
 }
 
-/// What `--stats` prints at the end, from the group's files.
-#[derive(Debug, PartialEq, Eq, Default, Clone, Copy)]
-pub struct Stats {
-    pub memory_peak: Option<u64>,
-    pub user_usec: Option<u64>,
-    pub system_usec: Option<u64>,
-    pub pids_peak: Option<u64>,
-}
+/// What `--stats` prints at the end, from the group's files: one figure per [`FIGURES`]
+/// entry, in its order (None: the kernel has no such file).
+pub type Stats = [Option<u64>; 4];
 
-impl Stats {
-    /// Each figure from `self`, or where it has none, from `other`.
-    pub fn or(self, other: Stats) -> Stats {
-        Stats {
-            memory_peak: self.memory_peak.or(other.memory_peak),
-            user_usec: self.user_usec.or(other.user_usec),
-            system_usec: self.system_usec.or(other.system_usec),
-            pids_peak: self.pids_peak.or(other.pids_peak),
-        }
-    }
-}
+/// The figures of `--stats`, as the line shows them: label, and whether a time (in
+/// microseconds, shown as seconds).
+const LABELS: [(&str, bool); 4] =
+    [("memory.peak", false), ("cpu.user", true), ("cpu.system", true), ("pids.peak", false)];
 
 /// `husk: stats: memory.peak=… cpu.user=…s cpu.system=…s pids.peak=…` (n/a where the kernel
-/// has no such file).
+/// has no such file). Times are microseconds, shown as seconds with three decimals.
 pub fn format_stats(line: &mut Line, stats: &Stats) {
-    line.str("husk: stats: memory.peak=");
-    opt(line, stats.memory_peak);
-    line.str(" cpu.user=");
-    seconds(line, stats.user_usec);
-    line.str(" cpu.system=");
-    seconds(line, stats.system_usec);
-    line.str(" pids.peak=");
-    opt(line, stats.pids_peak);
-}
-
-fn opt(line: &mut Line, v: Option<u64>) {
-    match v {
-        Some(n) => line.num(n),
-        None => line.str("n/a"),
-    };
-}
-
-fn seconds(line: &mut Line, usec: Option<u64>) {
-    match usec {
-        Some(us) => {
-            let ms = us / 1000;
-            line.num(ms / 1000).str(".");
-            let frac = ms % 1000;
-            if frac < 100 {
-                line.str("0");
+    line.str("husk: stats:");
+    for ((label, time), value) in LABELS.iter().zip(stats) {
+        line.str(" ").str(label).str("=");
+        match (value, time) {
+            (None, _) => line.str("n/a"),
+            (Some(n), false) => line.num(*n),
+            (Some(us), true) => {
+                // The milliseconds' three digits, from those of 1000 + ms.
+                let ms = us / 1000;
+                let mut buf = [0; 24];
+                let frac = crate::text::digits(1000 + ms % 1000, 10, &mut buf).to_bytes();
+                line.num(ms / 1000).str(".").bytes(&frac[1..]).str("s")
             }
-            if frac < 10 {
-                line.str("0");
-            }
-            line.num(frac).str("s");
-        }
-        None => {
-            line.str("n/a");
-        }
+        };
     }
 }
 
@@ -888,21 +875,13 @@ mod tests {
     #[test]
     fn stats_line() {
         let mut line = Line::new();
-        format_stats(
-            &mut line,
-            &Stats {
-                memory_peak: Some(5 << 20),
-                user_usec: Some(1_234_567),
-                system_usec: Some(5_000),
-                pids_peak: Some(3),
-            },
-        );
+        format_stats(&mut line, &[Some(5 << 20), Some(1_234_567), Some(5_000), Some(3)]);
         assert_eq!(
             std::str::from_utf8(line.as_bytes()).unwrap(),
             "husk: stats: memory.peak=5242880 cpu.user=1.234s cpu.system=0.005s pids.peak=3"
         );
         let mut line = Line::new();
-        format_stats(&mut line, &Stats::default());
+        format_stats(&mut line, &[None; 4]);
         assert_eq!(
             std::str::from_utf8(line.as_bytes()).unwrap(),
             "husk: stats: memory.peak=n/a cpu.user=n/a cpu.system=n/a pids.peak=n/a"

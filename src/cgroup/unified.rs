@@ -7,7 +7,7 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags, mkdirat, openat, unlinkat};
 use rustix::io::Errno;
 
-use super::{CONTROLLERS, Stats, descend, hint, keyed, make, number, read_at, write_at};
+use super::{CONTROLLERS, descend, hint, keyed, make, number, read_at, write_at};
 use crate::cpath::CPath;
 use crate::error::Failure;
 
@@ -77,23 +77,6 @@ impl Unified {
             return Err(Failure::new("cgroup.subtree_control", parent_rel, e).with_hint(hint(e)));
         }
         Ok(group)
-    }
-
-    /// The figures `--stats` reports: memory.peak, cpu.stat's user and system time,
-    /// pids.peak.
-    pub fn stats(&self) -> Stats {
-        let dir = self.dir.as_fd();
-        let mut buf = [0u8; 1024];
-        let (user_usec, system_usec) = match read_at(dir, b"cpu.stat", &mut buf) {
-            Ok(n) => (keyed(&buf[..n], b"user_usec"), keyed(&buf[..n], b"system_usec")),
-            Err(_) => (None, None),
-        };
-        Stats {
-            memory_peak: super::single(dir, b"memory.peak"),
-            user_usec,
-            system_usec,
-            pids_peak: super::single(dir, b"pids.peak"),
-        }
     }
 
     /// Removes the group (see `super::remove`), then puts husk back where it was.
