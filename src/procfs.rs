@@ -92,7 +92,7 @@ pub fn cgroup_line<'t>(text: &'t [u8], controller: &[u8]) -> Option<&'t [u8]> {
         let found = if controller.is_empty() {
             id == b"0" && list.is_empty()
         } else {
-            list.split(|&b| b == b',').any(|c| c == controller)
+            crate::text::fields(list, b',').any(|c| c == controller)
         };
         found.then_some(path)
     })
@@ -100,9 +100,10 @@ pub fn cgroup_line<'t>(text: &'t [u8], controller: &[u8]) -> Option<&'t [u8]> {
 
 /// Each line of a /proc/PID/cgroup text: (hierarchy ID, controller list, path).
 pub fn hierarchies(text: &[u8]) -> impl Iterator<Item = (&[u8], &[u8], &[u8])> {
-    text.split(|&b| b == b'\n').filter_map(|line| {
-        let mut fields = line.splitn(3, |&b| b == b':');
-        Some((fields.next()?, fields.next()?, fields.next()?.trim_ascii_end()))
+    crate::text::fields(text, b'\n').filter_map(|line| {
+        let (id, rest) = crate::text::split_once(line, b':');
+        let (list, path) = crate::text::split_once(rest?, b':');
+        Some((id, list, path?.trim_ascii_end()))
     })
 }
 

@@ -104,9 +104,7 @@ impl Joined {
                     joined.unified =
                         Some(beneath(mount.of(&[at])?, path, b"", OFlags::PATH | OFlags::DIRECTORY)?);
                 }
-            } else if bits_of(list) != 0
-                && path.rsplit(|&b| b == b'/').next().is_some_and(|n| n.starts_with(b"husk-"))
-            {
+            } else if bits_of(list) != 0 && crate::text::basename(path).starts_with(b"husk-") {
                 let procs = beneath(mount.of(&[MOUNT, b"/", list])?, path, b"/cgroup.procs", OFlags::WRONLY)?;
                 let _ = joined.procs.push(procs);
             }
@@ -248,21 +246,26 @@ pub fn controllers(bits: u8) -> heapless::Vec<&'static str, 3> {
 
 /// The controller bit of a setting's file.
 fn controller_of(file: &str) -> u8 {
-    let word = file.as_bytes().split(|&b| b == b'.').next().unwrap_or(b"");
-    bits_of(word)
+    bits_of(crate::text::split_once(file.as_bytes(), b'.').0)
 }
 
 /// The bits of the controllers husk uses in a list like `cpu,cpuacct`.
 pub fn bits_of(list: &[u8]) -> u8 {
-    let named =
-        |part: &[u8]| NAMES.iter().find(|(_, name)| name.as_bytes() == part).map_or(0, |(bit, _)| *bit);
-    list.split(|&b| b == b',').fold(0, |bits, part| bits | named(part))
+    bits_in(list, b',')
 }
 
-/// Whether the whitespace-separated list `text` (cgroup.controllers, subtree_control) has
-/// `name`.
+/// The bits of the controllers husk uses in a list of names separated by `sep`.
+#[inline(never)]
+fn bits_in(list: &[u8], sep: u8) -> u8 {
+    let named =
+        |part: &[u8]| NAMES.iter().find(|(_, name)| name.as_bytes() == part).map_or(0, |(bit, _)| *bit);
+    crate::text::fields(list, sep).fold(0, |bits, part| bits | named(part))
+}
+
+/// Whether the space-separated list `text` (cgroup.controllers, subtree_control: one line)
+/// has `name`.
 fn listed(text: &[u8], name: &[u8]) -> bool {
-    text.split(|b| b.is_ascii_whitespace()).any(|w| w == name)
+    crate::text::fields(text.trim_ascii(), b' ').any(|w| w == name)
 }
 
 /// A container's groups, created for one run and removed after it: in the unified
@@ -333,8 +336,7 @@ impl Group {
             (_, Layout::Unified) => CPU | MEMORY | PIDS,
             (Some(root), _) => {
                 let n = read_at(root.as_fd(), b"cgroup.controllers", &mut buf).unwrap_or(0);
-                buf[..n].split(|b| b.is_ascii_whitespace()).fold(0, |bits, word| bits | bits_of(word))
-                    & !CPUACCT
+                bits_in(buf[..n].trim_ascii(), b' ') & !CPUACCT
             }
             (None, _) => 0,
         };
@@ -530,7 +532,7 @@ fn descend<'a>(
     let mut level = root;
     let mut done: &[u8] = mount;
     let mut end = 0;
-    for part in parent_rel.split(|&b| b == b'/') {
+    for part in crate::text::fields(parent_rel, b'/') {
         end += part.len() + 1;
         if part.is_empty() || part == b"." {
             continue;
@@ -685,7 +687,7 @@ pub fn parse_cpus(s: &[u8]) -> Option<u64> {
 
 /// The value of `key` in a flat-keyed file (memory.events, cpu.stat: `key value` lines).
 pub fn keyed(text: &[u8], key: &[u8]) -> Option<u64> {
-    text.split(|&b| b == b'\n').find_map(|line| {
+    crate::text::fields(text, b'\n').find_map(|line| {
         let rest = line.strip_prefix(key)?.strip_prefix(b" ")?;
         crate::text::parse_decimal(rest.trim_ascii(), 19)
     })
