@@ -17,7 +17,7 @@ pub fn has_byte(bytes: &[u8], byte: u8) -> bool {
 /// The words of a space-separated table of names (how the signal and capability names are
 /// kept: one string, no array of pointers).
 pub fn words(table: &'static [u8]) -> impl Iterator<Item = &'static [u8]> {
-    table.split(|&b| b == b' ')
+    fields(table, b' ')
 }
 
 /// The position of `name` among the words of `table`, case aside.
