@@ -25,7 +25,7 @@ pub struct Legacy {
     dir: OwnedFd,
     /// The parent directory, to remove the group from.
     parent: OwnedFd,
-    name: heapless::String<32>,
+    name: super::Text,
     /// The hierarchy's device: one per hierarchy, so co-mounted controllers share a group.
     pub dev: u64,
     /// The controllers husk uses here (bits: `super::MEMORY`…); more than one where they

@@ -178,13 +178,17 @@ impl Limits {
 
 /// One file to write in a group: name and value (as text). The name's first word is its
 /// controller's (`memory.max`: memory).
-pub type Setting = (&'static str, heapless::String<32>);
+pub type Setting = (&'static str, Text);
+
+/// A short text made here: a value to write, a group's name. Bytes, not a heapless::String,
+/// whose char-by-char push would encode each byte as UTF-8.
+pub type Text = heapless::Vec<u8, 32>;
 
 /// Turns the limits into cgroup files and values, v1 ones for the controllers in `legacy`
 /// (bits), v2 ones for the others. Errors describe an inconsistent request.
 pub fn settings(limits: &Limits, legacy: u8) -> Result<heapless::Vec<Setting, 6>, &'static str> {
     let mut out = heapless::Vec::new();
-    let mut push = |file: &'static str, value: heapless::String<32>| {
+    let mut push = |file: &'static str, value: Text| {
         let _ = out.push((file, value));
     };
     let v1 = |bit: u8| legacy & bit != 0;
@@ -200,10 +204,10 @@ pub fn settings(limits: &Limits, legacy: u8) -> Result<heapless::Vec<Setting, 6>
         };
         if v1(MEMORY) {
             push("memory.limit_in_bytes", number(memory));
-            push(MEMSW, total.map_or_else(|| text("-1"), number));
+            push(MEMSW, total.map_or_else(|| text(b"-1"), number));
         } else {
             push("memory.max", number(memory));
-            push("memory.swap.max", total.map_or_else(|| text("max"), |t| number(t - memory)));
+            push("memory.swap.max", total.map_or_else(|| text(b"max"), |t| number(t - memory)));
         }
     } else if limits.memory_swap.is_some() {
         return Err("--memory-swap needs --memory");
@@ -219,8 +223,8 @@ pub fn settings(limits: &Limits, legacy: u8) -> Result<heapless::Vec<Setting, 6>
             push("cpu.cfs_quota_us", quota);
         } else {
             let mut value = quota;
-            let _ = value.push(' ');
-            let _ = value.push_str(&number(CPU_PERIOD_US));
+            let _ = value.push(b' ');
+            let _ = value.extend_from_slice(&number(CPU_PERIOD_US));
             push("cpu.max", value);
         }
     }
@@ -395,7 +399,7 @@ impl Group {
                     Errno::NOENT,
                 ))?,
             };
-            let written = match write_at(dir, file.as_bytes(), value.as_bytes()) {
+            let written = match write_at(dir, file.as_bytes(), value) {
                 // v1 without swap accounting: swap off another way, or not at all.
                 Err(Errno::NOENT) if *file == MEMSW => match limits.memory_swap {
                     Some(Swap::Unlimited) => Ok(()),
@@ -437,8 +441,7 @@ impl Group {
     pub fn place(&self, pid: i32) -> Result<(), Failure<'static>> {
         let pid = number(pid as u64);
         for hierarchy in &self.legacy {
-            write_at(hierarchy.dir(), b"cgroup.procs", pid.as_bytes())
-                .map_err(fail("cgroup", b"cgroup.procs"))?;
+            write_at(hierarchy.dir(), b"cgroup.procs", &pid).map_err(fail("cgroup", b"cgroup.procs"))?;
         }
         Ok(())
     }
@@ -560,14 +563,11 @@ fn descend<'a>(
 /// The container's own group, `husk-PID`, in `parent`: its directory and name. First the
 /// groups of earlier runs whose husk is gone (a SIGKILLed `husk run`: its container died
 /// with it, but nothing removed its group) are swept.
-fn make<'a>(
-    parent: BorrowedFd,
-    parent_rel: &'a [u8],
-) -> Result<(OwnedFd, heapless::String<32>), Failure<'a>> {
+fn make<'a>(parent: BorrowedFd, parent_rel: &'a [u8]) -> Result<(OwnedFd, Text), Failure<'a>> {
     sweep(parent);
     let mut cpath = CPath::new();
     let name = named(b"husk-", rustix::process::getpid().as_raw_nonzero().get() as u64);
-    let c_name = cpath.of(&[name.as_bytes()]).map_err(fail("mkdir", parent_rel))?;
+    let c_name = cpath.of(&[&name]).map_err(fail("mkdir", parent_rel))?;
     mkdirat(parent, c_name, Mode::from_raw_mode(0o755))
         .map_err(|e| Failure::new("cgroup", parent_rel, e).with_hint(hint(e)))?;
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
@@ -601,9 +601,9 @@ fn sweep(parent: BorrowedFd) {
 
 /// Removes the group `name` in `parent`. Called once every process in it is gone; a group
 /// that still holds a zombie for a moment says EBUSY, so try a few times.
-fn remove(parent: BorrowedFd, name: &str) {
+fn remove(parent: BorrowedFd, name: &[u8]) {
     let mut cpath = CPath::new();
-    if let Ok(name) = cpath.of(&[name.as_bytes()]) {
+    if let Ok(name) = cpath.of(&[name]) {
         for _ in 0..100 {
             match unlinkat(parent, name, AtFlags::REMOVEDIR) {
                 Err(Errno::BUSY) => crate::rt::sys::sleep_ns(10_000_000),
@@ -643,24 +643,21 @@ fn read_all(path: &core::ffi::CStr, buf: &mut [u8]) -> Result<usize, Errno> {
     rustix::io::read(&fd, buf)
 }
 
-fn number(n: u64) -> heapless::String<32> {
+fn number(n: u64) -> Text {
     named(b"", n)
 }
 
 /// `prefix` and `n` in decimal, as a string.
-pub fn named(prefix: &[u8], n: u64) -> heapless::String<32> {
-    let mut s = heapless::String::new();
+pub fn named(prefix: &[u8], n: u64) -> Text {
     let mut buf = [0; 24];
-    let digits = crate::text::digits(n, 10, &mut buf).to_bytes();
-    for &b in prefix.iter().chain(digits) {
-        let _ = s.push(b as char);
-    }
+    let mut s = text(prefix);
+    let _ = s.extend_from_slice(crate::text::digits(n, 10, &mut buf).to_bytes());
     s
 }
 
-fn text(t: &str) -> heapless::String<32> {
-    let mut s = heapless::String::new();
-    let _ = s.push_str(t);
+fn text(t: &[u8]) -> Text {
+    let mut s = Text::new();
+    let _ = s.extend_from_slice(t);
     s
 }
 
@@ -765,7 +762,11 @@ mod tests {
     }
 
     fn values_in(limits: Limits, legacy: u8) -> Vec<(String, String)> {
-        settings(&limits, legacy).unwrap().iter().map(|(f, v)| (f.to_string(), v.to_string())).collect()
+        settings(&limits, legacy)
+            .unwrap()
+            .iter()
+            .map(|(f, v)| (f.to_string(), String::from_utf8(v.to_vec()).unwrap()))
+            .collect()
     }
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {

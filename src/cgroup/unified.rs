@@ -17,7 +17,7 @@ pub struct Unified {
     pub dir: OwnedFd,
     /// The parent directory, to remove the group from.
     parent: OwnedFd,
-    name: heapless::String<32>,
+    name: super::Text,
     /// Whether husk moved itself out of the parent into the leaf `NAME.sup` beside the
     /// group (see `Unified::create`).
     moved: bool,
@@ -91,7 +91,7 @@ impl Unified {
     /// writer itself).
     fn enter_leaf(&self) -> Result<(), Errno> {
         let mut cpath = CPath::new();
-        let leaf = cpath.of(&[self.name.as_bytes(), LEAF])?;
+        let leaf = cpath.of(&[&self.name, LEAF])?;
         mkdirat(self.parent.as_fd(), leaf, Mode::from_raw_mode(0o755))?;
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
         let dir = openat(self.parent.as_fd(), leaf, flags, Mode::empty())?;
@@ -103,7 +103,7 @@ impl Unified {
     /// Writes each companion's pid to `dir`'s cgroup.procs.
     fn move_companions(&self, dir: BorrowedFd) -> Result<(), Errno> {
         for pid in self.companions.into_iter().filter(|&pid| pid > 0) {
-            match write_at(dir, b"cgroup.procs", number(pid as u64).as_bytes()) {
+            match write_at(dir, b"cgroup.procs", &number(pid as u64)) {
                 Ok(()) | Err(Errno::SRCH) => {}
                 Err(e) => return Err(e),
             }
@@ -132,7 +132,7 @@ impl Unified {
         let _ = write_at(parent, b"cgroup.procs", b"0");
         // Refused (EBUSY) while husk is still in it.
         let mut cpath = CPath::new();
-        if let Ok(leaf) = cpath.of(&[self.name.as_bytes(), LEAF]) {
+        if let Ok(leaf) = cpath.of(&[&self.name, LEAF]) {
             let _ = unlinkat(parent, leaf, AtFlags::REMOVEDIR);
         }
     }
