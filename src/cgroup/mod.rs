@@ -94,19 +94,27 @@ impl Joined {
         let mut joined = Joined { unified: None, procs: heapless::Vec::new() };
         let mut mount = CPath::new();
         for (id, list, path) in crate::procfs::hierarchies(text) {
-            if id == b"0" && list.is_empty() {
-                let at = match layout {
-                    Layout::Unified => MOUNT,
-                    Layout::Hybrid => HYBRID_MOUNT,
-                    Layout::Legacy => continue,
-                };
-                if path != b"/" {
-                    joined.unified =
-                        Some(beneath(mount.of(&[at])?, path, b"", OFlags::PATH | OFlags::DIRECTORY)?);
-                }
-            } else if bits_of(list) != 0 && crate::text::basename(path).starts_with(b"husk-") {
-                let procs = beneath(mount.of(&[MOUNT, b"/", list])?, path, b"/cgroup.procs", OFlags::WRONLY)?;
-                let _ = joined.procs.push(procs);
+            let v2 = id == b"0" && list.is_empty();
+            // The unified group (the directory, to clone into), or a v1 one's cgroup.procs.
+            let (at, slash, file, flags): (_, &[u8], &[u8], _) = match layout {
+                _ if !v2 => (MOUNT, b"/", b"/cgroup.procs", OFlags::WRONLY),
+                Layout::Unified => (MOUNT, b"", b"", OFlags::PATH | OFlags::DIRECTORY),
+                Layout::Hybrid => (HYBRID_MOUNT, b"", b"", OFlags::PATH | OFlags::DIRECTORY),
+                Layout::Legacy => continue,
+            };
+            let ours = if v2 {
+                path != b"/"
+            } else {
+                bits_of(list) != 0 && crate::text::basename(path).starts_with(b"husk-")
+            };
+            if !ours {
+                continue;
+            }
+            let fd = beneath(mount.of(&[at, slash, list])?, path, file, flags)?;
+            if v2 {
+                joined.unified = Some(fd);
+            } else {
+                let _ = joined.procs.push(fd);
             }
         }
         Ok(joined)
