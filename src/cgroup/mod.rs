@@ -383,7 +383,7 @@ impl Group {
             let own = crate::procfs::cgroup_path(host.own).unwrap_or(b"/");
             let (parent, move_out) = parent_path(wanted.parent, own, v2_path);
             let wanted = controllers(required & attached);
-            self.unified = Some(Unified::create(root, mount, parent, move_out, &wanted, companions)?);
+            Unified::create(&mut self.unified, root, mount, parent, move_out, &wanted, companions)?;
         }
         if self.joined() == 0 {
             let hint = "no cgroup hierarchy here to put the container in";

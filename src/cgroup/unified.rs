@@ -29,8 +29,9 @@ pub struct Unified {
 impl Unified {
     /// Creates `PARENT/husk-PID` below `root` (the v2 mount, `mount` for errors) and enables
     /// the `wanted` controllers on the way down. `move_out`: `PARENT` is the group a user
-    /// runs in, which husk leaves first (below). Nothing is left behind on failure, whose
-    /// hint says what to do.
+    /// runs in, which husk leaves first (below). The group goes into `slot` as soon as it
+    /// is made, so that on a later failure (whose hint says what to do) the caller's
+    /// `Group::create` removes it with the rest, and undoes the move.
     ///
     /// A user may write only a group delegated to them (cgroup-v2.rst, "Delegation": root
     /// chowns the directory and its cgroup.procs, cgroup.threads and cgroup.subtree_control;
@@ -44,23 +45,20 @@ impl Unified {
     /// root may write says nothing about who manages a group (systemd's own), so root keeps
     /// `husk/` below its group.
     pub fn create<'a>(
+        slot: &mut Option<Unified>,
         root: OwnedFd,
         mount: &'a [u8],
         parent_rel: &'a [u8],
         move_out: bool,
         wanted: &[&str],
         companions: [i32; 2],
-    ) -> Result<Unified, Failure<'a>> {
+    ) -> Result<(), Failure<'a>> {
         let level = descend(root, mount, parent_rel, Some(wanted))?;
         let (dir, name) = make(level.as_fd(), parent_rel)?;
-        let mut group = Unified { dir, parent: level, name, moved: false, companions: [0; 2] };
+        let companions = if move_out { companions } else { [0; 2] };
+        let group = slot.insert(Unified { dir, parent: level, name, moved: move_out, companions });
         if move_out {
-            group.moved = true;
-            group.companions = companions;
-            if let Err(e) = group.enter_leaf() {
-                group.remove();
-                return Err(Failure::new("cgroup", parent_rel, e).with_hint(hint(e)));
-            }
+            group.enter_leaf().map_err(|e| Failure::new("cgroup", parent_rel, e).with_hint(hint(e)))?;
         }
         // Right after husk left it, the group still counts as holding a process for a
         // moment (EBUSY within a millisecond or so, seen on Linux 6.1 under QEMU): retry.
@@ -72,11 +70,7 @@ impl Unified {
             }
             tries -= 1;
         };
-        if let Err(e) = enabled {
-            group.remove();
-            return Err(Failure::new("cgroup.subtree_control", parent_rel, e).with_hint(hint(e)));
-        }
-        Ok(group)
+        enabled.map_err(|e| Failure::new("cgroup.subtree_control", parent_rel, e).with_hint(hint(e)))
     }
 
     /// Removes the group (see `super::remove`), then puts husk back where it was.
