@@ -123,17 +123,18 @@ fn fill_view(dir: BorrowedFd, host_own: &[u8], joined: u8, read_only: MountAttrF
         let name = path.of(&[if v2 { b"unified" } else { list }])?;
         rustix::fs::mkdirat(dir, name, rustix::fs::Mode::from_raw_mode(0o755))?;
         let fs = rustix::mount::fsopen(if v2 { c"cgroup2" } else { c"cgroup" }, FsOpenFlags::FSOPEN_CLOEXEC)?;
-        // v1: the hierarchy's controllers as flags, to be found among the existing ones.
+        // v1: the hierarchy's controllers as flags, to be found among the existing ones;
+        // for several (`cpu,cpuacct`), a link named as each (`cpu` -> `cpu,cpuacct`).
         for part in crate::text::fields(list, b',').filter(|part| !part.is_empty()) {
-            rustix::mount::fsconfig_set_flag(fs.as_fd(), link.of(&[part])?)?;
+            let part = link.of(&[part])?;
+            rustix::mount::fsconfig_set_flag(fs.as_fd(), part)?;
+            if part.to_bytes().len() < list.len() {
+                rustix::fs::symlinkat(name, dir, part)?;
+            }
         }
         rustix::mount::fsconfig_create(fs.as_fd())?;
         let mount = rustix::mount::fsmount(fs.as_fd(), FsMountFlags::FSMOUNT_CLOEXEC, read_only)?;
         rustix::mount::move_mount(mount.as_fd(), c"", dir, name, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)?;
-        // `cpu,cpuacct`: `cpu` and `cpuacct` link to it.
-        for part in crate::text::fields(list, b',').filter(|part| part.len() < list.len()) {
-            rustix::fs::symlinkat(name, dir, link.of(&[part])?)?;
-        }
     }
     crate::rt::sys::mount_setattr(dir, MountAttrFlags::MOUNT_ATTR_RDONLY.bits() as u64, false)
 }
