@@ -398,15 +398,8 @@ impl Group {
     /// Writes each setting into the group of its controller.
     fn write<'a>(&self, settings: &[Setting], limits: &Limits) -> Result<(), Failure<'a>> {
         for (file, value) in settings {
-            let bit = controller_of(file);
-            let dir = match self.legacy.iter().find(|l| l.serves & bit != 0) {
-                Some(hierarchy) => hierarchy.dir(),
-                None => self.unified.as_ref().map(|u| u.dir.as_fd()).ok_or(Failure::new(
-                    "cgroup",
-                    b"",
-                    Errno::NOENT,
-                ))?,
-            };
+            let (dir, _) =
+                self.serving(controller_of(file)).ok_or(Failure::new("cgroup", b"", Errno::NOENT))?;
             let written = match write_at(dir, file.as_bytes(), value) {
                 // v1 without swap accounting: swap off another way, or not at all.
                 Err(Errno::NOENT) if *file == MEMSW => match limits.memory_swap {
@@ -429,6 +422,14 @@ impl Group {
             }
         }
         Ok(())
+    }
+
+    /// The group of controller `bit`: its v1 one (true), else the unified one (false).
+    fn serving(&self, bit: u8) -> Option<(BorrowedFd<'_>, bool)> {
+        match self.legacy.iter().find(|l| l.serves & bit != 0) {
+            Some(hierarchy) => Some((hierarchy.dir(), true)),
+            None => Some((self.unified.as_ref()?.dir.as_fd(), false)),
+        }
     }
 
     /// The unified group's directory, for clone3's CLONE_INTO_CGROUP.
@@ -458,11 +459,11 @@ impl Group {
     /// memory.events, v1's memory.oom_control since Linux 4.13), and if so the limit it kept
     /// (memory.max or memory.limit_in_bytes, with its value in `buf`).
     pub fn oom_kill<'b>(&self, buf: &'b mut [u8; 512]) -> Option<(&'static [u8], &'b [u8])> {
-        let (dir, events, limit): (_, &[u8], &'static [u8]) =
-            match self.legacy.iter().find(|l| l.serves & MEMORY != 0) {
-                Some(memory) => (memory.dir(), b"memory.oom_control", b"memory.limit_in_bytes"),
-                None => (self.unified.as_ref()?.dir.as_fd(), b"memory.events", b"memory.max"),
-            };
+        let (dir, v1) = self.serving(MEMORY)?;
+        let (events, limit): (&[u8], &'static [u8]) = match v1 {
+            true => (b"memory.oom_control", b"memory.limit_in_bytes"),
+            false => (b"memory.events", b"memory.max"),
+        };
         let n = read_at(dir, events, buf).ok()?;
         keyed(&buf[..n], b"oom_kill").filter(|&kills| kills > 0)?;
         let n = read_at(dir, limit, buf).ok()?;
