@@ -196,7 +196,10 @@ pub type Text = heapless::Vec<u8, 32>;
 /// (bits), v2 ones for the others. Errors describe an inconsistent request.
 pub fn settings(limits: &Limits, legacy: u8) -> Result<heapless::Vec<Setting, 6>, &'static str> {
     let mut out = heapless::Vec::new();
-    let mut push = |file: &'static str, value: Text| {
+    // The value of each as a number, or None: unlimited, as its file says it (v1's memsw
+    // `-1`, v2 `max`).
+    let mut push = |file: &'static str, value: Option<u64>| {
+        let value = value.map_or_else(|| text(if file == MEMSW { b"-1" } else { b"max" }), number);
         let _ = out.push((file, value));
     };
     let v1 = |bit: u8| legacy & bit != 0;
@@ -211,29 +214,31 @@ pub fn settings(limits: &Limits, legacy: u8) -> Result<heapless::Vec<Setting, 6>
             Some(Swap::Total(_)) => return Err("--memory-swap must be at least --memory"),
         };
         if v1(MEMORY) {
-            push("memory.limit_in_bytes", number(memory));
-            push(MEMSW, total.map_or_else(|| text(b"-1"), number));
+            push("memory.limit_in_bytes", Some(memory));
+            push(MEMSW, total);
         } else {
-            push("memory.max", number(memory));
-            push("memory.swap.max", total.map_or_else(|| text(b"max"), |t| number(t - memory)));
+            push("memory.max", Some(memory));
+            push("memory.swap.max", total.map(|t| t - memory));
         }
     } else if limits.memory_swap.is_some() {
         return Err("--memory-swap needs --memory");
     }
     if let Some(pids) = limits.pids {
-        push("pids.max", number(pids));
+        push("pids.max", Some(pids));
     }
     if let Some(milli) = limits.cpus_milli {
         // The kernel's smallest quota is 1 ms.
-        let quota = number((milli * CPU_PERIOD_US / 1000).max(1000));
+        let quota = (milli * CPU_PERIOD_US / 1000).max(1000);
         if v1(CPU) {
-            push("cpu.cfs_period_us", number(CPU_PERIOD_US));
-            push("cpu.cfs_quota_us", quota);
+            push("cpu.cfs_period_us", Some(CPU_PERIOD_US));
+            push("cpu.cfs_quota_us", Some(quota));
         } else {
-            let mut value = quota;
-            let _ = value.push(b' ');
-            let _ = value.extend_from_slice(&number(CPU_PERIOD_US));
-            push("cpu.max", value);
+            // `QUOTA PERIOD`.
+            push("cpu.max", Some(quota));
+            if let Some((_, value)) = out.last_mut() {
+                let _ = value.push(b' ');
+                let _ = value.extend_from_slice(&number(CPU_PERIOD_US));
+            }
         }
     }
     Ok(out)
