@@ -95,8 +95,7 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Failure::new("pipe", b"", e).report(),
     };
     let joined = group.as_ref().map_or(0, Group::joined);
-    let place = joined & cgroup::LEGACY != 0;
-    let placed = match (user.is_some() || place).then(Placed::new).transpose() {
+    let placed = match (user.is_some() || joined & cgroup::LEGACY != 0).then(Placed::new).transpose() {
         Ok(placed) => placed,
         Err(e) => return Failure::new("pipe", b"", e).report(),
     };
@@ -131,10 +130,8 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
     // cgroups first (a user's host side cannot write them once in the container's user
     // namespace: write_maps), then its id maps.
     if let Some(placed) = placed {
-        let done = match &group {
-            Some(group) if place => group.place(child),
-            _ => Ok(()),
-        };
+        // (With no v1 group, there is nothing to place.)
+        let done = group.as_ref().map_or(Ok(()), |group| group.place(child));
         let done = done.and_then(|()| match &user {
             Some(user) => write_maps(config, child, user, trees.as_ref(), network.is_some()),
             None => Ok(()),
