@@ -151,9 +151,6 @@ const NAMES: [(u8, &str); 4] = [(MEMORY, "memory"), (PIDS, "pids"), (CPU, "cpu")
 const V1_MOUNTS: [&core::ffi::CStr; 4] =
     [c"/sys/fs/cgroup/memory", c"/sys/fs/cgroup/pids", c"/sys/fs/cgroup/cpu", c"/sys/fs/cgroup/cpuacct"];
 
-/// Every controller husk enables in the unified hierarchy, for memory, pids and cpu limits.
-const CONTROLLERS: [&str; 3] = ["memory", "pids", "cpu"];
-
 /// What the user asked to limit.
 #[derive(Debug, PartialEq, Eq, Clone, Copy, Default)]
 pub struct Limits {
@@ -257,8 +254,8 @@ pub fn required(limits: &Limits) -> u8 {
 }
 
 /// The controllers of `bits` that are enabled in a unified hierarchy's subtree_control.
-pub fn controllers(bits: u8) -> heapless::Vec<&'static str, 3> {
-    NAMES.iter().filter(|(bit, _)| bits & bit & !CPUACCT != 0).map(|(_, name)| *name).collect()
+pub fn controllers(bits: u8) -> impl Iterator<Item = &'static str> {
+    NAMES.iter().filter(move |(bit, _)| bits & bit & !CPUACCT != 0).map(|(_, name)| *name)
 }
 
 /// The controller bit of a setting's file.
@@ -387,8 +384,8 @@ impl Group {
         {
             let own = crate::procfs::cgroup_path(host.own).unwrap_or(b"/");
             let (parent, move_out) = parent_path(wanted.parent, own, v2_path);
-            let wanted = controllers(required & attached);
-            Unified::create(&mut self.unified, root, mount, parent, move_out, &wanted, companions)?;
+            let wanted = required & attached;
+            Unified::create(&mut self.unified, root, mount, parent, move_out, wanted, companions)?;
         }
         if self.joined() == 0 {
             let hint = "no cgroup hierarchy here to put the container in";
@@ -543,7 +540,7 @@ fn descend<'a>(
     root: OwnedFd,
     mount: &'a [u8],
     parent_rel: &'a [u8],
-    wanted: Option<&[&str]>,
+    wanted: Option<u8>,
 ) -> Result<OwnedFd, Failure<'a>> {
     let mut cpath = CPath::new();
     let mut level = root;
@@ -863,7 +860,7 @@ mod tests {
             values(Limits { cpus_milli: Some(1), ..Default::default() }),
             [("cpu.max".into(), "1000 100000".into())]
         );
-        assert_eq!(controllers(MEMORY | PIDS | CPU | CPUACCT).as_slice(), ["memory", "pids", "cpu"]);
+        assert_eq!(controllers(MEMORY | PIDS | CPU | CPUACCT).collect::<Vec<_>>(), ["memory", "pids", "cpu"]);
     }
 
     #[test]
@@ -874,9 +871,9 @@ mod tests {
         }
         // ENOENT from cgroup.subtree_control: the controller is not in cgroup.controllers.
         assert_eq!(hint(Errno::NOENT), NOT_DELEGATED);
-        assert_eq!(controllers(required(&Limits::default())).as_slice(), [""; 0]);
+        assert_eq!(controllers(required(&Limits::default())).count(), 0);
         assert_eq!(
-            controllers(required(&Limits { pids: Some(1), ..Default::default() })).as_slice(),
+            controllers(required(&Limits { pids: Some(1), ..Default::default() })).collect::<Vec<_>>(),
             ["pids"]
         );
     }

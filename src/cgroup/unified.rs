@@ -7,7 +7,7 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags, mkdirat, openat, unlinkat};
 use rustix::io::Errno;
 
-use super::{CONTROLLERS, descend, hint, keyed, make, number, read_at, write_at};
+use super::{CPU, MEMORY, PIDS, controllers, descend, hint, keyed, make, number, read_at, write_at};
 use crate::cpath::CPath;
 use crate::error::Failure;
 
@@ -50,7 +50,7 @@ impl Unified {
         mount: &'a [u8],
         parent_rel: &'a [u8],
         move_out: bool,
-        wanted: &[&str],
+        wanted: u8,
         companions: [i32; 2],
     ) -> Result<(), Failure<'a>> {
         let level = descend(root, mount, parent_rel, Some(wanted))?;
@@ -118,7 +118,7 @@ impl Unified {
         if read_at(parent, b"cgroup.stat", &mut buf)
             .is_ok_and(|n| keyed(&buf[..n], b"nr_descendants") == Some(1))
         {
-            for name in CONTROLLERS {
+            for name in controllers(MEMORY | PIDS | CPU) {
                 let _ = switch(parent, b'-', name);
             }
         }
@@ -136,10 +136,10 @@ impl Unified {
 pub const LEAF: &[u8] = b".sup";
 
 /// Writes `+NAME` for each controller not yet enabled in `dir`'s cgroup.subtree_control.
-pub fn enable(dir: BorrowedFd, wanted: &[&str]) -> Result<(), Errno> {
+pub fn enable(dir: BorrowedFd, wanted: u8) -> Result<(), Errno> {
     let mut current = [0u8; 256];
     let n = read_at(dir, b"cgroup.subtree_control", &mut current)?;
-    for name in wanted {
+    for name in controllers(wanted) {
         if !super::listed(&current[..n], name.as_bytes()) {
             switch(dir, b'+', name)?;
         }
