@@ -57,7 +57,9 @@ pub struct Host<'a> {
 pub fn host(buf: &mut [u8]) -> Result<Host<'_>, Failure<'static>> {
     let layout = layout()
         .map_err(|e| Failure::new("cgroup", MOUNT, e).with_hint("limits need cgroups mounted there"))?;
-    let n = read_all(c"/proc/self/cgroup", buf).map_err(fail("cgroup", b"/proc/self/cgroup"))?;
+    // (By read_at: the path is absolute, so the directory is not used.)
+    let own = b"/proc/self/cgroup";
+    let n = read_at(rustix::fs::CWD, own, buf).map_err(fail("cgroup", own))?;
     Ok(Host { layout, own: &buf[..n] })
 }
 
@@ -646,11 +648,6 @@ fn read_at(dir: BorrowedFd, file: &[u8], buf: &mut [u8]) -> Result<usize, Errno>
     let mut cpath = CPath::new();
     let c = cpath.of(&[file])?;
     let fd = openat(dir, c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-    rustix::io::read(&fd, buf)
-}
-
-fn read_all(path: &core::ffi::CStr, buf: &mut [u8]) -> Result<usize, Errno> {
-    let fd = open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
     rustix::io::read(&fd, buf)
 }
 
