@@ -258,9 +258,9 @@ pub fn exit_from(cmdline: &[u8]) -> Result<Exit, &[u8]> {
         if word == b"--" {
             break;
         }
-        if let Some(value) = word.strip_prefix(b"husk.exit=") {
-            let value = value.strip_prefix(b"\"").unwrap_or(value);
-            let value = value.strip_suffix(b"\"").unwrap_or(value);
+        if let Some(value) = crate::text::after(word, b"husk.exit=") {
+            let value = crate::text::after(value, b"\"").unwrap_or(value);
+            let value = crate::text::before(value, b"\"").unwrap_or(value);
             exit = crate::args::lookup(&EXITS, value).ok_or(value);
         }
     }

@@ -41,7 +41,7 @@ pub fn read_pid_file<'b>(pid: i32, file: &[u8], buf: &'b mut [u8]) -> Option<&'b
 /// The last pid of a /proc/PID/status `NSpid:` line: the process's pid in its own PID
 /// namespace.
 pub fn innermost_pid(status: &[u8]) -> Option<i32> {
-    let line = crate::text::fields(status, b'\n').find_map(|line| line.strip_prefix(b"NSpid:"))?;
+    let line = crate::text::fields(status, b'\n').find_map(|line| crate::text::after(line, b"NSpid:"))?;
     // The kernel separates the pids with tabs.
     parse_pid(crate::text::fields(line, b'\t').filter(|f| !f.is_empty()).last()?)
 }

@@ -523,7 +523,7 @@ fn parent_path<'a>(parent: Option<&'a [u8]>, own: &[u8], scratch: &'a mut [u8; 6
         return (p, false);
     }
     // The root group as "", so that its `husk` is `/husk`.
-    let mine = own.strip_suffix(b"/").unwrap_or(own);
+    let mine = crate::text::before(own, b"/").unwrap_or(own);
     let n = mine.len().min(500);
     scratch[..n].copy_from_slice(&mine[..n]);
     if n > 0 && !rustix::process::geteuid().is_root() {
@@ -601,10 +601,8 @@ fn sweep(parent: BorrowedFd) {
     let mut entries = RawDir::new(&dir, &mut buf);
     while let Some(Ok(entry)) = entries.next() {
         let name = entry.file_name();
-        let digits = name
-            .to_bytes()
-            .strip_prefix(b"husk-")
-            .map(|rest| rest.strip_suffix(unified::LEAF).unwrap_or(rest));
+        let digits = crate::text::after(name.to_bytes(), b"husk-")
+            .map(|rest| crate::text::before(rest, unified::LEAF).unwrap_or(rest));
         let pid = digits.and_then(crate::procfs::parse_pid).and_then(rustix::process::Pid::from_raw);
         if pid.is_some_and(|pid| rustix::process::test_kill_process(pid) == Err(Errno::SRCH)) {
             let _ = unlinkat(parent, name, AtFlags::REMOVEDIR);
@@ -672,7 +670,10 @@ fn text(t: &[u8]) -> Text {
 /// A size like `100M`, `512k`, `1G`, `2t` or plain bytes (suffixes are powers of 1024, any
 /// case, an optional trailing `b`).
 pub fn parse_size(s: &[u8]) -> Option<u64> {
-    let s = s.strip_suffix(b"b").or_else(|| s.strip_suffix(b"B")).filter(|r| !r.is_empty()).unwrap_or(s);
+    let s = crate::text::before(s, b"b")
+        .or_else(|| crate::text::before(s, b"B"))
+        .filter(|r| !r.is_empty())
+        .unwrap_or(s);
     let (digits, shift) = match s.last()?.to_ascii_lowercase() {
         b'k' => (&s[..s.len() - 1], 10),
         b'm' => (&s[..s.len() - 1], 20),
@@ -693,7 +694,7 @@ pub fn parse_cpus(s: &[u8]) -> Option<u64> {
 /// The value of `key` in a flat-keyed file (memory.events, cpu.stat: `key value` lines).
 pub fn keyed(text: &[u8], key: &[u8]) -> Option<u64> {
     crate::text::fields(text, b'\n').find_map(|line| {
-        let rest = line.strip_prefix(key)?.strip_prefix(b" ")?;
+        let rest = crate::text::after(crate::text::after(line, key)?, b" ")?;
         crate::text::parse_decimal(rest.trim_ascii(), 19)
     })
 }
