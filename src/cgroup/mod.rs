@@ -699,8 +699,8 @@ pub fn keyed(text: &[u8], key: &[u8]) -> Option<u64> {
     })
 }
 
-/// What `--stats` prints at the end, from the group's files: one figure per [`FIGURES`]
-/// entry, in its order (None: the kernel has no such file).
+/// What `--stats` prints at the end, from the group's files: one figure per [`LABELS`]
+/// entry, in its order (None: the kernel has no such file; see `Group::stats`).
 pub type Stats = [Option<u64>; 4];
 
 /// The figures of `--stats`, as the line shows them: label, and whether a time (in
