@@ -66,6 +66,7 @@ fn build_initramfs(name: &str, extra: &[String]) -> PathBuf {
         .args(["--add", &format!("{REPO}/tests/boot/basics.sh:/test/basics.sh")])
         .args(["--add", &format!("{REPO}/tests/boot/run.sh:/test/run.sh")])
         .args(["--add", &format!("{REPO}/tests/boot/limits.sh:/test/limits.sh")])
+        .args(["--add", &format!("{REPO}/tests/boot/limits_v1.sh:/test/limits_v1.sh")])
         .args(["--add", &format!("{REPO}/tests/boot/forkbomb.sh:/test/forkbomb.sh")])
         .args(["--add", &format!("{}:/test/memhog", memhog.display())])
         .args(extra.iter().flat_map(|e| ["--add", e.as_str()]))
@@ -282,11 +283,16 @@ fn line_after<'a>(b: &'a Boot, prefix: &str) -> &'a str {
 /// `m100 status …`: memhog's 10 MB steps under --memory 100M were killed near 100 MB, with
 /// status 137 and husk's OOM line.
 fn assert_killed_near_100_mb(b: &Boot) {
+    assert_killed_near_100_mb_by(b, "memory.max");
+}
+
+/// [`assert_killed_near_100_mb`], with `file` (the limit's file) named in husk's OOM line.
+fn assert_killed_near_100_mb_by(b: &Boot, file: &str) {
     let m100 = line_after(b, "m100 status ");
     assert!(m100.starts_with("137 last got "), "{m100}");
     let got: u32 = m100["137 last got ".len()..].split(' ').next().unwrap().parse().unwrap();
     assert!((70..100).contains(&got), "killed after {got} MB under a 100 MB limit:\n{}", b.console);
-    assert!(m100.ends_with("err husk: out of memory (memory.max=104857600)"), "{m100}");
+    assert!(m100.ends_with(&format!("err husk: out of memory ({file}=104857600)")), "{m100}");
 }
 
 /// forkbomb.sh under --pids-limit 10: the bomb hit the limit and the container still ended
@@ -297,6 +303,30 @@ fn assert_bomb_contained(b: &Boot) {
     assert!(current.parse::<u32>().unwrap() <= 10, "{bomb}");
     assert!(events.parse::<u32>().unwrap() > 0, "the limit was never hit: {bomb}");
     assert_eq!(line_after(b, "bomb status "), "4");
+}
+
+/// `cpu wall_cs W usage_us U`: a busy loop under --cpus 0.5 got about half of the wall time
+/// (generous bounds: this is an emulated VM).
+fn assert_half_a_cpu(b: &Boot) {
+    let cpu = line_after(b, "cpu wall_cs ");
+    let (wall_cs, usage_us) = cpu.split_once(" usage_us ").unwrap();
+    let ratio = usage_us.parse::<f64>().unwrap() / (wall_cs.parse::<f64>().unwrap() * 10_000.0);
+    assert!((0.3..0.7).contains(&ratio), "--cpus 0.5 gave {ratio:.2} of a CPU");
+}
+
+/// `stats status 0 husk: stats: …` of a container whose memhog held 30 MB: its memory.peak
+/// is what the group said from inside at the end (`peak inside N`).
+fn assert_stats_match_inside(b: &Boot) {
+    let inside: u64 = line_after(b, "peak inside ").parse().unwrap();
+    let stats = line_after(b, "stats status ");
+    assert!(stats.starts_with("0 husk: stats: memory.peak="), "{stats}");
+    let peak: u64 = stats["0 husk: stats: memory.peak=".len()..].split(' ').next().unwrap().parse().unwrap();
+    assert!(peak >= inside && peak - inside < 2 << 20, "stats peak {peak}, inside {inside}");
+    assert!(peak >= 30 << 20, "memhog held 30 MB, peak {peak}");
+    assert!(
+        stats.contains(" cpu.user=") && stats.contains(" cpu.system=") && stats.contains(" pids.peak="),
+        "{stats}"
+    );
 }
 
 #[test]
@@ -315,21 +345,9 @@ fn cgroup_limits_are_enforced_reported_and_removed() {
     assert_eq!(line_after(&b, "inside "), "0::/ max 67108864 swap 0 pids 20");
     assert_bomb_contained(&b);
     // --cpus 0.5: about half of the wall time (generous bounds: this is an emulated VM).
-    let cpu = line_after(&b, "cpu wall_cs ");
-    let (wall_cs, usage_us) = cpu.split_once(" usage_us ").unwrap();
-    let ratio = usage_us.parse::<f64>().unwrap() / (wall_cs.parse::<f64>().unwrap() * 10_000.0);
-    assert!((0.3..0.7).contains(&ratio), "--cpus 0.5 gave {ratio:.2} of a CPU");
+    assert_half_a_cpu(&b);
     // --stats reports what the group's own files said.
-    let inside: u64 = line_after(&b, "peak inside ").parse().unwrap();
-    let stats = line_after(&b, "stats status ");
-    assert!(stats.starts_with("0 husk: stats: memory.peak="), "{stats}");
-    let peak: u64 = stats["0 husk: stats: memory.peak=".len()..].split(' ').next().unwrap().parse().unwrap();
-    assert!(peak >= inside && peak - inside < 2 << 20, "stats peak {peak}, inside {inside}");
-    assert!(peak >= 30 << 20, "memhog held 30 MB, peak {peak}");
-    assert!(
-        stats.contains(" cpu.user=") && stats.contains(" cpu.system=") && stats.contains(" pids.peak="),
-        "{stats}"
-    );
+    assert_stats_match_inside(&b);
     // /bin/true fits in the 512 KiB crun advertises.
     assert!(b.has_line("tiny 512k ok"), "{}", b.console);
     // husk exec runs inside the named container's cgroup: its own group is the cgroup root
@@ -345,6 +363,117 @@ fn cgroup_limits_are_enforced_reported_and_removed() {
     assert_eq!(line_after(&b, "private m10 status "), "137 err husk: out of memory (memory.max=10485760)");
     // Every container's group was removed.
     assert_eq!(line_after(&b, "groups left "), "0");
+    assert_eq!(b.exit_status(), 0);
+    b.assert_powered_off();
+}
+
+/// What `limits_v1.sh` finds in both of its layouts, memory being cgroup v1 in both and pids
+/// in the hierarchy at `pids`: the limits are enforced, seen inside (read-only) and by the
+/// host, and reported as on v2. `controllers`: the hierarchies of the container, sorted.
+fn assert_limits_on_other_layouts(b: &Boot, test: &str, pids: &str, controllers: &[&str]) {
+    assert!(!b.console.contains("FAIL"), "{}", b.console);
+    // v1 memory: killed near 100 MB under --memory 100M, 137 and the OOM line naming the v1
+    // file; 50 MB fits.
+    assert_killed_near_100_mb_by(b, "memory.limit_in_bytes");
+    assert_eq!(line_after(b, "m50 status "), "0 last got 50 MB");
+    // Inside: every hierarchy's line of /proc/self/cgroup is the container's own group, `/`.
+    let inside = line_after(b, "inside cgroup ");
+    let mut seen: Vec<&str> = inside
+        .split_whitespace()
+        .map(|l| {
+            let (id_controllers, path) = l.rsplit_once(':').unwrap();
+            assert_eq!(path, "/", "{inside}");
+            id_controllers.split_once(':').unwrap().1
+        })
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, controllers, "{inside}");
+    // The limits, read through the container's own read-only /sys/fs/cgroup. Swap is off
+    // through memsw where the kernel accounts swap (Debian's 6.1 always does: it ignores
+    // swapaccount=0), through swappiness 0 otherwise.
+    let memory = line_after(b, "inside memory ");
+    if memory.contains(" swappiness ") {
+        common::host_branch(test, "no memory.memsw.* in this kernel: memory.swappiness=0 checked");
+        assert_eq!(memory, "67108864 swappiness 0");
+    } else {
+        assert_eq!(memory, "67108864 memsw 67108864");
+        // --memory-swap is memory + swap, as memsw is; -1 is the kernel's unlimited.
+        assert_eq!(line_after(b, "swap128 "), "memsw 134217728");
+        assert_eq!(line_after(b, "swapmax "), "memsw 9223372036854771712");
+    }
+    assert_eq!(line_after(b, "inside pids "), "20");
+    assert_eq!(line_after(b, "inside cpu "), "50000 100000");
+    let rofs = |file: &str| format!("sh: can't create {file}: Read-only file system");
+    assert_eq!(line_after(b, "inside rofs memory "), rofs("/sys/fs/cgroup/memory/memory.limit_in_bytes"));
+    assert_eq!(line_after(b, "inside rofs pids "), rofs(&format!("{pids}/pids.max")));
+    assert_eq!(line_after(b, "inside status "), "0");
+    // The host's view while it ran: husk/husk-PID in each hierarchy, with the limits.
+    assert_eq!(line_after(b, "host memory "), "67108864 pids 20");
+    assert_eq!(line_after(b, "host status "), "0");
+    // After SIGKILL of husk run, the next start sweeps the dead container's groups.
+    assert_ne!(line_after(b, "killed stale "), "0", "no group to sweep: the check proves nothing");
+    assert_eq!(line_after(b, "killed swept "), "0");
+    // husk exec joins the container's groups.
+    let exec = line_after(b, "exec cgroup ");
+    let inside: Vec<&str> = line_after(b, "inside cgroup ").split_whitespace().collect();
+    assert_eq!(exec.split_whitespace().collect::<Vec<_>>(), inside, "exec's groups");
+    assert_eq!(line_after(b, "exec procs "), "4");
+    assert_bomb_contained(b);
+    assert_half_a_cpu(b);
+    assert_stats_match_inside(b);
+    let stats = line_after(b, "stats status ");
+    assert!(!stats.contains("cpu.user=n/a") && !stats.contains("cpu.system=n/a"), "{stats}");
+}
+
+#[test]
+fn cgroup_v1_limits_are_enforced_visible_and_removed() {
+    require_qemu!("cgroup_v1_limits_are_enforced_visible_and_removed");
+    // Pure cgroup v1 as systemd mounts it (no unified hierarchy), built by the script.
+    let b = boot("", false, &["sh", "/test/limits_v1.sh", "v1"]);
+    // No pids hierarchy yet: --pids-limit is one line and 125, the command never ran, and
+    // no memory group is left from it.
+    let missing = "125 out  lines 1 err husk: cgroup /sys/fs/cgroup/pids: No such file or directory (ENOENT): \
+                   the controller is not mounted there (a v1 hierarchy of its own, or listed in \
+                   /sys/fs/cgroup/unified/cgroup.controllers)";
+    assert_eq!(line_after(&b, "nopids status "), missing);
+    assert_eq!(line_after(&b, "nopids left "), "0");
+    assert_limits_on_other_layouts(
+        &b,
+        "cgroup_v1_limits_are_enforced_visible_and_removed",
+        "/sys/fs/cgroup/pids",
+        &["", "cpu,cpuacct", "memory", "pids"],
+    );
+    // One mount per hierarchy, and the co-mounted controllers' symlinks, which work.
+    assert_eq!(line_after(&b, "inside ls ").trim_end(), "cpu cpu,cpuacct cpuacct memory pids");
+    assert_eq!(line_after(&b, "inside cpulink "), "50000 acct /sys/fs/cgroup/cpuacct/cpuacct.usage");
+    assert_eq!(line_after(&b, "host cpu "), "50000 100000");
+    // Every container's group is gone from the three hierarchies; husk/ stays in each.
+    assert_eq!(line_after(&b, "groups left "), "0 parents 3");
+    // pids unmounted (the hierarchy lives on): its empty directory on the tmpfs is no cgroup.
+    assert_eq!(line_after(&b, "gone status "), missing);
+    assert_eq!(line_after(&b, "gone dir "), "[]");
+    assert_eq!(b.exit_status(), 0);
+    b.assert_powered_off();
+}
+
+#[test]
+fn hybrid_cgroup_puts_memory_in_v1_and_pids_and_cpu_in_v2() {
+    require_qemu!("hybrid_cgroup_puts_memory_in_v1_and_pids_and_cpu_in_v2");
+    // v1 memory, and cgroup2 at /sys/fs/cgroup/unified with pids and cpu: each controller is
+    // used where it is attached.
+    let b = boot("", false, &["sh", "/test/limits_v1.sh", "hybrid"]);
+    assert_limits_on_other_layouts(
+        &b,
+        "hybrid_cgroup_puts_memory_in_v1_and_pids_and_cpu_in_v2",
+        "/sys/fs/cgroup/unified",
+        &["", "memory"],
+    );
+    assert_eq!(line_after(&b, "inside ls ").trim_end(), "memory unified");
+    // cpu.max in v2; no memory.max nor memory.current there (memory.pressure is PSI's, in
+    // every group): memory is v1's alone.
+    assert_eq!(line_after(&b, "inside v2 memory "), "0");
+    assert_eq!(line_after(&b, "host cpu "), "50000 100000 v2 memory 0");
+    assert_eq!(line_after(&b, "groups left "), "0 parents 2");
     assert_eq!(b.exit_status(), 0);
     b.assert_powered_off();
 }

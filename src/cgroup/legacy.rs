@@ -15,7 +15,7 @@ use rustix::fs::{Mode, OFlags, fstat, fstatfs};
 use rustix::io::Errno;
 use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags};
 
-use super::{CPUACCT, MEMORY, PIDS, Stats, descend, make, open_dir, parent_path, single};
+use super::{descend, make, open_dir, parent_path};
 use crate::cpath::CPath;
 use crate::error::{Failure, fail};
 use crate::rootfs::Tree;
@@ -34,7 +34,7 @@ pub struct Legacy {
     pub tasks: OwnedFd,
     /// The parent directory, to remove the group from.
     parent: OwnedFd,
-    name: heapless::String<32>,
+    name: super::Text,
     /// The hierarchy's device: one per hierarchy, so co-mounted controllers share a group.
     pub dev: u64,
     /// The controllers husk uses here (bits: `super::MEMORY`…); more than one where they
@@ -90,20 +90,6 @@ impl Legacy {
         self.dir.as_fd()
     }
 
-    /// What `--stats` reports from this hierarchy: memory.max_usage_in_bytes, pids.peak,
-    /// cpuacct.usage_user and usage_sys (nanoseconds).
-    pub fn stats(&self) -> Stats {
-        let dir = self.dir.as_fd();
-        let has = |bit: u8| self.serves & bit != 0;
-        let usec = |file: &[u8]| single(dir, file).map(|ns| ns / 1000);
-        Stats {
-            memory_peak: has(MEMORY).then(|| single(dir, b"memory.max_usage_in_bytes")).flatten(),
-            user_usec: has(CPUACCT).then(|| usec(b"cpuacct.usage_user")).flatten(),
-            system_usec: has(CPUACCT).then(|| usec(b"cpuacct.usage_sys")).flatten(),
-            pids_peak: has(PIDS).then(|| single(dir, b"pids.peak")).flatten(),
-        }
-    }
-
     pub fn remove(&self) {
         super::remove(self.parent.as_fd(), &self.name);
     }
@@ -154,17 +140,18 @@ fn fill_view(dir: BorrowedFd, host_own: &[u8], joined: u8, read_only: MountAttrF
         let name = path.of(&[if v2 { b"unified" } else { list }])?;
         rustix::fs::mkdirat(dir, name, rustix::fs::Mode::from_raw_mode(0o755))?;
         let fs = rustix::mount::fsopen(if v2 { c"cgroup2" } else { c"cgroup" }, FsOpenFlags::FSOPEN_CLOEXEC)?;
-        // v1: the hierarchy's controllers as flags, to be found among the existing ones.
-        for part in list.split(|&b| b == b',').filter(|part| !part.is_empty()) {
-            rustix::mount::fsconfig_set_flag(fs.as_fd(), link.of(&[part])?)?;
+        // v1: the hierarchy's controllers as flags, to be found among the existing ones;
+        // for several (`cpu,cpuacct`), a link named as each (`cpu` -> `cpu,cpuacct`).
+        for part in crate::text::fields(list, b',').filter(|part| !part.is_empty()) {
+            let part = link.of(&[part])?;
+            rustix::mount::fsconfig_set_flag(fs.as_fd(), part)?;
+            if part.to_bytes().len() < list.len() {
+                rustix::fs::symlinkat(name, dir, part)?;
+            }
         }
         rustix::mount::fsconfig_create(fs.as_fd())?;
         let mount = rustix::mount::fsmount(fs.as_fd(), FsMountFlags::FSMOUNT_CLOEXEC, read_only)?;
         rustix::mount::move_mount(mount.as_fd(), c"", dir, name, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)?;
-        // `cpu,cpuacct`: `cpu` and `cpuacct` link to it.
-        for part in list.split(|&b| b == b',').filter(|part| part.len() < list.len()) {
-            rustix::fs::symlinkat(name, dir, link.of(&[part])?)?;
-        }
     }
     crate::rt::sys::mount_setattr(dir, MountAttrFlags::MOUNT_ATTR_RDONLY.bits() as u64, false)
 }
