@@ -177,7 +177,7 @@ fn enable_cgroup_controllers() {
     else {
         return;
     };
-    for name in list[..n].split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()) {
+    for name in crate::text::fields(list[..n].trim_ascii(), b' ').filter(|w| !w.is_empty()) {
         let mut word = [0u8; 64];
         if name.len() + 1 > word.len() {
             continue;
@@ -230,8 +230,7 @@ fn set_hostname_from_etc() {
 
 /// The first line, trimmed, at most 64 bytes (HOST_NAME_MAX).
 pub fn hostname_from(text: &[u8]) -> &[u8] {
-    let line = text.split(|&b| b == b'\n').next().unwrap_or(b"");
-    let line = line.trim_ascii();
+    let line = crate::text::split_once(text, b'\n').0.trim_ascii();
     &line[..line.len().min(64)]
 }
 
@@ -259,9 +258,9 @@ pub fn exit_from(cmdline: &[u8]) -> Result<Exit, &[u8]> {
         if word == b"--" {
             break;
         }
-        if let Some(value) = word.strip_prefix(b"husk.exit=") {
-            let value = value.strip_prefix(b"\"").unwrap_or(value);
-            let value = value.strip_suffix(b"\"").unwrap_or(value);
+        if let Some(value) = crate::text::after(word, b"husk.exit=") {
+            let value = crate::text::after(value, b"\"").unwrap_or(value);
+            let value = crate::text::before(value, b"\"").unwrap_or(value);
             exit = crate::args::lookup(&EXITS, value).ok_or(value);
         }
     }

@@ -150,7 +150,7 @@ fn caller_entry(process: &Process, name: &[u8]) -> Option<&'static CStr> {
 pub fn command_path(env: &[EnvArg], files: &[&'static CStr], process: &Process) -> &'static [u8] {
     let args = env.iter().rev().filter_map(|&arg| resolve(arg, process));
     let files = files.iter().rev().copied();
-    args.chain(files).find_map(|e| e.to_bytes().strip_prefix(b"PATH=")).unwrap_or(spawn::DEFAULT_PATH)
+    args.chain(files).find_map(|e| crate::text::after(e.to_bytes(), b"PATH=")).unwrap_or(spawn::DEFAULT_PATH)
 }
 
 /// The KEY of `KEY=VALUE`.

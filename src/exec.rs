@@ -149,7 +149,7 @@ fn command_of(init: i32) -> Result<OwnedFd, Errno> {
     let _ = path.extend_from_slice(b"/children");
     let mut children = [0u8; 256];
     let children = crate::procfs::read_pid_file(init, &path, &mut children).ok_or(Errno::SRCH)?;
-    for child in children.split(|&b| b == b' ').filter_map(crate::procfs::parse_pid) {
+    for child in crate::text::fields(children, b' ').filter_map(crate::procfs::parse_pid) {
         let Ok(pidfd) = pidfd_open(Pid::from_raw(child).ok_or(Errno::SRCH)?, PidfdFlags::empty()) else {
             continue;
         };

@@ -96,7 +96,7 @@ fn existing(
     step: &'static str,
     path: &'static [u8],
 ) -> Result<Option<rustix::fd::OwnedFd>, Failure<'static>> {
-    let Some(name) = path.strip_prefix(prefix) else { return Ok(None) };
+    let Some(name) = crate::text::after(path, prefix) else { return Ok(None) };
     let c = buf.of(&[name]).map_err(fail(step, path))?;
     match openat(base, c, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
         Ok(fd) => Ok(Some(fd)),

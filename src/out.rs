@@ -222,7 +222,7 @@ const ERRNOS: &str = "\
 pub fn describe(errno: Errno) -> Option<(&'static [u8], &'static [u8])> {
     let n = errno.raw_os_error();
     let field = |s: &'static [u8]| s.iter().position(|&b| b == b' ').map(|i| (&s[..i], &s[i + 1..]));
-    ERRNOS.as_bytes().split(|&b| b == b'\n').find_map(|line| {
+    crate::text::fields(ERRNOS.as_bytes(), b'\n').find_map(|line| {
         let (number, rest) = field(line)?;
         if crate::text::parse_decimal(number, 4)? != n as u64 {
             return None;

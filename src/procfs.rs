@@ -41,15 +41,16 @@ pub fn read_pid_file<'b>(pid: i32, file: &[u8], buf: &'b mut [u8]) -> Option<&'b
 /// The last pid of a /proc/PID/status `NSpid:` line: the process's pid in its own PID
 /// namespace.
 pub fn innermost_pid(status: &[u8]) -> Option<i32> {
-    let line = status.split(|&b| b == b'\n').find_map(|line| line.strip_prefix(b"NSpid:"))?;
-    parse_pid(line.split(|&b| b == b'\t' || b == b' ').rfind(|f| !f.is_empty())?)
+    let line = crate::text::fields(status, b'\n').find_map(|line| crate::text::after(line, b"NSpid:"))?;
+    // The kernel separates the pids with tabs.
+    parse_pid(crate::text::fields(line, b'\t').filter(|f| !f.is_empty()).last()?)
 }
 
 /// Field `n` (1-based, as proc(5) numbers them) of a /proc/PID/stat text; the name (field
 /// 2) may hold spaces and parentheses, so fields are counted after its last `)`.
 pub fn stat_field(stat: &[u8], n: usize) -> Option<&[u8]> {
     let close = stat.iter().rposition(|&b| b == b')')?;
-    stat[close + 1..].split(|&b| b == b' ').filter(|f| !f.is_empty()).nth(n.checked_sub(3)?)
+    crate::text::fields(&stat[close + 1..], b' ').filter(|f| !f.is_empty()).nth(n.checked_sub(3)?)
 }
 
 /// The start time of process `pid` in clock ticks since boot (/proc/PID/stat, field 22):
@@ -92,7 +93,7 @@ pub fn cgroup_line<'t>(text: &'t [u8], controller: &[u8]) -> Option<&'t [u8]> {
         let found = if controller.is_empty() {
             id == b"0" && list.is_empty()
         } else {
-            list.split(|&b| b == b',').any(|c| c == controller)
+            crate::text::fields(list, b',').any(|c| c == controller)
         };
         found.then_some(path)
     })
@@ -100,9 +101,10 @@ pub fn cgroup_line<'t>(text: &'t [u8], controller: &[u8]) -> Option<&'t [u8]> {
 
 /// Each line of a /proc/PID/cgroup text: (hierarchy ID, controller list, path).
 pub fn hierarchies(text: &[u8]) -> impl Iterator<Item = (&[u8], &[u8], &[u8])> {
-    text.split(|&b| b == b'\n').filter_map(|line| {
-        let mut fields = line.splitn(3, |&b| b == b':');
-        Some((fields.next()?, fields.next()?, fields.next()?.trim_ascii_end()))
+    crate::text::fields(text, b'\n').filter_map(|line| {
+        let (id, rest) = crate::text::split_once(line, b':');
+        let (list, path) = crate::text::split_once(rest?, b':');
+        Some((id, list, path?.trim_ascii_end()))
     })
 }
 

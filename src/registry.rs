@@ -176,7 +176,7 @@ fn exit_note(status: u8) -> [u8; 9] {
 
 /// [`exit_note`]'s status; None unless `text` is exactly such a note.
 fn parse_note(text: &[u8]) -> Option<u8> {
-    let digits = text.strip_prefix(b"exit=")?.strip_suffix(b"\n")?;
+    let digits = crate::text::before(crate::text::after(text, b"exit=")?, b"\n")?;
     crate::text::parse_decimal(digits, 3).filter(|&s| digits.len() == 3 && s <= 255).map(|s| s as u8)
 }
 
@@ -578,7 +578,7 @@ impl<'t> Lines<'t> {
 
     /// The value of the next line, which must be `key=value`.
     fn field(&mut self, key: &[u8]) -> Option<&'t [u8]> {
-        self.next()?.strip_prefix(key)?.strip_prefix(b"=")
+        crate::text::after(crate::text::after(self.next()?, key)?, b"=")
     }
 }
 

@@ -98,7 +98,7 @@ pub fn enter<'a>(
     let root = Tree { fd: trees.root.as_fd(), report, mount: 0 };
     let userns = config.namespaces.user.is_some();
     let masks = crate::mask::Masks::default();
-    let cgroups = config.cgroup.map(|c| (c.host, joined));
+    let cgroups = (config.cgroup.as_ref().map_or(Default::default(), |c| c.host), joined);
     let mut walk = Walk { root, masks, console, network, entered: None, userns, cgroups };
     for (i, (mount, source)) in config.mounts.iter().zip(trees.sources.iter()).enumerate() {
         // In a user namespace the root is entered last: once the host's /proc and /sys are
@@ -191,8 +191,9 @@ struct Walk<'f> {
     /// In a user namespace of its own (device nodes cannot be made there: see populate_dev).
     userns: bool,
     /// The host's cgroups, which /sys/fs/cgroup shows as they are laid out there, and the
-    /// hierarchies the container has a group in (cgroup::Group::joined).
-    cgroups: Option<(crate::cgroup::Host<'f>, u8)>,
+    /// hierarchies the container has a group in (cgroup::Group::joined). Without a cgroup
+    /// (then no MountKind::Cgroup is planned) the default: unified, none.
+    cgroups: (crate::cgroup::Host<'f>, u8),
 }
 
 impl Walk<'_> {
@@ -228,7 +229,7 @@ impl Walk<'_> {
                 self.masks.apply(sys.as_fd(), b"/sys/")
             }
             MountKind::Cgroup => match self.cgroups {
-                Some((host, joined)) if host.layout != Layout::Unified => {
+                (host, joined) if host.layout != Layout::Unified => {
                     crate::cgroup::mount_view(self.root, dest, host.own, joined)
                 }
                 _ => attach_fresh(self.root, dest, c"cgroup2", &[], read_only).map(drop),

@@ -253,7 +253,7 @@ fn exec_search(launch: &Launch) -> Errno {
     }
     let mut denied = false;
     let mut buf = [0u8; 4096];
-    for dir in launch.path.split(|&b| b == b':') {
+    for dir in crate::text::fields(launch.path, b':') {
         let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
         let Some(candidate) = join_path(&mut buf, dir, name) else {
             continue;

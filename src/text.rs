@@ -17,7 +17,7 @@ pub fn has_byte(bytes: &[u8], byte: u8) -> bool {
 /// The words of a space-separated table of names (how the signal and capability names are
 /// kept: one string, no array of pointers).
 pub fn words(table: &'static [u8]) -> impl Iterator<Item = &'static [u8]> {
-    table.split(|&b| b == b' ')
+    fields(table, b' ')
 }
 
 /// The position of `name` among the words of `table`, case aside.
@@ -32,6 +32,19 @@ pub fn parse_decimal(s: &[u8], max_digits: usize) -> Option<u64> {
         return None;
     }
     Some(s.iter().fold(0, |n, d| n * 10 + (d - b'0') as u64))
+}
+
+/// `s` after `prefix`, when it starts with it. Out of line, by slice: core's `strip_prefix`
+/// is a copy per pattern type, and each length of a `b"…"` literal is a type of its own.
+#[inline(never)]
+pub fn after<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    s.strip_prefix(prefix)
+}
+
+/// `s` before `suffix`, when it ends with it (see [`after`]).
+#[inline(never)]
+pub fn before<'a>(s: &'a [u8], suffix: &[u8]) -> Option<&'a [u8]> {
+    s.strip_suffix(suffix)
 }
 
 /// `s` split at its first `sep`: (before, Some(after)), or (s, None) when there is none. Out

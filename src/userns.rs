@@ -185,8 +185,8 @@ pub fn subordinate(text: &[u8], name: &[u8], id: u32) -> Option<(u32, u32)> {
 /// The `OWNER:START:COUNT` lines of an /etc/subuid-style text (blank ones skipped), with
 /// the range when it parses.
 fn ranges(text: &[u8]) -> impl Iterator<Item = (&[u8], Option<(u64, u64)>)> {
-    text.split(|&b| b == b'\n').filter(|line| !line.is_empty()).map(|line| {
-        let mut fields = line.split(|&b| b == b':');
+    crate::text::fields(text, b'\n').filter(|line| !line.is_empty()).map(|line| {
+        let mut fields = crate::text::fields(line, b':');
         let owner = fields.next().unwrap_or(b"");
         let mut number = || number(fields.next()?);
         (owner, number().zip(number()))

@@ -1363,8 +1363,7 @@ t remount_pids mount -o remount,bind,rw "$pids"
 t swap sh -c "echo -1 > $mem/$swap"
 t raise sh -c "echo -1 > $mem/$limit"
 t pids sh -c "echo max > $pids/pids.max"
-t subgroup mkdir "$mem/escape"
-rmdir "$mem/escape" 2>/dev/null
+t subgroup mkdir -p "$mem/escape/deeper"
 mkdir -p /tmp/m
 t fresh_mount mount -t "$fstype" -o memory none /tmp/m
 t fresh_raise sh -c "test -e /tmp/m/cgroup.procs && echo -1 > /tmp/m/$swap && echo -1 > /tmp/m/$limit"
@@ -1427,11 +1426,14 @@ fn the_containers_limits_cannot_be_lifted_from_inside() {
     assert_table("root in a user namespace of its own", &attack(&["--userns", "private"]), &expected);
     // The control: the host's root with CAP_SYS_ADMIN (`--userns host`, a container as
     // privileged as it sounds) gets every step, so the probe would notice if they went
-    // through above. It only changes its own group, which goes with it.
+    // through above. It only changes its own group, which goes with it, with the groups it
+    // made below (husk removes them too).
     let control = attack(&["--userns", "host"]);
     for key in ["remount", "swap", "raise", "pids", "subgroup"] {
         assert_eq!(control.get(key).map(String::as_str), Some("ok"), "control {key}: {control:#?}");
     }
     assert_eq!(control.get("pids_max").map(String::as_str), Some("max"), "{control:#?}");
+    let left = Command::new("find").args(["/sys/fs/cgroup", "-name", "escape"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&left.stdout), "", "groups left behind");
     scratch.assert_clean("the cgroup attack");
 }

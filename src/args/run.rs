@@ -415,7 +415,7 @@ fn set<'a>(
             };
         }
         Opt::CgroupParent => {
-            if value.is_empty() || value.split(|&b| b == b'/').any(|p| p == b"..") {
+            if value.is_empty() || crate::text::fields(value, b'/').any(|p| p == b"..") {
                 return Err(bad("a cgroup path without .."));
             }
             spec.cgroup_parent = Some(value);

@@ -3,19 +3,19 @@
 //! or memory.swappiness), pids (pids.max), cpu (cpu.cfs_quota_us, cpu.cfs_period_us),
 //! cpuacct (for `--stats`); and what the container sees of them at /sys/fs/cgroup.
 //!
-//! v1 has no CLONE_INTO_CGROUP: the host side writes the init's pid into each group's
-//! cgroup.procs while the init waits, before it makes its cgroup namespace (whose root in
-//! each hierarchy is where the init is then: cgroup_namespaces(7)) and before anything of
-//! the container runs (container/host.rs, sync.rs).
+//! v1 has no CLONE_INTO_CGROUP: the container's init moves itself into each group first
+//! thing, before it makes its cgroup namespace (whose root in each hierarchy is where the
+//! init is then: cgroup_namespaces(7)) and before anything of the container runs
+//! (container/init.rs), through the group's `tasks` file that the host side opened.
 
 use core::ffi::CStr;
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{fstat, fstatfs};
+use rustix::fs::{Mode, OFlags, fstat, fstatfs};
 use rustix::io::Errno;
 use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags};
 
-use super::{CPUACCT, MEMORY, PIDS, Stats, descend, make, open_dir, parent_path, single};
+use super::{descend, make, open_dir, parent_path};
 use crate::cpath::CPath;
 use crate::error::{Failure, fail};
 use crate::rootfs::Tree;
@@ -23,9 +23,18 @@ use crate::rootfs::Tree;
 /// A container's group in one v1 hierarchy.
 pub struct Legacy {
     dir: OwnedFd,
+    /// The group's `tasks`, opened for writing by the host side, where the container's
+    /// init writes `0` (itself) — not `cgroup.procs`, nor its pid from the host side:
+    /// moving a whole thread group write-locks cgroup_threadgroup_rwsem, a percpu rwsem
+    /// whose writer waits for an RCU grace period (~7.6 ms measured here, per run), while
+    /// a single thread moving itself needs no such lock on current kernels
+    /// (cgroup_procs_write_start(): 40 µs here); the init has one thread. The write is allowed by the opener's
+    /// credentials (Linux 5.16 and later), and before that by the writer's: the init's own
+    /// uid is its target's.
+    pub tasks: OwnedFd,
     /// The parent directory, to remove the group from.
     parent: OwnedFd,
-    name: heapless::String<32>,
+    name: super::Text,
     /// The hierarchy's device: one per hierarchy, so co-mounted controllers share a group.
     pub dev: u64,
     /// The controllers husk uses here (bits: `super::MEMORY`…); more than one where they
@@ -72,30 +81,24 @@ impl Legacy {
             }
             failure
         })?;
-        Ok(Legacy { dir, parent, name, dev, serves: bit })
+        let tasks = rustix::fs::openat(&dir, c"tasks", OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Failure::new(STEPS[bit.trailing_zeros() as usize], b"tasks", e))?;
+        Ok(Legacy { dir, tasks, parent, name, dev, serves: bit })
     }
 
     pub fn dir(&self) -> BorrowedFd<'_> {
         self.dir.as_fd()
     }
 
-    /// What `--stats` reports from this hierarchy: memory.max_usage_in_bytes, pids.peak,
-    /// cpuacct.usage_user and usage_sys (nanoseconds).
-    pub fn stats(&self) -> Stats {
-        let dir = self.dir.as_fd();
-        let has = |bit: u8| self.serves & bit != 0;
-        let usec = |file: &[u8]| single(dir, file).map(|ns| ns / 1000);
-        Stats {
-            memory_peak: has(MEMORY).then(|| single(dir, b"memory.max_usage_in_bytes")).flatten(),
-            user_usec: has(CPUACCT).then(|| usec(b"cpuacct.usage_user")).flatten(),
-            system_usec: has(CPUACCT).then(|| usec(b"cpuacct.usage_sys")).flatten(),
-            pids_peak: has(PIDS).then(|| single(dir, b"pids.peak")).flatten(),
-        }
-    }
-
     pub fn remove(&self) {
         super::remove(self.parent.as_fd(), &self.name);
     }
+}
+
+/// Moves the calling thread (`0`), husk's only one, into the group whose `tasks` is open as
+/// `tasks`.
+pub fn enter(tasks: BorrowedFd) -> Result<(), Errno> {
+    rustix::io::write(tasks, b"0").map(drop)
 }
 
 /// The container's /sys/fs/cgroup (at `dest` in `root`), as a v1 or hybrid host lays it
@@ -137,17 +140,18 @@ fn fill_view(dir: BorrowedFd, host_own: &[u8], joined: u8, read_only: MountAttrF
         let name = path.of(&[if v2 { b"unified" } else { list }])?;
         rustix::fs::mkdirat(dir, name, rustix::fs::Mode::from_raw_mode(0o755))?;
         let fs = rustix::mount::fsopen(if v2 { c"cgroup2" } else { c"cgroup" }, FsOpenFlags::FSOPEN_CLOEXEC)?;
-        // v1: the hierarchy's controllers as flags, to be found among the existing ones.
-        for part in list.split(|&b| b == b',').filter(|part| !part.is_empty()) {
-            rustix::mount::fsconfig_set_flag(fs.as_fd(), link.of(&[part])?)?;
+        // v1: the hierarchy's controllers as flags, to be found among the existing ones;
+        // for several (`cpu,cpuacct`), a link named as each (`cpu` -> `cpu,cpuacct`).
+        for part in crate::text::fields(list, b',').filter(|part| !part.is_empty()) {
+            let part = link.of(&[part])?;
+            rustix::mount::fsconfig_set_flag(fs.as_fd(), part)?;
+            if part.to_bytes().len() < list.len() {
+                rustix::fs::symlinkat(name, dir, part)?;
+            }
         }
         rustix::mount::fsconfig_create(fs.as_fd())?;
         let mount = rustix::mount::fsmount(fs.as_fd(), FsMountFlags::FSMOUNT_CLOEXEC, read_only)?;
         rustix::mount::move_mount(mount.as_fd(), c"", dir, name, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)?;
-        // `cpu,cpuacct`: `cpu` and `cpuacct` link to it.
-        for part in list.split(|&b| b == b',').filter(|part| part.len() < list.len()) {
-            rustix::fs::symlinkat(name, dir, link.of(&[part])?)?;
-        }
     }
     crate::rt::sys::mount_setattr(dir, MountAttrFlags::MOUNT_ATTR_RDONLY.bits() as u64, false)
 }

@@ -57,7 +57,9 @@ pub struct Host<'a> {
 pub fn host(buf: &mut [u8]) -> Result<Host<'_>, Failure<'static>> {
     let layout = layout()
         .map_err(|e| Failure::new("cgroup", MOUNT, e).with_hint("limits need cgroups mounted there"))?;
-    let n = read_all(c"/proc/self/cgroup", buf).map_err(fail("cgroup", b"/proc/self/cgroup"))?;
+    // (By read_at: the path is absolute, so the directory is not used.)
+    let own = b"/proc/self/cgroup";
+    let n = read_at(rustix::fs::CWD, own, buf).map_err(fail("cgroup", own))?;
     Ok(Host { layout, own: &buf[..n] })
 }
 
@@ -77,8 +79,8 @@ fn layout() -> Result<Layout, Errno> {
 
 /// A running container's groups (from its init's /proc/PID/cgroup), for `husk exec` to start
 /// its helper in: the unified one, to be cloned into (CLONE_INTO_CGROUP), and each v1 one's
-/// cgroup.procs, opened here, on the host's side of every namespace, for the helper to
-/// write itself into (v1 has no CLONE_INTO_CGROUP). In v1 hierarchies only the groups husk
+/// `tasks`, opened here, on the host's side of every namespace, for the helper to write
+/// itself into (v1 has no CLONE_INTO_CGROUP). In v1 hierarchies only the groups husk
 /// made (`husk-PID`) are joined: the init's others are its caller's, not the container's.
 pub struct Joined {
     pub unified: Option<OwnedFd>,
@@ -94,29 +96,35 @@ impl Joined {
         let mut joined = Joined { unified: None, procs: heapless::Vec::new() };
         let mut mount = CPath::new();
         for (id, list, path) in crate::procfs::hierarchies(text) {
-            if id == b"0" && list.is_empty() {
-                let at = match layout {
-                    Layout::Unified => MOUNT,
-                    Layout::Hybrid => HYBRID_MOUNT,
-                    Layout::Legacy => continue,
-                };
-                if path != b"/" {
-                    joined.unified =
-                        Some(beneath(mount.of(&[at])?, path, b"", OFlags::PATH | OFlags::DIRECTORY)?);
-                }
-            } else if bits_of(list) != 0
-                && path.rsplit(|&b| b == b'/').next().is_some_and(|n| n.starts_with(b"husk-"))
-            {
-                let procs = beneath(mount.of(&[MOUNT, b"/", list])?, path, b"/cgroup.procs", OFlags::WRONLY)?;
-                let _ = joined.procs.push(procs);
+            let v2 = id == b"0" && list.is_empty();
+            // The unified group (the directory, to clone into), or a v1 one's tasks.
+            let (at, slash, file, flags): (_, &[u8], &[u8], _) = match layout {
+                _ if !v2 => (MOUNT, b"/", b"/tasks", OFlags::WRONLY),
+                Layout::Unified => (MOUNT, b"", b"", OFlags::PATH | OFlags::DIRECTORY),
+                Layout::Hybrid => (HYBRID_MOUNT, b"", b"", OFlags::PATH | OFlags::DIRECTORY),
+                Layout::Legacy => continue,
+            };
+            let ours = if v2 {
+                path != b"/"
+            } else {
+                bits_of(list) != 0 && crate::text::basename(path).starts_with(b"husk-")
+            };
+            if !ours {
+                continue;
+            }
+            let fd = beneath(mount.of(&[at, slash, list])?, path, file, flags)?;
+            if v2 {
+                joined.unified = Some(fd);
+            } else {
+                let _ = joined.procs.push(fd);
             }
         }
         Ok(joined)
     }
 
-    /// The helper: into each v1 group (`0`: the writer itself).
+    /// The helper: into each v1 group (see `legacy::Legacy::tasks`).
     pub fn enter(&self) -> Result<(), Errno> {
-        self.procs.iter().try_for_each(|procs| rustix::io::write(procs, b"0").map(drop))
+        self.procs.iter().try_for_each(|tasks| legacy::enter(tasks.as_fd()))
     }
 }
 
@@ -144,9 +152,6 @@ const NAMES: [(u8, &str); 4] = [(MEMORY, "memory"), (PIDS, "pids"), (CPU, "cpu")
 /// through a link: cpu -> cpu,cpuacct).
 const V1_MOUNTS: [&core::ffi::CStr; 4] =
     [c"/sys/fs/cgroup/memory", c"/sys/fs/cgroup/pids", c"/sys/fs/cgroup/cpu", c"/sys/fs/cgroup/cpuacct"];
-
-/// Every controller husk enables in the unified hierarchy, for memory, pids and cpu limits.
-const CONTROLLERS: [&str; 3] = ["memory", "pids", "cpu"];
 
 /// What the user asked to limit.
 #[derive(Debug, PartialEq, Eq, Clone, Copy, Default)]
@@ -180,13 +185,20 @@ impl Limits {
 
 /// One file to write in a group: name and value (as text). The name's first word is its
 /// controller's (`memory.max`: memory).
-pub type Setting = (&'static str, heapless::String<32>);
+pub type Setting = (&'static str, Text);
+
+/// A short text made here: a value to write, a group's name. Bytes, not a heapless::String,
+/// whose char-by-char push would encode each byte as UTF-8.
+pub type Text = heapless::Vec<u8, 32>;
 
 /// Turns the limits into cgroup files and values, v1 ones for the controllers in `legacy`
 /// (bits), v2 ones for the others. Errors describe an inconsistent request.
 pub fn settings(limits: &Limits, legacy: u8) -> Result<heapless::Vec<Setting, 6>, &'static str> {
     let mut out = heapless::Vec::new();
-    let mut push = |file: &'static str, value: heapless::String<32>| {
+    // The value of each as a number, or None: unlimited, as its file says it (v1's memsw
+    // `-1`, v2 `max`).
+    let mut push = |file: &'static str, value: Option<u64>| {
+        let value = value.map_or_else(|| text(if file == MEMSW { b"-1" } else { b"max" }), number);
         let _ = out.push((file, value));
     };
     let v1 = |bit: u8| legacy & bit != 0;
@@ -201,29 +213,31 @@ pub fn settings(limits: &Limits, legacy: u8) -> Result<heapless::Vec<Setting, 6>
             Some(Swap::Total(_)) => return Err("--memory-swap must be at least --memory"),
         };
         if v1(MEMORY) {
-            push("memory.limit_in_bytes", number(memory));
-            push(MEMSW, total.map_or_else(|| text("-1"), number));
+            push("memory.limit_in_bytes", Some(memory));
+            push(MEMSW, total);
         } else {
-            push("memory.max", number(memory));
-            push("memory.swap.max", total.map_or_else(|| text("max"), |t| number(t - memory)));
+            push("memory.max", Some(memory));
+            push("memory.swap.max", total.map(|t| t - memory));
         }
     } else if limits.memory_swap.is_some() {
         return Err("--memory-swap needs --memory");
     }
     if let Some(pids) = limits.pids {
-        push("pids.max", number(pids));
+        push("pids.max", Some(pids));
     }
     if let Some(milli) = limits.cpus_milli {
         // The kernel's smallest quota is 1 ms.
-        let quota = number((milli * CPU_PERIOD_US / 1000).max(1000));
+        let quota = (milli * CPU_PERIOD_US / 1000).max(1000);
         if v1(CPU) {
-            push("cpu.cfs_period_us", number(CPU_PERIOD_US));
-            push("cpu.cfs_quota_us", quota);
+            push("cpu.cfs_period_us", Some(CPU_PERIOD_US));
+            push("cpu.cfs_quota_us", Some(quota));
         } else {
-            let mut value = quota;
-            let _ = value.push(' ');
-            let _ = value.push_str(&number(CPU_PERIOD_US));
-            push("cpu.max", value);
+            // `QUOTA PERIOD`.
+            push("cpu.max", Some(quota));
+            if let Some((_, value)) = out.last_mut() {
+                let _ = value.push(b' ');
+                let _ = value.extend_from_slice(&number(CPU_PERIOD_US));
+            }
         }
     }
     Ok(out)
@@ -242,27 +256,32 @@ pub fn required(limits: &Limits) -> u8 {
 }
 
 /// The controllers of `bits` that are enabled in a unified hierarchy's subtree_control.
-pub fn controllers(bits: u8) -> heapless::Vec<&'static str, 3> {
-    NAMES.iter().filter(|(bit, _)| bits & bit & !CPUACCT != 0).map(|(_, name)| *name).collect()
+pub fn controllers(bits: u8) -> impl Iterator<Item = &'static str> {
+    NAMES.iter().filter(move |(bit, _)| bits & bit & !CPUACCT != 0).map(|(_, name)| *name)
 }
 
 /// The controller bit of a setting's file.
 fn controller_of(file: &str) -> u8 {
-    let word = file.as_bytes().split(|&b| b == b'.').next().unwrap_or(b"");
-    bits_of(word)
+    bits_of(crate::text::split_once(file.as_bytes(), b'.').0)
 }
 
 /// The bits of the controllers husk uses in a list like `cpu,cpuacct`.
 pub fn bits_of(list: &[u8]) -> u8 {
-    let named =
-        |part: &[u8]| NAMES.iter().find(|(_, name)| name.as_bytes() == part).map_or(0, |(bit, _)| *bit);
-    list.split(|&b| b == b',').fold(0, |bits, part| bits | named(part))
+    bits_in(list, b',')
 }
 
-/// Whether the whitespace-separated list `text` (cgroup.controllers, subtree_control) has
-/// `name`.
+/// The bits of the controllers husk uses in a list of names separated by `sep`.
+#[inline(never)]
+fn bits_in(list: &[u8], sep: u8) -> u8 {
+    let named =
+        |part: &[u8]| NAMES.iter().find(|(_, name)| name.as_bytes() == part).map_or(0, |(bit, _)| *bit);
+    crate::text::fields(list, sep).fold(0, |bits, part| bits | named(part))
+}
+
+/// Whether the space-separated list `text` (cgroup.controllers, subtree_control: one line)
+/// has `name`.
 fn listed(text: &[u8], name: &[u8]) -> bool {
-    text.split(|b| b.is_ascii_whitespace()).any(|w| w == name)
+    crate::text::fields(text.trim_ascii(), b' ').any(|w| w == name)
 }
 
 /// A container's groups, created for one run and removed after it: in the unified
@@ -333,8 +352,7 @@ impl Group {
             (_, Layout::Unified) => CPU | MEMORY | PIDS,
             (Some(root), _) => {
                 let n = read_at(root.as_fd(), b"cgroup.controllers", &mut buf).unwrap_or(0);
-                buf[..n].split(|b| b.is_ascii_whitespace()).fold(0, |bits, word| bits | bits_of(word))
-                    & !CPUACCT
+                bits_in(buf[..n].trim_ascii(), b' ') & !CPUACCT
             }
             (None, _) => 0,
         };
@@ -368,8 +386,8 @@ impl Group {
         {
             let own = crate::procfs::cgroup_path(host.own).unwrap_or(b"/");
             let (parent, move_out) = parent_path(wanted.parent, own, v2_path);
-            let wanted = controllers(required & attached);
-            self.unified = Some(Unified::create(root, mount, parent, move_out, &wanted, companions)?);
+            let wanted = required & attached;
+            Unified::create(&mut self.unified, root, mount, parent, move_out, wanted, companions)?;
         }
         if self.joined() == 0 {
             let hint = "no cgroup hierarchy here to put the container in";
@@ -384,16 +402,9 @@ impl Group {
     /// Writes each setting into the group of its controller.
     fn write<'a>(&self, settings: &[Setting], limits: &Limits) -> Result<(), Failure<'a>> {
         for (file, value) in settings {
-            let bit = controller_of(file);
-            let dir = match self.legacy.iter().find(|l| l.serves & bit != 0) {
-                Some(hierarchy) => hierarchy.dir(),
-                None => self.unified.as_ref().map(|u| u.dir.as_fd()).ok_or(Failure::new(
-                    "cgroup",
-                    b"",
-                    Errno::NOENT,
-                ))?,
-            };
-            let written = match write_at(dir, file.as_bytes(), value.as_bytes()) {
+            let (dir, _) =
+                self.serving(controller_of(file)).ok_or(Failure::new("cgroup", b"", Errno::NOENT))?;
+            let written = match write_at(dir, file.as_bytes(), value) {
                 // v1 without swap accounting: swap off another way, or not at all.
                 Err(Errno::NOENT) if *file == MEMSW => match limits.memory_swap {
                     Some(Swap::Unlimited) => Ok(()),
@@ -417,52 +428,68 @@ impl Group {
         Ok(())
     }
 
+    /// The group of controller `bit`: its v1 one (true), else the unified one (false).
+    fn serving(&self, bit: u8) -> Option<(BorrowedFd<'_>, bool)> {
+        match self.legacy.iter().find(|l| l.serves & bit != 0) {
+            Some(hierarchy) => Some((hierarchy.dir(), true)),
+            None => Some((self.unified.as_ref()?.dir.as_fd(), false)),
+        }
+    }
+
     /// The unified group's directory, for clone3's CLONE_INTO_CGROUP.
     pub fn clone_into(&self) -> Option<BorrowedFd<'_>> {
         self.unified.as_ref().map(|u| u.dir.as_fd())
     }
 
     /// The hierarchies the container has a group in: the v1 controllers there (bits) and
-    /// UNIFIED. With a v1 one, the host side must put the container's init there
-    /// ([`Group::place`]): v1 has no CLONE_INTO_CGROUP.
+    /// UNIFIED.
     pub fn joined(&self) -> u8 {
         let unified = if self.unified.is_some() { UNIFIED } else { 0 };
         self.legacy.iter().fold(unified, |bits, l| bits | l.serves)
     }
 
-    /// Puts process `pid` (the container's init, which waits for it before anything of the
-    /// container runs) into each v1 group.
-    pub fn place(&self, pid: i32) -> Result<(), Failure<'static>> {
-        let pid = number(pid as u64);
-        for hierarchy in &self.legacy {
-            write_at(hierarchy.dir(), b"cgroup.procs", pid.as_bytes())
-                .map_err(fail("cgroup", b"cgroup.procs"))?;
-        }
-        Ok(())
+    /// The container's init, first thing: into each v1 group (see `legacy::Legacy::tasks`).
+    pub fn enter(&self) -> Result<(), Errno> {
+        self.legacy.iter().try_for_each(|hierarchy| legacy::enter(hierarchy.tasks.as_fd()))
     }
 
     /// Whether the OOM killer killed anything in the group (the `oom_kill` count of v2's
     /// memory.events, v1's memory.oom_control since Linux 4.13), and if so the limit it kept
     /// (memory.max or memory.limit_in_bytes, with its value in `buf`).
     pub fn oom_kill<'b>(&self, buf: &'b mut [u8; 512]) -> Option<(&'static [u8], &'b [u8])> {
-        let (dir, events, limit): (_, &[u8], &'static [u8]) =
-            match self.legacy.iter().find(|l| l.serves & MEMORY != 0) {
-                Some(memory) => (memory.dir(), b"memory.oom_control", b"memory.limit_in_bytes"),
-                None => (self.unified.as_ref()?.dir.as_fd(), b"memory.events", b"memory.max"),
-            };
+        let (dir, v1) = self.serving(MEMORY)?;
+        let (events, limit): (&[u8], &'static [u8]) = match v1 {
+            true => (b"memory.oom_control", b"memory.limit_in_bytes"),
+            false => (b"memory.events", b"memory.max"),
+        };
         let n = read_at(dir, events, buf).ok()?;
         keyed(&buf[..n], b"oom_kill").filter(|&kills| kills > 0)?;
         let n = read_at(dir, limit, buf).ok()?;
         Some((limit, buf[..n].trim_ascii()))
     }
 
-    /// The figures `--stats` reports, from whichever group has each.
+    /// The figures `--stats` reports, each from the first group that has it: the unified
+    /// one, then the v1 one of its controller.
     pub fn stats(&self) -> Stats {
-        let mut stats = self.unified.as_ref().map(Unified::stats).unwrap_or_default();
-        for hierarchy in &self.legacy {
-            stats = stats.or(hierarchy.stats());
-        }
-        stats
+        [
+            self.figure(b"memory.peak", b"", MEMORY, b"memory.max_usage_in_bytes"),
+            self.figure(b"cpu.stat", b"user_usec", CPUACCT, b"cpuacct.usage_user"),
+            self.figure(b"cpu.stat", b"system_usec", CPUACCT, b"cpuacct.usage_sys"),
+            self.figure(b"pids.peak", b"", PIDS, b"pids.peak"),
+        ]
+    }
+
+    /// One figure: the unified group's `v2` (or its `key` there), else `v1` in the group of
+    /// controller `bit` (cpuacct's in nanoseconds, made microseconds).
+    #[inline(never)]
+    fn figure(&self, v2: &[u8], key: &[u8], bit: u8, v1: &[u8]) -> Option<u64> {
+        let unified = self.unified.as_ref().and_then(|u| number_in(u.dir.as_fd(), v2, key));
+        let legacy = || {
+            let group = self.legacy.iter().find(|l| l.serves & bit != 0)?;
+            let n = number_in(group.dir(), v1, b"")?;
+            Some(if bit == CPUACCT { n / 1000 } else { n })
+        };
+        unified.or_else(legacy)
     }
 
     /// Removes every group. Called once every process in them is gone (the container's init
@@ -490,7 +517,7 @@ fn parent_path<'a>(parent: Option<&'a [u8]>, own: &[u8], scratch: &'a mut [u8; 6
         return (p, false);
     }
     // The root group as "", so that its `husk` is `/husk`.
-    let mine = own.strip_suffix(b"/").unwrap_or(own);
+    let mine = crate::text::before(own, b"/").unwrap_or(own);
     let n = mine.len().min(500);
     scratch[..n].copy_from_slice(&mine[..n]);
     if n > 0 && !rustix::process::geteuid().is_root() {
@@ -509,13 +536,13 @@ fn descend<'a>(
     root: OwnedFd,
     mount: &'a [u8],
     parent_rel: &'a [u8],
-    wanted: Option<&[&str]>,
+    wanted: Option<u8>,
 ) -> Result<OwnedFd, Failure<'a>> {
     let mut cpath = CPath::new();
     let mut level = root;
     let mut done: &[u8] = mount;
     let mut end = 0;
-    for part in parent_rel.split(|&b| b == b'/') {
+    for part in crate::text::fields(parent_rel, b'/') {
         end += part.len() + 1;
         if part.is_empty() || part == b"." {
             continue;
@@ -543,14 +570,11 @@ fn descend<'a>(
 /// The container's own group, `husk-PID`, in `parent`: its directory and name. First the
 /// groups of earlier runs whose husk is gone (a SIGKILLed `husk run`: its container died
 /// with it, but nothing removed its group) are swept.
-fn make<'a>(
-    parent: BorrowedFd,
-    parent_rel: &'a [u8],
-) -> Result<(OwnedFd, heapless::String<32>), Failure<'a>> {
+fn make<'a>(parent: BorrowedFd, parent_rel: &'a [u8]) -> Result<(OwnedFd, Text), Failure<'a>> {
     sweep(parent);
     let mut cpath = CPath::new();
     let name = named(b"husk-", rustix::process::getpid().as_raw_nonzero().get() as u64);
-    let c_name = cpath.of(&[name.as_bytes()]).map_err(fail("mkdir", parent_rel))?;
+    let c_name = cpath.of(&[&name]).map_err(fail("mkdir", parent_rel))?;
     mkdirat(parent, c_name, Mode::from_raw_mode(0o755))
         .map_err(|e| Failure::new("cgroup", parent_rel, e).with_hint(hint(e)))?;
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
@@ -571,10 +595,8 @@ fn sweep(parent: BorrowedFd) {
     let mut entries = RawDir::new(&dir, &mut buf);
     while let Some(Ok(entry)) = entries.next() {
         let name = entry.file_name();
-        let digits = name
-            .to_bytes()
-            .strip_prefix(b"husk-")
-            .map(|rest| rest.strip_suffix(unified::LEAF).unwrap_or(rest));
+        let digits = crate::text::after(name.to_bytes(), b"husk-")
+            .map(|rest| crate::text::before(rest, unified::LEAF).unwrap_or(rest));
         let pid = digits.and_then(crate::procfs::parse_pid).and_then(rustix::process::Pid::from_raw);
         if pid.is_some_and(|pid| rustix::process::test_kill_process(pid) == Err(Errno::SRCH)) {
             let _ = unlinkat(parent, name, AtFlags::REMOVEDIR);
@@ -584,11 +606,11 @@ fn sweep(parent: BorrowedFd) {
 
 /// Removes the group `name` in `parent`. Called once every process in it is gone; a group
 /// that still holds a zombie for a moment says EBUSY, so try a few times.
-fn remove(parent: BorrowedFd, name: &str) {
+fn remove(parent: BorrowedFd, name: &[u8]) {
     let mut cpath = CPath::new();
-    if let Ok(name) = cpath.of(&[name.as_bytes()]) {
+    if let Ok(name) = cpath.of(&[name]) {
         for _ in 0..100 {
-            match unlinkat(parent, name, AtFlags::REMOVEDIR) {
+            match remove_tree(parent, name, 8) {
                 Err(Errno::BUSY) => crate::rt::sys::sleep_ns(10_000_000),
                 _ => break,
             }
@@ -596,11 +618,38 @@ fn remove(parent: BorrowedFd, name: &str) {
     }
 }
 
-/// A file holding one number (memory.peak, pids.peak).
-fn single(dir: BorrowedFd, file: &[u8]) -> Option<u64> {
-    let mut buf = [0u8; 32];
+/// Removes the group `name` in `parent` and the groups below it, down to `depth` levels: a
+/// container allowed to write its groups (the host's root with CAP_SYS_ADMIN, `--userns
+/// host`) may have made some, and a group with children cannot be removed (EBUSY).
+fn remove_tree(parent: BorrowedFd, name: &core::ffi::CStr, depth: u8) -> Result<(), Errno> {
+    match unlinkat(parent, name, AtFlags::REMOVEDIR) {
+        Err(Errno::BUSY) if depth > 0 => {
+            let dir =
+                openat(parent, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+            let mut buf = [core::mem::MaybeUninit::uninit(); 1024];
+            let mut entries = RawDir::new(&dir, &mut buf);
+            while let Some(Ok(entry)) = entries.next() {
+                if entry.file_type() == rustix::fs::FileType::Directory
+                    && !entry.file_name().to_bytes().starts_with(b".")
+                {
+                    let _ = remove_tree(dir.as_fd(), entry.file_name(), depth - 1);
+                }
+            }
+            unlinkat(parent, name, AtFlags::REMOVEDIR)
+        }
+        done => done,
+    }
+}
+
+/// The number in `dir`'s `file` (memory.peak, pids.peak), or with a `key`, the value of that
+/// key there (cpu.stat's `user_usec`).
+fn number_in(dir: BorrowedFd, file: &[u8], key: &[u8]) -> Option<u64> {
+    let mut buf = [0u8; 1024];
     let n = read_at(dir, file, &mut buf).ok()?;
-    crate::text::parse_decimal(buf[..n].trim_ascii(), 19)
+    match key {
+        b"" => crate::text::parse_decimal(buf[..n].trim_ascii(), 19),
+        key => keyed(&buf[..n], key),
+    }
 }
 
 fn write_at(dir: BorrowedFd, file: &[u8], value: &[u8]) -> Result<(), Errno> {
@@ -617,36 +666,31 @@ fn read_at(dir: BorrowedFd, file: &[u8], buf: &mut [u8]) -> Result<usize, Errno>
     rustix::io::read(&fd, buf)
 }
 
-fn read_all(path: &core::ffi::CStr, buf: &mut [u8]) -> Result<usize, Errno> {
-    let fd = open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-    rustix::io::read(&fd, buf)
-}
-
-fn number(n: u64) -> heapless::String<32> {
+fn number(n: u64) -> Text {
     named(b"", n)
 }
 
 /// `prefix` and `n` in decimal, as a string.
-pub fn named(prefix: &[u8], n: u64) -> heapless::String<32> {
-    let mut s = heapless::String::new();
+pub fn named(prefix: &[u8], n: u64) -> Text {
     let mut buf = [0; 24];
-    let digits = crate::text::digits(n, 10, &mut buf).to_bytes();
-    for &b in prefix.iter().chain(digits) {
-        let _ = s.push(b as char);
-    }
+    let mut s = text(prefix);
+    let _ = s.extend_from_slice(crate::text::digits(n, 10, &mut buf).to_bytes());
     s
 }
 
-fn text(t: &str) -> heapless::String<32> {
-    let mut s = heapless::String::new();
-    let _ = s.push_str(t);
+fn text(t: &[u8]) -> Text {
+    let mut s = Text::new();
+    let _ = s.extend_from_slice(t);
     s
 }
 
 /// A size like `100M`, `512k`, `1G`, `2t` or plain bytes (suffixes are powers of 1024, any
 /// case, an optional trailing `b`).
 pub fn parse_size(s: &[u8]) -> Option<u64> {
-    let s = s.strip_suffix(b"b").or_else(|| s.strip_suffix(b"B")).filter(|r| !r.is_empty()).unwrap_or(s);
+    let s = crate::text::before(s, b"b")
+        .or_else(|| crate::text::before(s, b"B"))
+        .filter(|r| !r.is_empty())
+        .unwrap_or(s);
     let (digits, shift) = match s.last()?.to_ascii_lowercase() {
         b'k' => (&s[..s.len() - 1], 10),
         b'm' => (&s[..s.len() - 1], 20),
@@ -666,70 +710,38 @@ pub fn parse_cpus(s: &[u8]) -> Option<u64> {
 
 /// The value of `key` in a flat-keyed file (memory.events, cpu.stat: `key value` lines).
 pub fn keyed(text: &[u8], key: &[u8]) -> Option<u64> {
-    text.split(|&b| b == b'\n').find_map(|line| {
-        let rest = line.strip_prefix(key)?.strip_prefix(b" ")?;
+    crate::text::fields(text, b'\n').find_map(|line| {
+        let rest = crate::text::after(crate::text::after(line, key)?, b" ")?;
         crate::text::parse_decimal(rest.trim_ascii(), 19)
     })
 }
 
-/// What `--stats` prints at the end, from the group's files.
-#[derive(Debug, PartialEq, Eq, Default, Clone, Copy)]
-pub struct Stats {
-    pub memory_peak: Option<u64>,
-    pub user_usec: Option<u64>,
-    pub system_usec: Option<u64>,
-    pub pids_peak: Option<u64>,
-}
+/// What `--stats` prints at the end, from the group's files: one figure per [`LABELS`]
+/// entry, in its order (None: the kernel has no such file; see `Group::stats`).
+pub type Stats = [Option<u64>; 4];
 
-impl Stats {
-    /// Each figure from `self`, or where it has none, from `other`.
-    pub fn or(self, other: Stats) -> Stats {
-        Stats {
-            memory_peak: self.memory_peak.or(other.memory_peak),
-            user_usec: self.user_usec.or(other.user_usec),
-            system_usec: self.system_usec.or(other.system_usec),
-            pids_peak: self.pids_peak.or(other.pids_peak),
-        }
-    }
-}
+/// The figures of `--stats`, as the line shows them: label, and whether a time (in
+/// microseconds, shown as seconds).
+const LABELS: [(&str, bool); 4] =
+    [("memory.peak", false), ("cpu.user", true), ("cpu.system", true), ("pids.peak", false)];
 
 /// `husk: stats: memory.peak=… cpu.user=…s cpu.system=…s pids.peak=…` (n/a where the kernel
-/// has no such file).
+/// has no such file). Times are microseconds, shown as seconds with three decimals.
 pub fn format_stats(line: &mut Line, stats: &Stats) {
-    line.str("husk: stats: memory.peak=");
-    opt(line, stats.memory_peak);
-    line.str(" cpu.user=");
-    seconds(line, stats.user_usec);
-    line.str(" cpu.system=");
-    seconds(line, stats.system_usec);
-    line.str(" pids.peak=");
-    opt(line, stats.pids_peak);
-}
-
-fn opt(line: &mut Line, v: Option<u64>) {
-    match v {
-        Some(n) => line.num(n),
-        None => line.str("n/a"),
-    };
-}
-
-fn seconds(line: &mut Line, usec: Option<u64>) {
-    match usec {
-        Some(us) => {
-            let ms = us / 1000;
-            line.num(ms / 1000).str(".");
-            let frac = ms % 1000;
-            if frac < 100 {
-                line.str("0");
+    line.str("husk: stats:");
+    for ((label, time), value) in LABELS.iter().zip(stats) {
+        line.str(" ").str(label).str("=");
+        match (value, time) {
+            (None, _) => line.str("n/a"),
+            (Some(n), false) => line.num(*n),
+            (Some(us), true) => {
+                // The milliseconds' three digits, from those of 1000 + ms.
+                let ms = us / 1000;
+                let mut buf = [0; 24];
+                let frac = crate::text::digits(1000 + ms % 1000, 10, &mut buf).to_bytes();
+                line.num(ms / 1000).str(".").bytes(&frac[1..]).str("s")
             }
-            if frac < 10 {
-                line.str("0");
-            }
-            line.num(frac).str("s");
-        }
-        None => {
-            line.str("n/a");
-        }
+        };
     }
 }
 
@@ -776,7 +788,11 @@ mod tests {
     }
 
     fn values_in(limits: Limits, legacy: u8) -> Vec<(String, String)> {
-        settings(&limits, legacy).unwrap().iter().map(|(f, v)| (f.to_string(), v.to_string())).collect()
+        settings(&limits, legacy)
+            .unwrap()
+            .iter()
+            .map(|(f, v)| (f.to_string(), String::from_utf8(v.to_vec()).unwrap()))
+            .collect()
     }
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -859,7 +875,7 @@ mod tests {
             values(Limits { cpus_milli: Some(1), ..Default::default() }),
             [("cpu.max".into(), "1000 100000".into())]
         );
-        assert_eq!(controllers(MEMORY | PIDS | CPU | CPUACCT).as_slice(), ["memory", "pids", "cpu"]);
+        assert_eq!(controllers(MEMORY | PIDS | CPU | CPUACCT).collect::<Vec<_>>(), ["memory", "pids", "cpu"]);
     }
 
     #[test]
@@ -870,9 +886,9 @@ mod tests {
         }
         // ENOENT from cgroup.subtree_control: the controller is not in cgroup.controllers.
         assert_eq!(hint(Errno::NOENT), NOT_DELEGATED);
-        assert_eq!(controllers(required(&Limits::default())).as_slice(), [""; 0]);
+        assert_eq!(controllers(required(&Limits::default())).count(), 0);
         assert_eq!(
-            controllers(required(&Limits { pids: Some(1), ..Default::default() })).as_slice(),
+            controllers(required(&Limits { pids: Some(1), ..Default::default() })).collect::<Vec<_>>(),
             ["pids"]
         );
     }
@@ -888,21 +904,13 @@ mod tests {
     #[test]
     fn stats_line() {
         let mut line = Line::new();
-        format_stats(
-            &mut line,
-            &Stats {
-                memory_peak: Some(5 << 20),
-                user_usec: Some(1_234_567),
-                system_usec: Some(5_000),
-                pids_peak: Some(3),
-            },
-        );
+        format_stats(&mut line, &[Some(5 << 20), Some(1_234_567), Some(5_000), Some(3)]);
         assert_eq!(
             std::str::from_utf8(line.as_bytes()).unwrap(),
             "husk: stats: memory.peak=5242880 cpu.user=1.234s cpu.system=0.005s pids.peak=3"
         );
         let mut line = Line::new();
-        format_stats(&mut line, &Stats::default());
+        format_stats(&mut line, &[None; 4]);
         assert_eq!(
             std::str::from_utf8(line.as_bytes()).unwrap(),
             "husk: stats: memory.peak=n/a cpu.user=n/a cpu.system=n/a pids.peak=n/a"

@@ -7,7 +7,7 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, Mode, OFlags, mkdirat, openat, unlinkat};
 use rustix::io::Errno;
 
-use super::{CONTROLLERS, Stats, descend, hint, keyed, make, number, read_at, write_at};
+use super::{CPU, MEMORY, PIDS, controllers, descend, hint, keyed, make, number, read_at, write_at};
 use crate::cpath::CPath;
 use crate::error::Failure;
 
@@ -17,7 +17,7 @@ pub struct Unified {
     pub dir: OwnedFd,
     /// The parent directory, to remove the group from.
     parent: OwnedFd,
-    name: heapless::String<32>,
+    name: super::Text,
     /// Whether husk moved itself out of the parent into the leaf `NAME.sup` beside the
     /// group (see `Unified::create`).
     moved: bool,
@@ -29,8 +29,9 @@ pub struct Unified {
 impl Unified {
     /// Creates `PARENT/husk-PID` below `root` (the v2 mount, `mount` for errors) and enables
     /// the `wanted` controllers on the way down. `move_out`: `PARENT` is the group a user
-    /// runs in, which husk leaves first (below). Nothing is left behind on failure, whose
-    /// hint says what to do.
+    /// runs in, which husk leaves first (below). The group goes into `slot` as soon as it
+    /// is made, so that on a later failure (whose hint says what to do) the caller's
+    /// `Group::create` removes it with the rest, and undoes the move.
     ///
     /// A user may write only a group delegated to them (cgroup-v2.rst, "Delegation": root
     /// chowns the directory and its cgroup.procs, cgroup.threads and cgroup.subtree_control;
@@ -44,23 +45,20 @@ impl Unified {
     /// root may write says nothing about who manages a group (systemd's own), so root keeps
     /// `husk/` below its group.
     pub fn create<'a>(
+        slot: &mut Option<Unified>,
         root: OwnedFd,
         mount: &'a [u8],
         parent_rel: &'a [u8],
         move_out: bool,
-        wanted: &[&str],
+        wanted: u8,
         companions: [i32; 2],
-    ) -> Result<Unified, Failure<'a>> {
+    ) -> Result<(), Failure<'a>> {
         let level = descend(root, mount, parent_rel, Some(wanted))?;
         let (dir, name) = make(level.as_fd(), parent_rel)?;
-        let mut group = Unified { dir, parent: level, name, moved: false, companions: [0; 2] };
+        let companions = if move_out { companions } else { [0; 2] };
+        let group = slot.insert(Unified { dir, parent: level, name, moved: move_out, companions });
         if move_out {
-            group.moved = true;
-            group.companions = companions;
-            if let Err(e) = group.enter_leaf() {
-                group.remove();
-                return Err(Failure::new("cgroup", parent_rel, e).with_hint(hint(e)));
-            }
+            group.enter_leaf().map_err(|e| Failure::new("cgroup", parent_rel, e).with_hint(hint(e)))?;
         }
         // Right after husk left it, the group still counts as holding a process for a
         // moment (EBUSY within a millisecond or so, seen on Linux 6.1 under QEMU): retry.
@@ -72,28 +70,7 @@ impl Unified {
             }
             tries -= 1;
         };
-        if let Err(e) = enabled {
-            group.remove();
-            return Err(Failure::new("cgroup.subtree_control", parent_rel, e).with_hint(hint(e)));
-        }
-        Ok(group)
-    }
-
-    /// The figures `--stats` reports: memory.peak, cpu.stat's user and system time,
-    /// pids.peak.
-    pub fn stats(&self) -> Stats {
-        let dir = self.dir.as_fd();
-        let mut buf = [0u8; 1024];
-        let (user_usec, system_usec) = match read_at(dir, b"cpu.stat", &mut buf) {
-            Ok(n) => (keyed(&buf[..n], b"user_usec"), keyed(&buf[..n], b"system_usec")),
-            Err(_) => (None, None),
-        };
-        Stats {
-            memory_peak: super::single(dir, b"memory.peak"),
-            user_usec,
-            system_usec,
-            pids_peak: super::single(dir, b"pids.peak"),
-        }
+        enabled.map_err(|e| Failure::new("cgroup.subtree_control", parent_rel, e).with_hint(hint(e)))
     }
 
     /// Removes the group (see `super::remove`), then puts husk back where it was.
@@ -108,7 +85,7 @@ impl Unified {
     /// writer itself).
     fn enter_leaf(&self) -> Result<(), Errno> {
         let mut cpath = CPath::new();
-        let leaf = cpath.of(&[self.name.as_bytes(), LEAF])?;
+        let leaf = cpath.of(&[&self.name, LEAF])?;
         mkdirat(self.parent.as_fd(), leaf, Mode::from_raw_mode(0o755))?;
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
         let dir = openat(self.parent.as_fd(), leaf, flags, Mode::empty())?;
@@ -120,7 +97,7 @@ impl Unified {
     /// Writes each companion's pid to `dir`'s cgroup.procs.
     fn move_companions(&self, dir: BorrowedFd) -> Result<(), Errno> {
         for pid in self.companions.into_iter().filter(|&pid| pid > 0) {
-            match write_at(dir, b"cgroup.procs", number(pid as u64).as_bytes()) {
+            match write_at(dir, b"cgroup.procs", &number(pid as u64)) {
                 Ok(()) | Err(Errno::SRCH) => {}
                 Err(e) => return Err(e),
             }
@@ -141,7 +118,7 @@ impl Unified {
         if read_at(parent, b"cgroup.stat", &mut buf)
             .is_ok_and(|n| keyed(&buf[..n], b"nr_descendants") == Some(1))
         {
-            for name in CONTROLLERS {
+            for name in controllers(MEMORY | PIDS | CPU) {
                 let _ = switch(parent, b'-', name);
             }
         }
@@ -149,7 +126,7 @@ impl Unified {
         let _ = write_at(parent, b"cgroup.procs", b"0");
         // Refused (EBUSY) while husk is still in it.
         let mut cpath = CPath::new();
-        if let Ok(leaf) = cpath.of(&[self.name.as_bytes(), LEAF]) {
+        if let Ok(leaf) = cpath.of(&[&self.name, LEAF]) {
             let _ = unlinkat(parent, leaf, AtFlags::REMOVEDIR);
         }
     }
@@ -159,10 +136,10 @@ impl Unified {
 pub const LEAF: &[u8] = b".sup";
 
 /// Writes `+NAME` for each controller not yet enabled in `dir`'s cgroup.subtree_control.
-pub fn enable(dir: BorrowedFd, wanted: &[&str]) -> Result<(), Errno> {
+pub fn enable(dir: BorrowedFd, wanted: u8) -> Result<(), Errno> {
     let mut current = [0u8; 256];
     let n = read_at(dir, b"cgroup.subtree_control", &mut current)?;
-    for name in wanted {
+    for name in controllers(wanted) {
         if !super::listed(&current[..n], name.as_bytes()) {
             switch(dir, b'+', name)?;
         }

@@ -12,7 +12,7 @@ use rustix::thread::{ThreadNameSpaceType, move_into_thread_name_spaces};
 use super::init::{self, Context};
 use super::named;
 use super::report::{self, Note, Report};
-use super::sync::{Gate, Handshake, Placed};
+use super::sync::{Gate, Handshake, IdMaps};
 use crate::cgroup::{self, Group};
 use crate::config::{Config, Namespace, Root};
 use crate::error::{Failure, fail};
@@ -48,8 +48,8 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         Err(e) => return Failure::new("pidfd_open", b"", e).report(),
     };
     // Limits come from cgroups of the container's own, made before the container so that
-    // it starts inside (CLONE_INTO_CGROUP on v2; on v1, placed before it goes on: see
-    // Placed). A limit that cannot be applied is an error, never a silent skip.
+    // it starts inside (CLONE_INTO_CGROUP on v2; on v1 the init moves itself in first
+    // thing: init.rs). A limit that cannot be applied is an error, never a silent skip.
     let mut scratch: cgroup::ParentPath = [[0; 600]; 5];
     let made = config.cgroup.as_ref().map(|wanted| create_group(wanted, &mut scratch, caller.companions));
     let group = match made.transpose() {
@@ -94,10 +94,8 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         (Ok(network), Ok(gate), Ok(report)) => (network, gate, report),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return Failure::new("pipe", b"", e).report(),
     };
-    let joined = group.as_ref().map_or(0, Group::joined);
-    let place = joined & cgroup::LEGACY != 0;
-    let placed = match (user.is_some() || place).then(Placed::new).transpose() {
-        Ok(placed) => placed,
+    let maps = match user.map(|_| IdMaps::new()).transpose() {
+        Ok(maps) => maps,
         Err(e) => return Failure::new("pipe", b"", e).report(),
     };
     let context = Context {
@@ -107,8 +105,8 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         network: network.as_ref(),
         gate: &gate,
         report: report.as_ref().map(Report::fd),
-        placed: placed.as_ref(),
-        cgroups: joined,
+        maps: maps.as_ref(),
+        cgroups: group.as_ref(),
         trees: trees.as_ref(),
     };
     // A user namespace comes with the PID namespace, in the same clone3: the PID namespace
@@ -127,20 +125,10 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         }
     };
     drop(lifeline);
-    // The init waits to be placed before it builds anything (sync.rs, Placed): in its v1
-    // cgroups first (a user's host side cannot write them once in the container's user
-    // namespace: write_maps), then its id maps.
-    if let Some(placed) = placed {
-        let done = match &group {
-            Some(group) if place => group.place(child),
-            _ => Ok(()),
-        };
-        let done = done.and_then(|()| match &user {
-            Some(user) => write_maps(config, child, user, trees.as_ref(), network.is_some()),
-            None => Ok(()),
-        });
-        match done {
-            Ok(()) => placed.done(),
+    // The init waits for its id maps before it builds anything (sync.rs, IdMaps).
+    if let (Some(user), Some(maps)) = (&user, maps) {
+        match write_maps(config, child, user, trees.as_ref(), network.is_some()) {
+            Ok(()) => maps.written(),
             // The init ends with 125 on its own, hearing nothing.
             Err(failure) => drop(failure.report()),
         }

@@ -5,7 +5,7 @@
 use rustix::fd::BorrowedFd;
 
 use super::report::Note;
-use super::sync::{Gate, Handshake, Placed};
+use super::sync::{Gate, Handshake, IdMaps};
 use crate::caps;
 use crate::config::{Config, Namespace};
 use crate::cpath::CPath;
@@ -23,9 +23,10 @@ use rustix::process::{Gid, Uid};
 /// The namespaces the init moves into itself, so that making them (the mount table copied,
 /// IPC's sysctls registered) runs alongside the network namespace the host side makes (see
 /// sync.rs). The network one, unless the host's, is joined later.
-const NEW_OTHERS: sys::Namespaces = NEW_BUT_CGROUP.with(sys::Namespaces::CGROUP);
-const NEW_BUT_CGROUP: sys::Namespaces =
-    sys::Namespaces::MOUNT.with(sys::Namespaces::UTS).with(sys::Namespaces::IPC);
+const NEW_OTHERS: sys::Namespaces = sys::Namespaces::MOUNT
+    .with(sys::Namespaces::UTS)
+    .with(sys::Namespaces::IPC)
+    .with(sys::Namespaces::CGROUP);
 
 /// What the container's init needs to know from the host side.
 pub struct Context<'f> {
@@ -41,12 +42,11 @@ pub struct Context<'f> {
     /// Where to report the mount points made in the root and that COMMAND started
     /// (report.rs), when the host side listens.
     pub report: Option<BorrowedFd<'f>>,
-    /// The word that the host side placed the init: wrote its id maps (in a user namespace
-    /// of its own), put it into its v1 cgroups (then the cgroup namespace is made only
-    /// after).
-    pub placed: Option<&'f Placed>,
-    /// The hierarchies the container has a group in (cgroup::Group::joined).
-    pub cgroups: u8,
+    /// In a user namespace of its own: the word that the host side wrote its id maps.
+    pub maps: Option<&'f IdMaps>,
+    /// The container's cgroups, as the host side made them (the init moves itself into its
+    /// v1 ones, and shows them all at /sys/fs/cgroup).
+    pub cgroups: Option<&'f crate::cgroup::Group>,
     /// The host trees, when the host side cloned them to idmap them (`--userns private`:
     /// rootfs::Trees).
     pub trees: Option<&'f Trees>,
@@ -60,6 +60,12 @@ pub fn run(config: &Config, process: &Process, signals: &CallerSignals, context:
     let _ = sys::set_parent_death_signal(SIGKILL);
     if !sys::pidfd_alive(context.parent) {
         sys::exit(status::FAILURE);
+    }
+    // Into its v1 cgroups, first thing: before anything of the container runs, and before
+    // its cgroup namespace is made, whose root is where it is then (cgroup_namespaces(7)).
+    // (v2 needs nothing: it was cloned into its group.)
+    if let Some(Err(e)) = context.cgroups.map(crate::cgroup::Group::enter) {
+        sys::exit(Failure::new("cgroup", b"tasks", e).report());
     }
     // (Non-dumpable already, from husk run: see container::run.)
     // No descriptor of the host's but stdio crosses into the container: an inherited
@@ -76,8 +82,8 @@ pub fn run(config: &Config, process: &Process, signals: &CallerSignals, context:
         sys::raw(context.gate.built_fd()),
         sys::raw(network),
         // (Also kept until the init has taken its ids in a user namespace: see take_mapped_ids.)
-        sys::raw((network.is_some() || context.placed.is_some()).then_some(context.parent)),
-        sys::raw(context.placed.map(Placed::fd)),
+        sys::raw((network.is_some() || context.maps.is_some()).then_some(context.parent)),
+        sys::raw(context.maps.map(IdMaps::fd)),
     ]);
     for fd in context.trees.iter().flat_map(|trees| trees.fds()) {
         let _ = keep.push(fd);
@@ -152,7 +158,7 @@ fn create<'a>(config: &Config<'a>, context: &Context) -> Result<caps::Privileges
     // the host's mount namespace (rootfs::clone_console). unshare(2) moves only the init,
     // which is all there is yet; the new cgroup namespace is rooted where the init is
     // (cgroup_namespaces(7)): in the container's own cgroup when there is one, since it was
-    // cloned into it — or, in v1 hierarchies, once the host side has put it there.
+    // cloned into it, or had moved itself into it (v1: `run`).
     let user = config.namespaces.user;
     let console = if user.is_none() { rootfs::clone_console()? } else { None };
     // In root's user namespace the network namespace is the init's own making: one made by
@@ -164,24 +170,16 @@ fn create<'a>(config: &Config<'a>, context: &Context) -> Result<caps::Privileges
     let network = if own_network { sys::Namespaces::NET } else { sys::Namespaces::NONE };
     // The first privileged step in a user namespace: where a security module denies the
     // namespace its capabilities (Ubuntu's AppArmor setting), this is where it shows.
-    let late_cgroup = context.cgroups & crate::cgroup::LEGACY != 0;
-    let others = if late_cgroup { NEW_BUT_CGROUP } else { NEW_OTHERS };
-    sys::unshare(others | network).map_err(|e| {
+    sys::unshare(NEW_OTHERS | network).map_err(|e| {
         let hint = if user.is_some() { crate::nsknobs::why_forbidden(e) } else { "" };
         Failure::new("unshare", b"", e).with_hint(hint)
     })?;
     if own_network {
         sys::loopback_up().map_err(fail("loopback network", b""))?;
     }
-    if let Some(placed) = context.placed {
-        placed.wait();
-    }
-    if late_cgroup {
-        sys::unshare(sys::Namespaces::CGROUP).map_err(fail("unshare", b""))?;
-    }
-    let console = match user {
-        Some(user) => take_mapped_ids(&user, context.parent)?,
-        None => console,
+    let console = match (user, context.maps) {
+        (Some(user), Some(maps)) => take_mapped_ids(&user, maps, context.parent)?,
+        _ => console,
     };
     rustix::system::sethostname(config.hostname).map_err(fail("sethostname", config.hostname))?;
     // The bounding set is shrunk here, once, for COMMAND (which inherits it) and for the init
@@ -194,8 +192,14 @@ fn create<'a>(config: &Config<'a>, context: &Context) -> Result<caps::Privileges
     let mut privileges = caps::privileges(&config.process, false);
     shrink(privileges)?;
     let join = context.network.map(|network| (network, context.parent));
-    let entered =
-        rootfs::enter(config, context.trees, join, console.as_ref(), context.report, context.cgroups)?;
+    let entered = rootfs::enter(
+        config,
+        context.trees,
+        join,
+        console.as_ref(),
+        context.report,
+        context.cgroups.map_or(0, crate::cgroup::Group::joined),
+    )?;
     drop(console);
     if entered == rootfs::Entered::Chrooted {
         privileges = caps::privileges(&config.process, true);
@@ -208,8 +212,11 @@ fn create<'a>(config: &Config<'a>, context: &Context) -> Result<caps::Privileges
 /// namespace's own ids, non-dumpable, and the terminal (by path: see rootfs.rs).
 fn take_mapped_ids<'a>(
     user: &crate::userns::UserNs,
+    maps: &IdMaps,
     parent: BorrowedFd,
 ) -> Result<Option<rustix::fd::OwnedFd>, Failure<'a>> {
+    // Until the maps are there, the init's ids are unmapped and it can make nothing.
+    maps.wait();
     // The host side left it dumpable for the maps (container::run): no longer.
     sys::make_non_dumpable().map_err(fail("prctl dumpable", b""))?;
     // Root's own ids (0 on the host) are unmapped in a private range: take the namespace's,

@@ -31,7 +31,7 @@ pub fn run(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerS
         None => {
             generated =
                 crate::cgroup::named(b"husk-", rustix::process::getpid().as_raw_nonzero().get() as u64);
-            generated.as_bytes()
+            &generated
         }
     };
     let claimed = match Registry::open(process, true) {

@@ -1,6 +1,5 @@
 //! Every handshake between `husk run`'s host side and the container's init: the network
-//! namespace made beside the init ([`Handshake`]), the init placed by the host side
-//! ([`Placed`]: id maps, v1 cgroups), and the start gate ([`Gate`]).
+//! namespace made beside the init ([`Handshake`]), and the start gate ([`Gate`]).
 //!
 //! The container's own network namespace (`--net none`) is made by the host side while the
 //! init builds the root, then joined by the init.
@@ -163,36 +162,33 @@ impl Gate {
     }
 }
 
-/// What the host side does to the init once it is cloned, before the init may build
-/// anything: it writes the maps of the container's user namespace (userns.rs), and puts the
-/// init into its v1 cgroups (cgroup/legacy.rs); then it says so with a byte down a pipe made
-/// before the clone. Until the maps are there the init's ids are unmapped (it reads as
-/// 65534 and may create no file: user_namespaces(7)), and until it is in its groups, its
-/// cgroup namespace cannot be made (its root is where the init is then); so the init waits
-/// for the byte before either. What needs neither (its other namespaces, the network's
-/// loopback) it does meanwhile.
-pub struct Placed {
+/// The container's user namespace maps (userns.rs): the host side writes them once the
+/// init is cloned, then says so with a byte down a pipe made before the clone. Until then
+/// the init's ids are unmapped (it reads as 65534 and may create no file:
+/// user_namespaces(7)), so it waits for the byte before it builds anything; what needs no
+/// ids (its other namespaces, the network's loopback) it does meanwhile.
+pub struct IdMaps {
     /// (the init's read end, the host side's write end).
     pipe: (OwnedFd, OwnedFd),
 }
 
-impl Placed {
+impl IdMaps {
     pub fn new() -> Result<Self, Errno> {
-        Ok(Placed { pipe: pipe_with(PipeFlags::CLOEXEC)? })
+        Ok(IdMaps { pipe: pipe_with(PipeFlags::CLOEXEC)? })
     }
 
-    /// The descriptor the init keeps until it is placed.
+    /// The descriptor the init keeps until the maps are there.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.pipe.0.as_fd()
     }
 
-    /// The host side: done.
-    pub fn done(self) {
+    /// The host side: the maps are written.
+    pub fn written(self) {
         sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&self.pipe.1), &[0]);
     }
 
-    /// The init: waits for the host side. If it never says (it said why it could not, or
-    /// died), ends here: nothing is built yet.
+    /// The init: waits for the maps. If they never come (the host side said why, or died),
+    /// ends here: nothing is built yet.
     pub fn wait(&self) {
         let mut byte = [1u8];
         if rustix::io::read(self.fd(), &mut byte) != Ok(1) {
