@@ -12,8 +12,8 @@
 #    busybox tree, terminal false, args /bin/true, the limits and a cgroup namespace (husk
 #    makes one). Before timing, one run of each shows the limits really were applied.
 #    Then the same three again, SPACED_RUNS runs of each 0.2 s apart (hyperfine --prepare):
-#    on v1 a lone run pays for moving its init into the groups more than back-to-back runs
-#    do (the table's notes say why). SPACED_RUNS=0 leaves this out.
+#    on v1 a lone run may pay for moving its init into the groups more than back-to-back
+#    runs do (the table's notes say why). SPACED_RUNS=0 leaves this out.
 #    Targets (issue 15): the limits add <= 0.5 ms; husk's limited run <= 0.5x the runtime's.
 # 2. Inside QEMU (the only place here with the whole cgroup v2 hierarchy): VM_RUNS runs of
 #    husk with no cgroup, with a cgroup and no limits (--stats), and with memory, pids and
@@ -164,9 +164,9 @@ json.dump({"results": results}, open(out, "w"))
 PY
 }
 timed host "$RUNS" -w "$WARMUP"
-# Back to back, the kernel's moves of a process into a v1 group are cheap: the last move
-# left cgroup_threadgroup_rwsem in its slow mode. A move after a pause first waits for an
-# RCU grace period, as a lone `husk run` does. So the same commands once more, spaced.
+# Back to back, moving a thread group into a v1 group (cgroup.procs) is cheap: the last
+# move left cgroup_threadgroup_rwsem in its slow mode. After a pause it first waits for an
+# RCU grace period, as a lone run does. So the same commands once more, spaced.
 if ((SPACED_RUNS)); then
     log "host: the same, $SPACED_RUNS runs of each, ${GAP}s apart"
     timed spaced "$SPACED_RUNS" -w 1 --prepare "sleep $GAP"
@@ -254,10 +254,11 @@ print(f"{hf} with `-N`: {runs} runs of each back to back, in {rounds} rounds (ea
          if os.path.exists(spaced) else "")
       + f". Linux {kernel}, load average {load} at the start. Host layout: {layout}. Before "
       f"timing, each of the three printed its limits from inside (memory 104857600, pids 100).")
-print("On cgroup v1 the container's init is moved into its groups (no CLONE_INTO_CGROUP there), "
-      "and a move takes cgroup_threadgroup_rwsem for writing: right after another move that is "
-      "cheap, after a pause it first waits for an RCU grace period (milliseconds). Back-to-back "
-      "runs mostly find it cheap; the spaced runs show what a lone run pays.")
+print("cgroup v1 has no CLONE_INTO_CGROUP: husk's init moves itself into its groups by writing "
+      "to their `tasks` (one thread), while runc writes the init's pid to `cgroup.procs`, which "
+      "moves a thread group and so write-locks cgroup_threadgroup_rwsem: after a pause that waits "
+      "for an RCU grace period (milliseconds), right after another such move it mostly does not. "
+      "The spaced runs show what a lone run pays.")
 if why_not_crun:
     print(f"crun refuses this host (\"{why_not_crun}\": its hybrid mode allows no controller in "
           f"the cgroup2 hierarchy), so the peer is runc.")
