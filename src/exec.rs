@@ -68,8 +68,8 @@ fn join_and_run<'a>(spec: &ExecSpec<'a>, process: &Process) -> Result<u8, Failur
     // namespace and never execs. What is left is husk's own, the helper's to close.
     let mut keep =
         [sys::raw(Some(pidfd.as_fd())), sys::raw(cgroups.unified.as_ref().map(AsFd::as_fd)), -1, -1, -1, -1];
-    for (slot, procs) in keep[2..].iter_mut().zip(&cgroups.procs) {
-        *slot = sys::raw(Some(procs.as_fd()));
+    for (slot, tasks) in keep[2..].iter_mut().zip(&cgroups.tasks) {
+        *slot = sys::raw(Some(tasks.as_fd()));
     }
     sys::close_all_but(&keep);
     join(pidfd.as_fd(), userns, head.confinement.own_network).map_err(fail("setns", spec.name))?;

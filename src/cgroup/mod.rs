@@ -84,7 +84,7 @@ fn layout() -> Result<Layout, Errno> {
 /// made (`husk-PID`) are joined: the init's others are its caller's, not the container's.
 pub struct Joined {
     pub unified: Option<OwnedFd>,
-    pub procs: heapless::Vec<OwnedFd, 4>,
+    pub tasks: heapless::Vec<OwnedFd, 4>,
 }
 
 impl Joined {
@@ -93,7 +93,7 @@ impl Joined {
         let mut buf = [0u8; 2048];
         let text = crate::procfs::read_pid_file(pid, b"cgroup", &mut buf).ok_or(Errno::SRCH)?;
         let layout = layout()?;
-        let mut joined = Joined { unified: None, procs: heapless::Vec::new() };
+        let mut joined = Joined { unified: None, tasks: heapless::Vec::new() };
         let mut mount = CPath::new();
         for (id, list, path) in crate::procfs::hierarchies(text) {
             let v2 = id == b"0" && list.is_empty();
@@ -116,7 +116,7 @@ impl Joined {
             if v2 {
                 joined.unified = Some(fd);
             } else {
-                let _ = joined.procs.push(fd);
+                let _ = joined.tasks.push(fd);
             }
         }
         Ok(joined)
@@ -124,7 +124,7 @@ impl Joined {
 
     /// The helper: into each v1 group (see `legacy::Legacy::tasks`).
     pub fn enter(&self) -> Result<(), Errno> {
-        self.procs.iter().try_for_each(|tasks| legacy::enter(tasks.as_fd()))
+        self.tasks.iter().try_for_each(|tasks| legacy::enter(tasks.as_fd()))
     }
 }
 
