@@ -28,9 +28,9 @@ pub struct Legacy {
     /// moving a whole thread group write-locks cgroup_threadgroup_rwsem, a percpu rwsem
     /// whose writer waits for an RCU grace period (~7.6 ms measured here, per run), while
     /// a single thread moving itself needs no such lock on current kernels
-    /// (cgroup_procs_write_start(): 40 µs here); the init has one thread. The write is allowed by the opener's
-    /// credentials (Linux 5.16 and later), and before that by the writer's: the init's own
-    /// uid is its target's.
+    /// (cgroup_procs_write_start(): 40 µs here); the init has one thread. The write is
+    /// allowed by the opener's credentials (Linux 5.16 and later), and before that by the
+    /// writer's: the init's own uid is its target's.
     pub tasks: OwnedFd,
     /// The parent directory, to remove the group from.
     parent: OwnedFd,
