@@ -1,0 +1,89 @@
+//! Red-team tests of issue 15's cgroup v1 limits (the host's root running `husk run` with
+//! limits, then `husk exec` into it): each one an attack found to work on the first v1
+//! build, kept so that it stays closed. Black-box: judged by what the exec'd command sees
+//! of its own groups, and by what is left in the host's hierarchies.
+
+mod common;
+
+use common::named::{husk, unique, wait_gone};
+use common::proc::{HUSK, Proc, busybox, path_str};
+use common::{host_branch, need};
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+/// Removes the cgroup directory `dir` and every group below it (cgroupfs removes a group by
+/// rmdir alone, its files with it), deepest first; best effort.
+fn remove_groups(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_groups(&entry.path());
+            }
+        }
+    }
+    let _ = fs::remove_dir(dir);
+}
+
+/// `top` removed from every hierarchy under /sys/fs/cgroup (and the unified one itself).
+fn remove_parent_everywhere(top: &str) {
+    let root = Path::new("/sys/fs/cgroup");
+    remove_groups(&root.join(top));
+    for entry in fs::read_dir(root).into_iter().flatten().flatten() {
+        remove_groups(&entry.path().join(top));
+    }
+}
+
+/// `husk exec` finds the container's v1 groups in its init's /proc/PID/cgroup. A long
+/// `--cgroup-parent` (a path of 1,000 bytes, in every hierarchy the container has a group
+/// in) makes that file longer than one small read: the first v1 build read 2,048 bytes of
+/// it, so the memory, cpuacct and cpu lines were cut before `husk-PID`, those groups were
+/// not joined, and the exec'd COMMAND ran in the caller's memory and cpu groups, outside
+/// the container's limits, with no error. Every group must be the container's (each shows
+/// as `/` inside, as the init's do), or husk exec must refuse.
+#[test]
+fn exec_joins_every_group_whatever_the_length_of_the_parent() {
+    let bb = need!("exec_joins_every_group_whatever_the_length_of_the_parent", busybox());
+    if !Path::new("/sys/fs/cgroup/memory/tasks").exists() {
+        host_branch(
+            "exec_joins_every_group_whatever_the_length_of_the_parent",
+            "no v1 memory hierarchy: the same check on this host's layout",
+        );
+    }
+    let top = format!("husk-redteam-{}", std::process::id());
+    let level = "a".repeat(200);
+    let parent = format!("/{top}/{level}/{level}/{level}/{level}/{level}");
+    let name = unique("redlong");
+    let mut run = Proc::start(Command::new(HUSK).args([
+        "run",
+        "--name",
+        &name,
+        "--memory",
+        "64M",
+        "--cpus",
+        "1",
+        "--cgroup-parent",
+        &parent,
+        "--rootfs",
+        path_str(bb),
+        "--",
+        "sh",
+        "-c",
+        "echo ready; exec sleep 100031",
+    ]));
+    run.wait_stdout("ready");
+    let seen = husk(&["exec", &name, "cat", "/proc/self/cgroup"]);
+    husk(&["kill", &name]).expect(0, "", "");
+    wait_gone(&name);
+    let _ = run.wait();
+    remove_parent_everywhere(&top);
+    // Refused is acceptable; joined only part of the way is not.
+    if seen.status.code() != Some(125) {
+        assert_eq!(seen.status.code(), Some(0), "{seen}");
+        let outside: Vec<&str> = seen.stdout.lines().filter(|l| !l.ends_with(":/")).collect();
+        assert!(
+            outside.is_empty(),
+            "husk exec's COMMAND outside the container's groups: {outside:?}\n{seen}"
+        );
+    }
+}
