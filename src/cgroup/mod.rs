@@ -60,6 +60,10 @@ pub fn host(buf: &mut [u8]) -> Result<Host<'_>, Failure<'static>> {
     // (By read_at: the path is absolute, so the directory is not used.)
     let own = b"/proc/self/cgroup";
     let n = read_at(rustix::fs::CWD, own, buf).map_err(fail("cgroup", own))?;
+    // Whole, or a hierarchy's line may be cut (see Joined::of).
+    if n == buf.len() {
+        return Err(Failure::new("cgroup", own, Errno::NAMETOOLONG));
+    }
     Ok(Host { layout, own: &buf[..n] })
 }
 
@@ -77,6 +81,9 @@ fn layout() -> Result<Layout, Errno> {
     })
 }
 
+/// Room for a /proc/PID/cgroup; one that fills it is refused, never read in part.
+pub const CGROUP_FILE: usize = 2048;
+
 /// A running container's groups (from its init's /proc/PID/cgroup), for `husk exec` to start
 /// its helper in: the unified one, to be cloned into (CLONE_INTO_CGROUP), and each v1 one's
 /// `tasks`, opened here, on the host's side of every namespace, for the helper to write
@@ -90,8 +97,13 @@ pub struct Joined {
 impl Joined {
     #[inline(never)]
     pub fn of(pid: i32) -> Result<Joined, Errno> {
-        let mut buf = [0u8; 2048];
+        let mut buf = [0u8; CGROUP_FILE];
         let text = crate::procfs::read_pid_file(pid, b"cgroup", &mut buf).ok_or(Errno::SRCH)?;
+        // Read whole or not at all: a line cut short (a long --cgroup-parent) loses its
+        // husk-PID, and COMMAND would run outside that group's limits.
+        if text.len() == CGROUP_FILE {
+            return Err(Errno::NAMETOOLONG);
+        }
         let layout = layout()?;
         let mut joined = Joined { unified: None, tasks: heapless::Vec::new() };
         let mut mount = CPath::new();

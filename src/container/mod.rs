@@ -36,7 +36,7 @@ use crate::spawn::{self, CallerSignals};
 pub fn run(spec: &RunSpec, process: &Process) -> u8 {
     // Declared first: the config borrows them once they are read.
     let (identity, env_files);
-    let mut own_cgroups = [0u8; 2048];
+    let mut own_cgroups = [0u8; crate::cgroup::CGROUP_FILE];
     let mut config = spec.config();
     // Bad input is reported before anything changes anywhere (README, "Errors").
     if let Err(failure) = check_input(spec, &config) {
