@@ -87,3 +87,34 @@ fn exec_joins_every_group_whatever_the_length_of_the_parent() {
         );
     }
 }
+
+/// The container's group is `husk-PID`, PID being `husk run`'s pid as husk sees it: in its
+/// own PID namespace. Two `husk run`s in two PID namespaces (two CI jobs in containers of
+/// their own sharing the host's hierarchies, each husk their PID 1) have the same PID: the
+/// first v1 build refused the second, `husk: cgroup memory …/husk: File exists (EEXIST)`,
+/// with a hint that the controller is not delegated. Both must run.
+#[test]
+fn two_husks_in_pid_namespaces_of_their_own_both_get_limits() {
+    let bb = need!("two_husks_in_pid_namespaces_of_their_own_both_get_limits", busybox());
+    let unshare = need!(
+        "two_husks_in_pid_namespaces_of_their_own_both_get_limits",
+        common::tool("unshare", "util-linux")
+    );
+    let run = |script: &str| {
+        let mut cmd = Command::new(&unshare);
+        cmd.args(["--pid", "--fork", HUSK, "run", "--memory", "64M", "--rootfs", path_str(bb), "--"]);
+        cmd.args(["sh", "-c", script]);
+        cmd
+    };
+    let first = Proc::start(&mut run("echo ready; exec sleep 100033"));
+    first.wait_stdout("ready");
+    // The limit as the container sees it: v1's file, else v2's (the same collision).
+    let limit = if Path::new("/sys/fs/cgroup/memory/tasks").exists() {
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+    } else {
+        "/sys/fs/cgroup/memory.max"
+    };
+    let second = common::named::run(&mut run(&format!("cat {limit}")));
+    drop(first);
+    second.expect(0, &format!("{}\n", 64u64 << 20), "");
+}
