@@ -100,13 +100,18 @@ fn two_husks_in_pid_namespaces_of_their_own_both_get_limits() {
         "two_husks_in_pid_namespaces_of_their_own_both_get_limits",
         common::tool("unshare", "util-linux")
     );
+    // The first ends when told (a file in a bound directory), not by a kill: a SIGKILLed
+    // husk leaves its group, and `husk-1` is never swept (PID 1 is always alive).
+    let dir = std::env::temp_dir().join(format!("husk-redteam.{}.two", std::process::id()));
+    fs::create_dir_all(&dir).expect("create the test's directory");
+    let bind = format!("{}:/stop", dir.display());
     let run = |script: &str| {
         let mut cmd = Command::new(&unshare);
-        cmd.args(["--pid", "--fork", HUSK, "run", "--memory", "64M", "--rootfs", path_str(bb), "--"]);
-        cmd.args(["sh", "-c", script]);
+        cmd.args(["--pid", "--fork", HUSK, "run", "--memory", "64M", "--bind", &bind]);
+        cmd.args(["--rootfs", path_str(bb), "--", "sh", "-c", script]);
         cmd
     };
-    let first = Proc::start(&mut run("echo ready; exec sleep 100033"));
+    let mut first = Proc::start(&mut run("echo ready; while [ ! -e /stop/now ]; do sleep 0.05; done"));
     first.wait_stdout("ready");
     // The limit as the container sees it: v1's file, else v2's (the same collision).
     let limit = if Path::new("/sys/fs/cgroup/memory/tasks").exists() {
@@ -115,6 +120,9 @@ fn two_husks_in_pid_namespaces_of_their_own_both_get_limits() {
         "/sys/fs/cgroup/memory.max"
     };
     let second = common::named::run(&mut run(&format!("cat {limit}")));
-    drop(first);
+    fs::write(dir.join("now"), "").expect("tell the first to end");
+    first.wait().expect(0, "ready\n", "");
+    let _ = fs::remove_file(dir.join("now"));
+    let _ = fs::remove_dir(&dir);
     second.expect(0, &format!("{}\n", 64u64 << 20), "");
 }
