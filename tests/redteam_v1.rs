@@ -126,3 +126,64 @@ fn two_husks_in_pid_namespaces_of_their_own_both_get_limits() {
     let _ = fs::remove_dir(&dir);
     second.expect(0, &format!("{}\n", 64u64 << 20), "");
 }
+
+/// The memory hierarchy's group of this test process (`/`, `/process_api/ID`) on the host,
+/// as a directory; None where memory is not a v1 hierarchy.
+fn own_memory_group() -> Option<std::path::PathBuf> {
+    let cgroup = fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = cgroup
+        .lines()
+        .find_map(|l| l.splitn(3, ':').nth(2).filter(|_| l.split(':').nth(1) == Some("memory")))?;
+    Some(Path::new("/sys/fs/cgroup/memory").join(path.trim_start_matches('/')))
+}
+
+/// A SIGKILLed `husk run` leaves its groups, for the next start to sweep when their PID is
+/// no process. A husk that was PID 1 of its PID namespace (a container's entrypoint) leaves
+/// `husk-1`, and PID 1 is always a process: the first v1 build never swept it, and every
+/// later husk that is PID 1 somewhere was refused (EEXIST) for good.
+#[test]
+fn a_killed_husk_that_was_pid_1_is_swept_too() {
+    let bb = need!("a_killed_husk_that_was_pid_1_is_swept_too", busybox());
+    let unshare = need!("a_killed_husk_that_was_pid_1_is_swept_too", common::tool("unshare", "util-linux"));
+    let Some(own) = own_memory_group() else {
+        host_branch(
+            "a_killed_husk_that_was_pid_1_is_swept_too",
+            "no v1 memory hierarchy: nothing to sweep there",
+        );
+        return;
+    };
+    let stale = own.join("husk/husk-1");
+    let mut killed = Proc::start(Command::new(&unshare).args([
+        "--pid",
+        "--fork",
+        "--kill-child",
+        HUSK,
+        "run",
+        "--memory",
+        "64M",
+        "--rootfs",
+        path_str(bb),
+        "--",
+        "sh",
+        "-c",
+        "echo ready; exec sleep 100034",
+    ]));
+    killed.wait_stdout("ready");
+    assert!(stale.is_dir(), "{} not made", stale.display());
+    common::proc::send(killed.pid(), common::proc::SIGKILL);
+    let _ = killed.wait();
+    // The next start below the same parent sweeps it.
+    common::named::run(Command::new(HUSK).args([
+        "run",
+        "--memory",
+        "64M",
+        "--rootfs",
+        path_str(bb),
+        "--",
+        "true",
+    ]))
+    .expect(0, "", "");
+    let left = stale.is_dir();
+    let _ = fs::remove_dir(&stale);
+    assert!(!left, "{} left after the next start", stale.display());
+}
