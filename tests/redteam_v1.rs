@@ -11,6 +11,11 @@ use common::{host_branch, need};
 use std::fs;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Mutex;
+
+/// The tests whose husk is PID 1 of its PID namespace (group `husk-1` below the same
+/// parent) run one at a time.
+static PID_1: Mutex<()> = Mutex::new(());
 
 /// Removes the cgroup directory `dir` and every group below it (cgroupfs removes a group by
 /// rmdir alone, its files with it), deepest first; best effort.
@@ -100,6 +105,7 @@ fn two_husks_in_pid_namespaces_of_their_own_both_get_limits() {
         "two_husks_in_pid_namespaces_of_their_own_both_get_limits",
         common::tool("unshare", "util-linux")
     );
+    let _one = PID_1.lock().unwrap_or_else(|e| e.into_inner());
     // The first ends when told (a file in a bound directory), not by a kill: a SIGKILLed
     // husk leaves its group, and `husk-1` is never swept (PID 1 is always alive).
     let dir = std::env::temp_dir().join(format!("husk-redteam.{}.two", std::process::id()));
@@ -153,6 +159,7 @@ fn a_killed_husk_that_was_pid_1_is_swept_too() {
         return;
     };
     let stale = own.join("husk/husk-1");
+    let _one = PID_1.lock().unwrap_or_else(|e| e.into_inner());
     let mut killed = Proc::start(Command::new(&unshare).args([
         "--pid",
         "--fork",
