@@ -194,3 +194,44 @@ fn a_killed_husk_that_was_pid_1_is_swept_too() {
     let _ = fs::remove_dir(&stale);
     assert!(!left, "{} left after the next start", stale.display());
 }
+
+/// A container given the host's root (`--userns host --cap-add SYS_ADMIN`, no seccomp
+/// filter) may make groups below its own; husk removes them with its own. Made deeper than
+/// husk's removal walks (8 levels), they kept the container's group on the host after the
+/// run, and for good: the sweep removes only empty groups.
+#[test]
+fn groups_made_deep_below_the_containers_own_are_removed_with_it() {
+    let bb = need!("groups_made_deep_below_the_containers_own_are_removed_with_it", busybox());
+    let Some(own) = own_memory_group() else {
+        host_branch(
+            "groups_made_deep_below_the_containers_own_are_removed_with_it",
+            "no v1 memory hierarchy: its view is cgroup2's",
+        );
+        return;
+    };
+    let script = "mount -o remount,bind,rw /sys/fs/cgroup/memory && \
+                  mkdir -p /sys/fs/cgroup/memory/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16 && echo made";
+    let mut run = Proc::start(Command::new(HUSK).args([
+        "run",
+        "--userns",
+        "host",
+        "--cap-add",
+        "SYS_ADMIN",
+        "--seccomp",
+        "unconfined",
+        "--memory",
+        "64M",
+        "--rootfs",
+        path_str(bb),
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]));
+    let pid = run.pid();
+    run.wait().expect(0, "made\n", "");
+    let group = own.join(format!("husk/husk-{pid}"));
+    let left = group.is_dir();
+    remove_groups(&group);
+    assert!(!left, "{} left after the run", group.display());
+}
