@@ -622,7 +622,7 @@ fn remove(parent: BorrowedFd, name: &[u8]) {
     let mut cpath = CPath::new();
     if let Ok(name) = cpath.of(&[name]) {
         for _ in 0..100 {
-            match remove_tree(parent, name, 8) {
+            match remove_tree(parent, name) {
                 Err(Errno::BUSY) => crate::rt::sys::sleep_ns(10_000_000),
                 _ => break,
             }
@@ -630,26 +630,44 @@ fn remove(parent: BorrowedFd, name: &[u8]) {
     }
 }
 
-/// Removes the group `name` in `parent` and the groups below it, down to `depth` levels: a
+/// Removes the group `name` in `parent` and every group below it, however deep: a
 /// container allowed to write its groups (the host's root with CAP_SYS_ADMIN, `--userns
-/// host`) may have made some, and a group with children cannot be removed (EBUSY).
-fn remove_tree(parent: BorrowedFd, name: &core::ffi::CStr, depth: u8) -> Result<(), Errno> {
-    match unlinkat(parent, name, AtFlags::REMOVEDIR) {
-        Err(Errno::BUSY) if depth > 0 => {
-            let dir =
-                openat(parent, name, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+/// host`) may have made some, and a group with children cannot be removed (EBUSY). The
+/// deepest first: down to a group without children, which is removed, then again from the
+/// top, so the stack stays one directory's whatever the depth. EBUSY from a group without
+/// children: a process is still there (see `remove`).
+fn remove_tree(parent: BorrowedFd, name: &core::ffi::CStr) -> Result<(), Errno> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    loop {
+        match unlinkat(parent, name, AtFlags::REMOVEDIR) {
+            Err(Errno::BUSY) => {}
+            done => return done,
+        }
+        // `up` holds the group named `leaf` (None: `parent` holds `name`).
+        let mut up: Option<OwnedFd> = None;
+        let mut leaf: heapless::Vec<u8, { crate::cpath::PATH_MAX }> = heapless::Vec::new();
+        let mut cpath = CPath::new();
+        loop {
+            let at = up.as_ref().map_or(parent, AsFd::as_fd);
+            let current = if up.is_some() { cpath.of(&[&leaf])? } else { name };
+            let dir = openat(at, current, flags, Mode::empty())?;
             let mut buf = [core::mem::MaybeUninit::uninit(); 1024];
             let mut entries = RawDir::new(&dir, &mut buf);
+            let mut child = None;
             while let Some(Ok(entry)) = entries.next() {
-                if entry.file_type() == rustix::fs::FileType::Directory
-                    && !entry.file_name().to_bytes().starts_with(b".")
-                {
-                    let _ = remove_tree(dir.as_fd(), entry.file_name(), depth - 1);
+                let found = entry.file_name().to_bytes();
+                if entry.file_type() == rustix::fs::FileType::Directory && !found.starts_with(b".") {
+                    child = Some(heapless::Vec::from_slice(found).map_err(|_| Errno::NAMETOOLONG)?);
+                    break;
                 }
             }
-            unlinkat(parent, name, AtFlags::REMOVEDIR)
+            let Some(child) = child else {
+                // `current` has no children: removed, or still busy with a process.
+                unlinkat(at, current, AtFlags::REMOVEDIR)?;
+                break;
+            };
+            (up, leaf) = (Some(dir), child);
         }
-        done => done,
     }
 }
 
