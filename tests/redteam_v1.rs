@@ -112,10 +112,7 @@ fn two_husks_in_pid_namespaces_of_their_own_both_get_limits() {
     fs::create_dir_all(&dir).expect("create the test's directory");
     let bind = format!("{}:/stop", dir.display());
     let run = |script: &str| {
-        let mut cmd = Command::new(&unshare);
-        cmd.args(["--pid", "--fork", HUSK, "run", "--memory", "64M", "--bind", &bind]);
-        cmd.args(["--rootfs", path_str(bb), "--", "sh", "-c", script]);
-        cmd
+        pid_1_husk(&unshare, &["--bind", &bind, "--rootfs", path_str(bb)], &["sh", "-c", script])
     };
     let mut first = Proc::start(&mut run("echo ready; while [ ! -e /stop/now ]; do sleep 0.05; done"));
     first.wait_stdout("ready");
@@ -143,6 +140,32 @@ fn own_memory_group() -> Option<std::path::PathBuf> {
     Some(Path::new("/sys/fs/cgroup/memory").join(path.trim_start_matches('/')))
 }
 
+/// `husk run --memory 64M OPTS -- COMMAND` as PID 1 of a PID namespace of its own (killed
+/// with unshare).
+fn pid_1_husk(unshare: &Path, opts: &[&str], command: &[&str]) -> Command {
+    let mut cmd = Command::new(unshare);
+    cmd.args(["--pid", "--fork", "--kill-child", HUSK, "run", "--memory", "64M"]);
+    cmd.args(opts).arg("--").args(command);
+    cmd
+}
+
+/// Starts `husk run --memory 64M` as PID 1 of a PID namespace of its own, SIGKILLs it, and
+/// returns the group it left: `husk-1` below `own` (the memory hierarchy's group of this
+/// process).
+fn leave_husk_1(unshare: &Path, bb: &Path, own: &Path) -> std::path::PathBuf {
+    let stale = own.join("husk/husk-1");
+    let mut killed = Proc::start(&mut pid_1_husk(
+        unshare,
+        &["--rootfs", path_str(bb)],
+        &["sh", "-c", "echo ready; exec sleep 100034"],
+    ));
+    killed.wait_stdout("ready");
+    assert!(stale.is_dir(), "{} not made", stale.display());
+    common::proc::send(killed.pid(), common::proc::SIGKILL);
+    let _ = killed.wait();
+    stale
+}
+
 /// A SIGKILLed `husk run` leaves its groups, for the next start to sweep when their PID is
 /// no process. A husk that was PID 1 of its PID namespace (a container's entrypoint) leaves
 /// `husk-1`, and PID 1 is always a process: the first v1 build never swept it, and every
@@ -158,27 +181,8 @@ fn a_killed_husk_that_was_pid_1_is_swept_too() {
         );
         return;
     };
-    let stale = own.join("husk/husk-1");
     let _one = PID_1.lock().unwrap_or_else(|e| e.into_inner());
-    let mut killed = Proc::start(Command::new(&unshare).args([
-        "--pid",
-        "--fork",
-        "--kill-child",
-        HUSK,
-        "run",
-        "--memory",
-        "64M",
-        "--rootfs",
-        path_str(bb),
-        "--",
-        "sh",
-        "-c",
-        "echo ready; exec sleep 100034",
-    ]));
-    killed.wait_stdout("ready");
-    assert!(stale.is_dir(), "{} not made", stale.display());
-    common::proc::send(killed.pid(), common::proc::SIGKILL);
-    let _ = killed.wait();
+    let stale = leave_husk_1(&unshare, bb, &own);
     // The next start below the same parent sweeps it.
     common::named::run(Command::new(HUSK).args([
         "run",
@@ -234,4 +238,25 @@ fn groups_made_deep_below_the_containers_own_are_removed_with_it() {
     let left = group.is_dir();
     remove_groups(&group);
     assert!(!left, "{} left after the run", group.display());
+}
+
+/// A husk whose pid names a stale group (an earlier husk's, killed, whose pid it now has:
+/// reused, or PID 1 of PID namespaces of their own) sweeps it before making its own: the
+/// first v1 build kept it, its pid being alive (its own), and refused the run with EEXIST.
+#[test]
+fn a_stale_group_of_husks_own_pid_is_swept_not_refused() {
+    let bb = need!("a_stale_group_of_husks_own_pid_is_swept_not_refused", busybox());
+    let unshare =
+        need!("a_stale_group_of_husks_own_pid_is_swept_not_refused", common::tool("unshare", "util-linux"));
+    let Some(own) = own_memory_group() else {
+        host_branch("a_stale_group_of_husks_own_pid_is_swept_not_refused", "no v1 memory hierarchy");
+        return;
+    };
+    let _one = PID_1.lock().unwrap_or_else(|e| e.into_inner());
+    let stale = leave_husk_1(&unshare, bb, &own);
+    let next = common::named::run(&mut pid_1_husk(&unshare, &["--rootfs", path_str(bb)], &["echo", "ran"]));
+    let left = stale.is_dir();
+    let _ = fs::remove_dir(&stale);
+    next.expect(0, "ran\n", "");
+    assert!(!left, "{} left after the run", stale.display());
 }

@@ -595,7 +595,7 @@ fn make<'a>(parent: BorrowedFd, parent_rel: &'a [u8]) -> Result<(OwnedFd, Text),
 }
 
 /// Removes `husk-PID` (and a user's `husk-PID.sup`) groups in `parent` whose PID is no
-/// process: left by a husk that was killed. A group that still holds a process is not
+/// process, or is ours: left by a husk that was killed. A group that still holds a process is not
 /// removed (EBUSY), so a live container's never is, whatever its PID; best effort.
 #[inline(never)]
 fn sweep(parent: BorrowedFd) {
@@ -610,7 +610,12 @@ fn sweep(parent: BorrowedFd) {
         let digits = crate::text::after(name.to_bytes(), b"husk-")
             .map(|rest| crate::text::before(rest, unified::LEAF).unwrap_or(rest));
         let pid = digits.and_then(crate::procfs::parse_pid).and_then(rustix::process::Pid::from_raw);
-        if pid.is_some_and(|pid| rustix::process::test_kill_process(pid) == Err(Errno::SRCH)) {
+        // Our own pid too: our group is not made yet, so one of that name is an earlier
+        // husk's whose pid we now have (reused, or PID 1 of another PID namespace).
+        let stale = |pid| {
+            pid == rustix::process::getpid() || rustix::process::test_kill_process(pid) == Err(Errno::SRCH)
+        };
+        if pid.is_some_and(stale) {
             let _ = unlinkat(parent, name, AtFlags::REMOVEDIR);
         }
     }
