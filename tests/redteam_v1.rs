@@ -260,3 +260,59 @@ fn a_stale_group_of_husks_own_pid_is_swept_not_refused() {
     next.expect(0, "ran\n", "");
     assert!(!left, "{} left after the run", stale.display());
 }
+
+/// The container's groups go below husk's own (`OWN/husk/husk-PID`), so that the limits of
+/// the group husk was started in hold its containers too. The first v1 build copied at most
+/// 500 bytes of husk's own path: started in a group whose path is longer (610 bytes here),
+/// it made a truncated sibling of that group and put the container there, outside it, with
+/// no error. Below husk's own group, or refused.
+#[test]
+fn the_container_goes_below_a_long_own_group_or_is_refused() {
+    let bb = need!("the_container_goes_below_a_long_own_group_or_is_refused", busybox());
+    if !Path::new("/sys/fs/cgroup/memory/tasks").exists() {
+        host_branch("the_container_goes_below_a_long_own_group_or_is_refused", "no v1 memory hierarchy");
+        return;
+    }
+    let top = format!("husk-redteam-own-{}", std::process::id());
+    let level = "q".repeat(200);
+    let own = Path::new("/sys/fs/cgroup/memory").join(format!("{top}/{level}/{level}/{level}"));
+    fs::create_dir_all(&own).expect("make the long group");
+    // husk started in it: the shell moves itself there, then execs husk.
+    let script = format!(
+        "echo $$ > {}/cgroup.procs && exec {HUSK} run --memory 64M --rootfs {} -- sh -c 'echo ready; exec sleep 100035'",
+        own.display(),
+        path_str(bb)
+    );
+    let mut run = Proc::start(Command::new("sh").args(["-c", &script]));
+    let mut made = Vec::new();
+    // Until the container is up, or husk refused (and ended).
+    let deadline = std::time::Instant::now() + common::proc::DEADLINE;
+    while !run.stdout.text().contains("ready") && run.running() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let run_ran = run.stdout.text().contains("ready");
+    if run_ran {
+        let top_dir = Path::new("/sys/fs/cgroup/memory").join(&top);
+        let mut stack = vec![top_dir];
+        while let Some(dir) = stack.pop() {
+            for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    if entry.file_name().to_string_lossy().starts_with("husk-") {
+                        made.push(entry.path());
+                    }
+                    stack.push(entry.path());
+                }
+            }
+        }
+    }
+    if run_ran {
+        common::proc::send(run.pid(), common::proc::SIGTERM);
+    }
+    let ended = run.wait();
+    remove_parent_everywhere(&top);
+    assert!(run_ran || ended.status.code() == Some(125), "{ended}");
+    assert!(!made.is_empty() || !run_ran, "no group found, yet the container ran");
+    for group in &made {
+        assert!(group.starts_with(&own), "the container's group {} is not below husk's own", group.display());
+    }
+}
