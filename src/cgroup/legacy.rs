@@ -69,7 +69,7 @@ impl Legacy {
         scratch: &'a mut [u8; 600],
     ) -> Result<Legacy, Failure<'a>> {
         let own = crate::procfs::cgroup_line(own, controller.as_bytes()).unwrap_or(b"/");
-        let (parent_rel, _) = parent_path(parent, own, scratch);
+        let (parent_rel, _) = parent_path(parent, own, scratch)?;
         let made = descend(root, mount, parent_rel, None)
             .and_then(|level| make(level.as_fd(), parent_rel).map(|(dir, name)| (dir, name, level)));
         let (dir, name, parent) = made.map_err(|mut failure| {

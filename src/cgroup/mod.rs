@@ -397,7 +397,7 @@ impl Group {
             unified_root.filter(|_| host.layout == Layout::Unified || (required | stats) & attached != 0)
         {
             let own = crate::procfs::cgroup_path(host.own).unwrap_or(b"/");
-            let (parent, move_out) = parent_path(wanted.parent, own, v2_path);
+            let (parent, move_out) = parent_path(wanted.parent, own, v2_path)?;
             let wanted = required & attached;
             Unified::create(&mut self.unified, root, mount, parent, move_out, wanted, companions)?;
         }
@@ -523,20 +523,30 @@ fn open_dir(path: &core::ffi::CStr) -> Result<OwnedFd, Errno> {
 
 /// The parent group, relative to its hierarchy: `parent`, or `husk` under husk's own group
 /// `own` (written into `scratch`) — for a user whose group is not the root, that group
-/// itself, and then husk has to move out of it (true; see `Unified::create`).
-fn parent_path<'a>(parent: Option<&'a [u8]>, own: &[u8], scratch: &'a mut [u8; 600]) -> (&'a [u8], bool) {
+/// itself, and then husk has to move out of it (true; see `Unified::create`). An own group
+/// too long for `scratch` is an error: cut short, it would name another group, outside
+/// husk's own and its limits.
+fn parent_path<'a>(
+    parent: Option<&'a [u8]>,
+    own: &[u8],
+    scratch: &'a mut [u8; 600],
+) -> Result<(&'a [u8], bool), Failure<'a>> {
     if let Some(p) = parent {
-        return (p, false);
+        return Ok((p, false));
     }
     // The root group as "", so that its `husk` is `/husk`.
     let mine = crate::text::before(own, b"/").unwrap_or(own);
-    let n = mine.len().min(500);
-    scratch[..n].copy_from_slice(&mine[..n]);
+    let n = mine.len();
+    if n > 500 {
+        let hint = "husk's own group's path is too long to make groups below it: --cgroup-parent";
+        return Err(Failure::new("cgroup", b"/proc/self/cgroup", Errno::NAMETOOLONG).with_hint(hint));
+    }
+    scratch[..n].copy_from_slice(mine);
     if n > 0 && !rustix::process::geteuid().is_root() {
-        return (&scratch[..n], true);
+        return Ok((&scratch[..n], true));
     }
     scratch[n..n + 5].copy_from_slice(b"/husk");
-    (&scratch[..n + 5], false)
+    Ok((&scratch[..n + 5], false))
 }
 
 /// Walks down from the hierarchy's root (`mount`, for errors) to `parent_rel`, creating
