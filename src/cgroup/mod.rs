@@ -16,7 +16,9 @@ mod legacy;
 mod unified;
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{AtFlags, Mode, OFlags, RawDir, mkdirat, open, openat, statfs, unlinkat};
+use rustix::fs::{
+    AtFlags, FlockOperation, Mode, OFlags, RawDir, flock, mkdirat, open, openat, statfs, unlinkat,
+};
 use rustix::io::Errno;
 
 use crate::config::Cgroup;
@@ -589,24 +591,49 @@ fn descend<'a>(
     Ok(level)
 }
 
-/// The container's own group, `husk-PID`, in `parent`: its directory and name. First the
-/// groups of earlier runs whose husk is gone (a SIGKILLed `husk run`: its container died
-/// with it, but nothing removed its group) are swept.
+/// The container's own group, `husk-PID`, in `parent`: its directory, locked for as long
+/// as husk keeps it (flock(2): the lock goes with husk, even SIGKILLed), and its name.
+///
+/// A group whose lock can be had is no live husk's: that is how the groups of earlier runs
+/// whose husk was killed (its container died with it, but nothing removed the group) are
+/// told apart and swept, whatever PID namespace made them — a pid says nothing across
+/// those (two husks that are each PID 1 of their own both have 1), so the name is only
+/// `husk-PID` while no live group has it, else `husk-PID.N`. The sweep runs under an
+/// exclusive lock on `parent`; each maker holds it shared from its mkdir until its group
+/// is locked, so no group is ever seen made but not yet locked.
 fn make<'a>(parent: BorrowedFd, parent_rel: &'a [u8]) -> Result<(OwnedFd, Text), Failure<'a>> {
-    sweep(parent);
-    let mut cpath = CPath::new();
-    let name = named(b"husk-", rustix::process::getpid().as_raw_nonzero().get() as u64);
-    let c_name = cpath.of(&[&name]).map_err(fail("mkdir", parent_rel))?;
-    mkdirat(parent, c_name, Mode::from_raw_mode(0o755))
-        .map_err(|e| Failure::new("cgroup", parent_rel, e).with_hint(hint(e)))?;
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let dir = openat(parent, c_name, flags, Mode::empty()).map_err(fail("cgroup", parent_rel))?;
-    Ok((dir, name))
+    let here = openat(parent, c".", flags, Mode::empty()).map_err(fail("cgroup", parent_rel))?;
+    if flock(&here, FlockOperation::NonBlockingLockExclusive).is_ok() {
+        sweep(here.as_fd());
+    }
+    // (Converting the exclusive lock, or waiting a moment for another maker's sweep.)
+    flock(&here, FlockOperation::LockShared).map_err(fail("cgroup", parent_rel))?;
+    let mut cpath = CPath::new();
+    let mut name = named(b"husk-", rustix::process::getpid().as_raw_nonzero().get() as u64);
+    let pid_len = name.len();
+    for n in 1..=10 {
+        let c_name = cpath.of(&[&name]).map_err(fail("mkdir", parent_rel))?;
+        match mkdirat(parent, c_name, Mode::from_raw_mode(0o755)) {
+            Err(Errno::EXIST) if n < 10 => {
+                name.truncate(pid_len);
+                let _ = name.extend_from_slice(&named(b".", n));
+            }
+            made => {
+                made.map_err(|e| Failure::new("cgroup", parent_rel, e).with_hint(hint(e)))?;
+                let dir = openat(parent, c_name, flags, Mode::empty()).map_err(fail("cgroup", parent_rel))?;
+                flock(&dir, FlockOperation::NonBlockingLockExclusive).map_err(fail("cgroup", parent_rel))?;
+                return Ok((dir, name));
+            }
+        }
+    }
+    unreachable!("the tenth try returns")
 }
 
-/// Removes `husk-PID` (and a user's `husk-PID.sup`) groups in `parent` whose PID is no
-/// process, or is ours: left by a husk that was killed. A group that still holds a process is not
-/// removed (EBUSY), so a live container's never is, whatever its PID; best effort.
+/// Removes the groups of killed husks in `parent` (locked exclusively: see `make`):
+/// `husk-…` whose lock can be had, with any groups below them, and a user's leaf `X.sup`
+/// beside them unless `X` is locked. A group that still holds a process is not removed
+/// (EBUSY); best effort.
 #[inline(never)]
 fn sweep(parent: BorrowedFd) {
     let Ok(dir) = openat(parent, c".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
@@ -617,16 +644,19 @@ fn sweep(parent: BorrowedFd) {
     let mut entries = RawDir::new(&dir, &mut buf);
     while let Some(Ok(entry)) = entries.next() {
         let name = entry.file_name();
-        let digits = crate::text::after(name.to_bytes(), b"husk-")
-            .map(|rest| crate::text::before(rest, unified::LEAF).unwrap_or(rest));
-        let pid = digits.and_then(crate::procfs::parse_pid).and_then(rustix::process::Pid::from_raw);
-        // Our own pid too: our group is not made yet, so one of that name is an earlier
-        // husk's whose pid we now have (reused, or PID 1 of another PID namespace).
-        let stale = |pid| {
-            pid == rustix::process::getpid() || rustix::process::test_kill_process(pid) == Err(Errno::SRCH)
-        };
-        if pid.is_some_and(stale) {
-            let _ = unlinkat(parent, name, AtFlags::REMOVEDIR);
+        if !name.to_bytes().starts_with(b"husk-") || entry.file_type() != rustix::fs::FileType::Directory {
+            continue;
+        }
+        // A leaf `X.sup` is made after `X`, which its husk has locked by then.
+        let group = crate::text::before(name.to_bytes(), unified::LEAF).unwrap_or(name.to_bytes());
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        let mut cpath = CPath::new();
+        let owned =
+            cpath.of(&[group]).and_then(|group| openat(parent, group, flags, Mode::empty())).is_ok_and(
+                |group| flock(&group, FlockOperation::NonBlockingLockExclusive) == Err(Errno::WOULDBLOCK),
+            );
+        if !owned {
+            let _ = remove_tree(parent, name);
         }
     }
 }
