@@ -14,7 +14,8 @@ use std::process::Command;
 use std::sync::Mutex;
 
 /// The tests whose husk is PID 1 of its PID namespace (group `husk-1` below the same
-/// parent) run one at a time.
+/// parent), and the one that holds that parent locked (which stops the sweep the others
+/// count on), run one at a time.
 static PID_1: Mutex<()> = Mutex::new(());
 
 /// Removes the cgroup directory `dir` and every group below it (cgroupfs removes a group by
@@ -315,4 +316,70 @@ fn the_container_goes_below_a_long_own_group_or_is_refused() {
     for group in &made {
         assert!(group.starts_with(&own), "the container's group {} is not below husk's own", group.display());
     }
+}
+
+/// Anyone who may read a group's directory (cgroupfs makes them 0755) may flock it, and
+/// husk's groups are told from a dead husk's by their locks (see src/cgroup/mod.rs, `make`).
+/// A stranger — an ordinary user — holding the parent `husk` group locked, exclusively or
+/// shared, and every group in it, must neither keep `husk run --memory` waiting (it waits
+/// 100 ms at most for a sweep to end) nor make it fail, nor leave its group behind.
+#[test]
+fn a_strangers_locks_neither_stall_nor_fail_a_limited_run() {
+    let bb = need!("a_strangers_locks_neither_stall_nor_fail_a_limited_run", busybox());
+    let stranger = need!("a_strangers_locks_neither_stall_nor_fail_a_limited_run", common::user::huskci2());
+    let Some(own) = own_memory_group() else {
+        host_branch(
+            "a_strangers_locks_neither_stall_nor_fail_a_limited_run",
+            "no v1 memory hierarchy: the same locks are checked by the v2 tests' runs",
+        );
+        return;
+    };
+    let _one = PID_1.lock().unwrap_or_else(|e| e.into_inner());
+    let parent = own.join("husk");
+    // The parent exists once a limited run has made it.
+    common::named::run(Command::new(HUSK).args([
+        "run",
+        "--memory",
+        "64M",
+        "--rootfs",
+        path_str(bb),
+        "--",
+        "true",
+    ]))
+    .expect(0, "", "");
+    for mode in ["--exclusive", "--shared"] {
+        // flock(1) holds the lock while its sleep runs (`-o`: only flock, not the sleep, so
+        // that killing flock releases it); "locked" once it has it.
+        let mut holder = Proc::start(stranger.command("flock").args([mode, "-o"]).arg(&parent).args([
+            "sh",
+            "-c",
+            "echo locked; exec sleep 100036",
+        ]));
+        holder.wait_stdout("locked");
+        let started = std::time::Instant::now();
+        let run = common::named::run(Command::new(HUSK).args([
+            "run",
+            "--memory",
+            "64M",
+            "--rootfs",
+            path_str(bb),
+            "--",
+            "cat",
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+        ]));
+        let took = started.elapsed();
+        // The sleep first: it holds flock's output pipes.
+        common::proc::kill_mentioning("sleep 100036");
+        common::proc::send(holder.pid(), common::proc::SIGKILL);
+        let _ = holder.wait();
+        run.expect(0, &format!("{}\n", 64u64 << 20), "");
+        assert!(took < std::time::Duration::from_secs(2), "{mode}: the run took {took:?}");
+    }
+    let left: Vec<_> = fs::read_dir(&parent)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("husk-"))
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "groups left: {left:?}");
 }

@@ -600,15 +600,24 @@ fn descend<'a>(
 /// those (two husks that are each PID 1 of their own both have 1), so the name is only
 /// `husk-PID` while no live group has it, else `husk-PID.N`. The sweep runs under an
 /// exclusive lock on `parent`; each maker holds it shared from its mkdir until its group
-/// is locked, so no group is ever seen made but not yet locked.
+/// is locked, so no group is ever seen made but not yet locked. (Anyone who may read a
+/// group may lock it: a stranger's lock can keep a dead husk's group from the sweep, or
+/// the sweep from running, but never make husk wait long or fail.)
 fn make<'a>(parent: BorrowedFd, parent_rel: &'a [u8]) -> Result<(OwnedFd, Text), Failure<'a>> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let here = openat(parent, c".", flags, Mode::empty()).map_err(fail("cgroup", parent_rel))?;
     if flock(&here, FlockOperation::NonBlockingLockExclusive).is_ok() {
         sweep(here.as_fd());
     }
-    // (Converting the exclusive lock, or waiting a moment for another maker's sweep.)
-    flock(&here, FlockOperation::LockShared).map_err(fail("cgroup", parent_rel))?;
+    // (Converting the exclusive lock, or waiting a moment for another maker's sweep.) Never
+    // waited on without end: anyone who may read the directory (0755) may lock it too, and
+    // a sweep takes well under the 100 ms tried here; past that, go on without.
+    for _ in 0..100 {
+        match flock(&here, FlockOperation::NonBlockingLockShared) {
+            Err(Errno::WOULDBLOCK) => crate::rt::sys::sleep_ns(1_000_000),
+            _ => break,
+        }
+    }
     let mut cpath = CPath::new();
     let mut name = named(b"husk-", rustix::process::getpid().as_raw_nonzero().get() as u64);
     let pid_len = name.len();
@@ -622,7 +631,8 @@ fn make<'a>(parent: BorrowedFd, parent_rel: &'a [u8]) -> Result<(OwnedFd, Text),
             made => {
                 made.map_err(|e| Failure::new("cgroup", parent_rel, e).with_hint(hint(e)))?;
                 let dir = openat(parent, c_name, flags, Mode::empty()).map_err(fail("cgroup", parent_rel))?;
-                flock(&dir, FlockOperation::NonBlockingLockExclusive).map_err(fail("cgroup", parent_rel))?;
+                // Refused only if someone else locked it first: then it is not swept either.
+                let _ = flock(&dir, FlockOperation::NonBlockingLockExclusive);
                 return Ok((dir, name));
             }
         }
