@@ -678,42 +678,39 @@ fn remove(parent: BorrowedFd, name: &[u8]) {
 /// Removes the group `name` in `parent` and every group below it, however deep: a
 /// container allowed to write its groups (the host's root with CAP_SYS_ADMIN, `--userns
 /// host`) may have made some, and a group with children cannot be removed (EBUSY). The
-/// deepest first: down to a group without children, which is removed, then again from the
-/// top, so the stack stays one directory's whatever the depth. EBUSY from a group without
-/// children: a process is still there (see `remove`).
+/// deepest first: down through the first child of each group, removing it where it can be
+/// (then again from the top), so the stack stays one directory's whatever the depth. EBUSY
+/// from a group without children: a process is still there (see `remove`).
 fn remove_tree(parent: BorrowedFd, name: &core::ffi::CStr) -> Result<(), Errno> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-    loop {
-        match unlinkat(parent, name, AtFlags::REMOVEDIR) {
-            Err(Errno::BUSY) => {}
-            done => return done,
+    while let Err(e) = unlinkat(parent, name, AtFlags::REMOVEDIR) {
+        if e != Errno::BUSY {
+            return Err(e);
         }
-        // `up` holds the group named `leaf` (None: `parent` holds `name`).
-        let mut up: Option<OwnedFd> = None;
-        let mut leaf: heapless::Vec<u8, { crate::cpath::PATH_MAX }> = heapless::Vec::new();
-        let mut cpath = CPath::new();
+        let mut dir = openat(parent, name, flags, Mode::empty())?;
+        // Down while the first child is refused; a group without one holds a process.
         loop {
-            let at = up.as_ref().map_or(parent, AsFd::as_fd);
-            let current = if up.is_some() { cpath.of(&[&leaf])? } else { name };
-            let dir = openat(at, current, flags, Mode::empty())?;
             let mut buf = [core::mem::MaybeUninit::uninit(); 1024];
             let mut entries = RawDir::new(&dir, &mut buf);
-            let mut child = None;
+            let mut below = Err(Errno::BUSY);
             while let Some(Ok(entry)) = entries.next() {
-                let found = entry.file_name().to_bytes();
-                if entry.file_type() == rustix::fs::FileType::Directory && !found.starts_with(b".") {
-                    child = Some(heapless::Vec::from_slice(found).map_err(|_| Errno::NAMETOOLONG)?);
+                let child = entry.file_name();
+                if entry.file_type() == rustix::fs::FileType::Directory && !child.to_bytes().starts_with(b".")
+                {
+                    below = match unlinkat(&dir, child, AtFlags::REMOVEDIR) {
+                        Err(Errno::BUSY) => openat(&dir, child, flags, Mode::empty()).map(Some),
+                        removed => removed.map(|()| None),
+                    };
                     break;
                 }
             }
-            let Some(child) = child else {
-                // `current` has no children: removed, or still busy with a process.
-                unlinkat(at, current, AtFlags::REMOVEDIR)?;
-                break;
-            };
-            (up, leaf) = (Some(dir), child);
+            match below? {
+                Some(child) => dir = child,
+                None => break,
+            }
         }
     }
+    Ok(())
 }
 
 /// The number in `dir`'s `file` (memory.peak, pids.peak), or with a `key`, the value of that
