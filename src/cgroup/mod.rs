@@ -636,12 +636,9 @@ fn make<'a>(parent: BorrowedFd, parent_rel: &'a [u8]) -> Result<(OwnedFd, Text),
 /// (EBUSY); best effort.
 #[inline(never)]
 fn sweep(parent: BorrowedFd) {
-    let Ok(dir) = openat(parent, c".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-    else {
-        return;
-    };
+    // (`parent` is make's own descriptor, read by nothing else.)
     let mut buf = [core::mem::MaybeUninit::uninit(); 1024];
-    let mut entries = RawDir::new(&dir, &mut buf);
+    let mut entries = RawDir::new(parent, &mut buf);
     while let Some(Ok(entry)) = entries.next() {
         let name = entry.file_name();
         if !name.to_bytes().starts_with(b"husk-") || entry.file_type() != rustix::fs::FileType::Directory {
