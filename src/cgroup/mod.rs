@@ -602,32 +602,44 @@ fn descend<'a>(
 /// exclusive lock on `parent`; each maker holds it shared from its mkdir until its group
 /// is locked, so no group is ever seen made but not yet locked.
 fn make<'a>(parent: BorrowedFd, parent_rel: &'a [u8]) -> Result<(OwnedFd, Text), Failure<'a>> {
+    // Every error names the parent; the mkdir's also says what to do (see `hint`).
+    let mut refused = false;
+    make_locked(parent, &mut refused).map_err(|e| {
+        Failure::new("cgroup", parent_rel, e).with_hint(if refused { hint(e) } else { "" })
+    })
+}
+
+/// `make`'s steps; `refused`: the group's mkdir failed.
+fn make_locked(parent: BorrowedFd, refused: &mut bool) -> Result<(OwnedFd, Text), Errno> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let here = openat(parent, c".", flags, Mode::empty()).map_err(fail("cgroup", parent_rel))?;
+    let here = openat(parent, c".", flags, Mode::empty())?;
     if flock(&here, FlockOperation::NonBlockingLockExclusive).is_ok() {
         sweep(here.as_fd());
     }
     // (Converting the exclusive lock, or waiting a moment for another maker's sweep.)
-    flock(&here, FlockOperation::LockShared).map_err(fail("cgroup", parent_rel))?;
+    flock(&here, FlockOperation::LockShared)?;
     let mut cpath = CPath::new();
     let mut name = named(b"husk-", rustix::process::getpid().as_raw_nonzero().get() as u64);
     let pid_len = name.len();
-    for n in 1..=10 {
-        let c_name = cpath.of(&[&name]).map_err(fail("mkdir", parent_rel))?;
+    // `husk-PID`, else `husk-PID.1` to `.9`.
+    let mut n = b'0';
+    loop {
+        let c_name = cpath.of(&[&name])?;
         match mkdirat(parent, c_name, Mode::from_raw_mode(0o755)) {
-            Err(Errno::EXIST) if n < 10 => {
+            Err(Errno::EXIST) if n < b'9' => {
+                n += 1;
                 name.truncate(pid_len);
-                let _ = name.extend_from_slice(&named(b".", n));
+                let _ = name.extend_from_slice(&[b'.', n]);
             }
             made => {
-                made.map_err(|e| Failure::new("cgroup", parent_rel, e).with_hint(hint(e)))?;
-                let dir = openat(parent, c_name, flags, Mode::empty()).map_err(fail("cgroup", parent_rel))?;
-                flock(&dir, FlockOperation::NonBlockingLockExclusive).map_err(fail("cgroup", parent_rel))?;
+                *refused = made.is_err();
+                made?;
+                let dir = openat(parent, c_name, flags, Mode::empty())?;
+                flock(&dir, FlockOperation::NonBlockingLockExclusive)?;
                 return Ok((dir, name));
             }
         }
     }
-    unreachable!("the tenth try returns")
 }
 
 /// Removes the groups of killed husks in `parent` (locked exclusively: see `make`):
