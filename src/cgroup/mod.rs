@@ -71,12 +71,10 @@ pub fn host(buf: &mut [u8]) -> Result<Host<'_>, Failure<'static>> {
 
 /// The host's layout, by the file systems at /sys/fs/cgroup and /sys/fs/cgroup/unified.
 fn layout() -> Result<Layout, Errno> {
-    let cgroup2 =
-        |path| statfs(path).is_ok_and(|fs| fs.f_type as u32 == linux_raw_sys::general::CGROUP2_SUPER_MAGIC);
-    statfs(c"/sys/fs/cgroup")?;
-    Ok(if cgroup2(c"/sys/fs/cgroup") {
+    let cgroup2 = |fs: rustix::fs::StatFs| fs.f_type as u32 == linux_raw_sys::general::CGROUP2_SUPER_MAGIC;
+    Ok(if cgroup2(statfs(c"/sys/fs/cgroup")?) {
         Layout::Unified
-    } else if cgroup2(c"/sys/fs/cgroup/unified") {
+    } else if statfs(c"/sys/fs/cgroup/unified").is_ok_and(cgroup2) {
         Layout::Hybrid
     } else {
         Layout::Legacy
@@ -604,9 +602,8 @@ fn descend<'a>(
 fn make<'a>(parent: BorrowedFd, parent_rel: &'a [u8]) -> Result<(OwnedFd, Text), Failure<'a>> {
     // Every error names the parent; the mkdir's also says what to do (see `hint`).
     let mut refused = false;
-    make_locked(parent, &mut refused).map_err(|e| {
-        Failure::new("cgroup", parent_rel, e).with_hint(if refused { hint(e) } else { "" })
-    })
+    make_locked(parent, &mut refused)
+        .map_err(|e| Failure::new("cgroup", parent_rel, e).with_hint(if refused { hint(e) } else { "" }))
 }
 
 /// `make`'s steps; `refused`: the group's mkdir failed.
