@@ -702,14 +702,16 @@ fn remove_tree(parent: BorrowedFd, name: &core::ffi::CStr) -> Result<(), Errno> 
             let mut below = Err(Errno::BUSY);
             while let Some(Ok(entry)) = entries.next() {
                 let child = entry.file_name();
-                if entry.file_type() == rustix::fs::FileType::Directory && !child.to_bytes().starts_with(b".")
-                {
-                    below = match unlinkat(&dir, child, AtFlags::REMOVEDIR) {
-                        Err(Errno::BUSY) => openat(&dir, child, flags, Mode::empty()).map(Some),
-                        removed => removed.map(|()| None),
-                    };
-                    break;
+                if child.to_bytes().starts_with(b".") {
+                    continue;
                 }
+                below = match unlinkat(&dir, child, AtFlags::REMOVEDIR) {
+                    // One of the kernel's files.
+                    Err(Errno::NOTDIR) => continue,
+                    Err(Errno::BUSY) => openat(&dir, child, flags, Mode::empty()).map(Some),
+                    removed => removed.map(|()| None),
+                };
+                break;
             }
             match below? {
                 Some(child) => dir = child,
