@@ -768,15 +768,15 @@ fn text(t: &[u8]) -> Text {
 /// A size like `100M`, `512k`, `1G`, `2t` or plain bytes (suffixes are powers of 1024, any
 /// case, an optional trailing `b`).
 pub fn parse_size(s: &[u8]) -> Option<u64> {
-    let s = crate::text::before(s, b"b")
-        .or_else(|| crate::text::before(s, b"B"))
-        .filter(|r| !r.is_empty())
-        .unwrap_or(s);
-    let (digits, shift) = match s.last()?.to_ascii_lowercase() {
-        b'k' => (&s[..s.len() - 1], 10),
-        b'm' => (&s[..s.len() - 1], 20),
-        b'g' => (&s[..s.len() - 1], 30),
-        b't' => (&s[..s.len() - 1], 40),
+    let s = match s {
+        [rest @ .., b'b' | b'B'] if !rest.is_empty() => rest,
+        _ => s,
+    };
+    let (digits, shift) = match s {
+        [digits @ .., b'k' | b'K'] => (digits, 10),
+        [digits @ .., b'm' | b'M'] => (digits, 20),
+        [digits @ .., b'g' | b'G'] => (digits, 30),
+        [digits @ .., b't' | b'T'] => (digits, 40),
         _ => (s, 0),
     };
     let n = crate::text::parse_decimal(digits, 19)?;
