@@ -106,7 +106,7 @@ impl Joined {
         }
         let layout = layout()?;
         let mut joined = Joined { unified: None, tasks: heapless::Vec::new() };
-        let mut mount = CPath::new();
+        let mut cpath = CPath::new();
         for (id, list, path) in crate::procfs::hierarchies(text) {
             let v2 = id == b"0" && list.is_empty();
             // The unified group (the directory, to clone into), or a v1 one's tasks.
@@ -124,7 +124,7 @@ impl Joined {
             if !ours {
                 continue;
             }
-            let fd = beneath(mount.of(&[at, slash, list])?, path, file, flags)?;
+            let fd = beneath(&mut cpath, &[at, slash, list], path, file, flags)?;
             if v2 {
                 joined.unified = Some(fd);
             } else {
@@ -140,13 +140,19 @@ impl Joined {
     }
 }
 
-/// `path` + `file` opened below the hierarchy mounted at `mount`, never above it (a path
-/// from /proc is the kernel's, but beneath is cheap to insist on).
-fn beneath(mount: &core::ffi::CStr, path: &[u8], file: &[u8], flags: OFlags) -> Result<OwnedFd, Errno> {
-    let root = open_dir(mount)?;
-    let mut c = CPath::new();
+/// `path` + `file` opened below the hierarchy mounted at `mount` (its parts joined in
+/// `cpath`), never above it (a path from /proc is the kernel's, but beneath is cheap to
+/// insist on).
+fn beneath(
+    cpath: &mut CPath,
+    mount: &[&[u8]],
+    path: &[u8],
+    file: &[u8],
+    flags: OFlags,
+) -> Result<OwnedFd, Errno> {
+    let root = open_dir(cpath.of(mount)?)?;
     let resolve = rustix::fs::ResolveFlags::BENEATH | rustix::fs::ResolveFlags::NO_MAGICLINKS;
-    rustix::fs::openat2(root, c.of(&[b".", path, file])?, flags | OFlags::CLOEXEC, Mode::empty(), resolve)
+    rustix::fs::openat2(root, cpath.of(&[b".", path, file])?, flags | OFlags::CLOEXEC, Mode::empty(), resolve)
 }
 
 /// The controllers husk uses, as bits: limits for memory, pids and cpu; cpuacct only for
