@@ -20,19 +20,9 @@ impl CPath {
         CPath { buf: [MaybeUninit::uninit(); PATH_MAX] }
     }
 
-    /// The concatenation of `parts` as a C string: ENAMETOOLONG when it does not fit,
+    /// The concatenation of `parts` as a C string: ENAMETOOLONG when it does not fit, else
     /// EINVAL when a part holds a NUL byte.
     pub fn of(&mut self, parts: &[&[u8]]) -> Result<&CStr, Errno> {
-        let mut len = 0;
-        for part in parts {
-            if crate::text::has_byte(part, 0) {
-                return Err(Errno::INVAL);
-            }
-            len += part.len();
-            if len + 1 > PATH_MAX {
-                return Err(Errno::NAMETOOLONG);
-            }
-        }
         let bytes = crate::rt::join_nul(&mut self.buf, parts).ok_or(Errno::NAMETOOLONG)?;
         crate::rt::c_str(bytes).ok_or(Errno::INVAL)
     }
