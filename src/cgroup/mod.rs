@@ -61,12 +61,13 @@ pub fn host(buf: &mut [u8]) -> Result<Host<'_>, Failure<'static>> {
         .map_err(|e| Failure::new("cgroup", MOUNT, e).with_hint("limits need cgroups mounted there"))?;
     // (By read_at: the path is absolute, so the directory is not used.)
     let own = b"/proc/self/cgroup";
-    let n = read_at(rustix::fs::CWD, own, buf).map_err(fail("cgroup", own))?;
+    let room = buf.len();
+    let text = read_at(rustix::fs::CWD, own, buf).map_err(fail("cgroup", own))?;
     // Whole, or a hierarchy's line may be cut (see Joined::of).
-    if n == buf.len() {
+    if text.len() == room {
         return Err(Failure::new("cgroup", own, Errno::NAMETOOLONG));
     }
-    Ok(Host { layout, own: &buf[..n] })
+    Ok(Host { layout, own: text })
 }
 
 /// The host's layout, by the file systems at /sys/fs/cgroup and /sys/fs/cgroup/unified.
@@ -369,8 +370,8 @@ impl Group {
         let attached = match (&unified_root, host.layout) {
             (_, Layout::Unified) => CPU | MEMORY | PIDS,
             (Some(root), _) => {
-                let n = read_at(root.as_fd(), b"cgroup.controllers", &mut buf).unwrap_or(0);
-                bits_in(buf[..n].trim_ascii(), b' ') & !CPUACCT
+                let list = read_at(root.as_fd(), b"cgroup.controllers", &mut buf).unwrap_or(b"");
+                bits_in(list.trim_ascii(), b' ') & !CPUACCT
             }
             (None, _) => 0,
         };
@@ -480,10 +481,8 @@ impl Group {
             true => (b"memory.oom_control", b"memory.limit_in_bytes"),
             false => (b"memory.events", b"memory.max"),
         };
-        let n = read_at(dir, events, buf).ok()?;
-        keyed(&buf[..n], b"oom_kill").filter(|&kills| kills > 0)?;
-        let n = read_at(dir, limit, buf).ok()?;
-        Some((limit, buf[..n].trim_ascii()))
+        keyed(read_at(dir, events, buf).ok()?, b"oom_kill").filter(|&kills| kills > 0)?;
+        Some((limit, read_at(dir, limit, buf).ok()?.trim_ascii()))
     }
 
     /// The figures `--stats` reports, each from the first group that has it: the unified
@@ -732,10 +731,10 @@ fn remove_tree(parent: BorrowedFd, name: &core::ffi::CStr) -> Result<(), Errno> 
 /// key there (cpu.stat's `user_usec`).
 fn number_in(dir: BorrowedFd, file: &[u8], key: &[u8]) -> Option<u64> {
     let mut buf = [0u8; 1024];
-    let n = read_at(dir, file, &mut buf).ok()?;
+    let text = read_at(dir, file, &mut buf).ok()?;
     match key {
-        b"" => crate::text::parse_decimal(buf[..n].trim_ascii(), 19),
-        key => keyed(&buf[..n], key),
+        b"" => crate::text::parse_decimal(text.trim_ascii(), 19),
+        key => keyed(text, key),
     }
 }
 
@@ -746,11 +745,13 @@ fn write_at(dir: BorrowedFd, file: &[u8], value: &[u8]) -> Result<(), Errno> {
     rustix::io::write(&fd, value).map(|_| ())
 }
 
-fn read_at(dir: BorrowedFd, file: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
+/// What one read(2) of `dir`'s `file` gives, into `buf`.
+fn read_at<'b>(dir: BorrowedFd, file: &[u8], buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
     let mut cpath = CPath::new();
     let c = cpath.of(&[file])?;
     let fd = openat(dir, c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-    rustix::io::read(&fd, buf)
+    let n = rustix::io::read(&fd, &mut *buf)?;
+    Ok(&buf[..n])
 }
 
 fn number(n: u64) -> Text {
