@@ -158,19 +158,20 @@ impl Refusal {
 
 /// The usage error for an unknown option `arg` (`option` without its `=value`): what to do
 /// instead when it is one of Docker's that husk does not have (`not_yet`), or the known
-/// option it is closest to (a typo: at most two edits, or the start of a longer name).
+/// option (a word of `known`) it is closest to (a typo: at most two edits, or the start of
+/// a longer name).
 #[inline(never)]
-pub(crate) fn unknown_option<'a, T>(
+pub(crate) fn unknown_option<'a>(
     sub: &'static str,
     arg: &'a [u8],
     option: &'a [u8],
-    known: &[(&'static [u8], T)],
+    known: &'static [u8],
     not_yet: &[(&'static [u8], &'static str)],
 ) -> UsageError<'a> {
     if let Some(why) = lookup(not_yet, option) {
         return UsageError::Unsupported { sub, option, why };
     }
-    let close = known.iter().map(|&(name, _)| name).find(|name| {
+    let close = crate::text::words(known).find(|name| {
         (option.len() >= 4 && name.starts_with(option)) || (name.len() > 3 && edits(option, name) <= 2)
     });
     match close {

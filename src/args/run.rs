@@ -179,7 +179,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
         if option == b"--help" || (option == b"-h" && i + 1 >= argv.count()) {
             return Ok(Command::Help(super::Topic::Run));
         }
-        let opt = match super::lookup(&OPTIONS, option) {
+        let opt = match self::option(option) {
             Some(opt) => opt,
             // Docker's bundled short flags: -it, -ti, -dit, …
             None if short_flags(option) => {
@@ -189,7 +189,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
                 i += 1;
                 continue;
             }
-            None => return Err(super::unknown_option(SUB, arg, option, &OPTIONS, &NOT_YET)),
+            None => return Err(super::unknown_option(SUB, arg, option, OPTION_NAMES, &NOT_YET)),
         };
         // Flags first; every other option takes a value, inline (--opt=v) or next.
         match opt {
@@ -269,51 +269,63 @@ pub(super) enum Opt {
 }
 
 /// `--help` is not here: every subcommand takes it (`is_help`). `husk exec` takes `-e`, `-w`
-/// and `-u` from this table too.
-pub(super) const OPTIONS: [(&[u8], Opt); 42] = [
-    (b"--read-only", Opt::Flag(b'r')),
-    (b"--stats", Opt::Flag(b's')),
-    (b"-d", Opt::Flag(b'd')),
-    (b"--detach", Opt::Flag(b'd')),
-    (b"--rm", Opt::Flag(b'R')),
-    (b"-t", Opt::Flag(b't')),
-    (b"--tty", Opt::Flag(b't')),
-    (b"-i", Opt::Flag(b'i')),
-    (b"--interactive", Opt::Flag(b'i')),
-    (b"--init", Opt::Flag(b'i')),
-    (b"--rootfs", Opt::Rootfs),
-    (b"--bind", Opt::Bind),
-    (b"--ro-bind", Opt::RoBind),
-    (b"-v", Opt::Volume),
-    (b"--volume", Opt::Volume),
-    (b"--mount", Opt::Mount),
-    (b"--tmpfs", Opt::Tmpfs),
-    (b"--hostname", Opt::Hostname),
-    (b"-h", Opt::Hostname),
-    (b"-e", Opt::Env),
-    (b"--env", Opt::Env),
-    (b"--env-file", Opt::EnvFile),
-    (b"-w", Opt::Cwd),
-    (b"--cwd", Opt::Cwd),
-    (b"--workdir", Opt::Cwd),
-    (b"-u", Opt::User),
-    (b"--user", Opt::User),
-    (b"--net", Opt::Net),
-    (b"--network", Opt::Net),
-    (b"--userns", Opt::Userns),
-    (b"--cap-add", Opt::CapAdd),
-    (b"--cap-drop", Opt::CapDrop),
-    (b"--seccomp", Opt::Seccomp),
-    (b"--security-opt", Opt::Security),
-    (b"-m", Opt::Memory),
-    (b"--memory", Opt::Memory),
-    (b"--memory-swap", Opt::MemorySwap),
-    (b"--pids-limit", Opt::PidsLimit),
-    (b"--cpus", Opt::Cpus),
-    (b"--cgroup-parent", Opt::CgroupParent),
-    (b"--name", Opt::Name),
-    (b"--log-size", Opt::LogSize),
+/// and `-u` from this table too. The names as one string (no array of pointers, see
+/// text::words) and in the same order, what each is.
+pub(super) const OPTION_NAMES: &[u8] =
+    b"--read-only --stats -d --detach --rm -t --tty -i --interactive --init --rootfs --bind \
+    --ro-bind -v --volume --mount --tmpfs --hostname -h -e --env --env-file -w --cwd \
+    --workdir -u --user --net --network --userns --cap-add --cap-drop --seccomp \
+    --security-opt -m --memory --memory-swap --pids-limit --cpus --cgroup-parent --name \
+    --log-size";
+pub(super) const OPTIONS: [Opt; 42] = [
+    Opt::Flag(b'r'),   // --read-only
+    Opt::Flag(b's'),   // --stats
+    Opt::Flag(b'd'),   // -d
+    Opt::Flag(b'd'),   // --detach
+    Opt::Flag(b'R'),   // --rm
+    Opt::Flag(b't'),   // -t
+    Opt::Flag(b't'),   // --tty
+    Opt::Flag(b'i'),   // -i
+    Opt::Flag(b'i'),   // --interactive
+    Opt::Flag(b'i'),   // --init
+    Opt::Rootfs,       // --rootfs
+    Opt::Bind,         // --bind
+    Opt::RoBind,       // --ro-bind
+    Opt::Volume,       // -v
+    Opt::Volume,       // --volume
+    Opt::Mount,        // --mount
+    Opt::Tmpfs,        // --tmpfs
+    Opt::Hostname,     // --hostname
+    Opt::Hostname,     // -h
+    Opt::Env,          // -e
+    Opt::Env,          // --env
+    Opt::EnvFile,      // --env-file
+    Opt::Cwd,          // -w
+    Opt::Cwd,          // --cwd
+    Opt::Cwd,          // --workdir
+    Opt::User,         // -u
+    Opt::User,         // --user
+    Opt::Net,          // --net
+    Opt::Net,          // --network
+    Opt::Userns,       // --userns
+    Opt::CapAdd,       // --cap-add
+    Opt::CapDrop,      // --cap-drop
+    Opt::Seccomp,      // --seccomp
+    Opt::Security,     // --security-opt
+    Opt::Memory,       // -m
+    Opt::Memory,       // --memory
+    Opt::MemorySwap,   // --memory-swap
+    Opt::PidsLimit,    // --pids-limit
+    Opt::Cpus,         // --cpus
+    Opt::CgroupParent, // --cgroup-parent
+    Opt::Name,         // --name
+    Opt::LogSize,      // --log-size
 ];
+
+/// The option named `option`.
+pub(super) fn option(option: &[u8]) -> Option<Opt> {
+    OPTIONS.get(crate::text::words(OPTION_NAMES).position(|name| name == option)?).copied()
+}
 
 const PUBLISH: &str = "publishing ports needs a network of the container's own, which husk cannot make yet \
      (--net host shares the host's ports)";
@@ -603,6 +615,17 @@ mod tests {
             Ok(Command::Run(spec)) => spec,
             other => panic!("{args:?} gave {other:?}"),
         }
+    }
+
+    #[test]
+    fn option_names_and_options_pair_up() {
+        let names: Vec<_> = crate::text::words(OPTION_NAMES).collect();
+        assert_eq!(names.len(), OPTIONS.len());
+        assert!(names.iter().all(|name| name.starts_with(b"-")));
+        assert!(option(b"--memory") == Some(Opt::Memory));
+        assert!(option(b"--log-size") == Some(Opt::LogSize));
+        assert!(option(b"-h") == Some(Opt::Hostname));
+        assert!(option(b"--memor").is_none());
     }
 
     #[test]
