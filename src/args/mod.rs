@@ -229,9 +229,9 @@ pub fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A) -> Result<Command<'a>, UsageErr
             return Ok(Command::Help(Topic::Main));
         }
         let name = argv.get(2);
-        return lookup(&SUBCOMMANDS, name).map(Command::Help).ok_or(UsageError::UnknownSubcommand(name));
+        return subcommand(name).map(Command::Help).ok_or(UsageError::UnknownSubcommand(name));
     }
-    match lookup(&SUBCOMMANDS, first) {
+    match subcommand(first) {
         Some(Topic::Init) => init::parse(argv, 2, false),
         Some(Topic::Run) => run::parse(argv, 2),
         Some(Topic::Exec) => manage::parse_exec(argv, 2),
@@ -245,18 +245,24 @@ fn is_help(arg: &[u8]) -> bool {
     arg == b"-h" || arg == b"--help"
 }
 
-/// The subcommands, each with its help topic.
-const SUBCOMMANDS: [(&[u8], Topic); 9] = [
-    (b"init", Topic::Init),
-    (b"run", Topic::Run),
-    (b"exec", Topic::Exec),
-    (b"ps", Topic::Ps),
-    (b"kill", Topic::Kill),
-    (b"logs", Topic::Logs),
-    (b"wait", Topic::Wait),
-    (b"stop", Topic::Stop),
-    (b"rm", Topic::Rm),
+/// The subcommands (text::position) and, in the same order, the help topic of each.
+const SUBCOMMAND_NAMES: &[u8] = b"init run exec ps kill logs wait stop rm";
+const SUBCOMMANDS: [Topic; 9] = [
+    Topic::Init,
+    Topic::Run,
+    Topic::Exec,
+    Topic::Ps,
+    Topic::Kill,
+    Topic::Logs,
+    Topic::Wait,
+    Topic::Stop,
+    Topic::Rm,
 ];
+
+/// The subcommand named `name`, as its help topic.
+fn subcommand(name: &[u8]) -> Option<Topic> {
+    SUBCOMMANDS.get(crate::text::position(SUBCOMMAND_NAMES, name)?).copied()
+}
 
 /// The value `name` stands for in a table of (name, value) pairs, names compared exactly.
 /// Tables rather than `match`es on byte strings: such a match compiles to a compare and a
@@ -340,6 +346,13 @@ pub(crate) mod tests {
             args.iter().map(|s| -> &'static [u8] { s.to_string().leak().as_bytes() }).collect();
         let v: &'static [&'static [u8]] = v.leak();
         parse(v)
+    }
+
+    #[test]
+    fn subcommand_names_and_topics_pair_up() {
+        assert_eq!(crate::text::words(SUBCOMMAND_NAMES).count(), SUBCOMMANDS.len());
+        assert_eq!(subcommand(b"rm"), Some(Topic::Rm));
+        assert_eq!(subcommand(b"r"), None);
     }
 
     #[test]

@@ -324,7 +324,7 @@ pub(super) const OPTIONS: [Opt; 42] = [
 
 /// The option named `option`.
 pub(super) fn option(option: &[u8]) -> Option<Opt> {
-    OPTIONS.get(crate::text::words(OPTION_NAMES).position(|name| name == option)?).copied()
+    OPTIONS.get(crate::text::position(OPTION_NAMES, option)?).copied()
 }
 
 const PUBLISH: &str = "publishing ports needs a network of the container's own, which husk cannot make yet \
