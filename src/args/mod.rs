@@ -157,7 +157,7 @@ impl Refusal {
 }
 
 /// The usage error for an unknown option `arg` (`option` without its `=value`): what to do
-/// instead when it is one of Docker's that husk does not have (`not_yet`), or the known
+/// instead when it is one of Docker's that husk does not have (`not_yet`, what), or the known
 /// option (a word of `known`) it is closest to (a typo: at most two edits, or the start of
 /// a longer name).
 #[inline(never)]
@@ -166,9 +166,9 @@ pub(crate) fn unknown_option<'a>(
     arg: &'a [u8],
     option: &'a [u8],
     known: &'static [u8],
-    not_yet: &[(&'static [u8], &'static str)],
+    not_yet: Option<&'static str>,
 ) -> UsageError<'a> {
-    if let Some(why) = lookup(not_yet, option) {
+    if let Some(why) = not_yet {
         return UsageError::Unsupported { sub, option, why };
     }
     let close = crate::text::words(known).find(|name| {

@@ -189,7 +189,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
                 i += 1;
                 continue;
             }
-            None => return Err(super::unknown_option(SUB, arg, option, OPTION_NAMES, &NOT_YET)),
+            None => return Err(super::unknown_option(SUB, arg, option, OPTION_NAMES, not_yet(option))),
         };
         // Flags first; every other option takes a value, inline (--opt=v) or next.
         match opt {
@@ -330,18 +330,22 @@ pub(super) fn option(option: &[u8]) -> Option<Opt> {
 const PUBLISH: &str = "publishing ports needs a network of the container's own, which husk cannot make yet \
      (--net host shares the host's ports)";
 
-/// Docker options husk does not have (yet): refused with what to do instead.
-const NOT_YET: [(&[u8], &str); 6] = [
-    (b"-p", PUBLISH),
-    (b"--publish", PUBLISH),
-    (b"-P", PUBLISH),
-    (b"--entrypoint", "without an image there is no entrypoint to replace: put the program first in COMMAND"),
-    (
-        b"--privileged",
-        "husk has no such mode: ask for what is needed (--cap-add ALL, --seccomp unconfined, --bind)",
-    ),
-    (b"--pull", "husk runs a root filesystem directory (--rootfs), it pulls no images"),
+/// Docker options husk does not have (yet): their names (text::position) and, in the same
+/// order, what to do instead.
+const NOT_YET_NAMES: &[u8] = b"-p --publish -P --entrypoint --privileged --pull";
+const NOT_YET: [&str; 6] = [
+    PUBLISH,
+    PUBLISH,
+    PUBLISH,
+    "without an image there is no entrypoint to replace: put the program first in COMMAND",
+    "husk has no such mode: ask for what is needed (--cap-add ALL, --seccomp unconfined, --bind)",
+    "husk runs a root filesystem directory (--rootfs), it pulls no images",
 ];
+
+/// What to do instead of `option`, when it is one of Docker's husk does not have.
+fn not_yet(option: &[u8]) -> Option<&'static str> {
+    NOT_YET.get(crate::text::position(NOT_YET_NAMES, option)?).copied()
+}
 
 /// Applies option `opt` with `value` (argv index `at`; `inline` when given as `--opt=v`).
 /// Out of line: parsing is inlined into main, whose frame lives as long as husk, and this
