@@ -264,11 +264,12 @@ fn subcommand(name: &[u8]) -> Option<Topic> {
     SUBCOMMANDS.get(crate::text::position(SUBCOMMAND_NAMES, name)?).copied()
 }
 
-/// The value `name` stands for in a table of (name, value) pairs, names compared exactly.
-/// Tables rather than `match`es on byte strings: such a match compiles to a compare and a
-/// branch for every byte of every pattern, several times the size of table and loop.
-pub(crate) fn lookup<T: Copy>(table: &[(&[u8], T)], name: &[u8]) -> Option<T> {
-    table.iter().find(|(n, _)| *n == name).map(|&(_, value)| value)
+/// The value `name` stands for: `values` in the order of the words of `names`, compared
+/// exactly. Tables rather than `match`es on byte strings: such a match compiles to a compare
+/// and a branch for every byte of every pattern, several times the size of table and loop;
+/// and names in one string rather than (name, value) pairs: no pointer and length per name.
+pub(crate) fn lookup<T: Copy>(names: &'static [u8], values: &[T], name: &[u8]) -> Option<T> {
+    values.get(crate::text::position(names, name)?).copied()
 }
 
 /// An option argument as (the whole argument, the option, its inline `=value`).

@@ -443,7 +443,7 @@ fn set<'a>(
             spec.name = Some(value);
         }
         Opt::Seccomp => {
-            spec.seccomp = super::lookup(&[(b"default", true), (b"unconfined", false)], value)
+            spec.seccomp = super::lookup(b"default unconfined", &[true, false], value)
                 .ok_or(bad("default or unconfined"))?;
         }
         Opt::Security => security_opt(spec, value).ok_or(bad(
@@ -458,17 +458,14 @@ fn set<'a>(
             }
         }
         Opt::Net => {
-            spec.net = super::lookup(&[(b"none", Net::None), (b"host", Net::Host)], value)
+            spec.net = super::lookup(b"none host", &[Net::None, Net::Host], value)
                 .ok_or(bad("none or host (husk cannot make a bridge network yet)"))?;
         }
         Opt::Userns => {
             use crate::userns::Request;
-            let modes = [
-                (&b"private"[..], Request::Private),
-                (b"keep-id", Request::KeepId),
-                (b"host", Request::Host),
-            ];
-            spec.userns = super::lookup(&modes, value).ok_or(bad("private, keep-id or host"))?;
+            let modes = [Request::Private, Request::KeepId, Request::Host];
+            spec.userns = super::lookup(b"private keep-id host", &modes, value)
+                .ok_or(bad("private, keep-id or host"))?;
         }
         // Flags, handled by the caller.
         Opt::Flag(_) => {}
@@ -562,9 +559,8 @@ fn parse_mount(value: &[u8]) -> Option<Mount<'_>> {
             (b"target" | b"destination" | b"dst", Some(path)) => mount.dest = absolute(path)?,
             (b"readonly" | b"ro", flag) => {
                 let MountKind::Bind { read_only } = &mut mount.kind else { return None };
-                let table: [(&[u8], bool); 4] =
-                    [(b"true", true), (b"1", true), (b"false", false), (b"0", false)];
-                *read_only = super::lookup(&table, flag.unwrap_or(b"true"))?;
+                *read_only =
+                    super::lookup(b"true 1 false 0", &[true, true, false, false], flag.unwrap_or(b"true"))?;
             }
             (b"tmpfs-size" | b"tmpfs-mode", Some(v)) => tmpfs_option(&mut mount.kind, &key[6..], v)?,
             _ => return None,
@@ -585,7 +581,7 @@ fn security_opt(spec: &mut RunSpec, value: &[u8]) -> Option<()> {
     };
     match (key, v) {
         (b"no-new-privileges", v) => {
-            spec.no_new_privs = super::lookup(&[(b"true", true), (b"false", false)], v.unwrap_or(b"true"))?
+            spec.no_new_privs = super::lookup(b"true false", &[true, false], v.unwrap_or(b"true"))?
         }
         (b"seccomp", Some(b"unconfined")) => spec.seccomp = false,
         // husk applies no AppArmor profile and no SELinux label: these ask for what it does.
