@@ -54,8 +54,8 @@ pub enum Exit {
 }
 
 /// The values of `husk.exit=`.
-const EXITS: [(&[u8], Exit); 4] =
-    [(b"poweroff", Exit::PowerOff), (b"reboot", Exit::Reboot), (b"halt", Exit::Halt), (b"qemu", Exit::Qemu)];
+const EXIT_NAMES: &[u8] = b"poweroff reboot halt qemu";
+const EXITS: [Exit; 4] = [Exit::PowerOff, Exit::Reboot, Exit::Halt, Exit::Qemu];
 
 /// One filesystem the kernel's init mounts when it is not mounted yet.
 pub struct EarlyMount {
@@ -261,7 +261,7 @@ pub fn exit_from(cmdline: &[u8]) -> Result<Exit, &[u8]> {
         if let Some(value) = crate::text::after(word, b"husk.exit=") {
             let value = crate::text::after(value, b"\"").unwrap_or(value);
             let value = crate::text::before(value, b"\"").unwrap_or(value);
-            exit = crate::args::lookup(&EXITS, value).ok_or(value);
+            exit = crate::args::lookup(EXIT_NAMES, &EXITS, value).ok_or(value);
         }
     }
     exit

@@ -2,38 +2,29 @@
 //! without an allocator: a PATH_MAX buffer on the stack.
 
 use core::ffi::CStr;
+use core::mem::MaybeUninit;
 
 use rustix::io::Errno;
 
 /// PATH_MAX: the longest path the kernel accepts, NUL included.
 pub const PATH_MAX: usize = 4096;
 
-/// A reusable buffer holding one C path at a time.
+/// A reusable buffer holding one C path at a time (left uninitialised: only what `of`
+/// writes is ever read).
 pub struct CPath {
-    buf: [u8; PATH_MAX],
+    buf: [MaybeUninit<u8>; PATH_MAX],
 }
 
 impl CPath {
     pub fn new() -> CPath {
-        CPath { buf: [0; PATH_MAX] }
+        CPath { buf: [MaybeUninit::uninit(); PATH_MAX] }
     }
 
-    /// The concatenation of `parts` as a C string: ENAMETOOLONG when it does not fit,
+    /// The concatenation of `parts` as a C string: ENAMETOOLONG when it does not fit, else
     /// EINVAL when a part holds a NUL byte.
     pub fn of(&mut self, parts: &[&[u8]]) -> Result<&CStr, Errno> {
-        let mut len = 0;
-        for part in parts {
-            if crate::text::has_byte(part, 0) {
-                return Err(Errno::INVAL);
-            }
-            if len + part.len() + 1 > PATH_MAX {
-                return Err(Errno::NAMETOOLONG);
-            }
-            self.buf[len..len + part.len()].copy_from_slice(part);
-            len += part.len();
-        }
-        self.buf[len] = 0;
-        crate::rt::c_str(&self.buf[..=len]).ok_or(Errno::INVAL)
+        let bytes = crate::rt::join_nul(&mut self.buf, parts).ok_or(Errno::NAMETOOLONG)?;
+        crate::rt::c_str(bytes).ok_or(Errno::INVAL)
     }
 }
 

@@ -194,7 +194,7 @@ fn start_helper(
     let _ = sys::set_parent_death_signal(crate::signals::SIGKILL);
     // Its cgroup namespace is rooted where the container's is: joined once in its groups.
     if let Err(e) = cgroups.enter() {
-        sys::exit(Failure::new("cgroup", b"cgroup.procs", e).report());
+        sys::exit(Failure::new("cgroup", b"tasks", e).report());
     }
     if let Err(e) = move_into_thread_name_spaces(pidfd.as_fd(), ThreadNameSpaceType::CONTROL_GROUP) {
         sys::exit(Failure::new("setns cgroup", b"", e).report());

@@ -140,60 +140,52 @@ pub fn usage_error(error: &UsageError) {
     line.write_to(2);
 }
 
-/// `husk: <what is wrong> (see 'husk help <sub>')`
+/// `husk: <what is wrong> (see 'husk help <sub>')`; what is wrong starts with `<sub>: ` for
+/// an error of a subcommand's.
 pub fn describe(line: &mut Line, error: &UsageError) {
+    use UsageError as E;
     line.str("husk: ");
     let sub = match *error {
-        UsageError::NoSubcommand => {
-            line.str("missing subcommand");
-            None
+        E::NoSubcommand | E::UnknownSubcommand(_) => None,
+        E::UnknownOption { sub, .. }
+        | E::DidYouMean { sub, .. }
+        | E::Unsupported { sub, .. }
+        | E::MissingArgument { sub, .. }
+        | E::ExtraArgument { sub, .. }
+        | E::MissingValue { sub, .. }
+        | E::BadValue { sub, .. }
+        | E::Conflict { sub, .. }
+        | E::TooMany { sub, .. }
+        | E::MissingCommand { sub } => Some(sub),
+    };
+    if let Some(sub) = sub {
+        line.str(sub).str(": ");
+    }
+    match *error {
+        E::NoSubcommand => line.str("missing subcommand"),
+        E::UnknownSubcommand(name) => line.str("unknown subcommand '").quoted(name).str("'"),
+        E::UnknownOption { option, .. } => line.str("unknown option '").quoted(option).str("'"),
+        E::DidYouMean { option, known, .. } => {
+            line.str("unknown option '").quoted(option).str("': did you mean '").bytes(known).str("'?")
         }
-        UsageError::UnknownSubcommand(name) => {
-            line.str("unknown subcommand '").quoted(name).str("'");
-            None
+        E::Unsupported { option, why, .. } => {
+            line.str("'").quoted(option).str("' is not supported: ").str(why)
         }
-        UsageError::UnknownOption { sub, option } => {
-            line.str(sub).str(": unknown option '").quoted(option).str("'");
-            Some(sub)
+        E::MissingArgument { what, .. } => line.str("missing ").str(what),
+        E::ExtraArgument { arg, .. } => line.str("unexpected argument '").quoted(arg).str("'"),
+        E::MissingValue { option, .. } => line.str("option '").quoted(option).str("' needs a value"),
+        E::BadValue { option, value, expected, .. } => line
+            .str("bad value '")
+            .quoted(value)
+            .str("' for '")
+            .quoted(option)
+            .str("': expected ")
+            .str(expected),
+        E::Conflict { why, .. } => line.str(why),
+        E::TooMany { option, max, .. } => {
+            line.str("at most ").num(max as u64).str(" of '").quoted(option).str("'")
         }
-        UsageError::DidYouMean { sub, option, known } => {
-            line.str(sub).str(": unknown option '").quoted(option).str("': did you mean '");
-            line.bytes(known).str("'?");
-            Some(sub)
-        }
-        UsageError::Unsupported { sub, option, why } => {
-            line.str(sub).str(": '").quoted(option).str("' is not supported: ").str(why);
-            Some(sub)
-        }
-        UsageError::MissingArgument { sub, what } => {
-            line.str(sub).str(": missing ").str(what);
-            Some(sub)
-        }
-        UsageError::ExtraArgument { sub, arg } => {
-            line.str(sub).str(": unexpected argument '").quoted(arg).str("'");
-            Some(sub)
-        }
-        UsageError::MissingValue { sub, option } => {
-            line.str(sub).str(": option '").quoted(option).str("' needs a value");
-            Some(sub)
-        }
-        UsageError::BadValue { sub, option, value, expected } => {
-            line.str(sub).str(": bad value '").quoted(value).str("' for '").quoted(option);
-            line.str("': expected ").str(expected);
-            Some(sub)
-        }
-        UsageError::Conflict { sub, why } => {
-            line.str(sub).str(": ").str(why);
-            Some(sub)
-        }
-        UsageError::TooMany { sub, option, max } => {
-            line.str(sub).str(": at most ").num(max as u64).str(" of '").quoted(option).str("'");
-            Some(sub)
-        }
-        UsageError::MissingCommand { sub } => {
-            line.str(sub).str(": missing COMMAND");
-            Some(sub)
-        }
+        E::MissingCommand { .. } => line.str("missing COMMAND"),
     };
     match sub {
         Some(sub) => line.str(" (see 'husk help ").str(sub).str("')"),

@@ -91,8 +91,9 @@ fn interruptible(process: &Process) {
     sys::set_signal_mask(process.caller_mask());
 }
 
-/// The titles of ps's columns: the padded ones, then COMMAND (the last, not padded).
-const TITLES: [&str; 5] = ["NAME", "PID", "UPTIME", "ROOTFS", "COMMAND"];
+/// The titles of ps's columns: the padded ones, then COMMAND (the last, not padded); one
+/// string (text::words).
+const TITLES: &[u8] = b"NAME PID UPTIME ROOTFS COMMAND";
 
 /// `husk ps [-a] [-q]`: NAME PID UPTIME ROOTFS COMMAND of every running container (and
 /// with `-a` every exited one), sorted by name, each column as wide as its widest value.
@@ -170,11 +171,11 @@ fn by_name(registry: &Registry, each: &mut dyn FnMut(&[u8])) {
 /// `print`; else only measured: `widths` grow to what its fields need.
 fn row(entry: Option<(&[u8], &Record)>, now: u64, widths: &mut [usize; 4], print: bool) {
     let mut line = Line::new();
-    for (k, title) in TITLES.iter().enumerate() {
+    for (k, title) in crate::text::words(TITLES).enumerate() {
         // The field's text as it is, then as shown.
         let mut text = Line::new();
         match entry {
-            None => text.str(title),
+            None => text.bytes(title),
             Some((name, record)) => {
                 let head = &record.head;
                 match (k, head.exit) {

@@ -16,23 +16,13 @@ use crate::rt::sys;
 /// Masked: a file gets /dev/null over it, a directory an empty read-only tmpfs. Docker's
 /// list: kernel memory, keys, timers and interrupt counts, hardware and firmware tables,
 /// and the RAPL energy counters of powercap (a power side channel, CVE-2020-8694).
-const MASKED: [&[u8]; 12] = [
-    b"/proc/asound",
-    b"/proc/acpi",
-    b"/proc/interrupts",
-    b"/proc/kcore",
-    b"/proc/keys",
-    b"/proc/latency_stats",
-    b"/proc/timer_list",
-    b"/proc/timer_stats",
-    b"/proc/sched_debug",
-    b"/proc/scsi",
-    b"/sys/firmware",
-    b"/sys/devices/virtual/powercap",
-];
+/// (Each list one string of paths: no array of pointers, see text::words.)
+const MASKED: &[u8] = b"/proc/asound /proc/acpi /proc/interrupts /proc/kcore /proc/keys \
+    /proc/latency_stats /proc/timer_list /proc/timer_stats /proc/sched_debug /proc/scsi /sys/firmware \
+    /sys/devices/virtual/powercap";
 
 /// Read-only: bind-mounted over themselves with MOUNT_ATTR_RDONLY.
-const READ_ONLY: [&[u8]; 5] = [b"/proc/sys", b"/proc/sysrq-trigger", b"/proc/irq", b"/proc/bus", b"/proc/fs"];
+const READ_ONLY: &[u8] = b"/proc/sys /proc/sysrq-trigger /proc/irq /proc/bus /proc/fs";
 
 const CLONE_FLAGS: OpenTreeFlags = OpenTreeFlags::OPEN_TREE_CLONE.union(OpenTreeFlags::OPEN_TREE_CLOEXEC);
 
@@ -58,7 +48,7 @@ impl Masks {
             | MountAttrFlags::MOUNT_ATTR_NODEV
             | MountAttrFlags::MOUNT_ATTR_NOEXEC;
         let mut path = crate::cpath::CPath::new();
-        for masked in MASKED {
+        for masked in crate::text::words(MASKED) {
             let Some(target) = existing(base, prefix, &mut path, "mask", masked)? else { continue };
             let st = fstat(&target).map_err(fail("mask", masked))?;
             let (first, make): (_, &dyn Fn() -> Result<OwnedFd, Errno>) =
@@ -75,7 +65,7 @@ impl Masks {
             attach(tree.as_fd(), target.as_fd(), masked)?;
             first.get_or_insert(tree);
         }
-        for protected in READ_ONLY {
+        for protected in crate::text::words(READ_ONLY) {
             let Some(target) = existing(base, prefix, &mut path, "read-only", protected)? else { continue };
             let flags = CLONE_FLAGS | OpenTreeFlags::AT_EMPTY_PATH | OpenTreeFlags::AT_RECURSIVE;
             let copy = open_tree(target.as_fd(), c"", flags).map_err(fail("read-only", protected))?;

@@ -20,6 +20,13 @@ pub fn words(table: &'static [u8]) -> impl Iterator<Item = &'static [u8]> {
     fields(table, b' ')
 }
 
+/// The position of `name` among the words of `table`, exactly: how a table of names and an
+/// array of what each means, in the same order, are looked up (no array of (name, value)
+/// pairs: a pointer and a length per name).
+pub fn position(table: &'static [u8], name: &[u8]) -> Option<usize> {
+    words(table).position(|word| word == name)
+}
+
 /// The position of `name` among the words of `table`, case aside.
 pub fn word_index(table: &'static [u8], name: &[u8]) -> Option<usize> {
     words(table).position(|word| same_ignoring_case(word, name))
@@ -123,6 +130,8 @@ mod tests {
         assert_eq!(fields(b"", b':').collect::<Vec<_>>(), [&b""[..]]);
         assert_eq!(words(b"HUP INT QUIT").collect::<Vec<_>>(), [&b"HUP"[..], b"INT", b"QUIT"]);
         assert_eq!(word_index(b"HUP INT QUIT", b"quit"), Some(2));
+        assert_eq!(position(b"-v -V --version", b"-V"), Some(1));
+        assert_eq!(position(b"-v -V --version", b"--vers"), None);
         assert_eq!(parse_decimal(b"0042", 4), Some(42));
         assert_eq!(parse_decimal(b"12345", 4), None);
         assert_eq!(parse_decimal(b"-1", 4), None);

@@ -1363,7 +1363,7 @@ t remount_pids mount -o remount,bind,rw "$pids"
 t swap sh -c "echo -1 > $mem/$swap"
 t raise sh -c "echo -1 > $mem/$limit"
 t pids sh -c "echo max > $pids/pids.max"
-t subgroup mkdir -p "$mem/escape/deeper"
+t subgroup mkdir -p "$mem/escape/.deeper"
 mkdir -p /tmp/m
 t fresh_mount mount -t "$fstype" -o memory none /tmp/m
 t fresh_raise sh -c "test -e /tmp/m/cgroup.procs && echo -1 > /tmp/m/$swap && echo -1 > /tmp/m/$limit"

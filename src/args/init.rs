@@ -1,7 +1,7 @@
 //! `husk init [OPTIONS] [--] COMMAND [ARG]...` → InitSpec. Pure, like the rest of args: the
 //! environment switches of tini and dumb-init are read through [`Argv::var`].
 
-use super::{Argv, Command, Topic, UsageError, is_help, lookup, next_option, option_value, parse_seconds_ms};
+use super::{Argv, Command, Topic, UsageError, is_help, next_option, option_value, parse_seconds_ms};
 use crate::signals::Rewrites;
 use crate::status::Remap;
 use crate::text::parse_decimal;
@@ -43,7 +43,8 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(
             i += 1;
             continue;
         }
-        let Some(opt) = lookup(&INIT_OPTIONS, option) else {
+        let Some(&opt) = crate::text::position(INIT_OPTION_NAMES, option).and_then(|i| INIT_OPTIONS.get(i))
+        else {
             return Err(UsageError::UnknownOption { sub: SUB, option: arg });
         };
         match opt {
@@ -143,22 +144,26 @@ enum InitOpt {
     Version,
 }
 
-/// `husk init`'s options but `-h`, `--help` and `-vv...`.
-const INIT_OPTIONS: [(&[u8], InitOpt); 14] = [
-    (b"-g", InitOpt::ProcessGroup),
-    (b"--process-group", InitOpt::ProcessGroup),
-    (b"-s", InitOpt::Subreaper),
-    (b"-p", InitOpt::ParentDeath),
-    (b"--parent-death-signal", InitOpt::ParentDeath),
-    (b"--grace", InitOpt::Grace),
-    (b"-e", InitOpt::Remap),
-    (b"--remap-exit", InitOpt::Remap),
-    (b"-r", InitOpt::Rewrite),
-    (b"--rewrite", InitOpt::Rewrite),
-    (b"-v", InitOpt::Verbose),
-    (b"--verbose", InitOpt::Verbose),
-    (b"-V", InitOpt::Version),
-    (b"--version", InitOpt::Version),
+/// `husk init`'s options but `-h`, `--help` and `-vv...`: their names (text::position) and,
+/// in the same order, what each is.
+const INIT_OPTION_NAMES: &[u8] =
+    b"-g --process-group -s -p --parent-death-signal --grace -e --remap-exit -r --rewrite -v \
+    --verbose -V --version";
+const INIT_OPTIONS: [InitOpt; 14] = [
+    InitOpt::ProcessGroup, // -g
+    InitOpt::ProcessGroup, // --process-group
+    InitOpt::Subreaper,    // -s
+    InitOpt::ParentDeath,  // -p
+    InitOpt::ParentDeath,  // --parent-death-signal
+    InitOpt::Grace,        // --grace
+    InitOpt::Remap,        // -e
+    InitOpt::Remap,        // --remap-exit
+    InitOpt::Rewrite,      // -r
+    InitOpt::Rewrite,      // --rewrite
+    InitOpt::Verbose,      // -v
+    InitOpt::Verbose,      // --verbose
+    InitOpt::Version,      // -V
+    InitOpt::Version,      // --version
 ];
 
 #[cfg(test)]
@@ -171,6 +176,11 @@ mod tests {
             Ok(Command::Init(spec)) => spec,
             other => panic!("{args:?} gave {other:?}"),
         }
+    }
+
+    #[test]
+    fn option_names_and_options_pair_up() {
+        assert_eq!(crate::text::words(INIT_OPTION_NAMES).count(), INIT_OPTIONS.len());
     }
 
     #[test]

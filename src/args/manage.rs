@@ -1,9 +1,9 @@
 //! `husk exec`, `ps`, `kill`, `logs`, `wait`, `stop`, `rm`: the commands that handle named
 //! containers. Pure, like the rest of args.
 
-use super::run::{OPTIONS, Opt, absolute, push_env};
+use super::run::{self, Opt, absolute, push_env};
 use super::{
-    Argv, Command, MAX_ENV, Refusal, Topic, UsageError, lookup, next_option, option_value, parse_seconds_ms,
+    Argv, Command, MAX_ENV, Refusal, Topic, UsageError, next_option, option_value, parse_seconds_ms,
 };
 
 /// The longest container name.
@@ -44,7 +44,7 @@ pub(super) fn parse_exec<'a, A: Argv<'a> + ?Sized>(
             return Ok(Command::Help(super::Topic::Exec));
         }
         // `run`'s options for who COMMAND is and where it starts.
-        let Some(opt @ (Opt::Env | Opt::Cwd | Opt::User)) = lookup(&OPTIONS, option) else {
+        let Some(opt @ (Opt::Env | Opt::Cwd | Opt::User)) = run::option(option) else {
             return Err(UsageError::UnknownOption { sub: SUB, option: arg });
         };
         let (value, at) = option_value(argv, &mut i, inline, SUB, option)?;

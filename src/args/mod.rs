@@ -157,20 +157,21 @@ impl Refusal {
 }
 
 /// The usage error for an unknown option `arg` (`option` without its `=value`): what to do
-/// instead when it is one of Docker's that husk does not have (`not_yet`), or the known
-/// option it is closest to (a typo: at most two edits, or the start of a longer name).
+/// instead when it is one of Docker's that husk does not have (`not_yet`, what), or the known
+/// option (a word of `known`) it is closest to (a typo: at most two edits, or the start of
+/// a longer name).
 #[inline(never)]
-pub(crate) fn unknown_option<'a, T>(
+pub(crate) fn unknown_option<'a>(
     sub: &'static str,
     arg: &'a [u8],
     option: &'a [u8],
-    known: &[(&'static [u8], T)],
-    not_yet: &[(&'static [u8], &'static str)],
+    known: &'static [u8],
+    not_yet: Option<&'static str>,
 ) -> UsageError<'a> {
-    if let Some(why) = lookup(not_yet, option) {
+    if let Some(why) = not_yet {
         return UsageError::Unsupported { sub, option, why };
     }
-    let close = known.iter().map(|&(name, _)| name).find(|name| {
+    let close = crate::text::words(known).find(|name| {
         (option.len() >= 4 && name.starts_with(option)) || (name.len() > 3 && edits(option, name) <= 2)
     });
     match close {
@@ -228,9 +229,9 @@ pub fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A) -> Result<Command<'a>, UsageErr
             return Ok(Command::Help(Topic::Main));
         }
         let name = argv.get(2);
-        return lookup(&SUBCOMMANDS, name).map(Command::Help).ok_or(UsageError::UnknownSubcommand(name));
+        return subcommand(name).map(Command::Help).ok_or(UsageError::UnknownSubcommand(name));
     }
-    match lookup(&SUBCOMMANDS, first) {
+    match subcommand(first) {
         Some(Topic::Init) => init::parse(argv, 2, false),
         Some(Topic::Run) => run::parse(argv, 2),
         Some(Topic::Exec) => manage::parse_exec(argv, 2),
@@ -244,24 +245,31 @@ fn is_help(arg: &[u8]) -> bool {
     arg == b"-h" || arg == b"--help"
 }
 
-/// The subcommands, each with its help topic.
-const SUBCOMMANDS: [(&[u8], Topic); 9] = [
-    (b"init", Topic::Init),
-    (b"run", Topic::Run),
-    (b"exec", Topic::Exec),
-    (b"ps", Topic::Ps),
-    (b"kill", Topic::Kill),
-    (b"logs", Topic::Logs),
-    (b"wait", Topic::Wait),
-    (b"stop", Topic::Stop),
-    (b"rm", Topic::Rm),
+/// The subcommands (text::position) and, in the same order, the help topic of each.
+const SUBCOMMAND_NAMES: &[u8] = b"init run exec ps kill logs wait stop rm";
+const SUBCOMMANDS: [Topic; 9] = [
+    Topic::Init,
+    Topic::Run,
+    Topic::Exec,
+    Topic::Ps,
+    Topic::Kill,
+    Topic::Logs,
+    Topic::Wait,
+    Topic::Stop,
+    Topic::Rm,
 ];
 
-/// The value `name` stands for in a table of (name, value) pairs, names compared exactly.
-/// Tables rather than `match`es on byte strings: such a match compiles to a compare and a
-/// branch for every byte of every pattern, several times the size of table and loop.
-pub(crate) fn lookup<T: Copy>(table: &[(&[u8], T)], name: &[u8]) -> Option<T> {
-    table.iter().find(|(n, _)| *n == name).map(|&(_, value)| value)
+/// The subcommand named `name`, as its help topic.
+fn subcommand(name: &[u8]) -> Option<Topic> {
+    SUBCOMMANDS.get(crate::text::position(SUBCOMMAND_NAMES, name)?).copied()
+}
+
+/// The value `name` stands for: `values` in the order of the words of `names`, compared
+/// exactly. Tables rather than `match`es on byte strings: such a match compiles to a compare
+/// and a branch for every byte of every pattern, several times the size of table and loop;
+/// and names in one string rather than (name, value) pairs: no pointer and length per name.
+pub(crate) fn lookup<T: Copy>(names: &'static [u8], values: &[T], name: &[u8]) -> Option<T> {
+    values.get(crate::text::position(names, name)?).copied()
 }
 
 /// An option argument as (the whole argument, the option, its inline `=value`).
@@ -339,6 +347,13 @@ pub(crate) mod tests {
             args.iter().map(|s| -> &'static [u8] { s.to_string().leak().as_bytes() }).collect();
         let v: &'static [&'static [u8]] = v.leak();
         parse(v)
+    }
+
+    #[test]
+    fn subcommand_names_and_topics_pair_up() {
+        assert_eq!(crate::text::words(SUBCOMMAND_NAMES).count(), SUBCOMMANDS.len());
+        assert_eq!(subcommand(b"rm"), Some(Topic::Rm));
+        assert_eq!(subcommand(b"r"), None);
     }
 
     #[test]

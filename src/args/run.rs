@@ -179,7 +179,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
         if option == b"--help" || (option == b"-h" && i + 1 >= argv.count()) {
             return Ok(Command::Help(super::Topic::Run));
         }
-        let opt = match super::lookup(&OPTIONS, option) {
+        let opt = match self::option(option) {
             Some(opt) => opt,
             // Docker's bundled short flags: -it, -ti, -dit, …
             None if short_flags(option) => {
@@ -189,7 +189,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
                 i += 1;
                 continue;
             }
-            None => return Err(super::unknown_option(SUB, arg, option, &OPTIONS, &NOT_YET)),
+            None => return Err(super::unknown_option(SUB, arg, option, OPTION_NAMES, not_yet(option))),
         };
         // Flags first; every other option takes a value, inline (--opt=v) or next.
         match opt {
@@ -269,67 +269,83 @@ pub(super) enum Opt {
 }
 
 /// `--help` is not here: every subcommand takes it (`is_help`). `husk exec` takes `-e`, `-w`
-/// and `-u` from this table too.
-pub(super) const OPTIONS: [(&[u8], Opt); 42] = [
-    (b"--read-only", Opt::Flag(b'r')),
-    (b"--stats", Opt::Flag(b's')),
-    (b"-d", Opt::Flag(b'd')),
-    (b"--detach", Opt::Flag(b'd')),
-    (b"--rm", Opt::Flag(b'R')),
-    (b"-t", Opt::Flag(b't')),
-    (b"--tty", Opt::Flag(b't')),
-    (b"-i", Opt::Flag(b'i')),
-    (b"--interactive", Opt::Flag(b'i')),
-    (b"--init", Opt::Flag(b'i')),
-    (b"--rootfs", Opt::Rootfs),
-    (b"--bind", Opt::Bind),
-    (b"--ro-bind", Opt::RoBind),
-    (b"-v", Opt::Volume),
-    (b"--volume", Opt::Volume),
-    (b"--mount", Opt::Mount),
-    (b"--tmpfs", Opt::Tmpfs),
-    (b"--hostname", Opt::Hostname),
-    (b"-h", Opt::Hostname),
-    (b"-e", Opt::Env),
-    (b"--env", Opt::Env),
-    (b"--env-file", Opt::EnvFile),
-    (b"-w", Opt::Cwd),
-    (b"--cwd", Opt::Cwd),
-    (b"--workdir", Opt::Cwd),
-    (b"-u", Opt::User),
-    (b"--user", Opt::User),
-    (b"--net", Opt::Net),
-    (b"--network", Opt::Net),
-    (b"--userns", Opt::Userns),
-    (b"--cap-add", Opt::CapAdd),
-    (b"--cap-drop", Opt::CapDrop),
-    (b"--seccomp", Opt::Seccomp),
-    (b"--security-opt", Opt::Security),
-    (b"-m", Opt::Memory),
-    (b"--memory", Opt::Memory),
-    (b"--memory-swap", Opt::MemorySwap),
-    (b"--pids-limit", Opt::PidsLimit),
-    (b"--cpus", Opt::Cpus),
-    (b"--cgroup-parent", Opt::CgroupParent),
-    (b"--name", Opt::Name),
-    (b"--log-size", Opt::LogSize),
+/// and `-u` from this table too. The names as one string (no array of pointers, see
+/// text::words) and in the same order, what each is.
+pub(super) const OPTION_NAMES: &[u8] =
+    b"--read-only --stats -d --detach --rm -t --tty -i --interactive --init --rootfs --bind \
+    --ro-bind -v --volume --mount --tmpfs --hostname -h -e --env --env-file -w --cwd \
+    --workdir -u --user --net --network --userns --cap-add --cap-drop --seccomp \
+    --security-opt -m --memory --memory-swap --pids-limit --cpus --cgroup-parent --name \
+    --log-size";
+pub(super) const OPTIONS: [Opt; 42] = [
+    Opt::Flag(b'r'),   // --read-only
+    Opt::Flag(b's'),   // --stats
+    Opt::Flag(b'd'),   // -d
+    Opt::Flag(b'd'),   // --detach
+    Opt::Flag(b'R'),   // --rm
+    Opt::Flag(b't'),   // -t
+    Opt::Flag(b't'),   // --tty
+    Opt::Flag(b'i'),   // -i
+    Opt::Flag(b'i'),   // --interactive
+    Opt::Flag(b'i'),   // --init
+    Opt::Rootfs,       // --rootfs
+    Opt::Bind,         // --bind
+    Opt::RoBind,       // --ro-bind
+    Opt::Volume,       // -v
+    Opt::Volume,       // --volume
+    Opt::Mount,        // --mount
+    Opt::Tmpfs,        // --tmpfs
+    Opt::Hostname,     // --hostname
+    Opt::Hostname,     // -h
+    Opt::Env,          // -e
+    Opt::Env,          // --env
+    Opt::EnvFile,      // --env-file
+    Opt::Cwd,          // -w
+    Opt::Cwd,          // --cwd
+    Opt::Cwd,          // --workdir
+    Opt::User,         // -u
+    Opt::User,         // --user
+    Opt::Net,          // --net
+    Opt::Net,          // --network
+    Opt::Userns,       // --userns
+    Opt::CapAdd,       // --cap-add
+    Opt::CapDrop,      // --cap-drop
+    Opt::Seccomp,      // --seccomp
+    Opt::Security,     // --security-opt
+    Opt::Memory,       // -m
+    Opt::Memory,       // --memory
+    Opt::MemorySwap,   // --memory-swap
+    Opt::PidsLimit,    // --pids-limit
+    Opt::Cpus,         // --cpus
+    Opt::CgroupParent, // --cgroup-parent
+    Opt::Name,         // --name
+    Opt::LogSize,      // --log-size
 ];
+
+/// The option named `option`.
+pub(super) fn option(option: &[u8]) -> Option<Opt> {
+    OPTIONS.get(crate::text::position(OPTION_NAMES, option)?).copied()
+}
 
 const PUBLISH: &str = "publishing ports needs a network of the container's own, which husk cannot make yet \
      (--net host shares the host's ports)";
 
-/// Docker options husk does not have (yet): refused with what to do instead.
-const NOT_YET: [(&[u8], &str); 6] = [
-    (b"-p", PUBLISH),
-    (b"--publish", PUBLISH),
-    (b"-P", PUBLISH),
-    (b"--entrypoint", "without an image there is no entrypoint to replace: put the program first in COMMAND"),
-    (
-        b"--privileged",
-        "husk has no such mode: ask for what is needed (--cap-add ALL, --seccomp unconfined, --bind)",
-    ),
-    (b"--pull", "husk runs a root filesystem directory (--rootfs), it pulls no images"),
+/// Docker options husk does not have (yet): their names (text::position) and, in the same
+/// order, what to do instead.
+const NOT_YET_NAMES: &[u8] = b"-p --publish -P --entrypoint --privileged --pull";
+const NOT_YET: [&str; 6] = [
+    PUBLISH,
+    PUBLISH,
+    PUBLISH,
+    "without an image there is no entrypoint to replace: put the program first in COMMAND",
+    "husk has no such mode: ask for what is needed (--cap-add ALL, --seccomp unconfined, --bind)",
+    "husk runs a root filesystem directory (--rootfs), it pulls no images",
 ];
+
+/// What to do instead of `option`, when it is one of Docker's husk does not have.
+fn not_yet(option: &[u8]) -> Option<&'static str> {
+    NOT_YET.get(crate::text::position(NOT_YET_NAMES, option)?).copied()
+}
 
 /// Applies option `opt` with `value` (argv index `at`; `inline` when given as `--opt=v`).
 /// Out of line: parsing is inlined into main, whose frame lives as long as husk, and this
@@ -427,7 +443,7 @@ fn set<'a>(
             spec.name = Some(value);
         }
         Opt::Seccomp => {
-            spec.seccomp = super::lookup(&[(b"default", true), (b"unconfined", false)], value)
+            spec.seccomp = super::lookup(b"default unconfined", &[true, false], value)
                 .ok_or(bad("default or unconfined"))?;
         }
         Opt::Security => security_opt(spec, value).ok_or(bad(
@@ -442,17 +458,14 @@ fn set<'a>(
             }
         }
         Opt::Net => {
-            spec.net = super::lookup(&[(b"none", Net::None), (b"host", Net::Host)], value)
+            spec.net = super::lookup(b"none host", &[Net::None, Net::Host], value)
                 .ok_or(bad("none or host (husk cannot make a bridge network yet)"))?;
         }
         Opt::Userns => {
             use crate::userns::Request;
-            let modes = [
-                (&b"private"[..], Request::Private),
-                (b"keep-id", Request::KeepId),
-                (b"host", Request::Host),
-            ];
-            spec.userns = super::lookup(&modes, value).ok_or(bad("private, keep-id or host"))?;
+            let modes = [Request::Private, Request::KeepId, Request::Host];
+            spec.userns = super::lookup(b"private keep-id host", &modes, value)
+                .ok_or(bad("private, keep-id or host"))?;
         }
         // Flags, handled by the caller.
         Opt::Flag(_) => {}
@@ -546,9 +559,8 @@ fn parse_mount(value: &[u8]) -> Option<Mount<'_>> {
             (b"target" | b"destination" | b"dst", Some(path)) => mount.dest = absolute(path)?,
             (b"readonly" | b"ro", flag) => {
                 let MountKind::Bind { read_only } = &mut mount.kind else { return None };
-                let table: [(&[u8], bool); 4] =
-                    [(b"true", true), (b"1", true), (b"false", false), (b"0", false)];
-                *read_only = super::lookup(&table, flag.unwrap_or(b"true"))?;
+                *read_only =
+                    super::lookup(b"true 1 false 0", &[true, true, false, false], flag.unwrap_or(b"true"))?;
             }
             (b"tmpfs-size" | b"tmpfs-mode", Some(v)) => tmpfs_option(&mut mount.kind, &key[6..], v)?,
             _ => return None,
@@ -569,7 +581,7 @@ fn security_opt(spec: &mut RunSpec, value: &[u8]) -> Option<()> {
     };
     match (key, v) {
         (b"no-new-privileges", v) => {
-            spec.no_new_privs = super::lookup(&[(b"true", true), (b"false", false)], v.unwrap_or(b"true"))?
+            spec.no_new_privs = super::lookup(b"true false", &[true, false], v.unwrap_or(b"true"))?
         }
         (b"seccomp", Some(b"unconfined")) => spec.seccomp = false,
         // husk applies no AppArmor profile and no SELinux label: these ask for what it does.
@@ -603,6 +615,17 @@ mod tests {
             Ok(Command::Run(spec)) => spec,
             other => panic!("{args:?} gave {other:?}"),
         }
+    }
+
+    #[test]
+    fn option_names_and_options_pair_up() {
+        let names: Vec<_> = crate::text::words(OPTION_NAMES).collect();
+        assert_eq!(names.len(), OPTIONS.len());
+        assert!(names.iter().all(|name| name.starts_with(b"-")));
+        assert!(option(b"--memory") == Some(Opt::Memory));
+        assert!(option(b"--log-size") == Some(Opt::LogSize));
+        assert!(option(b"-h") == Some(Opt::Hostname));
+        assert!(option(b"--memor").is_none());
     }
 
     #[test]

@@ -61,22 +61,21 @@ pub fn host(buf: &mut [u8]) -> Result<Host<'_>, Failure<'static>> {
         .map_err(|e| Failure::new("cgroup", MOUNT, e).with_hint("limits need cgroups mounted there"))?;
     // (By read_at: the path is absolute, so the directory is not used.)
     let own = b"/proc/self/cgroup";
-    let n = read_at(rustix::fs::CWD, own, buf).map_err(fail("cgroup", own))?;
+    let room = buf.len();
+    let text = read_at(rustix::fs::CWD, own, buf).map_err(fail("cgroup", own))?;
     // Whole, or a hierarchy's line may be cut (see Joined::of).
-    if n == buf.len() {
+    if text.len() == room {
         return Err(Failure::new("cgroup", own, Errno::NAMETOOLONG));
     }
-    Ok(Host { layout, own: &buf[..n] })
+    Ok(Host { layout, own: text })
 }
 
 /// The host's layout, by the file systems at /sys/fs/cgroup and /sys/fs/cgroup/unified.
 fn layout() -> Result<Layout, Errno> {
-    let cgroup2 =
-        |path| statfs(path).is_ok_and(|fs| fs.f_type as u32 == linux_raw_sys::general::CGROUP2_SUPER_MAGIC);
-    statfs(c"/sys/fs/cgroup")?;
-    Ok(if cgroup2(c"/sys/fs/cgroup") {
+    let cgroup2 = |fs: rustix::fs::StatFs| fs.f_type as u32 == linux_raw_sys::general::CGROUP2_SUPER_MAGIC;
+    Ok(if cgroup2(statfs(c"/sys/fs/cgroup")?) {
         Layout::Unified
-    } else if cgroup2(c"/sys/fs/cgroup/unified") {
+    } else if statfs(c"/sys/fs/cgroup/unified").is_ok_and(cgroup2) {
         Layout::Hybrid
     } else {
         Layout::Legacy
@@ -108,7 +107,7 @@ impl Joined {
         }
         let layout = layout()?;
         let mut joined = Joined { unified: None, tasks: heapless::Vec::new() };
-        let mut mount = CPath::new();
+        let mut cpath = CPath::new();
         for (id, list, path) in crate::procfs::hierarchies(text) {
             let v2 = id == b"0" && list.is_empty();
             // The unified group (the directory, to clone into), or a v1 one's tasks.
@@ -126,7 +125,7 @@ impl Joined {
             if !ours {
                 continue;
             }
-            let fd = beneath(mount.of(&[at, slash, list])?, path, file, flags)?;
+            let fd = beneath(&mut cpath, &[at, slash, list], path, file, flags)?;
             if v2 {
                 joined.unified = Some(fd);
             } else {
@@ -142,13 +141,19 @@ impl Joined {
     }
 }
 
-/// `path` + `file` opened below the hierarchy mounted at `mount`, never above it (a path
-/// from /proc is the kernel's, but beneath is cheap to insist on).
-fn beneath(mount: &core::ffi::CStr, path: &[u8], file: &[u8], flags: OFlags) -> Result<OwnedFd, Errno> {
-    let root = open_dir(mount)?;
-    let mut c = CPath::new();
+/// `path` + `file` opened below the hierarchy mounted at `mount` (its parts joined in
+/// `cpath`), never above it (a path from /proc is the kernel's, but beneath is cheap to
+/// insist on).
+fn beneath(
+    cpath: &mut CPath,
+    mount: &[&[u8]],
+    path: &[u8],
+    file: &[u8],
+    flags: OFlags,
+) -> Result<OwnedFd, Errno> {
+    let root = open_dir(cpath.of(mount)?)?;
     let resolve = rustix::fs::ResolveFlags::BENEATH | rustix::fs::ResolveFlags::NO_MAGICLINKS;
-    rustix::fs::openat2(root, c.of(&[b".", path, file])?, flags | OFlags::CLOEXEC, Mode::empty(), resolve)
+    rustix::fs::openat2(root, cpath.of(&[b".", path, file])?, flags | OFlags::CLOEXEC, Mode::empty(), resolve)
 }
 
 /// The controllers husk uses, as bits: limits for memory, pids and cpu; cpuacct only for
@@ -365,8 +370,8 @@ impl Group {
         let attached = match (&unified_root, host.layout) {
             (_, Layout::Unified) => CPU | MEMORY | PIDS,
             (Some(root), _) => {
-                let n = read_at(root.as_fd(), b"cgroup.controllers", &mut buf).unwrap_or(0);
-                bits_in(buf[..n].trim_ascii(), b' ') & !CPUACCT
+                let list = read_at(root.as_fd(), b"cgroup.controllers", &mut buf).unwrap_or(b"");
+                bits_in(list.trim_ascii(), b' ') & !CPUACCT
             }
             (None, _) => 0,
         };
@@ -476,10 +481,8 @@ impl Group {
             true => (b"memory.oom_control", b"memory.limit_in_bytes"),
             false => (b"memory.events", b"memory.max"),
         };
-        let n = read_at(dir, events, buf).ok()?;
-        keyed(&buf[..n], b"oom_kill").filter(|&kills| kills > 0)?;
-        let n = read_at(dir, limit, buf).ok()?;
-        Some((limit, buf[..n].trim_ascii()))
+        keyed(read_at(dir, events, buf).ok()?, b"oom_kill").filter(|&kills| kills > 0)?;
+        Some((limit, read_at(dir, limit, buf).ok()?.trim_ascii()))
     }
 
     /// The figures `--stats` reports, each from the first group that has it: the unified
@@ -604,8 +607,16 @@ fn descend<'a>(
 /// group may lock it: a stranger's lock can keep a dead husk's group from the sweep, or
 /// the sweep from running, but never make husk wait long or fail.)
 fn make<'a>(parent: BorrowedFd, parent_rel: &'a [u8]) -> Result<(OwnedFd, Text), Failure<'a>> {
+    // Every error names the parent; the mkdir's also says what to do (see `hint`).
+    let mut refused = false;
+    make_locked(parent, &mut refused)
+        .map_err(|e| Failure::new("cgroup", parent_rel, e).with_hint(if refused { hint(e) } else { "" }))
+}
+
+/// `make`'s steps; `refused`: the group's mkdir failed.
+fn make_locked(parent: BorrowedFd, refused: &mut bool) -> Result<(OwnedFd, Text), Errno> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let here = openat(parent, c".", flags, Mode::empty()).map_err(fail("cgroup", parent_rel))?;
+    let here = openat(parent, c".", flags, Mode::empty())?;
     if flock(&here, FlockOperation::NonBlockingLockExclusive).is_ok() {
         sweep(here.as_fd());
     }
@@ -621,23 +632,26 @@ fn make<'a>(parent: BorrowedFd, parent_rel: &'a [u8]) -> Result<(OwnedFd, Text),
     let mut cpath = CPath::new();
     let mut name = named(b"husk-", rustix::process::getpid().as_raw_nonzero().get() as u64);
     let pid_len = name.len();
-    for n in 1..=10 {
-        let c_name = cpath.of(&[&name]).map_err(fail("mkdir", parent_rel))?;
+    // `husk-PID`, else `husk-PID.1` to `.9`.
+    let mut n = b'0';
+    loop {
+        let c_name = cpath.of(&[&name])?;
         match mkdirat(parent, c_name, Mode::from_raw_mode(0o755)) {
-            Err(Errno::EXIST) if n < 10 => {
+            Err(Errno::EXIST) if n < b'9' => {
+                n += 1;
                 name.truncate(pid_len);
-                let _ = name.extend_from_slice(&named(b".", n));
+                let _ = name.extend_from_slice(&[b'.', n]);
             }
             made => {
-                made.map_err(|e| Failure::new("cgroup", parent_rel, e).with_hint(hint(e)))?;
-                let dir = openat(parent, c_name, flags, Mode::empty()).map_err(fail("cgroup", parent_rel))?;
+                *refused = made.is_err();
+                made?;
+                let dir = openat(parent, c_name, flags, Mode::empty())?;
                 // Refused only if someone else locked it first: then it is not swept either.
                 let _ = flock(&dir, FlockOperation::NonBlockingLockExclusive);
                 return Ok((dir, name));
             }
         }
     }
-    unreachable!("the tenth try returns")
 }
 
 /// Removes the groups of killed husks in `parent` (locked exclusively: see `make`):
@@ -646,15 +660,13 @@ fn make<'a>(parent: BorrowedFd, parent_rel: &'a [u8]) -> Result<(OwnedFd, Text),
 /// (EBUSY); best effort.
 #[inline(never)]
 fn sweep(parent: BorrowedFd) {
-    let Ok(dir) = openat(parent, c".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-    else {
-        return;
-    };
+    // (`parent` is make's own descriptor, read by nothing else.)
     let mut buf = [core::mem::MaybeUninit::uninit(); 1024];
-    let mut entries = RawDir::new(&dir, &mut buf);
+    let mut entries = RawDir::new(parent, &mut buf);
     while let Some(Ok(entry)) = entries.next() {
         let name = entry.file_name();
-        if !name.to_bytes().starts_with(b"husk-") || entry.file_type() != rustix::fs::FileType::Directory {
+        // (Every `husk-…` is a group: the kernel's own files are named for their controller.)
+        if !name.to_bytes().starts_with(b"husk-") {
             continue;
         }
         // A leaf `X.sup` is made after `X`, which its husk has locked by then.
@@ -688,52 +700,52 @@ fn remove(parent: BorrowedFd, name: &[u8]) {
 /// Removes the group `name` in `parent` and every group below it, however deep: a
 /// container allowed to write its groups (the host's root with CAP_SYS_ADMIN, `--userns
 /// host`) may have made some, and a group with children cannot be removed (EBUSY). The
-/// deepest first: down to a group without children, which is removed, then again from the
-/// top, so the stack stays one directory's whatever the depth. EBUSY from a group without
-/// children: a process is still there (see `remove`).
+/// deepest first: down through the first child of each group, removing it where it can be
+/// (then again from the top), so the stack stays one directory's whatever the depth. EBUSY
+/// from a group without children: a process is still there (see `remove`).
 fn remove_tree(parent: BorrowedFd, name: &core::ffi::CStr) -> Result<(), Errno> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-    loop {
-        match unlinkat(parent, name, AtFlags::REMOVEDIR) {
-            Err(Errno::BUSY) => {}
-            done => return done,
+    while let Err(e) = unlinkat(parent, name, AtFlags::REMOVEDIR) {
+        if e != Errno::BUSY {
+            return Err(e);
         }
-        // `up` holds the group named `leaf` (None: `parent` holds `name`).
-        let mut up: Option<OwnedFd> = None;
-        let mut leaf: heapless::Vec<u8, { crate::cpath::PATH_MAX }> = heapless::Vec::new();
-        let mut cpath = CPath::new();
+        let mut dir = openat(parent, name, flags, Mode::empty())?;
+        // Down while the first child is refused; a group without one holds a process.
         loop {
-            let at = up.as_ref().map_or(parent, AsFd::as_fd);
-            let current = if up.is_some() { cpath.of(&[&leaf])? } else { name };
-            let dir = openat(at, current, flags, Mode::empty())?;
             let mut buf = [core::mem::MaybeUninit::uninit(); 1024];
             let mut entries = RawDir::new(&dir, &mut buf);
-            let mut child = None;
+            let mut below = Err(Errno::BUSY);
             while let Some(Ok(entry)) = entries.next() {
-                let found = entry.file_name().to_bytes();
-                if entry.file_type() == rustix::fs::FileType::Directory && !found.starts_with(b".") {
-                    child = Some(heapless::Vec::from_slice(found).map_err(|_| Errno::NAMETOOLONG)?);
-                    break;
+                let child = entry.file_name();
+                // (`.` and `..` only: a group named `.x` is a group too.)
+                if matches!(child.to_bytes(), b"." | b"..") {
+                    continue;
                 }
-            }
-            let Some(child) = child else {
-                // `current` has no children: removed, or still busy with a process.
-                unlinkat(at, current, AtFlags::REMOVEDIR)?;
+                below = match unlinkat(&dir, child, AtFlags::REMOVEDIR) {
+                    // One of the kernel's files.
+                    Err(Errno::NOTDIR) => continue,
+                    Err(Errno::BUSY) => openat(&dir, child, flags, Mode::empty()).map(Some),
+                    removed => removed.map(|()| None),
+                };
                 break;
-            };
-            (up, leaf) = (Some(dir), child);
+            }
+            match below? {
+                Some(child) => dir = child,
+                None => break,
+            }
         }
     }
+    Ok(())
 }
 
 /// The number in `dir`'s `file` (memory.peak, pids.peak), or with a `key`, the value of that
 /// key there (cpu.stat's `user_usec`).
 fn number_in(dir: BorrowedFd, file: &[u8], key: &[u8]) -> Option<u64> {
     let mut buf = [0u8; 1024];
-    let n = read_at(dir, file, &mut buf).ok()?;
+    let text = read_at(dir, file, &mut buf).ok()?;
     match key {
-        b"" => crate::text::parse_decimal(buf[..n].trim_ascii(), 19),
-        key => keyed(&buf[..n], key),
+        b"" => crate::text::parse_decimal(text.trim_ascii(), 19),
+        key => keyed(text, key),
     }
 }
 
@@ -744,11 +756,13 @@ fn write_at(dir: BorrowedFd, file: &[u8], value: &[u8]) -> Result<(), Errno> {
     rustix::io::write(&fd, value).map(|_| ())
 }
 
-fn read_at(dir: BorrowedFd, file: &[u8], buf: &mut [u8]) -> Result<usize, Errno> {
+/// What one read(2) of `dir`'s `file` gives, into `buf`.
+fn read_at<'b>(dir: BorrowedFd, file: &[u8], buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
     let mut cpath = CPath::new();
     let c = cpath.of(&[file])?;
     let fd = openat(dir, c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-    rustix::io::read(&fd, buf)
+    let n = rustix::io::read(&fd, &mut *buf)?;
+    Ok(&buf[..n])
 }
 
 fn number(n: u64) -> Text {
@@ -772,15 +786,15 @@ fn text(t: &[u8]) -> Text {
 /// A size like `100M`, `512k`, `1G`, `2t` or plain bytes (suffixes are powers of 1024, any
 /// case, an optional trailing `b`).
 pub fn parse_size(s: &[u8]) -> Option<u64> {
-    let s = crate::text::before(s, b"b")
-        .or_else(|| crate::text::before(s, b"B"))
-        .filter(|r| !r.is_empty())
-        .unwrap_or(s);
-    let (digits, shift) = match s.last()?.to_ascii_lowercase() {
-        b'k' => (&s[..s.len() - 1], 10),
-        b'm' => (&s[..s.len() - 1], 20),
-        b'g' => (&s[..s.len() - 1], 30),
-        b't' => (&s[..s.len() - 1], 40),
+    let s = match s {
+        [rest @ .., b'b' | b'B'] if !rest.is_empty() => rest,
+        _ => s,
+    };
+    let (digits, shift) = match s {
+        [digits @ .., b'k' | b'K'] => (digits, 10),
+        [digits @ .., b'm' | b'M'] => (digits, 20),
+        [digits @ .., b'g' | b'G'] => (digits, 30),
+        [digits @ .., b't' | b'T'] => (digits, 40),
         _ => (s, 0),
     };
     let n = crate::text::parse_decimal(digits, 19)?;

@@ -116,7 +116,7 @@ impl Unified {
         let parent = self.parent.as_fd();
         let mut buf = [0u8; 256];
         if read_at(parent, b"cgroup.stat", &mut buf)
-            .is_ok_and(|n| keyed(&buf[..n], b"nr_descendants") == Some(1))
+            .is_ok_and(|stat| keyed(stat, b"nr_descendants") == Some(1))
         {
             for name in controllers(MEMORY | PIDS | CPU) {
                 let _ = switch(parent, b'-', name);
@@ -138,9 +138,9 @@ pub const LEAF: &[u8] = b".sup";
 /// Writes `+NAME` for each controller not yet enabled in `dir`'s cgroup.subtree_control.
 pub fn enable(dir: BorrowedFd, wanted: u8) -> Result<(), Errno> {
     let mut current = [0u8; 256];
-    let n = read_at(dir, b"cgroup.subtree_control", &mut current)?;
+    let current = read_at(dir, b"cgroup.subtree_control", &mut current)?;
     for name in controllers(wanted) {
-        if !super::listed(&current[..n], name.as_bytes()) {
+        if !super::listed(current, name.as_bytes()) {
             switch(dir, b'+', name)?;
         }
     }

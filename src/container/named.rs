@@ -225,7 +225,7 @@ fn detach(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerSi
             drop(output_r);
             drop(output_w);
             let mut byte = [status::FAILURE];
-            let started = matches!(rustix::io::read(&ready_r, &mut byte), Ok(1)) && byte[0] == 0;
+            let started = matches!(rustix::io::read(&ready_r, &mut byte[..]), Ok(1)) && byte[0] == 0;
             if started {
                 print_name(entry.name());
             } else if let Some(log) = &log_reader {

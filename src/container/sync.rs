@@ -81,7 +81,7 @@ impl Handshake {
     /// the mounts go with the init.
     pub fn join(&self, host: BorrowedFd) -> Result<(), Errno> {
         let mut byte = [1u8];
-        if rustix::io::read(self.ready_fd(), &mut byte) != Ok(1) {
+        if rustix::io::read(self.ready_fd(), &mut byte[..]) != Ok(1) {
             sys::exit(status::FAILURE);
         }
         if let Some(cpus) = &self.cpus {
@@ -141,7 +141,7 @@ impl Gate {
         let Some((read, write)) = &mut self.built else { return true };
         drop(write.take());
         let mut byte = [1u8];
-        rustix::io::read(&*read, &mut byte) == Ok(1)
+        rustix::io::read(&*read, &mut byte[..]) == Ok(1)
     }
 
     /// The host side: COMMAND may start.
@@ -156,7 +156,7 @@ impl Gate {
     pub fn pass(&self) {
         let Some(read) = self.fd() else { return };
         let mut byte = [1u8];
-        if rustix::io::read(read, &mut byte) != Ok(1) {
+        if rustix::io::read(read, &mut byte[..]) != Ok(1) {
             sys::exit(status::FAILURE);
         }
     }
@@ -191,7 +191,7 @@ impl IdMaps {
     /// ends here: nothing is built yet.
     pub fn wait(&self) {
         let mut byte = [1u8];
-        if rustix::io::read(self.fd(), &mut byte) != Ok(1) {
+        if rustix::io::read(self.fd(), &mut byte[..]) != Ok(1) {
             sys::exit(status::FAILURE);
         }
     }

@@ -3,6 +3,7 @@
 
 use core::ffi::{CStr, c_char};
 use core::marker::PhantomData;
+use core::mem::MaybeUninit;
 
 /// `bytes` as a C string when its one NUL byte is the last (core's checked constructor
 /// brings a vectorised memchr into the binary; a plain loop is enough for paths).
@@ -14,6 +15,21 @@ pub fn c_str(bytes: &[u8]) -> Option<&CStr> {
         }
         _ => None,
     }
+}
+
+/// `parts` one after another in `buf`, which may be uninitialised, then a NUL: the bytes
+/// written (None: they do not fit). For `CPath`, whose PATH_MAX buffer would otherwise be
+/// zeroed at each of its thirty-odd uses.
+pub fn join_nul<'b>(buf: &'b mut [MaybeUninit<u8>], parts: &[&[u8]]) -> Option<&'b [u8]> {
+    let mut len = 0;
+    for part in parts {
+        let end = len + part.len();
+        buf.get_mut(len..end)?.write_copy_of_slice(part);
+        len = end;
+    }
+    buf.get_mut(len)?.write(0);
+    // SAFETY: `buf[..=len]` was all written just above, and MaybeUninit<u8> is laid out as u8.
+    Some(unsafe { &*(&buf[..=len] as *const [MaybeUninit<u8>] as *const [u8]) })
 }
 
 /// A NULL-terminated array of pointers to C strings, as execve(2) takes argv and envp: the

@@ -33,7 +33,7 @@ mod syscall;
 pub mod task;
 pub mod time;
 
-pub use cstr::{CStrArray, CStrSlots, CStrWriter, CStrs, Reserved, c_str};
+pub use cstr::{CStrArray, CStrSlots, CStrWriter, CStrs, Reserved, c_str, join_nul};
 pub use process::Process;
 
 /// Defines the ELF entry point `_start` in the binary and makes it call `$main(&Process) -> !`.
