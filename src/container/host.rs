@@ -5,7 +5,6 @@
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{FlockOperation, Mode, OFlags, flock};
-
 use rustix::process::PidfdFlags;
 use rustix::thread::{ThreadNameSpaceType, move_into_thread_name_spaces};
 
