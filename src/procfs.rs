@@ -91,12 +91,18 @@ pub fn cgroup_path(text: &[u8]) -> Option<&[u8]> {
 pub fn cgroup_line<'t>(text: &'t [u8], controller: &[u8]) -> Option<&'t [u8]> {
     hierarchies(text).find_map(|(id, list, path)| {
         let found = if controller.is_empty() {
-            id == b"0" && list.is_empty()
+            unified(id, list)
         } else {
             crate::text::fields(list, b',').any(|c| c == controller)
         };
         found.then_some(path)
     })
+}
+
+/// Whether a /proc/PID/cgroup line's hierarchy ID and controller list are the unified
+/// hierarchy's (`0::`).
+pub fn unified(id: &[u8], list: &[u8]) -> bool {
+    id == b"0" && list.is_empty()
 }
 
 /// Each line of a /proc/PID/cgroup text: (hierarchy ID, controller list, path).

@@ -141,6 +141,18 @@ fn own_memory_group() -> Option<std::path::PathBuf> {
     Some(Path::new("/sys/fs/cgroup/memory").join(path.trim_start_matches('/')))
 }
 
+/// `husk run --memory 64M --rootfs BB -- COMMAND`, to its end.
+fn limited(bb: &Path, command: &[&str]) -> common::proc::Outcome {
+    common::named::run(
+        Command::new(HUSK).args(["run", "--memory", "64M", "--rootfs", path_str(bb), "--"]).args(command),
+    )
+}
+
+/// [`limited`] `true`, which must succeed (and sweeps the parent).
+fn limited_true(bb: &Path) {
+    limited(bb, &["true"]).expect(0, "", "");
+}
+
 /// `husk run --memory 64M OPTS -- COMMAND` as PID 1 of a PID namespace of its own (killed
 /// with unshare).
 fn pid_1_husk(unshare: &Path, opts: &[&str], command: &[&str]) -> Command {
@@ -185,16 +197,7 @@ fn a_killed_husk_that_was_pid_1_is_swept_too() {
     let _one = PID_1.lock().unwrap_or_else(|e| e.into_inner());
     let stale = leave_husk_1(&unshare, bb, &own);
     // The next start below the same parent sweeps it.
-    common::named::run(Command::new(HUSK).args([
-        "run",
-        "--memory",
-        "64M",
-        "--rootfs",
-        path_str(bb),
-        "--",
-        "true",
-    ]))
-    .expect(0, "", "");
+    limited_true(bb);
     let left = stale.is_dir();
     let _ = fs::remove_dir(&stale);
     assert!(!left, "{} left after the next start", stale.display());
@@ -337,16 +340,7 @@ fn a_strangers_locks_neither_stall_nor_fail_a_limited_run() {
     let _one = PID_1.lock().unwrap_or_else(|e| e.into_inner());
     let parent = own.join("husk");
     // The parent exists once a limited run has made it.
-    common::named::run(Command::new(HUSK).args([
-        "run",
-        "--memory",
-        "64M",
-        "--rootfs",
-        path_str(bb),
-        "--",
-        "true",
-    ]))
-    .expect(0, "", "");
+    limited_true(bb);
     for mode in ["--exclusive", "--shared"] {
         // flock(1) holds the lock while its sleep runs (`-o`: only flock, not the sleep, so
         // that killing flock releases it); "locked" once it has it.
@@ -357,16 +351,7 @@ fn a_strangers_locks_neither_stall_nor_fail_a_limited_run() {
         ]));
         holder.wait_stdout("locked");
         let started = std::time::Instant::now();
-        let run = common::named::run(Command::new(HUSK).args([
-            "run",
-            "--memory",
-            "64M",
-            "--rootfs",
-            path_str(bb),
-            "--",
-            "cat",
-            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-        ]));
+        let run = limited(bb, &["cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]);
         let took = started.elapsed();
         // The sleep first: it holds flock's output pipes.
         common::proc::kill_mentioning("sleep 100036");

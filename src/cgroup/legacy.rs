@@ -133,7 +133,7 @@ fn fill_view(dir: BorrowedFd, host_own: &[u8], joined: u8, read_only: MountAttrF
     let mut path = CPath::new();
     let mut link = CPath::new();
     for (id, list, _) in crate::procfs::hierarchies(host_own) {
-        let v2 = id == b"0" && list.is_empty();
+        let v2 = crate::procfs::unified(id, list);
         if joined & if v2 { super::UNIFIED } else { super::bits_of(list) } == 0 {
             continue;
         }

@@ -109,7 +109,7 @@ impl Joined {
         let mut joined = Joined { unified: None, tasks: heapless::Vec::new() };
         let mut cpath = CPath::new();
         for (id, list, path) in crate::procfs::hierarchies(text) {
-            let v2 = id == b"0" && list.is_empty();
+            let v2 = crate::procfs::unified(id, list);
             // The unified group (the directory, to clone into), or a v1 one's tasks.
             let (at, slash, file, flags): (_, &[u8], &[u8], _) = match layout {
                 _ if !v2 => (MOUNT, b"/", b"/tasks", OFlags::WRONLY),
