@@ -15,6 +15,7 @@ pub mod environment;
 pub mod error;
 pub mod exec;
 pub mod help;
+pub mod image;
 
 pub mod init;
 pub mod log;
