@@ -1,2 +1,4 @@
 //! Images: `--rootfs` given a tar archive or a container image, unpacked once into husk's
 //! store and used from there (README, "Images").
+
+pub mod sha256;
