@@ -111,6 +111,14 @@ impl<'a> Bits<'a> {
             self.pos += (63 - self.cnt as usize) >> 3;
             self.cnt |= 56;
         } else {
+            self.refill_end();
+        }
+    }
+
+    /// The last bytes one at a time, then zeros.
+    #[inline(never)]
+    fn refill_end(&mut self) {
+        {
             while self.cnt <= 56 {
                 let byte = self.inp.get(self.pos).copied().unwrap_or(0);
                 self.buf |= u64::from(byte) << self.cnt;
@@ -146,6 +154,11 @@ impl<'a> Bits<'a> {
             self.take(u32::from(entry & 15));
             return Ok(usize::from(entry >> 4));
         }
+        self.decode_long(h)
+    }
+
+    #[inline(never)]
+    fn decode_long(&mut self, h: &Huff) -> Result<usize, GzError> {
         // A code longer than FAST bits: walk the canonical code one length at a time.
         let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
         for len in 1..16 {
@@ -415,22 +428,17 @@ impl Inflater {
             if dist > o {
                 return Err(corrupt(bits));
             }
+            // 8 bytes at a time, or `dist` when nearer: each read is wholly before its write
+            // or overlaps only bytes the next step writes again.
             let out = &mut self.out;
             let end = o + len;
-            if dist >= 8 {
-                // 8 bytes at a time: each read lies wholly before its write.
-                let (mut s, mut t) = (o - dist, o);
-                while t < end {
-                    let v = [0u8; 8];
-                    let v = out.get(s..s + 8).map_or(v, |b| [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
-                    out[t..t + 8].copy_from_slice(&v);
-                    s += 8;
-                    t += 8;
-                }
-            } else {
-                for t in o..end {
-                    out[t] = out[t - dist];
-                }
+            let step = dist.min(8);
+            let (mut s, mut t) = (o - dist, o);
+            while t < end {
+                let v: [u8; 8] = out[s..s + 8].try_into().unwrap_or_default();
+                out[t..t + 8].copy_from_slice(&v);
+                s += step;
+                t += step;
             }
             m.o = end;
         }
