@@ -5,6 +5,7 @@
 //! tools), then hand the container its tree: the entry itself, read-only, or an overlay of
 //! it with a writable layer of the run's own.
 
+pub mod inflate;
 pub mod sha256;
 pub mod store;
 pub mod tar;
