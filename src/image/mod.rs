@@ -6,6 +6,7 @@
 //! it with a writable layer of the run's own.
 
 pub mod inflate;
+pub mod json;
 pub mod sha256;
 pub mod store;
 pub mod tar;
