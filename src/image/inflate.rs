@@ -211,6 +211,11 @@ impl<'a> Bits<'a> {
         Ok(())
     }
 
+    /// A little-endian number of `n` (<= 4) whole bytes at the byte position.
+    fn le(&mut self, n: usize) -> Result<u32, GzError> {
+        Ok(self.bytes(n)?.iter().rev().fold(0, |v, &b| v << 8 | u32::from(b)))
+    }
+
     /// `n` whole bytes at the byte position (after `align`).
     fn bytes(&mut self, n: usize) -> Result<&'a [u8], GzError> {
         let b = self.inp.get(self.pos..self.pos + n).ok_or(Truncated)?;
@@ -298,9 +303,8 @@ impl Inflater {
         }
         let flags = head[3];
         if flags & 4 != 0 {
-            let x = bits.bytes(2)?;
-            let n = usize::from(u16::from_le_bytes([x[0], x[1]]));
-            bits.bytes(n)?;
+            let n = bits.le(2)?;
+            bits.bytes(n as usize)?;
         }
         for flag in [8, 16] {
             if flags & flag != 0 {
@@ -310,9 +314,7 @@ impl Inflater {
         }
         if flags & 2 != 0 {
             let header = &bits.inp[start..bits.pos];
-            let want = crc32(&self.crc, 0, header) as u16;
-            let got = bits.bytes(2)?;
-            if u16::from_le_bytes([got[0], got[1]]) != want {
+            if bits.le(2)? != crc32(&self.crc, 0, header) & 0xffff {
                 return Err(BadCrc);
             }
         }
@@ -320,11 +322,10 @@ impl Inflater {
         while !self.block(bits, &mut m, sink)? {}
         bits.align()?;
         self.flush(&mut m, sink)?;
-        let t = bits.bytes(8)?;
-        if u32::from_le_bytes([t[0], t[1], t[2], t[3]]) != m.crc {
+        if bits.le(4)? != m.crc {
             return Err(BadCrc);
         }
-        if u32::from_le_bytes([t[4], t[5], t[6], t[7]]) != m.size {
+        if bits.le(4)? != m.size {
             return Err(BadLength);
         }
         Ok(())
@@ -353,12 +354,11 @@ impl Inflater {
         match head >> 1 {
             0 => {
                 bits.align()?;
-                let h = bits.bytes(4)?;
-                let len = u16::from_le_bytes([h[0], h[1]]);
-                if len != !u16::from_le_bytes([h[2], h[3]]) {
+                let len = bits.le(4)?;
+                if len >> 16 != len & 0xffff ^ 0xffff {
                     return Err(Corrupt);
                 }
-                let mut left = usize::from(len);
+                let mut left = (len & 0xffff) as usize;
                 while left > 0 {
                     if m.o > LIMIT {
                         self.flush(m, sink)?;
