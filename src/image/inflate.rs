@@ -307,10 +307,8 @@ impl Inflater {
             bits.bytes(n as usize)?;
         }
         for flag in [8, 16] {
-            if flags & flag != 0 {
-                let n = bits.inp.get(bits.pos..).unwrap_or_default().iter().position(|&b| b == 0);
-                bits.bytes(n.ok_or(Truncated)? + 1)?;
-            }
+            // A NUL-terminated name or comment.
+            while flags & flag != 0 && bits.le(1)? != 0 {}
         }
         if flags & 2 != 0 {
             let header = &bits.inp[start..bits.pos];
