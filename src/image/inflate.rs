@@ -4,9 +4,9 @@
 //! Speed: Huffman codes up to [`FAST`] bits long are decoded with one table look-up (longer,
 //! rare codes by a canonical walk over the code lengths, as zlib's puff does); the bit buffer
 //! is refilled 64 bits at a time, which is enough for a whole length/distance pair; matches
-//! are copied 8 bytes at a time. All state sits in [`Inflater`] (110 KiB, all zero until used), which the
-//! caller places where it wants. Malformed input of any kind gives an error, never a panic:
-//! every index below is either masked to its table's size or checked.
+//! are copied 8 bytes at a time. All state sits in [`Inflater`] (110 KiB, all zero until
+//! used), which the caller places where it wants. Malformed input of any kind gives an
+//! error, never a panic: every index below is either masked to its table's size or checked.
 
 use rustix::io::Errno;
 
