@@ -277,7 +277,7 @@ impl Inflater {
     }
 
     /// Decompresses the gzip file `input` (one or more members, then optionally zero bytes)
-    /// and hands the output to `sink` in pieces of at most 64 KiB.
+    /// and hands the output to `sink` in pieces of at most 65 KiB.
     pub fn gunzip(&mut self, input: &[u8], sink: &mut Sink) -> Result<(), GzError> {
         crc_tables(&mut self.crc);
         let mut bits = Bits { inp: input, pos: 0, buf: 0, cnt: 0 };
