@@ -362,7 +362,7 @@ fn human(line: &mut crate::out::Line, n: u64) {
     }
 }
 
-#[cfg(any(test, feature = "images"))]
+#[cfg(feature = "images")]
 /// Spaces up to column `to`.
 fn pad(line: &mut crate::out::Line, to: usize) {
     while line.as_bytes().len() < to {
