@@ -15,25 +15,36 @@ pub struct Failure<'a> {
     pub path: &'a [u8],
     pub errno: Errno,
     /// What to do about it; may be empty.
-    pub hint: &'static str,
+    pub hint: Hint,
+}
+
+/// A hint on what to do, or none: `None` rather than an empty `&str` so that the many
+/// failures without one store a single zero word.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub struct Hint(pub Option<&'static str>);
+
+impl Hint {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
 }
 
 pub type Result<'a, T> = core::result::Result<T, Failure<'a>>;
 
 impl<'a> Failure<'a> {
     pub fn new(step: &'static str, path: &'a [u8], errno: Errno) -> Failure<'a> {
-        Failure { step, path, errno, hint: "" }
+        Failure { step, path, errno, hint: Hint(None) }
     }
 
     pub fn with_hint(self, hint: &'static str) -> Failure<'a> {
-        Failure { hint, ..self }
+        Failure { hint: Hint(if hint.is_empty() { None } else { Some(hint) }), ..self }
     }
 
     /// Prints the one line on stderr and returns the exit status of the contract: 126 or
     /// 127 when COMMAND itself could not be executed, 125 for every other step.
     #[inline(never)]
     pub fn report(&self) -> u8 {
-        crate::out::error_with_hint(self.step, self.path, self.errno, self.hint);
+        crate::out::error_with_hint(self.step, self.path, self.errno, self.hint.0.unwrap_or(""));
         self.status()
     }
 
@@ -62,7 +73,7 @@ mod tests {
         assert_eq!(Failure::new("mount", b"/x", Errno::NOENT).status(), 125);
         assert_eq!(
             fail("chdir", b"/w")(Errno::PERM).with_hint("h"),
-            Failure { step: "chdir", path: b"/w", errno: Errno::PERM, hint: "h" }
+            Failure { step: "chdir", path: b"/w", errno: Errno::PERM, hint: Hint(Some("h")) }
         );
     }
 }

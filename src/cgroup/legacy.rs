@@ -76,8 +76,10 @@ impl Legacy {
             // Which hierarchy: a path in it alone does not say.
             failure.step = STEPS[bit.trailing_zeros() as usize];
             if matches!(failure.errno, Errno::ACCESS | Errno::PERM | Errno::ROFS) {
-                failure.hint = "v1 hierarchies are root's: limits there need root, or --cgroup-parent \
-                                naming a group made and chowned for you in each";
+                failure.hint = crate::error::Hint(Some(
+                    "v1 hierarchies are root's: limits there need root, or --cgroup-parent \
+                                naming a group made and chowned for you in each",
+                ));
             }
             failure
         })?;
