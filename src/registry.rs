@@ -489,8 +489,9 @@ impl<'r> Encoded<'r> {
             let (&b, tail) = rest.split_first()?;
             if b == b'%' {
                 // Checked in new(): two hex digits follow.
-                let v = (hex_value(tail[0])? << 4) | hex_value(tail[1])?;
-                rest = &tail[2..];
+                let [high, low, after @ ..] = tail else { return None };
+                let v = (hex_value(*high)? << 4) | hex_value(*low)?;
+                rest = after;
                 Some(v)
             } else {
                 rest = tail;
