@@ -63,15 +63,17 @@ pub mod why {
     pub const GZIP: u8 = 18;
     pub const DIGEST: u8 = 19;
     pub const IMAGE: u8 = 20;
-    pub const STORE_PATH: u8 = 21;
-    pub const STORE: u8 = 22;
-    pub const ROOTFS: u8 = 23;
+    pub const LAYER: u8 = 21;
+    pub const TAG: u8 = 22;
+    pub const STORE_PATH: u8 = 23;
+    pub const STORE: u8 = 24;
+    pub const ROOTFS: u8 = 25;
     /// The last one about an entry, and about the archive.
     pub(super) const LAST_ENTRY: u8 = DOTDOT;
-    pub(super) const LAST_ARCHIVE: u8 = IMAGE;
+    pub(super) const LAST_ARCHIVE: u8 = TAG;
 }
 
-const WHY: [&str; 23] = [
+const WHY: [&str; 25] = [
     "",
     "sparse files are not supported",
     "only a directory may name the root itself",
@@ -93,6 +95,8 @@ const WHY: [&str; 23] = [
     "the gzip stream is corrupt or truncated (its deflate data, CRC-32 or length is wrong)",
     "a blob's content does not match its digest",
     "the image is malformed (its index, manifest or config is missing, not JSON, or without what it needs)",
+    "a layer compressed other than with gzip (zstd, xz) is not supported yet",
+    "no image has that tag (without one, the archive must hold exactly one image)",
     "the store's path must be absolute, at most 400 bytes, without ':' or ',' (HUSK_STORE)",
     "",
 ];
@@ -576,7 +580,8 @@ impl<'s> Unpack<'s> {
         } else if let Some(&(_, tool, missing)) = TOOLS.iter().find(|(magic, _, _)| bytes.starts_with(magic))
         {
             // (A layer in memory has no file for the tool to read: those are refused.)
-            Some(Producer::tool(tool, file.ok_or(Errno::OPNOTSUPP)?).map_err(|e| stop(e, missing))?)
+            let file = file.ok_or(stop(Errno::OPNOTSUPP, why::LAYER))?;
+            Some(Producer::tool(tool, file).map_err(|e| stop(e, missing))?)
         } else {
             None
         };
