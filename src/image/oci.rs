@@ -195,9 +195,7 @@ pub fn find(layout: &Layout, kind: Kind, tag: &[u8]) -> Result<Image, Stop> {
     if kind == Kind::DockerArchive {
         let manifest = layout.file(b"manifest.json")?;
         let doc = parse(manifest.get())?;
-        let image = pick(doc, tag, |m| {
-            m.get(b"RepoTags").is_some_and(|tags| tags.items().any(|t| t.as_str().is_some_and(|s| s.is(tag))))
-        })?;
+        let image = pick(doc, tag, |m| tagged(m, tag))?;
         // The config's name holds its digest (`HEX.json`, or `blobs/sha256/HEX`).
         let config = text(image.get(b"Config"))?;
         let name = config.strip_suffix(b".json").unwrap_or(config);
@@ -218,6 +216,17 @@ pub fn find(layout: &Layout, kind: Kind, tag: &[u8]) -> Result<Image, Stop> {
             .is_some_and(|s| s.is(tag))
     })?;
     Ok(Image { key: hex_of(text(chosen.get(b"digest"))?)?, kind })
+}
+
+/// Whether a docker archive's image has `name` among its RepoTags, both taken as docker
+/// normalizes them (`busybox:1` is `docker.io/library/busybox:1`).
+fn tagged(image: Value, name: &[u8]) -> bool {
+    fn short(n: &[u8]) -> &[u8] {
+        let n = n.strip_prefix(b"docker.io/").unwrap_or(n);
+        n.strip_prefix(b"library/").unwrap_or(n)
+    }
+    let tags = image.get(b"RepoTags").map(Value::items).into_iter().flatten();
+    tags.filter_map(Value::as_str).any(|t| !t.raw().contains(&b'\\') && short(t.raw()) == short(name))
 }
 
 /// The one item of `list` that `matches` the tag, or the only item when there is no tag.
@@ -249,9 +258,7 @@ pub fn unpack(
     if image.kind == Kind::DockerArchive {
         let manifest = layout.file(b"manifest.json")?;
         let doc = parse(manifest.get())?;
-        let chosen = pick(doc, tag, |m| {
-            m.get(b"RepoTags").is_some_and(|tags| tags.items().any(|t| t.as_str().is_some_and(|s| s.is(tag))))
-        })?;
+        let chosen = pick(doc, tag, |m| tagged(m, tag))?;
         let config = layout.file(text(chosen.get(b"Config"))?)?;
         check(config.get(), &image.key)?;
         save(entry, config.get())?;
