@@ -1,2 +1,393 @@
 //! Images: `--rootfs` given a tar archive or a container image, unpacked once into husk's
-//! store and used from there (README, "Images").
+//! store and used from there (README, "Images"). The walk: name the content (a sha256),
+//! find it in the store or unpack it there (store.rs, tar.rs; a compressed stream comes
+//! through a pipe from a process of its own: gzip by husk, zstd, xz and bzip2 by the host's
+//! tools), then hand the container its tree: the entry itself, read-only, or an overlay of
+//! it with a writable layer of the run's own.
+
+pub mod inflate;
+pub mod json;
+pub mod sha256;
+pub mod store;
+pub mod tar;
+
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::cpath::CPath;
+use crate::error::{Failure, Result};
+use crate::rt::{Process, sys};
+use store::Store;
+
+/// Why preparing an image stopped: the errno and, where it alone does not say, a reason
+/// (one of [`why`]; 0: none, on the current entry). Small, so that results travel in
+/// registers; made a [`Failure`] once, where the names it refers to are at hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stop {
+    pub errno: Errno,
+    pub why: u8,
+}
+
+impl From<Errno> for Stop {
+    fn from(errno: Errno) -> Stop {
+        Stop { errno, why: 0 }
+    }
+}
+
+pub fn stop(errno: Errno, why: u8) -> Stop {
+    Stop { errno, why }
+}
+
+/// The reasons, by number: those about an entry first, then the archive's, then the
+/// store's and the archive file's own (their step is `store` and `rootfs`).
+pub mod why {
+    pub const SPARSE: u8 = 1;
+    pub const ROOT: u8 = 2;
+    pub const KIND: u8 = 3;
+    pub const WHITEOUT: u8 = 4;
+    pub const DOTDOT: u8 = 5;
+    pub const TRUNCATED: u8 = 6;
+    pub const READ: u8 = 7;
+    pub const CHECKSUM: u8 = 8;
+    pub const NOT_NUMBER: u8 = 9;
+    pub const TOO_BIG: u8 = 10;
+    pub const PAX: u8 = 11;
+    pub const LONG: u8 = 12;
+    pub const DECOMPRESS: u8 = 13;
+    pub const CHANGED: u8 = 14;
+    pub const NO_ZSTD: u8 = 15;
+    pub const NO_XZ: u8 = 16;
+    pub const NO_BZIP2: u8 = 17;
+    pub const STORE_PATH: u8 = 18;
+    pub const STORE: u8 = 19;
+    pub const ROOTFS: u8 = 20;
+    /// The last one about an entry, and about the archive.
+    pub(super) const LAST_ENTRY: u8 = DOTDOT;
+    pub(super) const LAST_ARCHIVE: u8 = NO_BZIP2;
+}
+
+const WHY: [&str; 20] = [
+    "",
+    "sparse files are not supported",
+    "only a directory may name the root itself",
+    "an entry of a kind husk does not unpack",
+    "a whiteout names no file of its directory",
+    "a name with '..' would leave the root",
+    "the archive ends in the middle of an entry",
+    "the archive cannot be read",
+    "a header's checksum is wrong (not a tar archive, or corrupt)",
+    "a header's size is not a number",
+    "more would be unpacked than --max-unpacked allows",
+    "a pax header is malformed",
+    "a long name or pax header is too large",
+    "the archive is corrupt or truncated (its decompressor failed)",
+    "the archive changed while it was unpacked",
+    "a zstd archive needs the zstd tool: install Debian's zstd package",
+    "an xz archive needs the xz tool: install Debian's xz-utils package",
+    "a bzip2 archive needs the bzip2 tool: install Debian's bzip2 package",
+    "the store's path must be absolute, at most 400 bytes, without ':' or ',' (HUSK_STORE)",
+    "",
+];
+
+impl Stop {
+    /// The one line: its step, and its place among the current entry's name, the archive
+    /// and the store.
+    fn failure<'a>(self, entry: &'a [u8], archive: &'a [u8], store: &'a [u8]) -> Failure<'a> {
+        let (step, place) = match self.why {
+            0..=why::LAST_ENTRY => ("unpack", entry),
+            why::TRUNCATED..=why::LAST_ARCHIVE => ("unpack", archive),
+            why::ROOTFS => ("rootfs", archive),
+            _ => ("store", store),
+        };
+        let hint = WHY.get(self.why as usize).copied().unwrap_or("");
+        Failure::new(step, place, self.errno).with_hint(hint)
+    }
+}
+
+/// `--max-unpacked`'s default: far above any real root file system, far below a full disk.
+pub const DEFAULT_MAX_UNPACKED: u64 = 8 << 30;
+
+/// What `--rootfs` names.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Source<'a> {
+    /// A directory, used in place.
+    Dir(&'a [u8]),
+    /// A tar archive, compressed or not.
+    Archive(&'a [u8]),
+}
+
+impl<'a> Source<'a> {
+    /// Told by what is there: a regular file is an archive, anything else a directory
+    /// (missing ones included: their error comes where directories are checked).
+    pub fn of(rootfs: &'a [u8]) -> Source<'a> {
+        let mut c = CPath::new();
+        let file = c.of(&[rootfs]).ok().and_then(|c| rustix::fs::stat(c).ok());
+        match file {
+            Some(st) if rustix::fs::FileType::from_raw_mode(st.st_mode).is_file() => Source::Archive(rootfs),
+            _ => Source::Dir(rootfs),
+        }
+    }
+}
+
+/// An image ready for a container: its entry in the store, share-locked while this lives
+/// (so `husk rmi` leaves it alone), and the run's own directory for the writable layer,
+/// locked likewise (so no other start sweeps it).
+pub struct Prepared {
+    _entry: OwnedFd,
+    run: Option<OwnedFd>,
+    paths: [u8; 2 * store::MAX_PATH],
+    lower: usize,
+    run_len: usize,
+}
+
+impl Prepared {
+    /// The unpacked tree.
+    pub fn lower(&self) -> &[u8] {
+        &self.paths[..self.lower]
+    }
+
+    /// The run's directory (upper/, work/), unless read-only.
+    pub fn run(&self) -> Option<&[u8]> {
+        self.run.as_ref().map(|_| &self.paths[store::MAX_PATH..store::MAX_PATH + self.run_len])
+    }
+}
+
+impl Drop for Prepared {
+    /// After the container (or a failure before it): the run's directory goes, unless a
+    /// detached container's supervisor, which shares the lock, still holds it (then it
+    /// removes it itself: container::host).
+    fn drop(&mut self) {
+        let Some(run) = self.run.take() else { return };
+        drop(run);
+        let mut c = CPath::new();
+        let Ok(path) = c.of(&[&self.paths[store::MAX_PATH..store::MAX_PATH + self.run_len]]) else { return };
+        let Ok(dir) =
+            rustix::fs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        else {
+            return;
+        };
+        if rustix::fs::flock(&dir, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok() {
+            Store::remove_run(&self.paths[store::MAX_PATH..store::MAX_PATH + self.run_len]);
+        }
+    }
+}
+
+/// Finds `source` in the store, unpacking it there first when missing, and makes the run's
+/// directory unless `read_only`.
+pub fn prepare<'a>(source: Source<'a>, max: u64, read_only: bool, process: &Process) -> Result<'a, Prepared> {
+    let Source::Archive(path) = source else { return Err(Failure::new("rootfs", b"", Errno::INVAL)) };
+    // An entry's name, kept where a failure can still show it.
+    let mut name: &'static [u8] = b"";
+    let store = match Store::open(process) {
+        Ok(store) => store,
+        Err(stop) => return Err(stop.failure(b"", b"", process.getenv(b"HUSK_STORE").unwrap_or(b""))),
+    };
+    let prepared =
+        archive(&store, path, max, &mut name).and_then(|(hex, entry)| store.prepared(&hex, entry, read_only));
+    prepared.map_err(|stop| stop.failure(name, path, b""))
+}
+
+/// A tar archive file: named by its sha256 (remembered by the file's identity, so a warm
+/// start reads none of it), unpacked when the store lacks it.
+fn archive(
+    store: &Store,
+    path: &[u8],
+    max: u64,
+    name: &mut &'static [u8],
+) -> core::result::Result<([u8; 64], OwnedFd), Stop> {
+    let in_store = |e| stop(e, why::STORE);
+    let mut c = CPath::new();
+    let file =
+        c.of(&[path]).and_then(|c| rustix::fs::open(c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()));
+    let file = file.map_err(|e| stop(e, why::ROOTFS))?;
+    let before = rustix::fs::fstat(&file)?;
+    let mut key = [0u8; 128];
+    let key = file_key(&before, &mut key);
+    let mut hex = [0u8; 64];
+    let keys = store.keys().map_err(in_store)?;
+    if rustix::fs::readlinkat_raw(&keys, key, &mut hex[..]) == Ok(64)
+        && let Some(entry) = store.existing(&hex).map_err(in_store)?
+    {
+        return Ok((hex, entry));
+    }
+    let map = sys::map_file(file.as_fd())?;
+    let mut hash = sha256::Sha256::new();
+    hash.update(map.bytes());
+    sha256::hex(&hash.finish(), &mut hex);
+    let mut about = [0u8; crate::cpath::PATH_MAX];
+    let about = absolute(path, &mut about);
+    let entry = store.entry(&hex, about, &mut |rootfs| {
+        let used = unpack_file(file.as_fd(), map.bytes(), rootfs, max, name)?;
+        // What was hashed must be what was unpacked: a file written meanwhile has a new
+        // ctime (inode(7)).
+        let after = rustix::fs::fstat(&file)?;
+        if (after.st_ctime, after.st_ctime_nsec, after.st_size)
+            != (before.st_ctime, before.st_ctime_nsec, before.st_size)
+        {
+            return Err(stop(Errno::AGAIN, why::CHANGED));
+        }
+        Ok(used)
+    })?;
+    // Remembered for the next start (a failure only costs that start a hash).
+    let mut target = [0u8; 65];
+    target[..64].copy_from_slice(&hex);
+    if let Some(target) = crate::rt::c_str(&target) {
+        let _ = rustix::fs::unlinkat(&keys, key, AtFlags::empty());
+        let _ = rustix::fs::symlinkat(target, &keys, key);
+    }
+    Ok((hex, entry))
+}
+
+/// The name an archive file is remembered by: device, inode, size, modification and
+/// change times. Only the kernel sets a ctime, to now, on every change of the file (a
+/// write, a utimensat(2) too), so a file with the same key has the same bytes.
+fn file_key<'k>(st: &rustix::fs::Stat, buf: &'k mut [u8; 128]) -> &'k core::ffi::CStr {
+    let mut line = crate::out::Line::new();
+    for (i, n) in [
+        st.st_dev,
+        st.st_ino,
+        st.st_size as u64,
+        st.st_mtime as u64,
+        st.st_mtime_nsec,
+        st.st_ctime as u64,
+        st.st_ctime_nsec,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if i > 0 {
+            line.str("-");
+        }
+        line.num(n);
+    }
+    let bytes = line.as_bytes();
+    buf[..bytes.len()].copy_from_slice(bytes);
+    buf[bytes.len()] = 0;
+    crate::rt::c_str(&buf[..=bytes.len()]).unwrap_or(c"-")
+}
+
+/// `path` made absolute (by the working directory), for `husk images` to show.
+fn absolute<'b>(path: &[u8], buf: &'b mut [u8; crate::cpath::PATH_MAX]) -> &'b [u8] {
+    if path.starts_with(b"/") {
+        let n = path.len().min(buf.len());
+        buf[..n].copy_from_slice(&path[..n]);
+        return &buf[..n];
+    }
+    let cwd = rustix::fs::readlinkat_raw(rustix::fs::CWD, c"/proc/self/cwd", &mut buf[..]).unwrap_or(0);
+    let n = (cwd + 1 + path.len()).min(buf.len());
+    if n > cwd + 1 {
+        buf[cwd] = b'/';
+        buf[cwd + 1..n].copy_from_slice(&path[..n - cwd - 1]);
+    }
+    &buf[..n]
+}
+
+/// The compressed streams husk knows, by their magic bytes, and who decompresses them.
+const GZIP: &[u8] = &[0x1f, 0x8b];
+const TOOLS: [(&[u8], &core::ffi::CStr, u8); 3] = [
+    (&[0x28, 0xb5, 0x2f, 0xfd], c"zstd", why::NO_ZSTD),
+    (&[0xfd, b'7', b'z', b'X', b'Z', 0], c"xz", why::NO_XZ),
+    (b"BZh", c"bzip2", why::NO_BZIP2),
+];
+
+/// Unpacks the archive file `file` (its bytes mapped as `bytes`) into `rootfs`; returns the
+/// bytes unpacked. Stopped at an entry, its name is left in `name`.
+fn unpack_file(
+    file: BorrowedFd,
+    bytes: &[u8],
+    rootfs: BorrowedFd,
+    max: u64,
+    name: &mut &'static [u8],
+) -> core::result::Result<u64, Stop> {
+    let options = tar::Options { root: rustix::process::geteuid().is_root(), layer: false, max };
+    let scratch = sys::scratch(tar::PAX_MAX + tar::INPUT_BUF + 4096)?;
+    let (pax, rest) = scratch.split_at_mut(tar::PAX_MAX);
+    let (buf, name_buf) = rest.split_at_mut(tar::INPUT_BUF);
+    let mut unpacker = tar::Unpacker::new(rootfs, options, pax);
+    let producer = if bytes.starts_with(GZIP) {
+        // (husk's own inflate lands next.)
+        return Err(stop(Errno::OPNOTSUPP, why::DECOMPRESS));
+    } else if let Some(&(_, tool, missing)) = TOOLS.iter().find(|(magic, _, _)| bytes.starts_with(magic)) {
+        Some(Producer::tool(tool, file).map_err(|e| stop(e, missing))?)
+    } else {
+        None
+    };
+    let mut input = match &producer {
+        Some(p) => tar::Input::new(p.out.as_fd(), None, u64::MAX, buf),
+        None => tar::Input::new(file, Some(0), bytes.len() as u64, buf),
+    };
+    let unpacked = unpacker.unpack(&mut input).and_then(|()| input.drain());
+    let produced = producer.map_or(Ok(()), |p| p.finish(unpacked.is_err()));
+    // The decompressor's failure explains a stream that stopped short.
+    produced?;
+    if let Err(stop) = unpacked
+        && stop.why <= why::LAST_ENTRY
+    {
+        let n = unpacker.name().len().min(name_buf.len());
+        name_buf[..n].copy_from_slice(&unpacker.name()[..n]);
+        *name = &name_buf[..n];
+    }
+    unpacked.map(|()| unpacker.used)
+}
+
+/// A process that writes the decompressed stream into a pipe that husk unpacks from, so
+/// that decompressing and writing files go on side by side, on two CPUs.
+struct Producer {
+    pid: i32,
+    out: OwnedFd,
+}
+
+impl Producer {
+    /// The host's `tool -dc`, its standard input the archive (the first of the usual
+    /// places that has it: an image is unpacked with the host's tools, not the PATH's).
+    fn tool(tool: &core::ffi::CStr, file: BorrowedFd) -> rustix::io::Result<Producer> {
+        let mut path = CPath::new();
+        let mut found = Err(Errno::NOENT);
+        for dir in [&b"/usr/bin/"[..], b"/bin/", b"/usr/local/bin/"] {
+            let c = path.of(&[dir, tool.to_bytes()])?;
+            if rustix::fs::access(c, rustix::fs::Access::EXEC_OK).is_ok() {
+                found = Ok(dir);
+                break;
+            }
+        }
+        let exe = path.of(&[found?, tool.to_bytes()])?;
+        let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        let null = rustix::fs::open(c"/dev/null", OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+        let mut slots = crate::rt::CStrSlots::<4>::new();
+        let mut argv = slots.writer();
+        for arg in [tool, c"-dc", c"-q"] {
+            argv.push(arg);
+        }
+        let argv = argv.finish();
+        let mut empty = crate::rt::CStrSlots::<1>::new();
+        let envp = empty.writer().finish();
+        let pid = sys::vfork_run(&mut || {
+            // Killed with husk: never left decompressing into a pipe no one reads.
+            let _ = sys::set_parent_death_signal(crate::signals::SIGKILL);
+            let _ = rustix::stdio::dup2_stdin(file);
+            let _ = rustix::stdio::dup2_stdout(&w);
+            let _ = rustix::stdio::dup2_stderr(&null);
+            sys::execve(exe, argv, envp);
+            sys::exit(127)
+        })?;
+        Ok(Producer { pid, out: r })
+    }
+
+    /// Waits for the producer (killed first when the unpack stopped early, `stopped`:
+    /// else it may wait for a reader forever).
+    fn finish(self, stopped: bool) -> core::result::Result<(), Stop> {
+        drop(self.out);
+        if stopped {
+            let _ = sys::kill(self.pid, crate::signals::SIGKILL);
+        }
+        let pid = rustix::process::Pid::from_raw(self.pid);
+        let status = rustix::process::waitpid(pid, rustix::process::WaitOptions::empty());
+        match status {
+            Ok(Some((_, status))) if status.exit_status() == Some(0) || (stopped && status.signaled()) => {
+                Ok(())
+            }
+            _ => Err(stop(Errno::BADMSG, why::DECOMPRESS)),
+        }
+    }
+}
