@@ -246,6 +246,152 @@ fn archive(
     Ok((hex, entry))
 }
 
+/// `husk images`: the store's entries, one line each (`-q`: their digests only).
+#[cfg(feature = "images")]
+#[inline(never)] // a role's own frame: see main.rs
+pub fn list(quiet: bool, process: &Process) -> u8 {
+    let store = match Store::open(process) {
+        Ok(store) => store,
+        Err(stop) => return stop.failure(b"", b"", b"").report(),
+    };
+    let mut line = crate::out::Line::new();
+    if !quiet {
+        line.str("DIGEST        SIZE      LAST USED            SOURCE").write_to(1);
+    }
+    store::each_entry(store.images.as_fd(), &mut |hex, about, used| {
+        let mut line = crate::out::Line::new();
+        if quiet {
+            line.str("sha256:").bytes(hex);
+        } else {
+            let (size, source) = crate::text::split_once(about, b' ');
+            line.bytes(&hex[..12]).str("  ");
+            let at = line.as_bytes().len();
+            human(&mut line, crate::text::parse_decimal(size, 20).unwrap_or(0));
+            pad(&mut line, at + 10);
+            utc(&mut line, used);
+            line.str("  ").quoted(source.unwrap_or(b""));
+        }
+        line.write_to(1);
+    });
+    0
+}
+
+/// `husk rmi ID...|all`: prints each removed image's digest; 125 if any ID named none, more
+/// than one, or one in use.
+#[cfg(feature = "images")]
+#[inline(never)]
+pub fn remove(first: usize, process: &Process) -> u8 {
+    let store = match Store::open(process) {
+        Ok(store) => store,
+        Err(stop) => return stop.failure(b"", b"", b"").report(),
+    };
+    let images = store.images.as_fd();
+    let mut code = 0;
+    for id in (first..process.argc()).map(|i| process.arg(i).to_bytes()) {
+        let prefix = id.strip_prefix(b"sha256:").unwrap_or(id);
+        let all = id == b"all";
+        let (mut found, mut hex) = (0, [0u8; 64]);
+        store::each_entry(images, &mut |h, _, _| {
+            if all || h.starts_with(prefix) {
+                found += 1;
+                hex = *h;
+                if all {
+                    code = code.max(remove_one(images, h));
+                }
+            }
+        });
+        let failure = |errno, hint| Failure::new("rmi", id, errno).with_hint(hint);
+        code = match found {
+            _ if all => code,
+            _ if prefix.len() < 4 || !prefix.iter().all(u8::is_ascii_hexdigit) => {
+                failure(Errno::INVAL, "an ID is a digest, or at least 4 of its first hex digits").report()
+            }
+            0 => failure(Errno::NOENT, "no such image").report(),
+            1 => code.max(remove_one(images, &hex)),
+            _ => failure(Errno::INVAL, "more than one image starts so: give more digits").report(),
+        };
+    }
+    code
+}
+
+/// Removes one entry, printing its digest; the failure's status.
+#[cfg(feature = "images")]
+fn remove_one(images: BorrowedFd, hex: &[u8; 64]) -> u8 {
+    match store::remove_entry(images, hex) {
+        Ok(()) => {
+            crate::out::Line::new().str("sha256:").bytes(hex).write_to(1);
+            0
+        }
+        Err(e) => {
+            let hint = if e == Errno::BUSY { "a container is running it" } else { "" };
+            Failure::new("rmi", hex, e).with_hint(hint).report()
+        }
+    }
+}
+
+#[cfg(not(feature = "images"))]
+pub fn list(_: bool, _: &Process) -> u8 {
+    unavailable()
+}
+
+#[cfg(not(feature = "images"))]
+pub fn remove(_: usize, _: &Process) -> u8 {
+    unavailable()
+}
+
+#[cfg(not(feature = "images"))]
+fn unavailable() -> u8 {
+    let hint = "this husk was built without images (cargo build --features images)";
+    Failure::new("images", b"", Errno::OPNOTSUPP).with_hint(hint).report()
+}
+
+#[cfg(any(test, feature = "images"))]
+/// A size as `ls -h` shows it: 512, 4.0K, 261M, 1.2G.
+fn human(line: &mut crate::out::Line, n: u64) {
+    let (mut unit, mut scaled) = (0, n * 10);
+    while scaled >= 10240 && unit < 4 {
+        scaled /= 1024;
+        unit += 1;
+    }
+    line.num(scaled / 10);
+    if unit > 0 && scaled < 100 {
+        line.str(".").num(scaled % 10);
+    }
+    if unit > 0 {
+        line.bytes(&b"KMGT"[unit - 1..unit]);
+    }
+}
+
+#[cfg(any(test, feature = "images"))]
+/// Spaces up to column `to`.
+fn pad(line: &mut crate::out::Line, to: usize) {
+    while line.as_bytes().len() < to {
+        line.str(" ");
+    }
+}
+
+#[cfg(any(test, feature = "images"))]
+/// `YYYY-MM-DD HH:MM:SS`, UTC, of seconds since the epoch (Howard Hinnant's days_from_civil,
+/// inverted).
+fn utc(line: &mut crate::out::Line, t: u64) {
+    let (days, secs) = (t / 86400, t % 86400);
+    let z = days + 719_468;
+    let (era, doe) = (z / 146_097, z % 146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    for (i, n) in [year, month, day, secs / 3600, secs / 60 % 60, secs % 60].into_iter().enumerate() {
+        line.str(["", "-", "-", " ", ":", ":"][i]);
+        if n < 10 {
+            line.str("0");
+        }
+        line.num(n);
+    }
+}
+
 /// The name an archive file is remembered by: a digest of its device, inode, size,
 /// modification and change times. Only the kernel sets a ctime, to now, on every change of
 /// the file (a write, a utimensat(2) too), so a file with the same key has the same bytes.
@@ -399,5 +545,27 @@ impl Producer {
             }
             _ => Err(stop(Errno::BADMSG, why::DECOMPRESS)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(f: impl Fn(&mut crate::out::Line)) -> String {
+        let mut line = crate::out::Line::new();
+        f(&mut line);
+        String::from_utf8(line.as_bytes().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn sizes_and_times() {
+        for (n, want) in [(0, "0"), (512, "512"), (4096, "4.0K"), (2_129_815, "2.0M"), (273_000_000, "260M")]
+        {
+            assert_eq!(shown(|l| human(l, n)), want);
+        }
+        assert_eq!(shown(|l| utc(l, 0)), "1970-01-01 00:00:00");
+        assert_eq!(shown(|l| utc(l, 951_825_600)), "2000-02-29 12:00:00");
+        assert_eq!(shown(|l| utc(l, 1_796_314_283)), "2026-12-03 16:11:23");
     }
 }
