@@ -86,7 +86,7 @@ impl Store {
         &self,
         hex: &[u8; 64],
         about: &[u8],
-        unpack: &mut dyn FnMut(BorrowedFd) -> core::result::Result<u64, Stop>,
+        unpack: &mut dyn FnMut(BorrowedFd, BorrowedFd) -> core::result::Result<u64, Stop>,
     ) -> core::result::Result<OwnedFd, Stop> {
         let in_store = |e| stop(e, why::STORE);
         let mut names = Names::new(hex);
@@ -113,7 +113,7 @@ impl Store {
         })();
         let dir = made.map_err(in_store)?;
         let rootfs = openat(&dir, c"rootfs", DIR, Mode::empty()).map_err(in_store);
-        let unpacked = rootfs.and_then(|rootfs| unpack(rootfs.as_fd()));
+        let unpacked = rootfs.and_then(|rootfs| unpack(rootfs.as_fd(), dir.as_fd()));
         let size = match unpacked {
             Ok(size) => size,
             Err(failure) => {
