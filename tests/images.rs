@@ -326,12 +326,19 @@ fn images_lists_the_entries_and_rmi_removes_them() {
     let mut listed = w.image_ids();
     listed.sort();
     assert_eq!(listed, both);
-    let out = w.husk_out(&["rmi", "all"]);
-    let mut removed: Vec<String> = out.expect_success().lines().map(str::to_string).collect();
-    removed.sort();
-    assert_eq!(removed, both, "rmi all: {out}");
-    assert_eq!(w.image_ids(), Vec::<String>::new());
-    assert_eq!(w.entries(), Vec::<String>::new());
+    // Several ids (a full one, a prefix), then all.
+    for args in [&["rmi", &pax_hex, &gnu_hex[..8]][..], &["rmi", "all"]] {
+        if w.image_ids().is_empty() {
+            w.run(&mut w.cmd(&["--rootfs", path_str(&gnu)], &["/bin/true"])).expect(0, "", "");
+            w.run(&mut w.cmd(&["--rootfs", path_str(&pax)], &["/bin/true"])).expect(0, "", "");
+        }
+        let out = w.husk_out(args);
+        let mut removed: Vec<String> = out.expect_success().lines().map(str::to_string).collect();
+        removed.sort();
+        assert_eq!(removed, both, "{args:?}: {out}");
+        assert_eq!(w.image_ids(), Vec::<String>::new(), "{args:?}");
+        assert_eq!(w.entries(), Vec::<String>::new(), "{args:?}");
+    }
 }
 
 #[test]
