@@ -213,8 +213,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
         i += 1;
     }
     // An image's config may name the command (Entrypoint and Cmd).
-    let image =
-        spec.rootfs.is_some_and(|r| crate::image::oci::reference(r).is_some()) || spec.entrypoint.is_some();
+    let image = spec.rootfs.is_some_and(|r| crate::image::oci::reference(r).is_some());
     if i >= argv.count() && !image {
         return Err(UsageError::MissingCommand { sub: SUB });
     }
@@ -222,6 +221,9 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
         why
     } else if spec.log_size.is_some() && !spec.detach {
         "--log-size is for --detach: only a detached container has a log"
+    } else if spec.entrypoint.is_some() && !image {
+        "without an image there is no entrypoint to replace (--rootfs oci:, oci-archive:, docker-archive:): \
+         put the program first in COMMAND"
     } else if spec.tty && spec.detach {
         "-t is for a terminal, and a detached container has none (husk passes the caller's through)"
     } else {
@@ -1027,7 +1029,9 @@ mod tests {
         // An image may name the command; --entrypoint names one.
         let image = run(&["husk", "run", "--rootfs", "oci:/i:v1"]);
         assert_eq!((image.rootfs, image.command), (Some(&b"oci:/i:v1"[..]), 4));
-        assert_eq!(run(&["husk", "run", "--entrypoint", "sh", "x"]).entrypoint, Some(&b"sh"[..]));
+        let entrypoint = run(&["husk", "run", "--rootfs", "oci:/i", "--entrypoint", "sh", "x"]).entrypoint;
+        assert_eq!(entrypoint, Some(&b"sh"[..]));
+        assert!(matches!(p(&["husk", "run", "--entrypoint", "sh", "x"]), Err(UsageError::Conflict { .. })));
         assert_eq!(p(&["husk", "run", "--rootfs", "/r"]), Err(UsageError::MissingCommand { sub: "run" }));
     }
 
