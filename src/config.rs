@@ -33,6 +33,9 @@ pub enum Root<'a> {
     Host,
     /// A directory tree (an extracted image, a debootstrap).
     Dir { path: &'a [u8], read_only: bool },
+    /// An image in husk's store (`lower`, never written) under a writable layer of the
+    /// run's own (`run`/upper, with overlayfs's `run`/work).
+    Overlay { lower: &'a [u8], run: &'a [u8] },
 }
 
 impl Root<'_> {
@@ -40,6 +43,7 @@ impl Root<'_> {
         match self {
             Root::Host => true,
             Root::Dir { read_only, .. } => *read_only,
+            Root::Overlay { .. } => false,
         }
     }
 }

@@ -71,6 +71,8 @@ pub struct RunSpec<'a> {
     pub remove: bool,
     /// `--log-size SIZE`: the most a detached container's log keeps (its last bytes).
     pub log_size: Option<u64>,
+    /// `--max-unpacked SIZE`: the most an archive or image may unpack to.
+    pub max_unpacked: u64,
     /// Index in argv where COMMAND starts.
     pub command: usize,
 }
@@ -172,6 +174,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
         detach: false,
         remove: false,
         log_size: None,
+        max_unpacked: crate::image::DEFAULT_MAX_UNPACKED,
         command: 0,
     };
     while let Some((arg, option, inline)) = next_option(argv, &mut i) {
@@ -266,6 +269,7 @@ pub(super) enum Opt {
     CgroupParent,
     Name,
     LogSize,
+    MaxUnpacked,
 }
 
 /// `--help` is not here: every subcommand takes it (`is_help`). `husk exec` takes `-e`, `-w`
@@ -276,8 +280,8 @@ pub(super) const OPTION_NAMES: &[u8] =
     --ro-bind -v --volume --mount --tmpfs --hostname -h -e --env --env-file -w --cwd \
     --workdir -u --user --net --network --userns --cap-add --cap-drop --seccomp \
     --security-opt -m --memory --memory-swap --pids-limit --cpus --cgroup-parent --name \
-    --log-size";
-pub(super) const OPTIONS: [Opt; 42] = [
+    --log-size --max-unpacked";
+pub(super) const OPTIONS: [Opt; 43] = [
     Opt::Flag(b'r'),   // --read-only
     Opt::Flag(b's'),   // --stats
     Opt::Flag(b'd'),   // -d
@@ -320,6 +324,7 @@ pub(super) const OPTIONS: [Opt; 42] = [
     Opt::CgroupParent, // --cgroup-parent
     Opt::Name,         // --name
     Opt::LogSize,      // --log-size
+    Opt::MaxUnpacked,  // --max-unpacked
 ];
 
 /// The option named `option`.
@@ -362,7 +367,7 @@ fn set<'a>(
 ) -> Result<(), Refusal> {
     let bad = Refusal::Expected;
     match opt {
-        Opt::Rootfs => spec.rootfs = Some(nonempty(value).ok_or(bad("a directory"))?),
+        Opt::Rootfs => spec.rootfs = Some(nonempty(value).ok_or(bad("a directory, an archive or an image"))?),
         Opt::Bind | Opt::RoBind | Opt::Volume => {
             let mount = bind(value, opt).ok_or(bad(match opt {
                 Opt::Volume => {
@@ -421,6 +426,10 @@ fn set<'a>(
         Opt::LogSize => {
             let size = parse_size(value).filter(|&n| n >= crate::log::MIN_SIZE);
             spec.log_size = Some(size.ok_or(bad("a size of at least 8k, like 1M"))?);
+        }
+        Opt::MaxUnpacked => {
+            let size = parse_size(value).filter(|&n| n > 0);
+            spec.max_unpacked = size.ok_or(bad("a size, like 100M or 8G"))?;
         }
         Opt::Cpus => {
             // 0 is Docker's "no limit".

@@ -238,6 +238,10 @@ fn clean_up(
     if let Some(group) = group {
         report_and_remove(config, &group, code, Note::all(notes).any(|note| note == Note::STARTED));
     }
+    // An image's writable layer is the run's alone.
+    if let Root::Overlay { run, .. } = config.root {
+        crate::image::store::Store::remove_run(run);
+    }
 }
 
 /// The container's cgroups with the limits written.

@@ -35,12 +35,29 @@ use crate::spawn::{self, CallerSignals};
 #[inline(never)] // a role's own frame: see main.rs
 pub fn run(spec: &RunSpec, process: &Process) -> u8 {
     // Declared first: the config borrows them once they are read.
-    let (identity, env_files);
+    let (identity, env_files, image);
     let mut own_cgroups = [0u8; crate::cgroup::CGROUP_FILE];
     let mut config = spec.config();
     // Bad input is reported before anything changes anywhere (README, "Errors").
     if let Err(failure) = check_input(spec, &config) {
         return failure.report();
+    }
+    // An archive or an image: found in husk's store, or unpacked there first (image/); the
+    // run's writable layer goes when `image` does, after the container.
+    image = match spec.rootfs.map(crate::image::Source::of) {
+        Some(source @ crate::image::Source::Archive(_)) => {
+            match crate::image::prepare(source, spec.max_unpacked, spec.read_only, process) {
+                Ok(image) => Some(image),
+                Err(failure) => return failure.report(),
+            }
+        }
+        _ => None,
+    };
+    if let Some(image) = &image {
+        config.root = match image.run() {
+            Some(run) => Root::Overlay { lower: image.lower(), run },
+            None => Root::Dir { path: image.lower(), read_only: true },
+        };
     }
     // What the config needs read from files, also before anything changes: who COMMAND is
     // (the root's /etc/passwd and /etc/group) and the env files.
@@ -120,7 +137,9 @@ fn check_input<'a>(spec: &RunSpec, config: &Config<'a>) -> Result<(), Failure<'a
         return Err(Failure::new("cap-add", name, Errno::PERM));
     }
     let mut path = CPath::new();
-    if let Root::Dir { path: rootfs, .. } = config.root {
+    if let Root::Dir { path: rootfs, .. } = config.root
+        && crate::image::Source::of(rootfs) == crate::image::Source::Dir(rootfs)
+    {
         let c = path.of(&[rootfs]).map_err(fail("rootfs", rootfs))?;
         open(c, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
             .map_err(fail("rootfs", rootfs))?;
@@ -152,7 +171,7 @@ fn user_namespace<'a>(spec: &RunSpec, config: &Config) -> Result<Option<crate::u
 fn resolve_user<'a>(root: &Root<'a>, user: &crate::users::UserSpec<'a>) -> Result<Identity, Failure<'a>> {
     let dir = match *root {
         Root::Host => &b"/"[..],
-        Root::Dir { path, .. } => path,
+        Root::Dir { path, .. } | Root::Overlay { lower: path, .. } => path,
     };
     let mut path = CPath::new();
     let c = path.of(&[dir]).map_err(fail("rootfs", dir))?;

@@ -111,7 +111,6 @@ pub fn map_file(fd: rustix::fd::BorrowedFd) -> Result<Mapped> {
 /// waited on.
 pub fn read_whole(fd: rustix::fd::BorrowedFd, max: usize) -> Result<&'static mut [u8]> {
     use rustix::fs::{FileType, fstat};
-    use rustix::mm::{MapFlags, ProtFlags, mmap_anonymous};
     let st = fstat(fd)?;
     if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
         return Err(rustix::io::Errno::INVAL);
@@ -120,18 +119,7 @@ pub fn read_whole(fd: rustix::fd::BorrowedFd, max: usize) -> Result<&'static mut
     if len > max {
         return Err(rustix::io::Errno::FBIG);
     }
-    // SAFETY: a new private anonymous mapping chosen by the kernel (addr NULL), zero-filled,
-    // overlapping no memory of ours; it is never unmapped, so the slice made of it below may
-    // live for 'static, and nothing else refers to it.
-    let buf = unsafe {
-        let addr = mmap_anonymous(
-            core::ptr::null_mut(),
-            len + 1,
-            ProtFlags::READ | ProtFlags::WRITE,
-            MapFlags::PRIVATE,
-        )?;
-        core::slice::from_raw_parts_mut(addr as *mut u8, len + 1)
-    };
+    let buf = scratch(len + 1)?;
     // A file that shrank meanwhile leaves zeros; one that grew is read up to its old size.
     let mut at = 0;
     while at < len {
@@ -143,4 +131,22 @@ pub fn read_whole(fd: rustix::fd::BorrowedFd, max: usize) -> Result<&'static mut
         }
     }
     Ok(buf)
+}
+
+/// `len` bytes of zeroed memory of its own, never freed: for buffers too big for a stack
+/// frame that a process needs until it ends or execs (an unpack's headers and data).
+pub fn scratch(len: usize) -> Result<&'static mut [u8]> {
+    use rustix::mm::{MapFlags, ProtFlags, mmap_anonymous};
+    // SAFETY: a new private anonymous mapping chosen by the kernel (addr NULL), zero-filled,
+    // overlapping no memory of ours and never unmapped, so the slice may live for 'static;
+    // nothing else refers to it.
+    unsafe {
+        let addr = mmap_anonymous(
+            core::ptr::null_mut(),
+            len,
+            ProtFlags::READ | ProtFlags::WRITE,
+            MapFlags::PRIVATE,
+        )?;
+        Ok(core::slice::from_raw_parts_mut(addr as *mut u8, len))
+    }
 }

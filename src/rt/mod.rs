@@ -17,6 +17,7 @@ compile_error!(
      `syscall` instruction, numbers and struct layouts, and its `_start` and mem* are x86_64 assembly"
 );
 
+pub mod cpu;
 mod cstr;
 pub mod fd;
 pub mod fs;

@@ -5,7 +5,9 @@
 //! Each wrapper is safe to call: it passes only memory it owns or borrows for the call.
 
 pub use super::fd::{cloexec_from, close_all_but, close_from, close_range, raw, stdio, write_all};
-pub use super::fs::{Mapped, map_file, mount_idmap, mount_setattr, mount_setattr_private, read_whole};
+pub use super::fs::{
+    Mapped, map_file, mount_idmap, mount_setattr, mount_setattr_private, read_whole, scratch,
+};
 pub use super::machine::qemu_debug_exit;
 pub use super::namespace::{Namespaces, unshare};
 pub use super::net::loopback_up;

@@ -1,0 +1,296 @@
+//! husk's image store: each image unpacked once, by content, and a per-run directory for
+//! each container's writable layer.
+//!
+//! ```text
+//! STORE/images/HEX/rootfs   the unpacked tree (HEX: the sha256 that names the content)
+//! STORE/images/HEX/about    "SIZE SOURCE": bytes unpacked, what --rootfs named
+//! STORE/images/HEX.tmp      an unpack under way (renamed to HEX once complete)
+//! STORE/images/HEX.lock     taken by whoever unpacks HEX: two cold starts unpack once
+//! STORE/keys/FILE-ID        -> HEX, for an archive file not changed since it was hashed
+//! STORE/runs/husk-PID       upper/ and work/ of one container's overlay
+//! ```
+//! Every directory in use is flock(2)ed by the husk that uses it: an entry shared by each
+//! container that runs it (`husk rmi` must have it exclusively), a run directory by its
+//! container's husk (the next start removes those nobody holds: their husk was killed).
+
+use core::ffi::CStr;
+
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags, RawDir, flock, mkdirat, openat, renameat, statat};
+use rustix::io::Errno;
+
+use super::tar::remove_all;
+use crate::cpath::CPath;
+use crate::error::{Failure, Result, fail};
+use crate::rt::Process;
+
+/// The longest store path taken: paths below it must fit in overlayfs's options too.
+pub const MAX_PATH: usize = 512;
+
+pub struct Store {
+    path: [u8; MAX_PATH],
+    len: usize,
+    pub images: OwnedFd,
+}
+
+const DIR: OFlags = OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC);
+
+impl Store {
+    /// `$HUSK_STORE`, else root's /var/lib/husk, else `$XDG_DATA_HOME/husk` (by default
+    /// `~/.local/share/husk`); made when missing (mode 0700: what is unpacked there keeps
+    /// its owners and modes, setuid binaries included, and is no one else's to reach).
+    pub fn open<'a>(process: &Process) -> Result<'a, Store> {
+        let mut store =
+            Store { path: [0; MAX_PATH], len: 0, images: open_dir(c"/").map_err(fail("store", b"/"))? };
+        let parts: [&[u8]; 2] = match (process.getenv(b"HUSK_STORE"), process.getenv(b"XDG_DATA_HOME")) {
+            (Some(dir), _) => [dir, b""],
+            _ if rustix::process::geteuid().is_root() => [b"/var/lib/husk", b""],
+            (_, Some(data)) if data.starts_with(b"/") => [data, b"/husk"],
+            _ => [process.getenv(b"HOME").unwrap_or(b"/"), b"/.local/share/husk"],
+        };
+        let total = parts[0].len() + parts[1].len();
+        if total + 100 > MAX_PATH || !parts[0].starts_with(b"/") {
+            let hint = "the store's path must be absolute and short (HUSK_STORE)";
+            return Err(Failure::new("store", parts[0], Errno::NAMETOOLONG).with_hint(hint));
+        }
+        store.path[..parts[0].len()].copy_from_slice(parts[0]);
+        store.path[parts[0].len()..total].copy_from_slice(parts[1]);
+        store.len = total;
+        let path = &store.path[..total];
+        make_dirs(path).map_err(fail("store", b""))?;
+        let mut c = CPath::new();
+        let top = open_dir(c.of(&[path]).map_err(fail("store", b""))?).map_err(fail("store", b""))?;
+        for sub in [c"images", c"runs", c"keys"] {
+            match mkdirat(&top, sub, Mode::from_raw_mode(0o700)) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => return Err(Failure::new("store", b"", e)),
+            }
+        }
+        store.images = openat(&top, c"images", DIR, Mode::empty()).map_err(fail("store", b""))?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &[u8] {
+        &self.path[..self.len]
+    }
+
+    /// The complete entry `hex`, share-locked for as long as the descriptor is open (a
+    /// container's life), made first by `unpack` into `HEX.tmp/rootfs` when missing. Two
+    /// husks that miss it at once: one unpacks, the other waits and uses it.
+    pub fn entry<'a>(
+        &self,
+        hex: &[u8; 64],
+        about: &[u8],
+        unpack: &mut dyn FnMut(BorrowedFd) -> Result<'a, u64>,
+    ) -> Result<'a, OwnedFd> {
+        let mut names = Names::new(hex);
+        if let Some(entry) = self.locked(&mut names)? {
+            return Ok(entry);
+        }
+        let images = self.images.as_fd();
+        let _lock = self.lock(&mut names)?;
+        if let Some(entry) = self.locked(&mut names)? {
+            let _ = rustix::fs::unlinkat(images, names.of(b".lock"), AtFlags::empty());
+            return Ok(entry);
+        }
+        // A `.tmp` nobody holds the lock of is what a killed unpack left.
+        let tmp = names.of(b".tmp");
+        let made = (|| {
+            match remove_all(images, tmp) {
+                Ok(()) | Err(Errno::NOENT) => {}
+                Err(e) => return Err(e),
+            }
+            mkdirat(images, tmp, Mode::from_raw_mode(0o700))?;
+            let dir = openat(images, tmp, DIR, Mode::empty())?;
+            mkdirat(&dir, c"rootfs", Mode::from_raw_mode(0o755))?;
+            Ok(dir)
+        })();
+        let dir = made.map_err(fail("store", b""))?;
+        let rootfs = openat(&dir, c"rootfs", DIR, Mode::empty()).map_err(fail("store", b""));
+        let unpacked = rootfs.and_then(|rootfs| unpack(rootfs.as_fd()));
+        let size = match unpacked {
+            Ok(size) => size,
+            Err(failure) => {
+                let _ = remove_all(images, names.of(b".tmp"));
+                let _ = rustix::fs::unlinkat(images, names.of(b".lock"), AtFlags::empty());
+                return Err(failure);
+            }
+        };
+        let mut line = crate::out::Line::new();
+        line.num(size);
+        line.str(" ");
+        line.bytes(about);
+        let written = write_file(dir.as_fd(), c"about", line.as_bytes())
+            .and_then(|()| renameat(images, names.of(b".tmp"), images, Names::new(hex).of(b"")));
+        if written.is_err() {
+            let _ = remove_all(images, names.of(b".tmp"));
+        }
+        let _ = rustix::fs::unlinkat(images, names.of(b".lock"), AtFlags::empty());
+        written.map_err(fail("store", b""))?;
+        self.locked(&mut names)?.ok_or(Failure::new("store", b"", Errno::NOENT))
+    }
+
+    /// `HEX.lock`, exclusively locked: whoever holds it alone may make or unmake `HEX`. It
+    /// is unlinked by its holder when done; a waiter that then gets the lock of an
+    /// unlinked file tries again with the file now there (flock(2) locks a file, not a
+    /// name).
+    fn lock<'a>(&self, names: &mut Names) -> Result<'a, OwnedFd> {
+        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        loop {
+            let lock = openat(&self.images, names.of(b".lock"), flags, Mode::from_raw_mode(0o600))
+                .map_err(fail("store", b""))?;
+            flock(&lock, FlockOperation::LockExclusive).map_err(fail("store", b""))?;
+            if rustix::fs::fstat(&lock).is_ok_and(|st| st.st_nlink > 0) {
+                return Ok(lock);
+            }
+        }
+    }
+
+    /// The entry `hex`, share-locked, if complete.
+    pub fn existing<'a>(&self, hex: &[u8; 64]) -> Result<'a, Option<OwnedFd>> {
+        self.locked(&mut Names::new(hex))
+    }
+
+    /// The directory of archive files' keys.
+    pub fn keys(&self) -> rustix::io::Result<OwnedFd> {
+        self.sub(c"keys")
+    }
+
+    /// The entry, share-locked, if complete. (`husk rmi` removes an entry under its
+    /// exclusive lock: one that is gone once the lock is had is missing.)
+    fn locked<'a>(&self, names: &mut Names) -> Result<'a, Option<OwnedFd>> {
+        let entry = match openat(&self.images, names.of(b""), DIR, Mode::empty()) {
+            Ok(entry) => entry,
+            Err(Errno::NOENT) => return Ok(None),
+            Err(e) => return Err(Failure::new("store", b"", e)),
+        };
+        flock(&entry, FlockOperation::LockShared).map_err(fail("store", b""))?;
+        if rustix::fs::fstat(&entry).map_err(fail("store", b""))?.st_nlink == 0 {
+            return Ok(None);
+        }
+        // Its last use, for `husk images`.
+        let _ = rustix::fs::futimens(&entry, &NOW);
+        Ok(Some(entry))
+    }
+
+    /// A run directory of its own (upper/, work/), exclusively locked while the returned
+    /// descriptor is open; first removes those whose husk is gone.
+    pub fn run_dir<'a>(&self, name: &mut [u8; 32]) -> Result<'a, (OwnedFd, usize)> {
+        let runs = self.sub(c"runs").map_err(fail("store", b""))?;
+        sweep(runs.as_fd());
+        let pid = rustix::process::getpid().as_raw_nonzero().get() as u64;
+        for n in 0..100u64 {
+            let mut line = crate::out::Line::new();
+            line.str("husk-");
+            line.num(pid);
+            if n > 0 {
+                line.str(".");
+                line.num(n);
+            }
+            let len = line.as_bytes().len();
+            name[..len].copy_from_slice(line.as_bytes());
+            name[len] = 0;
+            let c = crate::rt::c_str(&name[..len + 1]).ok_or(Failure::new("store", b"", Errno::INVAL))?;
+            match mkdirat(&runs, c, Mode::from_raw_mode(0o700)) {
+                Err(Errno::EXIST) => continue,
+                other => other.map_err(fail("store", b""))?,
+            }
+            // A sweep by another husk may take it between mkdir and flock: then again.
+            let Ok(dir) = openat(&runs, c, DIR, Mode::empty()) else { continue };
+            if flock(&dir, FlockOperation::NonBlockingLockExclusive).is_err()
+                || rustix::fs::fstat(&dir).map_or(true, |st| st.st_nlink == 0)
+            {
+                continue;
+            }
+            for sub in [c"upper", c"work"] {
+                mkdirat(&dir, sub, Mode::from_raw_mode(0o755)).map_err(fail("store", b""))?;
+            }
+            return Ok((dir, len));
+        }
+        Err(Failure::new("store", b"runs", Errno::EXIST))
+    }
+
+    /// Removes run directory `name` (after its container).
+    pub fn remove_run(path: &[u8]) {
+        let mut c = CPath::new();
+        if let Ok(c) = c.of(&[path]) {
+            let _ = remove_all(rustix::fs::CWD, c);
+        }
+    }
+
+    fn sub(&self, name: &CStr) -> rustix::io::Result<OwnedFd> {
+        let mut c = CPath::new();
+        let top = open_dir(c.of(&[self.path()])?)?;
+        openat(&top, name, DIR, Mode::empty())
+    }
+}
+
+/// Removes the run directories no husk holds.
+fn sweep(runs: BorrowedFd) {
+    let mut buf = [core::mem::MaybeUninit::uninit(); 1024];
+    let mut entries = RawDir::new(runs, &mut buf);
+    while let Some(Ok(entry)) = entries.next() {
+        let name = entry.file_name();
+        if name.to_bytes().starts_with(b".") {
+            continue;
+        }
+        let Ok(dir) = openat(runs, name, DIR | OFlags::NOFOLLOW, Mode::empty()) else { continue };
+        if flock(&dir, FlockOperation::NonBlockingLockExclusive).is_ok() {
+            let _ = remove_all(runs, name);
+        }
+    }
+}
+
+/// Now, for futimens(2).
+const NOW: rustix::fs::Timestamps = rustix::fs::Timestamps {
+    last_access: rustix::fs::Timespec { tv_sec: 0, tv_nsec: rustix::fs::UTIME_NOW },
+    last_modification: rustix::fs::Timespec { tv_sec: 0, tv_nsec: rustix::fs::UTIME_NOW },
+};
+
+/// `HEX` with a suffix, as a C string.
+struct Names {
+    buf: [u8; 80],
+}
+
+impl Names {
+    fn new(hex: &[u8; 64]) -> Names {
+        let mut buf = [0; 80];
+        buf[..64].copy_from_slice(hex);
+        Names { buf }
+    }
+
+    fn of(&mut self, suffix: &[u8]) -> &CStr {
+        self.buf[64..64 + suffix.len()].copy_from_slice(suffix);
+        self.buf[64 + suffix.len()] = 0;
+        crate::rt::c_str(&self.buf[..65 + suffix.len()]).unwrap_or(c".")
+    }
+}
+
+fn open_dir(path: &CStr) -> rustix::io::Result<OwnedFd> {
+    rustix::fs::open(path, DIR, Mode::empty())
+}
+
+/// `mkdir -p`: each missing directory on the way, the last one 0700.
+fn make_dirs(path: &[u8]) -> rustix::io::Result<()> {
+    let mut c = CPath::new();
+    for (i, _) in path.iter().enumerate().filter(|&(i, &b)| i > 0 && b == b'/').chain([(path.len(), &0)]) {
+        let mode = if i == path.len() { 0o700 } else { 0o755 };
+        match rustix::fs::mkdir(c.of(&[&path[..i]])?, Mode::from_raw_mode(mode)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn write_file(dir: BorrowedFd, name: &CStr, data: &[u8]) -> rustix::io::Result<()> {
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC;
+    let fd = openat(dir, name, flags, Mode::from_raw_mode(0o600))?;
+    crate::rt::sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&fd), data);
+    Ok(())
+}
+
+/// Whether `dir/name` exists (not following a final symlink).
+pub fn exists(dir: BorrowedFd, name: &CStr) -> bool {
+    statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok()
+}
