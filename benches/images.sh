@@ -191,7 +191,7 @@ fi
 SAME_TREE=''
 if ((TGZ_OK)); then
     SAME_TREE=$(python3 - "$HUSK_STORE/images/$TGZ_HEX/rootfs" "$WORK/tree" <<'PY'
-import filecmp, os, stat, sys
+import collections, filecmp, os, stat, sys
 a, b = sys.argv[1:3]
 if not os.path.isdir(a):
     print(f"not compared: no {a} (the store layout of issue 16)")
@@ -203,21 +203,32 @@ def entries(root):
             p = os.path.join(d, n)
             out[os.path.relpath(p, root)] = os.lstat(p)
     return out
+KINDS = {stat.S_IFDIR: "directories", stat.S_IFREG: "files", stat.S_IFLNK: "symlinks"}
 ea, eb = entries(a), entries(b)
-diffs = sorted(set(ea) ^ set(eb))
-for k in sorted(set(ea) & set(eb)):
-    x, y = ea[k], eb[k]
-    same = (x.st_mode, x.st_uid, x.st_gid, x.st_mtime_ns // 10**9) == (y.st_mode, y.st_uid, y.st_gid, y.st_mtime_ns // 10**9)
-    if same and stat.S_ISREG(x.st_mode):
-        same = x.st_size == y.st_size and filecmp.cmp(os.path.join(a, k), os.path.join(b, k), shallow=False)
-    elif same and stat.S_ISLNK(x.st_mode):
-        same = os.readlink(os.path.join(a, k)) == os.readlink(os.path.join(b, k))
-    if not same:
-        diffs.append(k)
+diffs = collections.Counter()  # (kind, what) -> entries
+first = []
+for k in sorted(ea.keys() | eb.keys()):
+    x, y = ea.get(k), eb.get(k)
+    if x is None or y is None:
+        what = ["only in GNU tar's" if x is None else "only in husk's"]
+    else:
+        what = [f for f, u, v in (("mode", x.st_mode, y.st_mode), ("owner", (x.st_uid, x.st_gid), (y.st_uid, y.st_gid)),
+                                  ("mtime", x.st_mtime_ns // 10**9, y.st_mtime_ns // 10**9)) if u != v]
+        if not what and stat.S_ISREG(x.st_mode) and not (
+                x.st_size == y.st_size and filecmp.cmp(os.path.join(a, k), os.path.join(b, k), shallow=False)):
+            what = ["content"]
+        if not what and stat.S_ISLNK(x.st_mode) and os.readlink(os.path.join(a, k)) != os.readlink(os.path.join(b, k)):
+            what = ["link target"]
+    for w in what:
+        diffs[KINDS.get(stat.S_IFMT((x or y).st_mode), "other entries"), w] += 1
+    if what:
+        first.append(k)
 if diffs:
-    print(f"**{len(diffs)} of {len(ea | eb)} entries differ** (first: {', '.join(diffs[:5])})")
+    print(f"**{len(first)} of {len(ea.keys() | eb.keys())} entries differ**: "
+          + ", ".join(f"{kind}' {w}: {n}" for (kind, w), n in sorted(diffs.items()))
+          + f" (first: {', '.join(first[:3])})")
 else:
-    print(f"the same {len(ea)} entries (type, mode, owner, mtime, size, bytes, link targets)")
+    print(f"the same {len(ea)} entries (type, mode, owner, mtime; bytes of files; link targets)")
 PY
     )
     log "husk's cached tree against GNU tar's: $SAME_TREE"
