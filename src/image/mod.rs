@@ -5,6 +5,7 @@
 //! tools), then hand the container its tree: the entry itself, read-only, or an overlay of
 //! it with a writable layer of the run's own.
 
+pub mod inflate;
 pub mod sha256;
 pub mod store;
 pub mod tar;
@@ -14,9 +15,94 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::cpath::CPath;
-use crate::error::{Failure, Result, fail};
+use crate::error::{Failure, Result};
 use crate::rt::{Process, sys};
 use store::Store;
+
+/// Why preparing an image stopped: the errno and, where it alone does not say, a reason
+/// (one of [`why`]; 0: none, on the current entry). Small, so that results travel in
+/// registers; made a [`Failure`] once, where the names it refers to are at hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stop {
+    pub errno: Errno,
+    pub why: u8,
+}
+
+impl From<Errno> for Stop {
+    fn from(errno: Errno) -> Stop {
+        Stop { errno, why: 0 }
+    }
+}
+
+pub fn stop(errno: Errno, why: u8) -> Stop {
+    Stop { errno, why }
+}
+
+/// The reasons, by number: those about an entry first, then the archive's, then the
+/// store's and the archive file's own (their step is `store` and `rootfs`).
+pub mod why {
+    pub const SPARSE: u8 = 1;
+    pub const ROOT: u8 = 2;
+    pub const KIND: u8 = 3;
+    pub const WHITEOUT: u8 = 4;
+    pub const DOTDOT: u8 = 5;
+    pub const TRUNCATED: u8 = 6;
+    pub const READ: u8 = 7;
+    pub const CHECKSUM: u8 = 8;
+    pub const NOT_NUMBER: u8 = 9;
+    pub const TOO_BIG: u8 = 10;
+    pub const PAX: u8 = 11;
+    pub const LONG: u8 = 12;
+    pub const DECOMPRESS: u8 = 13;
+    pub const CHANGED: u8 = 14;
+    pub const NO_ZSTD: u8 = 15;
+    pub const NO_XZ: u8 = 16;
+    pub const NO_BZIP2: u8 = 17;
+    pub const STORE_PATH: u8 = 18;
+    pub const STORE: u8 = 19;
+    pub const ROOTFS: u8 = 20;
+    /// The last one about an entry, and about the archive.
+    pub(super) const LAST_ENTRY: u8 = DOTDOT;
+    pub(super) const LAST_ARCHIVE: u8 = NO_BZIP2;
+}
+
+const WHY: [&str; 20] = [
+    "",
+    "sparse files are not supported",
+    "only a directory may name the root itself",
+    "an entry of a kind husk does not unpack",
+    "a whiteout names no file of its directory",
+    "a name with '..' would leave the root",
+    "the archive ends in the middle of an entry",
+    "the archive cannot be read",
+    "a header's checksum is wrong (not a tar archive, or corrupt)",
+    "a header's size is not a number",
+    "more would be unpacked than --max-unpacked allows",
+    "a pax header is malformed",
+    "a long name or pax header is too large",
+    "the archive is corrupt or truncated (its decompressor failed)",
+    "the archive changed while it was unpacked",
+    "a zstd archive needs the zstd tool: install Debian's zstd package",
+    "an xz archive needs the xz tool: install Debian's xz-utils package",
+    "a bzip2 archive needs the bzip2 tool: install Debian's bzip2 package",
+    "the store's path must be absolute, at most 400 bytes, without ':' or ',' (HUSK_STORE)",
+    "",
+];
+
+impl Stop {
+    /// The one line: its step, and its place among the current entry's name, the archive
+    /// and the store.
+    fn failure<'a>(self, entry: &'a [u8], archive: &'a [u8], store: &'a [u8]) -> Failure<'a> {
+        let (step, place) = match self.why {
+            0..=why::LAST_ENTRY => ("unpack", entry),
+            why::TRUNCATED..=why::LAST_ARCHIVE => ("unpack", archive),
+            why::ROOTFS => ("rootfs", archive),
+            _ => ("store", store),
+        };
+        let hint = WHY.get(self.why as usize).copied().unwrap_or("");
+        Failure::new(step, place, self.errno).with_hint(hint)
+    }
+}
 
 /// `--max-unpacked`'s default: far above any real root file system, far below a full disk.
 pub const DEFAULT_MAX_UNPACKED: u64 = 8 << 30;
@@ -89,69 +175,56 @@ impl Drop for Prepared {
 /// Finds `source` in the store, unpacking it there first when missing, and makes the run's
 /// directory unless `read_only`.
 pub fn prepare<'a>(source: Source<'a>, max: u64, read_only: bool, process: &Process) -> Result<'a, Prepared> {
-    let store = Store::open(process)?;
-    let (hex, entry) = match source {
-        Source::Archive(path) => archive(&store, path, max)?,
-        Source::Dir(_) => return Err(Failure::new("rootfs", b"", Errno::INVAL)),
+    let Source::Archive(path) = source else { return Err(Failure::new("rootfs", b"", Errno::INVAL)) };
+    // An entry's name, kept where a failure can still show it.
+    let mut name: &'static [u8] = b"";
+    let store = match Store::open(process) {
+        Ok(store) => store,
+        Err(stop) => return Err(stop.failure(b"", b"", process.getenv(b"HUSK_STORE").unwrap_or(b""))),
     };
-    let mut prepared =
-        Prepared { _entry: entry, run: None, paths: [0; 2 * store::MAX_PATH], lower: 0, run_len: 0 };
-    let mut at = 0;
-    for part in [store.path(), b"/images/", &hex, b"/rootfs"] {
-        prepared.paths[at..at + part.len()].copy_from_slice(part);
-        at += part.len();
-    }
-    prepared.lower = at;
-    if !read_only {
-        let mut name = [0u8; 32];
-        let (dir, len) = store.run_dir(&mut name)?;
-        let mut at = store::MAX_PATH;
-        for part in [store.path(), b"/runs/", &name[..len]] {
-            prepared.paths[at..at + part.len()].copy_from_slice(part);
-            at += part.len();
-        }
-        prepared.run_len = at - store::MAX_PATH;
-        prepared.run = Some(dir);
-    }
-    Ok(prepared)
+    let prepared =
+        archive(&store, path, max, &mut name).and_then(|(hex, entry)| store.prepared(&hex, entry, read_only));
+    prepared.map_err(|stop| stop.failure(name, path, b""))
 }
 
 /// A tar archive file: named by its sha256 (remembered by the file's identity, so a warm
 /// start reads none of it), unpacked when the store lacks it.
-fn archive<'a>(store: &Store, path: &'a [u8], max: u64) -> Result<'a, ([u8; 64], OwnedFd)> {
+fn archive(
+    store: &Store,
+    path: &[u8],
+    max: u64,
+    name: &mut &'static [u8],
+) -> core::result::Result<([u8; 64], OwnedFd), Stop> {
+    let in_store = |e| stop(e, why::STORE);
     let mut c = CPath::new();
-    let file = rustix::fs::open(
-        c.of(&[path]).map_err(fail("rootfs", path))?,
-        OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(fail("rootfs", path))?;
-    let before = rustix::fs::fstat(&file).map_err(fail("rootfs", path))?;
+    let file =
+        c.of(&[path]).and_then(|c| rustix::fs::open(c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()));
+    let file = file.map_err(|e| stop(e, why::ROOTFS))?;
+    let before = rustix::fs::fstat(&file)?;
     let mut key = [0u8; 128];
     let key = file_key(&before, &mut key);
     let mut hex = [0u8; 64];
-    let keys = store.keys().map_err(fail("store", b""))?;
+    let keys = store.keys().map_err(in_store)?;
     if rustix::fs::readlinkat_raw(&keys, key, &mut hex[..]) == Ok(64)
-        && let Some(entry) = store.existing(&hex)?
+        && let Some(entry) = store.existing(&hex).map_err(in_store)?
     {
         return Ok((hex, entry));
     }
-    let map = sys::map_file(file.as_fd()).map_err(fail("rootfs", path))?;
+    let map = sys::map_file(file.as_fd())?;
     let mut hash = sha256::Sha256::new();
     hash.update(map.bytes());
     sha256::hex(&hash.finish(), &mut hex);
     let mut about = [0u8; crate::cpath::PATH_MAX];
     let about = absolute(path, &mut about);
     let entry = store.entry(&hex, about, &mut |rootfs| {
-        let used = unpack_file(file.as_fd(), map.bytes(), rootfs, max, path)?;
+        let used = unpack_file(file.as_fd(), map.bytes(), rootfs, max, name)?;
         // What was hashed must be what was unpacked: a file written meanwhile has a new
         // ctime (inode(7)).
-        let after = rustix::fs::fstat(&file).map_err(fail("rootfs", path))?;
+        let after = rustix::fs::fstat(&file)?;
         if (after.st_ctime, after.st_ctime_nsec, after.st_size)
             != (before.st_ctime, before.st_ctime_nsec, before.st_size)
         {
-            let hint = "the archive changed while it was unpacked";
-            return Err(Failure::new("unpack", path, Errno::AGAIN).with_hint(hint));
+            return Err(stop(Errno::AGAIN, why::CHANGED));
         }
         Ok(used)
     })?;
@@ -211,34 +284,31 @@ fn absolute<'b>(path: &[u8], buf: &'b mut [u8; crate::cpath::PATH_MAX]) -> &'b [
 
 /// The compressed streams husk knows, by their magic bytes, and who decompresses them.
 const GZIP: &[u8] = &[0x1f, 0x8b];
-const TOOLS: [(&[u8], &core::ffi::CStr, &str); 3] = [
-    (&[0x28, 0xb5, 0x2f, 0xfd], c"zstd", "a zstd archive needs the zstd tool: install Debian's zstd package"),
-    (
-        &[0xfd, b'7', b'z', b'X', b'Z', 0],
-        c"xz",
-        "an xz archive needs the xz tool: install Debian's xz-utils package",
-    ),
-    (b"BZh", c"bzip2", "a bzip2 archive needs the bzip2 tool: install Debian's bzip2 package"),
+const TOOLS: [(&[u8], &core::ffi::CStr, u8); 3] = [
+    (&[0x28, 0xb5, 0x2f, 0xfd], c"zstd", why::NO_ZSTD),
+    (&[0xfd, b'7', b'z', b'X', b'Z', 0], c"xz", why::NO_XZ),
+    (b"BZh", c"bzip2", why::NO_BZIP2),
 ];
 
 /// Unpacks the archive file `file` (its bytes mapped as `bytes`) into `rootfs`; returns the
-/// bytes unpacked.
-fn unpack_file<'a>(
+/// bytes unpacked. Stopped at an entry, its name is left in `name`.
+fn unpack_file(
     file: BorrowedFd,
     bytes: &[u8],
     rootfs: BorrowedFd,
     max: u64,
-    path: &'a [u8],
-) -> Result<'a, u64> {
+    name: &mut &'static [u8],
+) -> core::result::Result<u64, Stop> {
     let options = tar::Options { root: rustix::process::geteuid().is_root(), layer: false, max };
-    let scratch = sys::scratch(tar::PAX_MAX + tar::INPUT_BUF).map_err(fail("unpack", path))?;
-    let (pax, buf) = scratch.split_at_mut(tar::PAX_MAX);
+    let scratch = sys::scratch(tar::PAX_MAX + tar::INPUT_BUF + 4096)?;
+    let (pax, rest) = scratch.split_at_mut(tar::PAX_MAX);
+    let (buf, name_buf) = rest.split_at_mut(tar::INPUT_BUF);
     let mut unpacker = tar::Unpacker::new(rootfs, options, pax);
     let producer = if bytes.starts_with(GZIP) {
         // (husk's own inflate lands next.)
-        return Err(Failure::new("unpack", path, Errno::OPNOTSUPP).with_hint("gzip: not in this build yet"));
-    } else if let Some((_, tool, hint)) = TOOLS.iter().find(|(magic, _, _)| bytes.starts_with(magic)) {
-        Some(Producer::tool(tool, file).map_err(|e| Failure::new("unpack", path, e).with_hint(hint))?)
+        return Err(stop(Errno::OPNOTSUPP, why::DECOMPRESS));
+    } else if let Some(&(_, tool, missing)) = TOOLS.iter().find(|(magic, _, _)| bytes.starts_with(magic)) {
+        Some(Producer::tool(tool, file).map_err(|e| stop(e, missing))?)
     } else {
         None
     };
@@ -248,27 +318,16 @@ fn unpack_file<'a>(
     };
     let unpacked = unpacker.unpack(&mut input).and_then(|()| input.drain());
     let produced = producer.map_or(Ok(()), |p| p.finish(unpacked.is_err()));
-    match (unpacked, produced) {
-        (Ok(()), Ok(())) => Ok(unpacker.used),
-        // The decompressor's failure explains a stream that stopped short.
-        (_, Err(why)) => Err(Failure::new("unpack", path, Errno::BADMSG).with_hint(why)),
-        (Err(stop), Ok(())) => Err(stopped(stop, &unpacker, path)),
+    // The decompressor's failure explains a stream that stopped short.
+    produced?;
+    if let Err(stop) = unpacked
+        && stop.why <= why::LAST_ENTRY
+    {
+        let n = unpacker.name().len().min(name_buf.len());
+        name_buf[..n].copy_from_slice(&unpacker.name()[..n]);
+        *name = &name_buf[..n];
     }
-}
-
-/// An unpack's failure, on the entry it stopped at (its name copied to memory that
-/// outlives the unpacker) or on the archive.
-fn stopped<'a>(stop: tar::Stop, unpacker: &tar::Unpacker, archive: &'a [u8]) -> Failure<'a> {
-    let place: &'a [u8] = match sys::scratch(4096) {
-        Ok(buf) if stop.at_entry() => {
-            let name = unpacker.name();
-            let n = name.len().min(buf.len());
-            buf[..n].copy_from_slice(&name[..n]);
-            &buf[..n]
-        }
-        _ => archive,
-    };
-    Failure::new("unpack", place, stop.errno).with_hint(stop.reason())
+    unpacked.map(|()| unpacker.used)
 }
 
 /// A process that writes the decompressed stream into a pipe that husk unpacks from, so
@@ -276,8 +335,6 @@ fn stopped<'a>(stop: tar::Stop, unpacker: &tar::Unpacker, archive: &'a [u8]) -> 
 struct Producer {
     pid: i32,
     out: OwnedFd,
-    /// What a failed exit status means.
-    failure: &'static str,
 }
 
 impl Producer {
@@ -313,12 +370,12 @@ impl Producer {
             sys::execve(exe, argv, envp);
             sys::exit(127)
         })?;
-        Ok(Producer { pid, out: r, failure: "the archive is corrupt or truncated (its decompressor failed)" })
+        Ok(Producer { pid, out: r })
     }
 
     /// Waits for the producer (killed first when the unpack stopped early, `stopped`:
-    /// else it may wait for a reader forever): Err with what its failure means.
-    fn finish(self, stopped: bool) -> core::result::Result<(), &'static str> {
+    /// else it may wait for a reader forever).
+    fn finish(self, stopped: bool) -> core::result::Result<(), Stop> {
         drop(self.out);
         if stopped {
             let _ = sys::kill(self.pid, crate::signals::SIGKILL);
@@ -326,8 +383,10 @@ impl Producer {
         let pid = rustix::process::Pid::from_raw(self.pid);
         let status = rustix::process::waitpid(pid, rustix::process::WaitOptions::empty());
         match status {
-            Ok(Some((_, status))) if status.exit_status() == Some(0) => Ok(()),
-            _ => Err(self.failure),
+            Ok(Some((_, status))) if status.exit_status() == Some(0) || (stopped && status.signaled()) => {
+                Ok(())
+            }
+            _ => Err(stop(Errno::BADMSG, why::DECOMPRESS)),
         }
     }
 }

@@ -20,8 +20,8 @@ use rustix::fs::{AtFlags, FlockOperation, Mode, OFlags, RawDir, flock, mkdirat, 
 use rustix::io::Errno;
 
 use super::tar::remove_all;
+use super::{Prepared, Stop, stop, why};
 use crate::cpath::CPath;
-use crate::error::{Failure, Result, fail};
 use crate::rt::Process;
 
 /// The longest store path taken: paths below it must fit in overlayfs's options too.
@@ -39,9 +39,7 @@ impl Store {
     /// `$HUSK_STORE`, else root's /var/lib/husk, else `$XDG_DATA_HOME/husk` (by default
     /// `~/.local/share/husk`); made when missing (mode 0700: what is unpacked there keeps
     /// its owners and modes, setuid binaries included, and is no one else's to reach).
-    pub fn open<'a>(process: &Process) -> Result<'a, Store> {
-        let mut store =
-            Store { path: [0; MAX_PATH], len: 0, images: open_dir(c"/").map_err(fail("store", b"/"))? };
+    pub fn open(process: &Process) -> core::result::Result<Store, Stop> {
         let parts: [&[u8]; 2] = match (process.getenv(b"HUSK_STORE"), process.getenv(b"XDG_DATA_HOME")) {
             (Some(dir), _) => [dir, b""],
             _ if rustix::process::geteuid().is_root() => [b"/var/lib/husk", b""],
@@ -49,25 +47,32 @@ impl Store {
             _ => [process.getenv(b"HOME").unwrap_or(b"/"), b"/.local/share/husk"],
         };
         let total = parts[0].len() + parts[1].len();
-        if total + 100 > MAX_PATH || !parts[0].starts_with(b"/") {
-            let hint = "the store's path must be absolute and short (HUSK_STORE)";
-            return Err(Failure::new("store", parts[0], Errno::NAMETOOLONG).with_hint(hint));
+        // overlayfs takes its directories as a list (`:`) of options (`,`).
+        if total > MAX_PATH - 112
+            || !parts[0].starts_with(b"/")
+            || parts.iter().any(|p| p.contains(&b':') || p.contains(&b','))
+        {
+            return Err(stop(Errno::INVAL, why::STORE_PATH));
         }
+        let mut store = Store { path: [0; MAX_PATH], len: total, images: open_dir(c"/")? };
         store.path[..parts[0].len()].copy_from_slice(parts[0]);
         store.path[parts[0].len()..total].copy_from_slice(parts[1]);
-        store.len = total;
-        let path = &store.path[..total];
-        make_dirs(path).map_err(fail("store", b""))?;
-        let mut c = CPath::new();
-        let top = open_dir(c.of(&[path]).map_err(fail("store", b""))?).map_err(fail("store", b""))?;
+        let in_store = |e| stop(e, why::STORE);
+        make_dirs(store.path()).map_err(in_store)?;
+        let top = store.top().map_err(in_store)?;
         for sub in [c"images", c"runs", c"keys"] {
             match mkdirat(&top, sub, Mode::from_raw_mode(0o700)) {
                 Ok(()) | Err(Errno::EXIST) => {}
-                Err(e) => return Err(Failure::new("store", b"", e)),
+                Err(e) => return Err(in_store(e)),
             }
         }
-        store.images = openat(&top, c"images", DIR, Mode::empty()).map_err(fail("store", b""))?;
+        store.images = openat(&top, c"images", DIR, Mode::empty()).map_err(in_store)?;
         Ok(store)
+    }
+
+    fn top(&self) -> rustix::io::Result<OwnedFd> {
+        let mut c = CPath::new();
+        open_dir(c.of(&[self.path()])?)
     }
 
     pub fn path(&self) -> &[u8] {
@@ -77,19 +82,20 @@ impl Store {
     /// The complete entry `hex`, share-locked for as long as the descriptor is open (a
     /// container's life), made first by `unpack` into `HEX.tmp/rootfs` when missing. Two
     /// husks that miss it at once: one unpacks, the other waits and uses it.
-    pub fn entry<'a>(
+    pub fn entry(
         &self,
         hex: &[u8; 64],
         about: &[u8],
-        unpack: &mut dyn FnMut(BorrowedFd) -> Result<'a, u64>,
-    ) -> Result<'a, OwnedFd> {
+        unpack: &mut dyn FnMut(BorrowedFd) -> core::result::Result<u64, Stop>,
+    ) -> core::result::Result<OwnedFd, Stop> {
+        let in_store = |e| stop(e, why::STORE);
         let mut names = Names::new(hex);
-        if let Some(entry) = self.locked(&mut names)? {
+        if let Some(entry) = self.locked(&mut names).map_err(in_store)? {
             return Ok(entry);
         }
         let images = self.images.as_fd();
-        let _lock = self.lock(&mut names)?;
-        if let Some(entry) = self.locked(&mut names)? {
+        let _lock = self.lock(&mut names).map_err(in_store)?;
+        if let Some(entry) = self.locked(&mut names).map_err(in_store)? {
             let _ = rustix::fs::unlinkat(images, names.of(b".lock"), AtFlags::empty());
             return Ok(entry);
         }
@@ -105,8 +111,8 @@ impl Store {
             mkdirat(&dir, c"rootfs", Mode::from_raw_mode(0o755))?;
             Ok(dir)
         })();
-        let dir = made.map_err(fail("store", b""))?;
-        let rootfs = openat(&dir, c"rootfs", DIR, Mode::empty()).map_err(fail("store", b""));
+        let dir = made.map_err(in_store)?;
+        let rootfs = openat(&dir, c"rootfs", DIR, Mode::empty()).map_err(in_store);
         let unpacked = rootfs.and_then(|rootfs| unpack(rootfs.as_fd()));
         let size = match unpacked {
             Ok(size) => size,
@@ -126,20 +132,19 @@ impl Store {
             let _ = remove_all(images, names.of(b".tmp"));
         }
         let _ = rustix::fs::unlinkat(images, names.of(b".lock"), AtFlags::empty());
-        written.map_err(fail("store", b""))?;
-        self.locked(&mut names)?.ok_or(Failure::new("store", b"", Errno::NOENT))
+        written.map_err(in_store)?;
+        self.locked(&mut names).and_then(|e| e.ok_or(Errno::NOENT)).map_err(in_store)
     }
 
     /// `HEX.lock`, exclusively locked: whoever holds it alone may make or unmake `HEX`. It
     /// is unlinked by its holder when done; a waiter that then gets the lock of an
     /// unlinked file tries again with the file now there (flock(2) locks a file, not a
     /// name).
-    fn lock<'a>(&self, names: &mut Names) -> Result<'a, OwnedFd> {
+    fn lock(&self, names: &mut Names) -> rustix::io::Result<OwnedFd> {
         let flags = OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
         loop {
-            let lock = openat(&self.images, names.of(b".lock"), flags, Mode::from_raw_mode(0o600))
-                .map_err(fail("store", b""))?;
-            flock(&lock, FlockOperation::LockExclusive).map_err(fail("store", b""))?;
+            let lock = openat(&self.images, names.of(b".lock"), flags, Mode::from_raw_mode(0o600))?;
+            flock(&lock, FlockOperation::LockExclusive)?;
             if rustix::fs::fstat(&lock).is_ok_and(|st| st.st_nlink > 0) {
                 return Ok(lock);
             }
@@ -147,7 +152,7 @@ impl Store {
     }
 
     /// The entry `hex`, share-locked, if complete.
-    pub fn existing<'a>(&self, hex: &[u8; 64]) -> Result<'a, Option<OwnedFd>> {
+    pub fn existing(&self, hex: &[u8; 64]) -> rustix::io::Result<Option<OwnedFd>> {
         self.locked(&mut Names::new(hex))
     }
 
@@ -158,14 +163,14 @@ impl Store {
 
     /// The entry, share-locked, if complete. (`husk rmi` removes an entry under its
     /// exclusive lock: one that is gone once the lock is had is missing.)
-    fn locked<'a>(&self, names: &mut Names) -> Result<'a, Option<OwnedFd>> {
+    fn locked(&self, names: &mut Names) -> rustix::io::Result<Option<OwnedFd>> {
         let entry = match openat(&self.images, names.of(b""), DIR, Mode::empty()) {
             Ok(entry) => entry,
             Err(Errno::NOENT) => return Ok(None),
-            Err(e) => return Err(Failure::new("store", b"", e)),
+            Err(e) => return Err(e),
         };
-        flock(&entry, FlockOperation::LockShared).map_err(fail("store", b""))?;
-        if rustix::fs::fstat(&entry).map_err(fail("store", b""))?.st_nlink == 0 {
+        flock(&entry, FlockOperation::LockShared)?;
+        if rustix::fs::fstat(&entry)?.st_nlink == 0 {
             return Ok(None);
         }
         // Its last use, for `husk images`.
@@ -173,27 +178,40 @@ impl Store {
         Ok(Some(entry))
     }
 
-    /// A run directory of its own (upper/, work/), exclusively locked while the returned
-    /// descriptor is open; first removes those whose husk is gone.
-    pub fn run_dir<'a>(&self, name: &mut [u8; 32]) -> Result<'a, (OwnedFd, usize)> {
-        let runs = self.sub(c"runs").map_err(fail("store", b""))?;
+    /// The image `hex` ready for a container: its entry (locked, from [`entry`]) and,
+    /// unless `read_only`, a run directory of its own (upper/, work/), exclusively locked
+    /// while the container runs; first removes those whose husk is gone.
+    pub fn prepared(
+        &self,
+        hex: &[u8; 64],
+        entry: OwnedFd,
+        read_only: bool,
+    ) -> core::result::Result<Prepared, Stop> {
+        let mut prepared =
+            Prepared { _entry: entry, run: None, paths: [0; 2 * MAX_PATH], lower: 0, run_len: 0 };
+        prepared.lower = join(&mut prepared.paths, &[self.path(), b"/images/", hex, b"/rootfs"]);
+        if read_only {
+            return Ok(prepared);
+        }
+        let runs = self
+            .top()
+            .and_then(|top| openat(&top, c"runs", DIR, Mode::empty()))
+            .map_err(|e| stop(e, why::STORE))?;
         sweep(runs.as_fd());
         let pid = rustix::process::getpid().as_raw_nonzero().get() as u64;
         for n in 0..100u64 {
             let mut line = crate::out::Line::new();
-            line.str("husk-");
-            line.num(pid);
+            line.str("husk-").num(pid);
             if n > 0 {
-                line.str(".");
-                line.num(n);
+                line.str(".").num(n);
             }
-            let len = line.as_bytes().len();
-            name[..len].copy_from_slice(line.as_bytes());
-            name[len] = 0;
-            let c = crate::rt::c_str(&name[..len + 1]).ok_or(Failure::new("store", b"", Errno::INVAL))?;
+            let name = line.as_bytes();
+            let len = join(&mut prepared.paths[MAX_PATH..], &[self.path(), b"/runs/", name, b"\0"]);
+            let c = crate::rt::c_str(&prepared.paths[MAX_PATH + len - 1 - name.len()..MAX_PATH + len])
+                .unwrap_or(c".");
             match mkdirat(&runs, c, Mode::from_raw_mode(0o700)) {
                 Err(Errno::EXIST) => continue,
-                other => other.map_err(fail("store", b""))?,
+                other => other.map_err(|e| stop(e, why::STORE))?,
             }
             // A sweep by another husk may take it between mkdir and flock: then again.
             let Ok(dir) = openat(&runs, c, DIR, Mode::empty()) else { continue };
@@ -203,11 +221,13 @@ impl Store {
                 continue;
             }
             for sub in [c"upper", c"work"] {
-                mkdirat(&dir, sub, Mode::from_raw_mode(0o755)).map_err(fail("store", b""))?;
+                mkdirat(&dir, sub, Mode::from_raw_mode(0o755)).map_err(|e| stop(e, why::STORE))?;
             }
-            return Ok((dir, len));
+            prepared.run_len = len - 1;
+            prepared.run = Some(dir);
+            return Ok(prepared);
         }
-        Err(Failure::new("store", b"runs", Errno::EXIST))
+        Err(stop(Errno::EXIST, why::STORE))
     }
 
     /// Removes run directory `name` (after its container).
@@ -219,10 +239,18 @@ impl Store {
     }
 
     fn sub(&self, name: &CStr) -> rustix::io::Result<OwnedFd> {
-        let mut c = CPath::new();
-        let top = open_dir(c.of(&[self.path()])?)?;
-        openat(&top, name, DIR, Mode::empty())
+        openat(&self.top()?, name, DIR, Mode::empty())
     }
+}
+
+/// `parts` joined at the start of `buf`; returns the length.
+fn join(buf: &mut [u8], parts: &[&[u8]]) -> usize {
+    let mut at = 0;
+    for part in parts {
+        buf[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    at
 }
 
 /// Removes the run directories no husk holds.

@@ -29,65 +29,10 @@ pub const PAX_MAX: usize = 64 * 1024;
 /// How much of the stream is read at once.
 pub const INPUT_BUF: usize = 128 * 1024;
 
-/// Why an unpack stopped: the errno and, where it alone does not say, a reason (an index
-/// into [`WHY`]; 0: none). Small, so that results travel in registers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stop {
-    pub errno: Errno,
-    pub why: u8,
-}
-
-impl From<Errno> for Stop {
-    fn from(errno: Errno) -> Stop {
-        Stop { errno, why: 0 }
-    }
-}
-
-impl Stop {
-    /// Whether the current entry is the place (else the archive as a whole).
-    pub fn at_entry(self) -> bool {
-        self.why == 0 || self.why > LONG
-    }
-
-    pub fn reason(self) -> &'static str {
-        WHY.get(self.why as usize).copied().unwrap_or("")
-    }
-}
-
-pub const TRUNCATED: u8 = 1;
-pub const READ: u8 = 2;
-pub const CHECKSUM: u8 = 3;
-pub const NOT_NUMBER: u8 = 4;
-pub const TOO_BIG: u8 = 5;
-pub const PAX: u8 = 6;
-pub const LONG: u8 = 7;
-pub const SPARSE: u8 = 8;
-pub const ROOT: u8 = 9;
-pub const KIND: u8 = 10;
-pub const WHITEOUT: u8 = 11;
-pub const DOTDOT: u8 = 12;
-/// The reasons, by number (up to LONG about the archive, the others about an entry).
-const WHY: [&str; 13] = [
-    "",
-    "the archive ends in the middle of an entry",
-    "the archive cannot be read",
-    "a header's checksum is wrong (not a tar archive, or corrupt)",
-    "a header's size is not a number",
-    "more would be unpacked than --max-unpacked allows",
-    "a pax header is malformed",
-    "a long name or pax header is too large",
-    "sparse files are not supported",
-    "only a directory may name the root itself",
-    "an entry of a kind husk does not unpack",
-    "a whiteout names no file of its directory",
-    "a name with '..' would leave the root",
-];
+use super::why::*;
+use super::{Stop, stop};
 
 type Result<T> = core::result::Result<T, Stop>;
-
-fn stop(errno: Errno, why: u8) -> Stop {
-    Stop { errno, why }
-}
 
 /// The stream: a file (from an offset, for so many bytes) or a pipe, read through a
 /// buffer, hashed as it is read when asked.
