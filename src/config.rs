@@ -35,6 +35,7 @@ pub enum Root<'a> {
     Dir { path: &'a [u8], read_only: bool },
     /// An image in husk's store (`lower`, never written) under a writable layer of the
     /// run's own (`run`/upper, with overlayfs's `run`/work).
+    #[cfg(feature = "images")]
     Overlay { lower: &'a [u8], run: &'a [u8] },
 }
 
@@ -43,6 +44,7 @@ impl Root<'_> {
         match self {
             Root::Host => true,
             Root::Dir { read_only, .. } => *read_only,
+            #[cfg(feature = "images")]
             Root::Overlay { .. } => false,
         }
     }

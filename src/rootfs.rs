@@ -17,8 +17,8 @@ use rustix::fs::{
 use rustix::io::Errno;
 use rustix::mount::{
     FsMountFlags, FsOpenFlags, MountAttrFlags, MountPropagationFlags, MoveMountFlags, OpenTreeFlags,
-    UnmountFlags, fsconfig_create, fsconfig_set_flag, fsconfig_set_string, fsmount, fsopen, mount_change,
-    move_mount, open_tree, unmount,
+    UnmountFlags, fsconfig_create, fsconfig_set_string, fsmount, fsopen, mount_change, move_mount, open_tree,
+    unmount,
 };
 
 use crate::cgroup::Layout;
@@ -275,6 +275,7 @@ fn clone_root<'a>(path: &mut CPath, root: Root<'a>) -> Result<'a, OwnedFd> {
     let (source, tree) = match root {
         Root::Host => (&b"/"[..], clone_tree(path, b"/", "rootfs", true)?),
         Root::Dir { path: dir, .. } => (dir, clone_tree(path, dir, "rootfs", true)?),
+        #[cfg(feature = "images")]
         Root::Overlay { lower, run } => (lower, overlay(path, lower, run).map_err(fail("overlay", run))?),
     };
     let read_only = if root.read_only() { MOUNT_ATTR_RDONLY } else { 0 };
@@ -311,10 +312,13 @@ fn attach_root<'a>(path: &mut CPath, root: Root<'a>, tree: BorrowedFd) -> Result
     let host_tree = match root {
         Root::Host => true,
         Root::Dir { .. } => is_current_root(tree),
+        #[cfg(feature = "images")]
         Root::Overlay { .. } => false,
     };
     let stage = match root {
-        Root::Dir { path, .. } | Root::Overlay { lower: path, .. } if !host_tree => path,
+        Root::Dir { path, .. } if !host_tree => path,
+        #[cfg(feature = "images")]
+        Root::Overlay { lower, .. } => lower,
         _ => DEFAULT_STAGE,
     };
     let stage_c = path.of(&[stage]).map_err(fail("rootfs", stage))?;
@@ -415,16 +419,17 @@ const MOUNT_ATTR_READ_ONLY_ALL: u64 = MOUNT_ATTR_RDONLY
 /// A new overlayfs over the image's tree `lower`, its writable layer in the run's
 /// directory `run` (upper/, work/: overlayfs(5)); `volatile`: the layer is thrown away after
 /// the run, so no write need ever reach the disk in order.
+#[cfg(feature = "images")]
 fn overlay(path: &mut CPath, lower: &[u8], run: &[u8]) -> rustix::io::Result<OwnedFd> {
     let fs = fsopen(c"overlay", FsOpenFlags::FSOPEN_CLOEXEC)?;
     fsconfig_set_string(&fs, c"lowerdir", path.of(&[lower])?)?;
     fsconfig_set_string(&fs, c"upperdir", path.of(&[run, b"/upper"])?)?;
     fsconfig_set_string(&fs, c"workdir", path.of(&[run, b"/work"])?)?;
-    fsconfig_set_flag(&fs, c"volatile")?;
+    rustix::mount::fsconfig_set_flag(&fs, c"volatile")?;
     // In a user namespace, overlayfs keeps its own attributes as user.* ones (trusted.*
     // are the host's root's alone).
     if !rustix::process::geteuid().is_root() {
-        fsconfig_set_flag(&fs, c"userxattr")?;
+        rustix::mount::fsconfig_set_flag(&fs, c"userxattr")?;
     }
     fsconfig_create(&fs)?;
     fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::empty())

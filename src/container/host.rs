@@ -239,6 +239,7 @@ fn clean_up(
         report_and_remove(config, &group, code, Note::all(notes).any(|note| note == Note::STARTED));
     }
     // An image's writable layer is the run's alone.
+    #[cfg(feature = "images")]
     if let Root::Overlay { run, .. } = config.root {
         crate::image::store::Store::remove_run(run);
     }

@@ -35,7 +35,9 @@ use crate::spawn::{self, CallerSignals};
 #[inline(never)] // a role's own frame: see main.rs
 pub fn run(spec: &RunSpec, process: &Process) -> u8 {
     // Declared first: the config borrows them once they are read.
-    let (identity, env_files, image);
+    let (identity, env_files);
+    #[cfg(feature = "images")]
+    let image;
     let mut own_cgroups = [0u8; crate::cgroup::CGROUP_FILE];
     let mut config = spec.config();
     // Bad input is reported before anything changes anywhere (README, "Errors").
@@ -44,16 +46,12 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
     }
     // An archive or an image: found in husk's store, or unpacked there first (image/); the
     // run's writable layer goes when `image` does, after the container.
-    image = match spec.rootfs.map(crate::image::Source::of) {
-        Some(source @ crate::image::Source::Archive(_)) => {
-            match crate::image::prepare(source, spec.max_unpacked, spec.read_only, process) {
-                Ok(image) => Some(image),
-                Err(failure) => return failure.report(),
-            }
-        }
-        _ => None,
-    };
-    if let Some(image) = &image {
+    #[cfg(feature = "images")]
+    if let Some(source @ crate::image::Source::Archive(_)) = spec.rootfs.map(crate::image::Source::of) {
+        image = match crate::image::prepare(source, spec.max_unpacked, spec.read_only, process) {
+            Ok(image) => image,
+            Err(failure) => return failure.report(),
+        };
         config.root = match image.run() {
             Some(run) => Root::Overlay { lower: image.lower(), run },
             None => Root::Dir { path: image.lower(), read_only: true },
@@ -138,11 +136,15 @@ fn check_input<'a>(spec: &RunSpec, config: &Config<'a>) -> Result<(), Failure<'a
     }
     let mut path = CPath::new();
     if let Root::Dir { path: rootfs, .. } = config.root
-        && crate::image::Source::of(rootfs) == crate::image::Source::Dir(rootfs)
+        && (!cfg!(feature = "images")
+            || crate::image::Source::of(rootfs) == crate::image::Source::Dir(rootfs))
     {
         let c = path.of(&[rootfs]).map_err(fail("rootfs", rootfs))?;
-        open(c, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(fail("rootfs", rootfs))?;
+        open(c, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| {
+            let hint = "this husk runs archives only when built with them (cargo build --features images)";
+            let failure = Failure::new("rootfs", rootfs, e);
+            if e == Errno::NOTDIR && !cfg!(feature = "images") { failure.with_hint(hint) } else { failure }
+        })?;
     }
     for mount in config.mounts.iter().filter(|m| matches!(m.kind, MountKind::Bind { .. })) {
         let c = path.of(&[mount.source]).map_err(fail("bind", mount.source))?;
@@ -171,7 +173,9 @@ fn user_namespace<'a>(spec: &RunSpec, config: &Config) -> Result<Option<crate::u
 fn resolve_user<'a>(root: &Root<'a>, user: &crate::users::UserSpec<'a>) -> Result<Identity, Failure<'a>> {
     let dir = match *root {
         Root::Host => &b"/"[..],
-        Root::Dir { path, .. } | Root::Overlay { lower: path, .. } => path,
+        Root::Dir { path, .. } => path,
+        #[cfg(feature = "images")]
+        Root::Overlay { lower, .. } => lower,
     };
     let mut path = CPath::new();
     let c = path.of(&[dir]).map_err(fail("rootfs", dir))?;

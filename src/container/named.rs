@@ -84,7 +84,9 @@ fn write(entry: &Entry, head: &registry::Head, config: &Config, process: &Proces
     let mut buf = [0; PATH_MAX];
     let rootfs = match config.root {
         Root::Host => b"/",
-        Root::Dir { path, .. } | Root::Overlay { lower: path, .. } => absolute(path, &mut buf),
+        Root::Dir { path, .. } => absolute(path, &mut buf),
+        #[cfg(feature = "images")]
+        Root::Overlay { lower, .. } => absolute(lower, &mut buf),
     };
     if let Err(e) = entry.write_state(head, config.hostname, rootfs, command) {
         Failure::new("state", entry.name(), e).report();

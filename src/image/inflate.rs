@@ -4,25 +4,48 @@
 //! Speed: Huffman codes up to [`FAST`] bits long are decoded with one table look-up (longer,
 //! rare codes by a canonical walk over the code lengths, as zlib's puff does); the bit buffer
 //! is refilled 64 bits at a time, which is enough for a whole length/distance pair; matches
-//! are copied 8 bytes at a time. All state sits in [`Inflater`] (about 100 KiB), which the
-//! caller places where it wants. Malformed input of any kind gives an error, never a panic:
-//! every index below is either masked to its table's size or checked.
+//! are copied 8 bytes at a time. All state sits in [`Inflater`] (110 KiB, all zero until
+//! used), which the caller places where it wants. Malformed input of any kind gives an
+//! error, never a panic: every index below is either masked to its table's size or checked.
 
 use rustix::io::Errno;
 
-/// Why a gzip stream was refused: a short reason, or the sink's own error.
+/// Why a gzip stream was refused: a fault of the data ([`GzError::reason`] says which), or
+/// the sink's own error. Small enough to travel in a register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GzError {
-    Data(&'static str),
+    NotGzip,
+    Corrupt,
+    Truncated,
+    BadCrc,
+    BadLength,
+    Garbage,
     Sink(Errno),
 }
 
-const NOT_GZIP: GzError = GzError::Data("not gzip");
-const CORRUPT: GzError = GzError::Data("corrupt deflate stream");
-const TRUNCATED: GzError = GzError::Data("truncated");
-const BAD_CRC: GzError = GzError::Data("CRC mismatch");
-const BAD_LENGTH: GzError = GzError::Data("length mismatch");
-const GARBAGE: GzError = GzError::Data("trailing garbage");
+impl GzError {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::NotGzip => "not gzip",
+            Self::Corrupt => "corrupt deflate stream",
+            Self::Truncated => "truncated",
+            Self::BadCrc => "CRC mismatch",
+            Self::BadLength => "length mismatch",
+            Self::Garbage => "trailing garbage",
+            Self::Sink(_) => "write failed",
+        }
+    }
+
+    /// The errno to report: the sink's, or EBADMSG for bad data.
+    pub fn errno(self) -> Errno {
+        match self {
+            GzError::Sink(e) => e,
+            _ => Errno::BADMSG,
+        }
+    }
+}
+
+use GzError::{BadCrc, BadLength, Corrupt, Garbage, NotGzip, Truncated};
 
 /// Bits decoded by one table look-up.
 const FAST: u32 = 10;
@@ -60,7 +83,7 @@ impl Huff {
         for len in 1..16 {
             left = (left << 1) - i32::from(self.counts[len]);
             if left < 0 {
-                return Err(CORRUPT);
+                return Err(Corrupt);
             }
             if len < 15 {
                 offs[len + 1] = offs[len] + self.counts[len];
@@ -69,7 +92,7 @@ impl Huff {
         for (sym, &l) in lens.iter().enumerate() {
             if l != 0 {
                 let o = &mut offs[usize::from(l & 15)];
-                *self.syms.get_mut(usize::from(*o)).ok_or(CORRUPT)? = sym as u16;
+                *self.syms.get_mut(usize::from(*o)).ok_or(Corrupt)? = sym as u16;
                 *o += 1;
             }
         }
@@ -166,21 +189,21 @@ impl<'a> Bits<'a> {
             let count = i32::from(h.counts[len]);
             if code - first < count {
                 self.take(len as u32);
-                let sym = h.syms.get((index + code - first) as usize).ok_or(CORRUPT)?;
+                let sym = h.syms.get((index + code - first) as usize).ok_or(Corrupt)?;
                 return Ok(usize::from(*sym));
             }
             index += count;
             first = (first + count) << 1;
             code <<= 1;
         }
-        Err(CORRUPT)
+        Err(Corrupt)
     }
 
     /// Drops the bits up to the next byte boundary and hands the rest back to the byte
     /// position, for stored blocks and the gzip trailer.
     fn align(&mut self) -> Result<(), GzError> {
         if self.overrun() {
-            return Err(TRUNCATED);
+            return Err(Truncated);
         }
         self.pos -= (self.cnt / 8) as usize;
         self.buf = 0;
@@ -188,9 +211,14 @@ impl<'a> Bits<'a> {
         Ok(())
     }
 
+    /// A little-endian number of `n` (<= 4) whole bytes at the byte position.
+    fn le(&mut self, n: usize) -> Result<u32, GzError> {
+        Ok(self.bytes(n)?.iter().rev().fold(0, |v, &b| v << 8 | u32::from(b)))
+    }
+
     /// `n` whole bytes at the byte position (after `align`).
     fn bytes(&mut self, n: usize) -> Result<&'a [u8], GzError> {
-        let b = self.inp.get(self.pos..self.pos + n).ok_or(TRUNCATED)?;
+        let b = self.inp.get(self.pos..self.pos + n).ok_or(Truncated)?;
         self.pos += n;
         Ok(b)
     }
@@ -249,7 +277,7 @@ impl Inflater {
     }
 
     /// Decompresses the gzip file `input` (one or more members, then optionally zero bytes)
-    /// and hands the output to `sink` in pieces of at most 64 KiB.
+    /// and hands the output to `sink` in pieces of at most 65 KiB.
     pub fn gunzip(&mut self, input: &[u8], sink: &mut Sink) -> Result<(), GzError> {
         crc_tables(&mut self.crc);
         let mut bits = Bits { inp: input, pos: 0, buf: 0, cnt: 0 };
@@ -260,7 +288,7 @@ impl Inflater {
                 return Ok(());
             }
             if rest[0] != 0x1f {
-                return Err(GARBAGE);
+                return Err(Garbage);
             }
         }
     }
@@ -269,40 +297,34 @@ impl Inflater {
         let start = bits.pos;
         let head = bits
             .bytes(10)
-            .map_err(|_| if bits.inp.get(start) == Some(&0x1f) { TRUNCATED } else { NOT_GZIP })?;
+            .map_err(|_| if bits.inp.get(start) == Some(&0x1f) { Truncated } else { NotGzip })?;
         if head[..3] != [0x1f, 0x8b, 8] || head[3] & 0xe0 != 0 {
-            return Err(NOT_GZIP);
+            return Err(NotGzip);
         }
         let flags = head[3];
         if flags & 4 != 0 {
-            let x = bits.bytes(2)?;
-            let n = usize::from(u16::from_le_bytes([x[0], x[1]]));
-            bits.bytes(n)?;
+            let n = bits.le(2)?;
+            bits.bytes(n as usize)?;
         }
         for flag in [8, 16] {
-            if flags & flag != 0 {
-                let n = bits.inp.get(bits.pos..).unwrap_or_default().iter().position(|&b| b == 0);
-                bits.bytes(n.ok_or(TRUNCATED)? + 1)?;
-            }
+            // A NUL-terminated name or comment.
+            while flags & flag != 0 && bits.le(1)? != 0 {}
         }
         if flags & 2 != 0 {
             let header = &bits.inp[start..bits.pos];
-            let want = crc32(&self.crc, 0, header) as u16;
-            let got = bits.bytes(2)?;
-            if u16::from_le_bytes([got[0], got[1]]) != want {
-                return Err(BAD_CRC);
+            if bits.le(2)? != crc32(&self.crc, 0, header) & 0xffff {
+                return Err(BadCrc);
             }
         }
         let mut m = Member { o: 0, done: 0, crc: 0, size: 0 };
         while !self.block(bits, &mut m, sink)? {}
         bits.align()?;
         self.flush(&mut m, sink)?;
-        let t = bits.bytes(8)?;
-        if u32::from_le_bytes([t[0], t[1], t[2], t[3]]) != m.crc {
-            return Err(BAD_CRC);
+        if bits.le(4)? != m.crc {
+            return Err(BadCrc);
         }
-        if u32::from_le_bytes([t[4], t[5], t[6], t[7]]) != m.size {
-            return Err(BAD_LENGTH);
+        if bits.le(4)? != m.size {
+            return Err(BadLength);
         }
         Ok(())
     }
@@ -325,17 +347,16 @@ impl Inflater {
     fn block(&mut self, bits: &mut Bits, m: &mut Member, sink: &mut Sink) -> Result<bool, GzError> {
         let head = bits.get(3);
         if bits.overrun() {
-            return Err(TRUNCATED);
+            return Err(Truncated);
         }
         match head >> 1 {
             0 => {
                 bits.align()?;
-                let h = bits.bytes(4)?;
-                let len = u16::from_le_bytes([h[0], h[1]]);
-                if len != !u16::from_le_bytes([h[2], h[3]]) {
-                    return Err(CORRUPT);
+                let len = bits.le(4)?;
+                if len >> 16 != len & 0xffff ^ 0xffff {
+                    return Err(Corrupt);
                 }
-                let mut left = usize::from(len);
+                let mut left = (len & 0xffff) as usize;
                 while left > 0 {
                     if m.o > LIMIT {
                         self.flush(m, sink)?;
@@ -358,7 +379,7 @@ impl Inflater {
                 self.dynamic(bits)?;
                 self.codes(bits, m, sink)?;
             }
-            _ => return Err(CORRUPT),
+            _ => return Err(Corrupt),
         }
         Ok(head & 1 != 0)
     }
@@ -369,7 +390,7 @@ impl Inflater {
         let ndist = bits.get(5) + 1;
         let ncl = bits.get(4) + 4;
         if nlit > 286 || ndist > 30 {
-            return Err(CORRUPT);
+            return Err(Corrupt);
         }
         let mut cl = [0u8; 19];
         for &i in &CL_ORDER[..ncl] {
@@ -383,16 +404,16 @@ impl Inflater {
             let sym = bits.decode(&self.lit)?;
             let (val, reps) = match sym {
                 0..=15 => (sym as u8, 1),
-                16 => (*lens.get(i.wrapping_sub(1)).ok_or(CORRUPT)?, 3 + bits.take(2)),
+                16 => (*lens.get(i.wrapping_sub(1)).ok_or(Corrupt)?, 3 + bits.take(2)),
                 17 => (0, 3 + bits.take(3)),
                 _ => (0, 11 + bits.take(7)),
             };
             let run = lens.get_mut(i..i + reps).filter(|_| i + reps <= nlit + ndist);
-            run.ok_or(CORRUPT)?.fill(val);
+            run.ok_or(Corrupt)?.fill(val);
             i += reps;
         }
         if lens[256] == 0 {
-            return Err(CORRUPT);
+            return Err(Corrupt);
         }
         self.lit.build(&lens[..nlit])?;
         self.dist.build(&lens[nlit..nlit + ndist])
@@ -400,12 +421,12 @@ impl Inflater {
 
     /// Decodes literal/length and distance codes up to the end of the block.
     fn codes(&mut self, bits: &mut Bits, m: &mut Member, sink: &mut Sink) -> Result<(), GzError> {
-        let corrupt = |bits: &Bits| if bits.overrun() { TRUNCATED } else { CORRUPT };
+        let corrupt = |bits: &Bits| if bits.overrun() { Truncated } else { Corrupt };
         loop {
             if m.o > LIMIT {
                 // Zeros past the end of the input could decode as literals for ever.
                 if bits.overrun() {
-                    return Err(TRUNCATED);
+                    return Err(Truncated);
                 }
                 self.flush(m, sink)?;
             }
@@ -418,7 +439,7 @@ impl Inflater {
                 continue;
             }
             if sym == 256 {
-                return if bits.overrun() { Err(TRUNCATED) } else { Ok(()) };
+                return if bits.overrun() { Err(Truncated) } else { Ok(()) };
             }
             let i = sym - 257;
             let len = usize::from(*LEN_BASE.get(i).ok_or_else(|| corrupt(bits))?) + bits.take(len_extra(i));
@@ -446,7 +467,7 @@ impl Inflater {
 }
 
 /// gunzip into one buffer; the number of bytes written. Output that does not fit is
-/// ENOSPC. Uses an `Inflater` on the stack (about 100 KiB).
+/// ENOSPC. Uses an `Inflater` on the stack (110 KiB).
 pub fn gunzip_to(input: &[u8], out: &mut [u8]) -> Result<usize, GzError> {
     let mut n = 0;
     Inflater::new().gunzip(input, &mut |piece: &[u8]| {
@@ -622,11 +643,11 @@ sys.stdout.buffer.write(head + raw + struct.pack('<II', zlib.crc32(d), len(d) & 
         // The header CRC covers the header: a changed name byte is caught.
         let mut bad = full.clone();
         bad[18] ^= 1;
-        assert_eq!(gunzip_vec(&mut inf, &bad), Err(BAD_CRC));
+        assert_eq!(gunzip_vec(&mut inf, &bad), Err(BadCrc));
         // Reserved flag bits are refused, as gzip does.
         let mut reserved = full.clone();
         reserved[3] |= 0x20;
-        assert_eq!(gunzip_vec(&mut inf, &reserved), Err(NOT_GZIP));
+        assert_eq!(gunzip_vec(&mut inf, &reserved), Err(NotGzip));
     }
 
     #[test]
@@ -647,7 +668,7 @@ sys.stdout.buffer.write(head + raw + struct.pack('<II', zlib.crc32(d), len(d) & 
         // ... but warns and exits 2 on other trailing bytes, which tar -xzf takes as failure.
         let mut junk = cat.clone();
         junk.extend(b"\0\0junk");
-        assert_eq!(gunzip_vec(&mut inf, &junk), Err(GARBAGE));
+        assert_eq!(gunzip_vec(&mut inf, &junk), Err(Garbage));
     }
 
     #[test]
@@ -661,24 +682,24 @@ sys.stdout.buffer.write(head + raw + struct.pack('<II', zlib.crc32(d), len(d) & 
             v[i] ^= x;
             v
         };
-        assert_eq!(gunzip_vec(&mut inf, b""), Err(NOT_GZIP));
-        assert_eq!(gunzip_vec(&mut inf, b"hello world, not gzip"), Err(NOT_GZIP));
-        assert_eq!(gunzip_vec(&mut inf, &at(2, 1)), Err(NOT_GZIP));
-        assert_eq!(gunzip_vec(&mut inf, &gz[..5]), Err(TRUNCATED));
-        assert_eq!(gunzip_vec(&mut inf, &gz[..n / 2]), Err(TRUNCATED));
-        assert_eq!(gunzip_vec(&mut inf, &gz[..n - 4]), Err(TRUNCATED));
-        assert_eq!(gunzip_vec(&mut inf, &at(n - 8, 1)), Err(BAD_CRC));
-        assert_eq!(gunzip_vec(&mut inf, &at(n - 1, 1)), Err(BAD_LENGTH));
+        assert_eq!(gunzip_vec(&mut inf, b""), Err(NotGzip));
+        assert_eq!(gunzip_vec(&mut inf, b"hello world, not gzip"), Err(NotGzip));
+        assert_eq!(gunzip_vec(&mut inf, &at(2, 1)), Err(NotGzip));
+        assert_eq!(gunzip_vec(&mut inf, &gz[..5]), Err(Truncated));
+        assert_eq!(gunzip_vec(&mut inf, &gz[..n / 2]), Err(Truncated));
+        assert_eq!(gunzip_vec(&mut inf, &gz[..n - 4]), Err(Truncated));
+        assert_eq!(gunzip_vec(&mut inf, &at(n - 8, 1)), Err(BadCrc));
+        assert_eq!(gunzip_vec(&mut inf, &at(n - 1, 1)), Err(BadLength));
         // Block type 3 is reserved.
-        assert_eq!(gunzip_vec(&mut inf, &at(10, 6)), Err(CORRUPT));
+        assert_eq!(gunzip_vec(&mut inf, &at(10, 6)), Err(Corrupt));
         // A stored block whose NLEN is not LEN's complement.
         let stored = deflate(0, false, 0, "b''", &data);
         let mut v = stored.clone();
         v[13] ^= 1;
-        assert_eq!(gunzip_vec(&mut inf, &v), Err(CORRUPT));
+        assert_eq!(gunzip_vec(&mut inf, &v), Err(Corrupt));
         // A distance before the start of the output.
         let far = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0x03, 0x02, 0x00, 0, 0, 0, 0, 0, 0, 0, 0];
-        assert_eq!(gunzip_vec(&mut inf, &far), Err(CORRUPT));
+        assert_eq!(gunzip_vec(&mut inf, &far), Err(Corrupt));
         // The sink's error comes back as it was.
         let failed = inf.gunzip(&gz, &mut |_: &[u8]| Err(Errno::PIPE));
         assert_eq!(failed, Err(GzError::Sink(Errno::PIPE)));

@@ -204,8 +204,9 @@ fn archive(
         c.of(&[path]).and_then(|c| rustix::fs::open(c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()));
     let file = file.map_err(|e| stop(e, why::ROOTFS))?;
     let before = rustix::fs::fstat(&file)?;
-    let mut key = [0u8; 128];
-    let key = file_key(&before, &mut key);
+    let mut key = [0u8; 65];
+    file_key(&before, &mut key);
+    let key = core::ffi::CStr::from_bytes_with_nul(&key).map_err(|_| Errno::INVAL)?;
     let mut hex = [0u8; 64];
     let keys = store.keys().map_err(in_store)?;
     if rustix::fs::readlinkat_raw(&keys, key, &mut hex[..]) == Ok(64)
@@ -217,8 +218,12 @@ fn archive(
     let mut hash = sha256::Sha256::new();
     hash.update(map.bytes());
     sha256::hex(&hash.finish(), &mut hex);
+    // What `husk images` shows: the file's absolute path, as the kernel has it.
     let mut about = [0u8; crate::cpath::PATH_MAX];
-    let about = absolute(path, &mut about);
+    let mut link = [0u8; 40];
+    let link = crate::procfs::fd_path(file.as_fd(), &mut link);
+    let len = rustix::fs::readlinkat_raw(rustix::fs::CWD, link, &mut about[..]).unwrap_or(0);
+    let about = &about[..len];
     let entry = store.entry(&hex, about, &mut |rootfs| {
         let used = unpack_file(file.as_fd(), map.bytes(), rootfs, max, name)?;
         // What was hashed must be what was unpacked: a file written meanwhile has a new
@@ -241,12 +246,12 @@ fn archive(
     Ok((hex, entry))
 }
 
-/// The name an archive file is remembered by: device, inode, size, modification and
-/// change times. Only the kernel sets a ctime, to now, on every change of the file (a
-/// write, a utimensat(2) too), so a file with the same key has the same bytes.
-fn file_key<'k>(st: &rustix::fs::Stat, buf: &'k mut [u8; 128]) -> &'k core::ffi::CStr {
-    let mut line = crate::out::Line::new();
-    for (i, n) in [
+/// The name an archive file is remembered by: a digest of its device, inode, size,
+/// modification and change times. Only the kernel sets a ctime, to now, on every change of
+/// the file (a write, a utimensat(2) too), so a file with the same key has the same bytes.
+fn file_key(st: &rustix::fs::Stat, key: &mut [u8; 65]) {
+    let mut hash = sha256::Sha256::new();
+    for n in [
         st.st_dev,
         st.st_ino,
         st.st_size as u64,
@@ -254,35 +259,12 @@ fn file_key<'k>(st: &rustix::fs::Stat, buf: &'k mut [u8; 128]) -> &'k core::ffi:
         st.st_mtime_nsec,
         st.st_ctime as u64,
         st.st_ctime_nsec,
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        if i > 0 {
-            line.str("-");
-        }
-        line.num(n);
+    ] {
+        hash.update(&n.to_le_bytes());
     }
-    let bytes = line.as_bytes();
-    buf[..bytes.len()].copy_from_slice(bytes);
-    buf[bytes.len()] = 0;
-    crate::rt::c_str(&buf[..=bytes.len()]).unwrap_or(c"-")
-}
-
-/// `path` made absolute (by the working directory), for `husk images` to show.
-fn absolute<'b>(path: &[u8], buf: &'b mut [u8; crate::cpath::PATH_MAX]) -> &'b [u8] {
-    if path.starts_with(b"/") {
-        let n = path.len().min(buf.len());
-        buf[..n].copy_from_slice(&path[..n]);
-        return &buf[..n];
-    }
-    let cwd = rustix::fs::readlinkat_raw(rustix::fs::CWD, c"/proc/self/cwd", &mut buf[..]).unwrap_or(0);
-    let n = (cwd + 1 + path.len()).min(buf.len());
-    if n > cwd + 1 {
-        buf[cwd] = b'/';
-        buf[cwd + 1..n].copy_from_slice(&path[..n - cwd - 1]);
-    }
-    &buf[..n]
+    let mut hex = [0u8; 64];
+    sha256::hex(&hash.finish(), &mut hex);
+    key[..64].copy_from_slice(&hex);
 }
 
 /// The compressed streams husk knows, by their magic bytes, and who decompresses them.

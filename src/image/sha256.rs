@@ -70,48 +70,46 @@ impl Sha256 {
     }
 
     pub fn finish(mut self) -> [u8; 32] {
-        let bits = self.len.wrapping_mul(8);
         // 0x80, zeros to 56 mod 64, then the length in bits, big-endian.
-        self.update(&[0x80]);
-        while self.len % 64 != 56 {
-            self.update(&[0]);
-        }
-        self.update(&bits.to_be_bytes());
+        let mut pad = [0u8; 72];
+        pad[0] = 0x80;
+        let n = 9 + (119 - (self.len % 64) as usize) % 64;
+        pad[n - 8..n].copy_from_slice(&self.len.wrapping_mul(8).to_be_bytes());
+        self.update(&pad[..n]);
         let mut out = [0u8; 32];
-        for (o, s) in out.chunks_exact_mut(4).zip(self.state) {
+        for (o, s) in out.chunks_exact_mut(4).zip(&self.state) {
             o.copy_from_slice(&s.to_be_bytes());
         }
         out
     }
 }
 
-/// The portable compression function over one 64-byte block, rolled for size: the message
-/// schedule as a 16-word ring, the eight working words rotated through an array.
+/// The portable compression function over one 64-byte block, rolled for size: the whole
+/// message schedule first, then the rounds with the working words rotated through an array.
 fn compress(state: &mut [u32; 8], block: &[u8]) {
-    let mut w = [0u32; 16];
+    let mut w = [0u32; 64];
     for (w, b) in w.iter_mut().zip(block.chunks_exact(4)) {
         *w = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
     }
-    let mut s = *state;
-    for (i, k) in K.iter().enumerate() {
-        if i >= 16 {
-            let (w15, w2) = (w[(i + 1) % 16], w[(i + 14) % 16]);
-            let s0 = w15.rotate_right(7) ^ w15.rotate_right(18) ^ (w15 >> 3);
-            let s1 = w2.rotate_right(17) ^ w2.rotate_right(19) ^ (w2 >> 10);
-            w[i % 16] = w[i % 16].wrapping_add(s0).wrapping_add(w[(i + 9) % 16]).wrapping_add(s1);
-        }
-        let [a, b, c, d, e, f, g, h] = s;
+    for i in 16..64 {
+        let (w15, w2) = (w[i - 15], w[i - 2]);
+        let s0 = w15.rotate_right(7) ^ w15.rotate_right(18) ^ (w15 >> 3);
+        let s1 = w2.rotate_right(17) ^ w2.rotate_right(19) ^ (w2 >> 10);
+        w[i] = w[i - 16].wrapping_add(s0).wrapping_add(w[i - 7]).wrapping_add(s1);
+    }
+    let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = *state;
+    for (k, w) in K.iter().zip(&w) {
         let t1 = h
             .wrapping_add(e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25))
             .wrapping_add((e & f) ^ (!e & g))
-            .wrapping_add(*k)
-            .wrapping_add(w[i % 16]);
+            .wrapping_add(k.wrapping_add(*w));
         let t2 = (a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22))
             .wrapping_add((a & b) ^ (a & c) ^ (b & c));
-        s = [t1.wrapping_add(t2), a, b, c, d.wrapping_add(t1), e, f, g];
+        (h, g, f, e) = (g, f, e, d.wrapping_add(t1));
+        (d, c, b, a) = (c, b, a, t1.wrapping_add(t2));
     }
-    for (st, v) in state.iter_mut().zip(s) {
-        *st = st.wrapping_add(v);
+    for (st, v) in state.iter_mut().zip(&[a, b, c, d, e, f, g, h]) {
+        *st = st.wrapping_add(*v);
     }
 }
 

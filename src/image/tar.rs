@@ -302,93 +302,104 @@ impl<'d> Unpacker<'d> {
         Ok(())
     }
 
-    /// Makes one entry.
+    /// Makes one entry: where something is in the way, it is removed (whatever it is: a
+    /// later layer replaces what an earlier one had) and the entry made once more.
     fn entry(&mut self, entry: &Entry, input: &mut Input) -> Result<()> {
         let mut path = [0u8; 4096];
-        let len = clean(&self.name[..self.name_len], &mut path)?;
-        let path = &path[..len];
-        let (dir, leaf) = match path.iter().rposition(|&b| b == b'/') {
-            Some(i) => (&path[..i], &path[i + 1..]),
-            None => (&b""[..], path),
-        };
+        let (dir, leaf) = clean(&self.name[..self.name_len], &mut path)?;
+        let leaf_c = CStr::from_bytes_until_nul(&path[leaf..]).map_err(|_| Errno::INVAL)?;
+        let leaf = leaf_c.to_bytes();
+        let kind = entry.kind;
         if leaf.is_empty() {
             // The root itself (`./`): only a directory, whose metadata applies to it.
-            if entry.kind != b'5' {
+            if kind != b'5' {
                 return Err(stop(Errno::PERM, ROOT));
             }
             return self.meta(self.root, entry, true);
         }
-        let mut leaf_c = CPath::new();
-        let leaf_c = leaf_c.of(&[leaf])?;
         if self.options.layer && leaf.starts_with(b".wh.") {
-            return self.whiteout(dir, leaf);
+            return self.whiteout(&path[..dir], leaf);
         }
-        self.enter(dir)?;
+        // A user cannot make devices (nor use them: every container mount is nodev).
+        if !self.options.root && matches!(kind, b'3' | b'4') {
+            return Ok(());
+        }
+        // A hard link's target: inside the root, like every name.
+        let mut target = [0u8; 4096];
+        let mut target_dir = None;
+        let target_leaf = if kind == b'1' {
+            let (tdir, tleaf) = clean(&self.link[..self.link_len], &mut target)?;
+            target_dir = Some(open_dir_in(self.root, &target[..tdir])?);
+            tleaf
+        } else {
+            copy_to(&mut target, &self.link[..self.link_len])?;
+            0
+        };
+        let target_c = CStr::from_bytes_until_nul(&target[target_leaf..]).map_err(|_| Errno::INVAL)?;
+        self.enter(&path[..dir])?;
         let parent = self.parent_fd();
-        match entry.kind {
-            b'0' => {
-                let flags =
-                    OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-                let file =
-                    retry(parent, leaf_c, || openat(parent, leaf_c, flags, Mode::from_raw_mode(0o600)))?;
-                input.pass(entry.size, Some(file.as_fd()))?;
-                self.meta(file.as_fd(), entry, false)
-            }
-            b'5' => {
-                match mkdirat(parent, leaf_c, Mode::from_raw_mode(0o700)) {
-                    Err(Errno::EXIST) if is_dir(parent, leaf_c) => {}
-                    Err(Errno::EXIST) => {
-                        remove_all(parent, leaf_c)?;
-                        mkdirat(parent, leaf_c, Mode::from_raw_mode(0o700))?;
-                    }
-                    other => other?,
+        let mode = Mode::from_raw_mode(0o600);
+        let mut fd = None;
+        for again in [false, true] {
+            let made = match kind {
+                b'0' => {
+                    let flags =
+                        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                    openat(parent, leaf_c, flags, mode).map(|file| fd = Some(file))
                 }
-                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-                let dir = openat(parent, leaf_c, flags, Mode::empty())?;
-                self.meta(dir.as_fd(), entry, true)
+                b'5' => mkdirat(parent, leaf_c, Mode::from_raw_mode(0o700)),
+                b'2' => symlinkat(target_c, parent, leaf_c),
+                b'1' => linkat(
+                    target_dir.as_ref().map_or(self.root, |d| d.as_fd()),
+                    target_c,
+                    parent,
+                    leaf_c,
+                    AtFlags::empty(),
+                ),
+                b'3' | b'4' | b'6' => {
+                    let file_type = match kind {
+                        b'3' => FileType::CharacterDevice,
+                        b'4' => FileType::BlockDevice,
+                        _ => FileType::Fifo,
+                    };
+                    mknodat(parent, leaf_c, file_type, mode, rustix::fs::makedev(entry.dev.0, entry.dev.1))
+                }
+                _ => return Err(stop(Errno::OPNOTSUPP, KIND)),
+            };
+            match made {
+                Err(Errno::EXIST) if kind == b'5' && is_dir(parent, leaf_c) => break,
+                Err(Errno::EXIST) if !again => remove_all(parent, leaf_c)?,
+                other => {
+                    other?;
+                    break;
+                }
             }
-            b'2' => {
-                let mut target = CPath::new();
-                let target = target.of(&[&self.link[..self.link_len]])?;
-                retry(parent, leaf_c, || symlinkat(target, parent, leaf_c))?;
+        }
+        match kind {
+            // A hard link shares its target's metadata.
+            b'1' => Ok(()),
+            b'0' | b'5' => {
+                if kind == b'5' {
+                    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                    fd = Some(openat(parent, leaf_c, flags, Mode::empty())?);
+                }
+                let fd = fd.ok_or(Errno::INVAL)?;
+                if kind == b'0' {
+                    input.pass(entry.size, Some(fd.as_fd()))?;
+                }
+                self.meta(fd.as_fd(), entry, kind == b'5')
+            }
+            // Symlinks and nodes, by name (nothing else writes the tree meanwhile).
+            _ => {
                 if self.options.root {
                     let ids = (Some(Uid::from_raw(entry.uid)), Some(Gid::from_raw(entry.gid)));
                     rustix::fs::chownat(parent, leaf_c, ids.0, ids.1, AtFlags::SYMLINK_NOFOLLOW)?;
                 }
+                if kind != b'2' {
+                    rustix::fs::chmodat(parent, leaf_c, Mode::from_raw_mode(entry.mode), AtFlags::empty())?;
+                }
                 Ok(rustix::fs::utimensat(parent, leaf_c, &times(entry), AtFlags::SYMLINK_NOFOLLOW)?)
             }
-            b'1' => {
-                let mut target = [0u8; 4096];
-                let len = clean(&self.link[..self.link_len], &mut target)?;
-                let (tdir, tleaf) = match target[..len].iter().rposition(|&b| b == b'/') {
-                    Some(i) => (&target[..i], &target[i + 1..len]),
-                    None => (&b""[..], &target[..len]),
-                };
-                let mut tleaf_c = CPath::new();
-                let tleaf_c = tleaf_c.of(&[tleaf])?;
-                let tparent = open_dir_in(self.root, tdir)?;
-                retry(parent, leaf_c, || linkat(&tparent, tleaf_c, parent, leaf_c, AtFlags::empty()))
-            }
-            b'3' | b'4' | b'6' => {
-                let kind = match entry.kind {
-                    b'3' => FileType::CharacterDevice,
-                    b'4' => FileType::BlockDevice,
-                    _ => FileType::Fifo,
-                };
-                if !self.options.root && kind != FileType::Fifo {
-                    return Ok(());
-                }
-                let dev = rustix::fs::makedev(entry.dev.0, entry.dev.1);
-                retry(parent, leaf_c, || mknodat(parent, leaf_c, kind, Mode::from_raw_mode(0o600), dev))?;
-                // (Nothing else writes the tree while it is unpacked: the node is ours.)
-                if self.options.root {
-                    let ids = (Some(Uid::from_raw(entry.uid)), Some(Gid::from_raw(entry.gid)));
-                    rustix::fs::chownat(parent, leaf_c, ids.0, ids.1, AtFlags::SYMLINK_NOFOLLOW)?;
-                }
-                rustix::fs::chmodat(parent, leaf_c, Mode::from_raw_mode(entry.mode), AtFlags::empty())?;
-                Ok(rustix::fs::utimensat(parent, leaf_c, &times(entry), AtFlags::SYMLINK_NOFOLLOW)?)
-            }
-            _ => Err(stop(Errno::OPNOTSUPP, KIND)),
         }
     }
 
@@ -478,18 +489,6 @@ impl<'d> Unpacker<'d> {
             }
             end = next + 1;
         }
-    }
-}
-
-/// Creates with `make`; where something is in the way, removes it (whatever it is: a later
-/// layer replaces what an earlier one had) and tries once more.
-fn retry<T>(parent: BorrowedFd, leaf: &CStr, mut make: impl FnMut() -> rustix::io::Result<T>) -> Result<T> {
-    match make() {
-        Err(Errno::EXIST) => {
-            remove_all(parent, leaf)?;
-            Ok(make()?)
-        }
-        other => Ok(other?),
     }
 }
 
@@ -620,9 +619,10 @@ impl<'p> Iterator for Records<'p> {
     }
 }
 
-/// A name made relative and clean: leading `/` and `./` dropped, `.` and empty components
-/// skipped; a `..` anywhere is refused (it could only be meant to leave the root).
-fn clean(name: &[u8], out: &mut [u8; 4096]) -> Result<usize> {
+/// A name made relative and clean, NUL-terminated: leading `/` and `./` dropped, `.` and
+/// empty components skipped; a `..` anywhere is refused (it could only be meant to leave
+/// the root). Returns where its directory part ends and where its last component starts.
+fn clean(name: &[u8], out: &mut [u8; 4096]) -> Result<(usize, usize)> {
     let mut len = 0;
     for part in name.split(|&b| b == b'/') {
         match part {
@@ -642,7 +642,11 @@ fn clean(name: &[u8], out: &mut [u8; 4096]) -> Result<usize> {
             }
         }
     }
-    Ok(len)
+    out[len] = 0;
+    Ok(match out[..len].iter().rposition(|&b| b == b'/') {
+        Some(i) => (i, i + 1),
+        None => (0, 0),
+    })
 }
 
 /// The header's name: ustar's prefix and name joined (GNU's headers use that room for
@@ -713,8 +717,12 @@ fn read_small(input: &mut Input, size: u64, buf: &mut [u8]) -> Result<usize> {
     Ok(n)
 }
 
+/// `value` at the start of `buf`, NUL-terminated when there is room.
 fn copy_to(buf: &mut [u8], value: &[u8]) -> Result<usize> {
     buf.get_mut(..value.len()).ok_or(Errno::NAMETOOLONG)?.copy_from_slice(value);
+    if let Some(nul) = buf.get_mut(value.len()) {
+        *nul = 0;
+    }
     Ok(value.len())
 }
 
@@ -731,8 +739,8 @@ mod tests {
             (b"./", b""),
             (b"a", b"a"),
         ] {
-            let n = clean(name, &mut out).unwrap();
-            assert_eq!(&out[..n], want);
+            clean(name, &mut out).unwrap();
+            assert_eq!(CStr::from_bytes_until_nul(&out).unwrap().to_bytes(), want);
         }
         for name in [&b"../x"[..], b"a/../../b", b"/.."] {
             assert_eq!(clean(name, &mut out).unwrap_err().errno, Errno::PERM);
