@@ -32,7 +32,9 @@
 # After the warm-up of row 2, husk's cached tree is compared with GNU tar's (type, mode,
 # owner, size, mtime, symlink target and content of every entry): both did the same work.
 #
-# Usage (as root):
+# Usage (as root), on a husk built with images (a build option while they do not fit the
+# size budget: cargo build --release --features images; a husk without them fails its
+# trial run of each image row, and the row is left out with its message):
 #   benches/images.sh                       # target/release/husk
 #   HUSK=/path/to/husk DEBIAN=/path/to/tree RUNS=500 COLD_RUNS=10 benches/images.sh
 # Needs (Debian): hyperfine tar gzip python3 podman runc (crun, uidmap come with podman).
