@@ -116,6 +116,8 @@ pub enum Namespace {
 pub struct Process<'a> {
     /// argv index where COMMAND starts; its tail is execve's argv as it is.
     pub command: usize,
+    /// COMMAND's argv when it is not argv's tail (an image's Entrypoint and Cmd).
+    pub argv: Option<crate::rt::CStrArray<'static>>,
     /// `KEY=VALUE` (or `KEY`: the caller's value) entries in argv, added to the clean
     /// environment after the `--env-file` ones.
     pub env: &'a [EnvArg],

@@ -147,15 +147,15 @@ fn command_of(init: i32) -> Result<OwnedFd, Errno> {
     let _ = path.extend_from_slice(b"task/");
     let _ = path.extend_from_slice(init_text);
     let _ = path.extend_from_slice(b"/children");
-    let mut children = [0u8; 256];
+    let mut children = crate::procfs::buffer::<256>();
     let children = crate::procfs::read_pid_file(init, &path, &mut children).ok_or(Errno::SRCH)?;
     for child in crate::text::fields(children, b' ').filter_map(crate::procfs::parse_pid) {
         let Ok(pidfd) = pidfd_open(Pid::from_raw(child).ok_or(Errno::SRCH)?, PidfdFlags::empty()) else {
             continue;
         };
-        let mut status = [0u8; 2048];
+        let mut status = crate::procfs::buffer::<2048>();
         let status = crate::procfs::read_pid_file(child, b"status", &mut status).unwrap_or(b"");
-        let mut stat = [0u8; 1024];
+        let mut stat = crate::procfs::buffer::<1024>();
         let stat = crate::procfs::read_pid_file(child, b"stat", &mut stat).unwrap_or(b"");
         if crate::procfs::innermost_pid(status) == Some(2) && crate::procfs::stat_parent(stat) == Some(init) {
             return Ok(pidfd);

@@ -13,6 +13,7 @@ Usage:
   husk exec [OPTIONS] NAME [--] COMMAND...    run COMMAND in a named container
   husk ps [-a] [-q] | logs [-f] NAME | kill NAME [SIGNAL]
   husk wait NAME | stop [-t SECONDS] NAME | rm [-f] NAME
+  husk images [-q] | rmi ID...|all           the image store (--rootfs ARCHIVE)
   husk init [OPTIONS] [--] COMMAND [ARG]...   be COMMAND's init (PID 1 or subreaper)
   husk help [SUBCOMMAND]
   husk --version
@@ -44,6 +45,9 @@ COMMAND in new PID, mount, UTS, IPC, network and cgroup namespaces, husk its PID
 
 Root and mounts:
       --rootfs DIR            the root (default: the host's /, read-only, fresh /tmp)
+      --rootfs ARCHIVE        a tar archive (plain, .gz, .zst, .xz), unpacked once into
+                              husk's store; each run writes to a layer of its own
+      --max-unpacked SIZE     the most an archive may unpack to (default 8G)
       --read-only             the root read-only, with a tmpfs /tmp
       --bind SRC:DST[:ro|rw]  bind a host path; --ro-bind SRC:DST: read-only
   -v, --volume SRC:DST[:ro|rw]   the same; SRC a host path (/... or ./...)
@@ -115,6 +119,23 @@ Usage: husk rm [-f] NAME
 Removes an exited container's record and log; -f, --force: a running one too, killed.
 ";
 
+#[cfg(feature = "images")]
+const IMAGES: &str = "\
+Usage: husk images [-q]
+The store's images: digest, size unpacked, last use (UTC), source; -q, --quiet: digests.
+Store: $HUSK_STORE, else /var/lib/husk (root), $XDG_DATA_HOME/husk (a user).
+";
+#[cfg(feature = "images")]
+const RMI: &str = "\
+Usage: husk rmi ID...|all
+Removes images from the store (ID: a digest, or 4 or more of its first hex digits);
+never one that a container is running.
+";
+#[cfg(not(feature = "images"))]
+const IMAGES: &str = "husk images, husk rmi: in a husk built with them (cargo build --features images)\n";
+#[cfg(not(feature = "images"))]
+const RMI: &str = IMAGES;
+
 /// Prints the help text for `topic` on stdout.
 #[inline(never)] // a role's own frame: see main.rs
 pub fn print(topic: Topic) {
@@ -129,6 +150,8 @@ pub fn print(topic: Topic) {
         Topic::Wait => WAIT,
         Topic::Stop => STOP,
         Topic::Rm => RM,
+        Topic::Images => IMAGES,
+        Topic::Rmi => RMI,
     });
 }
 

@@ -42,6 +42,9 @@ fn main(process: &'static Process) -> ! {
         Ok(Command::Wait { name }) => manage::wait(name, process),
         Ok(Command::Stop { name, timeout_ms }) => manage::stop(name, *timeout_ms, process),
         Ok(Command::Rm { name, force }) => manage::rm(name, *force, process),
+        // The image store: list it, remove from it.
+        Ok(Command::Images { quiet }) => husk::image::list(*quiet, process),
+        Ok(Command::Rmi { first }) => husk::image::remove(*first, process),
     };
     sys::exit(code)
 }

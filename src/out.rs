@@ -127,8 +127,8 @@ impl uWrite for Line {
 }
 
 /// Formats `husk: <step> <path>: <reason> (<ERRNO>)`; `path` may be empty.
-pub fn format_error(line: &mut Line, step: &str, path: &[u8], errno: Errno) {
-    line.str("husk: ").str(step);
+pub fn format_error(line: &mut Line, step: &[u8], path: &[u8], errno: Errno) {
+    line.str("husk: ").bytes(step);
     if !path.is_empty() {
         line.str(" ").quoted(path);
     }
@@ -142,17 +142,17 @@ pub fn format_error(line: &mut Line, step: &str, path: &[u8], errno: Errno) {
 /// Prints the one-line error for a failed step to stderr.
 pub fn error(step: &str, path: &[u8], errno: Errno) {
     let mut line = Line::new();
-    format_error(&mut line, step, path, errno);
+    format_error(&mut line, step.as_bytes(), path, errno);
     line.write_to(2);
 }
 
 /// Prints the one-line error with a hint on what to do: `husk: <step> <path>: <reason>
 /// (<ERRNO>): <hint>`.
-pub fn error_with_hint(step: &str, path: &[u8], errno: Errno, hint: &str) {
+pub fn error_with_hint(step: &[u8], path: &[u8], errno: Errno, hint: &[u8]) {
     let mut line = Line::new();
     format_error(&mut line, step, path, errno);
     if !hint.is_empty() {
-        line.str(": ").str(hint);
+        line.str(": ").bytes(hint);
     }
     line.write_to(2);
 }
@@ -237,7 +237,7 @@ mod tests {
 
     fn fmt(step: &str, path: &[u8], errno: Errno) -> String {
         let mut line = Line::new();
-        format_error(&mut line, step, path, errno);
+        format_error(&mut line, step.as_bytes(), path, errno);
         String::from_utf8(line.as_bytes().to_vec()).unwrap()
     }
 

@@ -3,6 +3,7 @@
 //! the parsers are pure and unit-tested.
 
 use core::ffi::CStr;
+use core::mem::MaybeUninit;
 
 use rustix::fd::BorrowedFd;
 use rustix::fs::{Mode, OFlags, open, openat};
@@ -29,13 +30,19 @@ pub fn pid_path<'p>(path: &'p mut CPath, pid: i32, file: &[u8]) -> rustix::io::R
 }
 
 /// Reads `/proc/PID/<file>` into `buf` (what one read(2) gives: these files are small).
-pub fn read_pid_file<'b>(pid: i32, file: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8]> {
+/// The buffer may be uninitialised: zeroing it first would only cost code.
+pub fn read_pid_file<'b>(pid: i32, file: &[u8], buf: &'b mut [MaybeUninit<u8>]) -> Option<&'b [u8]> {
     let mut path = CPath::new();
     let c = pid_path(&mut path, pid, file).ok()?;
     let fd = open(c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
     // A slice: rustix's read is generic, and each array size would be a copy of its own.
-    let n = rustix::io::read(&fd, &mut buf[..]).ok()?;
-    Some(&buf[..n])
+    let (read, _) = rustix::io::read(&fd, buf).ok()?;
+    Some(read)
+}
+
+/// A buffer for [`read_pid_file`], left uninitialised.
+pub const fn buffer<const N: usize>() -> [MaybeUninit<u8>; N] {
+    [MaybeUninit::uninit(); N]
 }
 
 /// The last pid of a /proc/PID/status `NSpid:` line: the process's pid in its own PID
@@ -56,8 +63,7 @@ pub fn stat_field(stat: &[u8], n: usize) -> Option<&[u8]> {
 /// The start time of process `pid` in clock ticks since boot (/proc/PID/stat, field 22):
 /// with the pid, an identity that pid reuse cannot fake.
 pub fn start_time(pid: i32) -> Option<u64> {
-    let mut buf = [0u8; 1024];
-    parse_decimal(stat_field(read_pid_file(pid, b"stat", &mut buf)?, 22)?, 19)
+    parse_decimal(stat_field(read_pid_file(pid, b"stat", &mut buffer::<1024>())?, 22)?, 19)
 }
 
 /// The parent of process `pid` (named by its /proc entry, read through `proc_dir`):
@@ -115,15 +121,14 @@ pub fn hierarchies(text: &[u8]) -> impl Iterator<Item = (&[u8], &[u8], &[u8])> {
 }
 
 /// Process `pid`'s cgroup v2 path, into `buf`.
-pub fn cgroup_of(pid: i32, buf: &mut [u8]) -> Option<&[u8]> {
+pub fn cgroup_of(pid: i32, buf: &mut [MaybeUninit<u8>]) -> Option<&[u8]> {
     cgroup_path(read_pid_file(pid, b"cgroup", buf)?)
 }
 
 /// Whether the host's root is the initial rootfs (an initramfs, the first line of the mount
 /// table), where containers are entered by chroot (pivot_root(2) refuses it).
 pub fn root_is_initramfs() -> bool {
-    let mut buf = [0u8; 256];
-    read_pid_file(rustix::process::getpid().as_raw_nonzero().get(), b"mounts", &mut buf)
+    read_pid_file(rustix::process::getpid().as_raw_nonzero().get(), b"mounts", &mut buffer::<256>())
         .is_some_and(|mounts| mounts.starts_with(b"rootfs / "))
 }
 
@@ -178,7 +183,7 @@ mod tests {
         assert!(start_time(me).is_some());
         assert_eq!(start_time(me), start_time(me));
         assert_eq!(start_time(i32::MAX), None);
-        let mut buf = [0u8; 1024];
+        let mut buf = buffer::<1024>();
         let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
         let expected = own.lines().find_map(|l| l.strip_prefix("0::")).map(str::as_bytes);
         assert_eq!(cgroup_of(me, &mut buf), expected);

@@ -257,7 +257,7 @@ impl Entry {
             OFlags::CREATE | OFlags::TRUNC | OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
             Mode::from_raw_mode(0o600),
         )?;
-        let mut out = Writer { fd: fd.as_fd(), buf: [0; 512], len: 0, failed: None };
+        let mut out = Writer { fd: fd.as_fd(), buf: heapless::Vec::new(), failed: None };
         write_record(&mut out, head, hostname, rootfs, command);
         out.flush();
         if let Some(e) = out.failed {
@@ -489,8 +489,9 @@ impl<'r> Encoded<'r> {
             let (&b, tail) = rest.split_first()?;
             if b == b'%' {
                 // Checked in new(): two hex digits follow.
-                let v = (hex_value(tail[0])? << 4) | hex_value(tail[1])?;
-                rest = &tail[2..];
+                let [high, low, after @ ..] = tail else { return None };
+                let v = (hex_value(*high)? << 4) | hex_value(*low)?;
+                rest = after;
                 Some(v)
             } else {
                 rest = tail;
@@ -585,35 +586,33 @@ impl<'t> Lines<'t> {
 /// Buffered writes to a file, the first error kept.
 struct Writer<'f> {
     fd: BorrowedFd<'f>,
-    buf: [u8; 512],
-    len: usize,
+    buf: heapless::Vec<u8, 512>,
     failed: Option<Errno>,
 }
 
 impl Writer<'_> {
     fn put(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
-            if self.len == self.buf.len() {
+            if self.buf.is_full() {
                 self.flush();
             }
-            let n = bytes.len().min(self.buf.len() - self.len);
-            self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
-            self.len += n;
-            bytes = &bytes[n..];
+            let (now, later) = bytes.split_at(bytes.len().min(self.buf.capacity() - self.buf.len()));
+            let _ = self.buf.extend_from_slice(now);
+            bytes = later;
         }
     }
 
     fn flush(&mut self) {
         let mut done = 0;
-        while done < self.len && self.failed.is_none() {
-            match rustix::io::write(self.fd, &self.buf[done..self.len]) {
+        while done < self.buf.len() && self.failed.is_none() {
+            match rustix::io::write(self.fd, &self.buf[done..]) {
                 Ok(0) => self.failed = Some(Errno::IO),
                 Ok(n) => done += n,
                 Err(Errno::INTR) => {}
                 Err(e) => self.failed = Some(e),
             }
         }
-        self.len = 0;
+        self.buf.clear();
     }
 }
 
@@ -642,7 +641,7 @@ mod tests {
         let flags = OFlags::CREATE | OFlags::TRUNC | OFlags::WRONLY | OFlags::CLOEXEC;
         let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
         let file = open(c_path.as_c_str(), flags, Mode::from_raw_mode(0o600)).unwrap();
-        let mut out = Writer { fd: file.as_fd(), buf: [0; 512], len: 0, failed: None };
+        let mut out = Writer { fd: file.as_fd(), buf: heapless::Vec::new(), failed: None };
         write_record(&mut out, head, hostname, rootfs, command.iter().copied());
         out.flush();
         assert_eq!(out.failed, None);

@@ -66,7 +66,9 @@ impl Default for Rewrites {
 impl Rewrites {
     /// From now on, forward `to` for `from` (1..=RTMAX); `to` 0 drops it.
     pub fn set(&mut self, from: i32, to: i32) {
-        self.0[from as usize - 1] = if to == 0 { DROP } else { to as u8 };
+        if let Some(slot) = self.0.get_mut((from as usize).wrapping_sub(1)) {
+            *slot = if to == 0 { DROP } else { to as u8 };
+        }
     }
 
     /// The signal to forward for `sig`, or None to drop it.

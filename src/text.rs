@@ -93,7 +93,9 @@ impl<'a> Iterator for Fields<'a> {
 pub fn digits(mut n: u64, base: u64, buf: &mut [u8; 24]) -> &core::ffi::CStr {
     let mut at = buf.len() - 1;
     buf[at] = 0;
-    loop {
+    // `at > 0` never ends the loop for a base of 8 or more (22 digits at most); it lets the
+    // compiler see every index in bounds (no panic paths).
+    while at > 0 {
         at -= 1;
         buf[at] = b'0' + (n % base) as u8;
         n /= base;

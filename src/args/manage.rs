@@ -80,8 +80,9 @@ pub(super) fn parse_exec<'a, A: Argv<'a> + ?Sized>(
 
 /// The options of ps, logs, stop and rm (one string: no array of pointers), and in the same
 /// order, the subcommand that takes each and its bit.
-const FLAG_NAMES: &[u8] = b"-a --all -q --quiet -aq -qa -f --follow -f --force -t --time --timeout";
-const FLAGS: [(Topic, u8); 13] = [
+const FLAG_NAMES: &[u8] =
+    b"-a --all -q --quiet -aq -qa -f --follow -f --force -t --time --timeout -q --quiet";
+const FLAGS: [(Topic, u8); 15] = [
     (Topic::Ps, ALL),
     (Topic::Ps, ALL),
     (Topic::Ps, QUIET),
@@ -95,6 +96,8 @@ const FLAGS: [(Topic, u8); 13] = [
     (Topic::Stop, TIME),
     (Topic::Stop, TIME),
     (Topic::Stop, TIME),
+    (Topic::Images, QUIET),
+    (Topic::Images, QUIET),
 ];
 const ALL: u8 = 1;
 const QUIET: u8 = 2;
@@ -120,6 +123,8 @@ pub(super) fn parse_other<'a, A: Argv<'a> + ?Sized>(
         Topic::Logs => "logs",
         Topic::Wait => "wait",
         Topic::Stop => "stop",
+        Topic::Images => "images",
+        Topic::Rmi => "rmi",
         _ => "rm",
     };
     let mut flags = 0;
@@ -146,8 +151,14 @@ pub(super) fn parse_other<'a, A: Argv<'a> + ?Sized>(
     }
     // The arguments after the options: ps takes none, kill NAME [SIGNAL], the others NAME.
     let arg = |k: usize| if i + k < argv.count() { Some(argv.get(i + k)) } else { None };
+    if topic == Topic::Rmi {
+        return match arg(0) {
+            Some(_) => Ok(Command::Rmi { first: i }),
+            None => Err(UsageError::MissingArgument { sub, what: "IMAGE" }),
+        };
+    }
     let takes = match topic {
-        Topic::Ps => 0,
+        Topic::Ps | Topic::Images => 0,
         Topic::Kill => 2,
         _ => 1,
     };
@@ -179,6 +190,7 @@ pub(super) fn parse_other<'a, A: Argv<'a> + ?Sized>(
         Topic::Logs => Command::Logs { name, follow: flags & FOLLOW != 0 },
         Topic::Wait => Command::Wait { name },
         Topic::Stop => Command::Stop { name, timeout_ms },
+        Topic::Images => Command::Images { quiet: flags & QUIET != 0 },
         _ => Command::Rm { name, force: flags & FORCE != 0 },
     })
 }

@@ -56,12 +56,37 @@ pub enum Command<'a> {
     Init(InitSpec),
     Run(RunSpec<'a>),
     Exec(ExecSpec<'a>),
-    Ps { quiet: bool, all: bool },
-    Kill { name: &'a [u8], signal: i32 },
-    Logs { name: &'a [u8], follow: bool },
-    Wait { name: &'a [u8] },
-    Stop { name: &'a [u8], timeout_ms: u64 },
-    Rm { name: &'a [u8], force: bool },
+    Ps {
+        quiet: bool,
+        all: bool,
+    },
+    Kill {
+        name: &'a [u8],
+        signal: i32,
+    },
+    Logs {
+        name: &'a [u8],
+        follow: bool,
+    },
+    Wait {
+        name: &'a [u8],
+    },
+    Stop {
+        name: &'a [u8],
+        timeout_ms: u64,
+    },
+    Rm {
+        name: &'a [u8],
+        force: bool,
+    },
+    /// `husk images [-q]`: the store's images.
+    Images {
+        quiet: bool,
+    },
+    /// `husk rmi ID...|all`: the IDs from this argv index on.
+    Rmi {
+        first: usize,
+    },
 }
 
 /// Which help text to print.
@@ -77,6 +102,8 @@ pub enum Topic {
     Wait,
     Stop,
     Rm,
+    Images,
+    Rmi,
 }
 
 /// A usage mistake: printed as one line, exit 125.
@@ -246,8 +273,8 @@ fn is_help(arg: &[u8]) -> bool {
 }
 
 /// The subcommands (text::position) and, in the same order, the help topic of each.
-const SUBCOMMAND_NAMES: &[u8] = b"init run exec ps kill logs wait stop rm";
-const SUBCOMMANDS: [Topic; 9] = [
+const SUBCOMMAND_NAMES: &[u8] = b"init run exec ps kill logs wait stop rm images rmi";
+const SUBCOMMANDS: [Topic; 11] = [
     Topic::Init,
     Topic::Run,
     Topic::Exec,
@@ -257,6 +284,8 @@ const SUBCOMMANDS: [Topic; 9] = [
     Topic::Wait,
     Topic::Stop,
     Topic::Rm,
+    Topic::Images,
+    Topic::Rmi,
 ];
 
 /// The subcommand named `name`, as its help topic.

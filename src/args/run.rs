@@ -73,6 +73,8 @@ pub struct RunSpec<'a> {
     pub log_size: Option<u64>,
     /// `--max-unpacked SIZE`: the most an archive or image may unpack to.
     pub max_unpacked: u64,
+    /// `--entrypoint PROG`: replaces an image's Entrypoint (and its Cmd, unless COMMAND).
+    pub entrypoint: Option<&'a [u8]>,
     /// Index in argv where COMMAND starts.
     pub command: usize,
 }
@@ -126,6 +128,7 @@ impl<'a> RunSpec<'a> {
             hostname: self.hostname,
             process: Process {
                 command: self.command,
+                argv: None,
                 env: &self.env,
                 env_files: &[],
                 cwd: self.cwd,
@@ -175,6 +178,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
         remove: false,
         log_size: None,
         max_unpacked: crate::image::DEFAULT_MAX_UNPACKED,
+        entrypoint: None,
         command: 0,
     };
     while let Some((arg, option, inline)) = next_option(argv, &mut i) {
@@ -205,7 +209,10 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
         }
         i += 1;
     }
-    if i >= argv.count() {
+    // An image's config may name the command (Entrypoint and Cmd).
+    let image =
+        spec.rootfs.is_some_and(|r| crate::image::oci::reference(r).is_some()) || spec.entrypoint.is_some();
+    if i >= argv.count() && !image {
         return Err(UsageError::MissingCommand { sub: SUB });
     }
     let conflict = if let Err(why) = crate::cgroup::settings(&spec.limits, 0) {
@@ -270,6 +277,7 @@ pub(super) enum Opt {
     Name,
     LogSize,
     MaxUnpacked,
+    Entrypoint,
 }
 
 /// `--help` is not here: every subcommand takes it (`is_help`). `husk exec` takes `-e`, `-w`
@@ -280,8 +288,8 @@ pub(super) const OPTION_NAMES: &[u8] =
     --ro-bind -v --volume --mount --tmpfs --hostname -h -e --env --env-file -w --cwd \
     --workdir -u --user --net --network --userns --cap-add --cap-drop --seccomp \
     --security-opt -m --memory --memory-swap --pids-limit --cpus --cgroup-parent --name \
-    --log-size --max-unpacked";
-pub(super) const OPTIONS: [Opt; 43] = [
+    --log-size --max-unpacked --entrypoint";
+pub(super) const OPTIONS: [Opt; 44] = [
     Opt::Flag(b'r'),   // --read-only
     Opt::Flag(b's'),   // --stats
     Opt::Flag(b'd'),   // -d
@@ -325,6 +333,7 @@ pub(super) const OPTIONS: [Opt; 43] = [
     Opt::Name,         // --name
     Opt::LogSize,      // --log-size
     Opt::MaxUnpacked,  // --max-unpacked
+    Opt::Entrypoint,   // --entrypoint
 ];
 
 /// The option named `option`.
@@ -337,14 +346,13 @@ const PUBLISH: &str = "publishing ports needs a network of the container's own, 
 
 /// Docker options husk does not have (yet): their names (text::position) and, in the same
 /// order, what to do instead.
-const NOT_YET_NAMES: &[u8] = b"-p --publish -P --entrypoint --privileged --pull";
-const NOT_YET: [&str; 6] = [
+const NOT_YET_NAMES: &[u8] = b"-p --publish -P --privileged --pull";
+const NOT_YET: [&str; 5] = [
     PUBLISH,
     PUBLISH,
     PUBLISH,
-    "without an image there is no entrypoint to replace: put the program first in COMMAND",
     "husk has no such mode: ask for what is needed (--cap-add ALL, --seccomp unconfined, --bind)",
-    "husk runs a root filesystem directory (--rootfs), it pulls no images",
+    "husk pulls no images: save one (skopeo copy, docker save) and run it with --rootfs oci:DIR or docker-archive:FILE",
 ];
 
 /// What to do instead of `option`, when it is one of Docker's husk does not have.
@@ -427,6 +435,7 @@ fn set<'a>(
             let size = parse_size(value).filter(|&n| n >= crate::log::MIN_SIZE);
             spec.log_size = Some(size.ok_or(bad("a size of at least 8k, like 1M"))?);
         }
+        Opt::Entrypoint => spec.entrypoint = Some(nonempty(value).ok_or(bad("a program"))?),
         Opt::MaxUnpacked => {
             let size = parse_size(value).filter(|&n| n > 0);
             spec.max_unpacked = size.ok_or(bad("a size, like 100M or 8G"))?;
@@ -769,6 +778,7 @@ mod tests {
             config.process,
             Process {
                 command: 2,
+                argv: None,
                 env: &[],
                 env_files: &[],
                 cwd: b"/",
@@ -893,6 +903,7 @@ mod tests {
             config.process,
             Process {
                 command: 19,
+                argv: None,
                 env: &[EnvArg { index: 7, inline: false }],
                 env_files: &[],
                 cwd: b"/w",
@@ -1009,10 +1020,12 @@ mod tests {
             p(&["husk", "run", "-m", "0", "--memory-swap", "1G", "x"]),
             Err(UsageError::Conflict { .. })
         ));
-        assert!(matches!(
-            p(&["husk", "run", "--entrypoint", "sh", "x"]),
-            Err(UsageError::Unsupported { .. })
-        ));
+        assert!(matches!(p(&["husk", "run", "--privileged", "x"]), Err(UsageError::Unsupported { .. })));
+        // An image may name the command; --entrypoint names one.
+        let image = run(&["husk", "run", "--rootfs", "oci:/i:v1"]);
+        assert_eq!((image.rootfs, image.command), (Some(&b"oci:/i:v1"[..]), 4));
+        assert_eq!(run(&["husk", "run", "--entrypoint", "sh", "x"]).entrypoint, Some(&b"sh"[..]));
+        assert_eq!(p(&["husk", "run", "--rootfs", "/r"]), Err(UsageError::MissingCommand { sub: "run" }));
     }
 
     #[test]

@@ -74,10 +74,12 @@ impl Legacy {
             .and_then(|level| make(level.as_fd(), parent_rel).map(|(dir, name)| (dir, name, level)));
         let (dir, name, parent) = made.map_err(|mut failure| {
             // Which hierarchy: a path in it alone does not say.
-            failure.step = STEPS[bit.trailing_zeros() as usize];
+            failure.step = crate::rt::Short::new(STEPS[bit.trailing_zeros() as usize]);
             if matches!(failure.errno, Errno::ACCESS | Errno::PERM | Errno::ROFS) {
-                failure.hint = "v1 hierarchies are root's: limits there need root, or --cgroup-parent \
-                                naming a group made and chowned for you in each";
+                failure = failure.with_hint(
+                    "v1 hierarchies are root's: limits there need root, or --cgroup-parent \
+                     naming a group made and chowned for you in each",
+                );
             }
             failure
         })?;

@@ -98,7 +98,7 @@ pub struct Joined {
 impl Joined {
     #[inline(never)]
     pub fn of(pid: i32) -> Result<Joined, Errno> {
-        let mut buf = [0u8; CGROUP_FILE];
+        let mut buf = crate::procfs::buffer::<CGROUP_FILE>();
         let text = crate::procfs::read_pid_file(pid, b"cgroup", &mut buf).ok_or(Errno::SRCH)?;
         // Read whole or not at all: a line cut short (a long --cgroup-parent) loses its
         // husk-PID, and COMMAND would run outside that group's limits.

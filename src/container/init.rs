@@ -108,8 +108,13 @@ fn create_and_start<'a>(
     // nothing in the container (COMMAND, husk exec) ever sees the old one. Best effort:
     // cosmetic where the kernel refuses (its environment is not shown: non-dumpable).
     let p = &config.process;
+    // COMMAND: argv's tail, or what an image's config made of it.
+    let (name, argv) = match p.argv {
+        Some(argv) => (argv.iter().next().unwrap_or(c""), argv),
+        None => (process.arg(p.command), process.argv_from(p.command)),
+    };
     if let Some(map) = process.memory_map() {
-        let _ = sys::show_command_line(&map, b"husk\0init\0--\0", process.arg(p.command), c"husk");
+        let _ = sys::show_command_line(&map, b"husk\0init\0--\0", name, c"husk");
     }
     // The gate: a named container is recorded once built (so that `husk exec` never joins
     // it half-built) and before its COMMAND runs.
@@ -122,8 +127,8 @@ fn create_and_start<'a>(
     let envp = env.build(config.hostname, p.user, p.env, p.env_files, process);
     let mut cwd = CPath::new();
     let launch = Launch {
-        name: process.arg(p.command),
-        argv: process.argv_from(p.command),
+        name,
+        argv,
         envp,
         path: environment::command_path(p.env, p.env_files, process),
         take_terminal: context.take_terminal,

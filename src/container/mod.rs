@@ -38,6 +38,11 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
     let (identity, env_files);
     #[cfg(feature = "images")]
     let image;
+    #[cfg(feature = "images")]
+    let mut defaults = crate::image::Defaults::default();
+    // An image's USER, where -u does not say (images only).
+    #[cfg_attr(not(feature = "images"), allow(unused_mut))]
+    let mut image_user = None;
     let mut own_cgroups = [0u8; crate::cgroup::CGROUP_FILE];
     let mut config = spec.config();
     // Bad input is reported before anything changes anywhere (README, "Errors").
@@ -47,7 +52,9 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
     // An archive or an image: found in husk's store, or unpacked there first (image/); the
     // run's writable layer goes when `image` does, after the container.
     #[cfg(feature = "images")]
-    if let Some(source @ crate::image::Source::Archive(_)) = spec.rootfs.map(crate::image::Source::of) {
+    if let Some(source @ (crate::image::Source::Archive(_) | crate::image::Source::Image(_))) =
+        spec.rootfs.map(crate::image::Source::of)
+    {
         image = match crate::image::prepare(source, spec.max_unpacked, spec.read_only, process) {
             Ok(image) => image,
             Err(failure) => return failure.report(),
@@ -56,6 +63,14 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
             Some(run) => Root::Overlay { lower: image.lower(), run },
             None => Root::Dir { path: image.lower(), read_only: true },
         };
+        defaults = match image.defaults() {
+            Ok(defaults) => defaults,
+            Err(failure) => return failure.report(),
+        };
+        if let Err(failure) = apply_defaults(spec, &defaults, &mut config, process) {
+            return failure.report();
+        }
+        image_user = crate::users::parse(defaults.user);
     }
     // What the config needs read from files, also before anything changes: who COMMAND is
     // (the root's /etc/passwd and /etc/group) and the env files.
@@ -65,7 +80,13 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
     };
     // `--userns keep-id` without `-u`: the caller's own ids, as an ordinary user's.
     let own = config.namespaces.user.map(|u| u.ids).filter(|&ids| ids != (0, 0));
-    identity = match spec.user.as_ref().map(|user| resolve_user(&config.root, user)).transpose() {
+    identity = match spec
+        .user
+        .as_ref()
+        .or(image_user.as_ref())
+        .map(|user| resolve_user(&config.root, user))
+        .transpose()
+    {
         Ok(None) => own.map(|(uid, gid)| Identity::ids(uid, gid)),
         Ok(identity) => identity,
         Err(failure) => return failure.report(),
@@ -87,6 +108,12 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
         };
     }
     env_files = match environment::read_files(&spec.env_files, process) {
+        Ok(files) => files,
+        Err(failure) => return failure.report(),
+    };
+    // The image's environment comes first: env files and -e override it.
+    #[cfg(feature = "images")]
+    let env_files = match defaults_env(&defaults.env, env_files) {
         Ok(files) => files,
         Err(failure) => return failure.report(),
     };
@@ -120,6 +147,69 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
         return host::start(&config, &caller, None, None);
     }
     named::run(spec, &config, process, &signals)
+}
+
+/// The image's defaults: its Entrypoint and Cmd as COMMAND (with `--entrypoint` and a
+/// COMMAND as docker takes them), its WorkingDir where -w is not given.
+#[cfg(feature = "images")]
+#[inline(never)]
+fn apply_defaults<'a>(
+    spec: &RunSpec<'a>,
+    defaults: &crate::image::Defaults,
+    config: &mut Config<'a>,
+    process: &Process,
+) -> Result<(), Failure<'a>> {
+    use crate::rt::{CStrSlots, Reserved};
+    static ARGV: Reserved<CStrSlots<{ 2 * crate::image::MAX_LIST + 2 }>> = Reserved::new(CStrSlots::new());
+    if spec.cwd == b"/" && !defaults.cwd.is_empty() {
+        config.process.cwd = defaults.cwd;
+    }
+    let slots = ARGV.take().ok_or(Failure::new("image config", b"", Errno::BUSY))?;
+    let mut argv = slots.writer();
+    let given = spec.command < process.argc();
+    let program = match spec.entrypoint {
+        Some(program) => {
+            let copy = sys::scratch(program.len() + 1).map_err(fail("entrypoint", program))?;
+            copy[..program.len()].copy_from_slice(program);
+            let copy: &'static [u8] = copy;
+            Some(crate::rt::c_str(copy).ok_or(Failure::new("entrypoint", program, Errno::INVAL))?)
+        }
+        None => None,
+    };
+    let entrypoint = program.as_ref().map_or(&defaults.entrypoint[..], core::slice::from_ref);
+    let command = (spec.command..process.argc()).map(|i| process.arg(i));
+    let cmd = defaults.cmd.iter().copied().filter(|_| !given && spec.entrypoint.is_none());
+    for arg in entrypoint.iter().copied().chain(command).chain(cmd) {
+        if !argv.push(arg) {
+            return Err(Failure::new("image config", b"", Errno::TOOBIG).with_hint("too many arguments"));
+        }
+    }
+    let argv = argv.finish();
+    if argv.iter().next().is_none() {
+        let hint = "the image names no command (Entrypoint, Cmd): give one after --";
+        return Err(Failure::new("image config", b"", Errno::INVAL).with_hint(hint));
+    }
+    config.process.argv = Some(argv);
+    Ok(())
+}
+
+/// The image's Env, then the env files' entries (which override it, as -e does both).
+#[cfg(feature = "images")]
+fn defaults_env(
+    image: &[&'static core::ffi::CStr],
+    files: &'static [&'static core::ffi::CStr],
+) -> Result<&'static [&'static core::ffi::CStr], Failure<'static>> {
+    static ALL: crate::rt::Reserved<
+        heapless::Vec<&'static core::ffi::CStr, { environment::MAX_FILE_ENTRIES }>,
+    > = crate::rt::Reserved::new(heapless::Vec::new());
+    if image.is_empty() {
+        return Ok(files);
+    }
+    let all = ALL.take().ok_or(Failure::new("image config", b"", Errno::BUSY))?;
+    for &entry in image.iter().chain(files) {
+        all.push(entry).map_err(|_| Failure::new("env-file", b"", Errno::TOOBIG))?;
+    }
+    Ok(all)
 }
 
 /// Checks what can be checked without changing anything: a terminal is there for `-t`, the

@@ -7,6 +7,7 @@
 
 pub mod inflate;
 pub mod json;
+pub mod oci;
 pub mod sha256;
 pub mod store;
 pub mod tar;
@@ -60,15 +61,17 @@ pub mod why {
     pub const NO_XZ: u8 = 16;
     pub const NO_BZIP2: u8 = 17;
     pub const GZIP: u8 = 18;
-    pub const STORE_PATH: u8 = 19;
-    pub const STORE: u8 = 20;
-    pub const ROOTFS: u8 = 21;
+    pub const DIGEST: u8 = 19;
+    pub const IMAGE: u8 = 20;
+    pub const STORE_PATH: u8 = 21;
+    pub const STORE: u8 = 22;
+    pub const ROOTFS: u8 = 23;
     /// The last one about an entry, and about the archive.
     pub(super) const LAST_ENTRY: u8 = DOTDOT;
-    pub(super) const LAST_ARCHIVE: u8 = GZIP;
+    pub(super) const LAST_ARCHIVE: u8 = IMAGE;
 }
 
-const WHY: [&str; 21] = [
+const WHY: [&str; 23] = [
     "",
     "sparse files are not supported",
     "only a directory may name the root itself",
@@ -88,6 +91,8 @@ const WHY: [&str; 21] = [
     "an xz archive needs the xz tool: install Debian's xz-utils package",
     "a bzip2 archive needs the bzip2 tool: install Debian's bzip2 package",
     "the gzip stream is corrupt or truncated (its deflate data, CRC-32 or length is wrong)",
+    "a blob's content does not match its digest",
+    "the image is malformed (its index, manifest or config is missing, not JSON, or without what it needs)",
     "the store's path must be absolute, at most 400 bytes, without ':' or ',' (HUSK_STORE)",
     "",
 ];
@@ -117,12 +122,17 @@ pub enum Source<'a> {
     Dir(&'a [u8]),
     /// A tar archive, compressed or not.
     Archive(&'a [u8]),
+    /// A container image: `oci:`, `oci-archive:`, `docker-archive:` (oci.rs).
+    Image(&'a [u8]),
 }
 
 impl<'a> Source<'a> {
     /// Told by what is there: a regular file is an archive, anything else a directory
     /// (missing ones included: their error comes where directories are checked).
     pub fn of(rootfs: &'a [u8]) -> Source<'a> {
+        if oci::reference(rootfs).is_some() {
+            return Source::Image(rootfs);
+        }
         let mut c = CPath::new();
         let file = c.of(&[rootfs]).ok().and_then(|c| rustix::fs::stat(c).ok());
         match file {
@@ -178,16 +188,38 @@ impl Drop for Prepared {
 /// Finds `source` in the store, unpacking it there first when missing, and makes the run's
 /// directory unless `read_only`.
 pub fn prepare<'a>(source: Source<'a>, max: u64, read_only: bool, process: &Process) -> Result<'a, Prepared> {
-    let Source::Archive(path) = source else { return Err(Failure::new("rootfs", b"", Errno::INVAL)) };
     // An entry's name, kept where a failure can still show it.
     let mut name: &'static [u8] = b"";
     let store = match Store::open(process) {
         Ok(store) => store,
         Err(stop) => return Err(stop.failure(b"", b"", process.getenv(b"HUSK_STORE").unwrap_or(b""))),
     };
-    let prepared =
-        archive(&store, path, max, &mut name).and_then(|(hex, entry)| store.prepared(&hex, entry, read_only));
+    let (found, path) = match source {
+        Source::Archive(path) => (archive(&store, path, max, &mut name), path),
+        Source::Image(rootfs) => (image(&store, rootfs, max, &mut name), rootfs),
+        Source::Dir(_) => return Err(Failure::new("rootfs", b"", Errno::INVAL)),
+    };
+    let prepared = found.and_then(|(hex, entry)| store.prepared(&hex, entry, read_only));
     prepared.map_err(|stop| stop.failure(name, path, b""))
+}
+
+/// A container image (oci.rs): named by its manifest's digest (docker's: its config's),
+/// its layers unpacked in order when the store lacks it.
+fn image(
+    store: &Store,
+    rootfs: &[u8],
+    max: u64,
+    name: &mut &'static [u8],
+) -> core::result::Result<([u8; 64], OwnedFd), Stop> {
+    let (kind, path, tag) = oci::reference(rootfs).ok_or(stop(Errno::INVAL, why::ROOTFS))?;
+    let layout = oci::Layout::open(kind, path)?;
+    let image = oci::find(&layout, kind, tag)?;
+    let entry = store.entry(&image.key, rootfs, &mut |tree, entry| {
+        let mut unpack = Unpack::new(tree, true, max)?;
+        oci::unpack(&layout, &image, tag, &mut unpack, entry, name)?;
+        Ok(unpack.unpacker.used)
+    })?;
+    Ok((image.key, entry))
 }
 
 /// A tar archive file: named by its sha256 (remembered by the file's identity, so a warm
@@ -224,7 +256,7 @@ fn archive(
     let link = crate::procfs::fd_path(file.as_fd(), &mut link);
     let len = rustix::fs::readlinkat_raw(rustix::fs::CWD, link, &mut about[..]).unwrap_or(0);
     let about = &about[..len];
-    let entry = store.entry(&hex, about, &mut |rootfs| {
+    let entry = store.entry(&hex, about, &mut |rootfs, _| {
         let used = unpack_file(file.as_fd(), map.bytes(), rootfs, max, name)?;
         // What was hashed must be what was unpacked: a file written meanwhile has a new
         // ctime (inode(7)).
@@ -244,6 +276,230 @@ fn archive(
         let _ = rustix::fs::symlinkat(target, &keys, key);
     }
     Ok((hex, entry))
+}
+
+/// What an image's config gives a run, with docker's meaning: environment (before
+/// --env-file and -e), working directory and user (unless -w, -u), Entrypoint and Cmd (a
+/// COMMAND replaces Cmd; --entrypoint replaces Entrypoint and drops Cmd).
+#[cfg(feature = "images")]
+#[derive(Default)]
+pub struct Defaults {
+    pub env: heapless::Vec<&'static core::ffi::CStr, MAX_LIST>,
+    pub entrypoint: heapless::Vec<&'static core::ffi::CStr, MAX_LIST>,
+    pub cmd: heapless::Vec<&'static core::ffi::CStr, MAX_LIST>,
+    pub cwd: &'static [u8],
+    pub user: &'static [u8],
+}
+
+/// The most entries of each list an image's config may have.
+pub const MAX_LIST: usize = 128;
+
+#[cfg(feature = "images")]
+impl Prepared {
+    /// The defaults of the image's config (kept beside its tree); none for an archive.
+    pub fn defaults(&self) -> Result<'static, Defaults> {
+        let mut defaults = Defaults::default();
+        let lower = self.lower();
+        let mut c = CPath::new();
+        let path = c.of(&[&lower[..lower.len() - b"rootfs".len()], b"config"]).map_err(fail_config)?;
+        let fd = match rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+            Err(Errno::NOENT) => return Ok(defaults),
+            fd => fd.map_err(fail_config)?,
+        };
+        let buf = sys::read_whole(fd.as_fd(), 16 << 20).map_err(fail_config)?;
+        // Every string's place first; then each unescaped where it is, NUL-terminated.
+        let mut spans = heapless::Vec::<(u8, usize, usize), { 3 * MAX_LIST + 2 }>::new();
+        {
+            let doc = json::parse(&buf[..buf.len() - 1]).map_err(|_| fail_config(Errno::BADMSG))?;
+            let config = doc.get(b"config");
+            for (field, key) in
+                [&b"Env"[..], b"Entrypoint", b"Cmd", b"WorkingDir", b"User"].into_iter().enumerate()
+            {
+                let Some(value) = config.and_then(|c| c.get(key)) else { continue };
+                let strings = value.items().filter_map(|v| v.as_str()).chain(value.as_str());
+                for s in strings {
+                    let (start, end) = s.span();
+                    spans.push((field as u8, start, end)).map_err(|_| fail_config(Errno::TOOBIG))?;
+                }
+            }
+        }
+        let mut ends = [0usize; 3 * MAX_LIST + 2];
+        for (i, &(_, start, end)) in spans.iter().enumerate() {
+            // A NUL in a string cannot be a C string: refused.
+            ends[i] = start + json::unescape_in_place(buf, start, end).ok_or(fail_config(Errno::INVAL))?;
+        }
+        let buf: &'static [u8] = buf;
+        for (&(field, start, _), &end) in spans.iter().zip(&ends) {
+            let text = &buf[start..=end];
+            let c = core::ffi::CStr::from_bytes_with_nul(text).map_err(|_| fail_config(Errno::INVAL))?;
+            let list = match field {
+                0 => &mut defaults.env,
+                1 => &mut defaults.entrypoint,
+                2 => &mut defaults.cmd,
+                3 => {
+                    defaults.cwd = c.to_bytes();
+                    continue;
+                }
+                _ => {
+                    defaults.user = c.to_bytes();
+                    continue;
+                }
+            };
+            list.push(c).map_err(|_| fail_config(Errno::TOOBIG))?;
+        }
+        Ok(defaults)
+    }
+}
+
+#[cfg(feature = "images")]
+fn fail_config(errno: Errno) -> Failure<'static> {
+    Failure::new("image config", b"", errno).with_hint("the image's config is not one husk can use")
+}
+
+/// `husk images`: the store's entries, one line each (`-q`: their digests only).
+#[cfg(feature = "images")]
+#[inline(never)] // a role's own frame: see main.rs
+pub fn list(quiet: bool, process: &Process) -> u8 {
+    let store = match Store::open(process) {
+        Ok(store) => store,
+        Err(stop) => return stop.failure(b"", b"", b"").report(),
+    };
+    let mut line = crate::out::Line::new();
+    if !quiet {
+        line.str("DIGEST        SIZE      LAST USED            SOURCE").write_to(1);
+    }
+    store::each_entry(store.images.as_fd(), &mut |hex, about, used| {
+        let mut line = crate::out::Line::new();
+        if quiet {
+            line.str("sha256:").bytes(hex);
+        } else {
+            let (size, source) = crate::text::split_once(about, b' ');
+            line.bytes(&hex[..12]).str("  ");
+            let at = line.as_bytes().len();
+            human(&mut line, crate::text::parse_decimal(size, 20).unwrap_or(0));
+            pad(&mut line, at + 10);
+            utc(&mut line, used);
+            line.str("  ").quoted(source.unwrap_or(b""));
+        }
+        line.write_to(1);
+    });
+    0
+}
+
+/// `husk rmi ID...|all`: prints each removed image's digest; 125 if any ID named none, more
+/// than one, or one in use.
+#[cfg(feature = "images")]
+#[inline(never)]
+pub fn remove(first: usize, process: &Process) -> u8 {
+    let store = match Store::open(process) {
+        Ok(store) => store,
+        Err(stop) => return stop.failure(b"", b"", b"").report(),
+    };
+    let images = store.images.as_fd();
+    let mut code = 0;
+    for id in (first..process.argc()).map(|i| process.arg(i).to_bytes()) {
+        let prefix = id.strip_prefix(b"sha256:").unwrap_or(id);
+        let all = id == b"all";
+        let (mut found, mut hex) = (0, [0u8; 64]);
+        store::each_entry(images, &mut |h, _, _| {
+            if all || h.starts_with(prefix) {
+                found += 1;
+                hex = *h;
+                if all {
+                    code = code.max(remove_one(images, h));
+                }
+            }
+        });
+        let failure = |errno, hint| Failure::new("rmi", id, errno).with_hint(hint);
+        code = match found {
+            _ if all => code,
+            _ if prefix.len() < 4 || !prefix.iter().all(u8::is_ascii_hexdigit) => {
+                failure(Errno::INVAL, "an ID is a digest, or at least 4 of its first hex digits").report()
+            }
+            0 => failure(Errno::NOENT, "no such image").report(),
+            1 => code.max(remove_one(images, &hex)),
+            _ => failure(Errno::INVAL, "more than one image starts so: give more digits").report(),
+        };
+    }
+    code
+}
+
+/// Removes one entry, printing its digest; the failure's status.
+#[cfg(feature = "images")]
+fn remove_one(images: BorrowedFd, hex: &[u8; 64]) -> u8 {
+    match store::remove_entry(images, hex) {
+        Ok(()) => {
+            crate::out::Line::new().str("sha256:").bytes(hex).write_to(1);
+            0
+        }
+        Err(e) => {
+            let hint = if e == Errno::BUSY { "a container is running it" } else { "" };
+            Failure::new("rmi", hex, e).with_hint(hint).report()
+        }
+    }
+}
+
+#[cfg(not(feature = "images"))]
+pub fn list(_: bool, _: &Process) -> u8 {
+    unavailable()
+}
+
+#[cfg(not(feature = "images"))]
+pub fn remove(_: usize, _: &Process) -> u8 {
+    unavailable()
+}
+
+#[cfg(not(feature = "images"))]
+fn unavailable() -> u8 {
+    let hint = "this husk was built without images (cargo build --features images)";
+    Failure::new("images", b"", Errno::OPNOTSUPP).with_hint(hint).report()
+}
+
+#[cfg(any(test, feature = "images"))]
+/// A size as `ls -h` shows it: 512, 4.0K, 261M, 1.2G.
+fn human(line: &mut crate::out::Line, n: u64) {
+    let (mut unit, mut scaled) = (0, n * 10);
+    while scaled >= 10240 && unit < 4 {
+        scaled /= 1024;
+        unit += 1;
+    }
+    line.num(scaled / 10);
+    if unit > 0 && scaled < 100 {
+        line.str(".").num(scaled % 10);
+    }
+    if unit > 0 {
+        line.bytes(&b"KMGT"[unit - 1..unit]);
+    }
+}
+
+#[cfg(feature = "images")]
+/// Spaces up to column `to`.
+fn pad(line: &mut crate::out::Line, to: usize) {
+    while line.as_bytes().len() < to {
+        line.str(" ");
+    }
+}
+
+#[cfg(any(test, feature = "images"))]
+/// `YYYY-MM-DD HH:MM:SS`, UTC, of seconds since the epoch (Howard Hinnant's days_from_civil,
+/// inverted).
+fn utc(line: &mut crate::out::Line, t: u64) {
+    let (days, secs) = (t / 86400, t % 86400);
+    let z = days + 719_468;
+    let (era, doe) = (z / 146_097, z % 146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    for (i, n) in [year, month, day, secs / 3600, secs / 60 % 60, secs % 60].into_iter().enumerate() {
+        line.str(["", "-", "-", " ", ":", ":"][i]);
+        if n < 10 {
+            line.str("0");
+        }
+        line.num(n);
+    }
 }
 
 /// The name an archive file is remembered by: a digest of its device, inode, size,
@@ -284,34 +540,79 @@ fn unpack_file(
     max: u64,
     name: &mut &'static [u8],
 ) -> core::result::Result<u64, Stop> {
-    let options = tar::Options { root: rustix::process::geteuid().is_root(), layer: false, max };
-    let scratch = sys::scratch(tar::PAX_MAX + tar::INPUT_BUF + 4096)?;
-    let (pax, rest) = scratch.split_at_mut(tar::PAX_MAX);
-    let (buf, name_buf) = rest.split_at_mut(tar::INPUT_BUF);
-    let mut unpacker = tar::Unpacker::new(rootfs, options, pax);
-    let producer = if bytes.starts_with(GZIP) {
-        Some(Producer::gunzip(bytes)?)
-    } else if let Some(&(_, tool, missing)) = TOOLS.iter().find(|(magic, _, _)| bytes.starts_with(magic)) {
-        Some(Producer::tool(tool, file).map_err(|e| stop(e, missing))?)
-    } else {
-        None
-    };
-    let mut input = match &producer {
-        Some(p) => tar::Input::new(p.out.as_fd(), None, u64::MAX, buf),
-        None => tar::Input::new(file, Some(0), bytes.len() as u64, buf),
-    };
-    let unpacked = unpacker.unpack(&mut input).and_then(|()| input.drain());
-    let produced = producer.map_or(Ok(()), |p| p.finish(unpacked.is_err()));
-    // The decompressor's failure explains a stream that stopped short.
-    produced?;
-    if let Err(stop) = unpacked
-        && stop.why <= why::LAST_ENTRY
-    {
-        let n = unpacker.name().len().min(name_buf.len());
-        name_buf[..n].copy_from_slice(&unpacker.name()[..n]);
-        *name = &name_buf[..n];
+    let mut unpack = Unpack::new(rootfs, false, max)?;
+    unpack.stream(bytes, Some(file), None, name)?;
+    Ok(unpack.unpacker.used)
+}
+
+/// An unpack into one tree, of one archive or of an image's layers in order.
+pub struct Unpack<'s> {
+    pub unpacker: tar::Unpacker<'s>,
+    buf: &'s mut [u8],
+    name_buf: &'static mut [u8],
+}
+
+impl<'s> Unpack<'s> {
+    pub fn new(rootfs: BorrowedFd<'s>, layer: bool, max: u64) -> core::result::Result<Unpack<'s>, Stop> {
+        let options = tar::Options { root: rustix::process::geteuid().is_root(), layer, max };
+        let scratch = sys::scratch(tar::PAX_MAX + tar::INPUT_BUF + 4096)?;
+        let (pax, rest) = scratch.split_at_mut(tar::PAX_MAX);
+        let (buf, name_buf) = rest.split_at_mut(tar::INPUT_BUF);
+        Ok(Unpack { unpacker: tar::Unpacker::new(rootfs, options, pax), buf, name_buf })
     }
-    unpacked.map(|()| unpacker.used)
+
+    /// One tar stream, `bytes` (compressed or not), read from `file` when it is one (the
+    /// host's decompressors read it as their standard input). With `diff_id`, the
+    /// uncompressed stream's sha256 must be that (EBADMSG).
+    pub fn stream(
+        &mut self,
+        bytes: &[u8],
+        file: Option<BorrowedFd>,
+        diff_id: Option<&[u8; 64]>,
+        name: &mut &'static [u8],
+    ) -> core::result::Result<(), Stop> {
+        let producer = if bytes.starts_with(GZIP) {
+            Some(Producer::gunzip(bytes)?)
+        } else if let Some(&(_, tool, missing)) = TOOLS.iter().find(|(magic, _, _)| bytes.starts_with(magic))
+        {
+            // (A layer in memory has no file for the tool to read: those are refused.)
+            Some(Producer::tool(tool, file.ok_or(Errno::OPNOTSUPP)?).map_err(|e| stop(e, missing))?)
+        } else {
+            None
+        };
+        let mut input = match (&producer, file) {
+            (Some(p), _) => tar::Input::new(p.out.as_fd(), None, u64::MAX, self.buf),
+            (None, Some(file)) => tar::Input::new(file, Some(0), bytes.len() as u64, self.buf),
+            (None, None) => tar::Input::memory(bytes, self.buf),
+        };
+        if diff_id.is_some() {
+            input.hash = Some(sha256::Sha256::new());
+        }
+        let unpacked = self.unpacker.unpack(&mut input).and_then(|()| input.drain());
+        let hash = input.hash.take();
+        let produced = producer.map_or(Ok(()), |p| p.finish(unpacked.is_err()));
+        // The decompressor's failure explains a stream that stopped short.
+        produced?;
+        if let Err(stop) = unpacked
+            && stop.why <= why::LAST_ENTRY
+        {
+            // Into memory that outlives the unpack, where the failure can still show it.
+            let out = core::mem::take(&mut self.name_buf);
+            let n = self.unpacker.name().len().min(out.len());
+            out[..n].copy_from_slice(&self.unpacker.name()[..n]);
+            let out: &'static [u8] = out;
+            *name = &out[..n];
+        }
+        unpacked?;
+        if let (Some(want), Some(hash)) = (diff_id, hash) {
+            let mut got = [0u8; 64];
+            sha256::hex(&hash.finish(), &mut got);
+            if &got != want {
+                return Err(stop(Errno::BADMSG, why::DIGEST));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The inflater's state (some 110 KiB): in the zero-filled data, where it costs no file
@@ -399,5 +700,27 @@ impl Producer {
             }
             _ => Err(stop(Errno::BADMSG, why::DECOMPRESS)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(f: impl Fn(&mut crate::out::Line)) -> String {
+        let mut line = crate::out::Line::new();
+        f(&mut line);
+        String::from_utf8(line.as_bytes().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn sizes_and_times() {
+        for (n, want) in [(0, "0"), (512, "512"), (4096, "4.0K"), (2_129_815, "2.0M"), (273_000_000, "260M")]
+        {
+            assert_eq!(shown(|l| human(l, n)), want);
+        }
+        assert_eq!(shown(|l| utc(l, 0)), "1970-01-01 00:00:00");
+        assert_eq!(shown(|l| utc(l, 951_825_600)), "2000-02-29 12:00:00");
+        assert_eq!(shown(|l| utc(l, 1_796_314_283)), "2026-12-03 16:11:23");
     }
 }

@@ -86,7 +86,7 @@ impl Store {
         &self,
         hex: &[u8; 64],
         about: &[u8],
-        unpack: &mut dyn FnMut(BorrowedFd) -> core::result::Result<u64, Stop>,
+        unpack: &mut dyn FnMut(BorrowedFd, BorrowedFd) -> core::result::Result<u64, Stop>,
     ) -> core::result::Result<OwnedFd, Stop> {
         let in_store = |e| stop(e, why::STORE);
         let mut names = Names::new(hex);
@@ -113,7 +113,7 @@ impl Store {
         })();
         let dir = made.map_err(in_store)?;
         let rootfs = openat(&dir, c"rootfs", DIR, Mode::empty()).map_err(in_store);
-        let unpacked = rootfs.and_then(|rootfs| unpack(rootfs.as_fd()));
+        let unpacked = rootfs.and_then(|rootfs| unpack(rootfs.as_fd(), dir.as_fd()));
         let size = match unpacked {
             Ok(size) => size,
             Err(failure) => {
@@ -170,7 +170,9 @@ impl Store {
             Err(e) => return Err(e),
         };
         flock(&entry, FlockOperation::LockShared)?;
-        if rustix::fs::fstat(&entry)?.st_nlink == 0 {
+        // `husk rmi` renames an entry away before it removes it.
+        let here = statat(&self.images, names.of(b""), AtFlags::SYMLINK_NOFOLLOW).map(|st| st.st_ino);
+        if here != Ok(rustix::fs::fstat(&entry)?.st_ino) {
             return Ok(None);
         }
         // Its last use, for `husk images`.
@@ -267,6 +269,43 @@ fn sweep(runs: BorrowedFd) {
             let _ = remove_all(runs, name);
         }
     }
+}
+
+pub type EachEntry<'f> = dyn FnMut(&[u8; 64], &[u8], u64) + 'f;
+
+/// The entries (64 hex digits), in directory order, each with its `about` text
+/// ("SIZE SOURCE") and its last use (the entry's mtime, seconds).
+pub fn each_entry(images: BorrowedFd, f: &mut EachEntry) {
+    let mut buf = [core::mem::MaybeUninit::uninit(); 2048];
+    let mut entries = RawDir::new(images, &mut buf);
+    while let Some(Ok(entry)) = entries.next() {
+        let name = entry.file_name().to_bytes();
+        let Ok(hex) = <&[u8; 64]>::try_from(name) else { continue };
+        if !hex.iter().all(u8::is_ascii_hexdigit) {
+            continue;
+        }
+        let mut about = [0u8; 4200];
+        let mut len = 0;
+        let mut used = 0;
+        if let Ok(dir) = openat(images, entry.file_name(), DIR | OFlags::NOFOLLOW, Mode::empty()) {
+            used = rustix::fs::fstat(&dir).map_or(0, |st| st.st_mtime as u64);
+            if let Ok(file) = openat(&dir, c"about", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+                len = rustix::io::read(&file, &mut about[..]).unwrap_or(0);
+            }
+        }
+        f(hex, &about[..len], used);
+    }
+}
+
+/// Removes entry `hex` unless a container uses it (EBUSY): renamed away first, under its
+/// exclusive lock, so that no start finds it half removed.
+pub fn remove_entry(images: BorrowedFd, hex: &[u8; 64]) -> rustix::io::Result<()> {
+    let (mut names, mut gone) = (Names::new(hex), Names::new(hex));
+    let dir = openat(images, names.of(b""), DIR | OFlags::NOFOLLOW, Mode::empty())?;
+    flock(&dir, FlockOperation::NonBlockingLockExclusive).map_err(|_| Errno::BUSY)?;
+    let gone = gone.of(b".rm");
+    renameat(images, names.of(b""), images, gone)?;
+    remove_all(images, gone)
 }
 
 /// Now, for futimens(2).

@@ -37,7 +37,9 @@ type Result<T> = core::result::Result<T, Stop>;
 /// The stream: a file (from an offset, for so many bytes) or a pipe, read through a
 /// buffer, hashed as it is read when asked.
 pub struct Input<'b> {
-    fd: BorrowedFd<'b>,
+    /// None: the stream is `mem`, already in memory (a layer of a mapped image).
+    fd: Option<BorrowedFd<'b>>,
+    mem: &'b [u8],
     /// Where the next read starts (pread), or None: read(2) from wherever the fd is.
     offset: Option<u64>,
     /// Bytes the stream may still give.
@@ -50,7 +52,11 @@ pub struct Input<'b> {
 
 impl<'b> Input<'b> {
     pub fn new(fd: BorrowedFd<'b>, offset: Option<u64>, len: u64, buf: &'b mut [u8]) -> Input<'b> {
-        Input { fd, offset, left: len, buf, start: 0, end: 0, hash: None }
+        Input { fd: Some(fd), mem: &[], offset, left: len, buf, start: 0, end: 0, hash: None }
+    }
+
+    pub fn memory(mem: &'b [u8], buf: &'b mut [u8]) -> Input<'b> {
+        Input { fd: None, mem, offset: Some(0), left: mem.len() as u64, buf, start: 0, end: 0, hash: None }
     }
 
     /// What is buffered, refilled when empty; empty at the end of the stream.
@@ -58,9 +64,14 @@ impl<'b> Input<'b> {
         if self.start == self.end && self.left > 0 {
             let want = self.buf.len().min(self.left.min(usize::MAX as u64) as usize);
             let got = loop {
-                let read = match self.offset {
-                    Some(at) => rustix::io::pread(self.fd, &mut self.buf[..want], at),
-                    None => rustix::io::read(self.fd, &mut self.buf[..want]),
+                let read = match (self.fd, self.offset) {
+                    (Some(fd), Some(at)) => rustix::io::pread(fd, &mut self.buf[..want], at),
+                    (Some(fd), None) => rustix::io::read(fd, &mut self.buf[..want]),
+                    (None, at) => {
+                        let at = at.unwrap_or(0) as usize;
+                        self.buf[..want].copy_from_slice(&self.mem[at..at + want]);
+                        Ok(want)
+                    }
                 };
                 match read {
                     Err(Errno::INTR) => {}

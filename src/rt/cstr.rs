@@ -37,7 +37,7 @@ pub fn join_nul<'b>(buf: &'b mut [MaybeUninit<u8>], parts: &[&[u8]]) -> Option<&
 /// least that long and do not change). Only two things make one: the arguments and
 /// environment the kernel laid out for husk (`Process::argv_from`, `Process::envp`), and
 /// `CStrSlots::fill`, which terminates what it fills.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(transparent)]
 pub struct CStrArray<'a> {
     first: *const *const c_char,

@@ -28,6 +28,7 @@ pub mod namespace;
 pub mod net;
 mod process;
 pub mod sched;
+mod short;
 pub mod signal;
 pub mod sys;
 mod syscall;
@@ -36,6 +37,7 @@ pub mod time;
 
 pub use cstr::{CStrArray, CStrSlots, CStrWriter, CStrs, Reserved, c_str, join_nul};
 pub use process::Process;
+pub use short::Short;
 
 /// Defines the ELF entry point `_start` in the binary and makes it call `$main(&Process) -> !`.
 ///
