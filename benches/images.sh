@@ -161,7 +161,9 @@ fi
 [[ -z $why_no_images ]] || log "skipping the docker-archive and oci rows: $why_no_images"
 
 # ---------------------------------------------------------------------------
-# 2 first: warming the store is also each husk row's trial run.
+# 2 first: warming the store is also each husk row's trial run. Then 3, and 1 last: the
+# cold runs write and delete gigabytes, and the disk stays busy for a while after
+# (this VM's ext4 has online discard), which the millisecond figures must not see.
 # ---------------------------------------------------------------------------
 export HUSK_STORE=$WORK/store
 WARM_CMDS=()
@@ -236,30 +238,10 @@ PY
     log "husk's cached tree against GNU tar's: $SAME_TREE"
 fi
 
+# What the inputs and the warm-up wrote (about a gigabyte) goes to disk before timing.
+sync
 log "warm start: hyperfine, $WARMUP warm-up + $RUNS runs of each"
 bench -N -w "$WARMUP" -r "$RUNS" --style basic --export-json "$WORK/warm.json" "${WARM_CMDS[@]}"
-
-# ---------------------------------------------------------------------------
-# 1. Cold start.
-# ---------------------------------------------------------------------------
-COLD_STORE=$WORK/store-cold
-TAR_OUT=$WORK/tar-out
-COLD_CMDS=()
-if ((TGZ_OK)); then
-    argv=("$HUSK" run --rootfs "$TGZ" -- /bin/true)
-    prep=(sh -c 'rm -rf -- "$1" && sync' sh "$COLD_STORE")
-    COLD_CMDS+=(--prepare "$(shell_join "${prep[@]}")" -n "husk, empty store" "$(shell_join "${argv[@]}")")
-    row cold "husk, empty store" ok "HUSK_STORE=WORK/store-cold $(shown "${argv[@]}") (prepare: $(shown "${prep[@]}"))"
-else
-    row cold "husk, empty store" "skipped: the warm trial of rootfs.tar.gz failed" ""
-fi
-argv=(sh -c 'mkdir -- "$1" && exec tar -xzf "$2" -C "$1"' sh "$TAR_OUT" "$TGZ")
-prep=(sh -c 'rm -rf -- "$1" && sync' sh "$TAR_OUT")
-COLD_CMDS+=(--prepare "$(shell_join "${prep[@]}")" -n "GNU tar + gzip" "$(shell_join "${argv[@]}")")
-row cold "GNU tar + gzip" ok "$(shown "${argv[@]}") (prepare: $(shown "${prep[@]}"))"
-log "cold start: hyperfine, 1 warm-up + $COLD_RUNS runs of each"
-HUSK_STORE=$COLD_STORE bench -N -w 1 -r "$COLD_RUNS" --style basic --export-json "$WORK/cold.json" "${COLD_CMDS[@]}"
-rm -rf -- "$COLD_STORE" "$TAR_OUT"
 
 # ---------------------------------------------------------------------------
 # 3. podman, from the same docker-archive.
@@ -307,12 +289,36 @@ if [[ -n $why_no_podman ]]; then
     row podman "podman run --rm" "skipped: $why_no_podman" ""
 fi
 if ((${#PODMAN_CMDS[@]})); then
+    sync
     log "podman: hyperfine, 3 warm-up + $PODMAN_RUNS runs of each"
     bench -N -w 3 -r "$PODMAN_RUNS" --style basic --export-json "$WORK/podman.json" "${PODMAN_CMDS[@]}"
     if [[ -z $why_no_podman ]] && [[ -n $("${PODMAN[@]}" ps -aq) ]]; then
         log "podman run --rm left containers behind: $("${PODMAN[@]}" ps -a --format '{{.ID}}' | xargs)"
     fi
 fi
+
+# ---------------------------------------------------------------------------
+# 1. Cold start.
+# ---------------------------------------------------------------------------
+sync
+COLD_STORE=$WORK/store-cold
+TAR_OUT=$WORK/tar-out
+COLD_CMDS=()
+if ((TGZ_OK)); then
+    argv=("$HUSK" run --rootfs "$TGZ" -- /bin/true)
+    prep=(sh -c 'rm -rf -- "$1" && sync' sh "$COLD_STORE")
+    COLD_CMDS+=(--prepare "$(shell_join "${prep[@]}")" -n "husk, empty store" "$(shell_join "${argv[@]}")")
+    row cold "husk, empty store" ok "HUSK_STORE=WORK/store-cold $(shown "${argv[@]}") (prepare: $(shown "${prep[@]}"))"
+else
+    row cold "husk, empty store" "skipped: the warm trial of rootfs.tar.gz failed" ""
+fi
+argv=(sh -c 'mkdir -- "$1" && exec tar -xzf "$2" -C "$1"' sh "$TAR_OUT" "$TGZ")
+prep=(sh -c 'rm -rf -- "$1" && sync' sh "$TAR_OUT")
+COLD_CMDS+=(--prepare "$(shell_join "${prep[@]}")" -n "GNU tar + gzip" "$(shell_join "${argv[@]}")")
+row cold "GNU tar + gzip" ok "$(shown "${argv[@]}") (prepare: $(shown "${prep[@]}"))"
+log "cold start: hyperfine, 1 warm-up + $COLD_RUNS runs of each"
+HUSK_STORE=$COLD_STORE bench -N -w 1 -r "$COLD_RUNS" --style basic --export-json "$WORK/cold.json" "${COLD_CMDS[@]}"
+rm -rf -- "$COLD_STORE" "$TAR_OUT"
 
 # ---------------------------------------------------------------------------
 # The report.
