@@ -63,15 +63,17 @@ pub mod why {
     pub const GZIP: u8 = 18;
     pub const DIGEST: u8 = 19;
     pub const IMAGE: u8 = 20;
-    pub const STORE_PATH: u8 = 21;
-    pub const STORE: u8 = 22;
-    pub const ROOTFS: u8 = 23;
+    pub const LAYER: u8 = 21;
+    pub const TAG: u8 = 22;
+    pub const STORE_PATH: u8 = 23;
+    pub const STORE: u8 = 24;
+    pub const ROOTFS: u8 = 25;
     /// The last one about an entry, and about the archive.
     pub(super) const LAST_ENTRY: u8 = DOTDOT;
-    pub(super) const LAST_ARCHIVE: u8 = IMAGE;
+    pub(super) const LAST_ARCHIVE: u8 = TAG;
 }
 
-const WHY: [&str; 23] = [
+const WHY: [&str; 25] = [
     "",
     "sparse files are not supported",
     "only a directory may name the root itself",
@@ -93,6 +95,8 @@ const WHY: [&str; 23] = [
     "the gzip stream is corrupt or truncated (its deflate data, CRC-32 or length is wrong)",
     "a blob's content does not match its digest",
     "the image is malformed (its index, manifest or config is missing, not JSON, or without what it needs)",
+    "a layer compressed other than with gzip (zstd, xz) is not supported yet",
+    "no image has that tag (without one, the archive must hold exactly one image)",
     "the store's path must be absolute, at most 400 bytes, without ':' or ',' (HUSK_STORE)",
     "",
 ];
@@ -386,8 +390,9 @@ pub fn list(quiet: bool, process: &Process) -> u8 {
     0
 }
 
-/// `husk rmi ID...|all`: prints each removed image's digest; 125 if any ID named none, more
-/// than one, or one in use.
+/// `husk rmi ID...|all`: all of them or none: an ID that names no image or more than one,
+/// or an image a container uses (EBUSY), and nothing is removed (125). Prints each removed
+/// image's digest.
 #[cfg(feature = "images")]
 #[inline(never)]
 pub fn remove(first: usize, process: &Process) -> u8 {
@@ -397,17 +402,16 @@ pub fn remove(first: usize, process: &Process) -> u8 {
     };
     let images = store.images.as_fd();
     let mut code = 0;
+    // Which entries, each locked exclusively while the others are.
+    let mut chosen = heapless::Vec::<([u8; 64], Option<OwnedFd>), 256>::new();
     for id in (first..process.argc()).map(|i| process.arg(i).to_bytes()) {
         let prefix = id.strip_prefix(b"sha256:").unwrap_or(id);
         let all = id == b"all";
-        let (mut found, mut hex) = (0, [0u8; 64]);
+        let mut found = 0;
         store::each_entry(images, &mut |h, _, _| {
-            if all || h.starts_with(prefix) {
+            if (all || h.starts_with(prefix)) && !chosen.iter().any(|(c, _)| c == h) {
                 found += 1;
-                hex = *h;
-                if all {
-                    code = code.max(remove_one(images, h));
-                }
+                let _ = chosen.push((*h, None));
             }
         });
         let failure = |errno, hint| Failure::new("rmi", id, errno).with_hint(hint);
@@ -417,26 +421,30 @@ pub fn remove(first: usize, process: &Process) -> u8 {
                 failure(Errno::INVAL, "an ID is a digest, or at least 4 of its first hex digits").report()
             }
             0 => failure(Errno::NOENT, "no such image").report(),
-            1 => code.max(remove_one(images, &hex)),
+            1 => code,
             _ => failure(Errno::INVAL, "more than one image starts so: give more digits").report(),
         };
     }
-    code
-}
-
-/// Removes one entry, printing its digest; the failure's status.
-#[cfg(feature = "images")]
-fn remove_one(images: BorrowedFd, hex: &[u8; 64]) -> u8 {
-    match store::remove_entry(images, hex) {
-        Ok(()) => {
-            crate::out::Line::new().str("sha256:").bytes(hex).write_to(1);
-            0
-        }
-        Err(e) => {
-            let hint = if e == Errno::BUSY { "a container is running it" } else { "" };
-            Failure::new("rmi", hex, e).with_hint(hint).report()
+    for (hex, lock) in chosen.iter_mut() {
+        match store::lock_entry(images, hex) {
+            Ok(fd) => *lock = Some(fd),
+            Err(e) => {
+                let hint =
+                    if e == Errno::BUSY { "a container is running it: nothing was removed" } else { "" };
+                code = Failure::new("rmi", hex, e).with_hint(hint).report();
+            }
         }
     }
+    if code != 0 {
+        return code;
+    }
+    for (hex, _) in &chosen {
+        match store::remove_entry(images, hex) {
+            Ok(()) => crate::out::Line::new().str("sha256:").bytes(hex).write_to(1),
+            Err(e) => code = Failure::new("rmi", hex, e).report(),
+        }
+    }
+    code
 }
 
 #[cfg(not(feature = "images"))]
@@ -576,7 +584,8 @@ impl<'s> Unpack<'s> {
         } else if let Some(&(_, tool, missing)) = TOOLS.iter().find(|(magic, _, _)| bytes.starts_with(magic))
         {
             // (A layer in memory has no file for the tool to read: those are refused.)
-            Some(Producer::tool(tool, file.ok_or(Errno::OPNOTSUPP)?).map_err(|e| stop(e, missing))?)
+            let file = file.ok_or(stop(Errno::OPNOTSUPP, why::LAYER))?;
+            Some(Producer::tool(tool, file).map_err(|e| stop(e, missing))?)
         } else {
             None
         };

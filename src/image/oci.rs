@@ -229,7 +229,7 @@ fn pick<'v>(list: Value<'v>, tag: &[u8], matches: impl Fn(Value<'v>) -> bool) ->
     } else {
         list.items().find(|&m| matches(m))
     };
-    found.ok_or(stop(Errno::NOENT, why::IMAGE))
+    found.ok_or(stop(Errno::NOENT, why::TAG))
 }
 
 /// Unpacks the image's layers in order into the tree of `unpack`, and copies its config

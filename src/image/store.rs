@@ -297,12 +297,17 @@ pub fn each_entry(images: BorrowedFd, f: &mut EachEntry) {
     }
 }
 
-/// Removes entry `hex` unless a container uses it (EBUSY): renamed away first, under its
-/// exclusive lock, so that no start finds it half removed.
+/// Entry `hex`, exclusively locked (EBUSY: a container uses it), for [`remove_entry`].
+pub fn lock_entry(images: BorrowedFd, hex: &[u8; 64]) -> rustix::io::Result<OwnedFd> {
+    let dir = openat(images, Names::new(hex).of(b""), DIR | OFlags::NOFOLLOW, Mode::empty())?;
+    flock(&dir, FlockOperation::NonBlockingLockExclusive).map_err(|_| Errno::BUSY)?;
+    Ok(dir)
+}
+
+/// Removes entry `hex`, locked by [`lock_entry`]: renamed away first, so that no start
+/// finds it half removed (one waiting on its lock finds it gone).
 pub fn remove_entry(images: BorrowedFd, hex: &[u8; 64]) -> rustix::io::Result<()> {
     let (mut names, mut gone) = (Names::new(hex), Names::new(hex));
-    let dir = openat(images, names.of(b""), DIR | OFlags::NOFOLLOW, Mode::empty())?;
-    flock(&dir, FlockOperation::NonBlockingLockExclusive).map_err(|_| Errno::BUSY)?;
     let gone = gone.of(b".rm");
     renameat(images, names.of(b""), images, gone)?;
     remove_all(images, gone)
