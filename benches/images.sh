@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
 # benches/images.sh: what starting from an image costs `husk run` (issue 16), in three
-# hyperfine runs (-N), each with its peer in the same run; the tables give ratios to the peer.
+# comparisons, each timed by hyperfine (-N) with husk and its peer in the same run; the
+# tables give ratios to the peer. This VM is shared and its load drifts while hyperfine times
+# one command after the other, so each comparison is split into alternating rounds (the
+# order reversed every other round; the times pooled), as benches/run.sh does: ROUNDS=1
+# makes each a single hyperfine run.
 #
 # 1. Cold start: `husk run --rootfs rootfs.tar.gz -- /bin/true` with an empty store
 #    (HUSK_STORE=DIR, removed before every run) against `mkdir d && tar -xzf rootfs.tar.gz -C d`
 #    (GNU tar + gzip; its d removed likewise). Both write the whole tree (~260 MB), so every
 #    run's prepare step ends with `sync`: no run starts with the previous one's dirty pages
 #    still to write back. Disk writes on this VM vary a lot from run to run (system time by
-#    2x), so the table gives min and mean of COLD_RUNS runs (default 8, 1 warm-up).
-#    Target: husk <= 1.0x of GNU tar.
+#    2x), so the table gives min and mean of COLD_RUNS runs (default 8), each round one run
+#    of each, and the ratio of each round's pair. Target: husk <= 1.0x of GNU tar.
 # 2. Warm start: the same rootfs.tar.gz with its image already in the store against the same
 #    tree as a plain directory (GNU tar's extraction of it); and, warm too, `oci:DIR` and
-#    `docker-archive:FILE` of the same tree. RUNS runs each (default 300), WARMUP warm-up
-#    (default 20). Target: rootfs.tar.gz warm <= +0.2 ms over the directory.
+#    `docker-archive:FILE` of the same tree. RUNS runs each (default 300) in ROUNDS rounds
+#    (default 5), WARMUP warm-up per round (default 20). Target: rootfs.tar.gz warm
+#    <= +0.2 ms over the directory.
 # 3. `husk run --rootfs docker-archive:app.tar -- /bin/true` (warm) against `podman run --rm`
 #    of the same image, loaded with `podman load -i app.tar` into a private store (--root,
 #    --runroot and --tmpdir under WORK, overlay storage, --cgroup-manager cgroupfs,
-#    --network none; nothing is pulled). PODMAN_RUNS runs each (default 30, 3 warm-up). What
+#    --network none; nothing is pulled). PODMAN_RUNS runs each (default 30) in ROUNDS rounds
+#    (3 warm-up per round). What
 #    podman needs to run on this host is found by trying it and reading its error (rlimits
 #    it may not raise, crun refusing a hybrid cgroup layout): the table's notes say what was
 #    added, and a podman that cannot run is reported in one line with its error.
@@ -36,7 +42,7 @@
 # size budget: cargo build --release --features images; a husk without them fails its
 # trial run of each image row, and the row is left out with its message):
 #   benches/images.sh                       # target/release/husk
-#   HUSK=/path/to/husk DEBIAN=/path/to/tree RUNS=500 COLD_RUNS=10 benches/images.sh
+#   HUSK=/path/to/husk DEBIAN=/path/to/tree RUNS=500 COLD_RUNS=10 ROUNDS=5 benches/images.sh
 # Needs (Debian): hyperfine tar gzip python3 podman runc (crun, uidmap come with podman).
 # It installs nothing. Progress and hyperfine's output go to stderr; the tables to stdout
 # and to benches/results/images.md (raw hyperfine data: benches/results/images-*.json).
@@ -52,7 +58,8 @@ COLD_RUNS=${COLD_RUNS:-8}
 RUNS=${RUNS:-300}
 WARMUP=${WARMUP:-20}
 PODMAN_RUNS=${PODMAN_RUNS:-30}
-for var in COLD_RUNS RUNS WARMUP PODMAN_RUNS; do
+ROUNDS=${ROUNDS:-5}
+for var in COLD_RUNS RUNS WARMUP PODMAN_RUNS ROUNDS; do
     [[ ${!var} =~ ^[1-9][0-9]*$ ]] || die "$var must be a positive integer, got '${!var}'"
 done
 resolve_husk
@@ -110,13 +117,51 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Runs hyperfine with ARGS in the background and waits: a trapped signal interrupts `wait`
-# (not a foreground command), so a SIGTERM stops the benchmark at once.
-bench() {
-    hyperfine "$@" >&2 &
-    HYPERFINE=$!
-    wait "$HYPERFINE"
-    HYPERFINE=''
+# Times COMMANDs, each a group of hyperfine arguments ([--prepare P] -n NAME CMD) joined by
+# \x1f, in ROUNDS hyperfine runs of them all, the order reversed every other round, RUNS
+# runs of each in all; pools each command's times into WORK/BLOCK.json, hyperfine's shape
+# plus each round's mean. One hyperfine run times each command in a window of its own, and
+# the load of this shared VM drifts between windows by more than what is measured here:
+# alternating rounds spread the drift over all commands. hyperfine runs in the background
+# and we wait: a trapped signal interrupts `wait` (not a foreground command), so a SIGTERM
+# stops the benchmark at once.
+bench() { # BLOCK ROUNDS WARMUP RUNS COMMAND...
+    local block=$1 rounds=$2 warmup=$3 per_round=$((($4 + $2 - 1) / $2)) round k i args parts
+    shift 4
+    local groups=("$@")
+    for ((round = 0; round < rounds; round++)); do
+        args=(-N -w "$warmup" -r "$per_round" --style basic --export-json "$WORK/$block-$round.json")
+        for ((k = 0; k < ${#groups[@]}; k++)); do
+            i=$k
+            ((round % 2)) && i=$((${#groups[@]} - 1 - k))
+            IFS=$'\x1f' read -ra parts <<<"${groups[i]}"
+            args+=("${parts[@]}")
+        done
+        hyperfine "${args[@]}" >&2 &
+        HYPERFINE=$!
+        wait "$HYPERFINE"
+        HYPERFINE=''
+    done
+    python3 - "$WORK/$block.json" "$rounds" "$WORK/$block" <<'PY'
+import json, statistics, sys
+out, rounds, prefix = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+pooled = {}
+for n in range(rounds):
+    for r in json.load(open(f"{prefix}-{n}.json"))["results"]:
+        p = pooled.setdefault(r["command"], {"times": [], "user": [], "system": [], "round_means": []})
+        p["times"] += r["times"]
+        p["user"] += [r["user"]] * len(r["times"])
+        p["system"] += [r["system"]] * len(r["times"])
+        p["round_means"].append(r["mean"])
+results = []
+for command, p in pooled.items():
+    t = p["times"]
+    results.append({"command": command, "times": t, "mean": statistics.mean(t),
+                    "stddev": statistics.stdev(t) if len(t) > 1 else None, "median": statistics.median(t),
+                    "min": min(t), "max": max(t), "user": statistics.mean(p["user"]),
+                    "system": statistics.mean(p["system"]), "round_means": p["round_means"]})
+json.dump({"results": results}, open(out, "w"))
+PY
 }
 # What the tables show of a command: paths relative to the repository, WORK for the
 # temporary directory.
@@ -172,7 +217,7 @@ try_husk() { # BLOCK NAME ROOTFS: one run; on success the command joins WARM_CMD
     if err=$("${argv[@]}" 2>&1 </dev/null >/dev/null); then
         log "$2: first run took $(python3 -c "print(f'{$EPOCHREALTIME - $start:.2f}')") s"
         row "$1" "$2" ok "$(shown "${argv[@]}")"
-        WARM_CMDS+=(-n "$2" "$(shell_join "${argv[@]}")")
+        WARM_CMDS+=("-n"$'\x1f'"$2"$'\x1f'"$(shell_join "${argv[@]}")")
         return 0
     fi
     log "skipping $2: '$(shown "${argv[@]}")' failed: $(first_error "$err")"
@@ -240,8 +285,8 @@ fi
 
 # What the inputs and the warm-up wrote (about a gigabyte) goes to disk before timing.
 sync
-log "warm start: hyperfine, $WARMUP warm-up + $RUNS runs of each"
-bench -N -w "$WARMUP" -r "$RUNS" --style basic --export-json "$WORK/warm.json" "${WARM_CMDS[@]}"
+log "warm start: hyperfine, $ROUNDS alternating rounds of $WARMUP warm-up + $((RUNS / ROUNDS)) runs of each"
+bench warm "$ROUNDS" "$WARMUP" "$RUNS" "${WARM_CMDS[@]}"
 
 # ---------------------------------------------------------------------------
 # 3. podman, from the same docker-archive.
@@ -251,7 +296,7 @@ PODMAN_NEEDS=() # what podman needed on this host, in words, for the notes
 why_no_podman=''
 if ((ARCHIVE_OK)); then
     argv=("$HUSK" run --rootfs "docker-archive:$WORK/app.tar" -- /bin/true)
-    PODMAN_CMDS+=(-n "husk, docker-archive (warm)" "$(shell_join "${argv[@]}")")
+    PODMAN_CMDS+=("-n"$'\x1f'"husk, docker-archive (warm)"$'\x1f'"$(shell_join "${argv[@]}")")
     row podman "husk, docker-archive (warm)" ok "$(shown "${argv[@]}")"
 fi
 if [[ -n $why_no_images ]]; then
@@ -280,7 +325,7 @@ else
     done
     if [[ -z $why_no_podman ]]; then
         argv=("${PODMAN[@]}" "${run_opts[@]}" "$IMAGE" /bin/true)
-        PODMAN_CMDS+=(-n "podman run --rm" "$(shell_join "${argv[@]}")")
+        PODMAN_CMDS+=("-n"$'\x1f'"podman run --rm"$'\x1f'"$(shell_join "${argv[@]}")")
         row podman "podman run --rm" ok "$(shown "${argv[@]}")"
     fi
 fi
@@ -290,8 +335,8 @@ if [[ -n $why_no_podman ]]; then
 fi
 if ((${#PODMAN_CMDS[@]})); then
     sync
-    log "podman: hyperfine, 3 warm-up + $PODMAN_RUNS runs of each"
-    bench -N -w 3 -r "$PODMAN_RUNS" --style basic --export-json "$WORK/podman.json" "${PODMAN_CMDS[@]}"
+    log "podman: hyperfine, $ROUNDS alternating rounds of 3 warm-up + $((PODMAN_RUNS / ROUNDS)) runs of each"
+    bench podman "$ROUNDS" 3 "$PODMAN_RUNS" "${PODMAN_CMDS[@]}"
     if [[ -z $why_no_podman ]] && [[ -n $("${PODMAN[@]}" ps -aq) ]]; then
         log "podman run --rm left containers behind: $("${PODMAN[@]}" ps -a --format '{{.ID}}' | xargs)"
     fi
@@ -307,17 +352,17 @@ COLD_CMDS=()
 if ((TGZ_OK)); then
     argv=("$HUSK" run --rootfs "$TGZ" -- /bin/true)
     prep=(sh -c 'rm -rf -- "$1" && sync' sh "$COLD_STORE")
-    COLD_CMDS+=(--prepare "$(shell_join "${prep[@]}")" -n "husk, empty store" "$(shell_join "${argv[@]}")")
+    COLD_CMDS+=("--prepare"$'\x1f'"$(shell_join "${prep[@]}")"$'\x1f'"-n"$'\x1f'"husk, empty store"$'\x1f'"$(shell_join "${argv[@]}")")
     row cold "husk, empty store" ok "HUSK_STORE=WORK/store-cold $(shown "${argv[@]}") (prepare: $(shown "${prep[@]}"))"
 else
     row cold "husk, empty store" "skipped: the warm trial of rootfs.tar.gz failed" ""
 fi
 argv=(sh -c 'mkdir -- "$1" && exec tar -xzf "$2" -C "$1"' sh "$TAR_OUT" "$TGZ")
 prep=(sh -c 'rm -rf -- "$1" && sync' sh "$TAR_OUT")
-COLD_CMDS+=(--prepare "$(shell_join "${prep[@]}")" -n "GNU tar + gzip" "$(shell_join "${argv[@]}")")
+COLD_CMDS+=("--prepare"$'\x1f'"$(shell_join "${prep[@]}")"$'\x1f'"-n"$'\x1f'"GNU tar + gzip"$'\x1f'"$(shell_join "${argv[@]}")")
 row cold "GNU tar + gzip" ok "$(shown "${argv[@]}") (prepare: $(shown "${prep[@]}"))"
-log "cold start: hyperfine, 1 warm-up + $COLD_RUNS runs of each"
-HUSK_STORE=$COLD_STORE bench -N -w 1 -r "$COLD_RUNS" --style basic --export-json "$WORK/cold.json" "${COLD_CMDS[@]}"
+log "cold start: hyperfine, $COLD_RUNS alternating rounds of 1 run of each"
+HUSK_STORE=$COLD_STORE bench cold "$COLD_RUNS" 0 "$COLD_RUNS" "${COLD_CMDS[@]}"
 rm -rf -- "$COLD_STORE" "$TAR_OUT"
 
 # ---------------------------------------------------------------------------
@@ -333,11 +378,11 @@ podman_version=$(podman --version 2>/dev/null || true)
 NEEDS=$(printf '%s; ' "${PODMAN_NEEDS[@]}")
 python3 - "$WORK" "$ROWS" "$COLD_RUNS" "$RUNS" "$WARMUP" "$PODMAN_RUNS" "$gz_bytes" "$tree_bytes" \
     "$(hyperfine --version)" "$(uname -r)" "$load" "$SAME_TREE" "${NEEDS%; }" "$podman_version" \
-    "${PODMAN_DRIVER:-overlay}" >"$WORK/images.md" <<'PY'
+    "${PODMAN_DRIVER:-overlay}" "$ROUNDS" >"$WORK/images.md" <<'PY'
 import json, os, sys
 
 (work, rows_path, cold_runs, runs, warmup, podman_runs, gz_bytes, tree_bytes, hf, kernel, load,
- same_tree, needs, podman_version, driver) = sys.argv[1:16]
+ same_tree, needs, podman_version, driver, rounds) = sys.argv[1:17]
 ms = lambda s: s * 1e3
 mb = lambda b: f"{int(b) / 1e6:.0f} MB"
 rows = {}
@@ -375,8 +420,10 @@ out += skipped("cold", r)
 husk = r.get("husk, empty store")
 out.append("")
 if husk:
+    pairs = sorted(h / t for h, t in zip(husk["times"], peer["times"]))
     out.append(f"Target: cold start ≤ 1.0× GNU tar: {husk['min'] / peer['min']:.2f}× (min), "
-               f"{husk['mean'] / peer['mean']:.2f}× (mean) — {verdict(husk['mean'] <= peer['mean'])}.")
+               f"{husk['mean'] / peer['mean']:.2f}× (mean) — {verdict(husk['mean'] <= peer['mean'])}; "
+               f"each round's pair: {pairs[0]:.2f}× to {pairs[-1]:.2f}×, median {pairs[len(pairs) // 2]:.2f}×.")
     out.append("")
 
 # 2. Warm.
@@ -394,8 +441,10 @@ out.append("")
 if "rootfs.tar.gz" in r:
     x = r["rootfs.tar.gz"]
     added = ms(x["mean"] - base["mean"])
+    per_round = sorted(ms(a - b) for a, b in zip(x["round_means"], base["round_means"]))
     out.append(f"Target: warm start from rootfs.tar.gz ≤ +0.2 ms over the directory: {added:+.3f} ms "
-               f"(median {ms(x['median'] - base['median']):+.3f} ms) — {verdict(added <= 0.2)}.")
+               f"(median {ms(x['median'] - base['median']):+.3f} ms; rounds {per_round[0]:+.3f} to "
+               f"{per_round[-1]:+.3f} ms) — {verdict(added <= 0.2)}.")
     out.append("")
 
 # 3. podman.
@@ -412,9 +461,12 @@ out += skipped("podman", r)
 out.append("")
 
 # Notes.
-out.append(f"{hf} with `-N`, three runs: cold {cold_runs} runs of each (1 warm-up; every run's "
-           f"prepare removes the last one's output and runs `sync`), warm {runs} (+{warmup} warm-up), "
-           f"podman {podman_runs} (+3 warm-up). Linux {kernel}, load average {load} at the end.")
+out.append(f"{hf} with `-N`, in alternating rounds (the order reversed every other round, times "
+           f"pooled): cold {cold_runs} rounds of one run of each (every run's prepare removes the last "
+           f"one's output and runs `sync`), warm {runs} runs of each in {rounds} rounds ({warmup} warm-up "
+           f"each), podman {podman_runs} in {rounds} rounds (3 warm-up each). Warm and podman run "
+           f"first, cold last (its writes and deletions keep the disk busy for a while). "
+           f"Linux {kernel}, load average {load} at the end.")
 if same_tree:
     out.append(f"husk's cached tree against GNU tar's extraction: {same_tree}.")
 if podman_version:
