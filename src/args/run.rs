@@ -42,6 +42,8 @@ pub struct RunSpec<'a> {
     /// `--env-file FILE`s, read on the host before the container is built.
     pub env_files: heapless::Vec<&'a [u8], MAX_ENV_FILES>,
     pub cwd: &'a [u8],
+    /// Whether -w was given (an image's WorkingDir is the default otherwise).
+    pub cwd_given: bool,
     /// `-u USER[:GROUP]`; None: root.
     pub user: Option<UserSpec<'a>>,
     pub net: Net,
@@ -162,6 +164,7 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
         env: heapless::Vec::new(),
         env_files: heapless::Vec::new(),
         cwd: b"/",
+        cwd_given: false,
         user: None,
         net: Net::None,
         userns: crate::userns::Request::Default,
@@ -408,7 +411,7 @@ fn set<'a>(
             let file = nonempty(value).ok_or(bad("a file of KEY=VALUE lines"))?;
             spec.env_files.push(file).map_err(|_| Refusal::Full(MAX_ENV_FILES))?;
         }
-        Opt::Cwd => spec.cwd = absolute(value).ok_or(bad("an absolute path"))?,
+        Opt::Cwd => (spec.cwd, spec.cwd_given) = (absolute(value).ok_or(bad("an absolute path"))?, true),
         Opt::User => {
             spec.user = Some(crate::users::parse(value).ok_or(bad("USER[:GROUP], names or numbers"))?)
         }

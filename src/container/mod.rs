@@ -161,7 +161,7 @@ fn apply_defaults<'a>(
 ) -> Result<(), Failure<'a>> {
     use crate::rt::{CStrSlots, Reserved};
     static ARGV: Reserved<CStrSlots<{ 2 * crate::image::MAX_LIST + 2 }>> = Reserved::new(CStrSlots::new());
-    if spec.cwd == b"/" && !defaults.cwd.is_empty() {
+    if !spec.cwd_given && !defaults.cwd.is_empty() {
         config.process.cwd = defaults.cwd;
     }
     let slots = ARGV.take().ok_or(Failure::new("image config", b"", Errno::BUSY))?;

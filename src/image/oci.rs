@@ -195,9 +195,7 @@ pub fn find(layout: &Layout, kind: Kind, tag: &[u8]) -> Result<Image, Stop> {
     if kind == Kind::DockerArchive {
         let manifest = layout.file(b"manifest.json")?;
         let doc = parse(manifest.get())?;
-        let image = pick(doc, tag, |m| {
-            m.get(b"RepoTags").is_some_and(|tags| tags.items().any(|t| t.as_str().is_some_and(|s| s.is(tag))))
-        })?;
+        let image = pick(doc, tag, |m| tagged(m, tag))?;
         // The config's name holds its digest (`HEX.json`, or `blobs/sha256/HEX`).
         let config = text(image.get(b"Config"))?;
         let name = config.strip_suffix(b".json").unwrap_or(config);
@@ -218,6 +216,17 @@ pub fn find(layout: &Layout, kind: Kind, tag: &[u8]) -> Result<Image, Stop> {
             .is_some_and(|s| s.is(tag))
     })?;
     Ok(Image { key: hex_of(text(chosen.get(b"digest"))?)?, kind })
+}
+
+/// Whether a docker archive's image has `name` among its RepoTags, both taken as docker
+/// normalizes them (`busybox:1` is `docker.io/library/busybox:1`).
+fn tagged(image: Value, name: &[u8]) -> bool {
+    fn short(n: &[u8]) -> &[u8] {
+        let n = n.strip_prefix(b"docker.io/").unwrap_or(n);
+        n.strip_prefix(b"library/").unwrap_or(n)
+    }
+    let tags = image.get(b"RepoTags").map(Value::items).into_iter().flatten();
+    tags.filter_map(Value::as_str).any(|t| !t.raw().contains(&b'\\') && short(t.raw()) == short(name))
 }
 
 /// The one item of `list` that `matches` the tag, or the only item when there is no tag.
@@ -249,9 +258,7 @@ pub fn unpack(
     if image.kind == Kind::DockerArchive {
         let manifest = layout.file(b"manifest.json")?;
         let doc = parse(manifest.get())?;
-        let chosen = pick(doc, tag, |m| {
-            m.get(b"RepoTags").is_some_and(|tags| tags.items().any(|t| t.as_str().is_some_and(|s| s.is(tag))))
-        })?;
+        let chosen = pick(doc, tag, |m| tagged(m, tag))?;
         let config = layout.file(text(chosen.get(b"Config"))?)?;
         check(config.get(), &image.key)?;
         save(entry, config.get())?;
@@ -286,4 +293,65 @@ fn save(entry: BorrowedFd, config: &[u8]) -> Result<(), Stop> {
         data = &data[n..];
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_as_skopeo_names_them() {
+        assert_eq!(reference(b"oci:/i"), Some((Kind::Oci, &b"/i"[..], &b""[..])));
+        assert_eq!(reference(b"oci:/i:v1"), Some((Kind::Oci, &b"/i"[..], &b"v1"[..])));
+        assert_eq!(reference(b"oci-archive:a.tar:v2"), Some((Kind::OciArchive, &b"a.tar"[..], &b"v2"[..])));
+        let docker = reference(b"docker-archive:/a.tar:example.com/app:1.0");
+        assert_eq!(docker, Some((Kind::DockerArchive, &b"/a.tar"[..], &b"example.com/app:1.0"[..])));
+        assert_eq!(reference(b"/plain/dir"), None);
+        assert_eq!(reference(b"rootfs.tar.gz"), None);
+    }
+
+    #[test]
+    fn digests_are_never_paths() {
+        let good = [b'a'; 64];
+        let mut d = b"sha256:".to_vec();
+        d.extend_from_slice(&good);
+        assert_eq!(hex_of(&d), Ok(good));
+        for bad in [
+            &b"sha256:../../etc/passwd"[..],
+            b"sha512:aaaa",
+            &[&b"sha256:"[..], &[b'A'; 64]].concat(),
+            &[&b"sha256:"[..], &[b'a'; 63], b"/"].concat(),
+            &[&b"sha256:"[..], &[b'a'; 65]].concat(),
+        ] {
+            assert_eq!(hex_of(bad).unwrap_err().why, why::DIGEST, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (name, data) in members {
+            let mut h = [0u8; 512];
+            h[..name.len()].copy_from_slice(name.as_bytes());
+            h[124..135].copy_from_slice(format!("{:011o}", data.len()).as_bytes());
+            h[156] = b'0';
+            out.extend_from_slice(&h);
+            out.extend_from_slice(data);
+            out.resize(out.len().div_ceil(512) * 512, 0);
+        }
+        out.resize(out.len() + 1024, 0);
+        out
+    }
+
+    #[test]
+    fn members_of_an_archive_by_name() {
+        let tar = tar_of(&[("./index.json", b"{}"), ("blobs/sha256/ab", b"blob"), ("manifest.json", b"[]")]);
+        assert_eq!(member(&tar, b"index.json"), Some(&b"{}"[..]));
+        assert_eq!(member(&tar, b"blobs/sha256/ab"), Some(&b"blob"[..]));
+        assert_eq!(member(&tar, b"manifest.json"), Some(&b"[]"[..]));
+        assert_eq!(member(&tar, b"nope"), None);
+        // A size past the end is no member.
+        let mut cut = tar_of(&[("x", b"12345")]);
+        cut.truncate(515);
+        assert_eq!(member(&cut, b"x"), None);
+    }
 }

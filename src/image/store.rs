@@ -276,6 +276,8 @@ pub type EachEntry<'f> = dyn FnMut(&[u8; 64], &[u8], u64) + 'f;
 /// The entries (64 hex digits), in directory order, each with its `about` text
 /// ("SIZE SOURCE") and its last use (the entry's mtime, seconds).
 pub fn each_entry(images: BorrowedFd, f: &mut EachEntry) {
+    // From the start each time: the descriptor's offset is where the last listing ended.
+    let _ = rustix::fs::seek(images, rustix::fs::SeekFrom::Start(0));
     let mut buf = [core::mem::MaybeUninit::uninit(); 2048];
     let mut entries = RawDir::new(images, &mut buf);
     while let Some(Ok(entry)) = entries.next() {

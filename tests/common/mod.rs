@@ -4,6 +4,7 @@
 //!   the host mount table lines it watches, and the check that nothing was left behind;
 //! - [`proc`]: a started process ([`proc::Proc`]) and the one guard that kills what a failed
 //!   test left, waits against a deadline, /proc readers;
+//! - [`images`]: the tarballs, images and hostile archives of the images tests;
 //! - [`named`]: the registry of named containers and the guard of one ([`named::Named`]);
 //! - [`rootfs`]: the busybox and Debian root filesystem fixtures;
 //! - [`tree`]: process trees, and the more generous patience of the python3 tests;
@@ -20,6 +21,7 @@
 //! this host allows, says which branch it took ([`host_branch`]), and fails if they fail.
 
 pub mod case;
+pub mod images;
 pub mod named;
 pub mod proc;
 pub mod rootfs;
