@@ -54,3 +54,25 @@ busybox_rootfs() {
     chroot "$ROOTFS" /bin/true ||
         die "'chroot $ROOTFS /bin/true' failed: is its busybox statically linked? (apt-get install busybox-static)"
 }
+
+# Quote words for a shell, readably: plain words stay plain, others get single
+# quotes. hyperfine splits a -N command with the same shell-word rules, and
+# the report shows commands that can be pasted into a shell.
+shell_join() {
+    local word out=()
+    for word; do
+        if [[ $word =~ ^[A-Za-z0-9_./=+:,@%-]+$ ]]; then
+            out+=("$word")
+        else
+            out+=("'${word//\'/\'\\\'\'}'")
+        fi
+    done
+    echo "${out[*]}"
+}
+
+# Is anything mounted at or below DIR in our mount namespace? (Field 5 of mountinfo
+# is the mount point.) Checked before rm -rf: through a leaked bind mount it would
+# reach the host.
+mounted_under() {
+    awk -v t="$1" '$5 == t || index($5, t "/") == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo
+}

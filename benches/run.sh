@@ -187,8 +187,7 @@ cleanup() {
     fi
     stop_idle
     delete_leftover_containers
-    # Field 5 of mountinfo is the mount point.
-    if awk -v t="$TMP" '$5 == t || index($5, t "/") == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; then
+    if mounted_under "$TMP"; then
         log "something is mounted under $TMP; not deleting it (unmount it, then rm -rf $TMP)"
     else
         rm -rf -- "$TMP"
@@ -334,21 +333,6 @@ sandbox_argv() { # NAME MODE
         runc) ARGV=(runc run -b "$TMP/runc-$mode" "$CONTAINER_ID-$mode") ;;
         *) die "unknown sandbox '$name'" ;;
     esac
-}
-
-# Quote words for a shell, readably: plain words stay plain, others get single
-# quotes. hyperfine splits a -N command with the same shell-word rules, and
-# the report shows commands that can be pasted into a shell.
-shell_join() {
-    local word out=()
-    for word; do
-        if [[ $word =~ ^[A-Za-z0-9_./=+:,@%-]+$ ]]; then
-            out+=("$word")
-        else
-            out+=("'${word//\'/\'\\\'\'}'")
-        fi
-    done
-    echo "${out[*]}"
 }
 
 SANDBOXES=() # the sandboxes that are present and work, in table order
