@@ -563,10 +563,11 @@ pub struct Unpack<'s> {
 impl<'s> Unpack<'s> {
     pub fn new(rootfs: BorrowedFd<'s>, layer: bool, max: u64) -> core::result::Result<Unpack<'s>, Stop> {
         let options = tar::Options { root: rustix::process::geteuid().is_root(), layer, max };
-        let scratch = sys::scratch(tar::PAX_MAX + tar::INPUT_BUF + 4096)?;
+        let scratch = sys::scratch(tar::PAX_MAX + tar::INPUT_BUF + 4096 + tar::DIRS_MAX)?;
         let (pax, rest) = scratch.split_at_mut(tar::PAX_MAX);
-        let (buf, name_buf) = rest.split_at_mut(tar::INPUT_BUF);
-        Ok(Unpack { unpacker: tar::Unpacker::new(rootfs, options, pax), buf, name_buf })
+        let (buf, rest) = rest.split_at_mut(tar::INPUT_BUF);
+        let (name_buf, dirs) = rest.split_at_mut(4096);
+        Ok(Unpack { unpacker: tar::Unpacker::new(rootfs, options, pax, dirs), buf, name_buf })
     }
 
     /// One tar stream, `bytes` (compressed or not), read from `file` when it is one (the

@@ -26,6 +26,9 @@ const BLOCK: usize = 512;
 /// The largest pax header (or GNU long name) taken: real ones hold a few names and
 /// xattrs.
 pub const PAX_MAX: usize = 64 * 1024;
+/// Room for the directories' times: some 50,000 directories (its pages cost memory only
+/// as they are used).
+pub const DIRS_MAX: usize = 4 << 20;
 /// How much of the stream is read at once.
 pub const INPUT_BUF: usize = 128 * 1024;
 
@@ -173,6 +176,11 @@ pub struct Unpacker<'d> {
     /// The last pax header's records, which apply to the next entry.
     pax: &'d mut [u8],
     pax_len: usize,
+    /// Each directory made and its mtime, set once the archive's end is reached (making an
+    /// entry in a directory changes its mtime): records of PATH, seconds, nanoseconds,
+    /// PATH's length, read back from the end.
+    dirs: &'d mut [u8],
+    dirs_len: usize,
     /// The parent directory of the last entry: most entries share their predecessor's.
     parent_key: [u8; 4096],
     parent_len: usize,
@@ -192,7 +200,14 @@ struct Entry {
 
 impl<'d> Unpacker<'d> {
     /// `pax` holds the pax records (at least [`PAX_MAX`] bytes).
-    pub fn new(root: BorrowedFd<'d>, options: Options, pax: &'d mut [u8]) -> Unpacker<'d> {
+    /// `pax` holds the pax records (at least [`PAX_MAX`] bytes), `dirs` the directories'
+    /// times (a directory past its room keeps the time its last entry gave it).
+    pub fn new(
+        root: BorrowedFd<'d>,
+        options: Options,
+        pax: &'d mut [u8],
+        dirs: &'d mut [u8],
+    ) -> Unpacker<'d> {
         Unpacker {
             root,
             options,
@@ -203,6 +218,8 @@ impl<'d> Unpacker<'d> {
             link_len: 0,
             pax,
             pax_len: 0,
+            dirs,
+            dirs_len: 0,
             parent_key: [0; 4096],
             parent_len: 0,
             parent_fd: None,
@@ -214,8 +231,37 @@ impl<'d> Unpacker<'d> {
         &self.name[..self.name_len]
     }
 
-    /// Unpacks one archive up to its end-of-archive blocks (or the stream's end).
+    /// Unpacks one archive up to its end-of-archive blocks (or the stream's end), then gives
+    /// its directories their times.
     pub fn unpack(&mut self, input: &mut Input) -> Result<()> {
+        self.entries(input)?;
+        let mut end = self.dirs_len;
+        while end >= 14 {
+            let len = u16::from_le_bytes([self.dirs[end - 2], self.dirs[end - 1]]) as usize;
+            let start = end - 14 - len;
+            let record = &self.dirs[start..end];
+            let secs = i64::from_le_bytes(record[len..len + 8].try_into().unwrap_or_default());
+            let nanos = u32::from_le_bytes(record[len + 8..len + 12].try_into().unwrap_or_default());
+            let times = times(&Entry {
+                kind: 0,
+                mode: 0,
+                uid: 0,
+                gid: 0,
+                size: 0,
+                mtime: (secs, nanos),
+                dev: (0, 0),
+            });
+            // (futimens(2) needs a descriptor opened for reading: not O_PATH.)
+            if let Ok(dir) = open_in(self.root, &record[..len], OFlags::RDONLY) {
+                let _ = futimens(dir, &times);
+            }
+            end = start;
+        }
+        self.dirs_len = 0;
+        Ok(())
+    }
+
+    fn entries(&mut self, input: &mut Input) -> Result<()> {
         let mut header = [0u8; BLOCK];
         let (mut long_name, mut long_link) = (false, false);
         self.name_len = 0;
@@ -317,8 +363,8 @@ impl<'d> Unpacker<'d> {
     /// later layer replaces what an earlier one had) and the entry made once more.
     fn entry(&mut self, entry: &Entry, input: &mut Input) -> Result<()> {
         let mut path = [0u8; 4096];
-        let (dir, leaf) = clean(&self.name[..self.name_len], &mut path)?;
-        let leaf_c = CStr::from_bytes_until_nul(&path[leaf..]).map_err(|_| Errno::INVAL)?;
+        let (dir, leaf_at) = clean(&self.name[..self.name_len], &mut path)?;
+        let leaf_c = CStr::from_bytes_until_nul(&path[leaf_at..]).map_err(|_| Errno::INVAL)?;
         let leaf = leaf_c.to_bytes();
         let kind = entry.kind;
         if leaf.is_empty() {
@@ -326,6 +372,7 @@ impl<'d> Unpacker<'d> {
             if kind != b'5' {
                 return Err(stop(Errno::PERM, ROOT));
             }
+            self.remember(b"", entry);
             return self.meta(self.root, entry, true);
         }
         if self.options.layer && leaf.starts_with(b".wh.") {
@@ -398,6 +445,9 @@ impl<'d> Unpacker<'d> {
                 if kind == b'0' {
                     input.pass(entry.size, Some(fd.as_fd()))?;
                 }
+                if kind == b'5' {
+                    self.remember(&path[..leaf_at + leaf.len()], entry);
+                }
                 self.meta(fd.as_fd(), entry, kind == b'5')
             }
             // Symlinks and nodes, by name (nothing else writes the tree meanwhile).
@@ -437,6 +487,18 @@ impl<'d> Unpacker<'d> {
             }
         }
         Ok(futimens(fd, &times(entry))?)
+    }
+
+    /// Keeps a directory's time for the end of the archive.
+    fn remember(&mut self, path: &[u8], entry: &Entry) {
+        let end = self.dirs_len + path.len() + 14;
+        let Some(record) = self.dirs.get_mut(self.dirs_len..end) else { return };
+        let (name, rest) = record.split_at_mut(path.len());
+        name.copy_from_slice(path);
+        rest[..8].copy_from_slice(&entry.mtime.0.to_le_bytes());
+        rest[8..12].copy_from_slice(&entry.mtime.1.to_le_bytes());
+        rest[12..].copy_from_slice(&(path.len() as u16).to_le_bytes());
+        self.dirs_len = end;
     }
 
     /// `.wh.NAME` removes NAME from the layers below; `.wh..wh..opq` empties the directory.
@@ -510,9 +572,14 @@ fn is_dir(parent: BorrowedFd, leaf: &CStr) -> bool {
 
 /// Opens directory `dir` (clean, relative) inside `root`, symlinks resolved within it.
 fn open_dir_in(root: BorrowedFd, dir: &[u8]) -> Result<OwnedFd> {
+    open_in(root, dir, OFlags::PATH)
+}
+
+/// Opens directory `dir` inside `root` (as [`open_dir_in`]) with `flags`.
+fn open_in(root: BorrowedFd, dir: &[u8], flags: OFlags) -> Result<OwnedFd> {
     let mut c = CPath::new();
     let path = c.of(&[if dir.is_empty() { b"." } else { dir }])?;
-    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let flags = flags | OFlags::DIRECTORY | OFlags::CLOEXEC;
     Ok(openat2(root, path, flags, Mode::empty(), ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS)?)
 }
 
