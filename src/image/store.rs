@@ -67,6 +67,7 @@ impl Store {
             }
         }
         store.images = openat(&top, c"images", DIR, Mode::empty()).map_err(in_store)?;
+        store.sweep();
         Ok(store)
     }
 
@@ -94,7 +95,7 @@ impl Store {
             return Ok(entry);
         }
         let images = self.images.as_fd();
-        let _lock = self.lock(&mut names).map_err(in_store)?;
+        let _lock = self.lock(&mut names, true).map_err(in_store)?;
         if let Some(entry) = self.locked(&mut names).map_err(in_store)? {
             let _ = rustix::fs::unlinkat(images, names.of(b".lock"), AtFlags::empty());
             return Ok(entry);
@@ -140,15 +141,48 @@ impl Store {
     /// is unlinked by its holder when done; a waiter that then gets the lock of an
     /// unlinked file tries again with the file now there (flock(2) locks a file, not a
     /// name).
-    fn lock(&self, names: &mut Names) -> rustix::io::Result<OwnedFd> {
+    /// Not `wait`ing: EWOULDBLOCK while another holds it.
+    fn lock(&self, names: &mut Names, wait: bool) -> rustix::io::Result<OwnedFd> {
         let flags = OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        let how = if wait { FlockOperation::LockExclusive } else { FlockOperation::NonBlockingLockExclusive };
         loop {
             let lock = openat(&self.images, names.of(b".lock"), flags, Mode::from_raw_mode(0o600))?;
-            flock(&lock, FlockOperation::LockExclusive)?;
+            flock(&lock, how)?;
             if rustix::fs::fstat(&lock).is_ok_and(|st| st.st_nlink > 0) {
                 return Ok(lock);
             }
         }
+    }
+
+    /// Removes what killed husks left in images/, whichever image it was of (else it would
+    /// stay, unseen by `husk images` and `husk rmi`, and a `HEX.rm` would make the next
+    /// `husk rmi HEX` fail, ENOTEMPTY): an unpack's `HEX.tmp` whose lock no one holds, a
+    /// `husk rmi`'s `HEX.rm` no one holds.
+    fn sweep(&self) {
+        let images = self.images.as_fd();
+        let mut buf = [core::mem::MaybeUninit::uninit(); 1024];
+        let mut entries = RawDir::new(images, &mut buf);
+        while let Some(Ok(entry)) = entries.next() {
+            let name = entry.file_name().to_bytes();
+            let (Some(Ok(hex)), Some(suffix)) = (name.get(..64).map(<&[u8; 64]>::try_from), name.get(64..))
+            else {
+                continue;
+            };
+            let mut names = Names::new(hex);
+            if suffix == b".tmp"
+                && let Ok(_lock) = self.lock(&mut names, false)
+            {
+                let _ = remove_all(images, names.of(b".tmp"));
+                let _ = rustix::fs::unlinkat(images, names.of(b".lock"), AtFlags::empty());
+            } else if suffix == b".rm"
+                && let Ok(dir) = openat(images, names.of(b".rm"), DIR | OFlags::NOFOLLOW, Mode::empty())
+                && flock(&dir, FlockOperation::NonBlockingLockExclusive).is_ok()
+            {
+                let _ = remove_all(images, names.of(b".rm"));
+            }
+        }
+        // The descriptor's offset is at the end: `husk images` and `rmi` read it again.
+        let _ = rustix::fs::seek(images, rustix::fs::SeekFrom::Start(0));
     }
 
     /// The entry `hex`, share-locked, if complete.
