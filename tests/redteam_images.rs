@@ -389,6 +389,22 @@ fn what_killed_husks_leave_goes_with_the_next_start() {
     assert_eq!(world.images(), bb_hex);
 }
 
+/// overlayfs takes `\` in its directory options as an escape: a store path with one gave
+/// an overlay mount error (ENOENT) naming a mangled path, after making the store and a run
+/// directory. Refused at once instead, as `:` and `,` are.
+#[test]
+fn a_store_path_with_a_backslash_is_refused() {
+    let world = need!("a_store_path_with_a_backslash_is_refused", World::new("backslash"));
+    let bb = need!("a_store_path_with_a_backslash_is_refused", world.busybox_tar());
+    let store = world.path("a\\b");
+    for bad in [&store[..], "relative/store", &world.path("a:b"), &world.path("a,b")] {
+        let mut cmd = world.husk(&["run", "--rootfs", &bb, "--", "/bin/true"]);
+        let outcome = Proc::start(cmd.env("HUSK_STORE", bad)).wait();
+        assert!(outcome.is_refusal() && outcome.stderr.contains("(HUSK_STORE)"), "{bad}: {outcome}");
+    }
+    assert!(!Path::new(&store).exists(), "the store was made: {store}");
+}
+
 /// Every file of `tree`: path -> (mode, uid, gid, content or link target).
 fn snapshot(tree: &Path) -> BTreeMap<PathBuf, (u32, u32, u32, Vec<u8>)> {
     let mut all = BTreeMap::new();

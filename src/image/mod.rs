@@ -88,7 +88,7 @@ const WHY: [&str; 21] = [
     "an xz archive needs the xz tool: install Debian's xz-utils package",
     "a bzip2 archive needs the bzip2 tool: install Debian's bzip2 package",
     "the gzip stream is corrupt or truncated (its deflate data, CRC-32 or length is wrong)",
-    "the store's path must be absolute, at most 400 bytes, without ':' or ',' (HUSK_STORE)",
+    "the store's path must be absolute, at most 400 bytes, without ':', ',' or '\\' (HUSK_STORE)",
     "",
 ];
 

@@ -47,10 +47,10 @@ impl Store {
             _ => [process.getenv(b"HOME").unwrap_or(b"/"), b"/.local/share/husk"],
         };
         let total = parts[0].len() + parts[1].len();
-        // overlayfs takes its directories as a list (`:`) of options (`,`).
+        // overlayfs takes its directories as a list (`:`) of options (`,`), `\` escaping.
         if total > MAX_PATH - 112
             || !parts[0].starts_with(b"/")
-            || parts.iter().any(|p| p.contains(&b':') || p.contains(&b','))
+            || parts.iter().any(|p| p.iter().any(|b| b":,\\".contains(b)))
         {
             return Err(stop(Errno::INVAL, why::STORE_PATH));
         }
