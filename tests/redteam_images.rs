@@ -347,6 +347,44 @@ open('trailing.gz', 'wb').write(packed['gz'] + b'GARBAGE' * 100)
     }
 }
 
+/// An archive rewritten while husk unpacks it, through a shared mapping whose page was
+/// dirtied before husk looked (so the writes change no ctime: the check the first build
+/// relied on): the first build kept an entry named by the old content's digest holding the
+/// new content, for any later archive of the old content to get. The store must never keep
+/// an entry whose tree is not its digest's.
+#[test]
+fn an_archive_changed_while_unpacked_leaves_no_entry_of_other_content() {
+    let world =
+        need!("an_archive_changed_while_unpacked_leaves_no_entry_of_other_content", World::new("changed"));
+    world.python(&format!(
+        r#"
+import mmap, subprocess, time, glob, hashlib
+tar('t.tar', [dict(name='big', data=b'\0' * (200 << 20)), dict(name='victim', data=b'A' * 4096)])
+data = open('t.tar', 'rb').read(); at = data.index(b'A' * 4096); del data
+m = mmap.mmap(os.open('t.tar', os.O_RDWR), 0)
+m[at:at + 1] = b'A'
+time.sleep(0.1)
+p = subprocess.Popen([{HUSK:?}, 'run', '--rootfs', 't.tar', '--', '/nothing'], env={{'HUSK_STORE': os.path.abspath('store')}},
+                     stderr=subprocess.PIPE)
+while not glob.glob('store/images/*.tmp') and p.poll() is None: time.sleep(0.0005)
+m[at:at + 4] = b'BBBB'
+err = p.communicate()[1].decode()
+m[at:at + 4] = b'AAAA'
+open('outcome', 'w').write('%d %s' % (p.returncode, err))
+"#
+    ));
+    let outcome = fs::read_to_string(world.dir.join("outcome")).unwrap();
+    let kept: Vec<String> = world.images().into_iter().filter(|n| n.len() == 64).collect();
+    for hex in &kept {
+        let victim = fs::read(world.store().join("images").join(hex).join("rootfs/victim")).unwrap();
+        assert_eq!(&victim[..4], b"AAAA", "entry {hex} holds content its digest does not name ({outcome})");
+    }
+    assert!(
+        kept.is_empty() == outcome.starts_with("125 husk: unpack"),
+        "either the change was caught (125, no entry) or the entry is the digest's: {outcome}"
+    );
+}
+
 /// What a killed husk leaves in the store goes with the next start, whichever image that
 /// one runs: the first build removed a stale `HEX.tmp` only when HEX itself was started
 /// again (else it stayed for good, unseen by `husk images` and `husk rmi all`), and a

@@ -225,9 +225,10 @@ fn archive(
     let len = rustix::fs::readlinkat_raw(rustix::fs::CWD, link, &mut about[..]).unwrap_or(0);
     let about = &about[..len];
     let entry = store.entry(&hex, about, &mut |rootfs| {
-        let used = unpack_file(file.as_fd(), map.bytes(), rootfs, max, name)?;
+        let used = unpack_file(file.as_fd(), map.bytes(), &hex, rootfs, max, name)?;
         // What was hashed must be what was unpacked: a file written meanwhile has a new
-        // ctime (inode(7)).
+        // ctime (inode(7)), unless through a shared mapping whose page was already dirty
+        // (hence the hash of what a plain tar gave, in unpack_file).
         let after = rustix::fs::fstat(&file)?;
         if (after.st_ctime, after.st_ctime_nsec, after.st_size)
             != (before.st_ctime, before.st_ctime_nsec, before.st_size)
@@ -421,11 +422,12 @@ const TOOLS: [(&[u8], &core::ffi::CStr, u8); 3] = [
     (b"BZh", c"bzip2", why::NO_BZIP2),
 ];
 
-/// Unpacks the archive file `file` (its bytes mapped as `bytes`) into `rootfs`; returns the
-/// bytes unpacked. Stopped at an entry, its name is left in `name`.
+/// Unpacks the archive file `file` (its bytes mapped as `bytes`, their sha256 `hex`) into
+/// `rootfs`; returns the bytes unpacked. Stopped at an entry, its name is left in `name`.
 fn unpack_file(
     file: BorrowedFd,
     bytes: &[u8],
+    hex: &[u8; 64],
     rootfs: BorrowedFd,
     max: u64,
     name: &mut &'static [u8],
@@ -446,7 +448,17 @@ fn unpack_file(
         Some(p) => tar::Input::new(p.out.as_fd(), None, u64::MAX, buf),
         None => tar::Input::new(file, Some(0), bytes.len() as u64, buf),
     };
-    let unpacked = unpacker.unpack(&mut input).and_then(|()| input.drain());
+    // A plain tar is read from the file, not the hashed mapping: hashed again as it is read.
+    if producer.is_none() {
+        input.hash = Some(sha256::Sha256::new());
+    }
+    let unpacked = unpacker.unpack(&mut input).and_then(|()| input.drain()).and_then(|()| {
+        let mut read = *hex;
+        if let Some(hash) = input.hash.take() {
+            sha256::hex(&hash.finish(), &mut read);
+        }
+        if read == *hex { Ok(()) } else { Err(stop(Errno::AGAIN, why::CHANGED)) }
+    });
     let produced = producer.map_or(Ok(()), |p| p.finish(unpacked.is_err()));
     // The decompressor's failure explains a stream that stopped short.
     produced?;
