@@ -427,6 +427,29 @@ fn what_killed_husks_leave_goes_with_the_next_start() {
     assert_eq!(world.images(), bb_hex);
 }
 
+/// `STORE/keys/FILE-ID` remembers an archive file's digest (a symlink to it). The first
+/// build trusted whatever 64 bytes it held: `./././../../x/` made `images/<that>/rootfs`,
+/// a tree outside the store, the container's root. A record that is not a digest is not
+/// used: the archive is hashed again.
+#[test]
+fn a_forged_key_record_is_not_trusted() {
+    let world = need!("a_forged_key_record_is_not_trusted", World::new("keys"));
+    let bb = need!("a_forged_key_record_is_not_trusted", world.busybox_tar());
+    world.run(&[], &bb, &["/bin/true"]).expect_success();
+    let fake = world.dir.join("fake/rootfs");
+    fs::create_dir(world.dir.join("fake")).unwrap();
+    common::rootfs::copy_tree(&world.tree(), &fake);
+    fs::write(fake.join("etc/passwd"), "forged\n").unwrap();
+    let key = fs::read_dir(world.store().join("keys")).unwrap().flatten().next().unwrap().path();
+    let up = format!("../../../../../../../..{}", world.path("fake"));
+    let target = format!("{}{up}/", "./".repeat((63 - up.len()) / 2));
+    let target = format!("{target}{}", "/".repeat(64 - target.len()));
+    fs::remove_file(&key).unwrap();
+    std::os::unix::fs::symlink(&target, &key).unwrap();
+    let out = world.run(&[], &bb, &["/bin/cat", "/etc/passwd"]);
+    assert!(out.expect_success().starts_with("root:"), "{target}: {out}");
+}
+
 /// overlayfs takes `\` in its directory options as an escape: a store path with one gave
 /// an overlay mount error (ENOENT) naming a mangled path, after making the store and a run
 /// directory. Refused at once instead, as `:` and `,` are.

@@ -209,7 +209,9 @@ fn archive(
     let key = core::ffi::CStr::from_bytes_with_nul(&key).map_err(|_| Errno::INVAL)?;
     let mut hex = [0u8; 64];
     let keys = store.keys().map_err(in_store)?;
+    // A record husk wrote, trusted only as what it must be: a digest (not a path).
     if rustix::fs::readlinkat_raw(&keys, key, &mut hex[..]) == Ok(64)
+        && hex.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
         && let Some(entry) = store.existing(&hex).map_err(in_store)?
     {
         return Ok((hex, entry));
