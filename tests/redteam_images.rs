@@ -595,3 +595,77 @@ fn a_user_makes_no_devices_and_owns_everything() {
     let out = Proc::start(user.husk(&["rmi", "all"]).env("HUSK_STORE", store.join("s"))).wait();
     assert!(out.status.success(), "{out}");
 }
+
+/// NOT FIXED (the red team's report, finding F4): an ordinary user's container whose husk
+/// is killed leaves a run directory the next start cannot remove: the sweep runs as the
+/// user on the host, before husk joins the user namespace, and what the container's root
+/// made as another of its ids (a subordinate id on the host, a 0700 directory) is not the
+/// user's to open; `work/work` (mode 0) neither. It stays in `STORE/runs/` for good.
+#[test]
+#[ignore = "finding F4 of the images red team, not fixed: the sweep must run inside the user namespace"]
+fn a_users_killed_run_is_swept_by_the_next_start() {
+    let world = need!("a_users_killed_run_is_swept_by_the_next_start", World::new("usersweep"));
+    let bb = need!("a_users_killed_run_is_swept_by_the_next_start", world.busybox_tar());
+    let user = need!("a_users_killed_run_is_swept_by_the_next_start", common::user::huskci());
+    let store = world.dir.join("ustore");
+    fs::create_dir(&store).unwrap();
+    user.chown(&store, false);
+    let store = store.join("s");
+    let script = "mkdir /d && touch /d/f && chown -R 5:5 /d && chmod 700 /d && exec sleep 60";
+    let mut cmd = user.husk(&["run", "--rootfs", &bb, "--", "/bin/sh", "-c", script]);
+    let mut running = Proc::start(cmd.env("HUSK_STORE", &store));
+    let upper_d = |store: &Path| {
+        fs::read_dir(store.join("runs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.path().join("upper/d/f").exists())
+    };
+    wait_until(|| "the container's /d/f".into(), || upper_d(&store));
+    send(running.pid(), SIGKILL);
+    running.wait();
+    let mut cmd = user.husk(&["run", "--rootfs", &bb, "--", "/bin/true"]);
+    Proc::start(cmd.env("HUSK_STORE", &store)).wait().expect_success();
+    let left: Vec<_> = fs::read_dir(store.join("runs")).unwrap().flatten().map(|e| e.path()).collect();
+    assert!(left.is_empty(), "left in the store: {left:?}");
+}
+
+/// NOT FIXED (finding F1b): the gzip twin of
+/// [`an_archive_changed_while_unpacked_leaves_no_entry_of_other_content`]. The name is the
+/// hash of a mapping of the file and husk's inflater reads that same shared mapping later
+/// (zstd and xz read the file itself): a tail rewritten in between (the pages dirtied
+/// before, so no new ctime) is unpacked under the old digest. Needs the compressed bytes
+/// hashed as the decompressor is fed (a private copy, or a feeder that hashes).
+#[test]
+#[ignore = "finding F1b of the images red team, not fixed: compressed archives are not hashed as they are read"]
+fn a_gzip_archive_changed_while_unpacked_leaves_no_entry_of_other_content() {
+    let world = need!(
+        "a_gzip_archive_changed_while_unpacked_leaves_no_entry_of_other_content",
+        World::new("changedgz")
+    );
+    world.python(&format!(
+        r#"
+import mmap, subprocess, time, glob
+def make(v):
+    tar('t.tar', [dict(name='big', data=b'\0' * (400 << 20)), dict(name='victim', data=v * 4096)])
+    return gzip.compress(open('t.tar', 'rb').read(), mtime=0)
+A, B = make(b'A'), make(b'B')
+n = max(len(A), len(B)); A += b'\0' * (n - len(A)); B += b'\0' * (n - len(B))
+first = next(i for i in range(n) if A[i] != B[i])
+open('t.tar.gz', 'wb').write(A)
+m = mmap.mmap(os.open('t.tar.gz', os.O_RDWR), 0)
+m[first:] = A[first:]
+time.sleep(0.1)
+p = subprocess.Popen([{HUSK:?}, 'run', '--rootfs', 't.tar.gz', '--', '/nothing'],
+                     env={{'HUSK_STORE': os.path.abspath('store')}}, stderr=subprocess.PIPE)
+while not glob.glob('store/images/*.tmp') and p.poll() is None: time.sleep(0.0005)
+m[first:] = B[first:]
+open('outcome', 'w').write('%d %s' % (p.returncode if p.wait() is not None else -1, p.communicate()[1].decode()))
+"#
+    ));
+    let outcome = fs::read_to_string(world.dir.join("outcome")).unwrap();
+    for hex in world.images().into_iter().filter(|n| n.len() == 64) {
+        let victim = fs::read(world.store().join("images").join(&hex).join("rootfs/victim")).unwrap();
+        assert_eq!(&victim[..4], b"AAAA", "entry {hex} holds content its digest does not name ({outcome})");
+    }
+}
