@@ -427,6 +427,64 @@ fn what_killed_husks_leave_goes_with_the_next_start() {
     assert_eq!(world.images(), bb_hex);
 }
 
+/// A store another user can change: root given a `HUSK_STORE` whose `runs/` someone else
+/// owns (made ahead of it in /tmp, say). overlayfs takes the run's upper directory by path,
+/// so the owner of `runs/` renamed `husk-PID` away between its mkdir and the mount and put
+/// a symlink there, to a directory whose `upper` leads to a host directory of root's: the
+/// container's writes landed in it (the first build; found at the first try). The store,
+/// and each directory above it, must be writable by no one but the caller (root may own
+/// those above, and a sticky one, /tmp, may be everyone's).
+#[test]
+fn a_store_others_can_change_is_refused() {
+    let world = need!("a_store_others_can_change_is_refused", World::new("owner"));
+    let bb = need!("a_store_others_can_change_is_refused", world.busybox_tar());
+    let user = need!("a_store_others_can_change_is_refused", common::user::huskci2());
+    let (evil, victim) = (world.dir.join("evil"), world.dir.join("victim"));
+    for dir in ["evil", "evil/runs", "evil/images", "evil/keys", "victim"] {
+        fs::create_dir(world.dir.join(dir)).unwrap();
+    }
+    user.chown(&evil, true);
+    let attack = format!(
+        r#"
+import os, time
+runs = {runs:?}
+while True:
+    for n in os.listdir(runs):
+        p = os.path.join(runs, n)
+        if n.startswith('husk-') and not n.endswith('.orig') and not os.path.islink(p):
+            try:
+                os.rename(p, p + '.orig')
+                x = {evil:?} + '/x-' + n
+                os.makedirs(x + '/work', exist_ok=True)
+                os.symlink({victim:?}, x + '/upper')
+                os.symlink(x, p)
+            except OSError: pass
+"#,
+        runs = path_str(&evil.join("runs")),
+        evil = path_str(&evil),
+        victim = path_str(&victim),
+    );
+    let mut attacker = Proc::start(user.command("python3").arg("-c").arg(attack));
+    let refusal = "must be writable by no one else (HUSK_STORE)";
+    for round in 0..10 {
+        let mut cmd = world.husk(&["run", "--rootfs", &bb, "--", "/bin/sh", "-c", "echo pwned > /pwned"]);
+        let out = Proc::start(cmd.env("HUSK_STORE", &evil)).wait();
+        let written: Vec<_> = fs::read_dir(&victim).unwrap().flatten().map(|e| e.path()).collect();
+        assert!(written.is_empty(), "round {round}: the container wrote into a host directory: {written:?}");
+        assert!(out.is_refusal() && out.stderr.contains(refusal), "round {round}: {out}");
+    }
+    send(attacker.pid(), SIGKILL);
+    attacker.wait();
+    // Above the store: a directory open to all is refused, a sticky one is not.
+    for (mode, refused) in [(0o777, true), (0o1777, false)] {
+        let above = world.dir.join(format!("above-{mode:o}"));
+        fs::create_dir(&above).unwrap();
+        fs::set_permissions(&above, fs::Permissions::from_mode(mode)).unwrap();
+        let out = Proc::start(world.husk(&["images", "-q"]).env("HUSK_STORE", above.join("store"))).wait();
+        assert_eq!(out.is_refusal() && out.stderr.contains(refusal), refused, "{mode:o}: {out}");
+    }
+}
+
 /// `STORE/keys/FILE-ID` remembers an archive file's digest (a symlink to it). The first
 /// build trusted whatever 64 bytes it held: `./././../../x/` made `images/<that>/rootfs`,
 /// a tree outside the store, the container's root. A record that is not a digest is not

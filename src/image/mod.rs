@@ -63,12 +63,13 @@ pub mod why {
     pub const STORE_PATH: u8 = 19;
     pub const STORE: u8 = 20;
     pub const ROOTFS: u8 = 21;
+    pub const STORE_OWNER: u8 = 22;
     /// The last one about an entry, and about the archive.
     pub(super) const LAST_ENTRY: u8 = DOTDOT;
     pub(super) const LAST_ARCHIVE: u8 = GZIP;
 }
 
-const WHY: [&str; 21] = [
+const WHY: [&str; 23] = [
     "",
     "sparse files are not supported",
     "only a directory may name the root itself",
@@ -90,6 +91,8 @@ const WHY: [&str; 21] = [
     "the gzip stream is corrupt or truncated (its deflate data, CRC-32 or length is wrong)",
     "the store's path must be absolute, at most 400 bytes, without ':', ',' or '\\' (HUSK_STORE)",
     "",
+    "",
+    "the store, and each directory above it, must be writable by no one else (HUSK_STORE)",
 ];
 
 impl Stop {

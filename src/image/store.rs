@@ -58,13 +58,16 @@ impl Store {
         store.path[..parts[0].len()].copy_from_slice(parts[0]);
         store.path[parts[0].len()..total].copy_from_slice(parts[1]);
         let in_store = |e| stop(e, why::STORE);
-        make_dirs(store.path()).map_err(in_store)?;
+        let unsafe_store = |_| stop(Errno::PERM, why::STORE_OWNER);
+        make_dirs(store.path()).map_err(in_store)?.map_err(unsafe_store)?;
         let top = store.top().map_err(in_store)?;
         for sub in [c"images", c"runs", c"keys"] {
             match mkdirat(&top, sub, Mode::from_raw_mode(0o700)) {
                 Ok(()) | Err(Errno::EXIST) => {}
                 Err(e) => return Err(in_store(e)),
             }
+            let dir = openat(&top, sub, DIR | OFlags::NOFOLLOW, Mode::empty()).map_err(in_store)?;
+            rustix::fs::fstat(&dir).ok().filter(|st| safe(st, true)).ok_or(()).map_err(unsafe_store)?;
         }
         store.images = openat(&top, c"images", DIR, Mode::empty()).map_err(in_store)?;
         store.sweep();
@@ -371,17 +374,36 @@ fn open_dir(path: &CStr) -> rustix::io::Result<OwnedFd> {
     rustix::fs::open(path, DIR, Mode::empty())
 }
 
-/// `mkdir -p`: each missing directory on the way, the last one 0700.
-fn make_dirs(path: &[u8]) -> rustix::io::Result<()> {
+/// `mkdir -p`: each missing directory on the way, the last one 0700; Err(()) inside when
+/// one of them is not [`safe`].
+fn make_dirs(path: &[u8]) -> rustix::io::Result<core::result::Result<(), ()>> {
     let mut c = CPath::new();
     for (i, _) in path.iter().enumerate().filter(|&(i, &b)| i > 0 && b == b'/').chain([(path.len(), &0)]) {
         let mode = if i == path.len() { 0o700 } else { 0o755 };
-        match rustix::fs::mkdir(c.of(&[&path[..i]])?, Mode::from_raw_mode(mode)) {
+        let dir = c.of(&[&path[..i]])?;
+        match rustix::fs::mkdir(dir, Mode::from_raw_mode(mode)) {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => return Err(e),
         }
+        if !safe(&rustix::fs::stat(dir)?, i == path.len()) {
+            return Ok(Err(()));
+        }
     }
-    Ok(())
+    Ok(Ok(()))
+}
+
+/// Whether no one but the caller can change directory `st` (the store itself or one of its
+/// own, `own`), or one on the way to the store (then root may own it, and a sticky one
+/// such as /tmp may be everyone's): overlayfs and the container's root are given paths
+/// below it, and whoever could rename their directories could have them lead anywhere (a
+/// run's upper directory to the host's /etc).
+fn safe(st: &rustix::fs::Stat, own: bool) -> bool {
+    let uid = rustix::process::geteuid().as_raw();
+    // A group's write counts unless it is the caller's own (a user private group).
+    let own_group = st.st_gid == rustix::process::getegid().as_raw();
+    let others_write = st.st_mode & 0o002 != 0 || (st.st_mode & 0o020 != 0 && !own_group);
+    let sticky = st.st_mode & 0o1000 != 0;
+    (st.st_uid == uid || (!own && st.st_uid == 0)) && (!others_write || (!own && sticky))
 }
 
 fn write_file(dir: BorrowedFd, name: &CStr, data: &[u8]) -> rustix::io::Result<()> {
