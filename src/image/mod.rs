@@ -443,7 +443,7 @@ fn unpack_file(
     let (buf, name_buf) = rest.split_at_mut(tar::INPUT_BUF);
     let mut unpacker = tar::Unpacker::new(rootfs, options, pax);
     let producer = if bytes.starts_with(GZIP) {
-        Some(Producer::gunzip(bytes)?)
+        Some(Producer::gunzip(file, hex)?)
     } else if let Some(&(_, tool, missing)) = TOOLS.iter().find(|(magic, _, _)| bytes.starts_with(magic)) {
         Some(Producer::tool(tool, file).map_err(|e| stop(e, missing))?)
     } else {
@@ -525,8 +525,10 @@ impl Producer {
     }
 
     /// husk's own inflate (inflate.rs), in a child of its own: it exits 0, or with the
-    /// reason it failed (`why::GZIP`).
-    fn gunzip(bytes: &[u8]) -> rustix::io::Result<Producer> {
+    /// reason it failed (`why::GZIP`, or `why::CHANGED` when what it inflated, a copy of
+    /// its own, is not what was hashed as `hex`: a write through a shared mapping whose
+    /// page was dirty already changes no ctime; a copy cannot fault when the file shrinks).
+    fn gunzip(file: BorrowedFd, hex: &[u8; 64]) -> rustix::io::Result<Producer> {
         let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         let pid = sys::fork()?;
         if pid == 0 {
@@ -534,12 +536,23 @@ impl Producer {
             let _ = sys::set_parent_death_signal(crate::signals::SIGKILL);
             drop(r);
             let Some(inflater) = INFLATER.take() else { sys::exit(why::GZIP) };
+            let Ok(copy) = sys::read_whole(file, usize::MAX - 1) else { sys::exit(why::CHANGED) };
+            let bytes = &copy[..copy.len() - 1];
             let w = rustix::fd::AsRawFd::as_raw_fd(&w);
             let done = inflater.gunzip(bytes, &mut |chunk| {
                 sys::write_all(w, chunk);
                 Ok(())
             });
-            sys::exit(if done.is_ok() { 0 } else { why::GZIP })
+            let (mut hash, mut read) = (sha256::Sha256::new(), *hex);
+            hash.update(bytes);
+            sha256::hex(&hash.finish(), &mut read);
+            sys::exit(if read != *hex {
+                why::CHANGED
+            } else if done.is_ok() {
+                0
+            } else {
+                why::GZIP
+            })
         }
         Ok(Producer { pid, out: r })
     }
@@ -559,6 +572,9 @@ impl Producer {
             }
             Ok(Some((_, status))) if status.exit_status() == Some(why::GZIP as _) => {
                 Err(stop(Errno::BADMSG, why::GZIP))
+            }
+            Ok(Some((_, status))) if status.exit_status() == Some(why::CHANGED as _) => {
+                Err(stop(Errno::AGAIN, why::CHANGED))
             }
             _ => Err(stop(Errno::BADMSG, why::DECOMPRESS)),
         }
