@@ -445,7 +445,7 @@ fn unpack_file(
     let producer = if bytes.starts_with(GZIP) {
         Some(Producer::gunzip(file, hex)?)
     } else if let Some(&(_, tool, missing)) = TOOLS.iter().find(|(magic, _, _)| bytes.starts_with(magic)) {
-        Some(Producer::tool(tool, file).map_err(|e| stop(e, missing))?)
+        Some(Producer::tool(tool, file, hex).map_err(|e| stop(e, missing))?)
     } else {
         None
     };
@@ -485,13 +485,18 @@ static INFLATER: crate::rt::Reserved<inflate::Inflater> = crate::rt::Reserved::n
 /// that decompressing and writing files go on side by side, on two CPUs.
 struct Producer {
     pid: i32,
+    /// The child that feeds a tool the archive, hashing it (see [`Producer::tool`]).
+    feeder: Option<i32>,
     out: OwnedFd,
 }
 
 impl Producer {
     /// The host's `tool -dc`, its standard input the archive (the first of the usual
     /// places that has it: an image is unpacked with the host's tools, not the PATH's).
-    fn tool(tool: &core::ffi::CStr, file: BorrowedFd) -> rustix::io::Result<Producer> {
+    /// It reads the archive from a pipe that a child of husk's fills from the file, hashing
+    /// what it gives: that child exits `why::CHANGED` when it was not `hex` (a write through
+    /// a shared mapping whose page was dirty already changes no ctime).
+    fn tool(tool: &core::ffi::CStr, file: BorrowedFd, hex: &[u8; 64]) -> rustix::io::Result<Producer> {
         let mut path = CPath::new();
         let mut found = Err(Errno::NOENT);
         for dir in [&b"/usr/bin/"[..], b"/bin/", b"/usr/local/bin/"] {
@@ -502,6 +507,21 @@ impl Producer {
             }
         }
         let exe = path.of(&[found?, tool.to_bytes()])?;
+        let (feed, into) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        let feeder = sys::fork()?;
+        if feeder == 0 {
+            let _ = sys::set_parent_death_signal(crate::signals::SIGKILL);
+            drop(feed);
+            let (mut buf, mut hash, mut at, mut read) = ([0u8; 65536], sha256::Sha256::new(), 0, *hex);
+            while let Ok(n @ 1..) = rustix::io::pread(file, &mut buf[..], at) {
+                hash.update(&buf[..n]);
+                sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&into), &buf[..n]);
+                at += n as u64;
+            }
+            sha256::hex(&hash.finish(), &mut read);
+            sys::exit(if read == *hex { 0 } else { why::CHANGED })
+        }
+        drop(into);
         let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         let null = rustix::fs::open(c"/dev/null", OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
         let mut slots = crate::rt::CStrSlots::<4>::new();
@@ -515,13 +535,13 @@ impl Producer {
         let pid = sys::vfork_run(&mut || {
             // Killed with husk: never left decompressing into a pipe no one reads.
             let _ = sys::set_parent_death_signal(crate::signals::SIGKILL);
-            let _ = rustix::stdio::dup2_stdin(file);
+            let _ = rustix::stdio::dup2_stdin(&feed);
             let _ = rustix::stdio::dup2_stdout(&w);
             let _ = rustix::stdio::dup2_stderr(&null);
             sys::execve(exe, argv, envp);
             sys::exit(127)
         })?;
-        Ok(Producer { pid, out: r })
+        Ok(Producer { pid, feeder: Some(feeder), out: r })
     }
 
     /// husk's own inflate (inflate.rs), in a child of its own: it exits 0, or with the
@@ -554,26 +574,36 @@ impl Producer {
                 why::GZIP
             })
         }
-        Ok(Producer { pid, out: r })
+        Ok(Producer { pid, feeder: None, out: r })
     }
 
     /// Waits for the producer (killed first when the unpack stopped early, `stopped`:
     /// else it may wait for a reader forever).
     fn finish(self, stopped: bool) -> core::result::Result<(), Stop> {
         drop(self.out);
-        if stopped {
-            let _ = sys::kill(self.pid, crate::signals::SIGKILL);
-        }
-        let pid = rustix::process::Pid::from_raw(self.pid);
-        let status = rustix::process::waitpid(pid, rustix::process::WaitOptions::empty());
-        match status {
-            Ok(Some((_, status))) if status.exit_status() == Some(0) || (stopped && status.signaled()) => {
-                Ok(())
+        let end = |pid| {
+            if stopped {
+                let _ = sys::kill(pid, crate::signals::SIGKILL);
             }
-            Ok(Some((_, status))) if status.exit_status() == Some(why::GZIP as _) => {
+            let status = rustix::process::waitpid(
+                rustix::process::Pid::from_raw(pid),
+                rustix::process::WaitOptions::empty(),
+            );
+            status.ok().flatten().map(|(_, status)| status)
+        };
+        let status = end(self.pid);
+        let fed = self.feeder.map(end);
+        match status {
+            Some(status) if status.exit_status() == Some(0) || (stopped && status.signaled()) => match fed {
+                Some(Some(feeder)) if !stopped && feeder.exit_status() != Some(0) => {
+                    Err(stop(Errno::AGAIN, why::CHANGED))
+                }
+                _ => Ok(()),
+            },
+            Some(status) if status.exit_status() == Some(why::GZIP as _) => {
                 Err(stop(Errno::BADMSG, why::GZIP))
             }
-            Ok(Some((_, status))) if status.exit_status() == Some(why::CHANGED as _) => {
+            Some(status) if status.exit_status() == Some(why::CHANGED as _) => {
                 Err(stop(Errno::AGAIN, why::CHANGED))
             }
             _ => Err(stop(Errno::BADMSG, why::DECOMPRESS)),
