@@ -385,6 +385,32 @@ open('outcome', 'w').write('%d %s' % (p.returncode, err))
     );
 }
 
+/// An archive truncated while husk hashes it: the first build hashed a mapping of it,
+/// which faults when the file shrinks, and husk died of SIGBUS (no line, status 135).
+/// Refused instead, with one line.
+#[test]
+fn an_archive_that_shrinks_while_hashed_is_refused() {
+    let world = need!("an_archive_that_shrinks_while_hashed_is_refused", World::new("shrinks"));
+    world.python("tar('t.tar', [dict(name='big', data=b'\\1' * (600 << 20))])");
+    let archive = world.dir.join("t.tar");
+    let mut husk = Proc::start(&mut world.husk(&["run", "--rootfs", &world.path("t.tar"), "--", "/nothing"]));
+    let fds = format!("/proc/{}/fd", husk.pid());
+    wait_until(
+        || "husk to open the archive".into(),
+        || {
+            fs::read_dir(&fds)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|fd| fs::read_link(fd.path()).is_ok_and(|l| l == archive))
+        },
+    );
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    fs::OpenOptions::new().write(true).open(&archive).unwrap().set_len(1 << 20).unwrap();
+    let outcome = husk.wait();
+    assert_refused(&world, &outcome, "(EIO)", "shrunk");
+}
+
 /// What a killed husk leaves in the store goes with the next start, whichever image that
 /// one runs: the first build removed a stale `HEX.tmp` only when HEX itself was started
 /// again (else it stayed for good, unseen by `husk images` and `husk rmi all`), and a

@@ -219,9 +219,16 @@ fn archive(
     {
         return Ok((hex, entry));
     }
-    let map = sys::map_file(file.as_fd())?;
-    let mut hash = sha256::Sha256::new();
-    hash.update(map.bytes());
+    // Read, not mapped: a mapping faults (SIGBUS) when the file shrinks meanwhile.
+    let (mut hash, mut size, mut head) = (sha256::Sha256::new(), 0, [0u8; 6]);
+    let buf = sys::scratch(tar::INPUT_BUF)?;
+    while let Ok(n @ 1..) = rustix::io::pread(&file, &mut buf[..], size) {
+        if size == 0 {
+            head[..n.min(6)].copy_from_slice(&buf[..n.min(6)]);
+        }
+        hash.update(&buf[..n]);
+        size += n as u64;
+    }
     sha256::hex(&hash.finish(), &mut hex);
     // What `husk images` shows: the file's absolute path, as the kernel has it.
     let mut about = [0u8; crate::cpath::PATH_MAX];
@@ -230,10 +237,10 @@ fn archive(
     let len = rustix::fs::readlinkat_raw(rustix::fs::CWD, link, &mut about[..]).unwrap_or(0);
     let about = &about[..len];
     let entry = store.entry(&hex, about, &mut |rootfs| {
-        let used = unpack_file(file.as_fd(), map.bytes(), &hex, rootfs, max, name)?;
+        let used = unpack_file(file.as_fd(), (&head, size), &hex, rootfs, max, name)?;
         // What was hashed must be what was unpacked: a file written meanwhile has a new
         // ctime (inode(7)), unless through a shared mapping whose page was already dirty
-        // (hence the hash of what a plain tar gave, in unpack_file).
+        // (hence each producer's own hash of what it gave, in unpack_file).
         let after = rustix::fs::fstat(&file)?;
         if (after.st_ctime, after.st_ctime_nsec, after.st_size)
             != (before.st_ctime, before.st_ctime_nsec, before.st_size)
@@ -427,11 +434,11 @@ const TOOLS: [(&[u8], &core::ffi::CStr, u8); 3] = [
     (b"BZh", c"bzip2", why::NO_BZIP2),
 ];
 
-/// Unpacks the archive file `file` (its bytes mapped as `bytes`, their sha256 `hex`) into
-/// `rootfs`; returns the bytes unpacked. Stopped at an entry, its name is left in `name`.
+/// Unpacks the archive file `file` (its first bytes `bytes` and its length `len` as it was
+/// hashed, the sha256 `hex`) into `rootfs`; returns the bytes unpacked. Stopped at an entry, its name is left in `name`.
 fn unpack_file(
     file: BorrowedFd,
-    bytes: &[u8],
+    (bytes, len): (&[u8; 6], u64),
     hex: &[u8; 64],
     rootfs: BorrowedFd,
     max: u64,
@@ -451,7 +458,7 @@ fn unpack_file(
     };
     let mut input = match &producer {
         Some(p) => tar::Input::new(p.out.as_fd(), None, u64::MAX, buf),
-        None => tar::Input::new(file, Some(0), bytes.len() as u64, buf),
+        None => tar::Input::new(file, Some(0), len, buf),
     };
     // A plain tar is read from the file, not the hashed mapping: hashed again as it is read.
     if producer.is_none() {
