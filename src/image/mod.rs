@@ -68,12 +68,13 @@ pub mod why {
     pub const STORE_PATH: u8 = 23;
     pub const STORE: u8 = 24;
     pub const ROOTFS: u8 = 25;
+    pub const STORE_OWNER: u8 = 26;
     /// The last one about an entry, and about the archive.
     pub(super) const LAST_ENTRY: u8 = DOTDOT;
     pub(super) const LAST_ARCHIVE: u8 = TAG;
 }
 
-const WHY: [&str; 25] = [
+const WHY: [&str; 27] = [
     "",
     "sparse files are not supported",
     "only a directory may name the root itself",
@@ -97,8 +98,10 @@ const WHY: [&str; 25] = [
     "the image is malformed (its index, manifest or config is missing, not JSON, or without what it needs)",
     "a layer compressed other than with gzip (zstd, xz) is not supported yet",
     "no image has that tag (without one, the archive must hold exactly one image)",
-    "the store's path must be absolute, at most 400 bytes, without ':' or ',' (HUSK_STORE)",
+    "the store's path must be absolute, at most 400 bytes, without ':', ',' or '\\' (HUSK_STORE)",
     "",
+    "",
+    "the store, and each directory above it, must be writable by no one else (HUSK_STORE)",
 ];
 
 impl Stop {
@@ -245,14 +248,23 @@ fn archive(
     let key = core::ffi::CStr::from_bytes_with_nul(&key).map_err(|_| Errno::INVAL)?;
     let mut hex = [0u8; 64];
     let keys = store.keys().map_err(in_store)?;
+    // A record husk wrote, trusted only as what it must be: a digest (not a path).
     if rustix::fs::readlinkat_raw(&keys, key, &mut hex[..]) == Ok(64)
+        && hex.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
         && let Some(entry) = store.existing(&hex).map_err(in_store)?
     {
         return Ok((hex, entry));
     }
-    let map = sys::map_file(file.as_fd())?;
-    let mut hash = sha256::Sha256::new();
-    hash.update(map.bytes());
+    // Read, not mapped: a mapping faults (SIGBUS) when the file shrinks meanwhile.
+    let (mut hash, mut size, mut head) = (sha256::Sha256::new(), 0, [0u8; 6]);
+    let buf = sys::scratch(tar::INPUT_BUF)?;
+    while let Ok(n @ 1..) = rustix::io::pread(&file, &mut buf[..], size) {
+        if size == 0 {
+            head[..n.min(6)].copy_from_slice(&buf[..n.min(6)]);
+        }
+        hash.update(&buf[..n]);
+        size += n as u64;
+    }
     sha256::hex(&hash.finish(), &mut hex);
     // What `husk images` shows: the file's absolute path, as the kernel has it.
     let mut about = [0u8; crate::cpath::PATH_MAX];
@@ -261,9 +273,10 @@ fn archive(
     let len = rustix::fs::readlinkat_raw(rustix::fs::CWD, link, &mut about[..]).unwrap_or(0);
     let about = &about[..len];
     let entry = store.entry(&hex, about, &mut |rootfs, _| {
-        let used = unpack_file(file.as_fd(), map.bytes(), rootfs, max, name)?;
+        let used = unpack_file(file.as_fd(), (&head, size), &hex, rootfs, max, name)?;
         // What was hashed must be what was unpacked: a file written meanwhile has a new
-        // ctime (inode(7)).
+        // ctime (inode(7)), unless through a shared mapping whose page was already dirty
+        // (hence each producer's own hash of what it gave, in unpack_file).
         let after = rustix::fs::fstat(&file)?;
         if (after.st_ctime, after.st_ctime_nsec, after.st_size)
             != (before.st_ctime, before.st_ctime_nsec, before.st_size)
@@ -539,17 +552,32 @@ const TOOLS: [(&[u8], &core::ffi::CStr, u8); 3] = [
     (b"BZh", c"bzip2", why::NO_BZIP2),
 ];
 
-/// Unpacks the archive file `file` (its bytes mapped as `bytes`) into `rootfs`; returns the
-/// bytes unpacked. Stopped at an entry, its name is left in `name`.
+/// Unpacks the archive file `file` (its first bytes `bytes` and its length `len` as it was
+/// hashed, the sha256 `hex`) into `rootfs`; returns the bytes unpacked. Stopped at an entry, its name is left in `name`.
 fn unpack_file(
     file: BorrowedFd,
-    bytes: &[u8],
+    (bytes, len): (&[u8; 6], u64),
+    hex: &[u8; 64],
     rootfs: BorrowedFd,
     max: u64,
     name: &mut &'static [u8],
 ) -> core::result::Result<u64, Stop> {
     let mut unpack = Unpack::new(rootfs, false, max)?;
-    unpack.stream(bytes, Some(file), None, name)?;
+    let producer = if bytes.starts_with(GZIP) {
+        Some(Producer::gunzip(Feed::File(file, hex))?)
+    } else if let Some(&(_, tool, missing)) = TOOLS.iter().find(|(magic, _, _)| bytes.starts_with(magic)) {
+        Some(Producer::tool(tool, file, hex).map_err(|e| stop(e, missing))?)
+    } else {
+        None
+    };
+    let input = match &producer {
+        Some(p) => tar::Input::new(p.out.as_fd(), None, u64::MAX, unpack.buf),
+        None => tar::Input::new(file, Some(0), len, unpack.buf),
+    };
+    // A plain tar is read from the file, not the hashed mapping: hashed again as it is read.
+    let expect = producer.is_none().then_some(hex);
+    let unpacked = unpack.unpacker.unpack_from(input, expect, why::CHANGED);
+    unpack.unpacker.conclude(unpacked, producer, &mut unpack.name_buf, name)?;
     Ok(unpack.unpacker.used)
 }
 
@@ -570,59 +598,81 @@ impl<'s> Unpack<'s> {
         Ok(Unpack { unpacker: tar::Unpacker::new(rootfs, options, pax, dirs), buf, name_buf })
     }
 
-    /// One tar stream, `bytes` (compressed or not), read from `file` when it is one (the
-    /// host's decompressors read it as their standard input). With `diff_id`, the
+    /// One layer of an image, `bytes` in memory (gzip or plain). With `diff_id`, the
     /// uncompressed stream's sha256 must be that (EBADMSG).
     pub fn stream(
         &mut self,
         bytes: &[u8],
-        file: Option<BorrowedFd>,
         diff_id: Option<&[u8; 64]>,
         name: &mut &'static [u8],
     ) -> core::result::Result<(), Stop> {
         let producer = if bytes.starts_with(GZIP) {
-            Some(Producer::gunzip(bytes)?)
-        } else if let Some(&(_, tool, missing)) = TOOLS.iter().find(|(magic, _, _)| bytes.starts_with(magic))
-        {
-            // (A layer in memory has no file for the tool to read: those are refused.)
-            let file = file.ok_or(stop(Errno::OPNOTSUPP, why::LAYER))?;
-            Some(Producer::tool(tool, file).map_err(|e| stop(e, missing))?)
+            Some(Producer::gunzip(Feed::Memory(bytes))?)
+        } else if TOOLS.iter().any(|(magic, _, _)| bytes.starts_with(magic)) {
+            return Err(stop(Errno::OPNOTSUPP, why::LAYER));
         } else {
             None
         };
-        let mut input = match (&producer, file) {
-            (Some(p), _) => tar::Input::new(p.out.as_fd(), None, u64::MAX, self.buf),
-            (None, Some(file)) => tar::Input::new(file, Some(0), bytes.len() as u64, self.buf),
-            (None, None) => tar::Input::memory(bytes, self.buf),
+        let input = match &producer {
+            Some(p) => tar::Input::new(p.out.as_fd(), None, u64::MAX, self.buf),
+            None => tar::Input::memory(bytes, self.buf),
         };
-        if diff_id.is_some() {
+        let unpacked = self.unpacker.unpack_from(input, diff_id, why::DIGEST);
+        self.unpacker.conclude(unpacked, producer, &mut self.name_buf, name)
+    }
+}
+
+impl tar::Unpacker<'_> {
+    /// Unpacks `input` to its end; with `expect`, what was read must hash to it (else
+    /// `mismatch`, EBADMSG or EAGAIN).
+    fn unpack_from(
+        &mut self,
+        mut input: tar::Input,
+        expect: Option<&[u8; 64]>,
+        mismatch: u8,
+    ) -> core::result::Result<(), Stop> {
+        if expect.is_some() {
             input.hash = Some(sha256::Sha256::new());
         }
-        let unpacked = self.unpacker.unpack(&mut input).and_then(|()| input.drain());
-        let hash = input.hash.take();
-        let produced = producer.map_or(Ok(()), |p| p.finish(unpacked.is_err()));
-        // The decompressor's failure explains a stream that stopped short.
-        produced?;
+        self.unpack(&mut input).and_then(|()| input.drain()).and_then(|()| {
+            let (Some(want), Some(hash)) = (expect, input.hash.take()) else { return Ok(()) };
+            let mut got = [0u8; 64];
+            sha256::hex(&hash.finish(), &mut got);
+            let errno = if mismatch == why::CHANGED { Errno::AGAIN } else { Errno::BADMSG };
+            if &got == want { Ok(()) } else { Err(stop(errno, mismatch)) }
+        })
+    }
+
+    /// After [`unpack_from`](Self::unpack_from): waits for the `producer` the input came
+    /// from, whose failure comes first (it explains a stream that stopped short); stopped at
+    /// an entry, its name is left in `name` (copied into `name_buf`, memory that outlives
+    /// the unpack).
+    fn conclude(
+        &self,
+        unpacked: core::result::Result<(), Stop>,
+        producer: Option<Producer>,
+        name_buf: &mut &'static mut [u8],
+        name: &mut &'static [u8],
+    ) -> core::result::Result<(), Stop> {
+        producer.map_or(Ok(()), |p| p.finish(unpacked.is_err()))?;
         if let Err(stop) = unpacked
             && stop.why <= why::LAST_ENTRY
         {
-            // Into memory that outlives the unpack, where the failure can still show it.
-            let out = core::mem::take(&mut self.name_buf);
-            let n = self.unpacker.name().len().min(out.len());
-            out[..n].copy_from_slice(&self.unpacker.name()[..n]);
+            let out = core::mem::take(name_buf);
+            let n = self.name().len().min(out.len());
+            out[..n].copy_from_slice(&self.name()[..n]);
             let out: &'static [u8] = out;
             *name = &out[..n];
         }
-        unpacked?;
-        if let (Some(want), Some(hash)) = (diff_id, hash) {
-            let mut got = [0u8; 64];
-            sha256::hex(&hash.finish(), &mut got);
-            if &got != want {
-                return Err(stop(Errno::BADMSG, why::DIGEST));
-            }
-        }
-        Ok(())
+        unpacked
     }
+}
+
+/// What husk's inflate reads: the archive file (copied whole, then checked against its
+/// digest), or a layer already in memory (checked by the caller).
+enum Feed<'a> {
+    File(BorrowedFd<'a>, &'a [u8; 64]),
+    Memory(&'a [u8]),
 }
 
 /// The inflater's state (some 110 KiB): in the zero-filled data, where it costs no file
@@ -633,13 +683,18 @@ static INFLATER: crate::rt::Reserved<inflate::Inflater> = crate::rt::Reserved::n
 /// that decompressing and writing files go on side by side, on two CPUs.
 struct Producer {
     pid: i32,
+    /// The child that feeds a tool the archive, hashing it (see [`Producer::tool`]).
+    feeder: Option<i32>,
     out: OwnedFd,
 }
 
 impl Producer {
     /// The host's `tool -dc`, its standard input the archive (the first of the usual
     /// places that has it: an image is unpacked with the host's tools, not the PATH's).
-    fn tool(tool: &core::ffi::CStr, file: BorrowedFd) -> rustix::io::Result<Producer> {
+    /// It reads the archive from a pipe that a child of husk's fills from the file, hashing
+    /// what it gives: that child exits `why::CHANGED` when it was not `hex` (a write through
+    /// a shared mapping whose page was dirty already changes no ctime).
+    fn tool(tool: &core::ffi::CStr, file: BorrowedFd, hex: &[u8; 64]) -> rustix::io::Result<Producer> {
         let mut path = CPath::new();
         let mut found = Err(Errno::NOENT);
         for dir in [&b"/usr/bin/"[..], b"/bin/", b"/usr/local/bin/"] {
@@ -650,6 +705,21 @@ impl Producer {
             }
         }
         let exe = path.of(&[found?, tool.to_bytes()])?;
+        let (feed, into) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        let feeder = sys::fork()?;
+        if feeder == 0 {
+            let _ = sys::set_parent_death_signal(crate::signals::SIGKILL);
+            drop(feed);
+            let (mut buf, mut hash, mut at, mut read) = ([0u8; 65536], sha256::Sha256::new(), 0, *hex);
+            while let Ok(n @ 1..) = rustix::io::pread(file, &mut buf[..], at) {
+                hash.update(&buf[..n]);
+                sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&into), &buf[..n]);
+                at += n as u64;
+            }
+            sha256::hex(&hash.finish(), &mut read);
+            sys::exit(if read == *hex { 0 } else { why::CHANGED })
+        }
+        drop(into);
         let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         let null = rustix::fs::open(c"/dev/null", OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
         let mut slots = crate::rt::CStrSlots::<4>::new();
@@ -663,18 +733,20 @@ impl Producer {
         let pid = sys::vfork_run(&mut || {
             // Killed with husk: never left decompressing into a pipe no one reads.
             let _ = sys::set_parent_death_signal(crate::signals::SIGKILL);
-            let _ = rustix::stdio::dup2_stdin(file);
+            let _ = rustix::stdio::dup2_stdin(&feed);
             let _ = rustix::stdio::dup2_stdout(&w);
             let _ = rustix::stdio::dup2_stderr(&null);
             sys::execve(exe, argv, envp);
             sys::exit(127)
         })?;
-        Ok(Producer { pid, out: r })
+        Ok(Producer { pid, feeder: Some(feeder), out: r })
     }
 
     /// husk's own inflate (inflate.rs), in a child of its own: it exits 0, or with the
-    /// reason it failed (`why::GZIP`).
-    fn gunzip(bytes: &[u8]) -> rustix::io::Result<Producer> {
+    /// reason it failed (`why::GZIP`, or `why::CHANGED` when what it inflated, a copy of
+    /// its own, is not what was hashed as `hex`: a write through a shared mapping whose
+    /// page was dirty already changes no ctime; a copy cannot fault when the file shrinks).
+    fn gunzip(feed: Feed) -> rustix::io::Result<Producer> {
         let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         let pid = sys::fork()?;
         if pid == 0 {
@@ -682,31 +754,64 @@ impl Producer {
             let _ = sys::set_parent_death_signal(crate::signals::SIGKILL);
             drop(r);
             let Some(inflater) = INFLATER.take() else { sys::exit(why::GZIP) };
+            let (bytes, hex): (&[u8], _) = match feed {
+                Feed::File(file, hex) => {
+                    let Ok(copy) = sys::read_whole(file, usize::MAX - 1) else { sys::exit(why::CHANGED) };
+                    (&copy[..copy.len() - 1], Some(hex))
+                }
+                Feed::Memory(bytes) => (bytes, None),
+            };
             let w = rustix::fd::AsRawFd::as_raw_fd(&w);
             let done = inflater.gunzip(bytes, &mut |chunk| {
                 sys::write_all(w, chunk);
                 Ok(())
             });
-            sys::exit(if done.is_ok() { 0 } else { why::GZIP })
+            let mut changed = false;
+            if let Some(hex) = hex {
+                let (mut hash, mut read) = (sha256::Sha256::new(), *hex);
+                hash.update(bytes);
+                sha256::hex(&hash.finish(), &mut read);
+                changed = read != *hex;
+            }
+            sys::exit(if changed {
+                why::CHANGED
+            } else if done.is_ok() {
+                0
+            } else {
+                why::GZIP
+            })
         }
-        Ok(Producer { pid, out: r })
+        Ok(Producer { pid, feeder: None, out: r })
     }
 
     /// Waits for the producer (killed first when the unpack stopped early, `stopped`:
     /// else it may wait for a reader forever).
     fn finish(self, stopped: bool) -> core::result::Result<(), Stop> {
         drop(self.out);
-        if stopped {
-            let _ = sys::kill(self.pid, crate::signals::SIGKILL);
-        }
-        let pid = rustix::process::Pid::from_raw(self.pid);
-        let status = rustix::process::waitpid(pid, rustix::process::WaitOptions::empty());
-        match status {
-            Ok(Some((_, status))) if status.exit_status() == Some(0) || (stopped && status.signaled()) => {
-                Ok(())
+        let end = |pid| {
+            if stopped {
+                let _ = sys::kill(pid, crate::signals::SIGKILL);
             }
-            Ok(Some((_, status))) if status.exit_status() == Some(why::GZIP as _) => {
+            let status = rustix::process::waitpid(
+                rustix::process::Pid::from_raw(pid),
+                rustix::process::WaitOptions::empty(),
+            );
+            status.ok().flatten().map(|(_, status)| status)
+        };
+        let status = end(self.pid);
+        let fed = self.feeder.map(end);
+        match status {
+            Some(status) if status.exit_status() == Some(0) || (stopped && status.signaled()) => match fed {
+                Some(Some(feeder)) if !stopped && feeder.exit_status() != Some(0) => {
+                    Err(stop(Errno::AGAIN, why::CHANGED))
+                }
+                _ => Ok(()),
+            },
+            Some(status) if status.exit_status() == Some(why::GZIP as _) => {
                 Err(stop(Errno::BADMSG, why::GZIP))
+            }
+            Some(status) if status.exit_status() == Some(why::CHANGED as _) => {
+                Err(stop(Errno::AGAIN, why::CHANGED))
             }
             _ => Err(stop(Errno::BADMSG, why::DECOMPRESS)),
         }

@@ -267,7 +267,7 @@ pub fn unpack(
         for layer in chosen.get(b"Layers").ok_or(malformed)?.items() {
             let want = hex_of(text(diff_ids.next())?)?;
             let bytes = layout.file(text(Some(layer))?)?;
-            unpack.stream(bytes.get(), None, Some(&want), name)?;
+            unpack.stream(bytes.get(), Some(&want), name)?;
         }
         return if diff_ids.next().is_some() { Err(malformed) } else { Ok(()) };
     }
@@ -277,7 +277,7 @@ pub fn unpack(
     save(entry, config.get())?;
     for layer in manifest.get(b"layers").ok_or(malformed)?.items() {
         let (bytes, _) = layout.blob(text(layer.get(b"digest"))?)?;
-        unpack.stream(bytes.get(), None, None, name)?;
+        unpack.stream(bytes.get(), None, name)?;
     }
     Ok(())
 }

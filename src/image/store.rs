@@ -47,10 +47,10 @@ impl Store {
             _ => [process.getenv(b"HOME").unwrap_or(b"/"), b"/.local/share/husk"],
         };
         let total = parts[0].len() + parts[1].len();
-        // overlayfs takes its directories as a list (`:`) of options (`,`).
+        // overlayfs takes its directories as a list (`:`) of options (`,`), `\` escaping.
         if total > MAX_PATH - 112
             || !parts[0].starts_with(b"/")
-            || parts.iter().any(|p| p.contains(&b':') || p.contains(&b','))
+            || parts.iter().any(|p| p.iter().any(|b| b":,\\".contains(b)))
         {
             return Err(stop(Errno::INVAL, why::STORE_PATH));
         }
@@ -58,15 +58,19 @@ impl Store {
         store.path[..parts[0].len()].copy_from_slice(parts[0]);
         store.path[parts[0].len()..total].copy_from_slice(parts[1]);
         let in_store = |e| stop(e, why::STORE);
-        make_dirs(store.path()).map_err(in_store)?;
+        let unsafe_store = |_| stop(Errno::PERM, why::STORE_OWNER);
+        make_dirs(store.path()).map_err(in_store)?.map_err(unsafe_store)?;
         let top = store.top().map_err(in_store)?;
         for sub in [c"images", c"runs", c"keys"] {
             match mkdirat(&top, sub, Mode::from_raw_mode(0o700)) {
                 Ok(()) | Err(Errno::EXIST) => {}
                 Err(e) => return Err(in_store(e)),
             }
+            let dir = openat(&top, sub, DIR | OFlags::NOFOLLOW, Mode::empty()).map_err(in_store)?;
+            rustix::fs::fstat(&dir).ok().filter(|st| safe(st, true)).ok_or(()).map_err(unsafe_store)?;
         }
         store.images = openat(&top, c"images", DIR, Mode::empty()).map_err(in_store)?;
+        store.sweep();
         Ok(store)
     }
 
@@ -94,7 +98,7 @@ impl Store {
             return Ok(entry);
         }
         let images = self.images.as_fd();
-        let _lock = self.lock(&mut names).map_err(in_store)?;
+        let _lock = self.lock(&mut names, true).map_err(in_store)?;
         if let Some(entry) = self.locked(&mut names).map_err(in_store)? {
             let _ = rustix::fs::unlinkat(images, names.of(b".lock"), AtFlags::empty());
             return Ok(entry);
@@ -140,15 +144,48 @@ impl Store {
     /// is unlinked by its holder when done; a waiter that then gets the lock of an
     /// unlinked file tries again with the file now there (flock(2) locks a file, not a
     /// name).
-    fn lock(&self, names: &mut Names) -> rustix::io::Result<OwnedFd> {
+    /// Not `wait`ing: EWOULDBLOCK while another holds it.
+    fn lock(&self, names: &mut Names, wait: bool) -> rustix::io::Result<OwnedFd> {
         let flags = OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        let how = if wait { FlockOperation::LockExclusive } else { FlockOperation::NonBlockingLockExclusive };
         loop {
             let lock = openat(&self.images, names.of(b".lock"), flags, Mode::from_raw_mode(0o600))?;
-            flock(&lock, FlockOperation::LockExclusive)?;
+            flock(&lock, how)?;
             if rustix::fs::fstat(&lock).is_ok_and(|st| st.st_nlink > 0) {
                 return Ok(lock);
             }
         }
+    }
+
+    /// Removes what killed husks left in images/, whichever image it was of (else it would
+    /// stay, unseen by `husk images` and `husk rmi`, and a `HEX.rm` would make the next
+    /// `husk rmi HEX` fail, ENOTEMPTY): an unpack's `HEX.tmp` whose lock no one holds, a
+    /// `husk rmi`'s `HEX.rm` no one holds.
+    fn sweep(&self) {
+        let images = self.images.as_fd();
+        let mut buf = [core::mem::MaybeUninit::uninit(); 1024];
+        let mut entries = RawDir::new(images, &mut buf);
+        while let Some(Ok(entry)) = entries.next() {
+            let name = entry.file_name().to_bytes();
+            let (Some(Ok(hex)), Some(suffix)) = (name.get(..64).map(<&[u8; 64]>::try_from), name.get(64..))
+            else {
+                continue;
+            };
+            let mut names = Names::new(hex);
+            if suffix == b".tmp"
+                && let Ok(_lock) = self.lock(&mut names, false)
+            {
+                let _ = remove_all(images, names.of(b".tmp"));
+                let _ = rustix::fs::unlinkat(images, names.of(b".lock"), AtFlags::empty());
+            } else if suffix == b".rm"
+                && let Ok(dir) = openat(images, names.of(b".rm"), DIR | OFlags::NOFOLLOW, Mode::empty())
+                && flock(&dir, FlockOperation::NonBlockingLockExclusive).is_ok()
+            {
+                let _ = remove_all(images, names.of(b".rm"));
+            }
+        }
+        // The descriptor's offset is at the end: `husk images` and `rmi` read it again.
+        let _ = rustix::fs::seek(images, rustix::fs::SeekFrom::Start(0));
     }
 
     /// The entry `hex`, share-locked, if complete.
@@ -344,17 +381,36 @@ fn open_dir(path: &CStr) -> rustix::io::Result<OwnedFd> {
     rustix::fs::open(path, DIR, Mode::empty())
 }
 
-/// `mkdir -p`: each missing directory on the way, the last one 0700.
-fn make_dirs(path: &[u8]) -> rustix::io::Result<()> {
+/// `mkdir -p`: each missing directory on the way, the last one 0700; Err(()) inside when
+/// one of them is not [`safe`].
+fn make_dirs(path: &[u8]) -> rustix::io::Result<core::result::Result<(), ()>> {
     let mut c = CPath::new();
     for (i, _) in path.iter().enumerate().filter(|&(i, &b)| i > 0 && b == b'/').chain([(path.len(), &0)]) {
         let mode = if i == path.len() { 0o700 } else { 0o755 };
-        match rustix::fs::mkdir(c.of(&[&path[..i]])?, Mode::from_raw_mode(mode)) {
+        let dir = c.of(&[&path[..i]])?;
+        match rustix::fs::mkdir(dir, Mode::from_raw_mode(mode)) {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => return Err(e),
         }
+        if !safe(&rustix::fs::stat(dir)?, i == path.len()) {
+            return Ok(Err(()));
+        }
     }
-    Ok(())
+    Ok(Ok(()))
+}
+
+/// Whether no one but the caller can change directory `st` (the store itself or one of its
+/// own, `own`), or one on the way to the store (then root may own it, and a sticky one
+/// such as /tmp may be everyone's): overlayfs and the container's root are given paths
+/// below it, and whoever could rename their directories could have them lead anywhere (a
+/// run's upper directory to the host's /etc).
+fn safe(st: &rustix::fs::Stat, own: bool) -> bool {
+    let uid = rustix::process::geteuid().as_raw();
+    // A group's write counts unless it is the caller's own (a user private group).
+    let own_group = st.st_gid == rustix::process::getegid().as_raw();
+    let others_write = st.st_mode & 0o002 != 0 || (st.st_mode & 0o020 != 0 && !own_group);
+    let sticky = st.st_mode & 0o1000 != 0;
+    (st.st_uid == uid || (!own && st.st_uid == 0)) && (!others_write || (!own && sticky))
 }
 
 fn write_file(dir: BorrowedFd, name: &CStr, data: &[u8]) -> rustix::io::Result<()> {
