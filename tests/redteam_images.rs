@@ -680,13 +680,12 @@ fn a_user_makes_no_devices_and_owns_everything() {
     assert!(out.status.success(), "{out}");
 }
 
-/// NOT FIXED (the red team's report, finding F4): an ordinary user's container whose husk
-/// is killed leaves a run directory the next start cannot remove: the sweep runs as the
-/// user on the host, before husk joins the user namespace, and what the container's root
-/// made as another of its ids (a subordinate id on the host, a 0700 directory) is not the
-/// user's to open; `work/work` (mode 0) neither. It stays in `STORE/runs/` for good.
+/// Finding F4 of the red team: an ordinary user's container whose husk is killed left a
+/// run directory the next start could not remove: the sweep ran as the user on the host,
+/// and what the container's root made as another of its ids (a subordinate id on the host,
+/// a 0700 directory) is not the user's to open; `work/work` (mode 0) neither. The next
+/// start now sweeps again from inside its container's user namespace.
 #[test]
-#[ignore = "finding F4 of the images red team, not fixed: the sweep must run inside the user namespace"]
 fn a_users_killed_run_is_swept_by_the_next_start() {
     let world = need!("a_users_killed_run_is_swept_by_the_next_start", World::new("usersweep"));
     let bb = need!("a_users_killed_run_is_swept_by_the_next_start", world.busybox_tar());

@@ -127,7 +127,16 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
     // The init waits for its id maps before it builds anything (sync.rs, IdMaps).
     if let (Some(user), Some(maps)) = (&user, maps) {
         match write_maps(config, child, user, trees.as_ref(), network.is_some()) {
-            Ok(()) => maps.written(),
+            Ok(()) => {
+                maps.written();
+                // Now in the container's user namespace (an ordinary user's host side, with
+                // a network namespace of its own: write_maps), where killed runs' layers
+                // can be removed.
+                #[cfg(feature = "images")]
+                if let (Root::Overlay { run, .. }, true, false) = (config.root, network.is_some(), root) {
+                    crate::image::store::sweep_beside(run);
+                }
+            }
             // The init ends with 125 on its own, hearing nothing.
             Err(failure) => drop(failure.report()),
         }

@@ -292,6 +292,18 @@ fn join(buf: &mut [u8], parts: &[&[u8]]) -> usize {
     at
 }
 
+/// Removes the run directories no husk holds beside `run` (this run's own): for an ordinary
+/// user's husk once it is in the container's user namespace, where the subordinate ids that
+/// own what a killed run's container left are mapped (as the user alone it may not remove
+/// them).
+pub fn sweep_beside(run: &[u8]) {
+    let parent = &run[..run.iter().rposition(|&b| b == b'/').unwrap_or(0)];
+    let mut c = CPath::new();
+    if let Ok(runs) = c.of(&[parent]).and_then(open_dir) {
+        sweep(runs.as_fd());
+    }
+}
+
 /// Removes the run directories no husk holds.
 fn sweep(runs: BorrowedFd) {
     let mut buf = [core::mem::MaybeUninit::uninit(); 1024];
