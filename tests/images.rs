@@ -10,6 +10,8 @@
 //! Python's tarfile, cached under target/images/). Every refusal is checked for its status,
 //! its one line, its errno, untouched canaries (a directory next to the store and one in
 //! /tmp) and an empty store.
+// Images are a build option (README, "Images"): these run with `--features images`.
+#![cfg(feature = "images")]
 
 mod common;
 
