@@ -766,3 +766,40 @@ fn a_missing_decompressor_is_named_by_its_debian_package() {
         assert!(out.stderr.contains(package), "{comp:?} without its tool: no {package} in\n {out}");
     }
 }
+
+/// A layer compressed with zstd (`buildah push --compression-format zstd`, podman's
+/// `--compression-format zstd`): decompressed through the host's zstd, the image's tree and
+/// config as with gzip. The fixture's OCI layout, its layers recompressed by the test.
+#[test]
+fn a_zstd_layer_runs() {
+    need!("a_zstd_layer_runs", ready());
+    let w = world("zstd-layer");
+    let image = fixture(images::image());
+    let layout = w.case.join("oci-zstd");
+    let copied = Command::new("cp").arg("-a").arg(&image.oci).arg(&layout).status().unwrap();
+    assert!(copied.success());
+    let script = r#"
+import gzip, hashlib, json, subprocess, sys
+d = sys.argv[1]
+def blob(h): return open(f"{d}/blobs/sha256/{h}", "rb").read()
+def put(b):
+    h = hashlib.sha256(b).hexdigest()
+    open(f"{d}/blobs/sha256/{h}", "wb").write(b)
+    return h
+index = json.load(open(f"{d}/index.json"))
+manifest = json.loads(blob(index["manifests"][0]["digest"][7:]))
+for layer in manifest["layers"]:
+    raw = blob(layer["digest"][7:])
+    raw = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+    z = subprocess.run(["zstd", "-q", "-c"], input=raw, capture_output=True, check=True).stdout
+    layer.update(digest="sha256:" + put(z), size=len(z), mediaType="application/vnd.oci.image.layer.v1.tar+zstd")
+m = json.dumps(manifest).encode()
+index["manifests"][0].update(digest="sha256:" + put(m), size=len(m))
+json.dump(index, open(f"{d}/index.json", "w"))
+"#;
+    fixture(images::python(script, &[&path_str(&layout)]));
+    let source = format!("oci:{}:{}", layout.display(), image.oci_source().rsplit(':').next().unwrap());
+    let out = w.run(Command::new(HUSK).args(["run", "--rootfs", &source]).env("HUSK_STORE", &w.store));
+    assert_eq!(out.status.code(), Some(0), "{out}");
+    assert!(out.stdout.starts_with("args=c1 c2\n"), "{out}");
+}

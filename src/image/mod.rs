@@ -63,18 +63,17 @@ pub mod why {
     pub const GZIP: u8 = 18;
     pub const DIGEST: u8 = 19;
     pub const IMAGE: u8 = 20;
-    pub const LAYER: u8 = 21;
-    pub const TAG: u8 = 22;
-    pub const STORE_PATH: u8 = 23;
-    pub const STORE: u8 = 24;
-    pub const ROOTFS: u8 = 25;
-    pub const STORE_OWNER: u8 = 26;
+    pub const TAG: u8 = 21;
+    pub const STORE_PATH: u8 = 22;
+    pub const STORE: u8 = 23;
+    pub const ROOTFS: u8 = 24;
+    pub const STORE_OWNER: u8 = 25;
     /// The last one about an entry, and about the archive.
     pub(super) const LAST_ENTRY: u8 = DOTDOT;
     pub(super) const LAST_ARCHIVE: u8 = TAG;
 }
 
-const WHY: [&str; 27] = [
+const WHY: [&str; 26] = [
     "",
     "sparse files are not supported",
     "only a directory may name the root itself",
@@ -96,7 +95,6 @@ const WHY: [&str; 27] = [
     "the gzip stream is corrupt or truncated (its deflate data, CRC-32 or length is wrong)",
     "a blob's content does not match its digest",
     "the image is malformed (its index, manifest or config is missing, not JSON, or without what it needs)",
-    "a layer compressed other than with gzip (zstd, xz) is not supported yet",
     "no image has that tag (without one, the archive must hold exactly one image)",
     "the store's path must be absolute, at most 400 bytes, without ':', ',' or '\\' (HUSK_STORE)",
     "",
@@ -566,7 +564,7 @@ fn unpack_file(
     let producer = if bytes.starts_with(GZIP) {
         Some(Producer::gunzip(Feed::File(file, hex))?)
     } else if let Some(&(_, tool, missing)) = TOOLS.iter().find(|(magic, _, _)| bytes.starts_with(magic)) {
-        Some(Producer::tool(tool, file, hex).map_err(|e| stop(e, missing))?)
+        Some(Producer::tool(tool, Feed::File(file, hex)).map_err(|e| stop(e, missing))?)
     } else {
         None
     };
@@ -608,8 +606,9 @@ impl<'s> Unpack<'s> {
     ) -> core::result::Result<(), Stop> {
         let producer = if bytes.starts_with(GZIP) {
             Some(Producer::gunzip(Feed::Memory(bytes))?)
-        } else if TOOLS.iter().any(|(magic, _, _)| bytes.starts_with(magic)) {
-            return Err(stop(Errno::OPNOTSUPP, why::LAYER));
+        } else if let Some(&(_, tool, missing)) = TOOLS.iter().find(|(magic, _, _)| bytes.starts_with(magic))
+        {
+            Some(Producer::tool(tool, Feed::Memory(bytes)).map_err(|e| stop(e, missing))?)
         } else {
             None
         };
@@ -668,8 +667,8 @@ impl tar::Unpacker<'_> {
     }
 }
 
-/// What husk's inflate reads: the archive file (copied whole, then checked against its
-/// digest), or a layer already in memory (checked by the caller).
+/// What a decompressor reads: the archive file (checked against its digest as it is read),
+/// or a layer already in memory (checked by the caller).
 enum Feed<'a> {
     File(BorrowedFd<'a>, &'a [u8; 64]),
     Memory(&'a [u8]),
@@ -694,7 +693,7 @@ impl Producer {
     /// It reads the archive from a pipe that a child of husk's fills from the file, hashing
     /// what it gives: that child exits `why::CHANGED` when it was not `hex` (a write through
     /// a shared mapping whose page was dirty already changes no ctime).
-    fn tool(tool: &core::ffi::CStr, file: BorrowedFd, hex: &[u8; 64]) -> rustix::io::Result<Producer> {
+    fn tool(tool: &core::ffi::CStr, feed_from: Feed) -> rustix::io::Result<Producer> {
         let mut path = CPath::new();
         let mut found = Err(Errno::NOENT);
         for dir in [&b"/usr/bin/"[..], b"/bin/", b"/usr/local/bin/"] {
@@ -710,10 +709,19 @@ impl Producer {
         if feeder == 0 {
             let _ = sys::set_parent_death_signal(crate::signals::SIGKILL);
             drop(feed);
+            let into = rustix::fd::AsRawFd::as_raw_fd(&into);
+            let (file, hex) = match feed_from {
+                Feed::File(file, hex) => (file, hex),
+                // A layer in memory, checked by the caller.
+                Feed::Memory(bytes) => {
+                    sys::write_all(into, bytes);
+                    sys::exit(0)
+                }
+            };
             let (mut buf, mut hash, mut at, mut read) = ([0u8; 65536], sha256::Sha256::new(), 0, *hex);
             while let Ok(n @ 1..) = rustix::io::pread(file, &mut buf[..], at) {
                 hash.update(&buf[..n]);
-                sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&into), &buf[..n]);
+                sys::write_all(into, &buf[..n]);
                 at += n as u64;
             }
             sha256::hex(&hash.finish(), &mut read);
