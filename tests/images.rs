@@ -797,7 +797,7 @@ m = json.dumps(manifest).encode()
 index["manifests"][0].update(digest="sha256:" + put(m), size=len(m))
 json.dump(index, open(f"{d}/index.json", "w"))
 "#;
-    fixture(images::python(script, &[&path_str(&layout)]));
+    fixture(images::python(script, &[path_str(&layout)]));
     let source = format!("oci:{}:{}", layout.display(), image.oci_source().rsplit(':').next().unwrap());
     let out = w.run(Command::new(HUSK).args(["run", "--rootfs", &source]).env("HUSK_STORE", &w.store));
     assert_eq!(out.status.code(), Some(0), "{out}");
