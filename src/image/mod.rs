@@ -245,9 +245,9 @@ fn archive(
     file_key(&before, &mut key);
     let key = core::ffi::CStr::from_bytes_with_nul(&key).map_err(|_| Errno::INVAL)?;
     let mut hex = [0u8; 64];
-    let keys = store.keys().map_err(in_store)?;
+    let keys = store.keys();
     // A record husk wrote, trusted only as what it must be: a digest (not a path).
-    if rustix::fs::readlinkat_raw(&keys, key, &mut hex[..]) == Ok(64)
+    if rustix::fs::readlinkat_raw(keys, key, &mut hex[..]) == Ok(64)
         && hex.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
         && let Some(entry) = store.existing(&hex).map_err(in_store)?
     {
@@ -287,8 +287,8 @@ fn archive(
     let mut target = [0u8; 65];
     target[..64].copy_from_slice(&hex);
     if let Some(target) = crate::rt::c_str(&target) {
-        let _ = rustix::fs::unlinkat(&keys, key, AtFlags::empty());
-        let _ = rustix::fs::symlinkat(target, &keys, key);
+        let _ = rustix::fs::unlinkat(keys, key, AtFlags::empty());
+        let _ = rustix::fs::symlinkat(target, keys, key);
     }
     Ok((hex, entry))
 }

@@ -30,7 +30,10 @@ pub const MAX_PATH: usize = 512;
 pub struct Store {
     path: [u8; MAX_PATH],
     len: usize,
+    /// images/, runs/ and keys/, each opened once and checked (`safe`).
     pub images: OwnedFd,
+    runs: OwnedFd,
+    keys: OwnedFd,
 }
 
 const DIR: OFlags = OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC);
@@ -54,29 +57,31 @@ impl Store {
         {
             return Err(stop(Errno::INVAL, why::STORE_PATH));
         }
-        let mut store = Store { path: [0; MAX_PATH], len: total, images: open_dir(c"/")? };
-        store.path[..parts[0].len()].copy_from_slice(parts[0]);
-        store.path[parts[0].len()..total].copy_from_slice(parts[1]);
+        let mut path = [0; MAX_PATH];
+        path[..parts[0].len()].copy_from_slice(parts[0]);
+        path[parts[0].len()..total].copy_from_slice(parts[1]);
         let in_store = |e| stop(e, why::STORE);
         let unsafe_store = |_| stop(Errno::PERM, why::STORE_OWNER);
-        make_dirs(store.path()).map_err(in_store)?.map_err(unsafe_store)?;
-        let top = store.top().map_err(in_store)?;
-        for sub in [c"images", c"runs", c"keys"] {
-            match mkdirat(&top, sub, Mode::from_raw_mode(0o700)) {
-                Ok(()) | Err(Errno::EXIST) => {}
-                Err(e) => return Err(in_store(e)),
-            }
-            let dir = openat(&top, sub, DIR | OFlags::NOFOLLOW, Mode::empty()).map_err(in_store)?;
+        make_dirs(&path[..total]).map_err(in_store)?.map_err(unsafe_store)?;
+        let mut c = CPath::new();
+        let top = c.of(&[&path[..total]]).and_then(open_dir).map_err(in_store)?;
+        // Each made when missing, and never followed when a symlink.
+        let sub = |name: &CStr| -> core::result::Result<OwnedFd, Stop> {
+            let flags = DIR | OFlags::NOFOLLOW;
+            let dir = match openat(&top, name, flags, Mode::empty()) {
+                Err(Errno::NOENT) => mkdirat(&top, name, Mode::from_raw_mode(0o700))
+                    .or_else(|e| if e == Errno::EXIST { Ok(()) } else { Err(e) })
+                    .and_then(|()| openat(&top, name, flags, Mode::empty())),
+                dir => dir,
+            };
+            let dir = dir.map_err(in_store)?;
             rustix::fs::fstat(&dir).ok().filter(|st| safe(st, true)).ok_or(()).map_err(unsafe_store)?;
-        }
-        store.images = openat(&top, c"images", DIR, Mode::empty()).map_err(in_store)?;
+            Ok(dir)
+        };
+        let store =
+            Store { path, len: total, images: sub(c"images")?, runs: sub(c"runs")?, keys: sub(c"keys")? };
         store.sweep();
         Ok(store)
-    }
-
-    fn top(&self) -> rustix::io::Result<OwnedFd> {
-        let mut c = CPath::new();
-        open_dir(c.of(&[self.path()])?)
     }
 
     pub fn path(&self) -> &[u8] {
@@ -194,8 +199,8 @@ impl Store {
     }
 
     /// The directory of archive files' keys.
-    pub fn keys(&self) -> rustix::io::Result<OwnedFd> {
-        self.sub(c"keys")
+    pub fn keys(&self) -> BorrowedFd<'_> {
+        self.keys.as_fd()
     }
 
     /// The entry, share-locked, if complete. (`husk rmi` removes an entry under its
@@ -232,11 +237,8 @@ impl Store {
         if read_only {
             return Ok(prepared);
         }
-        let runs = self
-            .top()
-            .and_then(|top| openat(&top, c"runs", DIR, Mode::empty()))
-            .map_err(|e| stop(e, why::STORE))?;
-        sweep(runs.as_fd());
+        let runs = self.runs.as_fd();
+        sweep(runs);
         let pid = rustix::process::getpid().as_raw_nonzero().get() as u64;
         for n in 0..100u64 {
             let mut line = crate::out::Line::new();
@@ -248,12 +250,12 @@ impl Store {
             let len = join(&mut prepared.paths[MAX_PATH..], &[self.path(), b"/runs/", name, b"\0"]);
             let c = crate::rt::c_str(&prepared.paths[MAX_PATH + len - 1 - name.len()..MAX_PATH + len])
                 .unwrap_or(c".");
-            match mkdirat(&runs, c, Mode::from_raw_mode(0o700)) {
+            match mkdirat(runs, c, Mode::from_raw_mode(0o700)) {
                 Err(Errno::EXIST) => continue,
                 other => other.map_err(|e| stop(e, why::STORE))?,
             }
             // A sweep by another husk may take it between mkdir and flock: then again.
-            let Ok(dir) = openat(&runs, c, DIR, Mode::empty()) else { continue };
+            let Ok(dir) = openat(runs, c, DIR, Mode::empty()) else { continue };
             if flock(&dir, FlockOperation::NonBlockingLockExclusive).is_err()
                 || rustix::fs::fstat(&dir).map_or(true, |st| st.st_nlink == 0)
             {
@@ -275,10 +277,6 @@ impl Store {
         if let Ok(c) = c.of(&[path]) {
             let _ = remove_all(rustix::fs::CWD, c);
         }
-    }
-
-    fn sub(&self, name: &CStr) -> rustix::io::Result<OwnedFd> {
-        openat(&self.top()?, name, DIR, Mode::empty())
     }
 }
 
@@ -400,11 +398,15 @@ fn make_dirs(path: &[u8]) -> rustix::io::Result<core::result::Result<(), ()>> {
     for (i, _) in path.iter().enumerate().filter(|&(i, &b)| i > 0 && b == b'/').chain([(path.len(), &0)]) {
         let mode = if i == path.len() { 0o700 } else { 0o755 };
         let dir = c.of(&[&path[..i]])?;
-        match rustix::fs::mkdir(dir, Mode::from_raw_mode(mode)) {
-            Ok(()) | Err(Errno::EXIST) => {}
-            Err(e) => return Err(e),
-        }
-        if !safe(&rustix::fs::stat(dir)?, i == path.len()) {
+        // Made only when missing (a warm start stats each once).
+        let st = match rustix::fs::stat(dir) {
+            Err(Errno::NOENT) => match rustix::fs::mkdir(dir, Mode::from_raw_mode(mode)) {
+                Ok(()) | Err(Errno::EXIST) => rustix::fs::stat(dir)?,
+                Err(e) => return Err(e),
+            },
+            st => st?,
+        };
+        if !safe(&st, i == path.len()) {
             return Ok(Err(()));
         }
     }
@@ -430,9 +432,4 @@ fn write_file(dir: BorrowedFd, name: &CStr, data: &[u8]) -> rustix::io::Result<(
     let fd = openat(dir, name, flags, Mode::from_raw_mode(0o600))?;
     crate::rt::sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&fd), data);
     Ok(())
-}
-
-/// Whether `dir/name` exists (not following a final symlink).
-pub fn exists(dir: BorrowedFd, name: &CStr) -> bool {
-    statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok()
 }

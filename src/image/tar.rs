@@ -242,15 +242,7 @@ impl<'d> Unpacker<'d> {
             let record = &self.dirs[start..end];
             let secs = i64::from_le_bytes(record[len..len + 8].try_into().unwrap_or_default());
             let nanos = u32::from_le_bytes(record[len + 8..len + 12].try_into().unwrap_or_default());
-            let times = times(&Entry {
-                kind: 0,
-                mode: 0,
-                uid: 0,
-                gid: 0,
-                size: 0,
-                mtime: (secs, nanos),
-                dev: (0, 0),
-            });
+            let times = times((secs, nanos));
             // (futimens(2) needs a descriptor opened for reading: not O_PATH.)
             if let Ok(dir) = open_in(self.root, &record[..len], OFlags::RDONLY) {
                 let _ = futimens(dir, &times);
@@ -459,7 +451,7 @@ impl<'d> Unpacker<'d> {
                 if kind != b'2' {
                     rustix::fs::chmodat(parent, leaf_c, Mode::from_raw_mode(entry.mode), AtFlags::empty())?;
                 }
-                Ok(rustix::fs::utimensat(parent, leaf_c, &times(entry), AtFlags::SYMLINK_NOFOLLOW)?)
+                Ok(rustix::fs::utimensat(parent, leaf_c, &times(entry.mtime), AtFlags::SYMLINK_NOFOLLOW)?)
             }
         }
     }
@@ -486,7 +478,7 @@ impl<'d> Unpacker<'d> {
                 other => other?,
             }
         }
-        Ok(futimens(fd, &times(entry))?)
+        Ok(futimens(fd, &times(entry.mtime))?)
     }
 
     /// Keeps a directory's time for the end of the archive.
@@ -507,7 +499,9 @@ impl<'d> Unpacker<'d> {
         let parent = self.parent_fd();
         let mut c = CPath::new();
         let result = if leaf == b".wh..wh..opq" {
-            empty_dir(parent)
+            // (The parent is held O_PATH: reading its entries takes a descriptor of its own.)
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            openat(parent, c".", flags, Mode::empty()).and_then(|dir| empty_dir(dir.as_fd()))
         } else {
             let name = &leaf[4..];
             if name.is_empty() || name == b"." || name == b".." {
@@ -586,46 +580,34 @@ fn open_in(root: BorrowedFd, dir: &[u8], flags: OFlags) -> Result<OwnedFd> {
 /// Removes `name` in `parent`, whatever it is, a whole tree included: iteratively (no
 /// recursion a deep tree could overflow), emptying the deepest directory first.
 pub fn remove_all(parent: BorrowedFd, name: &CStr) -> rustix::io::Result<()> {
-    loop {
-        match unlinkat(parent, name, AtFlags::REMOVEDIR) {
-            Err(Errno::NOTDIR) => return unlinkat(parent, name, AtFlags::empty()),
-            Err(Errno::NOTEMPTY | Errno::EXIST) => {}
-            other => return other,
+    match unlinkat(parent, name, AtFlags::REMOVEDIR) {
+        Err(Errno::NOTDIR) => unlinkat(parent, name, AtFlags::empty()),
+        Err(Errno::NOTEMPTY | Errno::EXIST) => {
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            empty_dir(openat(parent, name, flags, Mode::empty())?.as_fd())?;
+            unlinkat(parent, name, AtFlags::REMOVEDIR)
         }
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let mut dir = openat(parent, name, flags, Mode::empty())?;
-        // Down to a directory with no subdirectory left, emptied; then again from the top.
-        while let Some(sub) = empty_files(dir.as_fd())? {
-            dir = sub;
-        }
+        other => other,
     }
 }
 
-/// Empties a directory of everything (for `.wh..wh..opq`).
+/// Empties directory `dir` (open for reading) of everything: down to a directory with no
+/// subdirectory left, emptied; then again from the top, until nothing is left.
 fn empty_dir(dir: BorrowedFd) -> rustix::io::Result<()> {
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let dir = openat(dir, c".", flags, Mode::empty())?;
-    loop {
-        let mut buf = [core::mem::MaybeUninit::uninit(); 2048];
-        let mut entries = RawDir::new(&dir, &mut buf);
-        let mut any = false;
-        while let Some(entry) = entries.next() {
-            let entry = entry?;
-            if !matches!(entry.file_name().to_bytes(), b"." | b"..") {
-                remove_all(dir.as_fd(), entry.file_name())?;
-                any = true;
-            }
-        }
-        if !any {
-            return Ok(());
+    while let Some(mut sub) = empty_files(dir)? {
+        while let Some(deeper) = empty_files(sub.as_fd())? {
+            sub = deeper;
         }
     }
+    Ok(())
 }
 
 /// Removes every non-directory in `dir` and every empty subdirectory; returns the first
 /// subdirectory that is not empty, or None once `dir` is empty.
 fn empty_files(dir: BorrowedFd) -> rustix::io::Result<Option<OwnedFd>> {
     loop {
+        // Each pass from the first entry: the descriptor's offset is where the last ended.
+        rustix::fs::seek(dir, rustix::fs::SeekFrom::Start(0))?;
         let mut buf = [core::mem::MaybeUninit::uninit(); 2048];
         let mut entries = RawDir::new(dir, &mut buf);
         let mut any = false;
@@ -653,8 +635,9 @@ fn empty_files(dir: BorrowedFd) -> rustix::io::Result<Option<OwnedFd>> {
     }
 }
 
-fn times(entry: &Entry) -> Timestamps {
-    let t = Timespec { tv_sec: entry.mtime.0, tv_nsec: entry.mtime.1 as _ };
+/// Access and modification times both `mtime` (seconds, nanoseconds).
+fn times(mtime: (i64, u32)) -> Timestamps {
+    let t = Timespec { tv_sec: mtime.0, tv_nsec: mtime.1 as _ };
     Timestamps { last_access: t, last_modification: t }
 }
 
