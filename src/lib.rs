@@ -21,6 +21,7 @@ pub mod init;
 pub mod log;
 pub mod manage;
 pub mod mask;
+pub mod net;
 pub mod nsknobs;
 pub mod out;
 pub mod pid1;
