@@ -20,13 +20,11 @@ const IFLA_NET_NS_FD: u16 = 28;
 const IFLA_INFO_KIND: u16 = 1;
 const IFLA_INFO_DATA: u16 = 2;
 const VETH_INFO_PEER: u16 = 1;
-const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
 const IFA_LABEL: u16 = 3;
 const RTA_DST: u16 = 1;
 const RTA_OIF: u16 = 4;
 const RTA_GATEWAY: u16 = 5;
-const RTA_TABLE: u16 = 15;
 const AF_INET: u8 = 2;
 const RT_TABLE_MAIN: u8 = 254;
 /// ifaddrmsg is 8 bytes, rtmsg 12, ifinfomsg 16.
@@ -58,14 +56,21 @@ fn index(s: &Socket, name: &[u8]) -> Result<u32, Errno> {
     Ok(index)
 }
 
+/// Dumps the IPv4 objects of a GET request `kind` (addresses, routes), each to `each`. Its
+/// family header (ifaddrmsg, rtmsg) is all zero but for the family: the kernel filters by
+/// that alone unless the socket asks for strict checking.
+fn dump(s: &Socket, kind: u16, each: &mut dyn FnMut(u16, &[u8])) -> Result<(), Errno> {
+    let mut buf = [0; 32];
+    let mut m = Msg::new(&mut buf);
+    m.start(kind, DUMP, &[AF_INET, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    s.transact(&mut m, each)
+}
+
 /// The bridge named `name` with its IPv4 address (one RTM_GETADDR dump, matched by IFA_LABEL
 /// == name, which the kernel sets to the link's name), or None.
 pub fn find_bridge(s: &Socket, name: &[u8]) -> Result<Option<Bridge>, Errno> {
-    let mut buf = [0; 32];
-    let mut m = Msg::new(&mut buf);
-    m.start(RTM_GETADDR, DUMP, &[AF_INET, 0, 0, 0, 0, 0, 0, 0]);
     let mut found = None;
-    s.transact(&mut m, &mut |_, body| {
+    dump(s, RTM_GETADDR, &mut |_, body| {
         if attr(body, IFADDRMSG, IFA_LABEL).and_then(|l| l.strip_suffix(b"\0")) == Some(name)
             && let Some(&[a, b, c, d]) = attr(body, IFADDRMSG, IFA_LOCAL)
         {
@@ -97,19 +102,15 @@ pub fn overlapping_route(
     prefix: u8,
     skip_index: u32,
 ) -> Result<Option<([u8; 4], u8)>, Errno> {
-    let mut buf = [0; 32];
-    let mut m = Msg::new(&mut buf);
-    m.start(RTM_GETROUTE, DUMP, &[AF_INET, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     let mut found = None;
     let net = u32::from_be_bytes(net);
-    s.transact(&mut m, &mut |_, body| {
-        // rtm_table is the table's number when it fits in a byte; RTA_TABLE always is.
-        let table = attr(body, RTMSG, RTA_TABLE).map_or(body[4] as u32, |t| u32_at(t, 0));
-        let dst = attr(body, RTMSG, RTA_DST).map_or(0, |d| u32::from_be(u32_at(d, 0)));
-        let oif = attr(body, RTMSG, RTA_OIF).map_or(0, |o| u32_at(o, 0));
+    dump(s, RTM_GETROUTE, &mut |_, body| {
+        // rtm_table is the main table's number (a table past 255 shows as RT_TABLE_COMPAT).
+        let dst = u32::from_be(u32_at(attr(body, RTMSG, RTA_DST).unwrap_or_default(), 0));
+        let oif = u32_at(attr(body, RTMSG, RTA_OIF).unwrap_or_default(), 0);
         let len = body[1];
         // Two prefixes overlap when they agree on the bits of the shorter one.
-        if table == RT_TABLE_MAIN as u32
+        if body[4] == RT_TABLE_MAIN
             && len != 0
             && oif != skip_index
             && (dst ^ net) & super::mask(len.min(prefix)) == 0
@@ -171,10 +172,11 @@ fn address(
     let mut buf = [0; 256];
     let mut m = Msg::new(&mut buf);
     m.start(RTM_NEWLINK, ACK, &ifinfo_up(index));
-    // IFA_LOCAL is the address; IFA_ADDRESS, the same on a broadcast link, is sent as by ip(8).
+    // IFA_LOCAL is the address; the kernel copies it to IFA_ADDRESS (the peer's, on a
+    // point-to-point link), as ip(8) would send it.
     // ifaddrmsg: family, prefix length, flags, scope, index.
     let ifaddrmsg = (AF_INET as u64 | (prefix as u64) << 8 | (index as u64) << 32).to_le_bytes();
-    m.start(RTM_NEWADDR, ACK | CREATE | EXCL, &ifaddrmsg).attr(IFA_LOCAL, &addr).attr(IFA_ADDRESS, &addr);
+    m.start(RTM_NEWADDR, ACK | CREATE | EXCL, &ifaddrmsg).attr(IFA_LOCAL, &addr);
     if let Some(gateway) = gateway {
         // rtmsg: AF_INET, dst_len 0 (default), src_len, tos, main table, RTPROT_BOOT (as
         // ip(8)), scope universe, RTN_UNICAST, flags.

@@ -21,14 +21,73 @@ const NFT_TABLE_F_OWNER: u32 = 2;
 const PREROUTING: u32 = 0;
 const OUTPUT: u32 = 3;
 const POSTROUTING: u32 = 4;
-/// Payload bases and comparison operators.
-const NETWORK: u32 = 1;
-const TRANSPORT: u32 = 2;
-const EQ: u32 = 0;
-const NEQ: u32 = 1;
-/// Meta keys.
-const OIFNAME: u32 = 7;
-const L4PROTO: u32 = 16;
+/// RTN_LOCAL, as `fib daddr type` leaves it in a register (a native-endian u32).
+const RTN_LOCAL: [u8; 4] = 2u32.to_ne_bytes();
+
+// The expressions, as data: each is its name, a NUL, then (attribute, value) byte pairs. A
+// value below V0 is that number as a big-endian u32 attribute; V0 + i makes the attribute a
+// nest whose NFTA_DATA_VALUE is the i-th of the values the rule is written with. Registers are
+// NFT_REG_1 and NFT_REG_2, as nft(8) picks them. Each line is what `nft --debug=netlink`
+// prints for it.
+const V0: u8 = 0x80;
+
+/// [ payload load LENb @ network|transport header + OFFSET => reg 1 ]
+const fn payload(base: u8, offset: u8, len: u8) -> [u8; 16] {
+    [b'p', b'a', b'y', b'l', b'o', b'a', b'd', 0, 1, 1, 2, base, 3, offset, 4, len]
+}
+const NETWORK: u8 = 1;
+const TRANSPORT: u8 = 2;
+
+/// [ cmp eq|neq reg 1 Vi ]
+const fn cmp(op: u8, value: u8) -> [u8; 10] {
+    [b'c', b'm', b'p', 0, 1, 1, 2, op, 3, V0 + value]
+}
+const EQ: u8 = 0;
+const NEQ: u8 = 1;
+
+/// [ meta load oifname|l4proto => reg 1 ]
+const fn meta(key: u8) -> [u8; 9] {
+    [b'm', b'e', b't', b'a', 0, 2, key, 1, 1]
+}
+const OIFNAME: u8 = 7;
+const L4PROTO: u8 = 16;
+
+/// [ immediate reg R Vi ]
+const fn immediate(reg: u8, value: u8) -> [u8; 14] {
+    [b'i', b'm', b'm', b'e', b'd', b'i', b'a', b't', b'e', 0, 1, reg, 2, V0 + value]
+}
+
+/// The rules, as lists of expressions. `ip saddr NET/PREFIX oifname != BRIDGE masquerade`,
+/// with values [mask, 0, net, bridge]:
+const MASQUERADE: &[&[u8]] = &[
+    &payload(NETWORK, 12, 4),
+    // [ bitwise reg 1 = ( reg 1 & V0 ) ^ V1 ], on 4 bytes
+    b"bitwise\0\x01\x01\x02\x01\x03\x04\x04\x80\x05\x81",
+    &cmp(EQ, 2),
+    &meta(OIFNAME),
+    &cmp(NEQ, 3),
+    b"masq\0",
+];
+/// The parts of a published port's rules, with values
+/// [host address, 127, RTN_LOCAL, protocol, host port, address, port]:
+/// `ip daddr HOST_IP`,
+const TO_HOST_IP: &[&[u8]] = &[&payload(NETWORK, 16, 4), &cmp(EQ, 0)];
+/// `ip daddr != 127.0.0.0/8` (its first byte is enough),
+const NOT_LOOPBACK: &[&[u8]] = &[&payload(NETWORK, 16, 1), &cmp(NEQ, 1)];
+/// `fib daddr type local` ([ fib daddr type => reg 1 ]: flags NFTA_FIB_F_DADDR, result
+/// NFT_FIB_RESULT_ADDRTYPE),
+const TO_LOCAL: &[&[u8]] = &[b"fib\0\x03\x02\x02\x03\x01\x01", &cmp(EQ, 2)];
+/// `meta l4proto tcp|udp th dport HOST_PORT dnat to ADDR:PORT`, the last as
+/// [ nat dnat ip addr_min reg 1 proto_min reg 2 flags 0x2 ] (NF_NAT_RANGE_PROTO_SPECIFIED).
+const TO_CONTAINER: &[&[u8]] = &[
+    &meta(L4PROTO),
+    &cmp(EQ, 3),
+    &payload(TRANSPORT, 2, 2),
+    &cmp(EQ, 4),
+    &immediate(1, 5),
+    &immediate(2, 6),
+    b"nat\0\x01\x01\x02\x02\x03\x01\x05\x02\x07\x02",
+];
 
 /// A published port: traffic to `host_port` (on `host_ip`, or on any local address) goes to
 /// the container's `port`.
@@ -59,18 +118,14 @@ fn masquerade_batch(m: &mut Msg, bridge: &[u8], net: [u8; 4], prefix: u8) -> Res
     batch(m, BATCH_BEGIN);
     table(m, b"husk", 0);
     chain(m, b"husk", b"postrouting", POSTROUTING, 100);
-    let r = rule(m, b"husk", b"postrouting");
     let mask = super::mask(prefix);
-    payload(m, NETWORK, 12, 4);
-    // Registers are NFT_REG_1 (1) and NFT_REG_2 (2) throughout, as nft(8) picks them.
-    expr(m, b"bitwise", &[(1, 1), (2, 1), (3, 4)], &[(4, &mask.to_be_bytes()), (5, &[0; 4])]);
-    cmp(m, EQ, &(u32::from_be_bytes(net) & mask).to_be_bytes());
-    expr(m, b"meta", &[(2, OIFNAME), (1, 1)], &[]);
     // The register holds the name NUL-padded to IFNAMSIZ; nft compares all 16 bytes.
     let mut name = [0; 16];
     name.get_mut(..bridge.len()).ok_or(Errno::NAMETOOLONG)?.copy_from_slice(bridge);
-    cmp(m, NEQ, &name);
-    expr(m, b"masq", &[], &[]);
+    let net = (u32::from_be_bytes(net) & mask).to_be_bytes();
+    let values: [&[u8]; 4] = [&mask.to_be_bytes(), &[0; 4], &net, &name];
+    let r = rule(m, b"husk", b"postrouting");
+    exprs(m, MASQUERADE, &values);
     m.close(r);
     batch(m, BATCH_END);
     Ok(())
@@ -97,27 +152,19 @@ fn publish_batch(m: &mut Msg, table: &[u8], addr: [u8; 4], ports: &[Publish]) {
         chain(m, table, name, hook, -100);
         for p in ports {
             let r = rule(m, table, name);
-            if let Some(ip) = p.host_ip {
-                payload(m, NETWORK, 16, 4);
-                cmp(m, EQ, &ip);
+            let proto = [if p.udp { 17 } else { 6 }];
+            let ip = p.host_ip.unwrap_or_default();
+            let values: [&[u8]; 7] =
+                [&ip, &[127], &RTN_LOCAL, &proto, &p.host_port.to_be_bytes(), &addr, &p.port.to_be_bytes()];
+            if p.host_ip.is_some() {
+                exprs(m, TO_HOST_IP, &values);
             } else {
                 if hook == OUTPUT {
-                    payload(m, NETWORK, 16, 1);
-                    cmp(m, NEQ, &[127]);
+                    exprs(m, NOT_LOOPBACK, &values);
                 }
-                // fib daddr type: flags NFTA_FIB_F_DADDR, result NFT_FIB_RESULT_ADDRTYPE.
-                expr(m, b"fib", &[(3, 2), (2, 3), (1, 1)], &[]);
-                cmp(m, EQ, &2u32.to_ne_bytes()); // RTN_LOCAL
+                exprs(m, TO_LOCAL, &values);
             }
-            expr(m, b"meta", &[(2, L4PROTO), (1, 1)], &[]);
-            cmp(m, EQ, &[if p.udp { 17 } else { 6 }]);
-            payload(m, TRANSPORT, 2, 2);
-            cmp(m, EQ, &p.host_port.to_be_bytes());
-            expr(m, b"immediate", &[(1, 1)], &[(2, &addr)]);
-            expr(m, b"immediate", &[(1, 2)], &[(2, &p.port.to_be_bytes())]);
-            // nat: type DNAT, family ipv4, address from reg 1, port from reg 2,
-            // NF_NAT_RANGE_PROTO_SPECIFIED.
-            expr(m, b"nat", &[(1, 1), (2, 2), (3, 1), (5, 2), (7, 2)], &[]);
+            exprs(m, TO_CONTAINER, &values);
             m.close(r);
         }
     }
@@ -148,29 +195,24 @@ fn rule(m: &mut Msg, table: &[u8], chain: &[u8]) -> usize {
     m.nest(4)
 }
 
-/// One expression: its name, its big-endian u32 attributes, then its data attributes (each
-/// a nest holding one NFTA_DATA_VALUE).
-fn expr(m: &mut Msg, name: &[u8], u32s: &[(u16, u32)], data: &[(u16, &[u8])]) {
-    let elem = m.nest(1);
-    let body = m.str(1, name).nest(2);
-    for &(kind, v) in u32s {
-        m.be32(kind, v);
+/// Writes expressions given as data (see V0) with the rule's `values`.
+fn exprs(m: &mut Msg, exprs: &[&[u8]], values: &[&[u8]]) {
+    for e in exprs {
+        let (name, pairs) = e.split_at(e.iter().position(|&b| b == 0).unwrap_or(0));
+        let elem = m.nest(1);
+        let body = m.str(1, name).nest(2);
+        let mut pairs = pairs.get(1..).unwrap_or_default();
+        while let [kind, v, ref rest @ ..] = *pairs {
+            if v < V0 {
+                m.be32(kind as u16, v as u32);
+            } else {
+                let d = m.nest(kind as u16);
+                m.attr(1, values.get((v - V0) as usize).copied().unwrap_or_default()).close(d);
+            }
+            pairs = rest;
+        }
+        m.close(body).close(elem);
     }
-    for &(kind, v) in data {
-        let d = m.nest(kind);
-        m.attr(1, v).close(d);
-    }
-    m.close(body).close(elem);
-}
-
-/// Loads `len` bytes at `offset` of header `base` into reg 1.
-fn payload(m: &mut Msg, base: u32, offset: u32, len: u32) {
-    expr(m, b"payload", &[(1, 1), (2, base), (3, offset), (4, len)], &[]);
-}
-
-/// Compares reg 1 with `value`.
-fn cmp(m: &mut Msg, op: u32, value: &[u8]) {
-    expr(m, b"cmp", &[(1, 1), (2, op)], &[(3, value)]);
 }
 
 #[cfg(test)]
