@@ -52,14 +52,14 @@ fn index(s: &Socket, name: &[u8]) -> Result<u32, Errno> {
     let mut m = Msg::new(&mut buf);
     m.start(RTM_GETLINK, ACK, &[0; 16]).str(IFLA_IFNAME, name);
     let mut index = 0;
-    s.transact(&mut m, &mut |_, body| index = u32_at(body, 4))?;
+    s.transact(&mut m, &mut |body| index = u32_at(body, 4))?;
     Ok(index)
 }
 
 /// Dumps the IPv4 objects of a GET request `kind` (addresses, routes), each to `each`. Its
 /// family header (ifaddrmsg, rtmsg) is all zero but for the family: the kernel filters by
 /// that alone unless the socket asks for strict checking.
-fn dump(s: &Socket, kind: u16, each: &mut dyn FnMut(u16, &[u8])) -> Result<(), Errno> {
+fn dump(s: &Socket, kind: u16, each: &mut dyn FnMut(&[u8])) -> Result<(), Errno> {
     let mut buf = [0; 32];
     let mut m = Msg::new(&mut buf);
     m.start(kind, DUMP, &[AF_INET, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
@@ -70,7 +70,7 @@ fn dump(s: &Socket, kind: u16, each: &mut dyn FnMut(u16, &[u8])) -> Result<(), E
 /// == name, which the kernel sets to the link's name), or None.
 pub fn find_bridge(s: &Socket, name: &[u8]) -> Result<Option<Bridge>, Errno> {
     let mut found = None;
-    dump(s, RTM_GETADDR, &mut |_, body| {
+    dump(s, RTM_GETADDR, &mut |body| {
         if attr(body, IFADDRMSG, IFA_LABEL).and_then(|l| l.strip_suffix(b"\0")) == Some(name)
             && let Some(&[a, b, c, d]) = attr(body, IFADDRMSG, IFA_LOCAL)
         {
@@ -104,7 +104,7 @@ pub fn overlapping_route(
 ) -> Result<Option<([u8; 4], u8)>, Errno> {
     let mut found = None;
     let net = u32::from_be_bytes(net);
-    dump(s, RTM_GETROUTE, &mut |_, body| {
+    dump(s, RTM_GETROUTE, &mut |body| {
         // rtm_table is the main table's number (a table past 255 shows as RT_TABLE_COMPAT).
         let dst = u32::from_be(u32_at(attr(body, RTMSG, RTA_DST).unwrap_or_default(), 0));
         let oif = u32_at(attr(body, RTMSG, RTA_OIF).unwrap_or_default(), 0);

@@ -48,8 +48,9 @@ impl Socket {
     /// Sends every message of `msg` in one datagram (the kernel handles them in order, and
     /// nfnetlink a batch as one transaction) and reads answers until each numbered message has
     /// its acknowledgement or NLMSG_DONE. Every other message (a GET's reply, a dump's entries)
-    /// goes to `each` as (type, payload after the nlmsghdr). The first error wins.
-    pub fn transact(&self, msg: &mut Msg, each: &mut dyn FnMut(u16, &[u8])) -> Result<(), Errno> {
+    /// goes to `each` as its payload after the nlmsghdr (its type is the request's reply
+    /// type). The first error wins.
+    pub fn transact(&self, msg: &mut Msg, each: &mut dyn FnMut(&[u8])) -> Result<(), Errno> {
         let bytes = msg.finish()?;
         rustix::net::send(&self.0, bytes, SendFlags::empty())?;
         let mut waiting = msg.seq;
@@ -65,7 +66,7 @@ impl Socket {
                 let (kind, seq, body) = (u32_at(rest, 4) as u16, u32_at(rest, 8), &rest[16..len]);
                 rest = rest.get(align(len)..).unwrap_or_default();
                 if kind != NLMSG_ERROR && kind != NLMSG_DONE {
-                    each(kind, body);
+                    each(body);
                     continue;
                 }
                 let code = u32_at(body, 0) as i32;
@@ -82,7 +83,7 @@ impl Socket {
 
     /// [`Socket::transact`] for requests answered by acknowledgements alone.
     pub fn ack(&self, msg: &mut Msg) -> Result<(), Errno> {
-        self.transact(msg, &mut |_, _| {})
+        self.transact(msg, &mut |_| {})
     }
 }
 
