@@ -190,16 +190,12 @@ fn address(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::testing::{can_run, inside, new_netns, sh};
+    use crate::net::testing::{inside, new_netns, on_a_stand_in_host, sh};
     use rustix::fd::AsFd;
 
     #[test]
     fn a_bridge_a_veth_into_another_namespace_and_the_container_side_for_real() {
-        if !can_run("net::link real-kernel test") {
-            return;
-        }
-        std::thread::spawn(|| {
-            let _host = new_netns();
+        on_a_stand_in_host("net::link real-kernel test", || {
             let s = Socket::route().unwrap();
             assert_eq!(find_bridge(&s, b"husk0"), Ok(None));
             let bridge = create_bridge(&s, b"husk0", [10, 88, 0, 1], 16).unwrap();
@@ -238,9 +234,11 @@ mod tests {
             // an overlapping one is found whichever prefix is the shorter, a disjoint one is not.
             assert_eq!(overlapping_route(&s, [10, 88, 0, 0], 16, bridge.index), Ok(None));
             assert_eq!(overlapping_route(&s, [10, 88, 0, 0], 16, 0), Ok(Some(([10, 88, 0, 0], 16))));
-            sh("ip link add d0 up type veth peer name d1 && ip link set d1 up && ip addr add 192.168.7.1/24 dev d0 && \
+            sh(
+                "ip link add d0 up type veth peer name d1 && ip link set d1 up && ip addr add 192.168.7.1/24 dev d0 && \
                 ip route add default via 192.168.7.254 && ip route add 172.16.0.0/12 via 192.168.7.254 && \
-                ip route add 10.200.0.0/16 via 10.88.0.2");
+                ip route add 10.200.0.0/16 via 10.88.0.2",
+            );
             let overlap = |net, prefix| overlapping_route(&s, net, prefix, bridge.index).unwrap();
             assert_eq!(overlap([172, 17, 0, 0], 16), Some(([172, 16, 0, 0], 12)));
             assert_eq!(overlap([172, 0, 0, 0], 8), Some(([172, 16, 0, 0], 12)));
@@ -249,8 +247,6 @@ mod tests {
             assert_eq!(overlap([10, 89, 0, 0], 16), None);
             assert_eq!(overlap([10, 200, 5, 0], 24), None);
             assert_eq!(overlapping_route(&s, [10, 200, 5, 0], 24, 0), Ok(Some(([10, 200, 0, 0], 16))));
-        })
-        .join()
-        .unwrap();
+        });
     }
 }

@@ -30,6 +30,19 @@ pub(crate) mod testing {
         false
     }
 
+    /// Runs `f` on a new thread in a new network namespace, which stands in for the host, if
+    /// test `test` can run (as root).
+    pub fn on_a_stand_in_host(test: &str, f: impl FnOnce() + Send + 'static) {
+        if can_run(test) {
+            std::thread::spawn(|| {
+                let _host = new_netns();
+                f()
+            })
+            .join()
+            .unwrap();
+        }
+    }
+
     /// Moves the calling thread (only it: namespaces are per task) into a new network
     /// namespace, and returns a handle on it.
     pub fn new_netns() -> OwnedFd {

@@ -218,8 +218,12 @@ fn exprs(m: &mut Msg, exprs: &[&[u8]], values: &[&[u8]]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::testing::{can_run, new_netns, sh};
+    use crate::net::link;
+    use crate::net::testing::{inside, new_netns, on_a_stand_in_host, sh};
+    use rustix::fd::AsFd;
+    use std::net::{TcpListener, TcpStream};
     use std::thread;
+    use std::time::Duration;
 
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
@@ -276,11 +280,7 @@ mod tests {
 
     #[test]
     fn the_masquerade_once_and_published_ports_while_their_socket_lives_for_real() {
-        if !can_run("net::nft real-kernel test") {
-            return;
-        }
-        thread::spawn(|| {
-            let _host = new_netns();
+        on_a_stand_in_host("net::nft real-kernel test", || {
             sh("nft add table ip other && nft add chain ip other c");
             let s = Socket::netfilter().unwrap();
             masquerade(&s, b"husk0", [10, 88, 0, 0], 16).unwrap();
@@ -327,8 +327,64 @@ mod tests {
             // table with it; husk's shared table and the others stay.
             drop(p);
             assert_eq!(sh("nft list ruleset"), format!("{other}{masq}"));
-        })
-        .join()
-        .unwrap();
+        });
+    }
+
+    /// Connects to `to` and returns the address the listener saw the connection come from.
+    fn seen_from(to: &str, listener: &TcpListener) -> String {
+        TcpStream::connect_timeout(&to.parse().unwrap(), Duration::from_secs(5)).unwrap();
+        listener.accept().unwrap().1.ip().to_string()
+    }
+
+    #[test]
+    fn packets_go_out_masqueraded_and_come_in_through_published_ports_for_real() {
+        // Three namespaces of our own: the stand-in host, a container on its bridge, and "the
+        // outside", joined to the host by a veth of its own (192.0.2.0/24).
+        on_a_stand_in_host("net::nft packet test", || {
+            let container = thread::spawn(new_netns).join().unwrap();
+            let outside = thread::spawn(new_netns).join().unwrap();
+            let s = Socket::route().unwrap();
+            let bridge = link::create_bridge(&s, b"husk0", [10, 88, 0, 1], 16).unwrap();
+            link::veth(&s, b"vh0", bridge.index, b"eth0", container.as_fd()).unwrap();
+            let outside_path =
+                format!("/proc/{}/fd/{}", std::process::id(), rustix::fd::AsRawFd::as_raw_fd(&outside));
+            sh(&format!(
+                "ip link add wan up type veth peer name wan1 netns {outside_path} && \
+                 ip addr add 192.0.2.1/24 dev wan && sysctl -qw net.ipv4.ip_forward=1"
+            ));
+            let (out_listener, outside_seen) = inside(&outside, || {
+                sh("ip link set wan1 up && ip addr add 192.0.2.2/24 dev wan1");
+                (TcpListener::bind("192.0.2.2:9000").unwrap(), TcpListener::bind("0.0.0.0:9001").unwrap())
+            });
+            let ctr_listener = inside(&container, || {
+                let c = Socket::route().unwrap();
+                link::configure(&c, b"eth0", [10, 88, 0, 2], 16, [10, 88, 0, 1]).unwrap();
+                TcpListener::bind("0.0.0.0:80").unwrap()
+            });
+            let n = Socket::netfilter().unwrap();
+            masquerade(&n, b"husk0", [10, 88, 0, 0], 16).unwrap();
+            let port = Publish { host_ip: None, host_port: 8080, port: 80, udp: false };
+            let p = Socket::netfilter().unwrap();
+            publish(&p, b"husk-web", [10, 88, 0, 2], &[port]).unwrap();
+
+            // Out: the outside, which has no route to 10.88.0.0/16, sees the host's address.
+            let from = inside(&container, || seen_from("192.0.2.2:9000", &out_listener));
+            assert_eq!(from, "192.0.2.1");
+            // In: from the outside to the host's published port, and from the host itself to
+            // its own non-loopback address (the output chain).
+            let from = inside(&outside, || seen_from("192.0.2.1:8080", &ctr_listener));
+            assert_eq!(from, "192.0.2.2");
+            assert_eq!(seen_from("192.0.2.1:8080", &ctr_listener), "192.0.2.1");
+            // The container reaches the outside on any port; the masquerade is not a DNAT.
+            let from = inside(&container, || seen_from("192.0.2.2:9001", &outside_seen));
+            assert_eq!(from, "192.0.2.1");
+            // Gone with its socket: the published port no longer leads anywhere.
+            drop(p);
+            let refused = inside(&outside, || {
+                TcpStream::connect_timeout(&"192.0.2.1:8080".parse().unwrap(), Duration::from_secs(5))
+                    .unwrap_err()
+            });
+            assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+        });
     }
 }
