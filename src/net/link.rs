@@ -46,6 +46,15 @@ fn ifinfo_up(index: u32) -> [u8; 16] {
     ((index as u128) << 32 | 1 << 64 | 1 << 96).to_le_bytes()
 }
 
+/// Starts an RTM_NEWLINK that creates link `name` of `kind`, up (NLM_F_EXCL: an existing
+/// link is EEXIST, never changed); returns its IFLA_LINKINFO nest, open for the kind's data.
+fn new_link(m: &mut Msg, name: &[u8], kind: &[u8]) -> usize {
+    m.start(RTM_NEWLINK, ACK | CREATE | EXCL, &ifinfo_up(0)).str(IFLA_IFNAME, name);
+    let info = m.nest(IFLA_LINKINFO);
+    m.str(IFLA_INFO_KIND, kind);
+    info
+}
+
 /// The index of link `name` (RTM_GETLINK by IFLA_IFNAME; ENODEV when there is none).
 fn index(s: &Socket, name: &[u8]) -> Result<u32, Errno> {
     let mut buf = [0; 256];
@@ -85,9 +94,8 @@ pub fn find_bridge(s: &Socket, name: &[u8]) -> Result<Option<Bridge>, Errno> {
 pub fn create_bridge(s: &Socket, name: &[u8], gateway: [u8; 4], prefix: u8) -> Result<Bridge, Errno> {
     let mut buf = [0; 256];
     let mut m = Msg::new(&mut buf);
-    m.start(RTM_NEWLINK, ACK | CREATE | EXCL, &[0; 16]).str(IFLA_IFNAME, name);
-    let info = m.nest(IFLA_LINKINFO);
-    m.str(IFLA_INFO_KIND, b"bridge").close(info);
+    let info = new_link(&mut m, name, b"bridge");
+    m.close(info);
     s.ack(&mut m)?;
     let index = address(s, name, gateway, prefix, None)?;
     Ok(Bridge { index, gateway, prefix })
@@ -127,7 +135,7 @@ pub fn overlapping_route(
 /// peer's own ifinfomsg fails the creation with ENOTCONN: veth_newlink opens the peer before
 /// it has linked the two ends, and veth_open refuses an end without its peer.) One
 /// RTM_NEWLINK: the kernel registers the peer first, so a name taken in `ns` fails the whole
-/// pair and leaves nothing behind.
+/// pair and leaves nothing behind (veth(4), https://man7.org/linux/man-pages/man4/veth.4.html).
 pub fn veth(
     s: &Socket,
     host_name: &[u8],
@@ -137,15 +145,12 @@ pub fn veth(
 ) -> Result<(), Errno> {
     let mut buf = [0; 256];
     let mut m = Msg::new(&mut buf);
-    m.start(RTM_NEWLINK, ACK | CREATE | EXCL, &ifinfo_up(0))
-        .str(IFLA_IFNAME, host_name)
-        .u32(IFLA_MASTER, bridge);
-    let info = m.nest(IFLA_LINKINFO);
-    let data = m.str(IFLA_INFO_KIND, b"veth").nest(IFLA_INFO_DATA);
+    let info = new_link(&mut m, host_name, b"veth");
+    let data = m.nest(IFLA_INFO_DATA);
     // VETH_INFO_PEER holds a struct ifinfomsg for the peer, then the peer's own attributes.
     let peer = m.nest(VETH_INFO_PEER);
     m.put(&[0; 16]).str(IFLA_IFNAME, peer_name).u32(IFLA_NET_NS_FD, ns.as_raw_fd() as u32);
-    m.close(peer).close(data).close(info);
+    m.close(peer).close(data).close(info).u32(IFLA_MASTER, bridge);
     s.ack(&mut m)
 }
 
@@ -160,7 +165,8 @@ pub fn configure(s: &Socket, name: &[u8], addr: [u8; 4], prefix: u8, gateway: [u
 /// names its link by index alone; 6.1 does not echo a new link back, NLM_F_ECHO or not), in
 /// the order the kernel needs: the link up first (an address on a down link gets no prefix
 /// route), then the address (whose prefix route makes the gateway reachable), then the route
-/// via it (else ENETUNREACH).
+/// via it (else ENETUNREACH). netlink(7) has the kernel handle a datagram's messages in order
+/// (https://man7.org/linux/man-pages/man7/netlink.7.html), and each still gets its own answer.
 fn address(
     s: &Socket,
     name: &[u8],

@@ -137,13 +137,17 @@ fn masquerade_batch(m: &mut Msg, bridge: &[u8], net: [u8; 4], prefix: u8) -> Res
 /// `[ip daddr HOST_IP | fib daddr type local] meta l4proto tcp|udp th dport HOST_PORT
 /// dnat to ADDR:PORT`, the output chain's without a host address also `ip daddr != 127.0.0.0/8`
 /// (a connection to 127.0.0.1 would keep its loopback source, which the container cannot
-/// answer). The caller keeps `s` open for the container's life. At most 16 ports fit.
+/// answer). The caller keeps `s` open for the container's life. 16 ports always fit (each
+/// takes about 1.1 KB of the batch); more than fit is ENOBUFS.
 pub fn publish(s: &Socket, table: &[u8], addr: [u8; 4], ports: &[Publish]) -> Result<(), Errno> {
-    let mut buf = [0; 16384];
+    let mut buf = [0; PUBLISH_BUFFER];
     let mut m = Msg::new(&mut buf);
     publish_batch(&mut m, table, addr, ports);
     s.ack(&mut m)
 }
+
+/// The batch for 16 ports, with a table name of husk- and the longest container name.
+const PUBLISH_BUFFER: usize = 20480;
 
 fn publish_batch(m: &mut Msg, table: &[u8], addr: [u8; 4], ports: &[Publish]) {
     batch(m, BATCH_BEGIN);
@@ -269,6 +273,20 @@ mod tests {
         let port = Publish { host_ip: None, host_port: 8080, port: 80, udp: false };
         let dnat = batch_of(|m| publish_batch(m, b"pub", [10, 88, 0, 2], &[port]));
         assert!(contains(&dnat, &nft(NFT_DNAT)), "{dnat:02x?}");
+    }
+
+    #[test]
+    fn sixteen_published_ports_fit_the_batch_and_too_many_are_enobufs_not_a_panic() {
+        let port = Publish { host_ip: None, host_port: 65535, port: 65535, udp: true };
+        // A table name as long as "husk-" and the longest container name (args::MAX_NAME).
+        let table = [b'x'; 5 + crate::args::MAX_NAME];
+        let mut buf = [0; PUBLISH_BUFFER];
+        let mut m = Msg::new(&mut buf);
+        publish_batch(&mut m, &table, [10, 88, 0, 2], &[port; 16]);
+        assert!(m.finish().is_ok());
+        let mut m = Msg::new(&mut buf);
+        publish_batch(&mut m, b"husk-web", [10, 88, 0, 2], &[port; 64]);
+        assert_eq!(m.finish().err(), Some(Errno::NOBUFS));
     }
 
     #[test]
