@@ -24,6 +24,41 @@ pub struct Config<'a> {
     pub process: Process<'a>,
     /// A cgroup of the container's own (limits, `--stats`, a chosen parent), or none.
     pub cgroup: Option<Cgroup<'a>>,
+    /// What links a network namespace of the container's own to the world (net/).
+    pub link: Link<'a>,
+    /// Host ports forwarded to the container's (`-p`): with `Link::Bridge` or `Link::Pasta`.
+    pub publish: &'a [Publish],
+}
+
+/// What links the container's own network namespace (`Namespace::New`) to others.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Link<'a> {
+    /// Nothing: loopback alone (`--net none`), or the host's namespace (`--net host`).
+    None,
+    /// A veth pair to husk's bridge, an address of the bridge's subnet, outbound traffic
+    /// masqueraded (`--net bridge`); `subnet` is the bridge's when husk first makes it.
+    Bridge { subnet: Option<Subnet> },
+    /// The namespace of the running container of that name, joined (`--net container:NAME`).
+    Container(&'a [u8]),
+    /// pasta(1), from Debian's passt, linking it to the host's network (`--net pasta`).
+    Pasta,
+}
+
+/// An IPv4 subnet: its network address and prefix length.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub struct Subnet {
+    pub net: [u8; 4],
+    pub prefix: u8,
+}
+
+/// One published port (`-p [HOSTIP:]HOSTPORT:PORT[/tcp|/udp]`).
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub struct Publish {
+    /// Only traffic to this host address; None: any of the host's own addresses.
+    pub host_ip: Option<[u8; 4]>,
+    pub host_port: u16,
+    pub port: u16,
+    pub udp: bool,
 }
 
 /// The root filesystem.
@@ -80,6 +115,9 @@ pub enum MountKind {
     Cgroup,
     /// The host's `source` bound, read-write or read-only.
     Bind { read_only: bool },
+    /// A file husk provides a bridged container (its /etc/hosts, /etc/resolv.conf: see
+    /// net/bridge.rs), bound read-only; none where a read-only root lacks the file.
+    Etc,
     /// For the host's own root: a fresh tmpfs over /run, and over /var/run when that is a
     /// directory of its own rather than a link to /run (the host's daemons' sockets and
     /// FIFOs, which a read-only mount does not stop).

@@ -65,7 +65,12 @@ Process:
                               (-t needs one), husk is always the init and removes
                               the container when it ends (--rm: also a detached one)
 Network:
-      --net, --network none|host   none: its own, loopback only (default)
+      --net, --network MODE   none: its own, loopback only (default); host: the
+                              host's; bridge (root): on bridge husk0, an address
+                              of its own, NAT out; pasta: a user's way out (passt);
+                              container:NAME: a running container's (a pod)
+  -p, --publish [IP:]HOSTPORT:PORT[/udp]   a host port to the container's
+      --subnet CIDR           husk0's when first made (default 10.87.0.0/24)
 Limits (cgroup v2):
   -m, --memory SIZE           no swap unless --memory-swap SIZE (memory+swap, -1)
       --pids-limit N  --cpus N.N  --cgroup-parent PATH    0: no limit

@@ -8,6 +8,7 @@ pub mod args;
 pub mod boot;
 pub mod caps;
 pub mod cgroup;
+pub mod claim;
 pub mod config;
 pub mod container;
 pub mod cpath;

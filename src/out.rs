@@ -213,7 +213,11 @@ const ERRNOS: &str = "\
 40 ELOOP Too many levels of symbolic links\n\
 74 EBADMSG Bad message\n\
 75 EOVERFLOW Value too large for defined data type\n\
+93 EPROTONOSUPPORT Protocol not supported\n\
 95 EOPNOTSUPP Operation not supported\n\
+98 EADDRINUSE Address already in use\n\
+101 ENETUNREACH Network is unreachable\n\
+105 ENOBUFS No buffer space available\n\
 110 ETIMEDOUT Connection timed out\n\
 ";
 

@@ -76,6 +76,7 @@ pub fn enter<'a>(
     console: Option<&OwnedFd>,
     report: Option<BorrowedFd>,
     joined: u8,
+    hosts: Option<&[u8]>,
 ) -> Result<'a, Entered> {
     // Nothing mounted from here on may propagate back to the host (or in from it): make
     // every mount in our copy of the tree private first (mount_namespaces(7), "Shared
@@ -89,7 +90,7 @@ pub fn enter<'a>(
     let trees = match trees {
         Some(trees) => trees,
         None => {
-            cloned = Trees::clone(config)?;
+            cloned = Trees::clone(config, hosts)?;
             &cloned
         }
     };
@@ -138,13 +139,14 @@ pub struct Trees {
 }
 
 impl Trees {
-    pub fn clone<'a>(config: &Config<'a>) -> Result<'a, Trees> {
+    /// `hosts`: a bridged container's /etc/hosts on the host (net/bridge.rs).
+    pub fn clone<'a>(config: &Config<'a>, hosts: Option<&[u8]>) -> Result<'a, Trees> {
         let mut path = CPath::new();
         let root = clone_root(&mut path, config.root)?;
         let host_sysfs = config.namespaces.user.is_some() && config.namespaces.network == Namespace::Host;
         let mut sources = heapless::Vec::new();
         for mount in &config.mounts {
-            let _ = sources.push(clone_source(&mut path, mount, host_sysfs)?);
+            let _ = sources.push(clone_source(&mut path, mount, host_sysfs, hosts)?);
         }
         Ok(Trees { root, sources })
     }
@@ -234,11 +236,18 @@ impl Walk<'_> {
                 }
                 _ => attach_fresh(self.root, dest, c"cgroup2", &[], read_only).map(drop),
             },
-            MountKind::Bind { .. } => {
+            MountKind::Bind { .. } | MountKind::Etc => {
                 // Cloned (and made read-only) before the root was attached: clone_source.
                 let tree = source.ok_or(Failure::new("mount", dest, Errno::INVAL))?;
                 let is_dir = fstat(tree).map(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
-                let target = resolve(self.root, dest, is_dir.unwrap_or(true))?;
+                let target = match resolve(self.root, dest, is_dir.unwrap_or(true)) {
+                    // A read-only root without the file: a container of names and name
+                    // servers of its own making, then.
+                    Err(failure) if mount.kind == MountKind::Etc && failure.errno == Errno::ROFS => {
+                        return Ok(());
+                    }
+                    target => target?,
+                };
                 attach(tree.as_fd(), target.as_fd(), dest)
             }
             MountKind::HostRun => hide_host_run(self.root),
@@ -286,8 +295,23 @@ fn clone_root<'a>(path: &mut CPath, root: Root<'a>) -> Result<'a, OwnedFd> {
 
 /// The detached tree a mount needs from the host (a bind's source; the host's /sys when
 /// `host_sysfs`), or None.
-fn clone_source<'a>(path: &mut CPath, mount: &Mount<'a>, host_sysfs: bool) -> Result<'a, Option<OwnedFd>> {
+fn clone_source<'a>(
+    path: &mut CPath,
+    mount: &Mount<'a>,
+    host_sysfs: bool,
+    hosts: Option<&[u8]>,
+) -> Result<'a, Option<OwnedFd>> {
     let (source, step, attrs) = match mount.kind {
+        MountKind::Etc => {
+            // The hosts file, or the resolv.conf beside it (net/bridge.rs).
+            let suffix = if mount.dest == b"/etc/hosts" { &b""[..] } else { crate::net::setup::RESOLV };
+            let c = path.of(&[hosts.unwrap_or(b""), suffix]).map_err(fail("bind", mount.dest))?;
+            let flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
+            let tree = open_tree(CWD, c, flags).map_err(fail("bind", mount.dest))?;
+            sys::mount_setattr_private(tree.as_fd(), MOUNT_ATTR_READ_ONLY_ALL)
+                .map_err(fail("mount_setattr", mount.dest))?;
+            return Ok(Some(tree));
+        }
         MountKind::Bind { read_only } => {
             (mount.source, "bind", MOUNT_ATTR_NODEV | if read_only { MOUNT_ATTR_RDONLY } else { 0 })
         }

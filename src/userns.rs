@@ -17,8 +17,8 @@
 //! their subordinate ranges (/etc/subuid, /etc/subgid) need the setuid helpers of Debian's
 //! `uidmap` package, which check those files.
 
-use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{FlockOperation, Mode, OFlags, flock, open, openat};
+use rustix::fd::{AsFd, BorrowedFd};
+use rustix::fs::{Mode, OFlags, open, openat};
 use rustix::io::Errno;
 
 use crate::cpath::CPath;
@@ -216,17 +216,12 @@ fn number(s: &[u8]) -> Option<u64> {
 const FIRST_BASE: u32 = 0x4000_0000;
 const SLOTS: u32 = 1024;
 
-/// Where the slots are claimed: a file per slot, held with an exclusive flock(2) for the
-/// container's life, as names are (registry.rs): a SIGKILLed holder lets go with its last
-/// descriptor, so its slot is free again.
+/// Where the slots are claimed, one file per slot held for the container's life (claim.rs).
 const SLOT_DIR: &core::ffi::CStr = c"/run/husk/.ids";
 
-/// A claimed private range: its slot file, locked; removed when dropped.
+/// A claimed private range: its slot, held until dropped.
 pub struct Slot {
-    dir: OwnedFd,
-    /// Only held open: its flock is the claim, for as long as this descriptor lives.
-    _lock: OwnedFd,
-    name: [u8; 24],
+    _claim: crate::claim::Claim,
     pub base: u32,
 }
 
@@ -234,51 +229,20 @@ impl Slot {
     /// The first free slot whose range no /etc/subuid or /etc/subgid line overlaps.
     #[inline(never)]
     pub fn claim() -> Result<Slot, Failure<'static>> {
-        let failed = |e| Failure::new("userns", SLOT_DIR.to_bytes(), e);
-        for dir in [c"/run/husk", SLOT_DIR] {
-            match rustix::fs::mkdir(dir, Mode::from_raw_mode(0o700)) {
-                Ok(()) | Err(Errno::EXIST) => {}
-                Err(e) => return Err(failed(e)),
-            }
-        }
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-        let dir = open(SLOT_DIR, flags, Mode::empty()).map_err(failed)?;
         // Unreadable, they could hold any range: no slot is known to be free.
         let unreadable = |path: &'static core::ffi::CStr| Failure::new("userns", path.to_bytes(), Errno::IO);
         let taken = [
             read_host(c"/etc/subuid").ok_or_else(|| unreadable(c"/etc/subuid"))?,
             read_host(c"/etc/subgid").ok_or_else(|| unreadable(c"/etc/subgid"))?,
         ];
-        for k in 0..SLOTS {
-            let base = FIRST_BASE + k * PRIVATE_COUNT;
-            if taken.iter().any(|text| overlaps(text, base, PRIVATE_COUNT)) {
-                continue;
-            }
-            let mut name = [0u8; 24];
-            let c = digits(k as u64, 10, &mut name);
-            let flags = OFlags::CREATE | OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-            let file = openat(dir.as_fd(), c, flags, Mode::from_raw_mode(0o600)).map_err(failed)?;
-            if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
-                continue;
-            }
-            // Locked, but perhaps a file its last holder unlinked meanwhile (drop): then
-            // whoever made the next one holds that one. Only a linked file is the slot.
-            if rustix::fs::fstat(&file).map_err(failed)?.st_nlink == 0 {
-                continue;
-            }
-            return Ok(Slot { dir, _lock: file, name, base });
-        }
-        Err(failed(Errno::AGAIN).with_hint("every private range is in use"))
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        // Unlinked while still locked: see `claim` for the race this leaves harmless.
-        let start = self.name.iter().position(|&b| b != 0).unwrap_or(0);
-        if let Some(c) = crate::rt::c_str(&self.name[start..]) {
-            let _ = rustix::fs::unlinkat(self.dir.as_fd(), c, rustix::fs::AtFlags::empty());
-        }
+        let base = |k: u32| FIRST_BASE + k * PRIVATE_COUNT;
+        let usable = |k: u32| !taken.iter().any(|text| overlaps(text, base(k), PRIVATE_COUNT));
+        let claim = crate::claim::claim(SLOT_DIR, 0, SLOTS, &usable, |k, buf| digits(k as u64, 10, buf))
+            .map_err(|e| {
+                let failure = Failure::new("userns", SLOT_DIR.to_bytes(), e);
+                if e == Errno::AGAIN { failure.with_hint("every private range is in use") } else { failure }
+            })?;
+        Ok(Slot { base: base(claim.number), _claim: claim })
     }
 }
 

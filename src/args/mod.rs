@@ -44,7 +44,7 @@ use crate::text::{basename, parse_decimal};
 
 pub use init::InitSpec;
 pub use manage::{ExecSpec, MAX_NAME, valid_name};
-pub use run::{MAX_ENV, MAX_ENV_FILES, MAX_VOLUMES, Net, RunSpec};
+pub use run::{MAX_ENV, MAX_ENV_FILES, MAX_PUBLISH, MAX_VOLUMES, Net, RunSpec};
 
 /// What to do, decided from argv alone.
 #[derive(Debug, PartialEq, Eq)]
@@ -438,12 +438,8 @@ pub(crate) mod tests {
             Err(UsageError::DidYouMean { sub: "run", option: b"--memo=1G", known: b"--memory" })
         );
         assert!(matches!(
-            p(&["husk", "run", "-p", "80:80", "sh"]),
-            Err(UsageError::Unsupported { option: b"-p", .. })
-        ));
-        assert!(matches!(
-            p(&["husk", "run", "--publish=80:80", "sh"]),
-            Err(UsageError::Unsupported { option: b"--publish", .. })
+            p(&["husk", "run", "-P", "sh"]),
+            Err(UsageError::Unsupported { option: b"-P", .. })
         ));
         assert_eq!(
             p(&["husk", "run", "--zzz", "sh"]),

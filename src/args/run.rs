@@ -7,7 +7,9 @@
 
 use super::{Argv, Command, Refusal, UsageError, next_option, option_value};
 use crate::cgroup::{Limits, Swap, parse_cpus, parse_size};
-use crate::config::{Cgroup, Config, EnvArg, Mount, MountKind, Namespace, Namespaces, Process, Root};
+use crate::config::{
+    Cgroup, Config, EnvArg, Link, Mount, MountKind, Namespace, Namespaces, Process, Publish, Root, Subnet,
+};
 use crate::text::{fields, has_byte, parse_decimal, split_once};
 use crate::users::UserSpec;
 
@@ -19,6 +21,8 @@ pub const MAX_VOLUMES: usize = 32;
 pub const MAX_ENV: usize = 64;
 /// How many `--env-file`s.
 pub const MAX_ENV_FILES: usize = 4;
+/// How many `-p` one container may have.
+pub const MAX_PUBLISH: usize = 16;
 /// The longest hostname the kernel takes (HOST_NAME_MAX).
 const MAX_HOSTNAME: usize = 64;
 /// The smallest memory limit: a page (husk and a static COMMAND run in a few hundred KiB).
@@ -46,7 +50,11 @@ pub struct RunSpec<'a> {
     pub cwd_given: bool,
     /// `-u USER[:GROUP]`; None: root.
     pub user: Option<UserSpec<'a>>,
-    pub net: Net,
+    pub net: Net<'a>,
+    /// `--subnet CIDR`: the bridge's subnet, when husk first makes it.
+    pub subnet: Option<Subnet>,
+    /// `-p`: host ports forwarded to the container.
+    pub publish: heapless::Vec<Publish, MAX_PUBLISH>,
     /// `--userns`: the user namespace asked for (userns.rs decides with the caller's ids).
     pub userns: crate::userns::Request,
     /// `--cap-add` and `--cap-drop`, as capability sets (see `caps::resolve`).
@@ -116,12 +124,20 @@ impl<'a> RunSpec<'a> {
         if cgroup.is_some() {
             add(MountKind::Cgroup, b"/sys/fs/cgroup");
         }
+        // A bridged container's own names and name servers; a volume there wins, as in docker.
+        if self.net == Net::Bridge {
+            add(MountKind::Etc, b"/etc/hosts");
+            add(MountKind::Etc, b"/etc/resolv.conf");
+        }
         for v in &self.volumes {
             let _ = mounts.push(*v);
         }
-        let network = match self.net {
-            Net::None => Namespace::New,
-            Net::Host => Namespace::Host,
+        let (network, link) = match self.net {
+            Net::None => (Namespace::New, Link::None),
+            Net::Host => (Namespace::Host, Link::None),
+            Net::Bridge => (Namespace::New, Link::Bridge { subnet: self.subnet }),
+            Net::Container(name) => (Namespace::New, Link::Container(name)),
+            Net::Pasta => (Namespace::New, Link::Pasta),
         };
         Config {
             root,
@@ -141,6 +157,8 @@ impl<'a> RunSpec<'a> {
                 seccomp: self.seccomp,
             },
             cgroup,
+            link,
+            publish: &self.publish,
         }
     }
 }
@@ -148,11 +166,15 @@ impl<'a> RunSpec<'a> {
 /// A tmpfs's mode unless asked otherwise: everyone may write, as in /tmp (Docker's too).
 const TMPFS_MODE: u16 = 0o1777;
 
-/// `--net`: a network namespace of its own with only loopback, or the host's network.
+/// `--net`: a network namespace of its own (loopback alone, or linked to husk's bridge or by
+/// pasta), a running container's, or the host's network.
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
-pub enum Net {
+pub enum Net<'a> {
     None,
     Host,
+    Bridge,
+    Container(&'a [u8]),
+    Pasta,
 }
 
 pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<Command<'a>, UsageError<'a>> {
@@ -167,6 +189,8 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
         cwd_given: false,
         user: None,
         net: Net::None,
+        subnet: None,
+        publish: heapless::Vec::new(),
         userns: crate::userns::Request::Default,
         caps_added: 0,
         caps_dropped: 0,
@@ -224,6 +248,10 @@ pub(super) fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A, mut i: usize) -> Result<
     } else if spec.entrypoint.is_some() && !image {
         "without an image there is no entrypoint to replace (--rootfs oci:, oci-archive:, docker-archive:): \
          put the program first in COMMAND"
+    } else if spec.subnet.is_some() && spec.net != Net::Bridge {
+        "--subnet is the bridge's: it goes with --net bridge"
+    } else if !spec.publish.is_empty() && !matches!(spec.net, Net::Bridge | Net::Pasta) {
+        "-p forwards to a network of the container's own: add --net bridge (root) or --net pasta"
     } else if spec.tty && spec.detach {
         "-t is for a terminal, and a detached container has none (husk passes the caller's through)"
     } else {
@@ -283,6 +311,8 @@ pub(super) enum Opt {
     LogSize,
     MaxUnpacked,
     Entrypoint,
+    Subnet,
+    Publish,
 }
 
 /// `--help` is not here: every subcommand takes it (`is_help`). `husk exec` takes `-e`, `-w`
@@ -293,8 +323,8 @@ pub(super) const OPTION_NAMES: &[u8] =
     --ro-bind -v --volume --mount --tmpfs --hostname -h -e --env --env-file -w --cwd \
     --workdir -u --user --net --network --userns --cap-add --cap-drop --seccomp \
     --security-opt -m --memory --memory-swap --pids-limit --cpus --cgroup-parent --name \
-    --log-size --max-unpacked --entrypoint";
-pub(super) const OPTIONS: [Opt; 44] = [
+    --log-size --max-unpacked --entrypoint --subnet -p --publish";
+pub(super) const OPTIONS: [Opt; 47] = [
     Opt::Flag(b'r'),   // --read-only
     Opt::Flag(b's'),   // --stats
     Opt::Flag(b'd'),   // -d
@@ -339,6 +369,9 @@ pub(super) const OPTIONS: [Opt; 44] = [
     Opt::LogSize,      // --log-size
     Opt::MaxUnpacked,  // --max-unpacked
     Opt::Entrypoint,   // --entrypoint
+    Opt::Subnet,       // --subnet
+    Opt::Publish,      // -p
+    Opt::Publish,      // --publish
 ];
 
 /// The option named `option`.
@@ -346,16 +379,11 @@ pub(super) fn option(option: &[u8]) -> Option<Opt> {
     OPTIONS.get(crate::text::position(OPTION_NAMES, option)?).copied()
 }
 
-const PUBLISH: &str = "publishing ports needs a network of the container's own, which husk cannot make yet \
-     (--net host shares the host's ports)";
-
 /// Docker options husk does not have (yet): their names (text::position) and, in the same
 /// order, what to do instead.
-const NOT_YET_NAMES: &[u8] = b"-p --publish -P --privileged --pull";
-const NOT_YET: [&str; 5] = [
-    PUBLISH,
-    PUBLISH,
-    PUBLISH,
+const NOT_YET_NAMES: &[u8] = b"-P --privileged --pull";
+const NOT_YET: [&str; 3] = [
+    "husk publishes only the ports asked for: -p HOSTPORT:PORT",
     "husk has no such mode: ask for what is needed (--cap-add ALL, --seccomp unconfined, --bind)",
     "husk pulls no images: save one (skopeo copy, docker save) and run it with --rootfs oci:DIR or docker-archive:FILE",
 ];
@@ -481,8 +509,22 @@ fn set<'a>(
             }
         }
         Opt::Net => {
-            spec.net = super::lookup(b"none host", &[Net::None, Net::Host], value)
-                .ok_or(bad("none or host (husk cannot make a bridge network yet)"))?;
+            spec.net = match value.strip_prefix(b"container:".as_slice()) {
+                Some(name) if super::valid_name(name) => Net::Container(name),
+                _ => super::lookup(
+                    b"none host bridge pasta",
+                    &[Net::None, Net::Host, Net::Bridge, Net::Pasta],
+                    value,
+                )
+                .ok_or(bad("none, host, bridge, pasta or container:NAME"))?,
+            };
+        }
+        Opt::Subnet => {
+            spec.subnet = Some(subnet(value).ok_or(bad("a private network like 10.87.0.0/24 (/8 to /29)"))?)
+        }
+        Opt::Publish => {
+            let publish = publish(value).ok_or(bad("[HOSTIP:]HOSTPORT:PORT[/tcp|/udp], ports 1 to 65535"))?;
+            spec.publish.push(publish).map_err(|_| Refusal::Full(MAX_PUBLISH))?;
         }
         Opt::Userns => {
             use crate::userns::Request;
@@ -494,6 +536,42 @@ fn set<'a>(
         Opt::Flag(_) => {}
     }
     Ok(())
+}
+
+/// `--subnet A.B.C.D/N`: a network address (no host bits set), N from 8 to 29.
+fn subnet(value: &[u8]) -> Option<Subnet> {
+    let (net, prefix) = split_once(value, b'/');
+    let (net, prefix) = (ipv4(net)?, parse_decimal(prefix?, 2)? as u8);
+    let host_bits = u32::MAX.checked_shr(prefix as u32).unwrap_or(0);
+    ((8..=29).contains(&prefix) && u32::from_be_bytes(net) & host_bits == 0).then_some(Subnet { net, prefix })
+}
+
+/// A dotted IPv4 address, four decimal numbers of at most 255.
+pub fn ipv4(text: &[u8]) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let mut parts = fields(text, b'.');
+    for byte in &mut out {
+        *byte = u8::try_from(parse_decimal(parts.next()?, 3)?).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+/// `-p [HOSTIP:]HOSTPORT:PORT[/tcp|/udp]`.
+#[inline(never)]
+fn publish(value: &[u8]) -> Option<Publish> {
+    let (ports, proto) = split_once(value, b'/');
+    let udp = super::lookup(b"tcp udp", &[false, true], proto.unwrap_or(b"tcp"))?;
+    let mut parts: heapless::Vec<&[u8], 3> = heapless::Vec::new();
+    for part in fields(ports, b':') {
+        parts.push(part).ok()?;
+    }
+    let port = |text: &[u8]| u16::try_from(parse_decimal(text, 5)?).ok().filter(|&p| p != 0);
+    let (host_ip, host_port, port) = match parts[..] {
+        [ip, host, inside] => (Some(ipv4(ip)?), port(host)?, port(inside)?),
+        [host, inside] => (None, port(host)?, port(inside)?),
+        _ => return None,
+    };
+    Some(Publish { host_ip, host_port, port, udp })
 }
 
 fn push_volume<'a>(spec: &mut RunSpec<'a>, mount: Mount<'a>) -> Result<(), Refusal> {
@@ -1083,5 +1161,79 @@ mod tests {
         many.extend(std::iter::repeat_n(["--tmpfs", "/t"], MAX_VOLUMES + 1).flatten());
         many.push("x");
         assert!(matches!(p(&many), Err(UsageError::TooMany { max: MAX_VOLUMES, .. })));
+    }
+
+    #[test]
+    fn networks() {
+        use crate::config::{Link, MountKind, Publish, Subnet};
+        let s = run(&["husk", "run", "--net", "bridge", "--subnet", "10.1.2.0/24", "-p", "8080:80", "x"]);
+        assert_eq!(s.net, Net::Bridge);
+        assert_eq!(s.subnet, Some(Subnet { net: [10, 1, 2, 0], prefix: 24 }));
+        let c = s.config();
+        assert_eq!(c.link, Link::Bridge { subnet: s.subnet });
+        assert_eq!(c.namespaces.network, Namespace::New);
+        // Its own /etc/hosts and /etc/resolv.conf, before the volumes (a volume there wins).
+        let etc: Vec<_> = c.mounts.iter().filter(|m| m.kind == MountKind::Etc).map(|m| m.dest).collect();
+        assert_eq!(etc, [&b"/etc/hosts"[..], b"/etc/resolv.conf"]);
+        let p1 = Publish { host_ip: None, host_port: 8080, port: 80, udp: false };
+        assert_eq!(c.publish, [p1]);
+        let s = run(&[
+            "husk",
+            "run",
+            "--network=bridge",
+            "--publish",
+            "127.0.0.1:53:5353/udp",
+            "-p",
+            "1:65535/tcp",
+            "x",
+        ]);
+        assert_eq!(
+            s.publish.as_slice(),
+            [
+                Publish { host_ip: Some([127, 0, 0, 1]), host_port: 53, port: 5353, udp: true },
+                Publish { host_ip: None, host_port: 1, port: 65535, udp: false },
+            ]
+        );
+        assert_eq!(run(&["husk", "run", "--net", "pasta", "-p", "80:80", "x"]).config().link, Link::Pasta);
+        let pod = run(&["husk", "run", "--network", "container:web-1", "x"]);
+        assert_eq!(pod.config().link, Link::Container(b"web-1"));
+        assert_eq!(pod.config().namespaces.network, Namespace::New);
+        // No bridge, no /etc files of husk's.
+        assert!(!run(&["husk", "run", "x"]).config().mounts.iter().any(|m| m.kind == MountKind::Etc));
+        let value = |args: &[&str], value: &str| match p(args) {
+            Err(UsageError::BadValue { value: v, .. }) => assert_eq!(v, value.as_bytes(), "{args:?}"),
+            other => panic!("{args:?} gave {other:?}"),
+        };
+        for refused in [
+            "80",
+            "0:80",
+            "80:0",
+            "65536:80",
+            "a:80",
+            "80:80/sctp",
+            "1.2.3:80:80",
+            "1.2.3.256:80:80",
+            "1:2:3:4",
+        ] {
+            value(&["husk", "run", "--net", "bridge", "-p", refused, "x"], refused);
+        }
+        for refused in ["10.0.0.1/24", "10.0.0.0/7", "10.0.0.0/30", "10.0.0.0", "10.0.0/8"] {
+            value(&["husk", "run", "--net", "bridge", "--subnet", refused, "x"], refused);
+        }
+        for refused in ["bridged", "container:", "container:-x", "slirp4netns"] {
+            value(&["husk", "run", "--net", refused, "x"], refused);
+        }
+        // -p and --subnet need a network of the container's own that husk links.
+        for args in [
+            &["husk", "run", "-p", "80:80", "x"][..],
+            &["husk", "run", "--net", "host", "-p", "80:80", "x"],
+            &["husk", "run", "--subnet", "10.0.0.0/8", "x"],
+        ] {
+            assert!(matches!(p(args), Err(UsageError::Conflict { .. })), "{args:?}");
+        }
+        let mut many = vec!["husk", "run", "--net", "bridge"];
+        many.extend(std::iter::repeat_n(["-p", "1:1"], MAX_PUBLISH + 1).flatten());
+        many.push("x");
+        assert!(matches!(p(&many), Err(UsageError::TooMany { max: MAX_PUBLISH, .. })));
     }
 }

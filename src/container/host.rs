@@ -46,6 +46,12 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         Ok(fd) => fd,
         Err(e) => return Failure::new("pidfd_open", b"", e).report(),
     };
+    // The host's end of the container's network (--net bridge, container:NAME), prepared in
+    // the host's namespaces before anything else of the container exists.
+    let net = match crate::net::setup::prepare(config, caller.process) {
+        Ok(net) => net,
+        Err(failure) => return failure.report(),
+    };
     // Limits come from cgroups of the container's own, made before the container so that
     // it starts inside (CLONE_INTO_CGROUP on v2; on v1 the init moves itself in first
     // thing: init.rs). A limit that cannot be applied is an error, never a silent skip.
@@ -73,7 +79,7 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
     // (Root's host side keeps its own privileges: in a user namespace its init makes the
     // network namespace itself, init.rs.)
     let root = rustix::process::geteuid().is_root();
-    let trees = match host_clones.then(|| crate::rootfs::Trees::clone(config)).transpose() {
+    let trees = match host_clones.then(|| crate::rootfs::Trees::clone(config, None)).transpose() {
         Ok(trees) => trees,
         Err(failure) => return failure.report(),
     };
@@ -107,6 +113,7 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         maps: maps.as_ref(),
         cgroups: group.as_ref(),
         trees: trees.as_ref(),
+        hosts: net.as_ref().and_then(crate::net::setup::Network::hosts),
     };
     // A user namespace comes with the PID namespace, in the same clone3: the PID namespace
     // is then the user namespace's, so its procfs may be mounted there (pid_namespaces(7)).
@@ -143,7 +150,7 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
     }
     drop(trees);
     // Beside the init (see sync.rs): the network namespace, then the record, then the gate.
-    if let Some(Err(failure)) = network.map(|network| network.make(child)) {
+    if let Some(Err(failure)) = network.map(|network| network.make(child, net.as_ref(), config.publish)) {
         // The init ends with 125 on its own; its status is the one passed on.
         failure.report();
     }

@@ -50,6 +50,8 @@ pub struct Context<'f> {
     /// The host trees, when the host side cloned them to idmap them (`--userns private`:
     /// rootfs::Trees).
     pub trees: Option<&'f Trees>,
+    /// A bridged container's /etc/hosts on the host (net/bridge.rs).
+    pub hosts: Option<&'f [u8]>,
 }
 
 /// The init, right after clone3. Never returns.
@@ -204,6 +206,7 @@ fn create<'a>(config: &Config<'a>, context: &Context) -> Result<caps::Privileges
         console.as_ref(),
         context.report,
         context.cgroups.map_or(0, crate::cgroup::Group::joined),
+        context.hosts,
     )?;
     drop(console);
     if entered == rootfs::Entered::Chrooted {

@@ -32,7 +32,7 @@ use rustix::io::Errno;
 use rustix::pipe::{PipeFlags, pipe_with};
 use rustix::thread::{ThreadNameSpaceType, move_into_thread_name_spaces};
 
-use crate::error::{Failure, fail};
+use crate::error::Failure;
 use crate::rt::sys;
 use crate::status;
 
@@ -57,7 +57,14 @@ impl Handshake {
     /// namespace with loopback up, then tell the init. On failure the init hears nothing
     /// (end of file) and ends with 125 without a word; the step and errno are the caller's
     /// to report.
-    pub fn make(self, init: i32) -> Result<(), Failure<'static>> {
+    /// With `network`, the namespace is plugged into husk's bridge, or another container's is
+    /// joined (net/setup.rs).
+    pub fn make(
+        self,
+        init: i32,
+        network: Option<&crate::net::setup::Network>,
+        publish: &[crate::config::Publish],
+    ) -> Result<(), Failure<'static>> {
         // The new init is queued behind us, on this CPU, and has not run yet: moving it is
         // cheap (moving ourselves would take the migration thread). It gets all its CPUs
         // back in `join`, which only begins after our "ready".
@@ -70,8 +77,10 @@ impl Handshake {
                 sys::set_cpus(init, &elsewhere);
             }
         }
-        sys::unshare(sys::Namespaces::NET).map_err(fail("unshare network", b""))?;
-        sys::loopback_up().map_err(fail("loopback network", b""))?;
+        match network {
+            Some(network) => network.make(publish)?,
+            None => crate::net::setup::new_namespace()?,
+        }
         sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&self.ready.1), &[0]);
         Ok(())
     }

@@ -3,16 +3,23 @@
 //! message builder, one transact loop); `link` speaks rtnetlink (links, addresses, routes);
 //! `nft` speaks nf_tables (the masquerade and the published ports).
 
+#[cfg(feature = "net")]
+pub mod bridge;
+#[cfg(feature = "net")]
 pub mod link;
+#[cfg(feature = "net")]
 pub mod netlink;
+#[cfg(feature = "net")]
 pub mod nft;
+pub mod setup;
 
+#[cfg(feature = "net")]
 /// The netmask of an IPv4 `prefix` (0..=32; more counts as 32), as a big-endian number.
 pub fn mask(prefix: u8) -> u32 {
     (!0u64 << (32 - prefix.min(32))) as u32
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "net"))]
 pub(crate) mod testing {
     //! What the real-kernel tests share: root or a loud skip, fresh network namespaces made by
     //! the test thread itself (never the host's), and commands run from inside them.
