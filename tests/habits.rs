@@ -369,9 +369,14 @@ fn unknown_options_get_a_hint() {
         "husk: run: unknown option '--rootf': did you mean '--rootfs'?",
     );
     refused(&husk(&["run", "--hostnme=x", "true"]), "did you mean '--hostname'?");
+    // Docker's -p publishes from its default bridge; husk's default network is none.
     refused(
         &husk(&["run", "-p", "8080:80", "true"]),
-        "husk: run: '-p' is not supported: publishing ports needs",
+        "husk: run: -p forwards to a network of the container's own: add --net bridge (root) or --net pasta",
+    );
+    refused(
+        &husk(&["run", "-P", "true"]),
+        "husk: run: '-P' is not supported: husk publishes only the ports asked for",
     );
     refused(&husk(&["run", "--privileged", "true"]), "--cap-add ALL");
     refused(&husk(&["run", "--entrypoint", "sh", "true"]), "put the program first in COMMAND");

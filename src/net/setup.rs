@@ -27,6 +27,7 @@ pub enum Network {
 
 /// The host side, before the clone and in the host's namespaces: None for a network
 /// namespace with loopback alone, or none of its own.
+#[inline(never)] // its frame off the supervising one
 pub fn prepare(config: &Config, process: &Process) -> Result<Option<Network>, Failure<'static>> {
     let root = rustix::process::geteuid().is_root();
     let link = config.link;
