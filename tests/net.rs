@@ -314,14 +314,16 @@ AS_USER="{as_user}"
 python3 -c "$PEER" 9000 & wait_port "" 198.51.100.1 9000
 # The host's server, by the gateway's address, which pasta maps to the host's loopback
 # (pasta(1), --map-host-loopback): the container has the host's own address.
-seen=$($AS_USER "$HUSK" run --rootfs "$ROOTFS" --net pasta -- sh -c 'ip -4 -o addr show; nc 198.51.100.2 9000' 2>&1)
+# (A connection is tried again, each within 3 s: here pasta sometimes left one unanswered.)
+seen=$($AS_USER "$HUSK" run --rootfs "$ROOTFS" --net pasta -- sh -c 'ip -4 -o addr show
+    i=0; until timeout 3 nc -w 2 198.51.100.2 9000; do i=$((i+1)); [ $i -lt 10 ] || exit 1; done' 2>&1)
 contains "pasta: the host's address" "$seen" "inet 198.51.100.1/24"
 contains "pasta: container -> host" "$seen" "127.0.0.1"
 # -p: the host's port forwarded in by pasta.
 $AS_USER "$HUSK" run --rootfs "$ROOTFS" --net pasta -p 8088:80 -- nc -ll -p 80 -e echo via-pasta &
 SRV=$!  # setpriv execs: this is husk's pid
 wait_port "" 127.0.0.1 8088
-i=0; until [ "$(busybox nc 127.0.0.1 8088 2>/dev/null)" = via-pasta ]; do i=$((i+1)); [ $i -lt 300 ] || fail "pasta -p"; sleep 0.02; done
+i=0; until [ "$(busybox timeout 3 busybox nc 127.0.0.1 8088 2>/dev/null)" = via-pasta ]; do i=$((i+1)); [ $i -lt 300 ] || fail "pasta -p"; sleep 0.02; done
 kill $SRV; wait $SRV
 # An ordinary user's --net bridge: one line, 125.
 err=$($AS_USER "$HUSK" run --rootfs "$ROOTFS" --net bridge -- true 2>&1); code=$?
