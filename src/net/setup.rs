@@ -13,7 +13,9 @@ use crate::config::{Config, Link, Publish};
 use crate::error::{Failure, fail};
 use crate::rt::{Process, sys};
 
-/// What the host side holds for the container's network.
+/// What the host side holds for the container's network. (One per run, on the host side's
+/// frame, and there is no heap to box the bridge's part into.)
+#[allow(clippy::large_enum_variant)]
 pub enum Network {
     /// `--net bridge`.
     #[cfg(feature = "net")]
