@@ -61,7 +61,7 @@ hyperfine -N -w 5 -r "$RUNS" --export-json "$TMP/start.json" "${args[@]}" >&2
 # --- 2. throughput, container -> host against a hand-made veth pair ----------------
 iperf3 -s -D -1 -p 5201 --logfile "$TMP/s1.log" >/dev/null
 sleep 0.2
-"$HUSK" run --net bridge -- iperf3 -c 10.87.0.1 -p 5201 -t 5 -J >"$TMP/husk.json"
+"$HUSK" run --rootfs / --read-only --net bridge -- iperf3 -c 10.87.0.1 -p 5201 -t 5 -J >"$TMP/husk.json"
 unshare --net sleep 600 &
 PEER=$!
 while [[ $(readlink /proc/$PEER/ns/net) == $(readlink /proc/self/ns/net) ]]; do sleep 0.01; done

@@ -24,20 +24,19 @@ pub struct Claim {
     companion: Option<(OwnedFd, &'static [u8])>,
 }
 
-/// The first number below `count` that `usable` allows and nobody holds, in `dir` (made,
-/// with /run/husk, when missing), its file named by `name(base + number)`. EAGAIN when
-/// every one is held.
+/// The first number below `count`, looking from `from` round to it, that `usable` allows
+/// and nobody holds, in `dir` (made, with /run/husk, when missing), its file named by
+/// `name(base + number)`. EAGAIN when every one is held.
 pub fn claim(
     dir: &CStr,
-    base: u32,
-    count: u32,
+    (base, from, count): (u32, u32, u32),
     usable: &dyn Fn(u32) -> bool,
     name: Namer,
 ) -> Result<Claim, Errno> {
     make_dir(dir)?;
     let dir =
         open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())?;
-    for number in (0..count).filter(|&n| usable(n)) {
+    for number in (from..count).chain(0..from).filter(|&n| usable(n)) {
         let mut buf = [0u8; 24];
         let flags = OFlags::CREATE | OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW;
         let Some(file) = take(&dir, name(base.wrapping_add(number), &mut buf), flags)? else { continue };

@@ -237,7 +237,7 @@ impl Slot {
         ];
         let base = |k: u32| FIRST_BASE + k * PRIVATE_COUNT;
         let usable = |k: u32| !taken.iter().any(|text| overlaps(text, base(k), PRIVATE_COUNT));
-        let claim = crate::claim::claim(SLOT_DIR, 0, SLOTS, &usable, |k, buf| digits(k as u64, 10, buf))
+        let claim = crate::claim::claim(SLOT_DIR, (0, 0, SLOTS), &usable, |k, buf| digits(k as u64, 10, buf))
             .map_err(|e| {
                 let failure = Failure::new("userns", SLOT_DIR.to_bytes(), e);
                 if e == Errno::AGAIN { failure.with_hint("every private range is in use") } else { failure }
