@@ -72,6 +72,8 @@ pub fn prepare(
     publish: &[Publish],
     hostname: &[u8],
 ) -> Result<Bridged, Failure<'static>> {
+    // The ports first: one in use is refused before anything is made.
+    let ports = reserve(publish)?;
     let route = Socket::route().map_err(fail("netlink", b""))?;
     let bridge = bridge(&route, subnet)?;
     let net = u32::from_be_bytes(bridge.gateway) & !host_mask(bridge.prefix);
@@ -117,7 +119,6 @@ pub fn prepare(
         let _ = hosts.extend_from_slice(part); // 15 + 1 + at most 15 bytes
     }
     write_etc(&mut claim, address, hostname)?;
-    let ports = reserve(publish)?;
     Ok(Bridged {
         route,
         nat: (!publish.is_empty()).then_some(nf),
