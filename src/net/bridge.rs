@@ -76,7 +76,7 @@ pub fn prepare(
     let ports = reserve(publish)?;
     let route = Socket::route().map_err(fail("netlink", b""))?;
     let bridge = bridge(&route, subnet)?;
-    let net = u32::from_be_bytes(bridge.gateway) & !host_mask(bridge.prefix);
+    let net = u32::from_be_bytes(bridge.gateway) & super::mask(bridge.prefix);
     let net_bytes = net.to_be_bytes();
     // Outbound traffic: forwarded, and masqueraded as the host's address (ip-sysctl.rst,
     // ip_forward). Written each time: cheap when already 1, and what was switched off
@@ -142,7 +142,7 @@ impl Bridged {
         let mut name = [0u8; 24];
         let veth = veth_name(self.address, &mut name);
         let made = match link::veth(&self.route, veth, self.bridge.index, b"eth0", ns.as_fd()) {
-            Err(Errno::EXIST) => delete_link(&self.route, veth)
+            Err(Errno::EXIST) => link::delete(&self.route, veth)
                 .and_then(|()| link::veth(&self.route, veth, self.bridge.index, b"eth0", ns.as_fd())),
             made => made,
         };
@@ -173,16 +173,6 @@ impl Bridged {
     }
 }
 
-/// Removes link `name` (and a veth's peer with it): RTM_DELLINK by IFLA_IFNAME.
-fn delete_link(s: &Socket, name: &[u8]) -> Result<(), Errno> {
-    const RTM_DELLINK: u16 = 17;
-    const IFLA_IFNAME: u16 = 3;
-    let mut buf = [0; 64];
-    let mut m = super::netlink::Msg::new(&mut buf);
-    m.start(RTM_DELLINK, super::netlink::ACK, &[0; 16]).str(IFLA_IFNAME, name);
-    s.ack(&mut m)
-}
-
 /// husk0, found, or made on first use under the addresses' lock (two first containers make
 /// it once), on a subnet no host route overlaps.
 fn bridge(route: &Socket, subnet: Option<Subnet>) -> Result<Bridge, Failure<'static>> {
@@ -190,7 +180,7 @@ fn bridge(route: &Socket, subnet: Option<Subnet>) -> Result<Bridge, Failure<'sta
     let found = |route: &Socket| {
         let bridge = link::find_bridge(route, BRIDGE).map_err(failed)?;
         match (bridge, subnet) {
-            (Some(b), Some(s)) if u32::from_be_bytes(b.gateway) & !host_mask(b.prefix) != u32::from_be_bytes(s.net) || b.prefix != s.prefix => {
+            (Some(b), Some(s)) if u32::from_be_bytes(b.gateway) & super::mask(b.prefix) != u32::from_be_bytes(s.net) || b.prefix != s.prefix => {
                 Err(failed(Errno::EXIST).with_hint("it has another subnet: --subnet is for its first creation (ip link del husk0 to start anew)"))
             }
             (bridge, _) => Ok(bridge),
@@ -220,7 +210,7 @@ fn bridge(route: &Socket, subnet: Option<Subnet>) -> Result<Bridge, Failure<'sta
     // bridge is made, then given its address): made anew.
     match link::create_bridge(route, BRIDGE, gateway, prefix) {
         Err(Errno::EXIST) => {
-            delete_link(route, BRIDGE).and_then(|()| link::create_bridge(route, BRIDGE, gateway, prefix))
+            link::delete(route, BRIDGE).and_then(|()| link::create_bridge(route, BRIDGE, gateway, prefix))
         }
         made => made,
     }
@@ -303,11 +293,6 @@ fn resolv_conf(buf: &mut [u8; 4096]) -> &[u8] {
     &buf[..n]
 }
 
-/// The host bits of a /prefix network.
-fn host_mask(prefix: u8) -> u32 {
-    u32::MAX.checked_shr(prefix as u32).unwrap_or(0)
-}
-
 /// The veth pair's host end: `hk` and the address in hex (10 bytes; IFNAMSIZ is 16).
 fn veth_name(address: [u8; 4], buf: &mut [u8; 24]) -> &[u8] {
     (buf[0], buf[1]) = (b'h', b'k');
@@ -344,7 +329,7 @@ mod tests {
         assert_eq!(veth_name([10, 87, 0, 5], &mut buf), b"hk0a570005");
         assert_eq!(veth_name([0, 0, 0, 1], &mut buf), b"hk00000001");
         assert_eq!(table_name([10, 87, 0, 5], &mut buf), b"husk-10.87.0.5");
-        assert_eq!(host_mask(24), 0xff);
-        assert_eq!(host_mask(8), 0x00ff_ffff);
+        assert_eq!(!super::super::mask(24), 0xff);
+        assert_eq!(!super::super::mask(8), 0x00ff_ffff);
     }
 }

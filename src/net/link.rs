@@ -8,6 +8,7 @@ use rustix::fd::{AsRawFd, BorrowedFd};
 use rustix::io::Errno;
 
 const RTM_NEWLINK: u16 = 16;
+const RTM_DELLINK: u16 = 17;
 const RTM_GETLINK: u16 = 18;
 const RTM_NEWADDR: u16 = 20;
 const RTM_GETADDR: u16 = 22;
@@ -151,6 +152,14 @@ pub fn veth(
     let peer = m.nest(VETH_INFO_PEER);
     m.put(&[0; 16]).str(IFLA_IFNAME, peer_name).u32(IFLA_NET_NS_FD, ns.as_raw_fd() as u32);
     m.close(peer).close(data).close(info).u32(IFLA_MASTER, bridge);
+    s.ack(&mut m)
+}
+
+/// Removes link `name` (and a veth's peer with it): RTM_DELLINK by IFLA_IFNAME.
+pub fn delete(s: &Socket, name: &[u8]) -> Result<(), Errno> {
+    let mut buf = [0; 64];
+    let mut m = Msg::new(&mut buf);
+    m.start(RTM_DELLINK, ACK, &[0; 16]).str(IFLA_IFNAME, name);
     s.ack(&mut m)
 }
 
