@@ -19,11 +19,14 @@ pub mod help;
 pub mod image;
 
 pub mod init;
+pub mod json;
 pub mod log;
 pub mod manage;
 pub mod mask;
 pub mod net;
 pub mod nsknobs;
+#[cfg(feature = "oci")]
+pub mod oci;
 pub mod out;
 pub mod pid1;
 pub mod procfs;

@@ -6,7 +6,6 @@
 //! it with a writable layer of the run's own.
 
 pub mod inflate;
-pub mod json;
 pub mod oci;
 pub mod sha256;
 pub mod store;
@@ -325,7 +324,7 @@ impl Prepared {
         // Every string's place first; then each unescaped where it is, NUL-terminated.
         let mut spans = heapless::Vec::<(u8, usize, usize), { 3 * MAX_LIST + 2 }>::new();
         {
-            let doc = json::parse(&buf[..buf.len() - 1]).map_err(|_| fail_config(Errno::BADMSG))?;
+            let doc = crate::json::parse(&buf[..buf.len() - 1]).map_err(|_| fail_config(Errno::BADMSG))?;
             let config = doc.get(b"config");
             for (field, key) in
                 [&b"Env"[..], b"Entrypoint", b"Cmd", b"WorkingDir", b"User"].into_iter().enumerate()
@@ -341,7 +340,8 @@ impl Prepared {
         let mut ends = [0usize; 3 * MAX_LIST + 2];
         for (i, &(_, start, end)) in spans.iter().enumerate() {
             // A NUL in a string cannot be a C string: refused.
-            ends[i] = start + json::unescape_in_place(buf, start, end).ok_or(fail_config(Errno::INVAL))?;
+            ends[i] =
+                start + crate::json::unescape_in_place(buf, start, end).ok_or(fail_config(Errno::INVAL))?;
         }
         let buf: &'static [u8] = buf;
         for (&(field, start, _), &end) in spans.iter().zip(&ends) {

@@ -8,9 +8,9 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
-use super::json::{self, Value};
 use super::{Stop, Unpack, sha256, stop, why};
 use crate::cpath::CPath;
+use crate::json::{self, Value};
 use crate::rt::sys;
 
 /// Which of the three.
