@@ -88,6 +88,10 @@ pub struct Privileges {
     pub seccomp: bool,
     /// Set no_new_privs (the default): no setuid or file-capability binary adds privileges.
     pub no_new_privs: bool,
+    /// An OCI config's exact capability sets (then `granted` is not used) and its seccomp
+    /// program (then `seccomp`'s default filter is not).
+    #[cfg(feature = "oci")]
+    pub oci: Option<(crate::oci::bundle::Caps, Option<&'static [crate::seccomp::Insn]>)>,
 }
 
 /// The first capability asked for by name with `--cap-add` that husk itself does not hold
@@ -118,6 +122,8 @@ pub fn privileges(process: &crate::config::Process, chrooted: bool) -> Privilege
         granted,
         seccomp: process.seccomp,
         no_new_privs: process.no_new_privs,
+        #[cfg(feature = "oci")]
+        oci: process.oci.map(|extra| (extra.caps, extra.seccomp)),
     }
 }
 
@@ -133,6 +139,8 @@ pub fn recorded_privileges(confinement: &crate::registry::Confinement, user: (u3
         granted,
         seccomp: confinement.seccomp,
         no_new_privs: true,
+        #[cfg(feature = "oci")]
+        oci: None,
     }
 }
 
@@ -162,6 +170,10 @@ pub(crate) fn grant(privileges: Privileges, non_root: bool) -> Result<(), Errno>
     // Only what husk itself holds can be granted (husk may run with a reduced bounding set
     // itself, as in some sandboxes): ask for more and capset refuses everything.
     let held = capabilities(None)?.permitted.bits();
+    #[cfg(feature = "oci")]
+    if let Some((caps, filter)) = privileges.oci {
+        return grant_exactly(caps, filter, privileges.no_new_privs, held);
+    }
     let granted = CapabilitySet::from_bits_retain(privileges.granted & held);
     let inheritable = if non_root { granted } else { CapabilitySet::empty() };
     set_capabilities(None, CapabilitySets { effective: granted, permitted: granted, inheritable })?;
@@ -183,11 +195,53 @@ pub(crate) fn grant(privileges: Privileges, non_root: bool) -> Result<(), Errno>
     Ok(())
 }
 
+/// An OCI config's sets, as it gives them (of what husk holds): effective, permitted and
+/// inheritable by capset(2), then each ambient one raised; then no_new_privs and its filter.
+#[cfg(feature = "oci")]
+fn grant_exactly(
+    caps: crate::oci::bundle::Caps,
+    filter: Option<&'static [crate::seccomp::Insn]>,
+    no_new_privs: bool,
+    held: u64,
+) -> Result<(), Errno> {
+    use rustix::thread::{CapabilitySet, CapabilitySets, set_capabilities};
+    let set = |bits: u64| CapabilitySet::from_bits_retain(bits & held);
+    set_capabilities(
+        None,
+        CapabilitySets {
+            effective: set(caps.effective),
+            permitted: set(caps.permitted),
+            inheritable: set(caps.inheritable),
+        },
+    )?;
+    for cap in (0..=LAST).filter(|c| caps.ambient & held & (1 << c) != 0) {
+        sys::prctl(
+            linux_raw_sys::prctl::PR_CAP_AMBIENT,
+            linux_raw_sys::prctl::PR_CAP_AMBIENT_RAISE as usize,
+            cap as usize,
+        )?;
+    }
+    if no_new_privs {
+        rustix::thread::set_no_new_privs(true)?;
+        if let Some(filter) = filter {
+            sys::seccomp_filter(filter)?;
+        }
+    }
+    Ok(())
+}
+
 /// Without no_new_privs, installing a seccomp filter needs CAP_SYS_ADMIN (seccomp(2)), which
 /// COMMAND will not hold: so the filter goes on first, while the process about to become
 /// COMMAND still has every capability (as runc does). Nothing after it is a call the filter
 /// refuses (prctl, capset, setgroups, setres[ug]id, chdir, execve).
 pub(crate) fn filter_before_identity(privileges: Privileges) -> Result<(), Errno> {
+    #[cfg(feature = "oci")]
+    if let Some((_, filter)) = privileges.oci {
+        if let (Some(filter), false) = (filter, privileges.no_new_privs) {
+            sys::seccomp_filter(filter)?;
+        }
+        return Ok(());
+    }
     if privileges.seccomp && !privileges.no_new_privs {
         sys::seccomp_filter(&crate::seccomp::program())?;
     }

@@ -42,6 +42,10 @@ pub enum Link<'a> {
     Container(&'a [u8]),
     /// pasta(1), from Debian's passt, linking it to the host's network (`--net pasta`).
     Pasta,
+    /// The network namespace at this path, joined (an OCI config's `linux.namespaces` path:
+    /// what engines make and hand the runtime).
+    #[cfg(feature = "oci")]
+    Join(&'a [u8]),
 }
 
 /// An IPv4 subnet: its network address and prefix length.
@@ -118,6 +122,10 @@ pub enum MountKind {
     /// A file husk provides a bridged container (its /etc/hosts, /etc/resolv.conf: see
     /// net/bridge.rs), bound read-only; none where a read-only root lacks the file.
     Etc,
+    /// Any other filesystem of an OCI config: `mounts[i]`, whose type and options the init
+    /// reads from the document (oci/mounts.rs).
+    #[cfg(feature = "oci")]
+    Fs(u16),
     /// For the host's own root: a fresh tmpfs over /run, and over /var/run when that is a
     /// directory of its own rather than a link to /run (the host's daemons' sockets and
     /// FIFOs, which a read-only mount does not stop).
@@ -173,6 +181,10 @@ pub struct Process<'a> {
     pub no_new_privs: bool,
     /// husk's default seccomp filter, or none.
     pub seccomp: bool,
+    /// What an OCI config says beyond this (oci/bundle.rs): its exact environment and
+    /// capability sets, rlimits, its seccomp profile, its mounts' options.
+    #[cfg(feature = "oci")]
+    pub oci: Option<&'a crate::oci::bundle::Extra>,
 }
 
 /// One environment entry in argv: argument `index`, after the option's `=` when given

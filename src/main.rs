@@ -45,6 +45,9 @@ fn main(process: &'static Process) -> ! {
         // The image store: list it, remove from it.
         Ok(Command::Images { quiet }) => husk::image::list(*quiet, process),
         Ok(Command::Rmi { first }) => husk::image::remove(*first, process),
+        // The OCI runtime interface: what container engines call.
+        #[cfg(feature = "oci")]
+        Ok(Command::Oci(at)) => husk::oci::main(process, *at),
     };
     sys::exit(code)
 }

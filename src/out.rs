@@ -154,6 +154,8 @@ pub fn error_with_hint(step: &[u8], path: &[u8], errno: Errno, hint: &[u8]) {
     if !hint.is_empty() {
         line.str(": ").bytes(hint);
     }
+    #[cfg(feature = "oci")]
+    crate::oci::log::error(line.as_bytes());
     line.write_to(2);
 }
 

@@ -100,7 +100,17 @@ pub fn enter<'a>(
     let userns = config.namespaces.user.is_some();
     let masks = crate::mask::Masks::default();
     let cgroups = (config.cgroup.as_ref().map_or(Default::default(), |c| c.host), joined);
-    let mut walk = Walk { root, masks, console, network, entered: None, userns, cgroups };
+    let mut walk = Walk {
+        root,
+        masks,
+        console,
+        network,
+        entered: None,
+        userns,
+        cgroups,
+        #[cfg(feature = "oci")]
+        oci: config.process.oci,
+    };
     for (i, (mount, source)) in config.mounts.iter().zip(trees.sources.iter()).enumerate() {
         // In a user namespace the root is entered last: once the host's /proc and /sys are
         // gone from the mount namespace, the kernel refuses a new procfs or sysfs there
@@ -196,6 +206,9 @@ struct Walk<'f> {
     /// hierarchies the container has a group in (cgroup::Group::joined). Without a cgroup
     /// (then no MountKind::Cgroup is planned) the default: unified, none.
     cgroups: (crate::cgroup::Host<'f>, u8),
+    /// An OCI config's own (its mounts' options: MountKind::Fs).
+    #[cfg(feature = "oci")]
+    oci: Option<&'f crate::oci::bundle::Extra>,
 }
 
 impl Walk<'_> {
@@ -251,6 +264,11 @@ impl Walk<'_> {
                 attach(tree.as_fd(), target.as_fd(), dest)
             }
             MountKind::HostRun => hide_host_run(self.root),
+            #[cfg(feature = "oci")]
+            MountKind::Fs(index) => match self.oci {
+                Some(extra) => crate::oci::mounts::attach_fs(self.root, dest, mount.source, extra, index),
+                None => Err(Failure::new("mount", dest, Errno::INVAL)),
+            },
         }
     }
 
@@ -485,7 +503,7 @@ fn detach_all(path: &mut CPath, stage: &[u8], sub: &[u8]) {
 /// directory, or an empty file when `dir` is false — and any missing parents. Each prefix
 /// is resolved afresh from the root with RESOLVE_IN_ROOT, so a symlink swapped in between
 /// two steps still cannot lead outside. Each entry made is reported (see [`Tree`]).
-fn resolve<'a>(root: Tree, dest: &'a [u8], dir: bool) -> Result<'a, OwnedFd> {
+pub(crate) fn resolve<'a>(root: Tree, dest: &'a [u8], dir: bool) -> Result<'a, OwnedFd> {
     let mut path = CPath::new();
     let mut parent: Option<OwnedFd> = None;
     let mut end = 0;

@@ -87,6 +87,10 @@ pub enum Command<'a> {
     Rmi {
         first: usize,
     },
+    /// The OCI runtime interface (oci/args.rs says how it is told apart): its command line
+    /// from this argv index on.
+    #[cfg(feature = "oci")]
+    Oci(usize),
 }
 
 /// Which help text to print.
@@ -240,6 +244,13 @@ pub fn parse<'a, A: Argv<'a> + ?Sized>(argv: &A) -> Result<Command<'a>, UsageErr
     // with no COMMAND the default shell runs, as the kernel's init or a container's.
     if argv.count() > 0 && basename(argv.get(0)) == b"init" {
         return init::parse(argv, 1, true);
+    }
+    #[cfg(feature = "oci")]
+    if argv.count() > 0
+        && let Some(at) =
+            crate::oci::args::is_oci(argv.get(0), if argv.count() > 1 { argv.get(1) } else { b"" })
+    {
+        return Ok(Command::Oci(at));
     }
     if argv.count() < 2 {
         return Err(UsageError::NoSubcommand);

@@ -155,6 +155,8 @@ impl<'a> RunSpec<'a> {
                 caps_dropped: self.caps_dropped,
                 no_new_privs: self.no_new_privs,
                 seccomp: self.seccomp,
+                #[cfg(feature = "oci")]
+                oci: None,
             },
             cgroup,
             link,
@@ -869,7 +871,9 @@ mod tests {
                 caps_added: 0,
                 caps_dropped: 0,
                 no_new_privs: true,
-                seccomp: true
+                seccomp: true,
+                #[cfg(feature = "oci")]
+                oci: None,
             }
         );
         // The host's tree: a fresh /tmp (it is read-only) and /run (its daemons' sockets).
@@ -994,7 +998,9 @@ mod tests {
                 caps_added: 1 << 12,
                 caps_dropped: 1,
                 no_new_privs: true,
-                seccomp: false
+                seccomp: false,
+                #[cfg(feature = "oci")]
+                oci: None,
             }
         );
     }

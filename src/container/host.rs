@@ -34,6 +34,10 @@ pub struct Caller<'c> {
     /// husk's other processes that share the caller's cgroup (a detached container's caller
     /// and logger: see cgroup::Group::create); 0: none.
     pub companions: [i32; 2],
+    /// An OCI container's record and gate (oci/): recorded once built, and with a gate of
+    /// its own, left there for `start`.
+    #[cfg(feature = "oci")]
+    pub oci: Option<&'c crate::oci::Created<'c>>,
 }
 
 /// Creates the container, starts it and supervises it until it ends; returns the exit code.
@@ -86,13 +90,18 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
     // Mount points the init creates in a writable rootfs directory are removed after the
     // run: the init reports them (report.rs), and this lock keeps another run of the same
     // directory, read-only or not, from losing its mounts to that removal (see `clean_up`).
-    let rootfs = lock_rootfs(config.root);
+    #[cfg(feature = "oci")]
+    let oci = caller.oci;
+    #[cfg(not(feature = "oci"))]
+    let oci: Option<()> = None;
+    // (An OCI container's init outlives `create`: an engine's bundle is its own to clean.)
+    let rootfs = if oci.is_none() { lock_rootfs(config.root) } else { None };
     let handshakes = (
         (config.namespaces.network == Namespace::New && (user.is_none() || !root))
             .then(Handshake::new)
             .transpose(),
         // A named container must be recorded before COMMAND runs: the gate waits for that.
-        if entry.is_some() { Gate::closed() } else { Ok(Gate::open()) },
+        if entry.is_some() || oci.is_some() { gate(oci) } else { Ok(Gate::open()) },
         (stats || (rootfs.is_some() && !config.root.read_only())).then(Report::new).transpose(),
     );
     let (network, mut gate, report) = match handshakes {
@@ -154,6 +163,23 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
         // The init ends with 125 on its own; its status is the one passed on.
         failure.report();
     }
+    // An OCI container: recorded once built; `create` leaves it at its gate for `start`.
+    #[cfg(feature = "oci")]
+    let mut failed = None;
+    #[cfg(feature = "oci")]
+    if let Some(created) = oci
+        && gate.wait_built()
+    {
+        match crate::oci::built(created, child) {
+            Ok(()) if created.gate.is_some() => return 0,
+            Ok(()) => {}
+            // The init goes (it never passes the gate), and the run ends with this failure.
+            Err(failure) => {
+                failed = Some(failure.report());
+                let _ = sys::kill(child, SIGKILL);
+            }
+        }
+    }
     // Only once built (see Gate): an init that ended before has nothing to record, and its
     // status says why.
     if let Some(entry) = entry
@@ -167,7 +193,26 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
     let code = supervisor.wait(&mut |sig| Some(sig)).exit_code();
     clean_up(config, report, rootfs, group, code);
     drop(slot);
+    #[cfg(feature = "oci")]
+    if let Some(code) = failed {
+        return code;
+    }
     code
+}
+
+/// The gate of a named container (a pipe), or of an OCI container's `create` (its FIFO,
+/// which `start` opens: oci/state.rs).
+#[cfg(feature = "oci")]
+fn gate(oci: Option<&crate::oci::Created>) -> Result<Gate, rustix::io::Errno> {
+    match oci.and_then(|created| created.gate.as_ref()) {
+        Some(fifo) => Gate::fifo(rustix::io::fcntl_dupfd_cloexec(fifo, 0)?),
+        None => Gate::closed(),
+    }
+}
+
+#[cfg(not(feature = "oci"))]
+fn gate(_: Option<()>) -> Result<Gate, rustix::io::Errno> {
+    Gate::closed()
 }
 
 /// The init's id maps (userns.rs), and root's trees idmapped through its namespace.

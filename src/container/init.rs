@@ -19,6 +19,8 @@ use crate::signals::SIGKILL;
 use crate::spawn::{self, CallerSignals, Dir, Launch};
 use crate::status;
 use rustix::process::{Gid, Uid};
+#[cfg(feature = "oci")]
+use rustix::thread::ThreadNameSpaceType;
 
 /// The namespaces the init moves into itself, so that making them (the mount table copied,
 /// IPC's sysctls registered) runs alongside the network namespace the host side makes (see
@@ -126,13 +128,23 @@ fn create_and_start<'a>(
     sys::close_all_but(&[sys::raw(context.ready), sys::raw(context.report)]);
     privileges.bounding_before = privileges.bounding;
     let mut env = environment::Environment::new();
-    let envp = env.build(config.hostname, p.user, p.env, p.env_files, process);
+    #[cfg_attr(not(feature = "oci"), allow(unused_mut))]
+    let mut envp = env.build(config.hostname, p.user, p.env, p.env_files, process);
+    #[cfg_attr(not(feature = "oci"), allow(unused_mut))]
+    let mut path = environment::command_path(p.env, p.env_files, process);
+    // An OCI config's process: its environment exactly, its limits, then its
+    // startContainer hooks, in the container.
+    #[cfg(feature = "oci")]
+    if let Some(extra) = p.oci {
+        (envp, path) = (extra.env.unwrap_or(envp), extra.path);
+        crate::oci::process::prepare(extra)?;
+    }
     let mut cwd = CPath::new();
     let launch = Launch {
         name,
         argv,
         envp,
-        path: environment::command_path(p.env, p.env_files, process),
+        path,
         take_terminal: context.take_terminal,
         // Always an identity, root's by default: COMMAND never keeps the supplementary
         // groups husk itself was started with (a service's `docker` group, say).
@@ -175,9 +187,16 @@ fn create<'a>(config: &Config<'a>, context: &Context) -> Result<caps::Privileges
     let own_network =
         user.is_some() && config.namespaces.network == Namespace::New && context.network.is_none();
     let network = if own_network { sys::Namespaces::NET } else { sys::Namespaces::NONE };
+    #[cfg(feature = "oci")]
+    let others = match config.process.oci {
+        Some(extra) => oci_namespaces(extra)?,
+        None => NEW_OTHERS,
+    };
+    #[cfg(not(feature = "oci"))]
+    let others = NEW_OTHERS;
     // The first privileged step in a user namespace: where a security module denies the
     // namespace its capabilities (Ubuntu's AppArmor setting), this is where it shows.
-    sys::unshare(NEW_OTHERS | network).map_err(|e| {
+    sys::unshare(others | network).map_err(|e| {
         let hint = if user.is_some() { crate::nsknobs::why_forbidden(e) } else { "" };
         Failure::new("unshare", b"", e).with_hint(hint)
     })?;
@@ -188,7 +207,10 @@ fn create<'a>(config: &Config<'a>, context: &Context) -> Result<caps::Privileges
         (Some(user), Some(maps)) => take_mapped_ids(&user, maps, context.parent)?,
         _ => console,
     };
-    rustix::system::sethostname(config.hostname).map_err(fail("sethostname", config.hostname))?;
+    // (An OCI config may name none: the UTS namespace keeps the name it was made with.)
+    if !config.hostname.is_empty() {
+        rustix::system::sethostname(config.hostname).map_err(fail("sethostname", config.hostname))?;
+    }
     // The bounding set is shrunk here, once, for COMMAND (which inherits it) and for the init
     // itself, which later keeps even less (keep_only_kill): each drop builds new
     // credentials. (Only the effective set matters for building the root, and that stays
@@ -209,11 +231,37 @@ fn create<'a>(config: &Config<'a>, context: &Context) -> Result<caps::Privileges
         context.hosts,
     )?;
     drop(console);
+    // An OCI config's devices, sysctls, masked and read-only paths, in the root entered.
+    #[cfg(feature = "oci")]
+    if let Some(extra) = config.process.oci {
+        crate::oci::mounts::finish(extra)?;
+    }
     if entered == rootfs::Entered::Chrooted {
         privileges = caps::privileges(&config.process, true);
         shrink(privileges)?;
     }
     Ok(privileges)
+}
+
+/// An OCI config's namespaces besides PID, mount and network: those it names by path joined
+/// (setns(2)), those it leaves out kept (the host's); the rest are made new. Returns the
+/// kinds to unshare.
+#[cfg(feature = "oci")]
+fn oci_namespaces<'a>(extra: &crate::oci::bundle::Extra) -> Result<sys::Namespaces, Failure<'a>> {
+    let mut new = NEW_OTHERS.without(extra.shared);
+    for &(kind, path) in &extra.joined {
+        let fd = rustix::fs::open(
+            path,
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| Failure::new("setns", b"", e).with_hint("linux.namespaces' path"))?;
+        let kind_flag = ThreadNameSpaceType::from_bits_retain(kind.bits());
+        rustix::thread::move_into_thread_name_spaces(rustix::fd::AsFd::as_fd(&fd), kind_flag)
+            .map_err(|e| Failure::new("setns", b"", e).with_hint("linux.namespaces' path"))?;
+        new = new.without(kind);
+    }
+    Ok(new)
 }
 
 /// In a user namespace of its own, once the host side says the maps are written: the

@@ -143,6 +143,8 @@ pub fn run(spec: &RunSpec, process: &Process) -> u8 {
             signals: &signals,
             take_terminal: spawn::holds_terminal(),
             companions: [0; 2],
+            #[cfg(feature = "oci")]
+            oci: None,
         };
         return host::start(&config, &caller, None, None);
     }
@@ -272,4 +274,35 @@ fn resolve_user<'a>(root: &Root<'a>, user: &crate::users::UserSpec<'a>) -> Resul
     let fd = open(c, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
         .map_err(fail("rootfs", dir))?;
     crate::users::resolve_in(rustix::fd::AsFd::as_fd(&fd), user)
+}
+
+/// An OCI container (oci/): built from its config.json, recorded through `created` once
+/// built; returns the exit code (`create`: 0 once the init waits at the gate).
+#[cfg(feature = "oci")]
+#[inline(never)] // a role's own frame: see main.rs
+pub fn run_oci(config: &mut Config, process: &Process, created: &crate::oci::Created) -> u8 {
+    static OWN: crate::rt::Reserved<[u8; crate::cgroup::CGROUP_FILE]> =
+        crate::rt::Reserved::new([0; crate::cgroup::CGROUP_FILE]);
+    if let Some(cgroup) = config.cgroup.as_mut() {
+        let Some(own) = OWN.take() else { return Failure::new("cgroup", b"", Errno::BUSY).report() };
+        cgroup.host = match crate::cgroup::host(own) {
+            Ok(host) => host,
+            Err(failure) => return failure.report(),
+        };
+    }
+    // Non-dumpable from here on, as for `husk run` (see `run`); an ordinary user's init
+    // after its id maps.
+    let maps_first = config.namespaces.user.is_some() && !rustix::process::geteuid().is_root();
+    if !maps_first && let Err(e) = sys::make_non_dumpable() {
+        return Failure::new("prctl dumpable", b"", e).report();
+    }
+    let signals = CallerSignals::take_over(process);
+    let caller = host::Caller {
+        process,
+        signals: &signals,
+        take_terminal: false,
+        companions: [0; 2],
+        oci: Some(created),
+    };
+    host::start(config, &caller, None, None)
 }

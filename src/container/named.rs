@@ -45,7 +45,14 @@ pub fn run(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerS
     if spec.detach {
         return detach(spec, config, process, signals, entry);
     }
-    let caller = Caller { process, signals, take_terminal: spawn::holds_terminal(), companions: [0; 2] };
+    let caller = Caller {
+        process,
+        signals,
+        take_terminal: spawn::holds_terminal(),
+        companions: [0; 2],
+        #[cfg(feature = "oci")]
+        oci: None,
+    };
     let code = host::start(config, &caller, Some(&entry), None);
     entry.remove();
     code
@@ -190,7 +197,14 @@ fn detach(spec: &RunSpec, config: &Config, process: &Process, signals: &CallerSi
             // us: a user's own group must be left to the container's alone (cgroup.rs).
             let parent = rustix::process::getppid().map_or(0, |pid| pid.as_raw_nonzero().get());
             let companions = [parent, logger.unwrap_or(0)];
-            let caller = Caller { process, signals, take_terminal: false, companions };
+            let caller = Caller {
+                process,
+                signals,
+                take_terminal: false,
+                companions,
+                #[cfg(feature = "oci")]
+                oci: None,
+            };
             let code = match logger {
                 Some(_) => host::start(config, &caller, Some(&entry), Some(ready_w.as_fd())),
                 None => Failure::new("fork", b"logger", Errno::AGAIN).report(),

@@ -115,20 +115,46 @@ pub struct Gate {
     /// "Built", from the init: (the host's read end, the init's write end, which the host
     /// drops once the init has its copy).
     built: Option<(OwnedFd, Option<OwnedFd>)>,
+    /// An OCI container's gate instead of the pipe: a FIFO in its state directory, open for
+    /// reading and writing, into which `start` writes the byte (oci/state.rs).
+    #[cfg(feature = "oci")]
+    fifo: Option<OwnedFd>,
 }
 
 impl Gate {
     pub fn open() -> Gate {
-        Gate { pipe: None, built: None }
+        Gate {
+            pipe: None,
+            built: None,
+            #[cfg(feature = "oci")]
+            fifo: None,
+        }
     }
 
     pub fn closed() -> Result<Gate, Errno> {
         let (read, write) = pipe_with(PipeFlags::CLOEXEC)?;
-        Ok(Gate { pipe: Some(pipe_with(PipeFlags::CLOEXEC)?), built: Some((read, Some(write))) })
+        Ok(Gate {
+            pipe: Some(pipe_with(PipeFlags::CLOEXEC)?),
+            built: Some((read, Some(write))),
+            #[cfg(feature = "oci")]
+            fifo: None,
+        })
+    }
+
+    /// An OCI container's gate: `fifo`, which `start` opens, long after the host side that
+    /// made the container has gone.
+    #[cfg(feature = "oci")]
+    pub fn fifo(fifo: OwnedFd) -> Result<Gate, Errno> {
+        let (read, write) = pipe_with(PipeFlags::CLOEXEC)?;
+        Ok(Gate { pipe: None, built: Some((read, Some(write))), fifo: Some(fifo) })
     }
 
     /// The init's end, kept across its descriptor clean-up until it has passed.
     pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        #[cfg(feature = "oci")]
+        if let Some(fifo) = &self.fifo {
+            return Some(fifo.as_fd());
+        }
         self.pipe.as_ref().map(|(read, _)| read.as_fd())
     }
 
@@ -137,8 +163,13 @@ impl Gate {
         self.built.as_ref().and_then(|(_, write)| write.as_ref()).map(|write| write.as_fd())
     }
 
-    /// The init: the container is built.
+    /// The init: the container is built. Behind an OCI gate, the init outlives the host side
+    /// (`create` exits): its parent-death signal goes first.
     pub fn built(&self) {
+        #[cfg(feature = "oci")]
+        if self.fifo.is_some() {
+            let _ = sys::clear_parent_death_signal();
+        }
         if let Some(write) = self.built_fd() {
             sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&write), &[0]);
         }
@@ -164,6 +195,13 @@ impl Gate {
     /// end of file), end here, before COMMAND: the mounts go with the init.
     pub fn pass(&self) {
         let Some(read) = self.fd() else { return };
+        // The FIFO is open for writing too: a read waits for `start`, and never ends.
+        #[cfg(feature = "oci")]
+        if self.fifo.is_some() {
+            let mut byte = [1u8];
+            while rustix::io::read(read, &mut byte[..]) == Err(Errno::INTR) {}
+            return;
+        }
         let mut byte = [1u8];
         if rustix::io::read(read, &mut byte[..]) != Ok(1) {
             sys::exit(status::FAILURE);

@@ -71,6 +71,15 @@ pub fn prepare(config: &Config, process: &Process) -> Result<Option<Network>, Fa
             Ok(Some(Network::Container(found.0)))
         }
         Link::Pasta => Pasta::launch(config.publish, !root).map(|p| Some(Network::Pasta(p))),
+        // The namespace file an engine made (setns(2) takes it as it takes a pidfd).
+        #[cfg(feature = "oci")]
+        Link::Join(path) => {
+            let why = |e| Failure::new("network namespace", b"", e).with_hint("linux.namespaces' path");
+            let mut c = crate::cpath::CPath::new();
+            let fd = open(c.of(&[path]).map_err(why)?, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty());
+            let fd = fd.map_err(why)?;
+            Ok(Some(Network::Container(fd)))
+        }
         Link::None => Ok(None),
     }
 }

@@ -137,6 +137,26 @@ impl<'a, 's: 'a> CStrWriter<'a, 's> {
     }
 }
 
+/// A NULL-terminated array of up to `count` strings in memory of its own (`scratch`, never
+/// freed): for lists whose length only the input knows (an OCI config's args and env).
+pub fn c_str_array(
+    count: usize,
+    strings: impl Iterator<Item = &'static CStr>,
+) -> rustix::io::Result<CStrArray<'static>> {
+    let slots = super::fs::scratch((count + 1) * core::mem::size_of::<*const c_char>())?;
+    let first = slots.as_mut_ptr() as *mut *const c_char;
+    // SAFETY: `slots` is a fresh page-aligned mapping of its own with room for `count`
+    // pointers and the NULL (zero-filled: every slot not written stays NULL); each pointer
+    // written is a C string that lives for 'static, and nothing else refers to the mapping,
+    // so the array stays as written for 'static.
+    unsafe {
+        for (i, s) in strings.take(count).enumerate() {
+            first.add(i).write(s.as_ptr());
+        }
+        Ok(CStrArray::from_raw(first))
+    }
+}
+
 /// A value in the program's zero-filled data (bss), handed out once per process as
 /// `&'static mut`: room for what would otherwise be a big stack array, costing no resident
 /// memory until its pages are written (a stack frame's pages are all touched on entry by the

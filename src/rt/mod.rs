@@ -35,7 +35,7 @@ mod syscall;
 pub mod task;
 pub mod time;
 
-pub use cstr::{CStrArray, CStrSlots, CStrWriter, CStrs, Reserved, c_str, join_nul};
+pub use cstr::{CStrArray, CStrSlots, CStrWriter, CStrs, Reserved, c_str, c_str_array, join_nul};
 pub use process::Process;
 pub use short::Short;
 

@@ -25,6 +25,16 @@ impl Namespaces {
         Namespaces(self.0 | other.0)
     }
 
+    /// Whether every kind in `other` is in this set.
+    pub const fn contains(self, other: Namespaces) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// This set without the kinds in `other`.
+    pub const fn without(self, other: Namespaces) -> Namespaces {
+        Namespaces(self.0 & !other.0)
+    }
+
     /// The CLONE_NEW* bits.
     pub const fn bits(self) -> u32 {
         self.0

@@ -18,7 +18,7 @@ pub use super::signal::{
 };
 pub use super::syscall::Result;
 pub use super::task::{
-    SockFilter, clone, execve, exit, fork, make_non_dumpable, pidfd_alive, prctl, seccomp_filter,
-    set_parent_death_signal, show_command_line, vfork_run,
+    SockFilter, clear_parent_death_signal, clone, execve, exit, fork, make_non_dumpable, pidfd_alive, prctl,
+    seccomp_filter, set_parent_death_signal, show_command_line, vfork_run,
 };
-pub use super::time::{monotonic_ns, realtime_s, sleep_ns};
+pub use super::time::{monotonic_ns, realtime, realtime_s, sleep_ns};

@@ -157,6 +157,11 @@ pub fn set_parent_death_signal(sig: i32) -> Result<()> {
     rustix::process::set_parent_process_death_signal(Some(super::signal::signal(sig)?))
 }
 
+/// No signal when the parent dies (a process meant to outlive it).
+pub fn clear_parent_death_signal() -> Result<()> {
+    rustix::process::set_parent_process_death_signal(None)
+}
+
 /// Whether the process behind `pidfd` is still running: a pidfd polls readable once its
 /// process has exited (pidfd_open(2)). Works across PID namespaces, unlike signalling it.
 pub fn pidfd_alive(pidfd: rustix::fd::BorrowedFd) -> bool {

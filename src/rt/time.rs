@@ -7,12 +7,17 @@ use super::syscall::{check, syscall2};
 /// clock_gettime(CLOCK_REALTIME), whole seconds since the epoch.
 /// Raw: see `monotonic_ns`.
 pub fn realtime_s() -> u64 {
+    realtime().0
+}
+
+/// clock_gettime(CLOCK_REALTIME): seconds and nanoseconds since the epoch.
+pub fn realtime() -> (u64, u32) {
     let mut ts = [0i64; 2];
     // SAFETY: ts is a writable 16-byte timespec in this frame.
     let _ = check(unsafe {
         syscall2(k::__NR_clock_gettime, k::CLOCK_REALTIME as usize, ts.as_mut_ptr() as usize)
     });
-    ts[0] as u64
+    (ts[0] as u64, ts[1] as u32)
 }
 
 /// clock_gettime(CLOCK_MONOTONIC) in nanoseconds (a real syscall: no vDSO needed).
