@@ -78,7 +78,7 @@ pub fn run(config: &Config, process: &Process, signals: &CallerSignals, context:
     // the report's, the gate's end, and until the init has joined the network namespace,
     // its pipe and the host's pidfd.)
     let network = context.network.map(Handshake::ready_fd);
-    let mut keep: heapless::Vec<i32, { 7 + crate::config::MAX_MOUNTS }> = heapless::Vec::new();
+    let mut keep: heapless::Vec<i32, { 24 + crate::config::MAX_MOUNTS }> = heapless::Vec::new();
     let _ = keep.extend_from_slice(&[
         sys::raw(context.ready),
         sys::raw(context.report),
@@ -90,6 +90,11 @@ pub fn run(config: &Config, process: &Process, signals: &CallerSignals, context:
         sys::raw(context.maps.map(IdMaps::fd)),
     ]);
     for fd in context.trees.iter().flat_map(|trees| trees.fds()) {
+        let _ = keep.push(fd);
+    }
+    // An OCI container's console socket and the descriptors it passes on.
+    #[cfg(feature = "oci")]
+    for fd in config.process.oci.iter().flat_map(|extra| extra.kept()) {
         let _ = keep.push(fd);
     }
     sys::close_all_but(&keep);
@@ -120,12 +125,24 @@ fn create_and_start<'a>(
     if let Some(map) = process.memory_map() {
         let _ = sys::show_command_line(&map, b"husk\0init\0--\0", name, c"husk");
     }
+    // An OCI container's terminal: its master goes to the engine while it creates.
+    #[cfg(feature = "oci")]
+    if let Some(extra) = p.oci.filter(|extra| extra.terminal && extra.console >= 0) {
+        crate::oci::terminal::set_up(extra, sys::stdio(extra.console))?;
+    }
     // The gate: a named container is recorded once built (so that `husk exec` never joins
     // it half-built) and before its COMMAND runs.
     context.gate.built();
     context.gate.pass();
-    // From here on, as at the start, no descriptor but stdio, --detach's pipe and the report.
-    sys::close_all_but(&[sys::raw(context.ready), sys::raw(context.report)]);
+    // From here on, as at the start, no descriptor but stdio, --detach's pipe and the report
+    // (and what an OCI container passes on).
+    let mut keep: heapless::Vec<i32, 20> = heapless::Vec::new();
+    let _ = keep.extend_from_slice(&[sys::raw(context.ready), sys::raw(context.report)]);
+    #[cfg(feature = "oci")]
+    for fd in p.oci.iter().flat_map(|extra| extra.preserved()) {
+        let _ = keep.push(fd);
+    }
+    sys::close_all_but(&keep);
     privileges.bounding_before = privileges.bounding;
     let mut env = environment::Environment::new();
     #[cfg_attr(not(feature = "oci"), allow(unused_mut))]
@@ -145,7 +162,8 @@ fn create_and_start<'a>(
         argv,
         envp,
         path,
-        take_terminal: context.take_terminal,
+        take_terminal: context.take_terminal
+            || p.oci.is_some_and(|extra| extra.terminal && extra.console >= 0),
         // Always an identity, root's by default: COMMAND never keeps the supplementary
         // groups husk itself was started with (a service's `docker` group, say).
         user: Some(p.user.map_or((0, 0), |u| (u.uid, u.gid))),

@@ -50,8 +50,12 @@ pub struct Extra {
     pub domainname: &'static [u8],
     /// `linux.rootfsPropagation` as mount propagation flags (0: private, husk's default).
     pub propagation: u64,
-    /// `process.terminal`.
+    /// `process.terminal`, and the engine's console socket where the terminal's master goes
+    /// (a descriptor, -1: none).
     pub terminal: bool,
+    pub console: i32,
+    /// Descriptors 3 and on that COMMAND keeps (`--preserve-fds`).
+    pub preserve_fds: u32,
     /// The seccomp program (`linux.seccomp`), compiled.
     pub seccomp: Option<&'static [crate::seccomp::Insn]>,
     pub seccomp_flags: u32,
@@ -84,6 +88,8 @@ static EXTRA: Reserved<Extra> = Reserved::new(Extra {
     domainname: b"",
     propagation: 0,
     terminal: false,
+    console: -1,
+    preserve_fds: 0,
     seccomp: None,
     seccomp_flags: 0,
     cgroups_path: b"",
@@ -161,15 +167,13 @@ fn invalid(path: &'static [u8], why: &'static str) -> Failure<'static> {
     bad(path, Errno::INVAL, why)
 }
 
-/// Reads `bundle`/config.json into a [`Config`] and its [`Extra`]. `cgroups`: whether the
-/// container may have cgroups of its own (`--cgroup-manager disabled`: no).
-pub fn load(
-    bundle: &'static [u8],
-    id: &'static [u8],
-    cgroups: bool,
-) -> Result<Config<'static>, Failure<'static>> {
+/// Reads `bundle`/config.json into a [`Config`] and its [`Extra`].
+pub fn load(bundle: &'static [u8], engine: Engine) -> Result<Config<'static>, Failure<'static>> {
     let extra = EXTRA.take().ok_or(Failure::new("config.json", b"", Errno::BUSY))?;
-    extra.id = id;
+    (extra.id, extra.console, extra.preserve_fds) = (engine.id, engine.console, engine.preserve_fds);
+    if engine.preserve_fds > MAX_PRESERVED {
+        return Err(Failure::new("preserve-fds", b"", Errno::TOOBIG).with_hint("husk passes on at most 16"));
+    }
     let mut path = crate::cpath::CPath::new();
     let c = path.of(&[bundle, b"/config.json"]).map_err(|e| Failure::new("config.json", bundle, e))?;
     let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
@@ -188,8 +192,23 @@ pub fn load(
     }
     extra.doc = Some(doc);
     extra.bundle = absolute(bundle, &mut arena)?;
-    build(doc, extra, &mut arena, cgroups)
+    build(doc, extra, &mut arena, (engine.cgroups, engine.attached))
 }
+
+/// What the engine's command line adds to config.json.
+pub struct Engine {
+    pub id: &'static [u8],
+    /// Whether the container may have cgroups of its own (`--cgroup-manager disabled`: no).
+    pub cgroups: bool,
+    /// The connected console socket, or -1.
+    pub console: i32,
+    pub preserve_fds: u32,
+    /// `run` without --detach: a terminal may be the caller's own.
+    pub attached: bool,
+}
+
+/// The most descriptors `--preserve-fds` passes on.
+pub const MAX_PRESERVED: u32 = 16;
 
 /// The bundle's path made absolute (against the current directory, read from /proc).
 fn absolute(bundle: &'static [u8], arena: &mut Arena) -> Result<&'static [u8], Failure<'static>> {
@@ -257,7 +276,7 @@ fn build(
     doc: Value<'static>,
     extra: &'static mut Extra,
     arena: &mut Arena,
-    cgroups: bool,
+    (cgroups, attached): (bool, bool),
 ) -> Result<Config<'static>, Failure<'static>> {
     let version = doc.get(b"ociVersion").and_then(|v| v.as_str());
     if version.is_none_or(|v| !v.raw().starts_with(b"1.")) {
@@ -323,6 +342,9 @@ fn build(
         None => false,
         Some(v) => v.as_bool().ok_or(invalid(b"process.terminal", "not true or false"))?,
     };
+    if extra.terminal && extra.console < 0 && !attached {
+        return Err(invalid(b"process.terminal", "a terminal needs --console-socket (or run attached)"));
+    }
     rlimits(process.get(b"rlimits"))?;
     for (key, what) in [(&b"apparmorProfile"[..], "AppArmor"), (b"selinuxLabel", "SELinux")] {
         if process.get(key).and_then(|v| v.as_str()).is_some_and(|s| !s.raw().is_empty()) {
@@ -800,5 +822,17 @@ impl Eq for Extra {}
 impl core::fmt::Debug for Extra {
     fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
         f.write_str("Extra")
+    }
+}
+
+impl Extra {
+    /// The descriptors the init keeps while it builds: the console socket, those passed on.
+    pub fn kept(&self) -> impl Iterator<Item = i32> + '_ {
+        (self.console >= 0).then_some(self.console).into_iter().chain(self.preserved())
+    }
+
+    /// Those COMMAND gets: 3 up to 3 + `--preserve-fds`.
+    pub fn preserved(&self) -> impl Iterator<Item = i32> + '_ {
+        (3..3 + self.preserve_fds as i32).filter(move |&fd| fd != self.console)
     }
 }

@@ -19,6 +19,7 @@ pub mod mounts;
 pub mod process;
 pub mod seccomp;
 pub mod state;
+pub mod terminal;
 
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
@@ -89,10 +90,18 @@ pub struct Created<'c> {
 /// for it and removes it.
 fn create(oci: &Oci<'static>, process: &'static Process) -> Result<u8, Failure<'static>> {
     let root = state::root(oci.global.root, true)?;
-    let mut config = bundle::load(oci.bundle, oci.id, oci.global.cgroups)?;
+    let attached = oci.verb == Verb::Run && !oci.detach;
+    let console = oci.console_socket.map(terminal::connect).transpose()?;
+    let engine = bundle::Engine {
+        id: oci.id,
+        cgroups: oci.global.cgroups,
+        console: sys::raw(console.as_ref().map(AsFd::as_fd)),
+        preserve_fds: oci.preserve_fds,
+        attached,
+    };
+    let mut config = bundle::load(oci.bundle, engine)?;
     let extra = config.process.oci.ok_or(Failure::new("config.json", b"", Errno::INVAL))?;
     let dir = Dir::create(root.as_fd(), oci.id)?;
-    let attached = oci.verb == Verb::Run && !oci.detach;
     let gate = match attached {
         true => None,
         false => match dir.make_gate() {
