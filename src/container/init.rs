@@ -162,8 +162,7 @@ fn create_and_start<'a>(
         argv,
         envp,
         path,
-        take_terminal: context.take_terminal
-            || p.oci.is_some_and(|extra| extra.terminal && extra.console >= 0),
+        take_terminal: context.take_terminal || oci_terminal(p),
         // Always an identity, root's by default: COMMAND never keeps the supplementary
         // groups husk itself was started with (a service's `docker` group, say).
         user: Some(p.user.map_or((0, 0), |u| (u.uid, u.gid))),
@@ -185,6 +184,15 @@ fn create_and_start<'a>(
     caps::keep_only_kill(privileges.bounding).map_err(fail("capabilities", b""))?;
     let supervisor = Supervisor { child, group: false, place: Place::NamespaceInit };
     Ok(supervisor.wait(&mut |sig| Some(sig)).exit_code())
+}
+
+/// Whether an OCI config's process has the terminal the init made (oci/terminal.rs).
+fn oci_terminal(_process: &crate::config::Process) -> bool {
+    #[cfg(feature = "oci")]
+    if let Some(extra) = _process.oci {
+        return extra.terminal && extra.console >= 0;
+    }
+    false
 }
 
 /// Everything but COMMAND: namespaces, hostname, the bounding set, the root and its mounts.
