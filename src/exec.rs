@@ -95,9 +95,80 @@ fn join_and_run<'a>(spec: &ExecSpec<'a>, process: &Process) -> Result<u8, Failur
         cwd: Some(Dir::Path(cwd.of(&[dir]).map_err(fail("chdir", dir))?)),
         caps: Some(caps::recorded_privileges(&head.confinement, user)),
     };
-    let helper =
-        start_helper(&launch, &signals, pidfd, cgroups, process).map_err(fail("clone", spec.name))?;
+    let helper = start_helper(&launch, &signals, pidfd, cgroups, process, &Detached::default())
+        .map_err(fail("clone", spec.name))?;
     Ok(Supervisor { child: helper, group: false, place: Place::Subreaper }.wait(&mut Some).exit_code())
+}
+
+/// What an OCI `exec` adds: the helper outlives husk (`--detach`: the engine's subreaper
+/// adopts it and gets COMMAND's status from it), and a terminal made inside for COMMAND
+/// whose master goes to the engine's console socket.
+#[derive(Default)]
+pub struct Detached<'d> {
+    pub detach: bool,
+    #[cfg(feature = "oci")]
+    pub console: Option<(BorrowedFd<'d>, Option<crate::json::Value<'static>>)>,
+    #[cfg(not(feature = "oci"))]
+    pub console: Option<(BorrowedFd<'d>, ())>,
+    /// Where the helper's pid goes, opened on the host before the container is joined.
+    pub pid_file: Option<BorrowedFd<'d>>,
+}
+
+/// An OCI `exec` (oci/exec.rs): `launch` run in the container whose init `pidfd` pins
+/// (`pid`), as `husk exec` runs COMMAND; returns the helper's pid once it runs when
+/// `detached.detach`, else waits and returns COMMAND's status (as Ok(Err(code))).
+#[cfg(feature = "oci")]
+pub fn run_oci(
+    pidfd: OwnedFd,
+    pid: i32,
+    launch: &Launch,
+    detached: &Detached,
+    process: &Process,
+) -> Result<Result<i32, u8>, Failure<'static>> {
+    sys::make_non_dumpable().map_err(fail("prctl dumpable", b""))?;
+    let userns = in_user_namespace(pid);
+    let own_network = !same_namespace(pid, b"ns/net");
+    let signals = CallerSignals::take_over(process);
+    let cgroups = crate::cgroup::Joined::of(pid).map_err(fail("cgroup", b""))?;
+    let mut keep = [
+        sys::raw(Some(pidfd.as_fd())),
+        sys::raw(cgroups.unified.as_ref().map(AsFd::as_fd)),
+        sys::raw(detached.console.map(|c| c.0)),
+        sys::raw(detached.pid_file),
+        -1,
+        -1,
+        -1,
+        -1,
+    ];
+    for (slot, tasks) in keep[4..].iter_mut().zip(&cgroups.tasks) {
+        *slot = sys::raw(Some(tasks.as_fd()));
+    }
+    sys::close_all_but(&keep);
+    join(pidfd.as_fd(), userns, own_network).map_err(fail("setns", b""))?;
+    let helper =
+        start_helper(launch, &signals, pidfd, cgroups, process, detached).map_err(fail("clone", b""))?;
+    if let Some(file) = detached.pid_file {
+        let mut line = crate::out::Line::new();
+        line.num(helper as u64);
+        rustix::io::write(file, line.as_bytes()).map_err(fail("pid-file", b""))?;
+    }
+    if detached.detach {
+        return Ok(Ok(helper));
+    }
+    Ok(Err(Supervisor { child: helper, group: false, place: Place::Subreaper }.wait(&mut Some).exit_code()))
+}
+
+/// Whether the process `pid` shares our namespace of this kind (`ns/net`).
+#[cfg(feature = "oci")]
+fn same_namespace(pid: i32, kind: &[u8]) -> bool {
+    let mut path = CPath::new();
+    let theirs = crate::procfs::pid_path(&mut path, pid, kind).map(rustix::fs::stat);
+    let mut own = CPath::new();
+    let ours = own.of(&[b"/proc/self/", kind]).map(rustix::fs::stat);
+    match (theirs, ours) {
+        (Ok(Ok(a)), Ok(Ok(b))) => (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino),
+        _ => true,
+    }
 }
 
 /// setns(2) through the pidfd: all at once, atomically. The mount namespace's root and cwd
@@ -176,6 +247,7 @@ fn start_helper(
     pidfd: OwnedFd,
     cgroups: crate::cgroup::Joined,
     process: &Process,
+    detached: &Detached,
 ) -> Result<i32, Errno> {
     // What the container sees of the helper (`ps`, /proc/PID/cmdline, which anyone may read,
     // non-dumpable or not): `husk exec -- COMMAND…`, not the caller's line with the host's
@@ -185,19 +257,28 @@ fn start_helper(
     // caller's side shows the same from now on.) Best effort: cosmetic where the kernel
     // refuses.
     if let Some(map) = process.memory_map() {
-        let _ = sys::show_command_line(&map, b"husk\0exec\0--\0", launch.name, c"husk");
+        let _ = sys::show_command_line(&map, b"husk\0exec\0--\0", launch.argv, c"husk");
     }
     let helper = sys::clone(sys::Namespaces::NONE, cgroups.unified.as_ref().map(AsFd::as_fd))?;
     if helper != 0 {
         return Ok(helper);
     }
-    let _ = sys::set_parent_death_signal(crate::signals::SIGKILL);
+    if !detached.detach {
+        let _ = sys::set_parent_death_signal(crate::signals::SIGKILL);
+    }
     // Its cgroup namespace is rooted where the container's is: joined once in its groups.
     if let Err(e) = cgroups.enter() {
         sys::exit(Failure::new("cgroup", b"tasks", e).report());
     }
     if let Err(e) = move_into_thread_name_spaces(pidfd.as_fd(), ThreadNameSpaceType::CONTROL_GROUP) {
         sys::exit(Failure::new("setns cgroup", b"", e).report());
+    }
+    // An OCI exec's terminal, made in the container (oci/terminal.rs).
+    #[cfg(feature = "oci")]
+    if let Some((socket, size)) = detached.console
+        && let Err(failure) = crate::oci::terminal::set_up(size, socket)
+    {
+        sys::exit(failure.report());
     }
     // husk's own descriptors go too: from here on only stdio (and spawn's pipe).
     let _ = sys::close_from(3);

@@ -123,12 +123,13 @@ fn create_and_start<'a>(
         None => (process.arg(p.command), process.argv_from(p.command)),
     };
     if let Some(map) = process.memory_map() {
-        let _ = sys::show_command_line(&map, b"husk\0init\0--\0", name, c"husk");
+        let _ = sys::show_command_line(&map, b"husk\0init\0--\0", argv, c"husk");
     }
     // An OCI container's terminal: its master goes to the engine while it creates.
     #[cfg(feature = "oci")]
     if let Some(extra) = p.oci.filter(|extra| extra.terminal && extra.console >= 0) {
-        crate::oci::terminal::set_up(extra, sys::stdio(extra.console))?;
+        let size = extra.doc.and_then(|d| d.path(&[b"process", b"consoleSize"]));
+        crate::oci::terminal::set_up(size, sys::stdio(extra.console))?;
     }
     // The gate: a named container is recorded once built (so that `husk exec` never joins
     // it half-built) and before its COMMAND runs.

@@ -73,7 +73,8 @@ pub struct Caps {
     pub ambient: u64,
 }
 
-static EXTRA: Reserved<Extra> = Reserved::new(Extra {
+/// An Extra with nothing in it yet.
+const EMPTY: Extra = Extra {
     doc: None,
     bundle: b"",
     id: b"",
@@ -93,7 +94,9 @@ static EXTRA: Reserved<Extra> = Reserved::new(Extra {
     seccomp: None,
     seccomp_flags: 0,
     cgroups_path: b"",
-});
+};
+
+static EXTRA: Reserved<Extra> = Reserved::new(EMPTY);
 
 /// Strings copied out of the document, unescaped and NUL-terminated, in memory of their
 /// own: never longer than the document's own bytes, so twice its size is always room.
@@ -836,3 +839,54 @@ impl Extra {
         (3..3 + self.preserve_fds as i32).filter(move |&fd| fd != self.console)
     }
 }
+
+/// What an OCI `exec` runs: `process` (an exec's --process file, or the container's own
+/// config.json `process` that its options change), read as `load` reads a config's.
+pub struct ExecProcess {
+    pub argv: Option<crate::rt::CStrArray<'static>>,
+    pub env: crate::rt::CStrArray<'static>,
+    pub path: &'static [u8],
+    pub cwd: &'static CStr,
+    pub identity: Identity,
+    pub caps: Caps,
+    pub no_new_privs: bool,
+    pub terminal: bool,
+}
+
+/// Reads an exec's process object (`args` may be missing when the command line gives them).
+pub fn exec_process(process: Value<'static>, arena: &mut Arena) -> Result<ExecProcess, Failure<'static>> {
+    let argv = match process.get(b"args") {
+        Some(args) if args.items().next().is_some() => Some(string_array(args, arena, b"process.args")?),
+        _ => None,
+    };
+    let env = match process.get(b"env") {
+        Some(env) => string_array(env, arena, b"process.env")?,
+        None => {
+            crate::rt::c_str_array(0, core::iter::empty()).map_err(|e| Failure::new("process", b"", e))?
+        }
+    };
+    let path = env
+        .iter()
+        .find_map(|e| crate::text::after(e.to_bytes(), b"PATH="))
+        .unwrap_or(crate::spawn::DEFAULT_PATH);
+    let cwd = match process.get(b"cwd") {
+        Some(cwd) => arena.string(cwd).ok_or(invalid(b"process.cwd", "not a string"))?,
+        None => c"/",
+    };
+    let scratch = EXEC.take().ok_or(Failure::new("process", b"", Errno::BUSY))?;
+    user(process.get(b"user"), scratch)?;
+    let flag = |key: &[u8]| process.get(key).and_then(|v| v.as_bool()).unwrap_or(false);
+    Ok(ExecProcess {
+        argv,
+        env,
+        path,
+        cwd,
+        identity: scratch.identity.clone(),
+        caps: capabilities(process.get(b"capabilities"))?,
+        no_new_privs: flag(b"noNewPrivileges"),
+        terminal: flag(b"terminal"),
+    })
+}
+
+/// An exec's own Extra, to read its user into (as `load` reads a config's).
+static EXEC: Reserved<Extra> = Reserved::new(EMPTY);

@@ -14,6 +14,7 @@
 
 pub mod args;
 pub mod bundle;
+pub mod exec;
 pub mod hooks;
 pub mod mounts;
 pub mod process;
@@ -67,7 +68,8 @@ pub fn main(process: &'static Process, at: usize) -> u8 {
             crate::out::print(VERSION);
             Ok(0)
         }
-        Verb::Exec | Verb::Pause | Verb::Resume => {
+        Verb::Exec => exec::exec(&oci, process),
+        Verb::Pause | Verb::Resume => {
             Err(Failure::new("oci", b"", Errno::OPNOTSUPP).with_hint("not in this husk yet"))
         }
     };
@@ -157,7 +159,7 @@ pub fn built(created: &Created, pid: i32) -> Result<(), Failure<'static>> {
 
 /// The pid file, written whole under a temporary name and renamed (an engine polling it
 /// never reads half a number).
-fn write_pid_file(file: &'static [u8], pid: i32) -> Result<(), Failure<'static>> {
+pub(crate) fn write_pid_file(file: &'static [u8], pid: i32) -> Result<(), Failure<'static>> {
     let mut line = Line::new();
     line.num(pid as u64);
     let mut tmp = crate::cpath::CPath::new();
@@ -175,7 +177,7 @@ fn write_pid_file(file: &'static [u8], pid: i32) -> Result<(), Failure<'static>>
 }
 
 /// The container's record, or a failure naming it.
-fn find(oci: &Oci<'static>) -> Result<(OwnedFd, Dir), Failure<'static>> {
+pub(crate) fn find(oci: &Oci<'static>) -> Result<(OwnedFd, Dir), Failure<'static>> {
     let root = state::root(oci.global.root, false)?;
     let dir = Dir::open(root.as_fd(), oci.id)?;
     Ok((root, dir))
@@ -282,7 +284,7 @@ fn kill(oci: &Oci<'static>) -> Result<u8, Failure<'static>> {
 
 /// A pidfd of the recorded init if it still runs: opened first, then checked, so the pid
 /// cannot have gone to another process in between.
-fn pin(head: &Head) -> Option<OwnedFd> {
+pub(crate) fn pin(head: &Head) -> Option<OwnedFd> {
     let pid = rustix::process::Pid::from_raw(head.pid)?;
     let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()?;
     state::alive(head).then_some(pidfd)

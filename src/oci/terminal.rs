@@ -7,7 +7,6 @@
 use rustix::fd::{AsFd, BorrowedFd};
 use rustix::io::Errno;
 
-use super::bundle::Extra;
 use crate::error::{Failure, Result};
 
 /// The engine's console socket, connected before anything is built (a path that is no
@@ -24,14 +23,14 @@ pub fn connect(path: &[u8]) -> Result<'_, rustix::fd::OwnedFd> {
 
 /// In the init, the root entered: the terminal made and its master sent; the init's stdio
 /// is its other end from here on.
-pub fn set_up(extra: &Extra, socket: BorrowedFd) -> Result<'static, ()> {
+pub fn set_up(size: Option<crate::json::Value>, socket: BorrowedFd) -> Result<'static, ()> {
     use rustix::pty::{OpenptFlags, ioctl_tiocgptpeer, openpt, unlockpt};
     let fail = |step| move |e| Failure::new(step, b"", e).with_hint("process.terminal");
     let flags = OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC;
     let master = openpt(flags).map_err(fail("/dev/ptmx"))?;
     unlockpt(&master).map_err(fail("unlockpt"))?;
     let peer = ioctl_tiocgptpeer(&master, flags).map_err(fail("pty"))?;
-    if let Some(size) = extra.doc.and_then(|d| d.path(&[b"process", b"consoleSize"])) {
+    if let Some(size) = size {
         let get = |k: &[u8]| size.get(k).and_then(|v| v.as_u64()).unwrap_or(0) as u16;
         let winsize = rustix::termios::Winsize {
             ws_row: get(b"height"),

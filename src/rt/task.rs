@@ -229,33 +229,35 @@ struct Title([u8; 4096]);
 static mut TITLE: Title = Title([0; 4096]);
 
 /// Makes this process's /proc/PID/cmdline read `prefix` (NUL-separated words, NUL-ended)
-/// followed by its own arguments from `from` (one of them) on — cut at 4 KiB — and its name
-/// (comm) `name`: what `ps` shows of it. The words are copied into a page of their own,
-/// which then stands as the argument area; the real arguments are not touched (Process
-/// still reads them). `current` is the memory map (`Process::memory_map`: prctl_mm_map's
-/// fields from start_code to env_end).
+/// followed by `words` — cut at 4 KiB — and its name (comm) `name`: what `ps` shows of it.
+/// The words are copied into a page of their own, which then stands as the argument area;
+/// the real arguments are not touched (Process still reads them). `current` is the memory
+/// map (`Process::memory_map`: prctl_mm_map's fields from start_code to env_end).
 /// Raw: rustix has no PR_SET_MM. PR_SET_MM_MAP sets every field at once and, unlike the
 /// one-field forms, needs no CAP_SYS_RESOURCE (prctl(2)). Call it once.
 pub fn show_command_line(
     current: &[u64; 11],
     prefix: &[u8],
-    from: &core::ffi::CStr,
+    words: CStrArray<'_>,
     name: &core::ffi::CStr,
 ) -> Result<()> {
-    let (first, arg_end) = (from.as_ptr() as u64, current[8]);
-    if !(current[7]..arg_end).contains(&first) || prefix.len() > 4096 {
+    if prefix.is_empty() || prefix.len() > 4096 {
         return Err(Errno::INVAL);
     }
-    // SAFETY: [arg_start, arg_end) is the argument area execve(2) laid out on our stack, the
-    // arguments' strings one after the other, never written (see Process); `first` is in it.
-    let tail = unsafe { core::slice::from_raw_parts(first as *const u8, (arg_end - first) as usize) };
     // SAFETY: TITLE is used nowhere else, so no other reference to it exists while this one
     // lives (husk is single-threaded).
     let area = unsafe { &mut (*core::ptr::addr_of_mut!(TITLE)).0 };
-    let len = (prefix.len() + tail.len()).min(area.len());
-    let (head, rest) = area[..len].split_at_mut(prefix.len());
-    head.copy_from_slice(prefix);
-    rest.copy_from_slice(&tail[..rest.len()]);
+    area[..prefix.len()].copy_from_slice(prefix);
+    let mut len = prefix.len();
+    for word in words.iter() {
+        let bytes = word.to_bytes_with_nul();
+        let n = bytes.len().min(area.len() - len);
+        area[len..len + n].copy_from_slice(&bytes[..n]);
+        len += n;
+        if len == area.len() {
+            break;
+        }
+    }
     area[len - 1] = 0; // the last word ends here, whole or cut
     let start = area.as_ptr() as u64;
     let [start_code, end_code, start_data, end_data, start_brk, brk, start_stack, _, _, env_start, env_end] =
