@@ -246,10 +246,8 @@ pub fn parse<'a, A: super::super::args::Argv<'a> + ?Sized>(
             b"--detach" | b"-d" if verb == Verb::Run || execing => oci.detach = true,
             b"--all" | b"-a" if verb == Verb::Kill => oci.all = true,
             b"--force" | b"-f" if verb == Verb::Delete => oci.force = true,
-            b"--format" | b"-f" if verb == Verb::Ps => {
-                // `ps --format json` (what engines ask) or table.
-                let _ = value(&mut i)?;
-            }
+            // `ps --format json` (what engines ask: `all` then means JSON) or table.
+            b"--format" | b"-f" if verb == Verb::Ps => oci.all = value(&mut i)? == b"json",
             b"--rootless" if verb == Verb::Spec => {}
             b"--process" | b"-p" if execing => oci.process = Some(value(&mut i)?),
             b"--tty" | b"-t" if execing => oci.tty = true,

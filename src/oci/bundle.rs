@@ -638,7 +638,7 @@ pub fn each_rlimit(process: Value<'static>) -> impl Iterator<Item = (u32, u64, u
     })
 }
 
-/// One of `mounts`: husk's own /dev, /proc, /sys and cgroup kinds where they fit (each
+/// One of `mounts`: husk's own /dev, /sys and cgroup kinds where they fit (each
 /// made as husk makes them, masks included), a bind, or any other filesystem by type
 /// (MountKind::Fs: the init reads its options from the document again).
 fn mount(
@@ -688,7 +688,8 @@ fn mount(
         MountKind::Dev
     } else {
         match fstype {
-            b"proc" => MountKind::Proc,
+            // (A procfs as the config has it: its maskedPaths and readonlyPaths are the masks,
+            // and its sysctls are written before they apply.)
             b"sysfs" => MountKind::Sysfs,
             b"cgroup" | b"cgroup2" => MountKind::Cgroup,
             b"" => return Err(invalid(kind_path, "missing (and not a bind)")),

@@ -118,7 +118,7 @@ fn create(oci: &Oci<'static>, process: &'static Process) -> Result<u8, Failure<'
     let code = crate::container::run_oci(&mut config, process, &created);
     let Created { dir, .. } = created;
     let mut buf = [0; state::RECORD];
-    let built = dir.read(&mut buf).is_ok();
+    let built = dir.read(&mut buf).is_ok() && (attached || code == 0);
     if !built || attached {
         if built {
             poststop(&dir, oci.id, extra);
