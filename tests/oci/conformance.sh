@@ -44,6 +44,12 @@
 # Use the same two variables for husk if it needs them; a wrapper is generated in the run
 # directory and its path is what the suite gets as RUNTIME.
 #
+# husk: the suite calls `RUNTIME kill ID KILL`, and a bare `husk kill` is husk's own command;
+# husk takes the OCI command line when called as husk-oci (a symlink), after `husk oci`, or
+# with a global option first. So either pass a husk-oci symlink's absolute path, or
+#   OCI_RUNTIME_ARGS=oci tests/oci/conformance.sh "$PWD/target/release/husk"
+# (The symlink keeps the suite's view closest to an engine's; the wrapper adds a bash exec.)
+#
 # What "clean" means: exit status 0, no `not ok` line at the start of a line (runtimetest's own
 # TAP, nested in YAML blocks, is indented and not counted; programs that run runtimetest
 # without a TAP of their own print its lines unindented, and those count), and for programs
