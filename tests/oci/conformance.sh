@@ -134,6 +134,17 @@ unmount_under() {
 	awk -v d="$1" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo |
 		sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 }
+# Pids of processes whose command line or root directory names a path under $1.
+leftovers() {
+	local d pid
+	for d in /proc/[0-9]*; do
+		pid=${d#/proc/}
+		[ "$pid" = $$ ] && continue
+		if { tr '\0' ' ' <"$d/cmdline"; echo; readlink "$d/root"; } 2>/dev/null | grep -qF "$1/"; then
+			echo "$pid"
+		fi
+	done
+}
 trap 'unmount_under "$run"; rm -rf "$run" 2>/dev/null || true' EXIT
 
 # The optional wrapper (see "Cgroups" above): one executable file, as the suite needs.
@@ -201,6 +212,16 @@ for p in $programs; do
 	fi
 	[ "$rc" -ne 0 ] && [ "$verdict" != timeout ] && [ "$verdict" != "exit $rc" ] && verdict="$verdict, exit $rc"
 	total=$((total + 1)) oks=$((oks + ok)) notoks=$((notoks + notok))
+	# A container the program did not get rid of (a runtime's `delete --force` that failed, or
+	# a timeout) is still running: find it by the bundle path in its command line (the waiting
+	# init of a created container is the runtime's own fork) or its root, say so, and kill it
+	# by pid so it does not outlive the run. Nothing outside this program's directory is touched.
+	left=$(leftovers "$run/$p")
+	if [ -n "$left" ]; then
+		# shellcheck disable=SC2086
+		kill -9 $left 2>/dev/null || true
+		verdict="$verdict, left $(echo $left | wc -w) process(es) running: killed"
+	fi
 	printf '%-40s %s (%d ok)\n' "$p" "$verdict" "$ok" | tee -a "$out/summary.txt"
 	# linux_ns_itype runs a container that shares the host's mount namespace, so the
 	# runtime's /proc, /dev, /sys mounts land in ours and stay after delete: lift them.
