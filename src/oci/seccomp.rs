@@ -47,8 +47,9 @@ use linux_raw_sys::ptrace::{
 use rustix::io::Errno;
 
 use crate::error::Failure;
-use crate::json::{Kind, Value};
+use crate::json::{Items, Kind, Value};
 use crate::seccomp::{ARCH, Insn, JEQ, JGE, LD_W_ABS, NR, RET, X32_BIT};
+use crate::text::{fields, position};
 
 const JGT: u16 = 0x25; // if A > k
 const JA: u16 = 0x05; // pc += k (32 bits)
@@ -75,20 +76,80 @@ pub struct Filter {
 pub const NONE: u16 = u16::MAX;
 
 /// Why a profile was refused, and where: `linux.seccomp` `.syscalls[rule]` `.args[arg]`
-/// `.field` `[item]`, each part when it is not [`NONE`] (or empty).
+/// `.field` `[item]`, each part when it is not [`NONE`] (or, for the field, empty). Eight
+/// bytes: the field and the reason are indices into tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Error {
     pub rule: u16,
     pub arg: u16,
-    pub field: &'static str,
     pub item: u16,
-    pub errno: Errno,
-    pub hint: &'static str,
+    field: u8,
+    why: u8,
+}
+
+/// The members a profile has, by index: the keys looked up and the places named in errors.
+const FIELDS: &[u8] =
+    b" defaultAction defaultErrnoRet action errnoRet flags architectures syscalls names args index value valueTwo op";
+const WHOLE: u8 = 0;
+const DEFAULT_ACTION: u8 = 1;
+const ACTION: u8 = 3;
+const FLAGS: u8 = 5;
+const ARCHITECTURES: u8 = 6;
+const SYSCALLS: u8 = 7;
+const NAMES_: u8 = 8;
+const ARGS: u8 = 9;
+const INDEX: u8 = 10;
+const VALUE: u8 = 11;
+const VALUE_TWO: u8 = 12;
+const OP: u8 = 13;
+
+/// Why, by index: a hint, with EINVAL but where [`Error::errno`] says otherwise.
+const WHY: [&str; 14] = [
+    "must be an object",
+    "must be SCMP_ACT_KILL, _KILL_THREAD, _KILL_PROCESS, _TRAP, _ERRNO, _TRACE, _ALLOW or _LOG",
+    "SCMP_ACT_NOTIFY needs a seccomp agent (listenerPath), which husk does not support",
+    "only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take one",
+    "must be an integer from 0 to 65535",
+    "must be 0 to 5",
+    "must be an integer from 0 to 18446744073709551615",
+    "must be SCMP_CMP_NE, _LT, _LE, _EQ, _GE, _GT or _MASKED_EQ",
+    "must be SECCOMP_FILTER_FLAG_TSYNC, _LOG, _SPEC_ALLOW or _WAIT_KILLABLE_RECV",
+    "must be SCMP_ARCH_ names",
+    "must be a list",
+    "must be a list of system call names",
+    "at most 8 conditions in a rule, 65534 rules",
+    "the profile needs more than 4096 BPF instructions",
+];
+const NOT_OBJECT: u8 = 0;
+const BAD_ACTION: u8 = 1;
+const NOTIFY: u8 = 2;
+const NO_DATA: u8 = 3;
+const BAD_DATA: u8 = 4;
+const BAD_INDEX: u8 = 5;
+const BAD_NUMBER: u8 = 6;
+const BAD_OP: u8 = 7;
+const BAD_FLAG: u8 = 8;
+const BAD_ARCH: u8 = 9;
+const NOT_LIST: u8 = 10;
+const BAD_NAME: u8 = 11;
+const TOO_MANY: u8 = 12;
+const TOO_BIG: u8 = 13;
+
+const fn bad(rule: u16, field: u8, why: u8) -> Error {
+    Error { rule, arg: NONE, item: NONE, field, why }
 }
 
 impl Error {
-    fn new(rule: u16, field: &'static str, hint: &'static str) -> Error {
-        Error { rule, arg: NONE, field, item: NONE, errno: Errno::INVAL, hint }
+    pub fn errno(&self) -> Errno {
+        match self.why {
+            NOTIFY => Errno::OPNOTSUPP,
+            TOO_MANY | TOO_BIG => Errno::TOOBIG,
+            _ => Errno::INVAL,
+        }
+    }
+
+    pub fn hint(&self) -> &'static str {
+        WHY[self.why as usize]
     }
 
     /// The place in config.json: `linux.seccomp.syscalls[3].args[0].op`.
@@ -103,13 +164,13 @@ impl Error {
             }
         };
         put(b"linux.seccomp");
-        for (n, name) in [(self.rule, ".syscalls"), (self.arg, ".args"), (self.item, "")] {
-            if name.is_empty() && !self.field.is_empty() {
+        for (n, name) in [(self.rule, &b".syscalls"[..]), (self.arg, b".args"), (self.item, b"")] {
+            if name.is_empty() && self.field != WHOLE {
                 put(b".");
-                put(self.field.as_bytes());
+                put(key(self.field));
             }
             if n != NONE {
-                put(name.as_bytes());
+                put(name);
                 put(b"[");
                 put(crate::text::digits(n as u64, 10, &mut [0; 24]).to_bytes());
                 put(b"]");
@@ -120,7 +181,26 @@ impl Error {
 
     /// The one line: `husk: config.json linux.seccomp.syscalls[3].action: … (EINVAL): hint`.
     pub fn failure<'b>(&self, buf: &'b mut [u8; 80]) -> Failure<'b> {
-        Failure::new("config.json", self.path(buf), self.errno).with_hint(self.hint)
+        Failure::new("config.json", self.path(buf), self.errno()).with_hint(self.hint())
+    }
+}
+
+fn key(field: u8) -> &'static [u8] {
+    fields(FIELDS, b' ').nth(field as usize).unwrap_or_default()
+}
+
+/// `object[field]`; null counts as absent.
+fn member(object: Value, field: u8) -> Option<Value> {
+    object.get(key(field)).filter(|v| v.kind() != Kind::Null)
+}
+
+/// The items of the list `object[field]` (none when absent), or why not: rule `rule`'s
+/// field is not a list.
+fn list(object: Value, field: u8, rule: u16) -> Result<Items, Error> {
+    match member(object, field) {
+        Some(v) if v.kind() != Kind::Array => Err(bad(rule, field, NOT_LIST)),
+        // An object's items are none.
+        v => Ok(v.unwrap_or(object).items()),
     }
 }
 
@@ -140,128 +220,127 @@ const EPERM: u32 = 1;
 
 const OPS: &[u8] =
     b"SCMP_CMP_NE SCMP_CMP_LT SCMP_CMP_LE SCMP_CMP_EQ SCMP_CMP_GE SCMP_CMP_GT SCMP_CMP_MASKED_EQ";
-const NE: usize = 0;
-const LT: usize = 1;
-const LE: usize = 2;
-const EQ: usize = 3;
-const GE: usize = 4;
-const GT: usize = 5;
-/// Instructions each op compiles to.
-const OP_LEN: [usize; 7] = [4, 5, 5, 4, 5, 5, 6];
+/// libseccomp's comparisons, in the order of [`OPS`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Ne,
+    Lt,
+    Le,
+    Eq,
+    Ge,
+    Gt,
+    MaskedEq,
+}
+const OP_LIST: [Op; 7] = [Op::Ne, Op::Lt, Op::Le, Op::Eq, Op::Ge, Op::Gt, Op::MaskedEq];
 
-const FLAGS: &[u8] = b"SECCOMP_FILTER_FLAG_TSYNC SECCOMP_FILTER_FLAG_LOG SECCOMP_FILTER_FLAG_SPEC_ALLOW \
+impl Op {
+    /// Instructions it compiles to.
+    fn len(self) -> usize {
+        match self {
+            Op::Ne | Op::Eq => 4,
+            Op::MaskedEq => 6,
+            _ => 5,
+        }
+    }
+}
+
+const FLAG_NAMES: &[u8] =
+    b"SECCOMP_FILTER_FLAG_TSYNC SECCOMP_FILTER_FLAG_LOG SECCOMP_FILTER_FLAG_SPEC_ALLOW \
     SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV";
 const FLAG_BITS: [u32; 4] = [1, 2, 4, 32];
 
-const HINT_ACTION: &str =
-    "must be SCMP_ACT_KILL, _KILL_THREAD, _KILL_PROCESS, _TRAP, _ERRNO, _TRACE, _ALLOW or _LOG";
-const HINT_NUMBER: &str = "must be an integer from 0 to 18446744073709551615";
+/// Where a JSON string is found among the words of `table` (names, actions, ops and flags
+/// are short).
+fn find(value: Value, table: &'static [u8]) -> Option<usize> {
+    position(table, text(value, &mut [0; 40])?)
+}
 
-/// A JSON string's text when it fits `buf` (names, actions, ops and flags are short).
-fn word<'b>(value: Value, buf: &'b mut [u8; 40]) -> Option<&'b [u8]> {
+/// A JSON string's text, when it fits `buf`.
+fn text<'b>(value: Value, buf: &'b mut [u8; 40]) -> Option<&'b [u8]> {
     let n = value.as_str()?.unescape_into(buf)?;
     Some(&buf[..n])
 }
 
-/// The SECCOMP_RET_* value of `object[name]`, with its data from `object[errno]`.
-fn action(object: Value, name: &'static str, errno: &'static str, rule: u16) -> Result<u32, Error> {
-    let bad = |field, hint| Error::new(rule, field, hint);
-    let found =
-        object.get(name.as_bytes()).and_then(|v| crate::text::position(ACTIONS, word(v, &mut [0; 40])?));
-    let i = found.ok_or(bad(name, HINT_ACTION))?;
-    let Some(&ret) = RETS.get(i) else {
-        let hint = "SCMP_ACT_NOTIFY needs a seccomp agent (listenerPath), which husk does not support";
-        return Err(Error { errno: Errno::OPNOTSUPP, ..bad(name, hint) });
-    };
+/// The SECCOMP_RET_* value of `object[field]` (an action), with its data from the member
+/// after it (`errnoRet`).
+fn action(object: Value, field: u8, rule: u16) -> Result<u32, Error> {
+    let i = member(object, field).and_then(|v| find(v, ACTIONS)).ok_or(bad(rule, field, BAD_ACTION))?;
+    let ret = *RETS.get(i).ok_or(bad(rule, field, NOTIFY))?;
     let takes_data = ret == SECCOMP_RET_ERRNO || ret == SECCOMP_RET_TRACE;
-    match object.get(errno.as_bytes()).filter(|v| v.kind() != Kind::Null) {
+    match member(object, field + 1) {
         None => Ok(if takes_data { ret | EPERM } else { ret }),
+        Some(_) if !takes_data => Err(bad(rule, field + 1, NO_DATA)),
         Some(v) => match v.as_u64() {
-            Some(data) if takes_data && data <= 0xffff => Ok(ret | data as u32),
-            _ if !takes_data => Err(bad(errno, "only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take one")),
-            _ => Err(bad(errno, "must be an integer from 0 to 65535")),
+            Some(data) if data <= 0xffff => Ok(ret | data as u32),
+            _ => Err(bad(rule, field + 1, BAD_DATA)),
         },
     }
 }
 
 /// One condition of a rule's `args`.
 struct Condition {
-    op: usize,
+    op: Op,
     index: u32,
     value: u64,
     two: u64,
 }
 
 fn condition(arg: Value, rule: u16, at: u16) -> Result<Condition, Error> {
-    let bad = |field, hint| Error { arg: at, ..Error::new(rule, field, hint) };
-    let number = |field: &'static str| arg.get(field.as_bytes()).and_then(|v| v.as_u64());
-    let index = number("index").filter(|&i| i < 6).ok_or(bad("index", "must be 0 to 5"))?;
-    let value = number("value").ok_or(bad("value", HINT_NUMBER))?;
-    let two = match arg.get(b"valueTwo").filter(|v| v.kind() != Kind::Null) {
+    let fail = |field, why| Error { arg: at, ..bad(rule, field, why) };
+    let number = |field| member(arg, field).and_then(|v| v.as_u64());
+    let index = number(INDEX).filter(|&i| i < 6).ok_or(fail(INDEX, BAD_INDEX))?;
+    let value = number(VALUE).ok_or(fail(VALUE, BAD_NUMBER))?;
+    let two = match member(arg, VALUE_TWO) {
         None => 0,
-        Some(v) => v.as_u64().ok_or(bad("valueTwo", HINT_NUMBER))?,
+        Some(_) => number(VALUE_TWO).ok_or(fail(VALUE_TWO, BAD_NUMBER))?,
     };
-    let op = arg.get(b"op").and_then(|v| crate::text::position(OPS, word(v, &mut [0; 40])?));
-    let hint = "must be SCMP_CMP_NE, _LT, _LE, _EQ, _GE, _GT or _MASKED_EQ";
-    let op = op.ok_or(bad("op", hint))?;
-    Ok(Condition { op, index: index as u32, value, two })
+    let op = member(arg, OP).and_then(|v| OP_LIST.get(find(v, OPS)?)).ok_or(fail(OP, BAD_OP))?;
+    Ok(Condition { op: *op, index: index as u32, value, two })
 }
 
-/// A rule's `args` (none when absent or null; [`compile`] refuses anything else).
-fn conditions(rule: Value) -> impl Iterator<Item = Value> {
-    rule.get(b"args").into_iter().flat_map(|args| args.items())
-}
-
-/// A rule's `names`.
-fn names(rule: Value) -> impl Iterator<Item = Value> {
-    rule.get(b"names").into_iter().flat_map(|names| names.items())
-}
-
-/// A name's x86_64 number, if it has one.
+/// A name's x86_64 number, if it has one: a walk through [`PACKED`].
 fn number(name: Value) -> Option<usize> {
     let mut buf = [0; 40];
-    let name = word(name, &mut buf)?;
-    if name.is_empty() {
-        return None;
+    let name = text(name, &mut buf)?;
+    let (mut n, mut k, mut same) = (0, 0, true);
+    for i in 0..NAMES_LEN {
+        let s = symbol(i);
+        if s == 0 {
+            if same && k == name.len() && k > 0 {
+                return Some(n);
+            }
+            (n, k, same) = (n + 1, 0, true);
+        } else {
+            same &= name.get(k).map(|&c| code(c)) == Some(s);
+            k += 1;
+        }
     }
-    crate::text::fields(&NAMES, 0).position(|n| n == name)
+    None
 }
 
 /// Compiles `profile` (config.json's `linux.seccomp`) into `out`. The program is
 /// `out[..len]`; the length is the same whatever `out`, so a call with an empty `out` tells
 /// the length (and checks the profile), and an `out` of [`MAX_INSNS`] always holds it.
 pub fn compile(profile: Value, out: &mut [Insn]) -> Result<Filter, Error> {
-    let whole = |hint| Error::new(NONE, "", hint);
     if profile.kind() != Kind::Object {
-        return Err(whole("must be an object"));
+        return Err(bad(NONE, WHOLE, NOT_OBJECT));
     }
-    let default = action(profile, "defaultAction", "defaultErrnoRet", NONE)?;
+    let default = action(profile, DEFAULT_ACTION, NONE)?;
     let mut flags = 0;
-    for (i, flag) in profile.get(b"flags").into_iter().flat_map(|v| v.items()).enumerate() {
-        let bit = crate::text::position(FLAGS, word(flag, &mut [0; 40]).unwrap_or_default());
-        let hint = "must be SECCOMP_FILTER_FLAG_TSYNC, _LOG, _SPEC_ALLOW or _WAIT_KILLABLE_RECV";
-        flags |= bit
-            .and_then(|b| FLAG_BITS.get(b))
-            .ok_or(Error { item: i as u16, ..Error::new(NONE, "flags", hint) })?;
+    for (i, flag) in list(profile, FLAGS, NONE)?.enumerate() {
+        let bit = find(flag, FLAG_NAMES).and_then(|b| FLAG_BITS.get(b));
+        flags |= bit.ok_or(Error { item: i as u16, ..bad(NONE, FLAGS, BAD_FLAG) })?;
     }
     let mut x32 = false;
-    for (i, arch) in profile.get(b"architectures").into_iter().flat_map(|v| v.items()).enumerate() {
+    for (i, arch) in list(profile, ARCHITECTURES, NONE)?.enumerate() {
         let mut buf = [0; 40];
-        let arch = word(arch, &mut buf).unwrap_or_default();
-        if !arch.starts_with(b"SCMP_ARCH_") {
-            return Err(Error {
-                item: i as u16,
-                ..Error::new(NONE, "architectures", "must be SCMP_ARCH_ names")
-            });
+        match text(arch, &mut buf) {
+            Some(arch) if arch.starts_with(b"SCMP_ARCH_") => x32 |= arch == b"SCMP_ARCH_X32",
+            _ => return Err(Error { item: i as u16, ..bad(NONE, ARCHITECTURES, BAD_ARCH) }),
         }
-        x32 |= arch == b"SCMP_ARCH_X32";
-    }
-    let rules = profile.get(b"syscalls").filter(|v| v.kind() != Kind::Null);
-    if rules.is_some_and(|v| v.kind() != Kind::Array) {
-        return Err(Error::new(NONE, "syscalls", "must be a list of rules"));
     }
     let mut c = Compiler {
-        rules: rules.unwrap_or(profile),
+        profile,
         default,
         first: [NONE; NSYS],
         hash: [0; NSYS],
@@ -270,7 +349,7 @@ pub fn compile(profile: Value, out: &mut [Insn]) -> Result<Filter, Error> {
         pc: 0,
         fail: 0,
     };
-    for (r, rule) in c.rules.items().enumerate() {
+    for (r, rule) in list(profile, SYSCALLS, NONE)?.enumerate() {
         c.check(rule, r)?;
     }
     let foreign = if default == SECCOMP_RET_ALLOW || default == SECCOMP_RET_LOG {
@@ -301,8 +380,7 @@ pub fn compile(profile: Value, out: &mut [Insn]) -> Result<Filter, Error> {
     let mut end = c.pc + tree_len(ranges);
     c.tree(&starts[..ranges], &mut end)?;
     if end > MAX_INSNS {
-        let hint = "the profile needs more than 4096 BPF instructions";
-        return Err(Error { errno: Errno::TOOBIG, ..whole(hint) });
+        return Err(bad(NONE, WHOLE, TOO_BIG));
     }
     Ok(Filter { len: end, flags })
 }
@@ -325,8 +403,7 @@ const RULES: Class = 1 << 32;
 const FAIL: u8 = 0xff;
 
 struct Compiler<'a, 'o> {
-    /// `syscalls` (or, without one, a value with no items).
-    rules: Value<'a>,
+    profile: Value<'a>,
     default: u32,
     /// For each number: the first rule that names it, and a hash of all that do (FNV-1a over
     /// their indices): numbers alike in both share their rules' code.
@@ -340,7 +417,7 @@ struct Compiler<'a, 'o> {
     fail: usize,
 }
 
-impl Compiler<'_, '_> {
+impl<'a> Compiler<'a, '_> {
     fn put(&mut self, code: u16, jt: u8, jf: u8, k: u32) {
         let to = |j: u8| if j == FAIL { self.fail.wrapping_sub(self.pc + 1) as u8 } else { j };
         let insn = Insn { code, jt: to(jt), jf: to(jf), k };
@@ -350,33 +427,33 @@ impl Compiler<'_, '_> {
         self.pc += 1;
     }
 
+    /// The rules (checked by then).
+    fn rules(&self) -> Items<'a> {
+        list(self.profile, SYSCALLS, NONE).unwrap_or(self.profile.items())
+    }
+
     /// Checks rule `r` whole and notes the numbers it names.
     fn check(&mut self, rule: Value, r: usize) -> Result<(), Error> {
         let r16 = r as u16;
-        if r >= NONE as usize {
-            return Err(Error { errno: Errno::TOOBIG, ..Error::new(NONE, "syscalls", "too many rules") });
+        if r16 == NONE {
+            return Err(bad(NONE, SYSCALLS, TOO_MANY));
         }
-        action(rule, "action", "errnoRet", r16)?;
-        let args = rule.get(b"args").map_or(Kind::Null, |v| v.kind());
-        if !matches!(args, Kind::Null | Kind::Array) {
-            return Err(Error::new(r16, "args", "must be a list of conditions"));
+        if rule.kind() != Kind::Object {
+            return Err(Error { item: r16, ..bad(NONE, SYSCALLS, NOT_OBJECT) });
         }
-        for (a, arg) in conditions(rule).enumerate() {
+        action(rule, ACTION, r16)?;
+        for (a, arg) in list(rule, ARGS, r16)?.enumerate() {
             if a == MAX_CONDITIONS {
-                return Err(Error {
-                    errno: Errno::TOOBIG,
-                    ..Error::new(r16, "args", "at most 8 conditions")
-                });
+                return Err(bad(r16, ARGS, TOO_MANY));
             }
             condition(arg, r16, a as u16)?;
         }
-        let hint = "must be a list of system call names";
-        if rule.get(b"names").map(|v| v.kind()) != Some(Kind::Array) {
-            return Err(Error::new(r16, "names", hint));
+        if member(rule, NAMES_).map(|v| v.kind()) != Some(Kind::Array) {
+            return Err(bad(r16, NAMES_, BAD_NAME));
         }
-        for (i, name) in names(rule).enumerate() {
+        for (i, name) in list(rule, NAMES_, r16)?.enumerate() {
             if name.kind() != Kind::String {
-                return Err(Error { item: i as u16, ..Error::new(r16, "names", hint) });
+                return Err(Error { item: i as u16, ..bad(r16, NAMES_, BAD_NAME) });
             }
             if let Some(n) = number(name) {
                 if self.first[n] == NONE {
@@ -390,11 +467,11 @@ impl Compiler<'_, '_> {
 
     fn class(&self, n: usize) -> Result<Class, Error> {
         let first = self.first.get(n).copied().unwrap_or(NONE);
-        let Some(rule) = self.rules.items().nth(first as usize) else {
+        let Some(rule) = self.rules().nth(first as usize) else {
             return Ok(self.default as Class);
         };
-        if conditions(rule).next().is_none() {
-            return Ok(action(rule, "action", "errnoRet", first)? as Class);
+        if list(rule, ARGS, first)?.next().is_none() {
+            return Ok(action(rule, ACTION, first)? as Class);
         }
         let same = |m: &usize| self.first[*m] == first && self.hash[*m] == self.hash[n];
         Ok(RULES | (0..n).find(same).unwrap_or(n) as Class)
@@ -434,20 +511,20 @@ impl Compiler<'_, '_> {
 
     /// The rules for number `n` in order, then the default.
     fn rules_of(&mut self, n: usize) -> Result<(), Error> {
-        for (r, rule) in self.rules.items().enumerate().skip(self.first[n] as usize) {
-            if !names(rule).any(|name| number(name) == Some(n)) {
+        for (r, rule) in self.rules().enumerate().skip(self.first[n] as usize) {
+            let r = r as u16;
+            if !list(rule, NAMES_, r)?.any(|name| number(name) == Some(n)) {
                 continue;
             }
-            let ret = action(rule, "action", "errnoRet", r as u16)?;
             let mut len = 1;
-            for (a, arg) in conditions(rule).enumerate() {
-                len += OP_LEN[condition(arg, r as u16, a as u16)?.op];
+            for (a, arg) in list(rule, ARGS, r)?.enumerate() {
+                len += condition(arg, r, a as u16)?.op.len();
             }
             self.fail = self.pc + len;
-            for (a, arg) in conditions(rule).enumerate() {
-                self.condition(&condition(arg, r as u16, a as u16)?);
+            for (a, arg) in list(rule, ARGS, r)?.enumerate() {
+                self.condition(&condition(arg, r, a as u16)?);
             }
-            self.put(RET, 0, 0, ret);
+            self.put(RET, 0, 0, action(rule, ACTION, r)?);
             if len == 1 {
                 return Ok(());
             }
@@ -463,26 +540,26 @@ impl Compiler<'_, '_> {
         let (vh, vl) = ((c.value >> 32) as u32, c.value as u32);
         self.put(LD_W_ABS, 0, 0, low + 4);
         match c.op {
-            NE | EQ => {
-                let eq = c.op == EQ;
+            Op::Ne | Op::Eq => {
+                let eq = c.op == Op::Eq;
                 self.put(JEQ, 0, if eq { FAIL } else { 2 }, vh);
                 self.put(LD_W_ABS, 0, 0, low);
                 self.put(JEQ, if eq { 0 } else { FAIL }, if eq { FAIL } else { 0 }, vl);
             }
-            GE | GT => {
+            Op::Ge | Op::Gt => {
                 self.put(JGT, 3, 0, vh);
                 self.put(JEQ, 0, FAIL, vh);
                 self.put(LD_W_ABS, 0, 0, low);
-                self.put(if c.op == GT { JGT } else { JGE }, 0, FAIL, vl);
+                self.put(if c.op == Op::Gt { JGT } else { JGE }, 0, FAIL, vl);
             }
-            LT | LE => {
+            Op::Lt | Op::Le => {
                 self.put(JGT, FAIL, 0, vh);
                 self.put(JEQ, 0, 2, vh);
                 self.put(LD_W_ABS, 0, 0, low);
-                self.put(if c.op == LE { JGT } else { JGE }, FAIL, 0, vl);
+                self.put(if c.op == Op::Le { JGT } else { JGE }, FAIL, 0, vl);
             }
-            _ => {
-                // SCMP_CMP_MASKED_EQ: (arg & value) == valueTwo.
+            Op::MaskedEq => {
+                // (arg & value) == valueTwo
                 self.put(AND, 0, 0, vh);
                 self.put(JEQ, 0, FAIL, (c.two >> 32) as u32);
                 self.put(LD_W_ABS, 0, 0, low);
@@ -576,8 +653,8 @@ const NSYS: usize = {
 };
 
 /// The names in number order, each ended by a NUL, numbers without a call empty: name `n`
-/// is the `n`th piece (a table of `&str` would add two words per name).
-static NAMES: [u8; NAMES_LEN] = {
+/// is the `n`th piece. Only for building [`PACKED`].
+const NAMES: [u8; NAMES_LEN] = {
     let mut table = [0; NAMES_LEN];
     let (mut at, mut n) = (0, 0);
     while n < NSYS {
@@ -611,6 +688,42 @@ const NAMES_LEN: usize = {
     len
 };
 
+/// A character of a name in 6 bits: 1 to 26 for a to z, 27 for `_`, 28 to 37 for the
+/// digits (0 ends a name); 0xff for any other byte.
+const fn code(c: u8) -> u8 {
+    match c {
+        b'a'..=b'z' => c - b'a' + 1,
+        b'_' => 27,
+        b'0'..=b'9' => c - b'0' + 28,
+        _ => 0xff,
+    }
+}
+
+/// [`NAMES`] in 6 bits a character, little-endian: three quarters of its size (the name
+/// table is most of this module's bytes; a table of `&str` would add two words per name).
+static PACKED: [u8; PACKED_LEN] = {
+    let mut packed = [0; PACKED_LEN];
+    let mut i = 0;
+    while i < NAMES_LEN {
+        let c = if NAMES[i] == 0 { 0 } else { code(NAMES[i]) };
+        assert!(c != 0xff, "a name outside a-z, _ and 0-9");
+        let bit = 6 * i;
+        let v = (c as u16) << (bit % 8);
+        packed[bit / 8] |= v as u8;
+        packed[bit / 8 + 1] |= (v >> 8) as u8;
+        i += 1;
+    }
+    packed
+};
+const PACKED_LEN: usize = NAMES_LEN * 6 / 8 + 2;
+
+/// The `i`th character of [`PACKED`].
+fn symbol(i: usize) -> u8 {
+    let bit = 6 * i;
+    let pair = u16::from_le_bytes([PACKED[bit / 8], PACKED[bit / 8 + 1]]);
+    (pair >> (bit % 8)) as u8 & 63
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -632,7 +745,7 @@ mod tests {
 
     fn refused(profile: &str) -> (String, Errno) {
         let e = compile(parse(profile.as_bytes()).unwrap(), &mut []).unwrap_err();
-        (String::from_utf8(e.path(&mut [0; 80]).to_vec()).unwrap(), e.errno)
+        (String::from_utf8(e.path(&mut [0; 80]).to_vec()).unwrap(), e.errno())
     }
 
     /// Every jump lands inside, the last instruction is a RET (the kernel's checks).
@@ -872,6 +985,19 @@ mod tests {
         assert_eq!(number(value(r#""mmap2""#)), None);
         assert_eq!(number(value(r#""""#)), None);
         assert_eq!(crate::text::fields(&NAMES, 0).filter(|n| !n.is_empty()).count(), CALLS.len());
+        // the packed table holds the same names
+        let alphabet = b"\0abcdefghijklmnopqrstuvwxyz_0123456789";
+        let unpacked: Vec<u8> = (0..NAMES_LEN).map(|i| alphabet[symbol(i) as usize]).collect();
+        assert_eq!(unpacked, NAMES);
+        assert_eq!(number(value(r#""rt_sigreturn""#)), Some(nr::__NR_rt_sigreturn as usize));
+        assert_eq!(number(value(r#""read_""#)), None);
+        assert_eq!(number(value(r#""rea""#)), None);
+        assert_eq!(number(value(r#""READ""#)), None);
+        assert_eq!(number(value(r#""file_setattr""#)), Some(NSYS - 1));
+        for n in (0..NSYS).filter(|&n| !name_of(n).is_empty()) {
+            let quoted = format!("\"{}\"", name_of(n));
+            assert_eq!(number(value(&quoted)), Some(n), "{quoted}");
+        }
     }
 
     #[test]
@@ -1110,21 +1236,21 @@ mod tests {
 
     /// What `profile` answers for call `n`, evaluated from the JSON directly.
     fn reference(profile: Value, n: u32, args: [u64; 6]) -> u32 {
-        let default = action(profile, "defaultAction", "defaultErrnoRet", NONE).unwrap();
+        let default = action(profile, DEFAULT_ACTION, NONE).unwrap();
         let Some(name) = crate::text::fields(&NAMES, 0).nth(n as usize).filter(|s| !s.is_empty()) else {
             return default;
         };
         for (r, rule) in profile.get(b"syscalls").unwrap().items().enumerate() {
-            if !names(rule).any(|v| v.as_str().unwrap().is(name)) {
+            if !list(rule, NAMES_, 0).unwrap().any(|v| v.as_str().unwrap().is(name)) {
                 continue;
             }
-            let holds_all = conditions(rule).enumerate().all(|(a, arg)| {
+            let holds_all = list(rule, ARGS, 0).unwrap().enumerate().all(|(a, arg)| {
                 let c = condition(arg, r as u16, a as u16).unwrap();
-                let op = std::str::from_utf8(crate::text::words(OPS).nth(c.op).unwrap()).unwrap();
+                let op = std::str::from_utf8(crate::text::words(OPS).nth(c.op as usize).unwrap()).unwrap();
                 holds(op, args[c.index as usize], c.value, c.two)
             });
             if holds_all {
-                return action(rule, "action", "errnoRet", r as u16).unwrap();
+                return action(rule, ACTION, r as u16).unwrap();
             }
         }
         default
@@ -1192,5 +1318,35 @@ mod tests {
         // high bits outside the mask change nothing
         assert_eq!(clone(1 << 40 | SIGCHLD), ALLOW);
         assert_eq!(call(&prog, nr::__NR_clone3, [0; 6]), ERRNO | 38);
+    }
+
+    #[test]
+    fn the_kernel_takes_it() {
+        // podman's profile with a rule on lseek's 64-bit offset in front, installed in a
+        // thread of its own (a filter binds the thread that installs it): the kernel checks
+        // the program, then runs it on real calls.
+        let docker = std::fs::read_to_string("tests/fixtures/oci/seccomp-default.json").unwrap();
+        let lseek = r#"{"names":["lseek"],"action":"SCMP_ACT_ERRNO","errnoRet":33,
+            "args":[{"index":1,"value":4294967295,"op":"SCMP_CMP_GT"}]}"#;
+        let text =
+            oci_from_docker(&docker).replacen(r#""syscalls":["#, &format!(r#""syscalls":[{lseek},"#), 1);
+        let prog = compiled(&text);
+        std::thread::spawn(move || {
+            use rustix::fs::{SeekFrom, seek};
+            use rustix::net::{AddressFamily, SocketType, netlink, socket};
+            let path = "tests/fixtures/oci/seccomp-default.json";
+            let file = rustix::fs::open(path, rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()).unwrap();
+            rustix::thread::set_no_new_privs(true).unwrap();
+            crate::rt::sys::seccomp_filter(&prog).unwrap();
+            let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+            assert!(status.contains("Seccomp:\t2"), "{status}");
+            assert_eq!(seek(&file, SeekFrom::Start(0xffff_ffff)), Ok(0xffff_ffff));
+            assert_eq!(seek(&file, SeekFrom::Start(1 << 32)), Err(Errno::from_raw_os_error(33)));
+            let audit = socket(AddressFamily::NETLINK, SocketType::RAW, Some(netlink::AUDIT));
+            assert_eq!(audit.err(), Some(Errno::INVAL));
+            assert!(socket(AddressFamily::INET, SocketType::DGRAM, None).is_ok());
+        })
+        .join()
+        .unwrap();
     }
 }
