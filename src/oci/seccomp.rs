@@ -339,18 +339,15 @@ pub fn compile(profile: Value, out: &mut [Insn]) -> Result<Filter, Error> {
             _ => return Err(Error { item: i as u16, ..bad(NONE, ARCHITECTURES, BAD_ARCH) }),
         }
     }
-    let mut c = Compiler {
-        profile,
-        default,
-        first: [NONE; NSYS],
-        hash: [0; NSYS],
-        at: [0; NSYS],
-        out,
-        pc: 0,
-        fail: 0,
-    };
-    for (r, rule) in list(profile, SYSCALLS, NONE)?.enumerate() {
+    let rules = list(profile, SYSCALLS, NONE)?;
+    let mut c =
+        Compiler { rules, default, first: [NONE; NSYS], key: [0; NSYS], at: [0; NSYS], out, pc: 0, fail: 0 };
+    for (r, rule) in rules.enumerate() {
         c.check(rule, r)?;
+    }
+    // Downwards: a number's class looks at the keys below it.
+    for n in (0..NSYS).rev() {
+        c.key[n] = c.class(n);
     }
     let foreign = if default == SECCOMP_RET_ALLOW || default == SECCOMP_RET_LOG {
         SECCOMP_RET_KILL_PROCESS
@@ -368,9 +365,9 @@ pub fn compile(profile: Value, out: &mut [Insn]) -> Result<Filter, Error> {
     // The ranges: where each starts.
     let mut starts = [0u16; NSYS + 1];
     let mut ranges = 1;
-    let mut last = c.class(0)?;
+    let mut last = c.key[0];
     for n in 1..=NSYS {
-        let class = c.class(n)?;
+        let class = c.key.get(n).copied().unwrap_or(default as Class);
         if class != last {
             starts[ranges] = n as u16;
             ranges += 1;
@@ -398,17 +395,21 @@ fn tree_len(ranges: usize) -> usize {
 /// rules it shares.
 type Class = u64;
 const RULES: Class = 1 << 32;
+/// Marks a key that is a hash (see [`Compiler::key`]).
+const HASHED: u64 = 1 << 63;
 
 /// Stands for the jump to the next rule in [`Compiler::put`].
 const FAIL: u8 = 0xff;
 
 struct Compiler<'a, 'o> {
-    profile: Value<'a>,
+    rules: Items<'a>,
     default: u32,
-    /// For each number: the first rule that names it, and a hash of all that do (FNV-1a over
-    /// their indices): numbers alike in both share their rules' code.
+    /// For each number: the first rule that names it, and its key: while the rules are
+    /// checked, the action of that rule when it has no conditions, else (from [`HASHED`]
+    /// up) a hash of all the rules that name it (FNV-1a over their indices), so that
+    /// numbers alike in both share their rules' code; then its [`Class`].
     first: [u16; NSYS],
-    hash: [u64; NSYS],
+    key: [u64; NSYS],
     /// Where the code of a number's rules is, once written.
     at: [u32; NSYS],
     out: &'o mut [Insn],
@@ -427,11 +428,6 @@ impl<'a> Compiler<'a, '_> {
         self.pc += 1;
     }
 
-    /// The rules (checked by then).
-    fn rules(&self) -> Items<'a> {
-        list(self.profile, SYSCALLS, NONE).unwrap_or(self.profile.items())
-    }
-
     /// Checks rule `r` whole and notes the numbers it names.
     fn check(&mut self, rule: Value, r: usize) -> Result<(), Error> {
         let r16 = r as u16;
@@ -441,8 +437,10 @@ impl<'a> Compiler<'a, '_> {
         if rule.kind() != Kind::Object {
             return Err(Error { item: r16, ..bad(NONE, SYSCALLS, NOT_OBJECT) });
         }
-        action(rule, ACTION, r16)?;
+        let ret = action(rule, ACTION, r16)?;
+        let mut plain = true;
         for (a, arg) in list(rule, ARGS, r16)?.enumerate() {
+            plain = false;
             if a == MAX_CONDITIONS {
                 return Err(bad(r16, ARGS, TOO_MANY));
             }
@@ -456,31 +454,36 @@ impl<'a> Compiler<'a, '_> {
                 return Err(Error { item: i as u16, ..bad(r16, NAMES_, BAD_NAME) });
             }
             if let Some(n) = number(name) {
+                let key = &mut self.key[n];
                 if self.first[n] == NONE {
                     self.first[n] = r16;
+                    *key = if plain { ret as u64 } else { HASHED };
                 }
-                self.hash[n] = (self.hash[n] ^ (r as u64 + 1)).wrapping_mul(0x100_0000_01b3);
+                if *key >= HASHED {
+                    *key = (*key ^ (r as u64 + 1)).wrapping_mul(0x100_0000_01b3) | HASHED;
+                }
             }
         }
         Ok(())
     }
 
-    fn class(&self, n: usize) -> Result<Class, Error> {
-        let first = self.first.get(n).copied().unwrap_or(NONE);
-        let Some(rule) = self.rules().nth(first as usize) else {
-            return Ok(self.default as Class);
-        };
-        if list(rule, ARGS, first)?.next().is_none() {
-            return Ok(action(rule, ACTION, first)? as Class);
+    /// Number `n`'s class, from the keys of `n` and those below it.
+    fn class(&self, n: usize) -> Class {
+        let (first, key) = (self.first[n], self.key[n]);
+        if first == NONE {
+            return self.default as Class;
         }
-        let same = |m: &usize| self.first[*m] == first && self.hash[*m] == self.hash[n];
-        Ok(RULES | (0..n).find(same).unwrap_or(n) as Class)
+        if key < HASHED {
+            return key;
+        }
+        let same = |m: &usize| self.first[*m] == first && self.key[*m] == key;
+        RULES | (0..n).find(same).unwrap_or(n) as Class
     }
 
     /// The search tree over the ranges that start at `starts`; the rules' code goes at `end`.
     fn tree(&mut self, starts: &[u16], end: &mut usize) -> Result<(), Error> {
         if let [start] = *starts {
-            let class = self.class(start as usize)?;
+            let class = self.key.get(start as usize).copied().unwrap_or(self.default as Class);
             if class < RULES {
                 self.put(RET, 0, 0, class as u32);
                 return Ok(());
@@ -511,7 +514,7 @@ impl<'a> Compiler<'a, '_> {
 
     /// The rules for number `n` in order, then the default.
     fn rules_of(&mut self, n: usize) -> Result<(), Error> {
-        for (r, rule) in self.rules().enumerate().skip(self.first[n] as usize) {
+        for (r, rule) in self.rules.enumerate().skip(self.first[n] as usize) {
             let r = r as u16;
             if !list(rule, NAMES_, r)?.any(|name| number(name) == Some(n)) {
                 continue;
