@@ -1,21 +1,25 @@
 //! An OCI seccomp profile (config.json's `linux.seccomp`, runtime-spec config-linux.md
-//! "Seccomp") compiled to a classic BPF program for x86_64, checked here with a small
-//! interpreter as src/seccomp.rs's default filter is.
+//! "Seccomp") compiled to a classic BPF program for x86_64: [`compile`] checks the whole
+//! profile, then writes the program (or only counts it), and gives the seccomp(2) flags.
+//! Tested with a small interpreter, as src/seccomp.rs's default filter is, and installed
+//! in a thread of the tests so that the kernel checks and runs it too.
 //!
 //! What a profile means here:
 //! - `defaultAction` for every call no rule decides; the rules of `syscalls[]` are tried in
-//!   order for a call they name, and the first whose `args` conditions all hold (ANDed, also
-//!   two on one argument: runc splits those into ORed rules, libseccomp refuses them) gives
-//!   its `action`. Actions: SCMP_ACT_KILL (a thread), _KILL_THREAD, _KILL_PROCESS, _TRAP,
-//!   _ERRNO and _TRACE (with `errnoRet`, or `defaultErrnoRet` for the default; EPERM when
-//!   absent, as the spec says; an errnoRet on any other action is refused, as it says too),
-//!   _ALLOW, _LOG. SCMP_ACT_NOTIFY is refused: it needs a seccomp agent (`listenerPath`).
+//!   order for a call they name, and the first whose `args` conditions all hold gives its
+//!   `action`. Conditions are ANDed, also two on one argument (runc adds those as separate
+//!   rules instead, which ORs them). Actions: SCMP_ACT_KILL (a thread), _KILL_THREAD,
+//!   _KILL_PROCESS, _TRAP, _ERRNO and _TRACE (with `errnoRet`, or `defaultErrnoRet` for the
+//!   default action; EPERM when absent, as the spec says; an errnoRet on any other action is
+//!   refused, as it says too), _ALLOW, _LOG. SCMP_ACT_NOTIFY is refused (EOPNOTSUPP): it
+//!   needs a seccomp agent at `listenerPath`, which husk does not support; without it,
+//!   `listenerPath` and `listenerMetadata` are ignored.
 //! - Names are x86_64's (a table built from linux-raw-sys's numbers); a name x86_64 does not
 //!   have (`_llseek`, `mmap2`, `set_tls`…, which podman's profile lists for other
 //!   architectures) is skipped, as libseccomp and runc do.
 //! - Conditions compare the 64-bit argument unsigned, as libseccomp does: the high halves
 //!   first, then the low ones. SCMP_CMP_MASKED_EQ is `arg & value == valueTwo`.
-//! - `flags` become the seccomp(2) flags of [`Filter::flags`].
+//! - `flags`: SECCOMP_FILTER_FLAG_TSYNC, _LOG, _SPEC_ALLOW, _WAIT_KILLABLE_RECV.
 //!
 //! Architectures: husk knows x86_64's numbers only. A call made with another convention
 //! (`int 0x80`, so AUDIT_ARCH_I386, or any other arch value) and an x32 call (its number has
@@ -32,12 +36,14 @@
 //! Layout: the number is looked up by a binary search over the ranges of numbers that get
 //! the same answer (a JGE per boundary), not by one comparison per name: podman's profile
 //! allows 307 of x86_64's 382 calls, which fall in 61 ranges (0 to 2^32-1 is covered: the
-//! numbers past the table are a range of their own), 178 instructions in all. A range whose calls answer the same whatever the
-//! arguments ends in a RET in the tree itself; one that needs the arguments jumps (JA, 32-bit)
-//! to its rules, compiled once per distinct list of rules after the tree. The tree's 8-bit
-//! jumps span one subtree: one larger than 255 instructions gets a JA trampoline.
-//! The kernel runs a filter over every number when it is installed (seccomp's action
-//! cache), so few instructions per number also make installing it fast.
+//! numbers past the table are one more range), 178 instructions in all, at most 6 JGEs
+//! after the architecture check to reach any answer. A range whose calls answer the same whatever the arguments ends in
+//! a RET in the tree itself; one whose rules look at the arguments jumps (JA, 32 bits) to
+//! them, compiled after the tree once per distinct list of rules (a rule with conditions
+//! naming 300 calls is compiled once). The tree's conditional jumps span one subtree, in
+//! 8 bits: a subtree of more than 254 instructions is reached through a JA. The kernel runs
+//! a filter over every number when it is installed (seccomp's action cache), so few
+//! instructions per number also make installing it fast.
 
 use linux_raw_sys::general as nr;
 use linux_raw_sys::ptrace::{
@@ -64,7 +70,8 @@ pub const MAX_CONDITIONS: usize = 8;
 /// The first argument's low half in struct seccomp_data.
 const ARG0: u32 = 16;
 
-/// A compiled profile: its program is `out[..len]` of [`compile`]'s buffer.
+/// A compiled profile: its program is `out[..len]` of [`compile`]'s buffer (when that was
+/// shorter, only counted: check `len <= out.len()`, or give [`MAX_INSNS`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Filter {
     pub len: usize,
@@ -388,7 +395,7 @@ fn tree_len(ranges: usize) -> usize {
         return 1;
     }
     let left = tree_len(ranges / 2);
-    1 + (left > 255) as usize + left + tree_len(ranges - ranges / 2)
+    1 + (left > MAX_JUMP) as usize + left + tree_len(ranges - ranges / 2)
 }
 
 /// A range's answer: a SECCOMP_RET_* value, or (from bit 32 up) the smallest number whose
@@ -400,6 +407,8 @@ const HASHED: u64 = 1 << 63;
 
 /// Stands for the jump to the next rule in [`Compiler::put`].
 const FAIL: u8 = 0xff;
+/// The longest conditional jump [`Compiler::put`] writes as it is (0xff is [`FAIL`]).
+const MAX_JUMP: usize = 254;
 
 struct Compiler<'a, 'o> {
     rules: Items<'a>,
@@ -502,7 +511,7 @@ impl<'a> Compiler<'a, '_> {
         }
         let mid = starts.len() / 2;
         let left = tree_len(mid);
-        if left > 255 {
+        if left > MAX_JUMP {
             self.put(JGE, 0, 1, starts[mid] as u32);
             self.put(JA, 0, 0, left as u32);
         } else {
@@ -1005,10 +1014,10 @@ mod tests {
 
     #[test]
     fn many_ranges_need_trampolines() {
-        // Every call its own answer: up to ~380 ranges, trees wider than an 8-bit jump (of
-        // several shapes: a left subtree just past 255 instructions too); every third call
-        // with a condition, its code past the tree.
-        for limit in [130, 260, 270, 280, 300, NSYS] {
+        // Every call its own answer: up to ~380 ranges, trees wider than an 8-bit jump, of
+        // several shapes (a left subtree of 253, 255 and 257 instructions: 0xff is FAIL to
+        // put); every third call with a condition, its code past the tree.
+        for limit in [130, 254, 255, 256, 260, 300, NSYS] {
             let mut rules = Vec::new();
             for n in (0..limit).filter(|&n| !name_of(n).is_empty()) {
                 let name = name_of(n);
@@ -1025,7 +1034,7 @@ mod tests {
             let prog = compiled(&profile);
             let trampoline =
                 prog.windows(2).any(|w| (w[0].code, w[0].jt, w[0].jf, w[1].code) == (JGE, 0, 1, JA));
-            assert_eq!(trampoline, limit >= 260, "{limit}");
+            assert_eq!(trampoline, limit >= 255, "{limit}");
             for n in 0..NSYS as u32 + 5 {
                 let known = (n as usize) < limit && !name_of(n as usize).is_empty();
                 for a2 in [0, 1] {
