@@ -27,6 +27,7 @@
 //! allow-list profile such as podman's refuses it. With a deny-list profile (default
 //! SCMP_ACT_ALLOW or _LOG) that would run every rule around: those calls are killed instead
 //! (KILL_PROCESS; libseccomp's answer for an architecture outside the filter is a kill too).
+//! x86_64 is always in the filter, listed or not (libseccomp's native architecture is).
 //! Listing SCMP_ARCH_X86 changes nothing (husk has no i386 table). Listing SCMP_ARCH_X32
 //! lets x32 calls below 512 through the rules under their x86_64 number, without bit 30:
 //! those are the calls x32 shares with x86_64 (the kernel answers the 64-bit-only ones
@@ -1360,5 +1361,74 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    /// A small xorshift generator: the same profiles every run.
+    struct Random(u64);
+
+    impl Random {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn pick<T: Copy>(&mut self, from: &[T]) -> T {
+            from[(self.next() % from.len() as u64) as usize]
+        }
+
+        /// Mostly edges, sometimes anything.
+        fn value(&mut self) -> u64 {
+            if self.next().is_multiple_of(4) { self.next() } else { self.pick(&EDGES) }
+        }
+    }
+
+    #[test]
+    fn random_profiles_answer_as_the_rules_say() {
+        let calls = ["read", "write", "getpid", "clone", "ioctl", "file_setattr", "mmap2"];
+        let ops = [
+            "SCMP_CMP_NE",
+            "SCMP_CMP_LT",
+            "SCMP_CMP_LE",
+            "SCMP_CMP_EQ",
+            "SCMP_CMP_GE",
+            "SCMP_CMP_GT",
+            "SCMP_CMP_MASKED_EQ",
+        ];
+        let actions = [
+            r#""SCMP_ACT_ALLOW""#,
+            r#""SCMP_ACT_LOG""#,
+            r#""SCMP_ACT_KILL_PROCESS""#,
+            r#""SCMP_ACT_ERRNO","errnoRet":3"#,
+            r#""SCMP_ACT_ERRNO""#,
+            r#""SCMP_ACT_TRACE","errnoRet":9"#,
+        ];
+        let mut random = Random(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..300 {
+            let mut rules = Vec::new();
+            for _ in 0..random.next() % 10 {
+                let names: Vec<String> =
+                    (0..1 + random.next() % 3).map(|_| format!("\"{}\"", random.pick(&calls))).collect();
+                let args: Vec<String> = (0..random.next() % 4)
+                    .map(|_| {
+                        let (index, op) = (random.next() % 6, random.pick(&ops));
+                        let (value, two) = (random.value(), random.value());
+                        format!(r#"{{"index":{index},"value":{value},"valueTwo":{two},"op":"{op}"}}"#)
+                    })
+                    .collect();
+                let (names, args, action) = (names.join(","), args.join(","), random.pick(&actions));
+                rules.push(format!(r#"{{"names":[{names}],"action":{action},"args":[{args}]}}"#));
+            }
+            let default = random.pick(&actions).replace("errnoRet", "defaultErrnoRet");
+            let text = format!(r#"{{"defaultAction":{default},"syscalls":[{}]}}"#, rules.join(","));
+            let prog = compiled(&text);
+            let profile = parse(text.as_bytes()).unwrap();
+            for _ in 0..50 {
+                let n = random.pick(&[0, 1, nr::__NR_getpid, nr::__NR_clone, 16, 469, 470, 1000]);
+                let args = [0; 6].map(|_: u64| random.value());
+                assert_eq!(call(&prog, n, args), reference(profile, n, args), "{text}\n{n} {args:x?}");
+            }
+        }
     }
 }
