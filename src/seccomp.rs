@@ -11,16 +11,16 @@ use linux_raw_sys::ptrace::{AUDIT_ARCH_X86_64, SECCOMP_RET_ALLOW, SECCOMP_RET_ER
 pub type Insn = crate::rt::sys::SockFilter;
 
 // Classic BPF opcodes (linux/bpf_common.h).
-const LD_W_ABS: u16 = 0x20; // A = *(u32 *)(data + k)
-const JEQ: u16 = 0x15; // if A == k
-const JGE: u16 = 0x35; // if A >= k
+pub(crate) const LD_W_ABS: u16 = 0x20; // A = *(u32 *)(data + k)
+pub(crate) const JEQ: u16 = 0x15; // if A == k
+pub(crate) const JGE: u16 = 0x35; // if A >= k
 const JSET: u16 = 0x45; // if A & k
-const RET: u16 = 0x06; // return k
+pub(crate) const RET: u16 = 0x06; // return k
 
 // Offsets in struct seccomp_data: nr, arch, instruction_pointer, args[6] (u64 each; the
 // low half first on little-endian x86_64).
-const NR: u32 = 0;
-const ARCH: u32 = 4;
+pub(crate) const NR: u32 = 0;
+pub(crate) const ARCH: u32 = 4;
 const ARG0_LOW: u32 = 16;
 const ARG1_LOW: u32 = 24;
 
@@ -29,7 +29,7 @@ const EPERM: u32 = SECCOMP_RET_ERRNO | 1;
 const ENOSYS: u32 = SECCOMP_RET_ERRNO | 38;
 
 /// x32 system calls carry this bit in their number; refused wholesale.
-const X32_BIT: u32 = 0x4000_0000;
+pub(crate) const X32_BIT: u32 = 0x4000_0000;
 
 /// Answered with EPERM, whatever the arguments.
 pub const BLOCKED: [u32; 44] = [
