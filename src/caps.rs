@@ -91,7 +91,7 @@ pub struct Privileges {
     /// An OCI config's exact capability sets (then `granted` is not used) and its seccomp
     /// program (then `seccomp`'s default filter is not).
     #[cfg(feature = "oci")]
-    pub oci: Option<(crate::oci::bundle::Caps, Option<&'static [crate::seccomp::Insn]>)>,
+    pub oci: Option<(crate::oci::bundle::Caps, Option<crate::oci::bundle::Program>)>,
 }
 
 /// The first capability asked for by name with `--cap-add` that husk itself does not hold
@@ -200,7 +200,7 @@ pub(crate) fn grant(privileges: Privileges, non_root: bool) -> Result<(), Errno>
 #[cfg(feature = "oci")]
 fn grant_exactly(
     caps: crate::oci::bundle::Caps,
-    filter: Option<&'static [crate::seccomp::Insn]>,
+    filter: Option<crate::oci::bundle::Program>,
     no_new_privs: bool,
     held: u64,
 ) -> Result<(), Errno> {
@@ -223,8 +223,8 @@ fn grant_exactly(
     }
     if no_new_privs {
         rustix::thread::set_no_new_privs(true)?;
-        if let Some(filter) = filter {
-            sys::seccomp_filter(filter)?;
+        if let Some((program, flags)) = filter {
+            sys::seccomp_filter_with(program, flags)?;
         }
     }
     Ok(())
@@ -237,8 +237,8 @@ fn grant_exactly(
 pub(crate) fn filter_before_identity(privileges: Privileges) -> Result<(), Errno> {
     #[cfg(feature = "oci")]
     if let Some((_, filter)) = privileges.oci {
-        if let (Some(filter), false) = (filter, privileges.no_new_privs) {
-            sys::seccomp_filter(filter)?;
+        if let (Some((program, flags)), false) = (filter, privileges.no_new_privs) {
+            sys::seccomp_filter_with(program, flags)?;
         }
         return Ok(());
     }

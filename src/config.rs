@@ -78,6 +78,16 @@ pub enum Root<'a> {
     Overlay { lower: &'a [u8], run: &'a [u8] },
 }
 
+impl Config<'_> {
+    /// Whether this is an OCI config's container (oci/).
+    pub fn process_is_oci(&self) -> bool {
+        #[cfg(feature = "oci")]
+        return self.process.oci.is_some();
+        #[cfg(not(feature = "oci"))]
+        false
+    }
+}
+
 impl Root<'_> {
     pub fn read_only(&self) -> bool {
         match self {

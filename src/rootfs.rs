@@ -111,11 +111,15 @@ pub fn enter<'a>(
         #[cfg(feature = "oci")]
         oci: config.process.oci,
     };
-    for (i, (mount, source)) in config.mounts.iter().zip(trees.sources.iter()).enumerate() {
+    let in_order = cfg!(feature = "oci") && config.process_is_oci();
+    let none = None;
+    for (i, mount) in config.mounts.iter().enumerate() {
+        let source = trees.sources.get(i).unwrap_or(&none);
         // In a user namespace the root is entered last: once the host's /proc and /sys are
         // gone from the mount namespace, the kernel refuses a new procfs or sysfs there
         // (mount_too_revealing(); user_namespaces(7), "Restrictions on mount operations").
-        if mount.kind.needs_network() && userns {
+        // So is an OCI container's (see Trees::clone).
+        if mount.kind.needs_network() && (userns || in_order) {
             walk.join_network()?;
         } else if mount.kind.needs_network() && walk.network.is_some() {
             walk.enter_root()?;
@@ -155,6 +159,13 @@ impl Trees {
         let root = clone_root(&mut path, config.root)?;
         let host_sysfs = config.namespaces.user.is_some() && config.namespaces.network == Namespace::Host;
         let mut sources = heapless::Vec::new();
+        // An OCI container's binds are cloned as they are mounted, in its config's order,
+        // which is then the order of its mount table (the kernel lists mounts by when they
+        // were made; engines check that order): it is pivoted into only at the end.
+        #[cfg(feature = "oci")]
+        if config.process.oci.is_some() {
+            return Ok(Trees { root, sources: heapless::Vec::new() });
+        }
         for mount in &config.mounts {
             let _ = sources.push(clone_source(&mut path, mount, host_sysfs, hosts)?);
         }
@@ -223,7 +234,7 @@ impl Walk<'_> {
                 let proc = attach_fresh(self.root, dest, c"proc", &[], noexec)?;
                 self.masks.apply(proc.as_fd(), b"/proc/")
             }
-            MountKind::Dev => populate_dev(self.root, dest, self.console, self.userns),
+            MountKind::Dev => populate_dev(self.root, mount, self.console, self.userns),
             MountKind::Tmpfs { mode, size } => {
                 let (mut mode_text, mut size_text) = ([0u8; 24], [0u8; 24]);
                 let mode = (c"mode", crate::text::digits(mode as u64, 8, &mut mode_text));
@@ -239,7 +250,12 @@ impl Walk<'_> {
                         attach(tree.as_fd(), resolve(self.root, dest, true)?.as_fd(), dest)?;
                         rustix::io::dup(tree).map_err(fail("dup", dest))?
                     }
-                    None => attach_fresh(self.root, dest, c"sysfs", &[], read_only)?,
+                    None => {
+                        let tree = fresh_named(c"sysfs", &[], mount.source, read_only)
+                            .map_err(fail("mount", dest))?;
+                        attach(tree.as_fd(), resolve(self.root, dest, true)?.as_fd(), dest)?;
+                        tree
+                    }
                 };
                 self.masks.apply(sys.as_fd(), b"/sys/")
             }
@@ -250,8 +266,16 @@ impl Walk<'_> {
                 _ => attach_fresh(self.root, dest, c"cgroup2", &[], read_only).map(drop),
             },
             MountKind::Bind { .. } | MountKind::Etc => {
-                // Cloned (and made read-only) before the root was attached: clone_source.
-                let tree = source.ok_or(Failure::new("mount", dest, Errno::INVAL))?;
+                // Cloned (and made read-only) before the root was attached: clone_source;
+                // an OCI container's now.
+                let cloned;
+                let tree = match source {
+                    Some(tree) => tree,
+                    None => {
+                        cloned = clone_source(&mut CPath::new(), mount, false, None)?;
+                        cloned.as_ref().ok_or(Failure::new("mount", dest, Errno::INVAL))?
+                    }
+                };
                 let is_dir = fstat(tree).map(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
                 let target = match resolve(self.root, dest, is_dir.unwrap_or(true)) {
                     // A read-only root without the file: a container of names and name
@@ -261,7 +285,13 @@ impl Walk<'_> {
                     }
                     target => target?,
                 };
-                attach(tree.as_fd(), target.as_fd(), dest)
+                attach(tree.as_fd(), target.as_fd(), dest)?;
+                // An OCI config's propagation options (oci/mounts.rs).
+                #[cfg(feature = "oci")]
+                if let Some(extra) = self.oci {
+                    crate::oci::mounts::propagate(extra, self.root.mount as usize, tree.as_fd(), dest)?;
+                }
+                Ok(())
             }
             MountKind::HostRun => hide_host_run(self.root),
             #[cfg(feature = "oci")]
@@ -606,14 +636,40 @@ pub(crate) fn fresh(
     fsmount(fs.as_fd(), FsMountFlags::FSMOUNT_CLOEXEC, attrs)
 }
 
+/// As `fresh`, with `source` as the name the mount table shows (an OCI config's: `tmpfs`,
+/// `sysfs`), when there is one. Out of line: its path buffer only on its own frame.
+#[inline(never)]
+fn fresh_named(
+    fstype: &CStr,
+    options: &[(&CStr, &CStr)],
+    source: &[u8],
+    attrs: MountAttrFlags,
+) -> rustix::io::Result<OwnedFd> {
+    if source.is_empty() {
+        return fresh(fstype, options, attrs);
+    }
+    let mut path = CPath::new();
+    let source = path.of(&[source])?;
+    let mut all: heapless::Vec<(&CStr, &CStr), 4> = heapless::Vec::new();
+    let _ = all.extend_from_slice(options);
+    all.push((c"source", source)).map_err(|_| Errno::INVAL)?;
+    fresh(fstype, &all, attrs)
+}
+
 /// /dev: a small nodev tmpfs holding the harmless devices (see below), /dev/pts as a new
 /// devpts instance with its own ptmx, /dev/shm, and the usual links into /proc/self/fd.
 /// Everything in it is made through the descriptor of the new mount, so nothing there is
 /// looked up by path.
-fn populate_dev<'a>(root: Tree, dest: &'a [u8], console: Option<&OwnedFd>, userns: bool) -> Result<'a, ()> {
+fn populate_dev<'a>(
+    root: Tree,
+    mount: &Mount<'a>,
+    console: Option<&OwnedFd>,
+    userns: bool,
+) -> Result<'a, ()> {
+    let dest = mount.dest;
     let basic = MountAttrFlags::MOUNT_ATTR_NOSUID | MountAttrFlags::MOUNT_ATTR_NOEXEC;
-    let dev =
-        fresh(c"tmpfs", &[(c"mode", c"0755"), (c"size", c"64k")], basic).map_err(fail("mount", dest))?;
+    let options = [(c"mode", c"0755"), (c"size", c"64k")];
+    let dev = fresh_named(c"tmpfs", &options, mount.source, basic).map_err(fail("mount", dest))?;
     attach(dev.as_fd(), resolve(root, dest, true)?.as_fd(), dest)?;
     let dev = dev.as_fd();
     // The modes below exactly, whatever husk's umask (restored before COMMAND is forked).

@@ -48,13 +48,21 @@ impl Bundle {
 
     fn create(&self, id: &str) -> Outcome {
         let pid_file = self.dir.join("pid");
-        self.oci(&["create", "--bundle", self.dir.to_str().unwrap(), "--pid-file", pid_file.to_str().unwrap(), id])
+        self.oci(&[
+            "create",
+            "--bundle",
+            self.dir.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            id,
+        ])
     }
 
     fn state(&self, id: &str) -> serde_json_lite::Value {
         let out = self.oci(&["state", id]);
         assert_eq!(out.status.code(), Some(0), "{out}");
-        serde_json_lite::parse(&out.stdout).unwrap_or_else(|e| panic!("state is not JSON ({e}): {}", out.stdout))
+        serde_json_lite::parse(&out.stdout)
+            .unwrap_or_else(|e| panic!("state is not JSON ({e}): {}", out.stdout))
     }
 
     fn status(&self, id: &str) -> String {
@@ -72,7 +80,9 @@ impl Bundle {
 
     /// Nothing left in the state root.
     fn assert_empty(&self) {
-        let left: Vec<_> = fs::read_dir(&self.root).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+        let left: Vec<_> = fs::read_dir(&self.root)
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
         assert!(left.is_empty(), "left in the state root: {left:?}");
     }
 }
@@ -85,7 +95,10 @@ fn run(cmd: &mut Command) -> Outcome {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oci-out");
     fs::create_dir_all(&dir).unwrap();
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let (out, err) = (dir.join(format!("{}-{n}.out", std::process::id())), dir.join(format!("{}-{n}.err", std::process::id())));
+    let (out, err) = (
+        dir.join(format!("{}-{n}.out", std::process::id())),
+        dir.join(format!("{}-{n}.err", std::process::id())),
+    );
     let status = cmd
         .stdout(fs::File::create(&out).unwrap())
         .stderr(fs::File::create(&err).unwrap())
@@ -237,10 +250,20 @@ fn the_process_is_what_config_json_says() {
                   echo host=$(hostname); echo umask=$(umask); grep NoNewPrivs /proc/self/status";
     let mut c = config(&["sh", "-c", script]);
     c.set(&["process", "cwd"], serde_json_lite::Value::Str("/tmp".into()));
-    c.set(&["process", "user"], serde_json_lite::parse(r#"{"uid": 1000, "gid": 1000, "umask": 63, "additionalGids": [5, 7]}"#).unwrap());
+    c.set(
+        &["process", "user"],
+        serde_json_lite::parse(r#"{"uid": 1000, "gid": 1000, "umask": 63, "additionalGids": [5, 7]}"#)
+            .unwrap(),
+    );
     c.set(&["process", "env"], serde_json_lite::parse(r#"["PATH=/bin", "A=1"]"#).unwrap());
-    c.set(&["process", "capabilities", "ambient"], serde_json_lite::parse(r#"["CAP_NET_BIND_SERVICE"]"#).unwrap());
-    c.set(&["process", "capabilities", "inheritable"], serde_json_lite::parse(r#"["CAP_NET_BIND_SERVICE"]"#).unwrap());
+    c.set(
+        &["process", "capabilities", "ambient"],
+        serde_json_lite::parse(r#"["CAP_NET_BIND_SERVICE"]"#).unwrap(),
+    );
+    c.set(
+        &["process", "capabilities", "inheritable"],
+        serde_json_lite::parse(r#"["CAP_NET_BIND_SERVICE"]"#).unwrap(),
+    );
     let b = Bundle::new("process", tree, c);
     let out = b.oci(&["run", "p1"]);
     assert_eq!(out.status.code(), Some(0), "{out}");
@@ -271,10 +294,13 @@ fn mounts_masks_and_readonly_paths() {
                   cat /proc/sys/net/ipv4/ip_forward";
     let mut c = config(&["sh", "-c", script]);
     let mounts = c.get_mut(&["mounts"]).unwrap();
-    mounts.push(serde_json_lite::parse(&format!(
-        r#"{{"destination": "/mnt", "type": "bind", "source": {:?}, "options": ["rbind", "ro"]}}"#,
-        host_dir.to_str().unwrap()
-    )).unwrap());
+    mounts.push(
+        serde_json_lite::parse(&format!(
+            r#"{{"destination": "/mnt", "type": "bind", "source": {:?}, "options": ["rbind", "ro"]}}"#,
+            host_dir.to_str().unwrap()
+        ))
+        .unwrap(),
+    );
     c.set(&["linux", "sysctl"], serde_json_lite::parse(r#"{"net.ipv4.ip_forward": "1"}"#).unwrap());
     let b = Bundle::new("mounts", tree, c);
     let out = b.oci(&["run", "m1"]);
@@ -286,15 +312,25 @@ fn mounts_masks_and_readonly_paths() {
 #[test]
 fn devices_and_a_uts_namespace_left_out() {
     let tree = need!("devices_and_a_uts_namespace_left_out", ready());
-    let mut c = config(&["sh", "-c", "ls -ln /dev/fuse2 | cut -c1-10; stat -c '%t %T %u %g' /dev/fuse2; hostname"]);
+    let mut c = config(&[
+        "sh",
+        "-c",
+        "ls -ln /dev/fuse2 | cut -c1-10; stat -c '%t %T %u %g' /dev/fuse2; hostname; \
+                                      echo x > /dev/null2 && head -c 3 /dev/zero2 | wc -c",
+    ]);
     c.set(&["linux", "devices"], serde_json_lite::parse(
-        r#"[{"path": "/dev/fuse2", "type": "c", "major": 10, "minor": 229, "fileMode": 432, "uid": 5, "gid": 6}]"#).unwrap());
-    c.set(&["linux", "namespaces"], serde_json_lite::parse(r#"[{"type": "pid"}, {"type": "mount"}, {"type": "network"}]"#).unwrap());
+        r#"[{"path": "/dev/fuse2", "type": "c", "major": 10, "minor": 229, "fileMode": 432, "uid": 5, "gid": 6},
+            {"path": "/dev/null2", "type": "c", "major": 1, "minor": 3}, {"path": "/dev/zero2", "type": "c", "major": 1, "minor": 5}]"#).unwrap());
+    c.set(
+        &["linux", "namespaces"],
+        serde_json_lite::parse(r#"[{"type": "pid"}, {"type": "mount"}, {"type": "network"}]"#).unwrap(),
+    );
     c.remove(&["hostname"]);
     let b = Bundle::new("devices", tree, c);
     let out = b.oci(&["run", "d1"]);
     let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-    assert_eq!(out.stdout, format!("crw-rw----\na e5 5 6\n{host}"), "{out}");
+    // (The nodes work: /dev is nodev, each of them a mount of its own.)
+    assert_eq!(out.stdout, format!("crw-rw----\na e5 5 6\n{host}3\n"), "{out}");
 }
 
 #[test]
@@ -326,7 +362,11 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
     for line in text.lines() {
         let state = serde_json_lite::parse(line.split_once(' ').unwrap().1).unwrap();
         assert_eq!(state.get("id").unwrap().as_str(), Some("h1"), "{line}");
-        assert_eq!(state.get("annotations").unwrap().get("org.test").unwrap().as_str(), Some("yes"), "{line}");
+        assert_eq!(
+            state.get("annotations").unwrap().get("org.test").unwrap().as_str(),
+            Some("yes"),
+            "{line}"
+        );
     }
     b.assert_empty();
 }
@@ -353,11 +393,50 @@ fn bad_configs_name_their_json_path() {
     let cases: [(&str, fn(&mut serde_json_lite::Value), &str); 7] = [
         ("args", |c| c.set(&["process", "args"], serde_json_lite::parse("[]").unwrap()), "process.args"),
         ("cwd", |c| c.set(&["process", "cwd"], serde_json_lite::Value::Str("tmp".into())), "process.cwd"),
-        ("cap", |c| c.set(&["process", "capabilities", "bounding"], serde_json_lite::parse(r#"["CAP_NOPE"]"#).unwrap()), "process.capabilities.bounding"),
-        ("rlimit", |c| c.set(&["process", "rlimits"], serde_json_lite::parse(r#"[{"type": "RLIMIT_NOPE", "soft": 1, "hard": 1}]"#).unwrap()), "process.rlimits"),
-        ("mount", |c| c.get_mut(&["mounts"]).unwrap().push(serde_json_lite::parse(r#"{"destination": "/a/../b", "type": "tmpfs"}"#).unwrap()), "mounts[6].destination"),
-        ("ns", |c| c.set(&["linux", "namespaces"], serde_json_lite::parse(r#"[{"type": "mount"}]"#).unwrap()), "linux.namespaces"),
-        ("limits", |c| c.set(&["linux", "resources"], serde_json_lite::parse(r#"{"blockIO": {"weight": 10}}"#).unwrap()), "linux.resources"),
+        (
+            "cap",
+            |c| {
+                c.set(
+                    &["process", "capabilities", "bounding"],
+                    serde_json_lite::parse(r#"["CAP_NOPE"]"#).unwrap(),
+                )
+            },
+            "process.capabilities.bounding",
+        ),
+        (
+            "rlimit",
+            |c| {
+                c.set(
+                    &["process", "rlimits"],
+                    serde_json_lite::parse(r#"[{"type": "RLIMIT_NOPE", "soft": 1, "hard": 1}]"#).unwrap(),
+                )
+            },
+            "process.rlimits",
+        ),
+        (
+            "mount",
+            |c| {
+                c.get_mut(&["mounts"])
+                    .unwrap()
+                    .push(serde_json_lite::parse(r#"{"destination": "/a/../b", "type": "tmpfs"}"#).unwrap())
+            },
+            "mounts[6].destination",
+        ),
+        (
+            "ns",
+            |c| c.set(&["linux", "namespaces"], serde_json_lite::parse(r#"[{"type": "mount"}]"#).unwrap()),
+            "linux.namespaces",
+        ),
+        (
+            "limits",
+            |c| {
+                c.set(
+                    &["linux", "resources"],
+                    serde_json_lite::parse(r#"{"blockIO": {"weight": 10}}"#).unwrap(),
+                )
+            },
+            "linux.resources",
+        ),
     ];
     for (name, change, path) in cases {
         let mut c = config(&["true"]);
@@ -446,7 +525,9 @@ while time.time() < end:
         out += data
 print(out.decode(errors="replace"))
 "#;
-    let out = run(Command::new("python3").args(["-c", engine, HUSK, b.root.to_str().unwrap(), b.dir.join("console.sock").to_str().unwrap()]).current_dir(&b.dir));
+    let out = run(Command::new("python3")
+        .args(["-c", engine, HUSK, b.root.to_str().unwrap(), b.dir.join("console.sock").to_str().unwrap()])
+        .current_dir(&b.dir));
     assert!(out.stdout.starts_with("create 0 True\n"), "{out}");
     assert!(out.stdout.contains("/dev/pts/0") && out.stdout.contains("30 100"), "{out}");
     b.wait_status("t", "stopped");
@@ -462,9 +543,14 @@ fn exec_runs_a_process_file_and_detaches() {
     b.oci(&["start", "e"]).expect(0, "", "");
     let process = b.dir.join("process.json");
     fs::write(&process, r#"{"args": ["sh", "-c", "id; echo $FOO; pwd; exit 5"], "env": ["FOO=bar"], "cwd": "/tmp", "user": {"uid": 1000, "gid": 1000}}"#).unwrap();
-    b.oci(&["exec", "--process", process.to_str().unwrap(), "e"]).expect(5, "uid=1000(user) gid=1000(user)\nbar\n/tmp\n", "");
+    b.oci(&["exec", "--process", process.to_str().unwrap(), "e"]).expect(
+        5,
+        "uid=1000(user) gid=1000(user)\nbar\n/tmp\n",
+        "",
+    );
     let pid_file = b.dir.join("exec.pid");
-    b.oci(&["exec", "--detach", "--pid-file", pid_file.to_str().unwrap(), "e", "sleep", "30"]).expect(0, "", "");
+    b.oci(&["exec", "--detach", "--pid-file", pid_file.to_str().unwrap(), "e", "sleep", "30"])
+        .expect(0, "", "");
     let pid: i32 = fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
     let cmdline = fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
     assert_eq!(cmdline, "husk\0exec\0--\0sleep\x0030\0");
@@ -490,7 +576,14 @@ fn spec_features_and_the_runtime_names() {
     let out = run(Command::new(&link).arg("--version"));
     assert!(out.stdout.contains("spec: 1.2.0"), "{out}");
     // husk's own `run` is unchanged under its own name.
-    let own = run(Command::new(HUSK).args(["run", "--rootfs", tree.to_str().unwrap(), "--read-only", "--", "true"]));
+    let own = run(Command::new(HUSK).args([
+        "run",
+        "--rootfs",
+        tree.to_str().unwrap(),
+        "--read-only",
+        "--",
+        "true",
+    ]));
     own.expect(0, "", "");
 }
 
@@ -640,7 +733,9 @@ mod serde_json_lite {
                             b'n' => s.push('\n'),
                             b't' => s.push('\t'),
                             b'u' => {
-                                let code = u32::from_str_radix(std::str::from_utf8(&b[*i + 1..*i + 5]).unwrap(), 16).unwrap();
+                                let code =
+                                    u32::from_str_radix(std::str::from_utf8(&b[*i + 1..*i + 5]).unwrap(), 16)
+                                        .unwrap();
                                 s.push(char::from_u32(code).unwrap_or('?'));
                                 *i += 4;
                             }
@@ -675,8 +770,44 @@ mod serde_json_lite {
                 while *i < b.len() && matches!(b[*i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
                     *i += 1;
                 }
-                std::str::from_utf8(&b[start..*i]).unwrap().parse().map(Value::Num).map_err(|e| format!("{e} at {start}"))
+                std::str::from_utf8(&b[start..*i])
+                    .unwrap()
+                    .parse()
+                    .map(Value::Num)
+                    .map_err(|e| format!("{e} at {start}"))
             }
         }
     }
+}
+
+#[test]
+fn the_seccomp_profile_holds_for_command_and_exec() {
+    let tree = need!("the_seccomp_profile_holds_for_command_and_exec", ready());
+    let mut c = config(&["sh", "-c", "mkdir /tmp/a 2>&1; sleep 30"]);
+    c.set(
+        &["linux", "seccomp"],
+        serde_json_lite::parse(
+            r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}"#,
+        )
+        .unwrap(),
+    );
+    let b = Bundle::new("seccomp", tree, c);
+    b.create("sc").expect(0, "", "");
+    b.oci(&["start", "sc"]).expect(0, "", "");
+    let exec =
+        b.oci(&["exec", "sc", "sh", "-c", "mkdir /tmp/b || echo refused; grep Seccomp: /proc/self/status"]);
+    assert_eq!(exec.stdout, "refused\nSeccomp:\t2\n", "{exec}");
+    assert!(exec.stderr.contains("Permission denied"), "{exec}");
+    b.oci(&["delete", "--force", "sc"]).expect(0, "", "");
+    // A profile husk cannot honour names its place.
+    let mut c = config(&["true"]);
+    c.set(&["linux", "seccomp"], serde_json_lite::parse(r#"{"defaultAction": "SCMP_ACT_NOPE"}"#).unwrap());
+    let b = Bundle::new("seccomp-bad", tree, c);
+    let out = b.create("sb");
+    assert!(
+        out.is_refusal() && out.stderr.starts_with("husk: config.json linux.seccomp.defaultAction:"),
+        "{out}"
+    );
+    b.assert_empty();
 }

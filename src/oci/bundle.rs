@@ -56,9 +56,8 @@ pub struct Extra {
     pub console: i32,
     /// Descriptors 3 and on that COMMAND keeps (`--preserve-fds`).
     pub preserve_fds: u32,
-    /// The seccomp program (`linux.seccomp`), compiled.
-    pub seccomp: Option<&'static [crate::seccomp::Insn]>,
-    pub seccomp_flags: u32,
+    /// The seccomp program (`linux.seccomp`), compiled, and its flags.
+    pub seccomp: Option<Program>,
     /// `linux.cgroupsPath`.
     pub cgroups_path: &'static [u8],
 }
@@ -92,7 +91,6 @@ const EMPTY: Extra = Extra {
     console: -1,
     preserve_fds: 0,
     seccomp: None,
-    seccomp_flags: 0,
     cgroups_path: b"",
 };
 
@@ -416,9 +414,8 @@ fn build(
             }
         }
     }
-    if get(b"seccomp").is_some() {
-        // SECCOMP-WIRE: the profile compiler (oci/seccomp.rs) lands next.
-        return Err(bad(b"linux.seccomp", Errno::OPNOTSUPP, "not yet"));
+    if let Some(profile) = get(b"seccomp") {
+        extra.seccomp = Some(seccomp(profile, arena)?);
     }
     extra.cgroups_path = optional_str(get(b"cgroupsPath"), arena, b"linux.cgroupsPath")?;
     let limits = resources(get(b"resources"))?;
@@ -453,6 +450,26 @@ fn build(
         link,
         publish: &[],
     })
+}
+
+/// A compiled seccomp program and its SECCOMP_FILTER_FLAG_* flags.
+pub type Program = (&'static [crate::seccomp::Insn], u32);
+
+/// `linux.seccomp` compiled (oci/seccomp.rs), into room of its own (one program a process).
+pub fn seccomp(profile: Value, arena: &mut Arena) -> Result<Program, Failure<'static>> {
+    use super::seccomp::{MAX_INSNS, compile};
+    static ROOM: Reserved<[crate::seccomp::Insn; MAX_INSNS]> =
+        Reserved::new([crate::seccomp::Insn { code: 0, jt: 0, jf: 0, k: 0 }; MAX_INSNS]);
+    let room = ROOM.take().ok_or(Failure::new("seccomp", b"", Errno::BUSY))?;
+    match compile(profile, room) {
+        Ok(filter) => Ok((&room[..filter.len], filter.flags)),
+        Err(error) => {
+            let mut buf = [0u8; 80];
+            let path = error.path(&mut buf);
+            let path = arena.bytes(&[path]).map_or(&b"linux.seccomp"[..], CStr::to_bytes);
+            Err(bad(path, error.errno(), error.hint()))
+        }
+    }
 }
 
 /// `linux.namespaces` and the id maps: what is new, what is joined by path, what stays the

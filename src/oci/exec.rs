@@ -60,8 +60,10 @@ pub fn exec(oci: &Oci<'static>, process: &'static Process) -> Result<u8, Failure
         return Err(Failure::new("exec", b"", Errno::INVAL).with_hint("a terminal needs --console-socket"));
     }
     // The container's seccomp profile holds for its every process.
-    // SECCOMP-WIRE
-    let filter: Option<&'static [crate::seccomp::Insn]> = None;
+    let filter = match config.path(&[b"linux", b"seccomp"]) {
+        Some(profile) => Some(super::bundle::seccomp(profile, &mut arena)?),
+        None => None,
+    };
     let caps = run.caps;
     let privileges = crate::caps::Privileges {
         bounding: caps.bounding,

@@ -40,9 +40,10 @@ fn attribute(option: &[u8]) -> core::result::Result<Option<(u64, bool)>, ()> {
         b"strictatime" => (MOUNT_ATTR_STRICTATIME as u64, true),
         b"nodiratime" => (MOUNT_ATTR_NODIRATIME as u64, true),
         // relatime is the kernel's default for a new mount; the rest are the old mount(2)'s
-        // requests or propagation, which a new mount in a private namespace has already.
+        // requests, or propagation (see `propagate`).
         b"relatime" | b"norelatime" | b"atime" | b"diratime" | b"defaults" | b"async" | b"nomand"
-        | b"loud" | b"silent" | b"private" | b"rprivate" | b"bind" | b"rbind" => return Ok(None),
+        | b"loud" | b"silent" | b"bind" | b"rbind" => return Ok(None),
+        _ if propagation(option).is_some() => return Ok(None),
         _ => return Err(()),
     }))
 }
@@ -110,7 +111,45 @@ pub(crate) fn attach_fs<'a>(
         fsmount(fs.as_fd(), FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::from_bits_retain(attrs as u32))
             .map_err(fail("mount", dest))?;
     let target = crate::rootfs::resolve(root, dest, true)?;
-    crate::rootfs::attach(tree.as_fd(), target.as_fd(), dest)
+    crate::rootfs::attach(tree.as_fd(), target.as_fd(), dest)?;
+    propagate(extra, index as usize, tree.as_fd(), dest)
+}
+
+/// A propagation option: its type (MS_SHARED…) and whether recursive (`rshared`).
+fn propagation(option: &[u8]) -> Option<(u64, bool)> {
+    use linux_raw_sys::general::{MS_PRIVATE, MS_SHARED, MS_SLAVE, MS_UNBINDABLE};
+    let (base, recursive) = match option.strip_prefix(b"r") {
+        Some(rest) if !rest.is_empty() => (rest, true),
+        _ => (option, false),
+    };
+    let flag = match base {
+        b"shared" => MS_SHARED,
+        b"slave" => MS_SLAVE,
+        b"private" => MS_PRIVATE,
+        b"unbindable" => MS_UNBINDABLE,
+        _ => return None,
+    };
+    Some((flag as u64, recursive))
+}
+
+/// `mounts[index]`'s propagation options applied to its mount `fd`, now attached. Every
+/// mount of the container starts private (rootfs.rs: nothing propagates back to the host),
+/// so `shared` makes a peer group of the container's own, and `slave` of a private mount
+/// stays private, as the kernel has it.
+pub(crate) fn propagate<'a>(
+    extra: &Extra,
+    index: usize,
+    fd: rustix::fd::BorrowedFd,
+    dest: &'a [u8],
+) -> Result<'a, ()> {
+    let Some(m) = extra.doc.and_then(|d| d.get(b"mounts")).and_then(|l| l.items().nth(index)) else {
+        return Ok(());
+    };
+    let options = m.get(b"options").into_iter().flat_map(Value::items).filter_map(|v| v.as_str());
+    for (flag, recursive) in options.filter_map(|o| propagation(o.raw())) {
+        sys::mount_propagation(fd, flag, recursive).map_err(fail("mount propagation", dest))?;
+    }
+    Ok(())
 }
 
 fn c_str<'a>(bytes: &[u8]) -> Result<'a, &CStr> {
@@ -238,7 +277,18 @@ fn make_device(device: Value, text: &mut [u8; 4096]) -> Result<'static, ()> {
     if uid.is_some() || gid.is_some() {
         rustix::fs::chown(c, uid, gid).map_err(|e| Failure::new("linux.devices", b"", e))?;
     }
-    rustix::fs::chmod(c, mode).map_err(|e| Failure::new("linux.devices", b"", e))
+    rustix::fs::chmod(c, mode).map_err(|e| Failure::new("linux.devices", b"", e))?;
+    // husk's /dev is nodev (rootfs.rs): the node is bound over itself, a mount of its own
+    // where devices work, as husk's own nodes are.
+    use rustix::mount::{OpenTreeFlags, open_tree};
+    let tree =
+        open_tree(rustix::fs::CWD, c, OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC)
+            .map_err(|e| Failure::new("linux.devices", b"", e))?;
+    sys::mount_clearattr(tree.as_fd(), linux_raw_sys::general::MOUNT_ATTR_NODEV as u64)
+        .map_err(|e| Failure::new("linux.devices", b"", e))?;
+    let target = rustix::fs::open(c, OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
+        .map_err(|e| Failure::new("linux.devices", b"", e))?;
+    crate::rootfs::attach(tree.as_fd(), target.as_fd(), b"")
 }
 
 #[cfg(test)]
@@ -254,5 +304,9 @@ mod tests {
         assert_eq!(attributes(list.into_iter()), MOUNT_ATTR_RDONLY as u64);
         assert_eq!(attribute(b"newinstance"), Err(()));
         assert_eq!(attribute(b"relatime"), Ok(None));
+        assert_eq!(attribute(b"rshared"), Ok(None));
+        assert_eq!(propagation(b"rslave"), Some((linux_raw_sys::general::MS_SLAVE as u64, true)));
+        assert_eq!(propagation(b"unbindable"), Some((linux_raw_sys::general::MS_UNBINDABLE as u64, false)));
+        assert_eq!(propagation(b"r"), None);
     }
 }

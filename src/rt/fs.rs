@@ -11,6 +11,17 @@ pub fn mount_setattr(fd: rustix::fd::BorrowedFd, set: u64, recursive: bool) -> R
     mount_setattr_in(fd, set, recursive, 0, None)
 }
 
+/// mount_setattr(2) of the propagation type `propagation` (MS_SHARED, MS_SLAVE, MS_PRIVATE or
+/// MS_UNBINDABLE) on the mount `fd`, on the whole tree when `recursive`.
+pub fn mount_propagation(fd: rustix::fd::BorrowedFd, propagation: u64, recursive: bool) -> Result<()> {
+    mount_setattr_in(fd, 0, recursive, propagation, None)
+}
+
+/// mount_setattr(2) clearing the MOUNT_ATTR_* bits in `clear` on the mount `fd` alone.
+pub fn mount_clearattr(fd: rustix::fd::BorrowedFd, clear: u64) -> Result<()> {
+    mount_setattr_in(fd, clear << 32, false, 0, None)
+}
+
 /// mount_setattr(2) of `set` on the detached tree `fd` and all its mounts, which also
 /// become private: a clone of a shared mount is that mount's peer (mount_namespaces(7),
 /// "Shared subtrees"), and what is mounted on it must never propagate back to the host.
@@ -39,7 +50,8 @@ fn mount_setattr_in(
         userns_fd: u64,
     }
     let userns_fd = userns.map_or(0, |ns| rustix::fd::AsRawFd::as_raw_fd(&ns) as u64);
-    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation, userns_fd };
+    // (`set`'s high half, where no MOUNT_ATTR_* bit is, carries the bits to clear.)
+    let attr = MountAttr { attr_set: set & 0xffff_ffff, attr_clr: set >> 32, propagation, userns_fd };
     let mut flags = k::AT_EMPTY_PATH as usize;
     if recursive {
         flags |= k::AT_RECURSIVE as usize;

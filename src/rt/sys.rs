@@ -6,7 +6,8 @@
 
 pub use super::fd::{cloexec_from, close_all_but, close_from, close_range, raw, stdio, write_all};
 pub use super::fs::{
-    Mapped, map_file, mount_idmap, mount_setattr, mount_setattr_private, read_whole, scratch,
+    Mapped, map_file, mount_clearattr, mount_idmap, mount_propagation, mount_setattr, mount_setattr_private,
+    read_whole, scratch,
 };
 pub use super::machine::qemu_debug_exit;
 pub use super::namespace::{Namespaces, unshare};
@@ -19,6 +20,6 @@ pub use super::signal::{
 pub use super::syscall::Result;
 pub use super::task::{
     SockFilter, clear_parent_death_signal, clone, execve, exit, fork, make_non_dumpable, pidfd_alive, prctl,
-    seccomp_filter, set_parent_death_signal, show_command_line, vfork_run,
+    seccomp_filter, seccomp_filter_with, set_parent_death_signal, show_command_line, vfork_run,
 };
 pub use super::time::{monotonic_ns, realtime, realtime_s, sleep_ns};

@@ -193,6 +193,11 @@ pub struct SockFilter {
 /// Needs no_new_privs (or CAP_SYS_ADMIN) first.
 /// Raw: rustix has no seccomp(2).
 pub fn seccomp_filter(program: &[SockFilter]) -> Result<()> {
+    seccomp_filter_with(program, 0)
+}
+
+/// seccomp(SECCOMP_SET_MODE_FILTER) with SECCOMP_FILTER_FLAG_* `flags` (an OCI profile's).
+pub fn seccomp_filter_with(program: &[SockFilter], flags: u32) -> Result<()> {
     #[repr(C)]
     struct SockFprog {
         len: u16,
@@ -205,7 +210,7 @@ pub fn seccomp_filter(program: &[SockFilter]) -> Result<()> {
         syscall3(
             k::__NR_seccomp,
             linux_raw_sys::ptrace::SECCOMP_SET_MODE_FILTER as usize,
-            0,
+            flags as usize,
             &fprog as *const SockFprog as usize,
         )
     })
