@@ -226,7 +226,10 @@ fn a_created_container_can_be_deleted_and_its_id_reused() {
     let again = b.create("x");
     assert!(again.is_refusal() && again.stderr.contains("EEXIST"), "{again}");
     let pid: i32 = fs::read_to_string(b.dir.join("pid")).unwrap().trim().parse().unwrap();
-    b.oci(&["delete", "x"]).expect(0, "", "");
+    // Not stopped: delete is an error with no effect, unless forced.
+    assert!(b.oci(&["delete", "x"]).is_refusal());
+    assert_eq!(b.status("x"), "created");
+    b.oci(&["delete", "--force", "x"]).expect(0, "", "");
     // The init is gone (a zombie until its reaper, the test's own PID 1, takes it).
     let end = Instant::now() + Duration::from_secs(5);
     while fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z")) {
@@ -234,7 +237,7 @@ fn a_created_container_can_be_deleted_and_its_id_reused() {
         std::thread::sleep(Duration::from_millis(10));
     }
     b.create("x").expect(0, "", "");
-    b.oci(&["delete", "x"]).expect(0, "", "");
+    b.oci(&["delete", "--force", "x"]).expect(0, "", "");
     b.assert_empty();
 }
 
@@ -358,7 +361,8 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
     b.oci(&["delete", "h1"]).expect(0, "", "");
     let text = fs::read_to_string(&log).unwrap();
     let points: Vec<&str> = text.lines().map(|l| l.split(' ').next().unwrap()).collect();
-    assert_eq!(points, ["prestart", "createRuntime", "poststart", "poststop"], "{text}");
+    // createRuntime at create; prestart at start, before COMMAND; poststart once it runs.
+    assert_eq!(points, ["createRuntime", "prestart", "poststart", "poststop"], "{text}");
     for line in text.lines() {
         let state = serde_json_lite::parse(line.split_once(' ').unwrap().1).unwrap();
         assert_eq!(state.get("id").unwrap().as_str(), Some("h1"), "{line}");
@@ -372,15 +376,46 @@ fn hooks_run_in_order_with_the_state_on_stdin() {
 }
 
 #[test]
-fn a_failing_prestart_hook_fails_create_and_leaves_nothing() {
-    let tree = need!("a_failing_prestart_hook_fails_create_and_leaves_nothing", ready());
+fn failing_hooks_fail_their_step_and_leave_nothing() {
+    let tree = need!("failing_hooks_fail_their_step_and_leave_nothing", ready());
+    // createRuntime fails create: nothing is left.
     let mut c = config(&["true"]);
-    c.set(&["hooks", "prestart"], serde_json_lite::parse(r#"[{"path": "/bin/false"}]"#).unwrap());
+    c.set(&["hooks", "createRuntime"], serde_json_lite::parse(r#"[{"path": "/bin/false"}]"#).unwrap());
     let b = Bundle::new("hook-fails", tree, c);
     let out = b.create("f1");
     assert_eq!(out.status.code(), Some(125), "{out}");
-    assert!(out.stderr.contains("hook prestart"), "{out}");
+    assert!(out.stderr.contains("hook createRuntime"), "{out}");
     b.assert_empty();
+    // prestart fails start: COMMAND never runs, the container is stopped and deleted.
+    let mut c = config(&["sh", "-c", "echo ran > /dev/shm/x; sleep 5"]);
+    c.set(&["hooks", "prestart"], serde_json_lite::parse(r#"[{"path": "/bin/false"}]"#).unwrap());
+    let b = Bundle::new("hook-fails-start", tree, c);
+    b.create("f2").expect(0, "", "");
+    let pid: i32 = fs::read_to_string(b.dir.join("pid")).unwrap().trim().parse().unwrap();
+    let out = b.oci(&["start", "f2"]);
+    assert!(out.is_refusal() && out.stderr.contains("hook prestart"), "{out}");
+    assert!(
+        fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z"))
+            || !Path::new(&format!("/proc/{pid}")).exists()
+    );
+    assert!(b.oci(&["state", "f2"]).is_refusal());
+    b.assert_empty();
+    // A failing poststart hook is a warning: the next one runs, and so does COMMAND.
+    let log = b.dir.join("post.log");
+    let mut c = config(&["true"]);
+    let hooks = format!(
+        r#"[{{"path": "/bin/false"}}, {{"path": "/bin/sh", "args": ["sh", "-c", "echo second > {}"]}}]"#,
+        log.display()
+    );
+    c.set(&["hooks", "poststart"], serde_json_lite::parse(&hooks).unwrap());
+    let b = Bundle::new("hook-warns", tree, c);
+    b.create("f3").expect(0, "", "");
+    let out = b.oci(&["start", "f3"]);
+    assert_eq!(out.status.code(), Some(0), "{out}");
+    assert!(out.stderr.contains("warning"), "{out}");
+    assert_eq!(fs::read_to_string(&log).unwrap(), "second\n");
+    b.wait_status("f3", "stopped");
+    b.oci(&["delete", "f3"]).expect(0, "", "");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -205,7 +205,10 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
 #[cfg(feature = "oci")]
 fn gate(oci: Option<&crate::oci::Created>) -> Result<Gate, rustix::io::Errno> {
     match oci.and_then(|created| created.gate.as_ref()) {
-        Some(fifo) => Gate::fifo(rustix::io::fcntl_dupfd_cloexec(fifo, 0)?),
+        Some((fifo, started)) => Gate::fifo(
+            rustix::io::fcntl_dupfd_cloexec(fifo, 0)?,
+            rustix::io::fcntl_dupfd_cloexec(started, 0)?,
+        ),
         None => Gate::closed(),
     }
 }

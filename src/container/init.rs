@@ -84,6 +84,7 @@ pub fn run(config: &Config, process: &Process, signals: &CallerSignals, context:
         sys::raw(context.report),
         sys::raw(context.gate.fd()),
         sys::raw(context.gate.built_fd()),
+        sys::raw(context.gate.started_fd()),
         sys::raw(network),
         // (Also kept until the init has taken its ids in a user namespace: see take_mapped_ids.)
         sys::raw((network.is_some() || context.maps.is_some()).then_some(context.parent)),
@@ -138,7 +139,11 @@ fn create_and_start<'a>(
     // From here on, as at the start, no descriptor but stdio, --detach's pipe and the report
     // (and what an OCI container passes on).
     let mut keep: heapless::Vec<i32, 20> = heapless::Vec::new();
-    let _ = keep.extend_from_slice(&[sys::raw(context.ready), sys::raw(context.report)]);
+    let _ = keep.extend_from_slice(&[
+        sys::raw(context.ready),
+        sys::raw(context.report),
+        sys::raw(context.gate.started_fd()),
+    ]);
     #[cfg(feature = "oci")]
     for fd in p.oci.iter().flat_map(|extra| extra.preserved()) {
         let _ = keep.push(fd);
@@ -181,6 +186,7 @@ fn create_and_start<'a>(
         sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&ready), &[0, 0]);
     }
     Note::STARTED.send(context.report);
+    context.gate.ran();
     let _ = sys::close_from(3);
     caps::keep_only_kill(privileges.bounding).map_err(fail("capabilities", b""))?;
     let supervisor = Supervisor { child, group: false, place: Place::NamespaceInit };

@@ -119,6 +119,9 @@ pub struct Gate {
     /// reading and writing, into which `start` writes the byte (oci/state.rs).
     #[cfg(feature = "oci")]
     fifo: Option<OwnedFd>,
+    /// Beside it, where the init says COMMAND runs (oci/state.rs).
+    #[cfg(feature = "oci")]
+    started: Option<OwnedFd>,
 }
 
 impl Gate {
@@ -128,6 +131,8 @@ impl Gate {
             built: None,
             #[cfg(feature = "oci")]
             fifo: None,
+            #[cfg(feature = "oci")]
+            started: None,
         }
     }
 
@@ -138,15 +143,32 @@ impl Gate {
             built: Some((read, Some(write))),
             #[cfg(feature = "oci")]
             fifo: None,
+            #[cfg(feature = "oci")]
+            started: None,
         })
     }
 
     /// An OCI container's gate: `fifo`, which `start` opens, long after the host side that
     /// made the container has gone.
     #[cfg(feature = "oci")]
-    pub fn fifo(fifo: OwnedFd) -> Result<Gate, Errno> {
+    pub fn fifo(fifo: OwnedFd, started: OwnedFd) -> Result<Gate, Errno> {
         let (read, write) = pipe_with(PipeFlags::CLOEXEC)?;
-        Ok(Gate { pipe: None, built: Some((read, Some(write))), fifo: Some(fifo) })
+        Ok(Gate { pipe: None, built: Some((read, Some(write))), fifo: Some(fifo), started: Some(started) })
+    }
+
+    /// The init's end of an OCI gate's `started`, kept until COMMAND runs.
+    pub fn started_fd(&self) -> Option<BorrowedFd<'_>> {
+        #[cfg(feature = "oci")]
+        return self.started.as_ref().map(|fd| fd.as_fd());
+        #[cfg(not(feature = "oci"))]
+        None
+    }
+
+    /// The init: COMMAND runs (an OCI `start` waits for this).
+    pub fn ran(&self) {
+        if let Some(started) = self.started_fd() {
+            sys::write_all(rustix::fd::AsRawFd::as_raw_fd(&started), &[0]);
+        }
     }
 
     /// The init's end, kept across its descriptor clean-up until it has passed.

@@ -24,10 +24,14 @@ pub fn run(doc: Value<'static>, point: &'static [u8], state: &[u8]) -> Result<()
 }
 
 /// As `run`, a failure only a warning (poststart, poststop).
+/// Each hook is run, whatever the one before it did (runtime.md "Lifecycle": the remaining
+/// hooks and the lifecycle continue).
 pub fn run_warning(doc: Value<'static>, point: &'static [u8], state: &[u8]) {
-    if let Err(failure) = run(doc, point, state) {
-        crate::out::message(&[b"warning: hook ", point, b" failed"]);
-        let _ = failure.report();
+    for hook in doc.path(&[b"hooks", point]).into_iter().flat_map(Value::items) {
+        if let Err(failure) = run_one(hook, point, state) {
+            crate::out::message(&[b"warning: a ", point, b" hook failed; going on"]);
+            let _ = failure.report();
+        }
     }
 }
 

@@ -81,8 +81,9 @@ const VERSION: &str = concat!("husk version ", env!("CARGO_PKG_VERSION"), "\nspe
 /// What the host side needs to record a container it creates (container::run_oci).
 pub struct Created<'c> {
     pub dir: Dir,
-    /// The gate's FIFO (create); None: `run`, whose init passes the gate at once.
-    pub gate: Option<OwnedFd>,
+    /// The gate's FIFO and `started` (create: state.rs); None: `run`, whose init passes
+    /// the gate at once.
+    pub gate: Option<(OwnedFd, OwnedFd)>,
     pub oci: &'c Oci<'static>,
     pub extra: &'static bundle::Extra,
 }
@@ -129,6 +130,7 @@ fn create(oci: &Oci<'static>, process: &'static Process) -> Result<u8, Failure<'
     if oci.verb == Verb::Run {
         // run -d: started at once.
         dir.open_gate().map_err(fail("start", oci.id))?;
+        dir.wait_started();
     }
     Ok(code)
 }
@@ -149,8 +151,8 @@ pub fn built(created: &Created, pid: i32) -> Result<(), Failure<'static>> {
         let mut line = Line::new();
         state_json(&mut line, created.oci.id, Status::Created, &head, extra.bundle, doc.get(b"annotations"));
         // husk's one init builds the runtime's side and the container's before this point:
-        // prestart and createRuntime run here, then createContainer.
-        for point in [&b"prestart"[..], b"createRuntime", b"createContainer"] {
+        // createRuntime runs here, then createContainer (prestart runs at `start`).
+        for point in [&b"createRuntime"[..], b"createContainer"] {
             hooks::run(doc, point, line.as_bytes())?;
         }
     }
@@ -185,7 +187,7 @@ pub(crate) fn find(oci: &Oci<'static>) -> Result<(OwnedFd, Dir), Failure<'static
 
 /// `start`: opens the gate of a created container.
 fn start(oci: &Oci<'static>) -> Result<u8, Failure<'static>> {
-    let (_root, dir) = find(oci)?;
+    let (root, dir) = find(oci)?;
     let mut buf = [0; state::RECORD];
     let (head, bundle) = dir.read(&mut buf).map_err(fail("state", oci.id))?;
     let status = dir.status(&head);
@@ -196,15 +198,29 @@ fn start(oci: &Oci<'static>) -> Result<u8, Failure<'static>> {
             "stopped: create it again"
         }));
     }
+    let doc = dir.config().ok().and_then(|text| crate::json::parse(text).ok());
+    let annotations = doc.and_then(|d| d.get(b"annotations"));
+    // prestart hooks: after `start` is called, before COMMAND (config.md, "Prestart"); a
+    // failing one fails start, and the container, which never runs, is stopped and
+    // deleted (runtime.md, "Lifecycle": on to step 9).
+    if let Some(doc) = doc {
+        let mut line = Line::new();
+        state_json(&mut line, oci.id, Status::Created, &head, bundle, annotations);
+        if let Err(failure) = hooks::run(doc, b"prestart", line.as_bytes()) {
+            let code = failure.report();
+            destroy(root.as_fd(), dir, oci.id, &head, bundle);
+            return Ok(code);
+        }
+    }
     dir.open_gate().map_err(|e| {
         let e = if e == Errno::NXIO { Errno::SRCH } else { e };
         Failure::new("start", oci.id, e)
     })?;
-    if let Ok(text) = dir.config()
-        && let Ok(doc) = crate::json::parse(text)
-    {
+    // poststart hooks: once COMMAND runs (config.md, "Poststart").
+    dir.wait_started();
+    if let Some(doc) = doc {
         let mut line = Line::new();
-        state_json(&mut line, oci.id, Status::Running, &head, bundle, doc.get(b"annotations"));
+        state_json(&mut line, oci.id, Status::Running, &head, bundle, annotations);
         hooks::run_warning(doc, b"poststart", line.as_bytes());
     }
     Ok(0)
@@ -352,18 +368,25 @@ fn ps(oci: &Oci<'static>) -> Result<u8, Failure<'static>> {
 fn delete(oci: &Oci<'static>) -> Result<u8, Failure<'static>> {
     let (root, dir) = find(oci)?;
     let mut buf = [0; state::RECORD];
-    let Ok((head, _)) = dir.read(&mut buf) else {
+    let Ok((head, bundle)) = dir.read(&mut buf) else {
         // A create that never finished: nothing ran.
         dir.remove(root.as_fd(), oci.id);
         return Ok(0);
     };
+    // Not stopped: an error with no effect (runtime.md, "Delete"), unless forced.
     let status = dir.status(&head);
-    if status == Status::Running && !oci.force {
-        return Err(
-            Failure::new("delete", oci.id, Errno::BUSY).with_hint("it is running: kill it first, or --force")
-        );
+    if status != Status::Stopped && !oci.force {
+        let hint = if status == Status::Running { "it is running" } else { "it is created" };
+        return Err(Failure::new("delete", oci.id, Errno::BUSY).with_hint(hint));
     }
-    if let Some(pidfd) = pin(&head) {
+    destroy(root.as_fd(), dir, oci.id, &head, bundle);
+    Ok(0)
+}
+
+/// What `delete` does, and `start` when a prestart hook fails: the init killed and waited
+/// for, the cgroups removed, the poststop hooks run, the record removed.
+fn destroy(root: rustix::fd::BorrowedFd, dir: Dir, id: &[u8], head: &Head, bundle: &[u8]) {
+    if let Some(pidfd) = pin(head) {
         let _ = sys::pidfd_signal(pidfd.as_fd(), crate::signals::SIGKILL);
         // Gone once its pidfd reads (it exited: its parent reaps it).
         let mut fds = [rustix::event::PollFd::new(&pidfd, rustix::event::PollFlags::IN)];
@@ -375,11 +398,10 @@ fn delete(oci: &Oci<'static>) -> Result<u8, Failure<'static>> {
     {
         remove_cgroups(&dir);
         let mut line = Line::new();
-        state_json(&mut line, oci.id, Status::Stopped, &head, b"", doc.get(b"annotations"));
+        state_json(&mut line, id, Status::Stopped, head, bundle, doc.get(b"annotations"));
         hooks::run_warning(doc, b"poststop", line.as_bytes());
     }
-    dir.remove(root.as_fd(), oci.id);
-    Ok(0)
+    dir.remove(root, id);
 }
 
 /// poststop hooks of a `run` that ends (its record is there).

@@ -114,11 +114,29 @@ impl Dir {
         Ok(Dir { fd })
     }
 
-    /// The gate: a FIFO, opened for reading and writing (so neither end ever waits for the
-    /// other, and a read waits for `start`'s byte, never sees an end of file).
-    pub fn make_gate(&self) -> Result<OwnedFd, Errno> {
-        rustix::fs::mknodat(&self.fd, c"gate", rustix::fs::FileType::Fifo, Mode::from_raw_mode(0o600), 0)?;
-        openat(&self.fd, c"gate", OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
+    /// The gate, and `started` beside it: FIFOs, opened for reading and writing (so neither
+    /// end ever waits for the other, and a read waits for the other side's byte, never sees
+    /// an end of file). The init waits on the gate for `start`'s byte, and writes one into
+    /// `started` once COMMAND runs, which `start` waits for (poststart hooks run after it).
+    pub fn make_gate(&self) -> Result<(OwnedFd, OwnedFd), Errno> {
+        let flags = OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        let fifo = |name: &CStr| {
+            rustix::fs::mknodat(&self.fd, name, rustix::fs::FileType::Fifo, Mode::from_raw_mode(0o600), 0)?;
+            openat(&self.fd, name, flags, Mode::empty())
+        };
+        Ok((fifo(c"gate")?, fifo(c"started")?))
+    }
+
+    /// `start`, once the gate is open: waits (10 s at most) until the init says COMMAND runs,
+    /// or has ended (no writer left: POLLHUP).
+    pub fn wait_started(&self) {
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        if let Ok(started) = openat(&self.fd, c"started", flags, Mode::empty()) {
+            let mut fds = [rustix::event::PollFd::new(&started, rustix::event::PollFlags::IN)];
+            let limit = rustix::event::Timespec { tv_sec: 10, tv_nsec: 0 };
+            let _ = rustix::event::poll(&mut fds, Some(&limit));
+        }
+        let _ = unlinkat(&self.fd, c"started", AtFlags::empty());
     }
 
     /// `start`: one byte into the gate, which only a living init holds open for reading
@@ -184,7 +202,7 @@ impl Dir {
 
     /// Removes the directory and what is in it.
     pub fn remove(self, root: BorrowedFd, id: &[u8]) {
-        for name in [c"state", c"config.json", c"gate", c".state", c".config.json"] {
+        for name in [c"state", c"config.json", c"gate", c"started", c".state", c".config.json"] {
             let _ = unlinkat(&self.fd, name, AtFlags::empty());
         }
         let mut c = CPath::new();
