@@ -250,12 +250,15 @@ impl Walk<'_> {
                         attach(tree.as_fd(), resolve(self.root, dest, true)?.as_fd(), dest)?;
                         rustix::io::dup(tree).map_err(fail("dup", dest))?
                     }
-                    None => {
+                    // Named as an OCI config names it.
+                    #[cfg(feature = "oci")]
+                    None if !mount.source.is_empty() => {
                         let tree = fresh_named(c"sysfs", &[], mount.source, read_only)
                             .map_err(fail("mount", dest))?;
                         attach(tree.as_fd(), resolve(self.root, dest, true)?.as_fd(), dest)?;
                         tree
                     }
+                    None => attach_fresh(self.root, dest, c"sysfs", &[], read_only)?,
                 };
                 self.masks.apply(sys.as_fd(), b"/sys/")
             }
@@ -268,13 +271,17 @@ impl Walk<'_> {
             MountKind::Bind { .. } | MountKind::Etc => {
                 // Cloned (and made read-only) before the root was attached: clone_source;
                 // an OCI container's now.
+                #[cfg(feature = "oci")]
                 let cloned;
                 let tree = match source {
                     Some(tree) => tree,
+                    #[cfg(feature = "oci")]
                     None => {
                         cloned = clone_source(&mut CPath::new(), mount, false, None)?;
                         cloned.as_ref().ok_or(Failure::new("mount", dest, Errno::INVAL))?
                     }
+                    #[cfg(not(feature = "oci"))]
+                    None => return Err(Failure::new("mount", dest, Errno::INVAL)),
                 };
                 let is_dir = fstat(tree).map(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory);
                 let target = match resolve(self.root, dest, is_dir.unwrap_or(true)) {
@@ -638,6 +645,7 @@ pub(crate) fn fresh(
 
 /// As `fresh`, with `source` as the name the mount table shows (an OCI config's: `tmpfs`,
 /// `sysfs`), when there is one. Out of line: its path buffer only on its own frame.
+#[cfg(feature = "oci")]
 #[inline(never)]
 fn fresh_named(
     fstype: &CStr,
@@ -654,6 +662,17 @@ fn fresh_named(
     let _ = all.extend_from_slice(options);
     all.push((c"source", source)).map_err(|_| Errno::INVAL)?;
     fresh(fstype, &all, attrs)
+}
+
+/// Without OCI configs, no mount is named.
+#[cfg(not(feature = "oci"))]
+fn fresh_named(
+    fstype: &CStr,
+    options: &[(&CStr, &CStr)],
+    _source: &[u8],
+    attrs: MountAttrFlags,
+) -> rustix::io::Result<OwnedFd> {
+    fresh(fstype, options, attrs)
 }
 
 /// /dev: a small nodev tmpfs holding the harmless devices (see below), /dev/pts as a new
