@@ -94,8 +94,7 @@ pub fn enter<'a>(
             &cloned
         }
     };
-    let mut path = CPath::new();
-    attach_root(&mut path, config.root, trees.root.as_fd())?;
+    attach_root(config.root, trees.root.as_fd())?;
     let root = Tree { fd: trees.root.as_fd(), report, mount: 0 };
     let userns = config.namespaces.user.is_some();
     let masks = crate::mask::Masks::default();
@@ -383,7 +382,10 @@ fn clone_source<'a>(
 /// root. Not the stage looked up again: `.` and `/` name the directory *under* a mount made
 /// on them (path lookup does not step into a mount at the start directory), so the walk
 /// would build on the host's directory and pivot_root would refuse it (EBUSY).
-fn attach_root<'a>(path: &mut CPath, root: Root<'a>, tree: BorrowedFd) -> Result<'a, ()> {
+/// Out of line: its path buffer off the frame that lives through the whole walk.
+#[inline(never)]
+fn attach_root<'a>(root: Root<'a>, tree: BorrowedFd) -> Result<'a, ()> {
+    let path = &mut CPath::new();
     // The host's own tree, however spelt (`--rootfs /`, `.` in /, `/tmp/..`), cannot be
     // attached over itself (a mount over the current root is not reachable as a new root:
     // pivot_root refuses it, EBUSY, and an initramfs cannot be moved, EINVAL): it goes to

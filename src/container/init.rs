@@ -77,8 +77,19 @@ pub fn run(config: &Config, process: &Process, signals: &CallerSignals, context:
     // (Kept, all close-on-exec so COMMAND never has them: the readiness pipe of --detach,
     // the report's, the gate's end, and until the init has joined the network namespace,
     // its pipe and the host's pidfd.)
+    close_inherited(config, context);
+    sys::exit(match create_and_start(config, process, signals, context) {
+        Ok(code) => code,
+        Err(failure) => failure.report(),
+    })
+}
+
+/// Closes every descriptor but stdio and those listed at the start of `run`. Out of line: its
+/// list off the frame that lives as long as the init.
+#[inline(never)]
+fn close_inherited(_config: &Config, context: &Context) {
     let network = context.network.map(Handshake::ready_fd);
-    let mut keep: heapless::Vec<i32, { 24 + crate::config::MAX_MOUNTS }> = heapless::Vec::new();
+    let mut keep: heapless::Vec<i32, { 9 + crate::config::MAX_MOUNTS + OCI_KEPT }> = heapless::Vec::new();
     let _ = keep.extend_from_slice(&[
         sys::raw(context.ready),
         sys::raw(context.report),
@@ -95,14 +106,34 @@ pub fn run(config: &Config, process: &Process, signals: &CallerSignals, context:
     }
     // An OCI container's console socket and the descriptors it passes on.
     #[cfg(feature = "oci")]
-    for fd in config.process.oci.iter().flat_map(|extra| extra.kept()) {
+    for fd in _config.process.oci.iter().flat_map(|extra| extra.kept()) {
         let _ = keep.push(fd);
     }
     sys::close_all_but(&keep);
-    sys::exit(match create_and_start(config, process, signals, context) {
-        Ok(code) => code,
-        Err(failure) => failure.report(),
-    })
+}
+
+/// The descriptors an OCI container keeps while it is built: its console socket and those
+/// it passes on (oci/bundle.rs, `Extra::kept`).
+#[cfg(feature = "oci")]
+const OCI_KEPT: usize = 1 + crate::oci::bundle::MAX_PRESERVED as usize;
+#[cfg(not(feature = "oci"))]
+const OCI_KEPT: usize = 0;
+
+/// After the gate, as at the start: no descriptor but stdio, --detach's pipe, the report,
+/// `started` (and what an OCI container passes on).
+#[inline(never)]
+fn close_after_gate(_process: &crate::config::Process, context: &Context) {
+    let mut keep: heapless::Vec<i32, { 3 + OCI_KEPT }> = heapless::Vec::new();
+    let _ = keep.extend_from_slice(&[
+        sys::raw(context.ready),
+        sys::raw(context.report),
+        sys::raw(context.gate.started_fd()),
+    ]);
+    #[cfg(feature = "oci")]
+    for fd in _process.oci.iter().flat_map(|extra| extra.preserved()) {
+        let _ = keep.push(fd);
+    }
+    sys::close_all_but(&keep);
 }
 
 /// Creates the container up to the gate, then starts COMMAND and serves as PID 1.
@@ -136,19 +167,7 @@ fn create_and_start<'a>(
     // it half-built) and before its COMMAND runs.
     context.gate.built();
     context.gate.pass();
-    // From here on, as at the start, no descriptor but stdio, --detach's pipe and the report
-    // (and what an OCI container passes on).
-    let mut keep: heapless::Vec<i32, 20> = heapless::Vec::new();
-    let _ = keep.extend_from_slice(&[
-        sys::raw(context.ready),
-        sys::raw(context.report),
-        sys::raw(context.gate.started_fd()),
-    ]);
-    #[cfg(feature = "oci")]
-    for fd in p.oci.iter().flat_map(|extra| extra.preserved()) {
-        let _ = keep.push(fd);
-    }
-    sys::close_all_but(&keep);
+    close_after_gate(p, context);
     privileges.bounding_before = privileges.bounding;
     let mut env = environment::Environment::new();
     #[cfg_attr(not(feature = "oci"), allow(unused_mut))]
