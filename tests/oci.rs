@@ -11,6 +11,7 @@ mod common;
 use common::proc::{HUSK, Outcome};
 use common::{need, rootfs};
 use std::fs;
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -425,7 +426,8 @@ fn failing_hooks_fail_their_step_and_leave_nothing() {
 #[test]
 fn bad_configs_name_their_json_path() {
     let tree = need!("bad_configs_name_their_json_path", ready());
-    let cases: [(&str, fn(&mut serde_json_lite::Value), &str); 7] = [
+    type Change = fn(&mut serde_json_lite::Value);
+    let cases: [(&str, Change, &str); 7] = [
         ("args", |c| c.set(&["process", "args"], serde_json_lite::parse("[]").unwrap()), "process.args"),
         ("cwd", |c| c.set(&["process", "cwd"], serde_json_lite::Value::Str("tmp".into())), "process.cwd"),
         (
@@ -845,4 +847,107 @@ fn the_seccomp_profile_holds_for_command_and_exec() {
         "{out}"
     );
     b.assert_empty();
+}
+
+// ---------------------------------------------------------------------------------------
+// podman, with husk as its runtime
+// ---------------------------------------------------------------------------------------
+
+/// podman (Debian's 4.3) running its containers with husk: `--runtime` names a symlink called
+/// `crun`, since podman allows `--cgroups=disabled` (this hybrid host's v2 has no
+/// controllers) only for runtimes it knows by that name; the ulimits because this VM's
+/// bounding set lacks CAP_SYS_RESOURCE. The image is the busybox fixture, imported.
+#[test]
+fn podman_runs_its_containers_with_husk() {
+    let tree = need!("podman_runs_its_containers_with_husk", ready());
+    let podman = need!("podman_runs_its_containers_with_husk", common::tool("podman", "podman"));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oci").join("podman");
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(dir.join("bin")).unwrap();
+    std::os::unix::fs::symlink(HUSK, dir.join("bin/crun")).unwrap();
+    let runtime = dir.join("bin/crun");
+    let image = format!("localhost/husk-oci-test-{}", std::process::id());
+    let tar = run(Command::new("sh")
+        .args(["-c", &format!("tar -C {} -c . | {} import - {image}", tree.display(), podman.display())]));
+    assert_eq!(tar.status.code(), Some(0), "{tar}");
+    let podman_cmd = |args: &[&str]| {
+        let mut cmd = Command::new(&podman);
+        cmd.arg("--runtime").arg(&runtime).args(args);
+        cmd
+    };
+    let opts = ["--cgroups=disabled", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"];
+    let run_args = |extra: &[&str], command: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec!["run".into(), "--rm".into()];
+        v.extend(opts.iter().map(|s| s.to_string()));
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v.push(image.clone());
+        v.extend(command.iter().map(|s| s.to_string()));
+        v
+    };
+    let pod = |extra: &[&str], command: &[&str]| {
+        let args = run_args(extra, command);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&mut podman_cmd(&args))
+    };
+    // Exit codes, environment, directory, user, hostname.
+    assert_eq!(pod(&[], &["sh", "-c", "exit 7"]).status.code(), Some(7));
+    let out = pod(
+        &["-e", "FOO=bar", "-w", "/tmp", "-u", "1000:1000", "--hostname", "hh"],
+        &["sh", "-c", "echo $FOO; pwd; id -u; hostname"],
+    );
+    assert_eq!(out.stdout, "bar\n/tmp\n1000\nhh\n", "{out}");
+    // husk is PID 1, podman's init under it with --init.
+    let out = pod(&["--init"], &["ps", "-o", "comm"]);
+    assert_eq!(out.stdout, "COMMAND\nhusk\npodman-init\nps\n", "{out}");
+    // --read-only (tmpfs /run and /tmp with tmpcopyup), volumes ro and rw, --cap-drop all.
+    let vol = dir.join("vol");
+    fs::create_dir_all(&vol).unwrap();
+    fs::write(vol.join("f"), "data\n").unwrap();
+    let ro = format!("{}:/v:ro", vol.display());
+    let out = pod(
+        &["--read-only", "-v", &ro, "--cap-drop", "all"],
+        &[
+            "sh",
+            "-c",
+            "cat /v/f; touch /x 2>/dev/null || echo root-ro; touch /v/g 2>/dev/null || echo vol-ro; touch /tmp/t && echo tmp-rw; grep CapEff /proc/self/status",
+        ],
+    );
+    assert_eq!(out.stdout, "data\nroot-ro\nvol-ro\ntmp-rw\nCapEff:\t0000000000000000\n", "{out}");
+    // -i: stdin passes through.
+    let mut cmd = podman_cmd(&run_args(&["-i"], &["cat"]).iter().map(String::as_str).collect::<Vec<_>>());
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"through stdin\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "through stdin\n");
+    // -d, exec (status, -u, -e, -w), logs, kill -s, stop past an ignored SIGTERM, rm.
+    let name = format!("husk-oci-{}", std::process::id());
+    let mut detached = vec!["run", "-d", "--name", &name];
+    detached.extend(opts);
+    detached.extend([image.as_str(), "sh", "-c", "trap '' TERM; echo started; while :; do sleep 0.1; done"]);
+    assert_eq!(run(&mut podman_cmd(&detached)).status.code(), Some(0));
+    let exec = run(&mut podman_cmd(&[
+        "exec",
+        "-u",
+        "1000",
+        "-e",
+        "A=1",
+        "-w",
+        "/tmp",
+        &name,
+        "sh",
+        "-c",
+        "echo $A $(id -u) $(pwd); exit 3",
+    ]));
+    assert_eq!((exec.status.code(), exec.stdout.as_str()), (Some(3), "1 1000 /tmp\n"), "{exec}");
+    let logs = run(&mut podman_cmd(&["logs", &name]));
+    assert_eq!(logs.stdout, "started\n", "{logs}");
+    let start = Instant::now();
+    let stop = run(&mut podman_cmd(&["stop", "-t", "1", &name]));
+    assert_eq!(stop.status.code(), Some(0), "{stop}");
+    assert!(start.elapsed() >= Duration::from_millis(900), "SIGTERM was not ignored");
+    let status = run(&mut podman_cmd(&["inspect", "--format", "{{.State.ExitCode}}", &name]));
+    assert_eq!(status.stdout.trim(), "137", "{status}");
+    run(&mut podman_cmd(&["rm", &name])).expect(0, &format!("{name}\n"), "");
+    let _ = run(&mut podman_cmd(&["rmi", &image]));
 }

@@ -206,8 +206,9 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
 fn gate(oci: Option<&crate::oci::Created>) -> Result<Gate, rustix::io::Errno> {
     match oci.and_then(|created| created.gate.as_ref()) {
         Some((fifo, started)) => Gate::fifo(
-            rustix::io::fcntl_dupfd_cloexec(fifo, 0)?,
-            rustix::io::fcntl_dupfd_cloexec(started, 0)?,
+            // (From 3 on: never where the container's stdio goes.)
+            rustix::io::fcntl_dupfd_cloexec(fifo, 3)?,
+            rustix::io::fcntl_dupfd_cloexec(started, 3)?,
         ),
         None => Gate::closed(),
     }

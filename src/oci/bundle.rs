@@ -50,6 +50,8 @@ pub struct Extra {
     pub domainname: &'static [u8],
     /// `linux.rootfsPropagation` as mount propagation flags (0: private, husk's default).
     pub propagation: u64,
+    /// `root.readonly`.
+    pub root_read_only: bool,
     /// `process.terminal`, and the engine's console socket where the terminal's master goes
     /// (a descriptor, -1: none).
     pub terminal: bool,
@@ -87,6 +89,7 @@ const EMPTY: Extra = Extra {
     joined: heapless::Vec::new(),
     domainname: b"",
     propagation: 0,
+    root_read_only: false,
     terminal: false,
     console: -1,
     preserve_fds: 0,
@@ -297,6 +300,7 @@ fn build(
         None => false,
         Some(v) => v.as_bool().ok_or(invalid(b"root.readonly", "not true or false"))?,
     };
+    extra.root_read_only = read_only;
     let process = doc.get(b"process").ok_or(invalid(b"process", "missing (husk has nothing to run)"))?;
     let linux = doc.get(b"linux");
     let get = |key: &[u8]| linux.and_then(|l| l.get(key));
@@ -429,7 +433,9 @@ fn build(
     };
     let extra: &'static Extra = extra;
     Ok(Config {
-        root: Root::Dir { path: root_path, read_only },
+        // Made read-only at the end (mounts.rs, `finish`), once the mount points it lacks
+        // are made, as runc and crun do.
+        root: Root::Dir { path: root_path, read_only: false },
         mounts,
         namespaces,
         hostname,
@@ -768,70 +774,6 @@ fn resources(value: Option<Value>) -> Result<Limits, Failure<'static>> {
     Ok(limits)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn propagation_names() {
-        use linux_raw_sys::general::{MS_PRIVATE, MS_REC, MS_SLAVE};
-        assert_eq!(propagation(b"rprivate"), Some((MS_PRIVATE | MS_REC) as u64));
-        assert_eq!(propagation(b"slave"), Some(MS_SLAVE as u64));
-        assert_eq!(propagation(b"r"), None);
-        assert_eq!(propagation(b"nope"), None);
-    }
-
-    #[test]
-    fn capability_sets() {
-        let doc = json::parse(br#"{"bounding":["CAP_CHOWN","CAP_KILL"],"ambient":["CAP_KILL"]}"#).unwrap();
-        let caps = capabilities(Some(doc)).unwrap();
-        assert_eq!(caps.bounding, 1 | 1 << 5);
-        assert_eq!(caps.ambient, 1 << 5);
-        let doc = json::parse(br#"{"bounding":["CAP_NOPE"]}"#).unwrap();
-        assert!(capabilities(Some(doc)).is_err());
-        let doc = json::parse(br#"{"bounding":["ALL"]}"#).unwrap();
-        assert!(capabilities(Some(doc)).is_err());
-    }
-
-    #[test]
-    fn rlimit_checks() {
-        let ok = json::parse(br#"{"rlimits":[{"type":"RLIMIT_NOFILE","hard":1024,"soft":1024}]}"#).unwrap();
-        assert!(rlimits(ok.get(b"rlimits")).is_ok());
-        assert_eq!(each_rlimit(ok).collect::<Vec<_>>(), vec![(7, 1024, 1024)]);
-        for bad in [
-            &br#"{"rlimits":[{"type":"RLIMIT_NOPE","hard":1,"soft":1}]}"#[..],
-            br#"{"rlimits":[{"type":"RLIMIT_NOFILE","hard":1,"soft":2}]}"#,
-            br#"{"rlimits":[{"type":"RLIMIT_NOFILE","hard":1,"soft":1},{"type":"RLIMIT_NOFILE","hard":1,"soft":1}]}"#,
-        ] {
-            let doc = json::parse(bad).unwrap();
-            assert!(rlimits(doc.get(b"rlimits")).is_err());
-        }
-    }
-
-    #[test]
-    fn limits_from_resources() {
-        let doc = json::parse(br#"{"memory":{"limit":1048576,"swap":-1},"pids":{"limit":10},"cpu":{"quota":50000,"period":100000}}"#).unwrap();
-        let l = resources(Some(doc)).unwrap();
-        assert_eq!(
-            (l.memory, l.memory_swap, l.pids, l.cpus_milli),
-            (Some(1 << 20), Some(Swap::Unlimited), Some(10), Some(500))
-        );
-        let doc = json::parse(br#"{"blockIO":{"weight":10}}"#).unwrap();
-        assert!(resources(Some(doc)).is_err());
-        let doc = json::parse(br#"{"devices":[{"allow":false,"access":"rwm"}]}"#).unwrap();
-        assert!(!resources(Some(doc)).unwrap().any());
-    }
-
-    #[test]
-    fn id_maps() {
-        let doc = json::parse(br#"[{"containerID":0,"hostID":100000,"size":65536}]"#).unwrap();
-        let m = id_map(Some(doc), b"x").unwrap();
-        assert_eq!(m.first, Extent { inside: 0, outside: 100000, count: 65536 });
-        let doc = json::parse(br#"[{"containerID":0,"hostID":1,"size":1},{"containerID":1,"hostID":2,"size":1},{"containerID":2,"hostID":3,"size":1}]"#).unwrap();
-        assert!(id_map(Some(doc), b"x").is_err());
-    }
-}
-
 impl PartialEq for Extra {
     fn eq(&self, other: &Extra) -> bool {
         core::ptr::eq(self, other)
@@ -908,3 +850,67 @@ pub fn exec_process(process: Value<'static>, arena: &mut Arena) -> Result<ExecPr
 
 /// An exec's own Extra, to read its user into (as `load` reads a config's).
 static EXEC: Reserved<Extra> = Reserved::new(EMPTY);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn propagation_names() {
+        use linux_raw_sys::general::{MS_PRIVATE, MS_REC, MS_SLAVE};
+        assert_eq!(propagation(b"rprivate"), Some((MS_PRIVATE | MS_REC) as u64));
+        assert_eq!(propagation(b"slave"), Some(MS_SLAVE as u64));
+        assert_eq!(propagation(b"r"), None);
+        assert_eq!(propagation(b"nope"), None);
+    }
+
+    #[test]
+    fn capability_sets() {
+        let doc = json::parse(br#"{"bounding":["CAP_CHOWN","CAP_KILL"],"ambient":["CAP_KILL"]}"#).unwrap();
+        let caps = capabilities(Some(doc)).unwrap();
+        assert_eq!(caps.bounding, 1 | 1 << 5);
+        assert_eq!(caps.ambient, 1 << 5);
+        let doc = json::parse(br#"{"bounding":["CAP_NOPE"]}"#).unwrap();
+        assert!(capabilities(Some(doc)).is_err());
+        let doc = json::parse(br#"{"bounding":["ALL"]}"#).unwrap();
+        assert!(capabilities(Some(doc)).is_err());
+    }
+
+    #[test]
+    fn rlimit_checks() {
+        let ok = json::parse(br#"{"rlimits":[{"type":"RLIMIT_NOFILE","hard":1024,"soft":1024}]}"#).unwrap();
+        assert!(rlimits(ok.get(b"rlimits")).is_ok());
+        assert_eq!(each_rlimit(ok).collect::<Vec<_>>(), vec![(7, 1024, 1024)]);
+        for bad in [
+            &br#"{"rlimits":[{"type":"RLIMIT_NOPE","hard":1,"soft":1}]}"#[..],
+            br#"{"rlimits":[{"type":"RLIMIT_NOFILE","hard":1,"soft":2}]}"#,
+            br#"{"rlimits":[{"type":"RLIMIT_NOFILE","hard":1,"soft":1},{"type":"RLIMIT_NOFILE","hard":1,"soft":1}]}"#,
+        ] {
+            let doc = json::parse(bad).unwrap();
+            assert!(rlimits(doc.get(b"rlimits")).is_err());
+        }
+    }
+
+    #[test]
+    fn limits_from_resources() {
+        let doc = json::parse(br#"{"memory":{"limit":1048576,"swap":-1},"pids":{"limit":10},"cpu":{"quota":50000,"period":100000}}"#).unwrap();
+        let l = resources(Some(doc)).unwrap();
+        assert_eq!(
+            (l.memory, l.memory_swap, l.pids, l.cpus_milli),
+            (Some(1 << 20), Some(Swap::Unlimited), Some(10), Some(500))
+        );
+        let doc = json::parse(br#"{"blockIO":{"weight":10}}"#).unwrap();
+        assert!(resources(Some(doc)).is_err());
+        let doc = json::parse(br#"{"devices":[{"allow":false,"access":"rwm"}]}"#).unwrap();
+        assert!(!resources(Some(doc)).unwrap().any());
+    }
+
+    #[test]
+    fn id_maps() {
+        let doc = json::parse(br#"[{"containerID":0,"hostID":100000,"size":65536}]"#).unwrap();
+        let m = id_map(Some(doc), b"x").unwrap();
+        assert_eq!(m.first, Extent { inside: 0, outside: 100000, count: 65536 });
+        let doc = json::parse(br#"[{"containerID":0,"hostID":1,"size":1},{"containerID":1,"hostID":2,"size":1},{"containerID":2,"hostID":3,"size":1}]"#).unwrap();
+        assert!(id_map(Some(doc), b"x").is_err());
+    }
+}

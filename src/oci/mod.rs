@@ -49,6 +49,16 @@ pub fn main(process: &'static Process, at: usize) -> u8 {
             return crate::status::FAILURE;
         }
     };
+    // An engine may start the runtime with a standard stream closed: /dev/null in its place,
+    // so that no descriptor husk opens (a gate, a socket, a pid file) can land on 0-2 and be
+    // taken for the container's stdio.
+    for fd in 0..3 {
+        if rustix::io::fcntl_getfd(sys::stdio(fd)) == Err(Errno::BADF) {
+            let flags = rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY;
+            let _ = rustix::fs::open(c"/dev/null", flags, rustix::fs::Mode::empty())
+                .map(rustix::fd::IntoRawFd::into_raw_fd);
+        }
+    }
     if let Some(log) = oci.global.log {
         log::open(log, oci.global.log_json);
     }
@@ -366,7 +376,12 @@ fn ps(oci: &Oci<'static>) -> Result<u8, Failure<'static>> {
 /// `delete [--force] ID`: a stopped (or created) container's record and cgroup removed, its
 /// poststop hooks run; a running one only with --force, which kills it first.
 fn delete(oci: &Oci<'static>) -> Result<u8, Failure<'static>> {
-    let (root, dir) = find(oci)?;
+    let (root, dir) = match find(oci) {
+        Ok(found) => found,
+        // --force: gone already is what was asked (engines delete twice on their way out).
+        Err(failure) if oci.force && failure.errno == Errno::NOENT => return Ok(0),
+        Err(failure) => return Err(failure),
+    };
     let mut buf = [0; state::RECORD];
     let Ok((head, bundle)) = dir.read(&mut buf) else {
         // A create that never finished: nothing ran.

@@ -87,7 +87,8 @@ pub(crate) fn attach_fs<'a>(
         let n =
             option.unescape_into(&mut text[..255]).ok_or(Failure::new("mount", dest, Errno::NAMETOOLONG))?;
         let option = &text[..n];
-        if attribute(option).is_ok() {
+        // tmpcopyup (crun's, which podman asks for with --read-only): see below.
+        if attribute(option).is_ok() || option == b"tmpcopyup" {
             continue;
         }
         let (key, val) = crate::text::split_once(option, b'=');
@@ -111,8 +112,81 @@ pub(crate) fn attach_fs<'a>(
         fsmount(fs.as_fd(), FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::from_bits_retain(attrs as u32))
             .map_err(fail("mount", dest))?;
     let target = crate::rootfs::resolve(root, dest, true)?;
+    // tmpcopyup: the new tmpfs starts with a copy of what the image has there.
+    if options().any(|o| o.is("tmpcopyup".as_bytes())) {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let under =
+            rustix::fs::openat(&target, c".", flags, Mode::empty()).map_err(fail("tmpcopyup", dest))?;
+        copy_tree(under.as_fd(), tree.as_fd(), 0).map_err(fail("tmpcopyup", dest))?;
+    }
     crate::rootfs::attach(tree.as_fd(), target.as_fd(), dest)?;
     propagate(extra, index as usize, tree.as_fd(), dest)
+}
+
+/// Copies the directory `from` into `to`: directories, regular files and symbolic links,
+/// with their modes and owners (a tmpfs over an image's /run: a few entries). Nothing is
+/// followed; other kinds are left out; 16 levels at most.
+fn copy_tree(
+    from: rustix::fd::BorrowedFd,
+    to: rustix::fd::BorrowedFd,
+    depth: u32,
+) -> core::result::Result<(), Errno> {
+    use rustix::fs::{AtFlags, FileType, RawDir, fchown, openat, statat};
+    if depth > 16 {
+        return Err(Errno::LOOP);
+    }
+    let mut space = [core::mem::MaybeUninit::<u8>::uninit(); 1024];
+    let mut entries = RawDir::new(from, &mut space);
+    while let Some(entry) = entries.next() {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == c"." || name == c".." {
+            continue;
+        }
+        let st = statat(from, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        let mode = Mode::from_raw_mode(st.st_mode & 0o7777);
+        let owner = (
+            Some(rustix::process::Uid::from_raw(st.st_uid)),
+            Some(rustix::process::Gid::from_raw(st.st_gid)),
+        );
+        let nofollow = OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::Directory => {
+                rustix::fs::mkdirat(to, name, mode)?;
+                let src = openat(from, name, OFlags::RDONLY | OFlags::DIRECTORY | nofollow, Mode::empty())?;
+                let dst = openat(to, name, OFlags::RDONLY | OFlags::DIRECTORY | nofollow, Mode::empty())?;
+                copy_tree(src.as_fd(), dst.as_fd(), depth + 1)?;
+                fchown(&dst, owner.0, owner.1)?;
+                rustix::fs::fchmod(&dst, mode)?;
+            }
+            FileType::RegularFile => {
+                let src = openat(from, name, OFlags::RDONLY | nofollow, Mode::empty())?;
+                let dst = openat(to, name, OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | nofollow, mode)?;
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = rustix::io::read(&src, &mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    let mut rest = &buf[..n];
+                    while !rest.is_empty() {
+                        rest = &rest[rustix::io::write(&dst, rest)?..];
+                    }
+                }
+                fchown(&dst, owner.0, owner.1)?;
+                rustix::fs::fchmod(&dst, mode)?;
+            }
+            FileType::Symlink => {
+                let mut target = [core::mem::MaybeUninit::<u8>::uninit(); 4096];
+                let (link, _) = rustix::fs::readlinkat_raw(from, name, &mut target)?;
+                let mut c = CPath::new();
+                rustix::fs::symlinkat(c.of(&[&*link])?, to, name)?;
+                rustix::fs::chownat(to, name, owner.0, owner.1, AtFlags::SYMLINK_NOFOLLOW)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// A propagation option: its type (MS_SHARED…) and whether recursive (`rshared`).
@@ -197,6 +271,12 @@ pub fn finish(extra: &Extra) -> Result<'static, ()> {
     for read_only in list(b"readonlyPaths") {
         let n = read_only.as_str().and_then(|s| s.unescape_into(&mut text)).unwrap_or(0);
         make_read_only(&mut path, &text[..n])?;
+    }
+    if extra.root_read_only {
+        let root = rustix::fs::open(c"/", OFlags::PATH | OFlags::CLOEXEC, Mode::empty())
+            .map_err(fail("root.readonly", b"/"))?;
+        sys::mount_setattr(root.as_fd(), linux_raw_sys::general::MOUNT_ATTR_RDONLY as u64, false)
+            .map_err(fail("root.readonly", b"/"))?;
     }
     if extra.propagation != 0 {
         let flags = rustix::mount::MountPropagationFlags::from_bits_retain(extra.propagation as u32);

@@ -84,7 +84,10 @@ if [ -n "$min_file" ] && [ ! -r "$min_file" ]; then
 	echo "conformance: cannot read the recorded minimum $min_file" >&2
 	exit 2
 fi
+# Beside the repository (../shared, this workplace's layout), or where a clean clone of it
+# elsewhere finds this workplace's copy.
 tar_file=${RUNTIME_TOOLS_TAR:-$root/../shared/conformance/$name.tar.gz}
+[ -f "$tar_file" ] || [ -n "${RUNTIME_TOOLS_TAR:-}" ] || tar_file=/work/shared/conformance/$name.tar.gz
 cache=${HUSK_CACHE:-/var/cache/husk-ci}
 suite=$cache/$name
 timeout_s=${OCI_TIMEOUT:-60}
