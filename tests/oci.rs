@@ -951,3 +951,113 @@ fn podman_runs_its_containers_with_husk() {
     run(&mut podman_cmd(&["rm", &name])).expect(0, &format!("{name}\n"), "");
     let _ = run(&mut podman_cmd(&["rmi", &image]));
 }
+
+/// containerd (Debian's 1.6), a daemon of the test's own, its runc shim pointed at husk
+/// (`ctr run --runc-binary`): an imported image run (its status back), and a detached task
+/// with an exec, a kill and a delete. The image is the busybox fixture, imported into podman
+/// and saved as a docker archive.
+#[test]
+fn containerd_runs_its_tasks_with_husk() {
+    let tree = need!("containerd_runs_its_tasks_with_husk", ready());
+    let podman = need!("containerd_runs_its_tasks_with_husk", common::tool("podman", "podman"));
+    let containerd = need!("containerd_runs_its_tasks_with_husk", common::tool("containerd", "containerd"));
+    let ctr = need!("containerd_runs_its_tasks_with_husk", common::tool("ctr", "containerd"));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oci").join("containerd");
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(dir.join("bin")).unwrap();
+    let runtime = dir.join("bin/husk-oci");
+    std::os::unix::fs::symlink(HUSK, &runtime).unwrap();
+    let socket = dir.join("containerd.sock");
+    fs::write(
+        dir.join("config.toml"),
+        format!(
+            "version = 2\nroot = \"{0}/root\"\nstate = \"{0}/state\"\n[grpc]\n  address = \"{1}\"\n",
+            dir.display(),
+            socket.display()
+        ),
+    )
+    .unwrap();
+    let log = fs::File::create(dir.join("containerd.log")).unwrap();
+    let mut daemon = Command::new(&containerd)
+        .arg("--config")
+        .arg(dir.join("config.toml"))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let end = Instant::now() + Duration::from_secs(20);
+    while !socket.exists() {
+        assert!(Instant::now() < end, "containerd did not start");
+        assert!(daemon.try_wait().unwrap().is_none(), "containerd ended");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _daemon = Kill(daemon);
+    let image = format!("localhost/husk-ctr-test-{}", std::process::id());
+    let archive = dir.join("image.tar");
+    let made = run(Command::new("sh").args([
+        "-c",
+        &format!(
+            "tar -C {} -c . | {p} import - {image} >/dev/null && {p} save --format docker-archive -o {} {image} && {p} rmi {image}",
+            tree.display(),
+            archive.display(),
+            p = podman.display()
+        ),
+    ]));
+    assert_eq!(made.status.code(), Some(0), "{made}");
+    let ctr_cmd = |args: &[&str]| {
+        let mut cmd = Command::new(&ctr);
+        cmd.arg("-a").arg(&socket).args(args);
+        cmd
+    };
+    let import = run(&mut ctr_cmd(&["image", "import", archive.to_str().unwrap()]));
+    assert_eq!(import.status.code(), Some(0), "{import}");
+    let tag = format!("{image}:latest");
+    let rt = runtime.to_str().unwrap();
+    let out = run(&mut ctr_cmd(&[
+        "run",
+        "--rm",
+        "--runc-binary",
+        rt,
+        &tag,
+        "t1",
+        "sh",
+        "-c",
+        "echo hello; exit 3",
+    ]));
+    assert_eq!((out.status.code(), out.stdout.as_str()), (Some(3), "hello\n"), "{out}");
+    let script = "trap 'exit 5' TERM; while :; do sleep 0.1; done";
+    run(&mut ctr_cmd(&["run", "-d", "--runc-binary", rt, &tag, "t2", "sh", "-c", script])).expect(0, "", "");
+    let exec = run(&mut ctr_cmd(&[
+        "task",
+        "exec",
+        "--exec-id",
+        "e1",
+        "t2",
+        "sh",
+        "-c",
+        "ps -o comm | head -3; exit 4",
+    ]));
+    assert_eq!((exec.status.code(), exec.stdout.as_str()), (Some(4), "COMMAND\nhusk\nsh\n"), "{exec}");
+    run(&mut ctr_cmd(&["task", "kill", "t2"])).expect(0, "", "");
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ls = run(&mut ctr_cmd(&["task", "ls"]));
+        if ls.stdout.lines().any(|l| l.starts_with("t2") && l.contains("STOPPED")) {
+            break;
+        }
+        assert!(Instant::now() < end, "t2 did not stop: {ls}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // (ctr says the status of what it deletes: the trap's.)
+    let deleted = run(&mut ctr_cmd(&["task", "delete", "t2"]));
+    assert!(deleted.status.success() && deleted.stderr.contains("exit code 5"), "{deleted}");
+    run(&mut ctr_cmd(&["container", "delete", "t2"])).expect(0, "", "");
+    let _ = run(&mut ctr_cmd(&["image", "rm", &tag]));
+}

@@ -63,13 +63,24 @@ pub struct Head {
 /// The state root, made when `create` (0700, as runc makes its own).
 pub fn root(path: &[u8], create: bool) -> Result<OwnedFd, Failure<'_>> {
     let mut c = CPath::new();
-    let cpath = c.of(&[path]).map_err(fail("state root", path))?;
     if create {
-        match rustix::fs::mkdir(cpath, Mode::from_raw_mode(0o700)) {
+        // Its parents too, as runc makes them (containerd's shim names
+        // /run/containerd/runc/NAMESPACE): 0711 for those, the root itself 0700.
+        let mut parent = CPath::new();
+        for (i, _) in path.iter().enumerate().filter(|&(i, &b)| b == b'/' && i > 0) {
+            let c = parent.of(&[&path[..i]]).map_err(fail("state root", path))?;
+            match rustix::fs::mkdir(c, Mode::from_raw_mode(0o711)) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => return Err(Failure::new("state root", path, e)),
+            }
+        }
+        match rustix::fs::mkdir(c.of(&[path]).map_err(fail("state root", path))?, Mode::from_raw_mode(0o700))
+        {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => return Err(Failure::new("state root", path, e)),
         }
     }
+    let cpath = c.of(&[path]).map_err(fail("state root", path))?;
     let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let fd = rustix::fs::open(cpath, flags, Mode::empty()).map_err(fail("state root", path))?;
     // Another user's root, or one they may write into, could hold a record naming any pid.
