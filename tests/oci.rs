@@ -163,7 +163,11 @@ fn ready() -> Result<&'static Path, String> {
 #[test]
 fn create_start_state_kill_delete() {
     let tree = need!("create_start_state_kill_delete", ready());
-    let b = Bundle::new("lifecycle", tree, config(&["sh", "-c", "echo started > /tmp/x; sleep 60"]));
+    let mut c = config(&["sh", "-c", "echo started > /tmp/x; sleep 60"]);
+    // Annotations longer than any line buffer of husk's: shown whole.
+    let long = "a\\\"".repeat(3000);
+    c.set(&["annotations"], serde_json_lite::parse(&format!(r#"{{"long": "{long}"}}"#)).unwrap());
+    let b = Bundle::new("lifecycle", tree, c);
     let created = b.create("c1");
     created.expect(0, "", "");
     let pid: i32 = fs::read_to_string(b.dir.join("pid")).unwrap().trim().parse().unwrap();
@@ -173,6 +177,8 @@ fn create_start_state_kill_delete() {
     assert_eq!(state.get("pid").unwrap().as_i64(), Some(pid as i64));
     assert_eq!(state.get("bundle").unwrap().as_str(), b.dir.to_str());
     assert!(state.get("ociVersion").is_some() && state.get("created").is_some());
+    let shown = state.get("annotations").and_then(|a| a.get("long")).and_then(|v| v.as_str()).unwrap();
+    assert_eq!(shown, "a\\\"".repeat(3000).replace("\\\"", "\""));
     // Created: the init waits at the gate, COMMAND has not run.
     assert!(Path::new(&format!("/proc/{pid}")).exists());
     assert_eq!(fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap().trim(), "");
@@ -520,10 +526,21 @@ fn the_container_holds_no_descriptor_of_husks() {
     let script = "ls /proc/self/fd | sort -n | tr '\\n' ' '; echo; ls /proc/1/fd | sort -n | tr '\\n' ' '; echo; \
                   readlink /proc/1/fd/0 || echo denied; ls /proc/1/root >/dev/null 2>&1 || echo denied";
     let b = Bundle::new("fds", tree, config(&["sh", "-c", script]));
-    b.create("f").expect(0, "", "");
-    b.oci(&["start", "f"]).expect(0, "", "");
-    b.wait_status("f", "stopped");
-    b.oci(&["delete", "f"]).expect(0, "", "");
+    // Created and started (the gate's FIFOs, the console socket path): PID 1 holds stdio alone.
+    let mut c = config(&["sleep", "30"]);
+    c.set(&["process", "args"], serde_json_lite::parse(r#"["sleep", "30"]"#).unwrap());
+    let held = Bundle::new("fds-held", tree, c);
+    held.create("f").expect(0, "", "");
+    held.oci(&["start", "f"]).expect(0, "", "");
+    let init_fds = held.oci(&[
+        "exec",
+        "f",
+        "sh",
+        "-c",
+        "ls /proc/1/fd | sort -n | tr '\\n' ' '; ls /proc/2/fd | sort -n | tr '\\n' ' '",
+    ]);
+    assert_eq!(init_fds.stdout, "0 1 2 0 1 2 ", "{init_fds}");
+    held.oci(&["delete", "--force", "f"]).expect(0, "", "");
     let out = b.oci(&["run", "f2"]);
     // ls's own directory is 3; PID 1 holds stdio alone, and none of it can be followed.
     assert_eq!(out.stdout, "0 1 2 3 \n0 1 2 \ndenied\ndenied\n", "{out}");

@@ -158,12 +158,11 @@ pub fn built(created: &Created, pid: i32) -> Result<(), Failure<'static>> {
         write_pid_file(file, pid)?;
     }
     if let Some(doc) = extra.doc {
-        let mut line = Line::new();
-        state_json(&mut line, created.oci.id, Status::Created, &head, extra.bundle, doc.get(b"annotations"));
+        let line = state_json(created.oci.id, Status::Created, &head, extra.bundle, doc.get(b"annotations"));
         // husk's one init builds the runtime's side and the container's before this point:
         // createRuntime runs here, then createContainer (prestart runs at `start`).
         for point in [&b"createRuntime"[..], b"createContainer"] {
-            hooks::run(doc, point, line.as_bytes())?;
+            hooks::run(doc, point, line)?;
         }
     }
     Ok(())
@@ -214,9 +213,8 @@ fn start(oci: &Oci<'static>) -> Result<u8, Failure<'static>> {
     // failing one fails start, and the container, which never runs, is stopped and
     // deleted (runtime.md, "Lifecycle": on to step 9).
     if let Some(doc) = doc {
-        let mut line = Line::new();
-        state_json(&mut line, oci.id, Status::Created, &head, bundle, annotations);
-        if let Err(failure) = hooks::run(doc, b"prestart", line.as_bytes()) {
+        let line = state_json(oci.id, Status::Created, &head, bundle, annotations);
+        if let Err(failure) = hooks::run(doc, b"prestart", line) {
             let code = failure.report();
             destroy(root.as_fd(), dir, oci.id, &head, bundle);
             return Ok(code);
@@ -229,9 +227,8 @@ fn start(oci: &Oci<'static>) -> Result<u8, Failure<'static>> {
     // poststart hooks: once COMMAND runs (config.md, "Poststart").
     dir.wait_started();
     if let Some(doc) = doc {
-        let mut line = Line::new();
-        state_json(&mut line, oci.id, Status::Running, &head, bundle, annotations);
-        hooks::run_warning(doc, b"poststart", line.as_bytes());
+        let line = state_json(oci.id, Status::Running, &head, bundle, annotations);
+        hooks::run_warning(doc, b"poststart", line);
     }
     Ok(0)
 }
@@ -244,51 +241,68 @@ fn state(oci: &Oci<'static>) -> Result<u8, Failure<'static>> {
     let status = dir.status(&head);
     let config = dir.config().ok();
     let doc = config.and_then(|text| crate::json::parse(text).ok());
-    let mut line = Line::new();
-    state_json(&mut line, oci.id, status, &head, bundle, doc.and_then(|d| d.get(b"annotations")));
-    line.write_to(1);
+    let line = state_json(oci.id, status, &head, bundle, doc.and_then(|d| d.get(b"annotations")));
+    sys::write_all(1, line);
+    sys::write_all(1, b"\n");
     Ok(0)
 }
 
-/// The state (runtime.md "State"), as JSON.
+/// The state (runtime.md "State"), as JSON, in memory of its own sized for it (annotations
+/// can be long: nothing is ever cut).
 pub fn state_json(
-    line: &mut Line,
     id: &[u8],
     status: Status,
     head: &Head,
     bundle: &[u8],
     annotations: Option<crate::json::Value>,
-) {
+) -> &'static [u8] {
+    let annotations = annotations.filter(|a| a.kind() == crate::json::Kind::Object);
+    let room = 256 + 6 * (id.len() + bundle.len()) + annotations.map_or(0, |a| a.raw().len());
+    let Ok(buf) = sys::scratch(room) else { return b"{}" };
+    let mut len = 0;
+    let mut put = |bytes: &[u8]| {
+        let end = (len + bytes.len()).min(buf.len());
+        buf[len..end].copy_from_slice(&bytes[..end - len]);
+        len = end;
+    };
+    let mut line = Line::new();
     line.str("{\"ociVersion\":\"").str(SPEC_VERSION).str("\",\"id\":");
-    json_string(line, id);
+    put(line.as_bytes());
+    json_string(id, &mut put);
+    let mut line = Line::new();
     line.str(",\"status\":\"").str(status.name()).str("\",\"pid\":");
     line.num(if status == Status::Stopped { 0 } else { head.pid as u64 });
     line.str(",\"bundle\":");
-    json_string(line, bundle);
+    put(line.as_bytes());
+    json_string(bundle, &mut put);
+    let mut line = Line::new();
     line.str(",\"created\":\"");
-    state::rfc3339(line, head.created);
+    state::rfc3339(&mut line, head.created);
     line.str("\"");
-    if let Some(a) = annotations.filter(|a| a.kind() == crate::json::Kind::Object) {
-        line.str(",\"annotations\":").bytes(a.raw());
+    put(line.as_bytes());
+    if let Some(a) = annotations {
+        put(b",\"annotations\":");
+        put(a.raw());
     }
-    line.str("}");
+    put(b"}");
+    &buf[..len]
 }
 
-/// `text` as a JSON string: quotes, backslashes and control bytes escaped.
-fn json_string(line: &mut Line, text: &[u8]) {
-    line.str("\"");
+/// `text` as a JSON string to `put`: quotes, backslashes and control bytes escaped.
+fn json_string(text: &[u8], put: &mut dyn FnMut(&[u8])) {
+    put(b"\"");
     for &b in text {
         match b {
-            b'"' => line.str("\\\""),
-            b'\\' => line.str("\\\\"),
+            b'"' => put(b"\\\""),
+            b'\\' => put(b"\\\\"),
             0..=0x1f => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                line.str("\\u00").bytes(&[HEX[(b >> 4) as usize], HEX[(b & 15) as usize]])
+                put(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]])
             }
-            _ => line.bytes(&[b]),
+            _ => put(&[b]),
         };
     }
-    line.str("\"");
+    put(b"\"");
 }
 
 /// `kill ID [SIGNAL]`: to the init through a pidfd (it forwards to COMMAND); `--all`: to
@@ -412,9 +426,8 @@ fn destroy(root: rustix::fd::BorrowedFd, dir: Dir, id: &[u8], head: &Head, bundl
         && let Ok(doc) = crate::json::parse(text)
     {
         remove_cgroups(&dir);
-        let mut line = Line::new();
-        state_json(&mut line, id, Status::Stopped, head, bundle, doc.get(b"annotations"));
-        hooks::run_warning(doc, b"poststop", line.as_bytes());
+        let line = state_json(id, Status::Stopped, head, bundle, doc.get(b"annotations"));
+        hooks::run_warning(doc, b"poststop", line);
     }
     dir.remove(root, id);
 }
@@ -423,9 +436,8 @@ fn destroy(root: rustix::fd::BorrowedFd, dir: Dir, id: &[u8], head: &Head, bundl
 fn poststop(dir: &Dir, id: &[u8], extra: &bundle::Extra) {
     let mut buf = [0; state::RECORD];
     if let (Some(doc), Ok((head, bundle))) = (extra.doc, dir.read(&mut buf)) {
-        let mut line = Line::new();
-        state_json(&mut line, id, Status::Stopped, &head, bundle, doc.get(b"annotations"));
-        hooks::run_warning(doc, b"poststop", line.as_bytes());
+        let line = state_json(id, Status::Stopped, &head, bundle, doc.get(b"annotations"));
+        hooks::run_warning(doc, b"poststop", line);
     }
 }
 
@@ -491,7 +503,9 @@ pub mod log {
         }
         let mut line = crate::out::Line::new();
         line.str("{\"level\":\"error\",\"msg\":");
-        super::json_string(&mut line, text.strip_suffix(b"\n").unwrap_or(text));
+        super::json_string(text.strip_suffix(b"\n").unwrap_or(text), &mut |b| {
+            line.bytes(b);
+        });
         line.str(",\"time\":\"");
         super::state::rfc3339(&mut line, super::state::now());
         line.str("\"}");

@@ -160,7 +160,14 @@ fn copy_tree(
                 rustix::fs::fchmod(&dst, mode)?;
             }
             FileType::RegularFile => {
-                let src = openat(from, name, OFlags::RDONLY | nofollow, Mode::empty())?;
+                // Never blocking (a FIFO put in its place meanwhile by a container sharing this
+                // tree) and only what is still a regular file once open.
+                let src = openat(from, name, OFlags::RDONLY | OFlags::NONBLOCK | nofollow, Mode::empty())?;
+                if rustix::fs::fstat(&src).map(|st| FileType::from_raw_mode(st.st_mode))
+                    != Ok(FileType::RegularFile)
+                {
+                    continue;
+                }
                 let dst = openat(to, name, OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | nofollow, mode)?;
                 let mut buf = [0u8; 4096];
                 loop {

@@ -62,16 +62,14 @@ pub fn prepare(extra: &Extra) -> Result<'static, ()> {
     if doc.path(&[b"hooks", b"startContainer"]).is_some() {
         // The state as the container sees it: the init's pid is 1 there.
         let head = super::state::Head { pid: 1, start: 0, created: super::state::now() };
-        let mut line = crate::out::Line::new();
-        super::state_json(
-            &mut line,
+        let line = super::state_json(
             extra.id,
             super::state::Status::Created,
             &head,
             extra.bundle,
             doc.get(b"annotations"),
         );
-        super::hooks::run(doc, b"startContainer", line.as_bytes())?;
+        super::hooks::run(doc, b"startContainer", line)?;
     }
     Ok(())
 }
