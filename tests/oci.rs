@@ -1078,3 +1078,19 @@ fn containerd_runs_its_tasks_with_husk() {
     run(&mut ctr_cmd(&["container", "delete", "t2"])).expect(0, "", "");
     let _ = run(&mut ctr_cmd(&["image", "rm", &tag]));
 }
+
+#[test]
+fn errors_go_to_the_log_as_json_lines() {
+    let tree = need!("errors_go_to_the_log_as_json_lines", ready());
+    let b = Bundle::new("log", tree, config(&["true"]));
+    let log = b.dir.join("log.json");
+    let out = b.oci(&["--log", log.to_str().unwrap(), "--log-format", "json", "create", "--bundle", "/nonexistent", "x"]);
+    assert!(out.is_refusal(), "{out}");
+    let text = fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let entry = serde_json_lite::parse(text.trim_end()).unwrap();
+    assert_eq!(entry.get("level").unwrap().as_str(), Some("error"));
+    assert_eq!(entry.get("msg").unwrap().as_str(), Some(out.stderr.trim_end()));
+    assert!(entry.get("time").unwrap().as_str().unwrap().ends_with('Z'));
+    b.assert_empty();
+}
