@@ -14,6 +14,7 @@
 
 pub mod args;
 pub mod bundle;
+pub mod cgroups; // oci-cgroups: linux.cgroupsPath and linux.resources
 pub mod exec;
 pub mod hooks;
 pub mod mounts;
@@ -123,6 +124,8 @@ fn create(oci: &Oci<'static>, process: &'static Process) -> Result<u8, Failure<'
         if built {
             poststop(&dir, oci.id, extra);
         }
+        // oci-cgroups: what create made for a container that failed, or that `run` ran.
+        cgroups::remove(&dir);
         dir.remove(root.as_fd(), oci.id);
         return Ok(code);
     }
@@ -354,6 +357,7 @@ fn delete(oci: &Oci<'static>) -> Result<u8, Failure<'static>> {
     let mut buf = [0; state::RECORD];
     let Ok((head, _)) = dir.read(&mut buf) else {
         // A create that never finished: nothing ran.
+        remove_cgroups(&dir); // oci-cgroups
         dir.remove(root.as_fd(), oci.id);
         return Ok(0);
     };
@@ -393,8 +397,9 @@ fn poststop(dir: &Dir, id: &[u8], extra: &bundle::Extra) {
 }
 
 /// The container's own cgroups (recorded by create), removed: every process in them is gone.
+/// oci-cgroups: see oci/cgroups.rs.
 fn remove_cgroups(dir: &Dir) {
-    let _ = dir;
+    cgroups::remove(dir);
 }
 
 /// `spec`: a default config.json in the bundle directory (never over an existing one).
