@@ -475,10 +475,10 @@ fn bad_configs_name_their_json_path() {
             |c| {
                 c.set(
                     &["linux", "resources"],
-                    serde_json_lite::parse(r#"{"blockIO": {"weight": 10}}"#).unwrap(),
+                    serde_json_lite::parse(r#"{"rdma": {"mlx5_0": {"hcaHandles": 1}}}"#).unwrap(),
                 )
             },
-            "linux.resources",
+            "linux.resources.rdma",
         ),
     ];
     for (name, change, path) in cases {
@@ -1084,7 +1084,16 @@ fn errors_go_to_the_log_as_json_lines() {
     let tree = need!("errors_go_to_the_log_as_json_lines", ready());
     let b = Bundle::new("log", tree, config(&["true"]));
     let log = b.dir.join("log.json");
-    let out = b.oci(&["--log", log.to_str().unwrap(), "--log-format", "json", "create", "--bundle", "/nonexistent", "x"]);
+    let out = b.oci(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "create",
+        "--bundle",
+        "/nonexistent",
+        "x",
+    ]);
     assert!(out.is_refusal(), "{out}");
     let text = fs::read_to_string(&log).unwrap();
     assert_eq!(text.lines().count(), 1, "{text}");
@@ -1093,4 +1102,57 @@ fn errors_go_to_the_log_as_json_lines() {
     assert_eq!(entry.get("msg").unwrap().as_str(), Some(out.stderr.trim_end()));
     assert!(entry.get("time").unwrap().as_str().unwrap().ends_with('Z'));
     b.assert_empty();
+}
+// cgroups: where linux.cgroupsPath says, with linux.resources (oci/cgroups.rs)
+// ---------------------------------------------------------------------------------------
+
+/// A v1 pids hierarchy at /sys/fs/cgroup/pids (this host's hybrid layout), or why not.
+fn pids_v1() -> Result<(), String> {
+    let root = Path::new("/sys/fs/cgroup/pids/cgroup.procs");
+    if root.exists() { Ok(()) } else { Err("no v1 pids hierarchy at /sys/fs/cgroup/pids".into()) }
+}
+
+#[test]
+fn cgroups_where_cgroups_path_says_and_removed_by_delete() {
+    let tree = need!("cgroups_where_cgroups_path_says_and_removed_by_delete", ready());
+    need!("cgroups_where_cgroups_path_says_and_removed_by_delete", pids_v1());
+    let top = Path::new("/sys/fs/cgroup/pids/husk-oci-test");
+    let _ = fs::remove_dir(top.join("c"));
+    let _ = fs::remove_dir(top);
+    let mut c = config(&["true"]);
+    c.set(&["linux", "cgroupsPath"], serde_json_lite::Value::Str("/husk-oci-test/c".into()));
+    c.set(&["linux", "resources"], serde_json_lite::parse(r#"{"pids": {"limit": 7}}"#).unwrap());
+    let b = Bundle::new("cgroups-path", tree, c);
+    let out = b.create("cg");
+    assert_eq!(out.status.code(), Some(0), "{out}");
+    // Written before anything ran, and the init is inside.
+    assert_eq!(fs::read_to_string(top.join("c/pids.max")).unwrap().trim(), "7");
+    let pid = fs::read_to_string(b.dir.join("pid")).unwrap();
+    let procs = fs::read_to_string(top.join("c/cgroup.procs")).unwrap();
+    assert!(procs.lines().any(|l| l == pid.trim()), "{pid} not in {procs}");
+    let out = b.oci(&["delete", "--force", "cg"]);
+    assert_eq!(out.status.code(), Some(0), "{out}");
+    assert!(!top.exists(), "delete left {top:?}");
+    b.assert_empty();
+}
+
+#[test]
+fn a_failed_create_leaves_no_cgroup_and_names_the_resource() {
+    let tree = need!("a_failed_create_leaves_no_cgroup_and_names_the_resource", ready());
+    need!("a_failed_create_leaves_no_cgroup_and_names_the_resource", pids_v1());
+    let top = Path::new("/sys/fs/cgroup/pids/husk-oci-fail");
+    let mut c = config(&["true"]);
+    c.set(&["linux", "cgroupsPath"], serde_json_lite::Value::Str("/husk-oci-fail/c".into()));
+    // pids is written first, then a file no kernel has: the error names its JSON path.
+    let r = r#"{"pids": {"limit": 7}, "hugepageLimits": [{"pageSize": "3MB", "limit": 1}]}"#;
+    c.set(&["linux", "resources"], serde_json_lite::parse(r).unwrap());
+    let b = Bundle::new("cgroups-fail", tree, c);
+    let out = b.create("cg");
+    assert!(out.is_refusal(), "{out}");
+    assert!(out.stderr.starts_with("husk: config.json linux.resources.hugepageLimits:"), "{out}");
+    assert!(!top.exists(), "a failed create left {top:?}");
+    b.assert_empty();
+    // And with --cgroup-manager disabled, resources are refused outright.
+    let out = b.oci(&["--cgroup-manager", "disabled", "create", "--bundle", b.dir.to_str().unwrap(), "cg"]);
+    assert!(out.stderr.contains("linux.resources"), "{out}");
 }

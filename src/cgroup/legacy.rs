@@ -88,6 +88,16 @@ impl Legacy {
         Ok(Legacy { dir, tasks, parent, name, dev, serves: bit })
     }
 
+    /// A group made by someone else (see `super::Group::adopt`), serving `serves`.
+    #[cfg(feature = "oci")]
+    pub fn adopt(dir: OwnedFd, serves: u8) -> Result<Legacy, Errno> {
+        let tasks = rustix::fs::openat(&dir, c"tasks", OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+        let dev = fstat(&dir)?.st_dev;
+        // (Never removed through it: `parent` is only there to be one.)
+        let parent = rustix::io::fcntl_dupfd_cloexec(&dir, 0)?;
+        Ok(Legacy { dir, tasks, parent, name: super::Text::new(), dev, serves })
+    }
+
     pub fn dir(&self) -> BorrowedFd<'_> {
         self.dir.as_fd()
     }

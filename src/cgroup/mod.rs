@@ -308,8 +308,18 @@ fn listed(text: &[u8], name: &[u8]) -> bool {
 pub struct Group {
     unified: Option<Unified>,
     /// One per v1 hierarchy used (co-mounted controllers share one: cpu,cpuacct).
-    legacy: heapless::Vec<Legacy, 4>,
+    legacy: heapless::Vec<Legacy, V1_GROUPS>,
+    /// Groups an OCI container was given (`Group::adopt`): their maker removes them.
+    #[cfg(feature = "oci")]
+    adopted: bool,
 }
+
+/// The most v1 hierarchies a container has a group in: husk's four controllers, or for an
+/// OCI container every hierarchy of the host (cpu, cpuset, memory, devices, freezer…).
+#[cfg(not(feature = "oci"))]
+const V1_GROUPS: usize = 4;
+#[cfg(feature = "oci")]
+pub const V1_GROUPS: usize = 16;
 
 /// Room for the paths of the parent groups, which an error may name: the caller's, so that
 /// the error can outlive `Group::create`. One per hierarchy: the unified one and up to four
@@ -341,7 +351,12 @@ impl Group {
         scratch: &'a mut ParentPath,
         companions: [i32; 2],
     ) -> Result<Group, Failure<'a>> {
-        let mut group = Group { unified: None, legacy: heapless::Vec::new() };
+        let mut group = Group {
+            unified: None,
+            legacy: heapless::Vec::new(),
+            #[cfg(feature = "oci")]
+            adopted: false,
+        };
         match group.build(wanted, scratch, companions) {
             Ok(()) => Ok(group),
             Err(failure) => {
@@ -512,12 +527,39 @@ impl Group {
     /// Removes every group. Called once every process in them is gone (the container's init
     /// has been reaped).
     pub fn remove(&self) {
+        #[cfg(feature = "oci")]
+        if self.adopted {
+            return;
+        }
         for hierarchy in &self.legacy {
             hierarchy.remove();
         }
         if let Some(unified) = &self.unified {
             unified.remove();
         }
+    }
+}
+
+#[cfg(feature = "oci")]
+impl Group {
+    /// Groups made by someone else (an OCI container's, at its config's `cgroupsPath`:
+    /// oci/cgroups.rs) as a Group, so that the container starts inside them as husk's own
+    /// do: `unified`, its v2 group's directory (CLONE_INTO_CGROUP), and each v1 group's
+    /// directory with its hierarchy's controller list (the init writes itself into their
+    /// `tasks`, opened here). `remove` leaves them alone: they outlive `create`.
+    pub fn adopt<'l>(
+        unified: Option<OwnedFd>,
+        legacy: impl Iterator<Item = (OwnedFd, &'l [u8])>,
+    ) -> Result<Group, Errno> {
+        let mut group = Group { unified: None, legacy: heapless::Vec::new(), adopted: true };
+        if let Some(dir) = unified {
+            group.unified = Some(Unified::adopt(dir)?);
+        }
+        for (dir, list) in legacy {
+            let adopted = Legacy::adopt(dir, bits_of(list))?;
+            group.legacy.push(adopted).map_err(|_| Errno::NOSPC)?;
+        }
+        Ok(group)
     }
 }
 

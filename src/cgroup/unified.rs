@@ -73,6 +73,14 @@ impl Unified {
         enabled.map_err(|e| Failure::new("cgroup.subtree_control", parent_rel, e).with_hint(hint(e)))
     }
 
+    /// A group made by someone else (see `super::Group::adopt`).
+    #[cfg(feature = "oci")]
+    pub fn adopt(dir: OwnedFd) -> Result<Unified, Errno> {
+        // (Never removed through it: `parent` is only there to be one.)
+        let parent = rustix::io::fcntl_dupfd_cloexec(&dir, 0)?;
+        Ok(Unified { dir, parent, name: super::Text::new(), moved: false, companions: [0; 2] })
+    }
+
     /// Removes the group (see `super::remove`), then puts husk back where it was.
     pub fn remove(&self) {
         super::remove(self.parent.as_fd(), &self.name);

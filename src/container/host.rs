@@ -61,6 +61,13 @@ pub fn start(config: &Config, caller: &Caller, entry: Option<&Entry>, ready: Opt
     // thing: init.rs). A limit that cannot be applied is an error, never a silent skip.
     let mut scratch: cgroup::ParentPath = [[0; 600]; 5];
     let made = config.cgroup.as_ref().map(|wanted| create_group(wanted, &mut scratch, caller.companions));
+    // An OCI container's groups are where its config.json says, made by oci/cgroups.rs
+    // (and removed by its `delete`, not here: they outlive `create`).
+    #[cfg(feature = "oci")]
+    let made = match caller.oci {
+        Some(created) => crate::oci::cgroups::create(created).transpose(),
+        None => made,
+    };
     let group = match made.transpose() {
         Ok(group) => group,
         Err(failure) => return failure.report(),

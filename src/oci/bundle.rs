@@ -15,7 +15,6 @@ use rustix::fd::AsFd;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
-use crate::cgroup::{Limits, Swap};
 use crate::config::{Config, Identity, Link, Mount, MountKind, Namespace, Namespaces, Process, Root};
 use crate::error::Failure;
 use crate::json::{self, Kind, Value};
@@ -422,15 +421,16 @@ fn build(
         extra.seccomp = Some(seccomp(profile, arena)?);
     }
     extra.cgroups_path = optional_str(get(b"cgroupsPath"), arena, b"linux.cgroupsPath")?;
-    let limits = resources(get(b"resources"))?;
-    let cgroup = if limits.any() {
-        if !cgroups {
-            return Err(invalid(b"linux.resources", "limits asked with --cgroup-manager disabled"));
-        }
-        Some(crate::config::Cgroup { parent: None, limits, stats: false, host: Default::default() })
-    } else {
-        None
-    };
+    // linux.resources: written into the container's own groups at create (oci/cgroups.rs,
+    // where what this host cannot apply is refused); here, what needs no host.
+    if let Some(r) = get(b"resources")
+        && super::cgroups::asked(r)?
+        && !cgroups
+    {
+        return Err(invalid(b"linux.resources", "resources asked with --cgroup-manager disabled"));
+    }
+    // (husk's own groups are not used: oci/cgroups.rs makes the container's.)
+    let cgroup = None;
     let extra: &'static Extra = extra;
     Ok(Config {
         // Made read-only at the end (mounts.rs, `finish`), once the mount points it lacks
@@ -739,41 +739,6 @@ fn propagation(name: &[u8]) -> Option<u64> {
     Some((flag | rec) as u64)
 }
 
-/// `linux.resources`: memory, pids and cpu, as husk's limits. Anything else asked (blkio,
-/// hugepages, network, rdma) is an error: a limit husk cannot apply never runs unlimited.
-fn resources(value: Option<Value>) -> Result<Limits, Failure<'static>> {
-    let mut limits = Limits::default();
-    let Some(r) = value else { return Ok(limits) };
-    let num = |v: Option<Value>| v.and_then(|v| v.as_i64());
-    if let Some(m) = r.get(b"memory") {
-        limits.memory = num(m.get(b"limit")).filter(|&n| n > 0).map(|n| n as u64);
-        limits.memory_swap = match num(m.get(b"swap")) {
-            Some(-1) => Some(Swap::Unlimited),
-            Some(n) if n > 0 => Some(Swap::Total(n as u64)),
-            _ => None,
-        };
-    }
-    if let Some(p) = r.get(b"pids") {
-        limits.pids = num(p.get(b"limit")).filter(|&n| n > 0).map(|n| n as u64);
-    }
-    if let Some(c) = r.get(b"cpu") {
-        let (quota, period) = (num(c.get(b"quota")), num(c.get(b"period")));
-        if let (Some(q), p) = (quota.filter(|&q| q > 0), period) {
-            let period = p.filter(|&p| p > 0).unwrap_or(100_000);
-            limits.cpus_milli = Some((q as u64 * 1000).div_ceil(period as u64));
-        }
-    }
-    for key in [&b"blockIO"[..], b"hugepageLimits", b"network", b"rdma"] {
-        if r.get(key).is_some_and(|v| {
-            v.kind() == Kind::Object && v.entries().next().is_some()
-                || v.kind() == Kind::Array && v.items().next().is_some()
-        }) {
-            return Err(bad(b"linux.resources", Errno::OPNOTSUPP, "husk limits memory, pids and cpu only"));
-        }
-    }
-    Ok(limits)
-}
-
 impl PartialEq for Extra {
     fn eq(&self, other: &Extra) -> bool {
         core::ptr::eq(self, other)
@@ -889,20 +854,6 @@ mod tests {
             let doc = json::parse(bad).unwrap();
             assert!(rlimits(doc.get(b"rlimits")).is_err());
         }
-    }
-
-    #[test]
-    fn limits_from_resources() {
-        let doc = json::parse(br#"{"memory":{"limit":1048576,"swap":-1},"pids":{"limit":10},"cpu":{"quota":50000,"period":100000}}"#).unwrap();
-        let l = resources(Some(doc)).unwrap();
-        assert_eq!(
-            (l.memory, l.memory_swap, l.pids, l.cpus_milli),
-            (Some(1 << 20), Some(Swap::Unlimited), Some(10), Some(500))
-        );
-        let doc = json::parse(br#"{"blockIO":{"weight":10}}"#).unwrap();
-        assert!(resources(Some(doc)).is_err());
-        let doc = json::parse(br#"{"devices":[{"allow":false,"access":"rwm"}]}"#).unwrap();
-        assert!(!resources(Some(doc)).unwrap().any());
     }
 
     #[test]

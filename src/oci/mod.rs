@@ -14,6 +14,7 @@
 
 pub mod args;
 pub mod bundle;
+pub mod cgroups;
 pub mod exec;
 pub mod hooks;
 pub mod mounts;
@@ -134,6 +135,8 @@ fn create(oci: &Oci<'static>, process: &'static Process) -> Result<u8, Failure<'
         if built {
             poststop(&dir, oci.id, extra);
         }
+        // What create made for a container that failed, or that `run` ran.
+        cgroups::remove(&dir);
         dir.remove(root.as_fd(), oci.id);
         return Ok(code);
     }
@@ -399,6 +402,7 @@ fn delete(oci: &Oci<'static>) -> Result<u8, Failure<'static>> {
     let mut buf = [0; state::RECORD];
     let Ok((head, bundle)) = dir.read(&mut buf) else {
         // A create that never finished: nothing ran.
+        cgroups::remove(&dir);
         dir.remove(root.as_fd(), oci.id);
         return Ok(0);
     };
@@ -422,10 +426,10 @@ fn destroy(root: rustix::fd::BorrowedFd, dir: Dir, id: &[u8], head: &Head, bundl
         let limit = rustix::event::Timespec { tv_sec: 10, tv_nsec: 0 };
         let _ = rustix::event::poll(&mut fds, Some(&limit));
     }
+    cgroups::remove(&dir);
     if let Ok(text) = dir.config()
         && let Ok(doc) = crate::json::parse(text)
     {
-        remove_cgroups(&dir);
         let line = state_json(id, Status::Stopped, head, bundle, doc.get(b"annotations"));
         hooks::run_warning(doc, b"poststop", line);
     }
@@ -439,11 +443,6 @@ fn poststop(dir: &Dir, id: &[u8], extra: &bundle::Extra) {
         let line = state_json(id, Status::Stopped, &head, bundle, doc.get(b"annotations"));
         hooks::run_warning(doc, b"poststop", line);
     }
-}
-
-/// The container's own cgroups (recorded by create), removed: every process in them is gone.
-fn remove_cgroups(dir: &Dir) {
-    let _ = dir;
 }
 
 /// `spec`: a default config.json in the bundle directory (never over an existing one).

@@ -172,7 +172,7 @@ impl Dir {
         self.put(c"state", c".state", line.as_bytes())
     }
 
-    fn put(&self, name: &CStr, temporary: &CStr, text: &[u8]) -> Result<(), Errno> {
+    pub fn put(&self, name: &CStr, temporary: &CStr, text: &[u8]) -> Result<(), Errno> {
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC | OFlags::NOFOLLOW;
         let fd = openat(&self.fd, temporary, flags, Mode::from_raw_mode(0o600))?;
         let mut rest = text;
@@ -201,19 +201,28 @@ impl Dir {
 
     /// The config.json copied at `create`, in memory of its own.
     pub fn config(&self) -> Result<&'static [u8], Errno> {
-        let fd = openat(
-            &self.fd,
-            c"config.json",
-            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::empty(),
-        )?;
+        self.file(c"config.json")
+    }
+
+    /// The file `name` of the directory, in memory of its own.
+    pub fn file(&self, name: &CStr) -> Result<&'static [u8], Errno> {
+        let fd = openat(&self.fd, name, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())?;
         let text = crate::rt::sys::read_whole(fd.as_fd(), 4 << 20)?;
         Ok(&text[..text.len() - 1])
     }
 
     /// Removes the directory and what is in it.
     pub fn remove(self, root: BorrowedFd, id: &[u8]) {
-        for name in [c"state", c"config.json", c"gate", c"started", c".state", c".config.json"] {
+        for name in [
+            c"state",
+            c"config.json",
+            c"gate",
+            c"started",
+            c".state",
+            c".config.json",
+            c"cgroups",
+            c".cgroups",
+        ] {
             let _ = unlinkat(&self.fd, name, AtFlags::empty());
         }
         let mut c = CPath::new();
